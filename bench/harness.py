@@ -1,0 +1,53 @@
+"""Shared timing for bench/bench_*.py: median of repeats after warm-up, side by side with a reference.
+
+Each ``bench_<family>.py`` defines ``run(device: str, quick: bool) -> list[dict]``; every row has
+``op``, ``shape``, ``fastnn_ms``, ``ref``, ``ref_ms`` (``None`` when no reference is installed)
+and optionally ``note``. ``bench/run.py`` collects the rows into one table.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def _sync(device):
+    if device.startswith("cuda"):
+        import fastnn.backend as backend
+        backend.array_module(device).cuda.Device().synchronize()
+
+
+def time_ms(fn, device="cpu", warmup=2, repeats=7, min_time=0.0):
+    """Median wall time of ``fn()`` in milliseconds (CUDA work synchronised on each call).
+
+    ``min_time`` (seconds) raises the repeat count for very short calls so the median is stable.
+    """
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    start_all = time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - start_all) < min_time:
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+        if len(times) > 10000:
+            break
+    return 1e3 * statistics.median(times)
+
+
+def pause(seconds=0.2):
+    """Let OpenBLAS/OpenMP worker threads stop spinning before timing another library."""
+    time.sleep(seconds)
+
+
+def row(op, shape, fastnn_ms, ref, ref_ms, note=""):
+    return {"op": op, "shape": shape, "fastnn_ms": fastnn_ms, "ref": ref, "ref_ms": ref_ms, "note": note}
+
+
+def try_import_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch

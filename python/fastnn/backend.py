@@ -1,0 +1,161 @@
+"""The one place that knows about devices.
+
+Given a device it returns the array module (numpy or cupy) that holds tensors there and
+the native kernel module (``fastnn._C`` or ``fastnn._C_cuda``) that runs heavy work there.
+No other file imports cupy or compares device strings by hand.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import _C
+
+
+class Device:
+    """A device: ``Device("cpu")``, ``Device("cuda")``, ``Device("cuda:0")`` or ``Device("cuda", 1)``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, Device):
+            type, index = type.type, type.index if index is None else index
+        if not isinstance(type, str):
+            raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {type!r}")
+        if ":" in type:
+            type, _, idx = type.partition(":")
+            if not idx.isdigit():
+                raise ValueError(f"invalid device string {type + ':' + idx!r}: the index must be an integer")
+            index = int(idx)
+        if type not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device type {type!r}: expected 'cpu' or 'cuda'")
+        if type == "cpu":
+            index = None
+        elif index is None:
+            index = 0
+        self.type = type
+        self.index = index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = Device(other)
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+
+CPU = Device("cpu")
+
+
+def as_device(device) -> Device:
+    """Normalise ``None``/str/Device to a Device (``None`` means the CPU)."""
+    if device is None:
+        return CPU
+    return device if isinstance(device, Device) else Device(device)
+
+
+@functools.lru_cache(maxsize=None)
+def _cupy():
+    try:
+        import cupy  # noqa: F401
+    except Exception:
+        return None
+    return cupy
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_kernels():
+    try:
+        from . import _C_cuda
+    except ImportError:
+        return None
+    return _C_cuda
+
+
+def cuda_built() -> bool:
+    """Whether the CUDA kernel module was compiled into this installation."""
+    return _cuda_kernels() is not None
+
+
+def cuda_device_count() -> int:
+    mod = _cuda_kernels()
+    if mod is None or _cupy() is None:
+        return 0
+    return mod.device_count()
+
+
+def cuda_available() -> bool:
+    return cuda_device_count() > 0
+
+
+def _require_cuda(device: Device):
+    if not cuda_built():
+        raise RuntimeError(f"device {device} requested but fastnn was built without CUDA (nvcc was not found)")
+    if _cupy() is None:
+        raise RuntimeError(f"device {device} requested but cupy is not installed: pip install fastnn[cuda]")
+    n = cuda_device_count()
+    if device.index >= n:
+        raise RuntimeError(f"device {device} requested but {n} CUDA device(s) are available")
+
+
+def array_module(device):
+    """numpy for the CPU, cupy for CUDA."""
+    device = as_device(device)
+    if device.type == "cpu":
+        return np
+    _require_cuda(device)
+    return _cupy()
+
+
+def kernel_module(device):
+    """fastnn._C for the CPU, fastnn._C_cuda for CUDA."""
+    device = as_device(device)
+    if device.type == "cpu":
+        return _C
+    _require_cuda(device)
+    return _cuda_kernels()
+
+
+def is_cuda_array(a) -> bool:
+    cp = _cupy()
+    return cp is not None and isinstance(a, cp.ndarray)
+
+
+def device_of(a) -> Device:
+    """The device that holds array ``a``."""
+    if isinstance(a, np.ndarray) or np.isscalar(a):
+        return CPU
+    if is_cuda_array(a):
+        return Device("cuda", a.device.id)
+    return CPU
+
+
+def array_module_of(a):
+    return _cupy() if is_cuda_array(a) else np
+
+
+def to_device(a, device):
+    """Copy array ``a`` to ``device`` (no copy when it is already there)."""
+    device = as_device(device)
+    src = device_of(a)
+    if src == device:
+        return a
+    if device.type == "cpu":
+        return a.get()
+    cp = array_module(device)
+    with cp.cuda.Device(device.index):
+        return cp.asarray(a)
+
+
+def cuda_stream_ptr(device) -> int:
+    """The raw pointer of cupy's current stream on ``device``, for kernel launches."""
+    cp = array_module(device)
+    return cp.cuda.get_current_stream().ptr
