@@ -30,7 +30,7 @@ void gemm(py::array a, py::array b, py::array out, double alpha, double beta) {
   require_writeable(fn, "out", out);
   require_no_overlap(fn, "out", out, "a", a);
   require_no_overlap(fn, "out", out, "b", b);
-  for (py::ssize_t i = 0; i < 3; ++i)
+  for (py::ssize_t i = 0; out.size() > 0 && i < 3; ++i)
     if (out.shape(i) > 1 && out.strides(i) == 0) fail_value(fn, "output 'out' must not have zero strides");
   if (dtype_of(a) == DType::f32) run_gemm<float>(a, b, out, alpha, beta);
   else run_gemm<double>(a, b, out, alpha, beta);

@@ -1,27 +1,244 @@
+// GotoBLAS/BLIS-style GEMM driver: column panels of B (nc), depth blocks (kc) packed into
+// nr-wide strips, row blocks of A (mc) packed into mr-tall strips, then the micro-kernel.
+// Packing reads any strides, so transposed, sliced and broadcast operands need no copy.
 #include "cpu/gemm.h"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
 #include "cpu/cpu_features.h"
+#include "cpu/gemm_kernel.h"
 
 namespace fastnn {
+namespace {
 
-template <typename T>
-void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha,
-                  const T* A, int64_t sAb, int64_t sAm, int64_t sAk,
-                  const T* B, int64_t sBb, int64_t sBk, int64_t sBn, T beta,
-                  T* C, int64_t sCb, int64_t sCm, int64_t sCn) {
-#pragma omp parallel for collapse(2) num_threads(get_num_threads())
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t i = 0; i < M; ++i) {
-      const T* a = A + b * sAb + i * sAm;
-      T* c = C + b * sCb + i * sCm;
-      for (int64_t j = 0; j < N; ++j) {
-        const T* bb = B + b * sBb + j * sBn;
-        T acc = 0;
-        for (int64_t k = 0; k < K; ++k) acc += a[k * sAk] * bb[k * sBk];
-        T prev = beta == T(0) ? T(0) : beta * c[j * sCn];
-        c[j * sCn] = alpha * acc + prev;
+using gemm_detail::Kernel;
+
+// Packing buffers kept per thread and reused across calls: allocating megabytes on every
+// call costs page faults that show up in small and medium products.
+class PackBuffer {
+ public:
+  ~PackBuffer() { std::free(ptr_); }
+  void* get(size_t bytes) {
+    if (bytes > cap_) {
+      std::free(ptr_);
+      cap_ = (bytes + 4095) / 4096 * 4096;
+      ptr_ = std::aligned_alloc(64, cap_);
+      if (!ptr_) {
+        cap_ = 0;
+        throw std::bad_alloc();
       }
     }
+    return ptr_;
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t cap_ = 0;
+};
+
+thread_local PackBuffer tl_pack_a, tl_pack_b;
+
+template <typename T>
+struct Problem {
+  int64_t M, N, K;
+  T alpha, beta;
+  const T* A;
+  int64_t sAm, sAk;
+  const T* B;
+  int64_t sBk, sBn;
+  T* C;
+  int64_t sCm, sCn;
+};
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// How one product is cut into blocks and shared by a team of threads.
+struct Plan {
+  int64_t mc, kc, nc;  // block sizes, balanced so that the last block is not a sliver
+  bool split_rows;     // threads take whole row blocks of A (else they share the nr strips)
+  int64_t row_blocks;  // number of mc blocks when split_rows
+};
+
+template <typename T>
+Plan make_plan(const Kernel<T>& kr, int64_t M, int64_t N, int64_t K, int nt) {
+  Plan p;
+  const int64_t nk = ceil_div(K, kr.kc);
+  p.kc = ceil_div(K, nk);
+  const int64_t nn = ceil_div(N, kr.nc);
+  p.nc = round_up(ceil_div(N, nn), kr.nr);
+  // Row blocks are the cheapest unit to share (no synchronisation inside a block); use them
+  // whenever every thread can get at least two micro-tile rows.
+  p.split_rows = nt == 1 || ceil_div(M, kr.mr) >= 2 * nt;
+  if (p.split_rows) {
+    const int64_t per_thread = ceil_div(M, (int64_t)nt * kr.mc);
+    p.mc = round_up(ceil_div(M, per_thread * nt), kr.mr);
+  } else {
+    p.mc = round_up(std::min<int64_t>(M, kr.mc), kr.mr);
+  }
+  p.row_blocks = ceil_div(M, p.mc);
+  return p;
+}
+
+template <typename T>
+void scale_only(const Problem<T>& p) {
+  for (int64_t i = 0; i < p.M; ++i)
+    for (int64_t j = 0; j < p.N; ++j) {
+      T& c = p.C[i * p.sCm + j * p.sCn];
+      c = p.beta == T(0) ? T(0) : p.beta * c;
+    }
+}
+
+// C block [0:mc, 0:nc] from a packed A block and the strips [s0, s1) of a packed B panel.
+template <typename T>
+inline void macro_kernel(const Kernel<T>& kr, int64_t mc, int64_t nc, int64_t kc, const T* Apack, const T* Bpack,
+                         int64_t s0, int64_t s1, T* C, int64_t sCm, int64_t sCn, T alpha, T beta) {
+  const int mr = kr.mr, nr = kr.nr;
+  for (int64_t s = s0; s < s1; ++s) {
+    const int64_t j = s * nr;
+    const int n = (int)std::min<int64_t>(nr, nc - j);
+    const T* b = Bpack + s * nr * kc;
+    for (int64_t i = 0; i < mc; i += mr) {
+      const int m = (int)std::min<int64_t>(mr, mc - i);
+      kr.ukr(kc, Apack + i * kc, b, C + i * sCm + j * sCn, sCm, sCn, alpha, beta, m, n);
+    }
+  }
+}
+
+// One product computed by a team of nt threads (thread tid). Every thread runs the same
+// loops and meets the same barriers; the B panel and, when rows are not split, the A block
+// are packed cooperatively into the shared buffers.
+template <typename T>
+void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid, int nt, T* Bbuf, T* Abuf_shared) {
+  const int mr = kr.mr, nr = kr.nr;
+  T* Abuf_own = nullptr;
+  if (pl.split_rows) Abuf_own = static_cast<T*>(tl_pack_a.get(sizeof(T) * pl.mc * pl.kc));
+  for (int64_t jc = 0; jc < p.N; jc += pl.nc) {
+    const int64_t nc = std::min(pl.nc, p.N - jc);
+    const int64_t strips = ceil_div(nc, nr);
+    for (int64_t pc = 0; pc < p.K; pc += pl.kc) {
+      const int64_t kc = std::min(pl.kc, p.K - pc);
+      const T beta = pc == 0 ? p.beta : T(1);
+      {
+        const int64_t s0 = strips * tid / nt, s1 = strips * (tid + 1) / nt;
+        if (s1 > s0)
+          kr.pack_b(kc, std::min(nc, s1 * nr) - s0 * nr, p.B + pc * p.sBk + (jc + s0 * nr) * p.sBn, p.sBk, p.sBn,
+                    Bbuf + s0 * nr * kc);
+      }
+      if (nt > 1) {
+#pragma omp barrier
+      }
+      if (pl.split_rows) {
+        for (int64_t blk = tid; blk < pl.row_blocks; blk += nt) {
+          const int64_t ic = blk * pl.mc, mc = std::min(pl.mc, p.M - ic);
+          kr.pack_a(mc, kc, p.A + ic * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
+          macro_kernel(kr, mc, nc, kc, Abuf_own, Bbuf, 0, strips, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
+                       p.alpha, beta);
+        }
+      } else {
+        for (int64_t ic = 0; ic < p.M; ic += pl.mc) {
+          const int64_t mc = std::min(pl.mc, p.M - ic);
+          const int64_t mstrips = ceil_div(mc, mr);
+          const int64_t r0 = mstrips * tid / nt, r1 = mstrips * (tid + 1) / nt;
+          if (r1 > r0)
+            kr.pack_a(std::min(mc, r1 * mr) - r0 * mr, kc, p.A + (ic + r0 * mr) * p.sAm + pc * p.sAk, p.sAm, p.sAk,
+                      Abuf_shared + r0 * mr * kc);
+#pragma omp barrier
+          const int64_t s0 = strips * tid / nt, s1 = strips * (tid + 1) / nt;
+          macro_kernel(kr, mc, nc, kc, Abuf_shared, Bbuf, s0, s1, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
+                       p.alpha, beta);
+#pragma omp barrier
+        }
+      }
+      if (nt > 1) {
+#pragma omp barrier
+      }
+    }
+  }
+}
+
+template <typename T>
+void gemm_single(const Kernel<T>& kr, const Problem<T>& p) {
+  const Plan pl = make_plan(kr, p.M, p.N, p.K, 1);
+  T* Bbuf = static_cast<T*>(tl_pack_b.get(sizeof(T) * pl.kc * pl.nc));
+  gemm_team(kr, p, pl, 0, 1, Bbuf, static_cast<T*>(nullptr));
+}
+
+// Below this many multiply-adds per call, starting a team costs more than it saves.
+constexpr double kMinParallelMacs = 64.0 * 64.0 * 64.0;
+// Matrices smaller than this are computed whole by one thread each when a batch is split.
+constexpr double kSmallMatrixMacs = 256.0 * 256.0 * 256.0;
+
+template <typename T>
+void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t sBb, int64_t sCb) {
+  // The micro-kernel stores rows of C with vector stores: keep C's unit stride on columns by
+  // computing C^T = B^T A^T when C is column-major.
+  if (std::llabs(p.sCm) < std::llabs(p.sCn)) {
+    std::swap(p.M, p.N);
+    std::swap(p.A, p.B);
+    const int64_t am = p.sAm, ak = p.sAk;
+    p.sAm = p.sBn;
+    p.sAk = p.sBk;
+    p.sBk = ak;
+    p.sBn = am;
+    std::swap(p.sCm, p.sCn);
+    std::swap(sAb, sBb);
+  }
+  auto at = [&](int64_t b) {
+    Problem<T> q = p;
+    q.A += b * sAb;
+    q.B += b * sBb;
+    q.C += b * sCb;
+    return q;
+  };
+  if (p.K == 0 || p.alpha == T(0)) {
+    for (int64_t b = 0; b < batch; ++b) scale_only(at(b));
+    return;
+  }
+  const double macs = double(p.M) * double(p.N) * double(p.K);
+  int nt = get_num_threads();
+  if (macs * double(batch) < kMinParallelMacs) nt = 1;
+  if (nt == 1) {
+    for (int64_t b = 0; b < batch; ++b) gemm_single(kr, at(b));
+    return;
+  }
+  const bool split_batch =
+      batch >= nt && (batch % nt == 0 || batch >= 4 * nt || macs < kSmallMatrixMacs);
+  if (split_batch) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t b = 0; b < batch; ++b) gemm_single(kr, at(b));
+    return;
+  }
+  const Plan pl = make_plan(kr, p.M, p.N, p.K, nt);
+  T* Bbuf = static_cast<T*>(tl_pack_b.get(sizeof(T) * pl.kc * pl.nc));
+  T* Ashared = pl.split_rows ? nullptr : static_cast<T*>(tl_pack_a.get(sizeof(T) * pl.kc * pl.mc));
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+    for (int64_t b = 0; b < batch; ++b) gemm_team(kr, at(b), pl, tid, team, Bbuf, Ashared);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t sAb, int64_t sAm,
+                  int64_t sAk, const T* B, int64_t sBb, int64_t sBk, int64_t sBn, T beta, T* C, int64_t sCb,
+                  int64_t sCm, int64_t sCn) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  Problem<T> p{M, N, K, alpha, beta, A, sAm, sAk, B, sBk, sBn, C, sCm, sCn};
+  if constexpr (std::is_same_v<T, float>)
+    run(cpu_path_avx2() ? gemm_detail::kernel_avx2_f32() : gemm_detail::kernel_portable_f32(), batch, p, sAb, sBb,
+        sCb);
+  else
+    run(cpu_path_avx2() ? gemm_detail::kernel_avx2_f64() : gemm_detail::kernel_portable_f64(), batch, p, sAb, sBb,
+        sCb);
 }
 
 template void gemm_batched<float>(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
