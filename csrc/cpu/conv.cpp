@@ -1,0 +1,238 @@
+// Convolution by im2col + the project's GEMM, with the batch processed in chunks so the
+// column buffer stays bounded (a few MB) whatever N is. Small stride-1 problems go to the
+// direct kernels of conv_direct.cpp, which avoid the column buffer altogether.
+#include "cpu/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "cpu/conv_direct.h"
+#include "cpu/cpu_features.h"
+#include "cpu/gemm.h"
+
+namespace fastnn {
+namespace {
+
+// Elements of the column buffer per chunk: large enough for an efficient GEMM, small
+// enough to stay in the last-level cache for the shapes this library trains.
+constexpr int64_t kColBudget = int64_t(1) << 20;
+
+int64_t chunk_images(const Conv2dShape& s) {
+  const int64_t per_image = (s.C / s.groups) * s.KH * s.KW * s.OH * s.OW;
+  return std::max<int64_t>(1, std::min<int64_t>(s.N, kColBudget / std::max<int64_t>(per_image, 1)));
+}
+
+// Output columns ow whose input column ow * stride + off lies in [0, W): [lo, hi).
+inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t OW, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = W - off <= 0 ? 0 : (W - off + stride - 1) / stride;
+  lo = std::min(lo, OW);
+  hi = std::max(lo, std::min(hi, OW));
+}
+
+// col[(c, kh, kw), (image, oh, ow)] for images [n0, n0 + nb) and the channels of group g.
+template <typename T>
+void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t nb, int64_t g, T* col) {
+  const int64_t Cg = s.C / s.groups, KK = s.KH * s.KW, OHW = s.OH * s.OW, ld = nb * OHW;
+  const int64_t rows = Cg * KK;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t nl = 0; nl < nb; ++nl) {
+      const int64_t c = r / KK, kh = (r % KK) / s.KW, kw = r % s.KW;
+      const T* xp = x + ((n0 + nl) * s.C + g * Cg + c) * s.H * s.W;
+      T* dst = col + r * ld + nl * OHW;
+      const int64_t off = kw * s.dil_w - s.pad_w;
+      int64_t lo, hi;
+      valid_range(off, s.stride_w, s.W, s.OW, lo, hi);
+      for (int64_t oh = 0; oh < s.OH; ++oh, dst += s.OW) {
+        const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dil_h;
+        if (ih < 0 || ih >= s.H || lo == hi) {
+          std::fill(dst, dst + s.OW, T(0));
+          continue;
+        }
+        const T* src = xp + ih * s.W + off;
+        std::fill(dst, dst + lo, T(0));
+        if (s.stride_w == 1) {
+          std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(T));
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * s.stride_w];
+        }
+        std::fill(dst + hi, dst + s.OW, T(0));
+      }
+    }
+}
+
+// dx[image, c] += sum over taps of dcol: each thread owns whole (image, channel) planes.
+template <typename T>
+void col2im(const Conv2dShape& s, const T* col, int64_t n0, int64_t nb, int64_t g, T* dx) {
+  const int64_t Cg = s.C / s.groups, KK = s.KH * s.KW, OHW = s.OH * s.OW, ld = nb * OHW;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+  for (int64_t nl = 0; nl < nb; ++nl)
+    for (int64_t c = 0; c < Cg; ++c) {
+      T* xp = dx + ((n0 + nl) * s.C + g * Cg + c) * s.H * s.W;
+      for (int64_t kh = 0; kh < s.KH; ++kh)
+        for (int64_t kw = 0; kw < s.KW; ++kw) {
+          const T* src = col + (c * KK + kh * s.KW + kw) * ld + nl * OHW;
+          const int64_t off = kw * s.dil_w - s.pad_w;
+          int64_t lo, hi;
+          valid_range(off, s.stride_w, s.W, s.OW, lo, hi);
+          if (lo == hi) continue;
+          for (int64_t oh = 0; oh < s.OH; ++oh) {
+            const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dil_h;
+            if (ih < 0 || ih >= s.H) continue;
+            T* drow = xp + ih * s.W + off;
+            const T* srow = src + oh * s.OW;
+            if (s.stride_w == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) drow[ow] += srow[ow];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) drow[ow * s.stride_w] += srow[ow];
+            }
+          }
+        }
+    }
+}
+
+// buf[oc, (image, p)] = dy[n0 + image, g * OCg + oc, p]: one matrix for one GEMM per chunk.
+template <typename T>
+void gather_rows(const Conv2dShape& s, const T* dy, int64_t n0, int64_t nb, int64_t g, T* buf) {
+  const int64_t OCg = s.OC / s.groups, OHW = s.OH * s.OW;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+  for (int64_t oc = 0; oc < OCg; ++oc)
+    for (int64_t nl = 0; nl < nb; ++nl)
+      std::memcpy(buf + (oc * nb + nl) * OHW, dy + ((n0 + nl) * s.OC + g * OCg + oc) * OHW, OHW * sizeof(T));
+}
+
+template <typename T>
+void scatter_rows(const Conv2dShape& s, const T* buf, const T* bias, int64_t n0, int64_t nb, int64_t g, T* y) {
+  const int64_t OCg = s.OC / s.groups, OHW = s.OH * s.OW;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+  for (int64_t nl = 0; nl < nb; ++nl)
+    for (int64_t oc = 0; oc < OCg; ++oc) {
+      const T* src = buf + (oc * nb + nl) * OHW;
+      T* dst = y + ((n0 + nl) * s.OC + g * OCg + oc) * OHW;
+      const T b = bias ? bias[g * OCg + oc] : T(0);
+      for (int64_t p = 0; p < OHW; ++p) dst[p] = src[p] + b;
+    }
+}
+
+template <typename T>
+void add_bias(const Conv2dShape& s, const T* bias, int64_t n0, int64_t nb, T* y) {
+  const int64_t OHW = s.OH * s.OW;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+  for (int64_t nl = 0; nl < nb; ++nl)
+    for (int64_t oc = 0; oc < s.OC; ++oc) {
+      T* dst = y + ((n0 + nl) * s.OC + oc) * OHW;
+      const T b = bias[oc];
+      for (int64_t p = 0; p < OHW; ++p) dst[p] += b;
+    }
+}
+
+template <typename T>
+void forward_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, CKK = Cg * s.KH * s.KW, OHW = s.OH * s.OW;
+  const int64_t nbmax = chunk_images(s);
+  std::vector<T> col(CKK * nbmax * OHW), buf(nbmax > 1 ? OCg * nbmax * OHW : 0);
+  for (int64_t n0 = 0; n0 < s.N; n0 += nbmax) {
+    const int64_t nb = std::min(nbmax, s.N - n0), ld = nb * OHW;
+    for (int64_t g = 0; g < s.groups; ++g) {
+      im2col(s, x, n0, nb, g, col.data());
+      const T* wg = w + g * OCg * CKK;
+      if (nb == 1) {
+        T* yg = y + (n0 * s.OC + g * OCg) * OHW;
+        gemm_batched<T>(1, OCg, OHW, CKK, T(1), wg, 0, CKK, 1, col.data(), 0, ld, 1, T(0), yg, 0, OHW, 1);
+      } else {
+        gemm_batched<T>(1, OCg, ld, CKK, T(1), wg, 0, CKK, 1, col.data(), 0, ld, 1, T(0), buf.data(), 0, ld, 1);
+        scatter_rows(s, buf.data(), bias, n0, nb, g, y);
+      }
+    }
+    if (nb == 1 && bias) add_bias(s, bias, n0, nb, y);
+  }
+}
+
+template <typename T>
+void backward_input_im2col(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, CKK = Cg * s.KH * s.KW, OHW = s.OH * s.OW;
+  const int64_t nbmax = chunk_images(s);
+  std::vector<T> col(CKK * nbmax * OHW), buf(nbmax > 1 ? OCg * nbmax * OHW : 0);
+  for (int64_t n0 = 0; n0 < s.N; n0 += nbmax) {
+    const int64_t nb = std::min(nbmax, s.N - n0), ld = nb * OHW;
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const T* wg = w + g * OCg * CKK;
+      const T* rhs;
+      if (nb == 1) {
+        rhs = dy + (n0 * s.OC + g * OCg) * OHW;
+      } else {
+        gather_rows(s, dy, n0, nb, g, buf.data());
+        rhs = buf.data();
+      }
+      // dcol (CKK x ld) = wg^T (CKK x OCg) @ dy_g (OCg x ld)
+      gemm_batched<T>(1, CKK, ld, OCg, T(1), wg, 0, 1, CKK, rhs, 0, ld, 1, T(0), col.data(), 0, ld, 1);
+      col2im(s, col.data(), n0, nb, g, dx);
+    }
+  }
+}
+
+template <typename T>
+void backward_weight_im2col(const Conv2dShape& s, const T* x, const T* dy, T* dw) {
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, CKK = Cg * s.KH * s.KW, OHW = s.OH * s.OW;
+  const int64_t nbmax = chunk_images(s);
+  std::vector<T> col(CKK * nbmax * OHW), buf(nbmax > 1 ? OCg * nbmax * OHW : 0);
+  for (int64_t n0 = 0; n0 < s.N; n0 += nbmax) {
+    const int64_t nb = std::min(nbmax, s.N - n0), ld = nb * OHW;
+    const T beta = n0 == 0 ? T(0) : T(1);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      im2col(s, x, n0, nb, g, col.data());
+      const T* lhs;
+      if (nb == 1) {
+        lhs = dy + (n0 * s.OC + g * OCg) * OHW;
+      } else {
+        gather_rows(s, dy, n0, nb, g, buf.data());
+        lhs = buf.data();
+      }
+      // dw_g (OCg x CKK) (+)= dy_g (OCg x ld) @ col^T (ld x CKK)
+      gemm_batched<T>(1, OCg, CKK, ld, T(1), lhs, 0, ld, 1, col.data(), 0, 1, ld, beta, dw + g * OCg * CKK, 0, CKK,
+                      1);
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  if (s.N == 0 || s.OH * s.OW == 0) return;
+  if (conv_direct_forward(s, x, w, bias, y)) return;
+  forward_im2col(s, x, w, bias, y);
+}
+
+template <typename T>
+void conv2d_backward_input(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+  const int64_t total = s.N * s.C * s.H * s.W;
+  if (total == 0) return;
+  if (conv_direct_backward_input(s, dy, w, dx)) return;
+#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  for (int64_t i = 0; i < total; ++i) dx[i] = T(0);
+  if (s.OH * s.OW == 0) return;
+  backward_input_im2col(s, dy, w, dx);
+}
+
+template <typename T>
+void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw) {
+  const int64_t total = s.OC * (s.C / s.groups) * s.KH * s.KW;
+  if (s.N == 0 || s.OH * s.OW == 0) {
+    std::fill(dw, dw + total, T(0));
+    return;
+  }
+  if (conv_direct_backward_weight(s, x, dy, dw)) return;
+  backward_weight_im2col(s, x, dy, dw);
+}
+
+template void conv2d_forward<float>(const Conv2dShape&, const float*, const float*, const float*, float*);
+template void conv2d_forward<double>(const Conv2dShape&, const double*, const double*, const double*, double*);
+template void conv2d_backward_input<float>(const Conv2dShape&, const float*, const float*, float*);
+template void conv2d_backward_input<double>(const Conv2dShape&, const double*, const double*, double*);
+template void conv2d_backward_weight<float>(const Conv2dShape&, const float*, const float*, float*);
+template void conv2d_backward_weight<double>(const Conv2dShape&, const double*, const double*, double*);
+
+}  // namespace fastnn

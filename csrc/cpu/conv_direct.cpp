@@ -1,0 +1,328 @@
+// Direct stride-1 convolution. Each (image, group) pair copies its input channels into a
+// zero-padded block whose rows are Wp = OW + (KW - 1) * dil_w wide; in that layout every
+// tap (c, kh, kw) is one constant offset, so an output "wide row" of length
+// L = (OH - 1) * Wp + OW is a sum of shifted copies of the block: long contiguous vector
+// loops with no im2col buffer. Columns ow >= OW of the wide result are discarded.
+#include "cpu/conv_direct.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "cpu/cpu_features.h"
+
+#if FASTNN_HAVE_X86
+#include <immintrin.h>
+#endif
+
+namespace fastnn {
+
+namespace {
+
+std::atomic<int> g_algo{0};
+
+// Beyond these the im2col + GEMM path wins: more taps make the GEMM's register blocking
+// pay off, and a larger block no longer stays in the core's caches.
+constexpr int64_t kMaxTaps = 512;
+constexpr int64_t kMaxBlock = int64_t(1) << 15;
+constexpr int64_t kVec = 24;  // three AVX vectors of float: the forward tile width
+
+struct Geometry {
+  int64_t Hp, Wp, L, Lv, plane, buf;
+};
+
+Geometry geometry(const Conv2dShape& s) {
+  Geometry g;
+  g.Hp = s.OH + (s.KH - 1) * s.dil_h;
+  g.Wp = s.OW + (s.KW - 1) * s.dil_w;
+  g.L = (s.OH - 1) * g.Wp + s.OW;
+  g.Lv = (g.L + kVec - 1) / kVec * kVec;
+  g.plane = g.Hp * g.Wp;
+  // The last vectors run Lv - L elements past the last tap's final element.
+  g.buf = (s.C / s.groups) * g.plane + (g.Lv - g.L) + kVec;
+  return g;
+}
+
+bool eligible(const Conv2dShape& s, int64_t taps) {
+  const int algo = g_algo.load(std::memory_order_relaxed);
+  if (algo == 1 || s.stride_h != 1 || s.stride_w != 1) return false;
+  if (algo == 2) return true;
+  const Geometry g = geometry(s);
+  return taps <= kMaxTaps && (s.C / s.groups) * g.plane <= kMaxBlock;
+}
+
+// Channels [c0, c0 + Cg) of one image into the padded block.
+template <typename T>
+void pad_block(const Conv2dShape& s, const Geometry& g, const T* img, T* buf) {
+  const int64_t Cg = s.C / s.groups;
+  const int64_t ncopy = std::max<int64_t>(0, std::min(s.W, g.Wp - s.pad_w));
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < g.Hp; ++r) {
+      T* dst = buf + c * g.plane + r * g.Wp;
+      const int64_t ih = r - s.pad_h;
+      if (ih < 0 || ih >= s.H || ncopy == 0) {
+        std::fill(dst, dst + g.Wp, T(0));
+        continue;
+      }
+      const int64_t lead = std::min(s.pad_w, g.Wp);
+      std::fill(dst, dst + lead, T(0));
+      std::memcpy(dst + lead, img + (c * s.H + ih) * s.W, ncopy * sizeof(T));
+      std::fill(dst + lead + ncopy, dst + g.Wp, T(0));
+    }
+  std::fill(buf + Cg * g.plane, buf + g.buf, T(0));
+}
+
+void tap_offsets(const Conv2dShape& s, const Geometry& g, std::vector<int64_t>& off) {
+  const int64_t Cg = s.C / s.groups;
+  off.resize(Cg * s.KH * s.KW);
+  for (int64_t c = 0, t = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < s.KH; ++kh)
+      for (int64_t kw = 0; kw < s.KW; ++kw, ++t) off[t] = c * g.plane + kh * s.dil_h * g.Wp + kw * s.dil_w;
+}
+
+// ------------------------------------------------------------------ forward tiles
+
+// wide[oc][i] = sum_t w[oc][t] * block[off[t] + i], for every oc < OCg and i < Lv.
+template <typename T>
+void forward_wide_portable(const T* block, const int64_t* off, int64_t taps, const T* w, int64_t OCg, int64_t Lv,
+                           T* wide) {
+  for (int64_t oc = 0; oc < OCg; ++oc) {
+    T* o = wide + oc * Lv;
+    std::fill(o, o + Lv, T(0));
+    for (int64_t t = 0; t < taps; ++t) {
+      const T wv = w[oc * taps + t];
+      const T* xs = block + off[t];
+      for (int64_t i = 0; i < Lv; ++i) o[i] += wv * xs[i];
+    }
+  }
+}
+
+#if FASTNN_HAVE_X86
+template <int OB>
+FASTNN_TARGET_AVX2 void forward_tile_avx2(const float* block, const int64_t* off, int64_t taps, const float* w,
+                                          int64_t Lv, float* wide) {
+  for (int64_t i = 0; i < Lv; i += kVec) {
+    __m256 acc[OB][3];
+    for (int ob = 0; ob < OB; ++ob) acc[ob][0] = acc[ob][1] = acc[ob][2] = _mm256_setzero_ps();
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* xs = block + off[t] + i;
+      const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8), x2 = _mm256_loadu_ps(xs + 16);
+      for (int ob = 0; ob < OB; ++ob) {
+        const __m256 wv = _mm256_broadcast_ss(w + ob * taps + t);
+        acc[ob][0] = _mm256_fmadd_ps(wv, x0, acc[ob][0]);
+        acc[ob][1] = _mm256_fmadd_ps(wv, x1, acc[ob][1]);
+        acc[ob][2] = _mm256_fmadd_ps(wv, x2, acc[ob][2]);
+      }
+    }
+    for (int ob = 0; ob < OB; ++ob) {
+      _mm256_storeu_ps(wide + ob * Lv + i, acc[ob][0]);
+      _mm256_storeu_ps(wide + ob * Lv + i + 8, acc[ob][1]);
+      _mm256_storeu_ps(wide + ob * Lv + i + 16, acc[ob][2]);
+    }
+  }
+}
+
+FASTNN_TARGET_AVX2 void forward_wide_avx2(const float* block, const int64_t* off, int64_t taps, const float* w,
+                                          int64_t OCg, int64_t Lv, float* wide) {
+  int64_t oc = 0;
+  for (; oc + 4 <= OCg; oc += 4) forward_tile_avx2<4>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv);
+  switch (OCg - oc) {
+    case 3: forward_tile_avx2<3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
+    case 2: forward_tile_avx2<2>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
+    case 1: forward_tile_avx2<1>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
+    default: break;
+  }
+}
+#endif
+
+template <typename T>
+void forward_wide(const T* block, const int64_t* off, int64_t taps, const T* w, int64_t OCg, int64_t Lv, T* wide) {
+#if FASTNN_HAVE_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (cpu_path_avx2()) return forward_wide_avx2(block, off, taps, w, OCg, Lv, wide);
+  }
+#endif
+  forward_wide_portable(block, off, taps, w, OCg, Lv, wide);
+}
+
+template <typename T>
+void forward_impl(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const Geometry g = geometry(s);
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, taps = Cg * s.KH * s.KW;
+  std::vector<int64_t> off;
+  tap_offsets(s, g, off);
+  const int64_t tasks = s.N * s.groups;
+#pragma omp parallel num_threads(get_num_threads())
+  {
+    std::vector<T> block(g.buf), wide(OCg * g.Lv);
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t n = task / s.groups, gr = task % s.groups;
+      pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block.data());
+      forward_wide(block.data(), off.data(), taps, w + gr * OCg * taps, OCg, g.Lv, wide.data());
+      for (int64_t oc = 0; oc < OCg; ++oc) {
+        const T b = bias ? bias[gr * OCg + oc] : T(0);
+        T* dst = y + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
+        const T* src = wide.data() + oc * g.Lv;
+        for (int64_t oh = 0; oh < s.OH; ++oh)
+          for (int64_t ow = 0; ow < s.OW; ++ow) dst[oh * s.OW + ow] = src[oh * g.Wp + ow] + b;
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ weight-gradient tiles
+
+// dw[oc][t] += sum_i dyw[oc][i] * block[off[t] + i]
+template <typename T>
+void wgrad_portable(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv, T* dw) {
+  for (int64_t oc = 0; oc < OCg; ++oc)
+    for (int64_t t = 0; t < taps; ++t) {
+      const T* d = dyw + oc * Lv;
+      const T* xs = block + off[t];
+      T acc = 0;
+      for (int64_t i = 0; i < Lv; ++i) acc += d[i] * xs[i];
+      dw[oc * taps + t] += acc;
+    }
+}
+
+#if FASTNN_HAVE_X86
+FASTNN_TARGET_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+template <int OB, int TB>
+FASTNN_TARGET_AVX2 void wgrad_tile_avx2(const float* dyw, int64_t Lv, const float* block, const int64_t* off,
+                                        int64_t taps, float* dw) {
+  __m256 acc[OB][TB];
+  for (int ob = 0; ob < OB; ++ob)
+    for (int tb = 0; tb < TB; ++tb) acc[ob][tb] = _mm256_setzero_ps();
+  const float* xs[TB];
+  for (int tb = 0; tb < TB; ++tb) xs[tb] = block + off[tb];
+  for (int64_t i = 0; i < Lv; i += 8) {
+    __m256 xv[TB];
+    for (int tb = 0; tb < TB; ++tb) xv[tb] = _mm256_loadu_ps(xs[tb] + i);
+    for (int ob = 0; ob < OB; ++ob) {
+      const __m256 d = _mm256_loadu_ps(dyw + ob * Lv + i);
+      for (int tb = 0; tb < TB; ++tb) acc[ob][tb] = _mm256_fmadd_ps(d, xv[tb], acc[ob][tb]);
+    }
+  }
+  for (int ob = 0; ob < OB; ++ob)
+    for (int tb = 0; tb < TB; ++tb) dw[ob * taps + tb] += hsum(acc[ob][tb]);
+}
+
+template <int OB>
+FASTNN_TARGET_AVX2 void wgrad_row_avx2(const float* dyw, int64_t Lv, const float* block, const int64_t* off,
+                                       int64_t taps, float* dw) {
+  int64_t t = 0;
+  for (; t + 3 <= taps; t += 3) wgrad_tile_avx2<OB, 3>(dyw, Lv, block, off + t, taps, dw + t);
+  switch (taps - t) {
+    case 2: wgrad_tile_avx2<OB, 2>(dyw, Lv, block, off + t, taps, dw + t); break;
+    case 1: wgrad_tile_avx2<OB, 1>(dyw, Lv, block, off + t, taps, dw + t); break;
+    default: break;
+  }
+}
+
+FASTNN_TARGET_AVX2 void wgrad_avx2(const float* dyw, int64_t OCg, const float* block, const int64_t* off,
+                                   int64_t taps, int64_t Lv, float* dw) {
+  int64_t oc = 0;
+  for (; oc + 4 <= OCg; oc += 4) wgrad_row_avx2<4>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps);
+  switch (OCg - oc) {
+    case 3: wgrad_row_avx2<3>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps); break;
+    case 2: wgrad_row_avx2<2>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps); break;
+    case 1: wgrad_row_avx2<1>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps); break;
+    default: break;
+  }
+}
+#endif
+
+template <typename T>
+void wgrad(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv, T* dw) {
+#if FASTNN_HAVE_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (cpu_path_avx2()) return wgrad_avx2(dyw, OCg, block, off, taps, Lv, dw);
+  }
+#endif
+  wgrad_portable(dyw, OCg, block, off, taps, Lv, dw);
+}
+
+}  // namespace
+
+void set_conv_algorithm(int algo) { g_algo.store(algo); }
+int get_conv_algorithm() { return g_algo.load(); }
+
+template <typename T>
+bool conv_direct_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  if (!eligible(s, (s.C / s.groups) * s.KH * s.KW)) return false;
+  forward_impl(s, x, w, bias, y);
+  return true;
+}
+
+// The input-gradient of a stride-1 convolution is a stride-1 convolution of dy with the
+// kernel flipped and its channel axes swapped, padded by dil * (K - 1) - pad.
+template <typename T>
+bool conv_direct_backward_input(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+  Conv2dShape t = s;
+  t.C = s.OC;
+  t.H = s.OH;
+  t.W = s.OW;
+  t.OC = s.C;
+  t.OH = s.H;
+  t.OW = s.W;
+  t.pad_h = (s.KH - 1) * s.dil_h - s.pad_h;
+  t.pad_w = (s.KW - 1) * s.dil_w - s.pad_w;
+  if (t.pad_h < 0 || t.pad_w < 0 || s.OH * s.OW == 0) return false;
+  if (!eligible(t, (t.C / t.groups) * t.KH * t.KW)) return false;
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, KK = s.KH * s.KW;
+  std::vector<T> wt(s.OC * Cg * KK);
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t oc = 0; oc < OCg; ++oc)
+        for (int64_t k = 0; k < KK; ++k)
+          wt[((g * Cg + c) * OCg + oc) * KK + k] = w[((g * OCg + oc) * Cg + c) * KK + (KK - 1 - k)];
+  forward_impl(t, dy, wt.data(), static_cast<const T*>(nullptr), dx);
+  return true;
+}
+
+template <typename T>
+bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw) {
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, taps = Cg * s.KH * s.KW;
+  if (!eligible(s, taps)) return false;
+  const Geometry g = geometry(s);
+  std::vector<int64_t> off;
+  tap_offsets(s, g, off);
+  const int64_t tasks = s.N * s.groups, total = s.OC * taps;
+  std::fill(dw, dw + total, T(0));
+#pragma omp parallel num_threads(get_num_threads())
+  {
+    std::vector<T> block(g.buf), dyw(OCg * g.Lv, T(0)), local(total, T(0));
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t n = task / s.groups, gr = task % s.groups;
+      pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block.data());
+      // dy in the wide layout; the discarded columns stay zero so they add nothing.
+      for (int64_t oc = 0; oc < OCg; ++oc) {
+        const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
+        T* dst = dyw.data() + oc * g.Lv;
+        for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
+      }
+      wgrad(dyw.data(), OCg, block.data(), off.data(), taps, g.Lv, local.data() + gr * OCg * taps);
+    }
+#pragma omp critical
+    for (int64_t i = 0; i < total; ++i) dw[i] += local[i];
+  }
+  return true;
+}
+
+template bool conv_direct_forward<float>(const Conv2dShape&, const float*, const float*, const float*, float*);
+template bool conv_direct_forward<double>(const Conv2dShape&, const double*, const double*, const double*, double*);
+template bool conv_direct_backward_input<float>(const Conv2dShape&, const float*, const float*, float*);
+template bool conv_direct_backward_input<double>(const Conv2dShape&, const double*, const double*, double*);
+template bool conv_direct_backward_weight<float>(const Conv2dShape&, const float*, const float*, float*);
+template bool conv_direct_backward_weight<double>(const Conv2dShape&, const double*, const double*, double*);
+
+}  // namespace fastnn
