@@ -1,0 +1,311 @@
+"""Evaluation metrics with scikit-learn's definitions, on Tensors, numpy arrays or lists.
+
+Classification metrics take labels; a 2-D ``y_pred`` of scores (probabilities or logits, shape
+(N, C) with C > 1) is reduced with argmax, and non-integer binary scores of shape (N,) or (N, 1)
+are thresholded at ``threshold`` (0.5, for probabilities). Results are Python floats or numpy arrays.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .data import _arrays
+
+__all__ = ["accuracy", "confusion_matrix", "precision_recall_f1", "precision", "recall", "f1_score",
+           "classification_report", "mse", "mae", "rmse", "r2"]
+
+
+def _np(x, name):
+    a = _arrays.to_numpy(x, name)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"argument '{name}' must hold numbers, got dtype {a.dtype}")
+    return a
+
+
+def _true_labels(y_true):
+    y = _np(y_true, "y_true")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"argument 'y_true' must be a 1-D array of class labels, got shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError("argument 'y_true' must hold class labels (integers), got non-integer values")
+        y = y.astype(np.int64)
+    return y
+
+
+def to_labels(y_pred, threshold=0.5):
+    """Predicted class labels from labels, scores of shape (N, C) (argmax) or binary scores (thresholded)."""
+    p = _np(y_pred, "y_pred")
+    if p.ndim == 2 and p.shape[1] > 1:
+        return p.argmax(axis=1)
+    if p.ndim == 2 and p.shape[1] == 1:
+        p = p[:, 0]
+    if p.ndim != 1:
+        raise ValueError(f"argument 'y_pred' must be labels of shape (N,) or scores of shape (N, C), got shape {p.shape}")
+    if p.dtype.kind == "f":
+        if np.all(np.isfinite(p)) and np.all(p == np.round(p)):
+            return p.astype(np.int64)
+        return (p > threshold).astype(np.int64)
+    return p
+
+
+def _pair(y_true, y_pred, threshold=0.5):
+    t = _true_labels(y_true)
+    p = to_labels(y_pred, threshold)
+    if t.shape[0] != p.shape[0]:
+        raise ValueError(f"'y_true' and 'y_pred' have different numbers of samples: {t.shape[0]} and {p.shape[0]}")
+    return t, p
+
+
+def accuracy(y_true, y_pred, normalize=True, threshold=0.5):
+    """Fraction (or count, with ``normalize=False``) of correctly classified samples."""
+    t, p = _pair(y_true, y_pred, threshold)
+    correct = int(np.count_nonzero(t == p))
+    if not normalize:
+        return correct
+    return correct / t.shape[0] if t.shape[0] else float("nan")
+
+
+def _labels_for(t, p, num_classes=None, labels=None):
+    if num_classes is not None and labels is not None:
+        raise ValueError("pass 'num_classes' or 'labels', not both")
+    if num_classes is not None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+            raise ValueError(f"'num_classes' must be a positive int, got {num_classes!r}")
+        for name, arr in (("y_true", t), ("y_pred", p)):
+            if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
+                bad = arr[(arr < 0) | (arr >= num_classes)][0]
+                raise ValueError(f"'{name}' contains label {bad} outside [0, num_classes={num_classes})")
+        return np.arange(num_classes)
+    if labels is not None:
+        labels = np.asarray(_arrays.to_numpy(labels, "labels"))
+        if labels.ndim != 1 or labels.size == 0:
+            raise ValueError(f"'labels' must be a non-empty 1-D list of labels, got shape {labels.shape}")
+        return labels
+    return np.union1d(t, p)
+
+
+def _confusion(t, p, labels):
+    """Counts with rows = true labels and columns = predictions; samples with other labels are ignored."""
+    L = len(labels)
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+
+    def positions(y):
+        pos = np.searchsorted(sorted_labels, y)
+        pos_c = np.minimum(pos, L - 1)
+        ok = sorted_labels[pos_c] == y
+        return order[pos_c], ok
+
+    ti, tok = positions(t)
+    pi, pok = positions(p)
+    keep = tok & pok
+    return np.bincount(ti[keep] * L + pi[keep], minlength=L * L).reshape(L, L).astype(np.int64)
+
+
+def confusion_matrix(y_true, y_pred, num_classes=None, normalize=None, labels=None):
+    """Matrix C with ``C[i, j]`` = number of samples of true class i predicted as class j.
+
+    Classes are ``range(num_classes)`` when given, else ``labels``, else the sorted labels present in
+    either input. ``normalize``: None (counts), ``"true"`` (rows sum to 1), ``"pred"`` (columns) or
+    ``"all"``; empty rows/columns give 0.
+    """
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"'normalize' must be one of None, 'true', 'pred', 'all', got {normalize!r}")
+    t, p = _pair(y_true, y_pred)
+    cm = _confusion(t, p, _labels_for(t, p, num_classes, labels))
+    if normalize is None:
+        return cm
+    with np.errstate(all="ignore"):
+        if normalize == "true":
+            cm = cm / cm.sum(axis=1, keepdims=True)
+        elif normalize == "pred":
+            cm = cm / cm.sum(axis=0, keepdims=True)
+        else:
+            cm = cm / cm.sum()
+    return np.nan_to_num(cm)
+
+
+def _zero_division_value(zero_division):
+    if isinstance(zero_division, str) and zero_division == "warn":
+        return 0.0
+    if isinstance(zero_division, numbers.Real) and (zero_division in (0, 1) or math.isnan(zero_division)):
+        return float(zero_division)
+    raise ValueError(f"'zero_division' must be 0, 1, nan or 'warn', got {zero_division!r}")
+
+
+def _divide(num, den, value):
+    num = num.astype(np.float64)
+    den = den.astype(np.float64)
+    mask = den == 0
+    out = num / np.where(mask, 1.0, den)
+    out[mask] = value
+    return out
+
+
+def _nanaverage(a, weights=None):
+    if a.shape[0] == 0:
+        return float("nan")
+    mask = np.isnan(a)
+    if mask.all():
+        return float("nan")
+    if weights is None:
+        return float(np.mean(a[~mask]))
+    a, w = a[~mask], np.asarray(weights, dtype=np.float64)[~mask]
+    if w.sum() == 0:
+        return float(np.mean(a))
+    return float(np.average(a, weights=w))
+
+
+def precision_recall_f1(y_true, y_pred, average="macro", num_classes=None, labels=None, zero_division=0,
+                        pos_label=1, return_support=False, threshold=0.5):
+    """Precision, recall and F1 as scikit-learn's ``precision_recall_fscore_support``.
+
+    ``average``: ``"macro"`` (unweighted mean over classes), ``"micro"`` (global counts),
+    ``"weighted"`` (mean weighted by support), ``"binary"`` (the ``pos_label`` class only) or
+    ``None`` (per-class arrays). A ratio with a zero denominator is ``zero_division`` (0, 1 or
+    nan, which averages ignore) — without warnings. Returns ``(precision, recall, f1)``, plus the
+    per-class support when ``return_support``.
+    """
+    if average not in (None, "micro", "macro", "weighted", "binary"):
+        raise ValueError(f"'average' must be one of None, 'micro', 'macro', 'weighted', 'binary', got {average!r}")
+    zd = _zero_division_value(zero_division)
+    t, p = _pair(y_true, y_pred, threshold)
+    if average == "binary":
+        present = np.union1d(t, p)
+        if len(present) > 2:
+            raise ValueError(f"average='binary' needs binary targets, found {len(present)} classes: "
+                             "choose 'macro', 'micro', 'weighted' or None")
+        if pos_label not in present and len(present) >= 2:
+            raise ValueError(f"pos_label={pos_label} is not a valid label: it should be one of {present.tolist()}")
+        lab = np.asarray([pos_label])
+    else:
+        lab = _labels_for(t, p, num_classes, labels)
+    cm = _confusion(t, p, np.union1d(lab, np.union1d(t, p)))
+    all_labels = np.union1d(lab, np.union1d(t, p))
+    sel = np.searchsorted(all_labels, lab)
+    tp = np.diag(cm)[sel]
+    pred_sum = cm.sum(axis=0)[sel]
+    true_sum = cm.sum(axis=1)[sel]
+    if average == "micro":
+        tp, pred_sum, true_sum = (np.array([x.sum()]) for x in (tp, pred_sum, true_sum))
+    prec = _divide(tp, pred_sum, zd)
+    rec = _divide(tp, true_sum, zd)
+    f1 = _divide(2 * tp, true_sum + pred_sum, zd)
+    if average is None:
+        return (prec, rec, f1, true_sum) if return_support else (prec, rec, f1)
+    weights = true_sum if average == "weighted" else None
+    out = (_nanaverage(prec, weights), _nanaverage(rec, weights), _nanaverage(f1, weights))
+    return out + (None,) if return_support else out
+
+
+def precision(y_true, y_pred, average="macro", **kwargs):
+    return precision_recall_f1(y_true, y_pred, average=average, **kwargs)[0]
+
+
+def recall(y_true, y_pred, average="macro", **kwargs):
+    return precision_recall_f1(y_true, y_pred, average=average, **kwargs)[1]
+
+
+def f1_score(y_true, y_pred, average="macro", **kwargs):
+    return precision_recall_f1(y_true, y_pred, average=average, **kwargs)[2]
+
+
+def classification_report(y_true, y_pred, target_names=None, digits=2, num_classes=None, labels=None,
+                          zero_division=0, output_dict=False):
+    """Per-class precision, recall, F1 and support, then accuracy and macro/weighted averages,
+    formatted as scikit-learn's ``classification_report`` (or a dict with ``output_dict=True``)."""
+    t, p = _pair(y_true, y_pred)
+    lab = _labels_for(t, p, num_classes, labels)
+    if target_names is not None:
+        target_names = [str(n) for n in target_names]
+        if len(target_names) != len(lab):
+            raise ValueError(f"number of classes, {len(lab)}, does not match size of target_names, "
+                             f"{len(target_names)}; pass num_classes or labels")
+    else:
+        target_names = [str(x) for x in lab.tolist()]
+    micro_is_accuracy = set(lab.tolist()) >= set(np.union1d(t, p).tolist())
+    prec, rec, f1, support = precision_recall_f1(t, p, average=None, labels=lab, zero_division=zero_division,
+                                                 return_support=True)
+    headers = ["precision", "recall", "f1-score", "support"]
+    rows = list(zip(target_names, prec, rec, f1, support))
+    averages = []
+    for avg in ("micro", "macro", "weighted"):
+        heading = "accuracy" if avg == "micro" and micro_is_accuracy else avg + " avg"
+        ap, ar, af = precision_recall_f1(t, p, average=avg, labels=lab, zero_division=zero_division)
+        averages.append((heading, ap, ar, af, int(support.sum())))
+    if output_dict:
+        report = {name: dict(zip(headers, [float(a), float(b), float(c), int(s)])) for name, a, b, c, s in rows}
+        for heading, ap, ar, af, s in averages:
+            if heading == "accuracy":
+                report["accuracy"] = float(af)
+            else:
+                report[heading] = dict(zip(headers, [float(ap), float(ar), float(af), s]))
+        return report
+    width = max(max(len(n) for n in target_names), len("weighted avg"), digits)
+    head_fmt = "{:>{width}s} " + " {:>9}" * len(headers)
+    report = head_fmt.format("", *headers, width=width) + "\n\n"
+    row_fmt = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
+    for row in rows:
+        report += row_fmt.format(*row, width=width, digits=digits)
+    report += "\n"
+    for heading, ap, ar, af, s in averages:
+        if heading == "accuracy":
+            acc_fmt = "{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f}" + " {:>9}\n"
+            report += acc_fmt.format(heading, "", "", af, s, width=width, digits=digits)
+        else:
+            report += row_fmt.format(heading, ap, ar, af, s, width=width, digits=digits)
+    return report
+
+
+def _reg_pair(y_true, y_pred):
+    t = _np(y_true, "y_true").astype(np.float64)
+    p = _np(y_pred, "y_pred").astype(np.float64)
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if p.ndim == 2 and p.shape[1] == 1:
+        p = p[:, 0]
+    if t.ndim == 0 or t.ndim > 2:
+        raise ValueError(f"'y_true' must have shape (N,) or (N, outputs), got {t.shape}")
+    if t.shape != p.shape:
+        raise ValueError(f"'y_true' and 'y_pred' must have the same shape, got {t.shape} and {p.shape}")
+    if t.shape[0] == 0:
+        raise ValueError("'y_true' and 'y_pred' are empty")
+    return t, p
+
+
+def mse(y_true, y_pred):
+    """Mean squared error (averaged over outputs for 2-D targets)."""
+    t, p = _reg_pair(y_true, y_pred)
+    return float(np.mean((t - p) ** 2))
+
+
+def mae(y_true, y_pred):
+    """Mean absolute error (averaged over outputs for 2-D targets)."""
+    t, p = _reg_pair(y_true, y_pred)
+    return float(np.mean(np.abs(t - p)))
+
+
+def rmse(y_true, y_pred):
+    """Root mean squared error (per output, then averaged, like scikit-learn)."""
+    t, p = _reg_pair(y_true, y_pred)
+    return float(np.mean(np.sqrt(np.mean((t - p) ** 2, axis=0))))
+
+
+def r2(y_true, y_pred):
+    """Coefficient of determination R²; a constant target gives 1.0 for a perfect fit, else 0.0."""
+    t, p = _reg_pair(y_true, y_pred)
+    if t.shape[0] < 2:
+        return float("nan")
+    num = ((t - p) ** 2).sum(axis=0)
+    den = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+    num, den = np.atleast_1d(num), np.atleast_1d(den)
+    score = np.ones_like(num)
+    ok = (den != 0) & (num != 0)
+    score[ok] = 1 - num[ok] / den[ok]
+    score[(den == 0) & (num != 0)] = 0.0
+    return float(np.mean(score))
