@@ -8,6 +8,7 @@ namespace py = pybind11;
 
 namespace fastnn {
 void bind_gemm(py::module_& m);
+void bind_conv(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("get_num_threads", &fastnn::get_num_threads);
   m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
   fastnn::bind_gemm(m);
+  fastnn::bind_conv(m);
 }
