@@ -48,72 +48,138 @@ FASTNN_AVX2_INLINE __m256d vmul(__m256d a, __m256d b) { return _mm256_mul_pd(a, 
 
 constexpr int MR = 6;
 
-template <typename T>
-FASTNN_TARGET_AVX2 void ukr_6x2w(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T* C, int64_t rs,
+// R rows (1..6) by NV vectors (1..2) of C: edge tiles run a smaller kernel instead of
+// multiplying zero padding, which matters for shapes like M = 128 (21 full strips + 2 rows).
+template <typename T, int R, int NV>
+FASTNN_AVX2_INLINE void ukr_body(int64_t kc, const T* __restrict Ap, const T* __restrict Bp, T* C, int64_t rs,
                                  int64_t cs, T alpha, T beta, int m, int n) {
   using V = typename Avx<T>::V;
   constexpr int W = Avx<T>::W, NR = 2 * W;
-  for (int i = 0; i < m; ++i) {
+  for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(C + i * rs), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(C + i * rs + (n - 1) * cs), _MM_HINT_T0);
   }
-  V c00 = vset1(T(0)), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  V c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  // Named accumulators, not an array: GCC keeps arrays of vectors on the stack inside the loop.
+  const V z = vset1(T(0));
+  V c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+#define FASTNN_GEMM_ROW(i, ci0, ci1)             \
+  if constexpr (R > i) {                         \
+    const V a = vbcast(Ap + i);                  \
+    ci0 = vfma(a, b0, ci0);                      \
+    if constexpr (NV == 2) ci1 = vfma(a, b1, ci1); \
+  }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    const V b0 = vload(Bp), b1 = vload(Bp + W);
-    V a = vbcast(Ap + 0);
-    c00 = vfma(a, b0, c00);
-    c01 = vfma(a, b1, c01);
-    a = vbcast(Ap + 1);
-    c10 = vfma(a, b0, c10);
-    c11 = vfma(a, b1, c11);
-    a = vbcast(Ap + 2);
-    c20 = vfma(a, b0, c20);
-    c21 = vfma(a, b1, c21);
-    a = vbcast(Ap + 3);
-    c30 = vfma(a, b0, c30);
-    c31 = vfma(a, b1, c31);
-    a = vbcast(Ap + 4);
-    c40 = vfma(a, b0, c40);
-    c41 = vfma(a, b1, c41);
-    a = vbcast(Ap + 5);
-    c50 = vfma(a, b0, c50);
-    c51 = vfma(a, b1, c51);
+    const V b0 = vload(Bp);
+    const V b1 = NV == 2 ? vload(Bp + W) : b0;
+    FASTNN_GEMM_ROW(0, c00, c01)
+    FASTNN_GEMM_ROW(1, c10, c11)
+    FASTNN_GEMM_ROW(2, c20, c21)
+    FASTNN_GEMM_ROW(3, c30, c31)
+    FASTNN_GEMM_ROW(4, c40, c41)
+    FASTNN_GEMM_ROW(5, c50, c51)
     Ap += MR;
     Bp += NR;
   }
+#undef FASTNN_GEMM_ROW
+  V c[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   const V va = vset1(alpha);
-  V acc[MR][2] = {{vmul(c00, va), vmul(c01, va)}, {vmul(c10, va), vmul(c11, va)},
-                  {vmul(c20, va), vmul(c21, va)}, {vmul(c30, va), vmul(c31, va)},
-                  {vmul(c40, va), vmul(c41, va)}, {vmul(c50, va), vmul(c51, va)}};
-  if (m == MR && n == NR && cs == 1) {
+  for (int i = 0; i < R; ++i)
+    for (int v = 0; v < NV; ++v) c[i][v] = vmul(c[i][v], va);
+  if (n == NV * W && cs == 1) {
     if (beta == T(0)) {
-      for (int i = 0; i < MR; ++i) {
-        vstoreu(C + i * rs, acc[i][0]);
-        vstoreu(C + i * rs + W, acc[i][1]);
-      }
+      for (int i = 0; i < R; ++i)
+        for (int v = 0; v < NV; ++v) vstoreu(C + i * rs + v * W, c[i][v]);
     } else {
       const V vb = vset1(beta);
-      for (int i = 0; i < MR; ++i) {
-        T* c = C + i * rs;
-        vstoreu(c, vfma(vloadu(c), vb, acc[i][0]));
-        vstoreu(c + W, vfma(vloadu(c + W), vb, acc[i][1]));
-      }
+      for (int i = 0; i < R; ++i)
+        for (int v = 0; v < NV; ++v) {
+          T* p = C + i * rs + v * W;
+          vstoreu(p, vfma(vloadu(p), vb, c[i][v]));
+        }
     }
     return;
   }
-  alignas(32) T tile[MR * NR];
-  for (int i = 0; i < MR; ++i) {
-    vstore(tile + i * NR, acc[i][0]);
-    vstore(tile + i * NR + W, acc[i][1]);
+  alignas(32) T tile[R * NV * W];
+  for (int i = 0; i < R; ++i)
+    for (int v = 0; v < NV; ++v) vstore(tile + (i * NV + v) * W, c[i][v]);
+  store_tile(tile, NV * W, C, rs, cs, beta, m, n);
+}
+
+template <typename T, int NV>
+FASTNN_TARGET_AVX2 void ukr_rows(int64_t kc, const T* Ap, const T* Bp, T* C, int64_t rs, int64_t cs, T alpha, T beta,
+                                 int m, int n) {
+  switch (m) {
+    case 6: return ukr_body<T, 6, NV>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
+    case 5: return ukr_body<T, 5, NV>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
+    case 4: return ukr_body<T, 4, NV>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
+    case 3: return ukr_body<T, 3, NV>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
+    case 2: return ukr_body<T, 2, NV>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
+    default: return ukr_body<T, 1, NV>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
   }
-  store_tile(tile, NR, C, rs, cs, beta, m, n);
+}
+
+template <typename T>
+FASTNN_TARGET_AVX2 void ukr_avx2(int64_t kc, const T* Ap, const T* Bp, T* C, int64_t rs, int64_t cs, T alpha, T beta,
+                                 int m, int n) {
+  if (n > Avx<T>::W) ukr_rows<T, 2>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
+  else ukr_rows<T, 1>(kc, Ap, Bp, C, rs, cs, alpha, beta, m, n);
 }
 
 template <typename T>
 FASTNN_TARGET_AVX2 void pack_a_avx2(int64_t mc, int64_t kc, const T* A, int64_t sm, int64_t sk, T* dst) {
   pack_a_generic<T, MR>(mc, kc, A, sm, sk, dst);
+}
+
+// Row-major A (unit stride along k) is the common case and the generic loop packs it one
+// scalar at a time; here eight k at a time go through an 8 x 8 register transpose (rows 6
+// and 7 are don't-care) and are written as eight overlapping 8-wide stores of 6 values.
+template <>
+FASTNN_TARGET_AVX2 void pack_a_avx2<float>(int64_t mc, int64_t kc, const float* A, int64_t sm, int64_t sk,
+                                           float* dst) {
+  if (sk != 1 || kc < 9) {
+    pack_a_generic<float, MR>(mc, kc, A, sm, sk, dst);
+    return;
+  }
+  int64_t i0 = 0;
+  for (; i0 + MR <= mc; i0 += MR, dst += MR * kc) {
+    const float* r0 = A + i0 * sm;
+    const float *r1 = r0 + sm, *r2 = r1 + sm, *r3 = r2 + sm, *r4 = r3 + sm, *r5 = r4 + sm;
+    float* d = dst;
+    int64_t k = 0;
+    // Each group's last store spills two floats past it; stop while a later write covers them.
+    for (; k + 8 < kc; k += 8, d += 8 * MR) {
+      const __m256 a0 = _mm256_loadu_ps(r0 + k), a1 = _mm256_loadu_ps(r1 + k), a2 = _mm256_loadu_ps(r2 + k);
+      const __m256 a3 = _mm256_loadu_ps(r3 + k), a4 = _mm256_loadu_ps(r4 + k), a5 = _mm256_loadu_ps(r5 + k);
+      const __m256 z = _mm256_setzero_ps();
+      const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+      const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+      const __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
+      const __m256 t6 = _mm256_unpacklo_ps(z, z), t7 = t6;
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      // Column k+j of the 6 rows: low half of u*, then 2 values from the matching u4..u7.
+      _mm256_storeu_ps(d + 0 * MR, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + 1 * MR, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * MR, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * MR, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * MR, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * MR, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * MR, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * MR, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (; k < kc; ++k, d += MR) {
+      d[0] = r0[k];
+      d[1] = r1[k];
+      d[2] = r2[k];
+      d[3] = r3[k];
+      d[4] = r4[k];
+      d[5] = r5[k];
+    }
+  }
+  if (i0 < mc) pack_a_generic<float, MR>(mc - i0, kc, A + i0 * sm, sm, sk, dst);
 }
 
 template <typename T>
@@ -128,13 +194,13 @@ FASTNN_TARGET_AVX2 void pack_b_avx2(int64_t kc, int64_t nc, const T* B, int64_t 
 // a third of L2, and the kc x nc panel of B lives in the shared L3.
 const Kernel<float>& kernel_avx2_f32() {
   static const Kernel<float> k{"avx2 6x16", MR, 16, 144, 256, 4080, &pack_a_avx2<float>, &pack_b_avx2<float>,
-                               &ukr_6x2w<float>};
+                               &ukr_avx2<float>};
   return k;
 }
 
 const Kernel<double>& kernel_avx2_f64() {
   static const Kernel<double> k{"avx2 6x8", MR, 8, 72, 256, 4080, &pack_a_avx2<double>, &pack_b_avx2<double>,
-                                &ukr_6x2w<double>};
+                                &ukr_avx2<double>};
   return k;
 }
 
