@@ -90,3 +90,4 @@ def mnist_subset(return_names=False):
         return X, y, {"feature_names": [f"pixel_{i}" for i in range(X.shape[1])],
                       "target_names": [str(i) for i in range(10)]}
     return X, y
+from ._image_datasets import FASHION_MNIST_CLASSES, digits_images, fashion_mnist  # noqa: E402,F401  (image sets)
