@@ -1,0 +1,377 @@
+"""Grad mode, graph nodes and the reverse-mode engine.
+
+Each differentiable op that sees an input requiring grad (with grad mode on) wraps its result
+in a Tensor whose ``grad_fn`` is a ``Node``: the op's inputs plus a backward rule mapping the
+output gradient(s) to input gradients. Backward rules are written with Tensor ops, so running
+them with grad mode on (``create_graph=True``) records the graph of the gradient itself.
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+
+
+class _GradMode:
+    __slots__ = ("enabled",)
+
+    def __init__(self):
+        self.enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class _GradModeContext:
+    """Base of no_grad/enable_grad/set_grad_enabled: a context manager and a decorator."""
+
+    _target = True
+
+    def __enter__(self):
+        self._prev = _mode.enabled
+        _mode.enabled = self._target
+        return None
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev
+        return False
+
+    def __call__(self, func):
+        target = self._target
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            prev = _mode.enabled
+            _mode.enabled = target
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _mode.enabled = prev
+        return wrapper
+
+    def clone(self):
+        return type(self)()
+
+
+class no_grad(_GradModeContext):
+    """Disable graph recording: ``with fastnn.no_grad():`` or ``@fastnn.no_grad()`` / ``@fastnn.no_grad``."""
+
+    _target = False
+
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        if orig_func is not None:
+            if not callable(orig_func):
+                raise TypeError(f"no_grad: expected a function to decorate, got {orig_func!r}")
+            return self(orig_func)
+        return self
+
+    def __init__(self, orig_func=None):
+        pass
+
+
+class enable_grad(_GradModeContext):
+    """Re-enable graph recording inside a ``no_grad`` block (also a decorator)."""
+
+    _target = True
+
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        if orig_func is not None:
+            return self(orig_func)
+        return self
+
+    def __init__(self, orig_func=None):
+        pass
+
+
+class set_grad_enabled(_GradModeContext):
+    """``set_grad_enabled(False)`` switches grad mode at once and, used with ``with``, restores it."""
+
+    def __init__(self, mode):
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled: argument 'mode' must be a bool, got {type(mode).__name__}")
+        self._prev = _mode.enabled
+        self._target = mode
+        _mode.enabled = mode
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev
+        return False
+
+    def clone(self):
+        return type(self)(self._target)
+
+
+class inference_mode(no_grad):
+    """Same as ``no_grad`` here (no separate inference tensors)."""
+
+    def __new__(cls, mode=True):
+        self = object.__new__(cls)
+        if callable(mode) and not isinstance(mode, bool):
+            return self(mode)
+        self._target = not mode
+        return self
+
+    def __init__(self, mode=True):
+        pass
+
+
+_FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after "
+              "they have already been freed). Saved intermediate values of the graph are freed when you call "
+              ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+              "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class Node:
+    """One recorded op: ``fn(*grad_outputs) -> grads aligned with inputs`` (None where no grad)."""
+
+    __slots__ = ("fn", "inputs", "_name", "n_outputs", "out_meta", "pre_hooks", "__weakref__")
+
+    def __init__(self, fn, inputs, name, n_outputs=1, out_meta=None):
+        self.fn = fn
+        self.inputs = inputs
+        self._name = name
+        self.n_outputs = n_outputs
+        self.out_meta = out_meta
+        self.pre_hooks = None
+
+    def name(self):
+        return self._name + "Backward0"
+
+    @property
+    def next_functions(self):
+        out = []
+        for t in self.inputs:
+            if t is None or not getattr(t, "_requires_grad", False):
+                out.append((None, 0))
+            elif t.grad_fn is not None:
+                out.append((t.grad_fn, t._out_idx))
+            else:
+                out.append((_AccumulateGrad(t), 0))
+        return tuple(out)
+
+    def register_prehook(self, idx, hook):
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        entry = [idx, hook]
+        self.pre_hooks.append(entry)
+        return entry
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def __call__(self, *grads):
+        if self.fn is None:
+            raise RuntimeError(_FREED_MSG)
+        return self.fn(*grads)
+
+
+class _AccumulateGrad:
+    __slots__ = ("variable",)
+
+    def __init__(self, t):
+        self.variable = t
+
+    def name(self):
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def _topo_order(root_nodes):
+    """Nodes reachable from ``root_nodes``, each before all the nodes of its inputs (iterative DFS)."""
+    order = []
+    visited = set()
+    for r in root_nodes:
+        if r in visited:
+            continue
+        visited.add(r)
+        stack = [(r, iter(r.inputs))]
+        while stack:
+            node, it = stack[-1]
+            for inp in it:
+                if inp is not None:
+                    fn = inp.grad_fn
+                    if fn is not None and fn not in visited:
+                        visited.add(fn)
+                        stack.append((fn, iter(fn.inputs)))
+                        break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+class RemovableHandle:
+    def __init__(self, container, entry):
+        self._container = weakref.ref(container) if container is not None else None
+        self._entry = entry
+
+    def remove(self):
+        c = self._container() if self._container is not None else None
+        if c is not None:
+            for i, e in enumerate(c):
+                if e is self._entry:
+                    del c[i]
+                    break
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, allow_unused=False):
+    """Back-propagate ``root_grads`` from ``roots``.
+
+    With ``inputs=None`` gradients are accumulated into the ``.grad`` of the leaves; otherwise the
+    gradients with respect to ``inputs`` are returned (nothing is accumulated) and only the part of
+    the graph leading to them runs.
+    """
+    from .tensor import Tensor, _sum_to, _wrap  # noqa: circular at import time only
+
+    if retain_graph is None:
+        retain_graph = create_graph
+    buffers = {}
+    leaf_grads = {}      # id(leaf) -> [leaf, grad]
+    for t, g in zip(roots, root_grads):
+        fn = t.grad_fn
+        if fn is None:
+            e = leaf_grads.get(id(t))
+            if e is None:
+                leaf_grads[id(t)] = [t, g]
+            else:
+                e[1] = e[1] + g
+            continue
+        b = buffers.get(fn)
+        if b is None:
+            b = buffers[fn] = [None] * fn.n_outputs
+        i = t._out_idx
+        b[i] = g if b[i] is None else b[i] + g
+
+    order = _topo_order([t.grad_fn for t in roots if t.grad_fn is not None])
+
+    targets = None
+    needed = None
+    captured = None
+    if inputs is not None:
+        targets = {id(t): k for k, t in enumerate(inputs)}
+        captured = [None] * len(inputs)
+        nonleaf_targets = {}
+        for k, t in enumerate(inputs):
+            if t.grad_fn is not None:
+                nonleaf_targets.setdefault(t.grad_fn, []).append((t._out_idx, k))
+        needed = set()
+        for node in reversed(order):
+            for inp in node.inputs:
+                if inp is not None and (id(inp) in targets or (inp.grad_fn is not None and inp.grad_fn in needed)):
+                    needed.add(node)
+                    break
+
+    prev = _mode.enabled
+    _mode.enabled = bool(create_graph)
+    try:
+        for node in order:
+            buf = buffers.pop(node, None)
+            if buf is None:
+                continue
+            if node.pre_hooks:
+                for idx, hook in list(node.pre_hooks):
+                    if buf[idx] is not None:
+                        r = hook(buf[idx])
+                        if r is not None:
+                            buf[idx] = r
+            if targets is not None:
+                for idx, k in nonleaf_targets.get(node, ()):
+                    captured[k] = buf[idx]
+                if node not in needed:
+                    continue
+            fn = node.fn
+            if fn is None:
+                raise RuntimeError(_FREED_MSG)
+            if node.n_outputs == 1:
+                grads = fn(buf[0])
+            else:
+                for i, gi in enumerate(buf):
+                    if gi is None:
+                        shape, dtype = node.out_meta[i]
+                        import numpy as np
+                        buf[i] = _wrap(np.zeros(shape, dtype=dtype))
+                grads = fn(*buf)
+            if not retain_graph:
+                node.fn = None
+            for inp, g in zip(node.inputs, grads):
+                if g is None or inp is None or not inp._requires_grad:
+                    continue
+                if not isinstance(g, Tensor):
+                    raise TypeError(f"backward of {node.name()} returned {type(g).__name__} where a Tensor was expected")
+                if g._data.shape != inp._data.shape:
+                    g = _sum_to(g, inp._data.shape, node)
+                if g._data.dtype != inp._data.dtype:
+                    g = g.to(inp._data.dtype)
+                ifn = inp.grad_fn
+                if ifn is None:
+                    e = leaf_grads.get(id(inp))
+                    if e is None:
+                        leaf_grads[id(inp)] = [inp, g]
+                    else:
+                        e[1] = e[1] + g
+                else:
+                    b = buffers.get(ifn)
+                    if b is None:
+                        b = buffers[ifn] = [None] * ifn.n_outputs
+                    i = inp._out_idx
+                    b[i] = g if b[i] is None else b[i] + g
+
+        # leaves: tensor hooks, then accumulation (or capture for autograd.grad)
+        assigned = {id(g._data) for g in root_grads}
+        for leaf, g in leaf_grads.values():
+            if leaf._hooks:
+                for h in list(leaf._hooks):
+                    r = h(g)
+                    if r is not None:
+                        g = r
+            if targets is not None:
+                k = targets.get(id(leaf))
+                if k is not None:
+                    captured[k] = g
+                continue
+            if not leaf._requires_grad:
+                continue
+            cur = leaf._grad
+            if create_graph:
+                leaf._grad = g if cur is None else cur + g
+                continue
+            a = g._data
+            if cur is None:
+                if a.base is not None or not a.flags.writeable or id(a) in assigned:
+                    a = a.copy()
+                assigned.add(id(a))
+                leaf._grad = _wrap(a)
+            elif cur.grad_fn is not None or not cur._data.flags.writeable or cur._data.shape != a.shape:
+                leaf._grad = _wrap(cur._data + a)
+            else:
+                cur._data += a
+    finally:
+        _mode.enabled = prev
+
+    if targets is not None:
+        for k, t in enumerate(inputs):
+            if captured[k] is None and not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (inputs[{k}], shape {tuple(t.shape)}) appears to not have "
+                    "been used in the graph. Set allow_unused=True if this is the desired behavior.")
+        return captured
+    return None

@@ -1,0 +1,1462 @@
+"""fastnn.Tensor: an array (numpy on the CPU) plus the autograd bookkeeping.
+
+Ops live in ``_ops_*.py`` and are attached to Tensor as methods at import time; this file holds
+the class, wrapping/recording helpers, arithmetic operators and the in-place helpers used by
+initialisers and optimisers.
+"""
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+from . import backend
+from . import dtypes as _dt
+from ._autograd_engine import Node, RemovableHandle, _mode, run_backward
+
+ndarray = np.ndarray
+_new = object.__new__
+_asarray = np.asarray
+_FLOAT_KINDS = "f"
+
+
+class Size(tuple):
+    """A tensor shape: a tuple of ints (``torch.Size``)."""
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, idx):
+        r = tuple.__getitem__(self, idx)
+        return Size(r) if isinstance(idx, slice) else r
+
+    def __repr__(self):
+        return f"fastnn.Size({list(self)})"
+
+
+def _wrap(a):
+    """A Tensor over array ``a`` (no copy; numpy scalars become 0-d arrays)."""
+    if a.__class__ is not ndarray:
+        a = _asarray(a)
+    t = _new(Tensor)
+    t._data = a
+    return t
+
+
+def _make(a, inputs, fn, name):
+    """A Tensor over ``a`` recorded as the output of a node (callers check grad mode first)."""
+    if a.__class__ is not ndarray:
+        a = _asarray(a)
+    t = _new(Tensor)
+    t._data = a
+    t.grad_fn = Node(fn, inputs, name)
+    t._requires_grad = True
+    return t
+
+
+def _needs_grad(*ts):
+    if not _mode.enabled:
+        return False
+    for t in ts:
+        if t._requires_grad:
+            return True
+    return False
+
+
+def _as_tensor_like(x, like):
+    """``x`` (scalar/array/Tensor) as a Tensor, scalars taking ``like``'s dtype under PyTorch's rules."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (builtins.bool, numbers.Number, np.generic)):
+        return _wrap(np.asarray(x, dtype=_dt.scalar_result(like._data.dtype, x)))
+    return _wrap(_array_from_data(x, None))
+
+
+def _array_from_data(data, dtype):
+    if isinstance(data, Tensor):
+        a = data._data
+        return a.astype(dtype) if dtype is not None and a.dtype != dtype else a.copy()
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat_iter(data)):
+        data = _replace_tensors(data)
+    a = np.array(data, dtype=dtype, copy=True) if dtype is not None else np.array(data, copy=True)
+    if dtype is None:
+        k = a.dtype.kind
+        if k == "f":
+            if not isinstance(data, np.ndarray):
+                a = a.astype(_dt.get_default_dtype())
+        elif k in "iu":
+            if not isinstance(data, np.ndarray) or a.dtype.itemsize > 8:
+                a = a.astype(np.int64)
+        elif k == "b":
+            pass
+        elif k == "O" or k == "U" or k == "S":
+            raise TypeError(f"tensor: could not infer a numeric dtype from data of type {type(data).__name__}")
+        elif k == "c":
+            raise TypeError("tensor: complex data is not supported")
+    if a.dtype not in _dt._SUPPORTED:
+        raise TypeError(f"tensor: unsupported dtype {a.dtype}")
+    return a
+
+
+def _flat_iter(x):
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if isinstance(y, (list, tuple)):
+            stack.extend(y)
+        else:
+            yield y
+
+
+def _replace_tensors(x):
+    if isinstance(x, (list, tuple)):
+        return [_replace_tensors(y) for y in x]
+    if isinstance(x, Tensor):
+        return x._data
+    return x
+
+
+def _sum_to(g, shape, node=None):
+    """Reduce a broadcast gradient ``g`` to ``shape`` (differentiable)."""
+    gs = g._data.shape
+    if gs == shape:
+        return g
+    lead = len(gs) - len(shape)
+    if lead < 0:
+        # a backward rule returned fewer dims than its input had: only size-1 dims may be missing
+        return g.reshape(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
+    if axes:
+        g = g.sum(dim=axes, keepdim=True)
+    if g._data.shape != shape:
+        g = g.reshape(shape)
+    return g
+
+
+def _bcast_error(op, a, b):
+    raise RuntimeError(
+        f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together "
+        f"(sizes must match or be 1 in each trailing dimension)") from None
+
+
+def _promote_pair(ad, bd):
+    r = _dt.promote(ad.dtype, ad.ndim > 0, bd.dtype, bd.ndim > 0)
+    if ad.dtype != r:
+        ad = ad.astype(r)
+    if bd.dtype != r:
+        bd = bd.astype(r)
+    return ad, bd
+
+
+def _operands(a, b, op):
+    """Arrays of a (Tensor) and b (Tensor or scalar) after PyTorch type promotion; b_t is b as Tensor or None."""
+    ad = a._data
+    if isinstance(b, Tensor):
+        bd = b._data
+        if ad.dtype != bd.dtype:
+            ad, bd = _promote_pair(ad, bd)
+        return ad, bd, b
+    if isinstance(b, (builtins.float, builtins.int)):
+        if ad.dtype.kind != "f" and (type(b) is builtins.float or ad.dtype.kind == "b"):
+            r = _dt.scalar_result(ad.dtype, b)
+            if r != ad.dtype:
+                ad = ad.astype(r)
+            return ad, np.asarray(b, dtype=r), None
+        return ad, b, None
+    if isinstance(b, (np.generic, numbers.Number)):
+        r = _dt.scalar_result(ad.dtype, b)
+        if r != ad.dtype:
+            ad = ad.astype(r)
+        return ad, np.asarray(b, dtype=r), None
+    if isinstance(b, (np.ndarray, list, tuple)):
+        bt = _wrap(_array_from_data(b, None))
+        return _operands(a, bt, op)
+    raise TypeError(f"{op}: unsupported operand type {type(b).__name__} (expected a Tensor or a number)")
+
+
+# ---------------------------------------------------------------------------- arithmetic
+
+def _add_bw(g):
+    return g, g
+
+
+def _add(a, b):
+    ad, bd, bt = _operands(a, b, "add")
+    try:
+        out = ad + bd
+    except ValueError:
+        _bcast_error("add", ad, bd)
+    if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):
+        return _make(out, (a, bt), _add_bw, "Add")
+    return _wrap(out)
+
+
+def _sub_bw(g):
+    return g, -g
+
+
+def _sub(a, b):
+    ad, bd, bt = _operands(a, b, "sub")
+    if ad.dtype == np.bool_:
+        raise TypeError("sub: subtraction of bool tensors is not supported; use logical_xor or ~")
+    try:
+        out = ad - bd
+    except ValueError:
+        _bcast_error("sub", ad, bd)
+    if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):
+        return _make(out, (a, bt), _sub_bw, "Sub")
+    return _wrap(out)
+
+
+def _rsub(a, b):
+    ad, bd, bt = _operands(a, b, "rsub")
+    out = bd - ad
+    if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):
+        return _make(out, (a, bt), lambda g: (-g, g), "Rsub")
+    return _wrap(out)
+
+
+def _mul(a, b):
+    ad, bd, bt = _operands(a, b, "mul")
+    try:
+        out = ad * bd
+    except ValueError:
+        _bcast_error("mul", ad, bd)
+    if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):
+        if bt is None:
+            s = b
+            return _make(out, (a,), lambda g: (g * s,), "Mul")
+        return _make(out, (a, bt), lambda g: (g * bt if a._requires_grad else None,
+                                              g * a if bt._requires_grad else None), "Mul")
+    return _wrap(out)
+
+
+def _true_div_arrays(ad, bd):
+    if ad.dtype.kind != "f":
+        f = _dt.get_default_dtype()
+        ad = ad.astype(f)
+        if isinstance(bd, np.ndarray) and bd.dtype.kind != "f":
+            bd = bd.astype(f)
+    return ad, bd
+
+
+def _div(a, b, rounding_mode=None):
+    ad, bd, bt = _operands(a, b, "div")
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: argument 'rounding_mode' must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if rounding_mode == "floor":
+                out = np.floor_divide(ad, bd) if ad.dtype.kind != "f" else np.floor(ad / bd)
+            else:
+                out = np.trunc(ad / bd).astype(ad.dtype) if ad.dtype.kind != "f" else np.trunc(ad / bd)
+        return _wrap(np.asarray(out).astype(ad.dtype, copy=False))
+    ad, bd = _true_div_arrays(ad, bd)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ad / bd
+    except ValueError:
+        _bcast_error("div", ad, bd)
+    if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):
+        if bt is None:
+            s = b
+            return _make(out, (a,), lambda g: (g / s,), "Div")
+
+        def bw(g):
+            ga = g / bt if a._requires_grad else None
+            gb = -g * a / (bt * bt) if bt._requires_grad else None
+            return ga, gb
+        return _make(out, (a, bt), bw, "Div")
+    return _wrap(out)
+
+
+def _rdiv(a, b):
+    """b / a for a scalar or array b."""
+    ad, bd, bt = _operands(a, b, "div")
+    if bt is not None:
+        return _div(bt, a)
+    bd_arr = np.asarray(bd)
+    bd2, ad2 = _true_div_arrays(bd_arr, ad)
+    if ad2.dtype.kind != "f":
+        ad2 = ad2.astype(bd2.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = bd2 / ad2
+    if _mode.enabled and a._requires_grad:
+        s = b
+        return _make(out, (a,), lambda g: (-g * s / (a * a),), "Div")
+    return _wrap(out)
+
+
+def _neg(a):
+    ad = a._data
+    if ad.dtype == np.bool_:
+        raise TypeError("neg: negation of a bool tensor is not supported; use ~ or logical_not")
+    out = -ad
+    if _mode.enabled and a._requires_grad:
+        return _make(out, (a,), lambda g: (-g,), "Neg")
+    return _wrap(out)
+
+
+def _pow(a, b):
+    ad, bd, bt = _operands(a, b, "pow")
+    if bt is None:
+        e = b
+        if ad.dtype.kind in "iu" and isinstance(e, (builtins.int, np.integer)) and e < 0:
+            raise RuntimeError("pow: integers to negative integer powers are not allowed")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if e == 2:
+                out = ad * ad
+            elif e == 1:
+                out = ad.copy()
+            else:
+                out = ad ** bd
+        if _mode.enabled and a._requires_grad:
+            if e == 0:
+                return _make(out, (a,), lambda g: (g * 0.0,), "Pow")
+            if e == 1:
+                return _make(out, (a,), lambda g: (g,), "Pow")
+            if e == 2:
+                return _make(out, (a,), lambda g: (g * 2.0 * a,), "Pow")
+            return _make(out, (a,), lambda g: (g * e * a ** (e - 1),), "Pow")
+        return _wrap(out)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ad ** bd
+    except ValueError:
+        _bcast_error("pow", ad, bd)
+    if _mode.enabled and (a._requires_grad or bt._requires_grad):
+        def bw(g):
+            ga = g * bt * a ** (bt - 1) if a._requires_grad else None
+            if bt._requires_grad:
+                # d/db a**b = a**b * log(a); 0 where a == 0 (the limit for b > 0)
+                la = a.log()
+                la = la.masked_fill(a._data == 0, 0.0)
+                gb = g * (a ** bt) * la
+            else:
+                gb = None
+            return ga, gb
+        return _make(out, (a, bt), bw, "Pow")
+    return _wrap(out)
+
+
+def _rpow(a, b):
+    """b ** a for a scalar b."""
+    if isinstance(b, Tensor):
+        return _pow(b, a)
+    ad = a._data
+    r = _dt.scalar_result(ad.dtype, b)
+    base = np.asarray(b, dtype=r)
+    ad2 = ad if ad.dtype == r else ad.astype(r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = base ** ad2
+    if _mode.enabled and a._requires_grad:
+        lb = float(np.log(b)) if b > 0 else float("nan") if b < 0 else 0.0
+        if b == 0:
+            return _make(out, (a,), lambda g: (g * 0.0,), "Pow")
+        return _make(out, (a,), lambda g: (g * (b ** a) * lb,), "Pow")
+    return _wrap(out)
+
+
+def _check_float_for_matmul(ad, bd):
+    if ad.dtype != bd.dtype:
+        r = _dt.promote(ad.dtype, True, bd.dtype, True)
+        raise RuntimeError(f"matmul: expected both operands to have the same dtype, got {ad.dtype} and {bd.dtype} "
+                           f"(convert one with .to({r}))")
+
+
+def _matmul_arrays(ad, bd):
+    from . import kernels
+    if ad.dtype.kind == "f" and ad.dtype.itemsize >= 4:
+        return kernels.matmul(ad, bd)
+    return np.matmul(ad, bd)
+
+
+def _matmul_bw(a, b):
+    def bw(g):
+        ga = gb = None
+        a_, b_, g_ = a, b, g
+        if a.ndim == 1:
+            a_ = a.unsqueeze(0)
+            g_ = g_.unsqueeze(-2)
+        if b.ndim == 1:
+            b_ = b.unsqueeze(-1)
+            g_ = g_.unsqueeze(-1)
+        if a._requires_grad:
+            ga = g_.matmul(b_.mT)
+            if ga._data.shape != a_._data.shape:
+                ga = _sum_to(ga, a_._data.shape)
+            if a.ndim == 1:
+                ga = ga.reshape(a._data.shape)
+        if b._requires_grad:
+            gb = a_.mT.matmul(g_)
+            if gb._data.shape != b_._data.shape:
+                gb = _sum_to(gb, b_._data.shape)
+            if b.ndim == 1:
+                gb = gb.reshape(b._data.shape)
+        return ga, gb
+    return bw
+
+
+def matmul(input, other):
+    """Matrix product with numpy/PyTorch semantics (1-D operands, broadcast batch dims), by fastnn's GEMM."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"matmul: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if not isinstance(other, Tensor):
+        raise TypeError(f"matmul: argument 'other' must be a Tensor, got {type(other).__name__}")
+    ad, bd = input._data, other._data
+    if ad.dtype != bd.dtype:
+        _check_float_for_matmul(ad, bd)
+    if ad.ndim == 0 or bd.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
+                           f"{tuple(ad.shape)} and {tuple(bd.shape)}")
+    out = _matmul_arrays(ad, bd)
+    if _mode.enabled and (input._requires_grad or other._requires_grad):
+        return _make(out, (input, other), _matmul_bw(input, other), "Mm" if ad.ndim == 2 and bd.ndim == 2 else "Matmul")
+    return _wrap(out)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D and a 1-D tensor, got shapes {tuple(input.shape)} and {tuple(vec.shape)}")
+    return matmul(input, vec)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"dot: expected 1-D tensors, got shapes {tuple(input.shape)} and {tuple(other.shape)}")
+    if input.shape[0] != other.shape[0]:
+        raise RuntimeError(f"dot: tensors have different sizes {input.shape[0]} and {other.shape[0]}")
+    return matmul(input, other)
+
+
+def add(input, other, *, alpha=1, out=None):
+    if not isinstance(input, Tensor):
+        input = _as_tensor_like(input, other)
+    if alpha != 1:
+        other = other * alpha
+    return _out(_add(input, other), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    if not isinstance(input, Tensor):
+        input = _as_tensor_like(input, other)
+    if alpha != 1:
+        other = other * alpha
+    return _out(_sub(input, other), out)
+
+
+def mul(input, other, *, out=None):
+    if not isinstance(input, Tensor):
+        input = _as_tensor_like(input, other)
+    return _out(_mul(input, other), out)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    if not isinstance(input, Tensor):
+        input = _as_tensor_like(input, other)
+    return _out(_div(input, other, rounding_mode), out)
+
+
+def true_divide(input, other):
+    return div(input, other)
+
+
+def floor_divide(input, other):
+    return div(input, other, rounding_mode="floor")
+
+
+def pow(input, exponent, *, out=None):
+    if not isinstance(input, Tensor):
+        return _out(_rpow(exponent, input), out)
+    return _out(_pow(input, exponent), out)
+
+
+def neg(input):
+    return _neg(input)
+
+
+negative = neg
+
+
+def rsub(input, other, *, alpha=1):
+    return sub(other, input * alpha if alpha != 1 else input)
+
+
+def remainder(input, other):
+    """Python-style modulus (sign of the divisor); gradient 1 w.r.t. input (like PyTorch)."""
+    ad, bd, bt = _operands(input, other, "remainder")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.mod(ad, bd)
+    if _mode.enabled and input._requires_grad and ad.dtype.kind == "f":
+        def bw(g):
+            gb = None
+            if bt is not None and bt._requires_grad:
+                gb = -g * (input / bt).floor()
+            return g, gb
+        return _make(out, (input, bt), bw, "Remainder")
+    return _wrap(out)
+
+
+def fmod(input, other):
+    ad, bd, bt = _operands(input, other, "fmod")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.fmod(ad, bd)
+    if _mode.enabled and input._requires_grad and ad.dtype.kind == "f":
+        return _make(out, (input,), lambda g: (g,), "Fmod")
+    return _wrap(out)
+
+
+def _out(res, out):
+    if out is None:
+        return res
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be a Tensor, got {type(out).__name__}")
+    if out.shape != res.shape:
+        out._data = np.empty(res._data.shape, dtype=out._data.dtype)
+    np.copyto(out._data, res._data, casting="same_kind")
+    return out
+
+
+# ---------------------------------------------------------------------------- comparisons / logic
+
+def _cmp(name, ufunc):
+    def op(input, other):
+        if not isinstance(input, Tensor):
+            input = _as_tensor_like(input, other)
+        ad, bd, _ = _operands(input, other, name)
+        try:
+            return _wrap(ufunc(ad, bd))
+        except ValueError:
+            _bcast_error(name, ad, bd)
+    op.__name__ = name
+    op.__doc__ = f"Element-wise ``{name}`` with broadcasting; returns a bool tensor."
+    return op
+
+
+eq = _cmp("eq", np.equal)
+ne = _cmp("ne", np.not_equal)
+lt = _cmp("lt", np.less)
+le = _cmp("le", np.less_equal)
+gt = _cmp("gt", np.greater)
+ge = _cmp("ge", np.greater_equal)
+less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
+
+
+def _logic(name, ufunc, ints_ok):
+    def op(input, other):
+        if not isinstance(input, Tensor):
+            input = _as_tensor_like(input, other)
+        ad, bd, _ = _operands(input, other, name)
+        if ints_ok:
+            if ad.dtype.kind == "f" or (isinstance(bd, np.ndarray) and bd.dtype.kind == "f"):
+                raise TypeError(f"{name}: only integer and bool tensors are supported, got {ad.dtype}")
+            return _wrap(ufunc(ad, bd))
+        return _wrap(ufunc(ad.astype(bool, copy=False), np.asarray(bd).astype(bool, copy=False)))
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _logic("bitwise_and", np.bitwise_and, True)
+bitwise_or = _logic("bitwise_or", np.bitwise_or, True)
+bitwise_xor = _logic("bitwise_xor", np.bitwise_xor, True)
+logical_and = _logic("logical_and", np.logical_and, False)
+logical_or = _logic("logical_or", np.logical_or, False)
+logical_xor = _logic("logical_xor", np.logical_xor, False)
+
+
+def logical_not(input):
+    return _wrap(np.logical_not(input._data))
+
+
+def bitwise_not(input):
+    ad = input._data
+    if ad.dtype.kind == "f":
+        raise TypeError(f"bitwise_not: only integer and bool tensors are supported, got {ad.dtype}")
+    return _wrap(np.invert(ad))
+
+
+# ---------------------------------------------------------------------------- the Tensor class
+
+class Tensor:
+    """A multi-dimensional array with autograd (PyTorch's ``torch.Tensor``)."""
+
+    # defaults shared by every instance: a new tensor only sets _data
+    grad_fn = None
+    _requires_grad = False
+    _grad = None
+    _out_idx = 0
+    _hooks = None
+    _retains_grad = False
+    _name = None
+    __array_priority__ = 1000   # numpy defers binary operators to Tensor's reflected ones
+
+    def __init__(self, data=None, *, dtype=None, device=None, requires_grad=False):
+        if data is None:
+            data = []
+        if isinstance(data, (builtins.int,)) and not isinstance(data, builtins.bool) and False:
+            pass
+        self._data = _array_from_data(data, _dt.as_dtype(dtype))
+        if device is not None and backend.as_device(device) != backend.CPU:
+            self._data = backend.to_device(self._data, device)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array, requires_grad=False):
+        """Wrap an existing array without copying."""
+        if array.__class__ is not ndarray and not backend.is_cuda_array(array):
+            array = _asarray(array)
+        t = _new(cls)
+        t._data = array
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
+
+    # ---- basic attributes
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self._data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return self._data.size
+
+    nelement = numel
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_canon_dim(dim, self._data.ndim, "size")]
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def stride(self, dim=None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[_canon_dim(dim, self._data.ndim, "stride")]
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self._data.flags.c_contiguous)
+
+    def contiguous(self, memory_format=None):
+        if self._data.flags.c_contiguous:
+            return self
+        return _unary_copy(self, np.ascontiguousarray(self._data), "Clone")
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def is_complex(self):
+        return False
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use "
+                                   "a computed variable in a subgraph that doesn't require differentiation use "
+                                   "var_no_grad = var.detach().")
+            return self
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self._data.dtype}")
+        self._requires_grad = builtins.bool(requires_grad)
+        return self
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} "
+                                   f"vs the tensor's {tuple(self.shape)}")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def data(self):
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be set to a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    @property
+    def output_nr(self):
+        return self._out_idx
+
+    # ---- autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad`` (``gradient`` is required unless self has one element)."""
+        if not self._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape "
+                                   f"{tuple(self.shape)}); pass 'gradient' to backward()")
+            gradient = _wrap(np.ones(self._data.shape, dtype=self._data.dtype))
+        else:
+            if not isinstance(gradient, Tensor):
+                gradient = _wrap(_array_from_data(gradient, self._data.dtype))
+            if gradient._data.shape != self._data.shape:
+                raise RuntimeError(f"backward: argument 'gradient' has shape {tuple(gradient.shape)} but the "
+                                   f"tensor has shape {tuple(self.shape)}")
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            grads = run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs, allow_unused=True)
+            for t, g in zip(inputs, grads):
+                if g is None:
+                    continue
+                if t._grad is None:
+                    t._grad = g if create_graph else _wrap(g._data.copy())
+                else:
+                    t._grad = t._grad + g
+            return
+        run_backward([self], [gradient], retain_graph, create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a non-None return replaces the gradient."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            entry = self.grad_fn.register_prehook(self._out_idx, hook)
+            return RemovableHandle(self.grad_fn.pre_hooks, entry)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def retain_grad(self):
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        import weakref
+        ref = weakref.ref(self)
+
+        def hook(g):
+            t = ref()
+            if t is not None:
+                t._grad = (_wrap(g._data.copy()) if not _mode.enabled else g) if t._grad is None else t._grad + g
+            return None
+        self.grad_fn.register_prehook(self._out_idx, hook)
+        self._retains_grad = True
+
+    def detach(self):
+        return _wrap(self._data)
+
+    def detach_(self):
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ---- conversion
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item() if not backend.is_cuda_array(self._data) else self._data.item()
+
+    def tolist(self):
+        return backend.to_device(self._data, "cpu").tolist()
+
+    def numpy(self, *, force=False):
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        a = backend.to_device(self._data, "cpu")
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is ambiguous")
+        return builtins.bool(self._data.reshape(()))
+
+    def __float__(self):
+        if self._data.size != 1:
+            raise TypeError(f"only one element tensors can be converted to Python scalars (got {self._data.size})")
+        return builtins.float(self._data.reshape(()))
+
+    def __int__(self):
+        if self._data.size != 1:
+            raise TypeError(f"only one element tensors can be converted to Python scalars (got {self._data.size})")
+        return builtins.int(self._data.reshape(()))
+
+    def __index__(self):
+        if self._data.size != 1 or self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return builtins.int(self._data.reshape(()))
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec) if spec else repr(self)
+
+    __hash__ = object.__hash__
+
+    def __reduce_ex__(self, proto):
+        # lets copy.deepcopy and pickling of modules work (fastnn.save uses its own format)
+        return (_rebuild, (self._data.copy() if isinstance(self._data, np.ndarray) else self._data,
+                           self._requires_grad, type(self)))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment")
+        t = _new(type(self))
+        t.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_data", "_grad", "_hooks")})
+        t._data = self._data.copy()
+        if self._grad is not None:
+            t._grad = _wrap(self._grad._data.copy())
+        memo[id(self)] = t
+        return t
+
+    def __repr__(self):
+        return _format_tensor(self)
+
+    __str__ = __repr__
+
+    # ---- operators
+    def __add__(self, other):
+        return _add(self, other)
+
+    def __radd__(self, other):
+        return _add(self, other)
+
+    def __sub__(self, other):
+        return _sub(self, other)
+
+    def __rsub__(self, other):
+        return _rsub(self, other)
+
+    def __mul__(self, other):
+        return _mul(self, other)
+
+    def __rmul__(self, other):
+        return _mul(self, other)
+
+    def __truediv__(self, other):
+        return _div(self, other)
+
+    def __rtruediv__(self, other):
+        return _rdiv(self, other)
+
+    def __floordiv__(self, other):
+        return _div(self, other, "floor")
+
+    def __rfloordiv__(self, other):
+        return _div(_as_tensor_like(other, self), self, "floor")
+
+    def __mod__(self, other):
+        return remainder(self, other)
+
+    def __rmod__(self, other):
+        return remainder(_as_tensor_like(other, self), self)
+
+    def __pow__(self, other):
+        return _pow(self, other)
+
+    def __rpow__(self, other):
+        return _rpow(self, other)
+
+    def __matmul__(self, other):
+        if not isinstance(other, Tensor):
+            other = _as_tensor_like(other, self)
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(_as_tensor_like(other, self), self)
+
+    def __neg__(self):
+        return _neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __invert__(self):
+        return bitwise_not(self)
+
+    def __and__(self, other):
+        return bitwise_and(self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other):
+        return bitwise_or(self, other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        return bitwise_xor(self, other)
+
+    __rxor__ = __xor__
+
+    def __eq__(self, other):
+        return eq(self, other)
+
+    def __ne__(self, other):
+        return ne(self, other)
+
+    def __lt__(self, other):
+        return lt(self, other)
+
+    def __le__(self, other):
+        return le(self, other)
+
+    def __gt__(self, other):
+        return gt(self, other)
+
+    def __ge__(self, other):
+        return ge(self, other)
+
+    # in-place operators: in place on the array when no graph is recorded
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __imatmul__(self, other):
+        return _inplace_op(self, lambda old: matmul(old, other))
+
+    # ---- in-place helpers (initialisers, optimisers)
+    def _check_inplace(self):
+        if _mode.enabled and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _recording(self, other=None):
+        return _mode.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad))
+
+    def zero_(self):
+        self._check_inplace()
+        self._data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._check_inplace()
+        if isinstance(value, Tensor):
+            value = value.item()
+        self._data[...] = value
+        return self
+
+    def copy_(self, src, non_blocking=False):
+        if self._recording(src):
+            self._check_inplace()
+            src_t = src if isinstance(src, Tensor) else _as_tensor_like(src, self)
+            return _inplace_op(self, lambda old: src_t.to(self._data.dtype).expand(self._data.shape) + 0)
+        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        s = backend.to_device(s, self.device)
+        try:
+            np.copyto(self._data, s, casting="unsafe") if isinstance(self._data, np.ndarray) else \
+                self._data.__setitem__(Ellipsis, s)
+        except ValueError:
+            raise RuntimeError(f"copy_: source of shape {tuple(s.shape)} cannot be broadcast to the "
+                               f"destination's shape {tuple(self.shape)}") from None
+        return self
+
+    def _binary_inplace(self, other, ufunc, fallback, name):
+        if self._recording(other):
+            self._check_inplace()
+            return _inplace_op(self, lambda old: fallback(old, other))
+        o = other._data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self._data, o, out=self._data, casting="same_kind")
+        except ValueError:
+            raise RuntimeError(f"{name}: shape {tuple(np.shape(o))} of 'other' cannot be broadcast to the "
+                               f"in-place destination's shape {tuple(self.shape)}") from None
+        except TypeError as e:
+            raise RuntimeError(f"{name}: result type cannot be cast to the destination's dtype {self.dtype}: {e}") \
+                from None
+        return self
+
+    def add_(self, other, *, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._binary_inplace(other, np.add, _add, "add_")
+
+    def sub_(self, other, *, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._binary_inplace(other, np.subtract, _sub, "sub_")
+
+    def mul_(self, other):
+        return self._binary_inplace(other, np.multiply, _mul, "mul_")
+
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is not None:
+            return _inplace_op(self, lambda old: _div(old, other, rounding_mode))
+        if self._data.dtype.kind != "f":
+            raise RuntimeError(f"div_: result type float can't be cast to the desired output type {self.dtype}")
+        return self._binary_inplace(other, np.true_divide, _div, "div_")
+
+    def pow_(self, other):
+        return self._binary_inplace(other, np.power, _pow, "pow_")
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        if self._recording(tensor1) or self._recording(tensor2):
+            return _inplace_op(self, lambda old: old + tensor1 * tensor2 * value)
+        t = np.multiply(tensor1._data, tensor2._data)
+        if value != 1:
+            t *= value
+        self._data += t
+        return self
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        if self._recording(tensor1) or self._recording(tensor2):
+            return _inplace_op(self, lambda old: old + tensor1 / tensor2 * value)
+        t = np.divide(tensor1._data, tensor2._data)
+        if value != 1:
+            t *= value
+        self._data += t
+        return self
+
+    def lerp_(self, end, weight):
+        w = weight._data if isinstance(weight, Tensor) else weight
+        e = end._data if isinstance(end, Tensor) else end
+        self._data += w * (e - self._data)
+        return self
+
+    def clamp_(self, min=None, max=None):
+        if self._recording():
+            self._check_inplace()
+            return _inplace_op(self, lambda old: old.clamp(min, max))
+        if min is None and max is None:
+            raise RuntimeError("clamp_: at least one of 'min' or 'max' must not be None")
+        lo = min._data if isinstance(min, Tensor) else min
+        hi = max._data if isinstance(max, Tensor) else max
+        np.clip(self._data, lo, hi, out=self._data)
+        return self
+
+    clip_ = clamp_
+
+    def uniform_(self, a=0.0, b=1.0):
+        from . import random as _random
+        self._check_inplace()
+        self._data[...] = _random.generator().uniform(a, b, size=self._data.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        from . import random as _random
+        self._check_inplace()
+        self._data[...] = _random.generator().normal(mean, std, size=self._data.shape)
+        return self
+
+    def bernoulli_(self, p=0.5):
+        from . import random as _random
+        self._check_inplace()
+        self._data[...] = _random.generator().random(size=self._data.shape) < p
+        return self
+
+    def exponential_(self, lambd=1.0):
+        from . import random as _random
+        self._check_inplace()
+        self._data[...] = _random.generator().exponential(1.0 / lambd, size=self._data.shape)
+        return self
+
+    def random_(self, low=0, high=None):
+        from . import random as _random
+        self._check_inplace()
+        if high is None:
+            low, high = 0, low if low else 2 ** 24
+        self._data[...] = _random.generator().integers(low, high, size=self._data.shape)
+        return self
+
+    def set_(self, source):
+        self._data = source._data
+        return self
+
+    def _unary_inplace(self, fn):
+        if self._recording():
+            self._check_inplace()
+            return _inplace_op(self, fn)
+        self._data[...] = fn(_wrap(self._data))._data
+        return self
+
+    # ---- dtype / device conversion
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy=`` forces a copy."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, (str, backend.Device)):
+                device = a
+            elif a is None:
+                continue
+            else:
+                dtype = _dt.as_dtype(a)
+        t = self
+        if dtype is not None:
+            dtype = _dt.as_dtype(dtype)
+            if dtype != t._data.dtype:
+                t = _cast(t, dtype)
+                copy = False
+        if device is not None and backend.as_device(device) != t.device:
+            t = _to_device(t, backend.as_device(device))
+            copy = False
+        if copy and t is self:
+            t = self.clone()
+        return t
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"fastnn.{_TYPE_NAMES.get(self._data.dtype, str(self._data.dtype))}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(_dt.float32)
+
+    def double(self):
+        return self.to(_dt.float64)
+
+    def half(self):
+        return self.to(_dt.float16)
+
+    def long(self):
+        return self.to(_dt.int64)
+
+    def int(self):
+        return self.to(_dt.int32)
+
+    def bool(self):
+        return self.to(_dt.bool)
+
+    def byte(self):
+        return self.to(_dt.uint8)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else backend.Device("cuda", device if isinstance(device, builtins.int) else None) if not isinstance(device, (str, backend.Device)) else device)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def clone(self, *, memory_format=None):
+        return _unary_copy(self, self._data.copy(), "Clone")
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return _new_filled(self, size, 0, dtype, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return _new_filled(self, size, 1, dtype, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return _new_filled(self, (size,), fill_value, dtype, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return _new_filled(self, size, 0, dtype, requires_grad)
+
+    # these are defined as functions (in this module or the _ops modules) and attached below
+    add = add
+    sub = sub
+    subtract = sub
+    mul = mul
+    multiply = mul
+    div = div
+    divide = div
+    true_divide = true_divide
+    floor_divide = floor_divide
+    pow = pow
+    neg = neg
+    negative = neg
+    remainder = remainder
+    fmod = fmod
+    matmul = matmul
+    mm = mm
+    bmm = bmm
+    mv = mv
+    dot = dot
+    eq = eq
+    ne = ne
+    lt = lt
+    le = le
+    gt = gt
+    ge = ge
+    not_equal = ne
+    less = lt
+    less_equal = le
+    greater = gt
+    greater_equal = ge
+    logical_and = logical_and
+    logical_or = logical_or
+    logical_xor = logical_xor
+    logical_not = logical_not
+    bitwise_and = bitwise_and
+    bitwise_or = bitwise_or
+    bitwise_xor = bitwise_xor
+    bitwise_not = bitwise_not
+
+    def neg_(self):
+        return self._unary_inplace(_neg)
+
+
+def _rebuild(data, requires_grad, cls):
+    t = _new(cls)
+    t._data = data
+    if requires_grad:
+        t._requires_grad = True
+    return t
+
+
+_TYPE_NAMES = {np.dtype("float32"): "FloatTensor", np.dtype("float64"): "DoubleTensor",
+               np.dtype("float16"): "HalfTensor", np.dtype("int64"): "LongTensor",
+               np.dtype("int32"): "IntTensor", np.dtype("bool"): "BoolTensor", np.dtype("uint8"): "ByteTensor",
+               np.dtype("int16"): "ShortTensor", np.dtype("int8"): "CharTensor"}
+
+
+def _new_filled(like, size, value, dtype, requires_grad):
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    shape = tuple(_check_size_arg(s, "size") for s in size)
+    t = _wrap(np.full(shape, value, dtype=_dt.as_dtype(dtype) or like._data.dtype))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _check_size_arg(s, arg):
+    if isinstance(s, Tensor):
+        s = s.item()
+    if isinstance(s, builtins.bool) or not isinstance(s, (builtins.int, np.integer)):
+        raise TypeError(f"argument '{arg}' must be a tuple of ints, but found element of type {type(s).__name__}")
+    if s < 0:
+        raise RuntimeError(f"argument '{arg}': negative dimension {s}")
+    return builtins.int(s)
+
+
+def _canon_dim(dim, ndim, op="", arg="dim"):
+    if isinstance(dim, builtins.bool) or not isinstance(dim, (builtins.int, np.integer)):
+        if isinstance(dim, Tensor) and dim.numel() == 1 and dim._data.dtype.kind in "iu":
+            dim = dim.item()
+        else:
+            raise TypeError(f"{op}: argument '{arg}' must be an int, got {type(dim).__name__}")
+    n = builtins.max(ndim, 1)
+    if dim < -n or dim >= n:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return builtins.int(dim) % n if ndim > 0 else 0
+
+
+def _unary_copy(t, arr, name):
+    if _mode.enabled and t._requires_grad:
+        return _make(arr, (t,), lambda g: (g,), name)
+    return _wrap(arr)
+
+
+def _cast(t, dtype):
+    arr = t._data.astype(dtype)
+    if _mode.enabled and t._requires_grad and dtype.kind == "f":
+        src = t._data.dtype
+        return _make(arr, (t,), lambda g: (g.to(src),), "ToCopy")
+    return _wrap(arr)
+
+
+def _to_device(t, device):
+    arr = backend.to_device(t._data, device)
+    if _mode.enabled and t._requires_grad:
+        src = t.device
+        return _make(arr, (t,), lambda g: (g.to(src),), "ToCopy")
+    return _wrap(arr)
+
+
+def _snapshot(t):
+    """A Tensor standing for ``t`` as it is now (same array, same place in the graph)."""
+    old = _new(Tensor)
+    old._data = t._data
+    old.grad_fn = t.grad_fn
+    old._out_idx = t._out_idx
+    old._requires_grad = t._requires_grad
+    return old
+
+
+def _inplace_op(self, fn):
+    """Record an in-place op: ``fn(old_self)`` computes the result out of place, then ``self`` becomes it.
+
+    The graph keeps the old value (a snapshot sharing the old array), so backward sees the
+    inputs as they were when the op ran.
+    """
+    res = fn(_snapshot(self))
+    if res._data.dtype != self._data.dtype:
+        if res._data.dtype.kind == "f" and self._data.dtype.kind != "f":
+            raise RuntimeError(f"result type {res._data.dtype} can't be cast to the desired output type "
+                               f"{self._data.dtype}")
+        res = res.to(self._data.dtype)
+    if res._data.shape != self._data.shape:
+        raise RuntimeError(f"output with shape {tuple(self.shape)} doesn't match the broadcast shape "
+                           f"{tuple(res.shape)}")
+    self._data = res._data
+    self.grad_fn = res.grad_fn
+    self._out_idx = res._out_idx
+    self._requires_grad = res._requires_grad
+    return self
+
+
+def _format_tensor(t):
+    a = backend.to_device(t._data, "cpu")
+    prefix = "tensor("
+    if a.size == 0:
+        body = "[]" if a.ndim <= 1 else "[]"
+        extra = [f"size={tuple(a.shape)}"] if a.ndim > 1 else []
+    else:
+        kw = {}
+        if a.dtype.kind == "f":
+            finite = a[np.isfinite(a)]
+            if finite.size and np.all(finite == np.round(finite)) and np.max(np.abs(finite), initial=0) < 1e8:
+                kw = dict(precision=0, floatmode="fixed")
+                body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
+                                       formatter={"float_kind": lambda v: (f"{v:.0f}." if np.isfinite(v) else
+                                                                           str(v))})
+            else:
+                mx = np.max(np.abs(finite), initial=0)
+                mn = np.min(np.abs(finite[finite != 0]), initial=1) if finite.size else 1
+                if mx >= 1e8 or mn < 1e-4:
+                    body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
+                                           formatter={"float_kind": lambda v: f"{v:.4e}"})
+                else:
+                    body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
+                                           precision=4, floatmode="fixed")
+        else:
+            body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3)
+        if a.dtype == np.bool_:
+            body = body.replace("True", "True").replace("False", "False")
+        extra = []
+    default = {_dt.get_default_dtype(), np.dtype("int64"), np.dtype("bool")}
+    if a.dtype not in default or (a.size == 0 and a.dtype != _dt.get_default_dtype()):
+        extra.append(f"dtype=fastnn.{a.dtype}")
+    dev = t.device
+    if dev.type != "cpu":
+        extra.insert(0, f"device='{dev}'")
+    if t.grad_fn is not None:
+        extra.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t._requires_grad:
+        extra.append("requires_grad=True")
+    return prefix + body + "".join(", " + e for e in extra) + ")"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def numel(input):
+    return input.numel()
+
+
+def clone(input, *, memory_format=None):
+    return input.clone()
+
+
+def detach(input):
+    return input.detach()
+
+
+# the op modules attach their functions to Tensor as methods
+from . import _ops_shape, _ops_math, _ops_reduce  # noqa: E402,F401
