@@ -1,0 +1,12 @@
+"""``fastnn.nn``: modules, layers, losses, ``functional``, ``init`` and ``utils`` (PyTorch's ``torch.nn``).
+
+Each family of layers lives in its own module; a new family adds one import line here.
+"""
+from .module import Module, Parameter, Buffer  # noqa: F401
+from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict  # noqa: F401
+from .linear import Identity, Linear, Bilinear  # noqa: F401
+from .flatten import Flatten, Unflatten  # noqa: F401
+from .activation import *  # noqa: F401,F403
+from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout  # noqa: F401
+from .loss import *  # noqa: F401,F403
+from . import functional, init, utils  # noqa: F401

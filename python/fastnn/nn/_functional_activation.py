@@ -1,0 +1,278 @@
+"""Activation functions of ``fastnn.nn.functional``.
+
+Most are compositions of differentiable Tensor ops (so gradients of gradients come for free);
+the few whose naive composition is numerically unsafe (softplus, erf for the exact GELU) are
+single graph nodes with a stable forward and a backward written in Tensor ops.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._autograd_engine import _mode
+from ..tensor import Tensor, _make, _wrap
+from . import _special
+
+__all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "gelu", "silu",
+           "mish", "sigmoid", "tanh", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "softplus", "softsign",
+           "tanhshrink", "logsigmoid", "softmax", "softmin", "log_softmax", "threshold", "prelu", "glu",
+           "hardshrink", "softshrink"]
+
+
+def _check(input, fn):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if input._data.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating point tensor, got {input._data.dtype}")
+
+
+def _inplace(input, result):
+    """Write ``result`` into ``input`` for the ``inplace=True`` forms (outside autograd only)."""
+    if _mode.enabled and (input._requires_grad or result._requires_grad):
+        raise RuntimeError("in-place activations are only supported on tensors that do not require grad "
+                           "(use inplace=False)")
+    input._data[...] = result._data
+    return input
+
+
+def relu(input, inplace=False):
+    _check(input, "relu")
+    if inplace:
+        if _mode.enabled and input._requires_grad:
+            raise RuntimeError("relu(inplace=True) is only supported on tensors that do not require grad")
+        np.maximum(input._data, 0, out=input._data)
+        return input
+    return input.relu()
+
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _check(input, "leaky_relu")
+    out = input.where(input > 0, input * negative_slope)
+    return _inplace(input, out) if inplace else out
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, True)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _check(input, "elu")
+    # exp of the clamped input: the branch not taken must not overflow (0 * inf = nan in backward)
+    neg = (input.clamp(max=0.0).exp() - 1.0) * alpha
+    out = input.where(input > 0, neg)
+    return _inplace(input, out) if inplace else out
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, True)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    out = elu(input, _SELU_ALPHA) * _SELU_SCALE
+    return _inplace(input, out) if inplace else out
+
+
+def celu(input, alpha=1.0, inplace=False):
+    _check(input, "celu")
+    if alpha == 0:
+        raise ValueError("celu: argument 'alpha' must not be 0")
+    neg = ((input / alpha).clamp(max=0.0).exp() - 1.0) * alpha
+    out = input.where(input > 0, neg)
+    return _inplace(input, out) if inplace else out
+
+
+def _erf(x):
+    """erf as one graph node: forward by Cody's approximation, backward 2/sqrt(pi) exp(-x^2) in Tensor ops."""
+    out = _special.erf(x._data)
+    if _mode.enabled and x._requires_grad:
+        c = 2.0 / math.sqrt(math.pi)
+
+        def bw(g):
+            if _mode.enabled:
+                return (g * (x * x).neg().exp() * c,)
+            xd = x._data
+            return (_wrap(g._data * (np.exp(-(xd * xd)) * c).astype(xd.dtype, copy=False)),)
+        return _make(out, (x,), bw, "Erf")
+    return _wrap(out)
+
+
+def gelu(input, approximate="none"):
+    _check(input, "gelu")
+    if approximate == "none":
+        return input * (_erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * (inner.tanh() + 1.0) * 0.5
+    raise ValueError(f"gelu: argument 'approximate' must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input, inplace=False):
+    _check(input, "silu")
+    out = input * input.sigmoid()
+    return _inplace(input, out) if inplace else out
+
+
+def mish(input, inplace=False):
+    _check(input, "mish")
+    out = input * softplus(input).tanh()
+    return _inplace(input, out) if inplace else out
+
+
+def sigmoid(input):
+    _check(input, "sigmoid")
+    return input.sigmoid()
+
+
+def tanh(input):
+    _check(input, "tanh")
+    return input.tanh()
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    _check(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    out = input.clamp(min_val, max_val)
+    return _inplace(input, out) if inplace else out
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, True)
+
+
+def hardsigmoid(input, inplace=False):
+    _check(input, "hardsigmoid")
+    out = (input / 6.0 + 0.5).clamp(0.0, 1.0)
+    return _inplace(input, out) if inplace else out
+
+
+def hardswish(input, inplace=False):
+    _check(input, "hardswish")
+    out = input * (input + 3.0).clamp(0.0, 6.0) / 6.0
+    return _inplace(input, out) if inplace else out
+
+
+def _softplus_node(x, beta, threshold):
+    xd = x._data
+    bx = xd * beta if beta != 1 else xd
+    # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): never overflows
+    sp = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+    out = np.where(bx > threshold, xd, sp).astype(xd.dtype, copy=False)
+    if _mode.enabled and x._requires_grad:
+        def bw(g):
+            if _mode.enabled:
+                bxt = x * beta
+                return (g.where(bxt > threshold, g * bxt.sigmoid()),)
+            s = 1.0 / (1.0 + np.exp(-bx))
+            return (_wrap(np.where(bx > threshold, g._data, g._data * s).astype(xd.dtype, copy=False)),)
+        return _make(out, (x,), bw, "Softplus")
+    return _wrap(out)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    _check(input, "softplus")
+    if beta == 0:
+        raise ValueError("softplus: argument 'beta' must not be 0")
+    with np.errstate(over="ignore"):
+        return _softplus_node(input, beta, threshold)
+
+
+def softsign(input):
+    _check(input, "softsign")
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input):
+    _check(input, "tanhshrink")
+    return input - input.tanh()
+
+
+def logsigmoid(input):
+    _check(input, "logsigmoid")
+    return softplus(-input).neg()
+
+
+def threshold(input, threshold, value, inplace=False):
+    _check(input, "threshold")
+    out = input.where(input > threshold, _wrap(np.asarray(value, dtype=input._data.dtype)))
+    return _inplace(input, out) if inplace else out
+
+
+def hardshrink(input, lambd=0.5):
+    _check(input, "hardshrink")
+    zero = _wrap(np.zeros((), dtype=input._data.dtype))
+    return input.where(input.abs() > lambd, zero)
+
+
+def softshrink(input, lambd=0.5):
+    _check(input, "softshrink")
+    zero = _wrap(np.zeros((), dtype=input._data.dtype))
+    return (input - lambd).where(input > lambd, (input + lambd).where(input < -lambd, zero))
+
+
+def prelu(input, weight):
+    _check(input, "prelu")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"prelu: argument 'weight' must be a Tensor, got {type(weight).__name__}")
+    w = weight
+    if weight.numel() != 1:
+        if input.ndim < 2 or input.shape[1] != weight.numel():
+            raise ValueError(f"prelu: weight has {weight.numel()} elements but input shape {tuple(input.shape)} "
+                             f"has {input.shape[1] if input.ndim >= 2 else 1} channels (dim 1)")
+        w = weight.reshape((1, -1) + (1,) * (input.ndim - 2))
+    return input.where(input > 0, input * w)
+
+
+def glu(input, dim=-1):
+    _check(input, "glu")
+    if input.shape[dim] % 2 != 0:
+        raise ValueError(f"glu: halving dimension {dim} must be even, got size {input.shape[dim]}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def _softmax_dim(ndim, fn):
+    import warnings
+    warnings.warn(f"Implicit dimension choice for {fn} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    _check(input, "softmax")
+    if dim is None:
+        dim = _softmax_dim(input.ndim, "softmax")
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.softmax(dim)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    _check(input, "softmin")
+    if dim is None:
+        dim = _softmax_dim(input.ndim, "softmin")
+    if dtype is not None:
+        input = input.to(dtype)
+    return (-input).softmax(dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    _check(input, "log_softmax")
+    if dim is None:
+        dim = _softmax_dim(input.ndim, "log_softmax")
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.log_softmax(dim)

@@ -1,0 +1,79 @@
+"""Gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) on the raw gradient arrays."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...tensor import Tensor
+from ...backend import array_module_of
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
+
+
+def _as_list(parameters, fn):
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    try:
+        return list(parameters)
+    except TypeError:
+        raise TypeError(f"{fn}: argument 'parameters' must be a Tensor or an iterable of Tensors, "
+                        f"got {type(parameters).__name__}") from None
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The ``norm_type``-norm of all ``tensors`` together, as a 0-d Tensor."""
+    tensors = [t for t in _as_list(tensors, "get_total_norm") if t is not None]
+    norm_type = float(norm_type)
+    if not tensors:
+        return Tensor._wrap(np.zeros((), dtype=np.float32))
+    dtype = tensors[0]._data.dtype
+    xp = array_module_of(tensors[0]._data)
+    if math.isinf(norm_type):
+        norms = [xp.abs(t._data).max() if t._data.size else xp.zeros((), dtype=dtype) for t in tensors]
+        total = xp.max(xp.stack([xp.asarray(n, dtype=np.float64) for n in norms]))
+    elif norm_type == 2.0:
+        total = math.sqrt(sum(float(xp.vdot(t._data.ravel(), t._data.ravel())) for t in tensors))
+    else:
+        total = sum(float((xp.abs(t._data.astype(np.float64)) ** norm_type).sum()) for t in tensors) \
+            ** (1.0 / norm_type)
+    total = float(total)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
+                           "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
+                           "norm anyway, set `error_if_nonfinite=False`")
+    return Tensor._wrap(np.asarray(total, dtype=dtype))
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the gradients by ``max_norm / (total_norm + 1e-6)`` when that is below 1."""
+    params = [p for p in _as_list(parameters, "clip_grads_with_norm_") if p.grad is not None]
+    tn = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
+    coef = float(max_norm) / (tn + 1e-6)
+    if coef < 1.0 or math.isnan(coef):
+        for p in params:
+            g = p.grad._data
+            g *= g.dtype.type(coef)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Rescale the gradients in place so that their joint ``norm_type``-norm is at most ``max_norm``.
+
+    Returns the total norm before clipping (a 0-d Tensor), like PyTorch.
+    """
+    params = _as_list(parameters, "clip_grad_norm_")
+    grads = [p.grad for p in params if p.grad is not None]
+    total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    if grads:
+        clip_grads_with_norm_([p for p in params if p.grad is not None], max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient element into ``[-clip_value, clip_value]`` in place."""
+    clip_value = float(clip_value)
+    for p in _as_list(parameters, "clip_grad_value_"):
+        if p.grad is not None:
+            g = p.grad._data
+            np.clip(g, -clip_value, clip_value, out=g) if isinstance(g, np.ndarray) else \
+                g.__setitem__(Ellipsis, g.clip(-clip_value, clip_value))

@@ -1,0 +1,7 @@
+"""``fastnn.optim``: optimisers and ``lr_scheduler`` (PyTorch's ``torch.optim``)."""
+from .optimizer import Optimizer  # noqa: F401
+from .sgd import SGD  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
+from .adagrad import Adagrad  # noqa: F401
+from . import lr_scheduler  # noqa: F401

@@ -1,0 +1,115 @@
+"""Adam (with AMSGrad) and AdamW, numerically PyTorch's single-tensor update."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, _scalar_state
+
+__all__ = ["Adam", "AdamW"]
+
+
+def _lerp_(a, b, w):
+    """a <- lerp(a, b, w) with PyTorch's two-branch formula (exact at both ends)."""
+    if w < 0.5:
+        d = b - a
+        d *= w
+        a += d
+    else:
+        d = a - b
+        d *= (1.0 - w)
+        np.subtract(b, d, out=a)
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if decoupled_weight_decay is None:
+            decoupled_weight_decay = self._decoupled
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            beta1, beta2 = group["betas"]
+            eps = group["eps"]
+            wd = group["weight_decay"]
+            amsgrad = group["amsgrad"]
+            maximize = group["maximize"]
+            decoupled = group.get("decoupled_weight_decay", self._decoupled)
+            for p in group["params"]:
+                grad = p._grad
+                if grad is None:
+                    continue
+                pd = p._data
+                g = grad._data
+                if maximize:
+                    g = -g
+                state = self.state[p]
+                if not state:
+                    state["step"] = _scalar_state(0.0)
+                    state["exp_avg"] = Tensor._wrap(np.zeros_like(pd))
+                    state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(pd))
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(pd))
+                step_t = state["step"]
+                step_t._data += 1
+                step = float(step_t._data)
+                if wd != 0:
+                    if decoupled:
+                        pd *= 1 - lr * wd
+                    else:
+                        g = g + wd * pd
+                m = state["exp_avg"]._data
+                v = state["exp_avg_sq"]._data
+                _lerp_(m, g, 1 - beta1)
+                v *= beta2
+                sq = g * g
+                sq *= 1 - beta2
+                v += sq
+                bias_correction1 = 1 - beta1 ** step
+                bias_correction2 = 1 - beta2 ** step
+                step_size = lr / bias_correction1
+                bias_correction2_sqrt = bias_correction2 ** 0.5
+                if amsgrad:
+                    vmax = state["max_exp_avg_sq"]._data
+                    np.maximum(vmax, v, out=vmax)
+                    denom = np.sqrt(vmax)
+                else:
+                    denom = np.sqrt(v)
+                denom /= bias_correction2_sqrt
+                denom += eps
+                # p <- p - step_size * m / denom (denom is scratch now)
+                np.divide(m, denom, out=denom)
+                denom *= step_size
+                pd -= denom
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (``p *= 1 - lr * weight_decay`` before the Adam step)."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

@@ -1,0 +1,213 @@
+"""``Optimizer``: parameter groups, per-parameter state and (de)serialisation of both, like PyTorch's.
+
+Subclasses update parameters in place on the raw arrays (``p._data``) with a handful of array
+operations per parameter; no autograd is recorded.
+"""
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+def _scalar_state(value, dtype=np.float32):
+    """A 0-d tensor for the 'step' counters (PyTorch keeps them as float tensors too)."""
+    return Tensor._wrap(np.asarray(value, dtype=dtype))
+
+
+class Optimizer:
+    """Base class: ``Optimizer(params, defaults)`` where params is an iterable of tensors or of dicts (groups)."""
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {type(params).__name__}")
+        try:
+            param_groups = list(params)
+        except TypeError:
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {type(params).__name__}") from None
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def __repr__(self):
+        lines = [self.__class__.__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group.keys()):
+                if key not in ("params", "param_names"):
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def add_param_group(self, param_group):
+        """Add a group (a dict with 'params' and optional per-group options) to ``param_groups``."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering of "
+                            "tensors in sets will change between runs. Please use a list instead.")
+        else:
+            param_group["params"] = list(params)
+        plist = param_group["params"]
+        # named parameters: (name, tensor) pairs
+        if plist and isinstance(plist[0], tuple):
+            names = []
+            tensors = []
+            for item in plist:
+                if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+                    raise ValueError("all optimizer params should be either all named (name, tensor) pairs or "
+                                     "all tensors")
+                names.append(item[0])
+                tensors.append(item[1])
+            param_group["params"] = plist = tensors
+            param_group["param_names"] = names
+        for p in plist:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if p.grad_fn is not None:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            param_group.setdefault(name, default)
+        if len({id(p) for p in plist}) != len(plist):
+            import warnings
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in future, this will "
+                          "cause an error", stacklevel=3)
+        seen = set()
+        for group in self.param_groups:
+            seen.update(id(p) for p in group["params"])
+        if any(id(p) in seen for p in plist):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if g.grad_fn is not None:
+                        g = g.detach()
+                        p.grad = g
+                    g._data[...] = 0
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    def _closure_loss(self, closure):
+        if closure is None:
+            return None
+        from .. import enable_grad
+        with enable_grad():
+            return closure()
+
+    # ------------------------------------------------------------- state dict
+    def state_dict(self):
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}`` (indices over all groups)."""
+        mapping = {}
+        start = 0
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state and self.state[p]:
+                    state[mapping[id(p)]] = self.state[p]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore state and group options saved by ``state_dict`` (floating state cast to each param's dtype)."""
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError("optimizer state_dict must be a dict with keys 'state' and 'param_groups'")
+        state_dict = copy.deepcopy(state_dict)
+        groups = self.param_groups
+        saved_groups = state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError(f"loaded state dict has a different number of parameter groups ({len(saved_groups)}) "
+                             f"than the optimizer ({len(groups)})")
+        param_lens = [len(g["params"]) for g in groups]
+        saved_lens = [len(g["params"]) for g in saved_groups]
+        if param_lens != saved_lens:
+            raise ValueError(f"loaded state dict contains a parameter group that doesn't match the size of "
+                             f"optimizer's group (saved sizes {saved_lens}, optimizer sizes {param_lens})")
+        id_map = {}
+        for saved, group in zip(saved_groups, groups):
+            for old_id, p in zip(saved["params"], group["params"]):
+                id_map[old_id] = p
+
+        def cast(param, value, key):
+            if isinstance(value, Tensor):
+                if key == "step":
+                    return value
+                arr = value._data
+                if arr.dtype.kind == "f" and arr.dtype != param._data.dtype:
+                    arr = arr.astype(param._data.dtype)
+                if tuple(arr.shape) != tuple(param._data.shape) and key != "step" and arr.ndim > 0:
+                    raise ValueError(f"optimizer state '{key}' has shape {tuple(arr.shape)} but its parameter has "
+                                     f"shape {tuple(param._data.shape)}")
+                if not arr.flags.writeable or arr is value._data and not arr.flags.c_contiguous:
+                    arr = np.array(arr)
+                return Tensor._wrap(arr)
+            if isinstance(value, np.ndarray):
+                return Tensor._wrap(value.astype(param._data.dtype) if value.dtype.kind == "f" else value)
+            if isinstance(value, dict):
+                return {k: cast(param, v, k) for k, v in value.items()}
+            return value
+
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            key = int(k) if isinstance(k, str) and k.isdigit() else k
+            if key in id_map:
+                p = id_map[key]
+                state[p] = cast(p, v, None)
+            else:
+                state[key] = v
+        new_groups = []
+        for group, saved in zip(groups, saved_groups):
+            ng = dict(saved)
+            ng["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                ng["param_names"] = group["param_names"]
+            new_groups.append(ng)
+        self.state = state
+        self.param_groups = new_groups

@@ -1,0 +1,63 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's update)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, required
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        if lr is not required and lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            wd = group["weight_decay"]
+            nesterov = group["nesterov"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                grad = p._grad
+                if grad is None:
+                    continue
+                pd = p._data
+                d_p = grad._data
+                if maximize:
+                    d_p = -d_p
+                if wd != 0:
+                    d_p = d_p + wd * pd
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        b = np.array(d_p, copy=True)
+                        state["momentum_buffer"] = Tensor._wrap(b)
+                    else:
+                        b = buf._data
+                        b *= momentum
+                        if dampening != 0:
+                            b += (1 - dampening) * d_p
+                        else:
+                            b += d_p
+                    d_p = d_p + momentum * b if nesterov else b
+                # p <- p - lr * d_p, without touching the gradient
+                pd -= lr * d_p
+        return loss
