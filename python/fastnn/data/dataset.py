@@ -127,14 +127,11 @@ def as_generator(generator):
         return generator
     if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
         return np.random.default_rng(int(generator))
-    inner = getattr(generator, "generator", None)  # a wrapper object exposing a numpy Generator
+    inner = getattr(generator, "_gen", None)  # fastnn.Generator: its current numpy stream
     if isinstance(inner, np.random.Generator):
         return inner
-    if callable(inner):
-        g = inner()
-        if isinstance(g, np.random.Generator):
-            return g
-    raise TypeError(f"'generator' must be None, an int seed or a numpy.random.Generator, got {type(generator).__name__}")
+    raise TypeError(f"'generator' must be None, an int seed, a fastnn.Generator or a numpy.random.Generator, "
+                    f"got {type(generator).__name__}")
 
 
 def _lengths_from_fractions(lengths, n):

@@ -1,0 +1,6 @@
+"""Keras-style training on top of the PyTorch-style core: fit / evaluate / predict, callbacks,
+cross-validation, resumable checkpoints."""
+from .callbacks import (Callback, CallbackList, CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint,
+                        ProgressBar, TrainState)
+from .checkpoint import load_checkpoint, resume, save_checkpoint
+from .loop import CVResult, Metric, cross_validate, evaluate, fit, predict
