@@ -1,0 +1,311 @@
+// Pooling is memory-bound: every kernel makes one pass over its planes, split across
+// threads by plane (or by output row in the forward passes), and the backward passes
+// clear and fill one plane at a time so the plane is still in cache when it is filled.
+#include "cpu/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "cpu/cpu_features.h"
+
+#if FASTNN_HAVE_X86
+#include <immintrin.h>
+#endif
+
+namespace fastnn {
+
+namespace {
+
+template <typename T>
+inline bool take(T v, T m) {
+  return v > m || std::isnan(v);
+}
+
+// One output row of the general max pool.
+template <typename T>
+void max_row(const Pool2dShape& s, const T* x, int64_t oh, T* y, int64_t* idx) {
+  int64_t h0 = oh * s.stride_h - s.pad_h;
+  const int64_t h1 = std::min(h0 + (s.KH - 1) * s.dil_h + 1, s.H);
+  while (h0 < 0) h0 += s.dil_h;
+  for (int64_t ow = 0; ow < s.OW; ++ow) {
+    int64_t w0 = ow * s.stride_w - s.pad_w;
+    const int64_t w1 = std::min(w0 + (s.KW - 1) * s.dil_w + 1, s.W);
+    while (w0 < 0) w0 += s.dil_w;
+    T m = -INFINITY;
+    int64_t best = h0 * s.W + w0;
+    for (int64_t h = h0; h < h1; h += s.dil_h)
+      for (int64_t w = w0; w < w1; w += s.dil_w) {
+        const T v = x[h * s.W + w];
+        if (take(v, m)) {
+          m = v;
+          best = h * s.W + w;
+        }
+      }
+    y[ow] = m;
+    if (idx) idx[ow] = best;
+  }
+}
+
+bool is_2x2s2(const Pool2dShape& s) {
+  return s.KH == 2 && s.KW == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_h == 0 && s.pad_w == 0 &&
+         s.dil_h == 1 && s.dil_w == 1 && 2 * s.OH <= s.H && 2 * s.OW <= s.W && s.H * s.W < (int64_t(1) << 31);
+}
+
+#if FASTNN_HAVE_X86
+// Even and odd elements of the 16 floats at p, each in order.
+FASTNN_TARGET_AVX2 inline void deinterleave(const float* p, __m256& even, __m256& odd) {
+  const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+FASTNN_TARGET_AVX2 inline void take_avx2(__m256 v, __m256i off, __m256& m, __m256i& sel) {
+  const __m256 mask = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  m = _mm256_blendv_ps(m, v, mask);
+  sel = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(sel), _mm256_castsi256_ps(off), mask));
+}
+
+// Output row oh of a 2x2 stride-2 max pool: eight outputs per step, scalar tail.
+FASTNN_TARGET_AVX2 void max_row_2x2_avx2(const Pool2dShape& s, const float* x, int64_t oh, float* y, int64_t* idx) {
+  const float* r0 = x + 2 * oh * s.W;
+  const float* r1 = r0 + s.W;
+  const int32_t W = (int32_t)s.W;
+  const __m256i o1 = _mm256_set1_epi32(1), oW = _mm256_set1_epi32(W), oW1 = _mm256_set1_epi32(W + 1);
+  const __m256i lanes = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  int64_t ow = 0;
+  for (; ow + 8 <= s.OW; ow += 8) {
+    __m256 ae, ao, be, bo;
+    deinterleave(r0 + 2 * ow, ae, ao);
+    deinterleave(r1 + 2 * ow, be, bo);
+    __m256 m = ae;
+    __m256i sel = _mm256_setzero_si256();
+    take_avx2(ao, o1, m, sel);
+    take_avx2(be, oW, m, sel);
+    take_avx2(bo, oW1, m, sel);
+    _mm256_storeu_ps(y + ow, m);
+    if (idx) {
+      const __m256i base = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(2 * oh * s.W + 2 * ow)), lanes);
+      const __m256i id = _mm256_add_epi32(base, sel);
+      _mm256_storeu_si256((__m256i*)(idx + ow), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(id)));
+      _mm256_storeu_si256((__m256i*)(idx + ow + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(id, 1)));
+    }
+  }
+  for (; ow < s.OW; ++ow) {
+    const int64_t c = 2 * ow;
+    float m = r0[c];
+    int64_t best = 2 * oh * s.W + c;
+    if (take(r0[c + 1], m)) m = r0[c + 1], best = 2 * oh * s.W + c + 1;
+    if (take(r1[c], m)) m = r1[c], best = (2 * oh + 1) * s.W + c;
+    if (take(r1[c + 1], m)) m = r1[c + 1], best = (2 * oh + 1) * s.W + c + 1;
+    y[ow] = m;
+    if (idx) idx[ow] = best;
+  }
+}
+
+FASTNN_TARGET_AVX2 void avg_row_2x2_avx2(const Pool2dShape& s, const float* x, int64_t oh, float divisor, float* y) {
+  const float* r0 = x + 2 * oh * s.W;
+  const float* r1 = r0 + s.W;
+  const __m256 d = _mm256_set1_ps(divisor);
+  int64_t ow = 0;
+  for (; ow + 8 <= s.OW; ow += 8) {
+    __m256 ae, ao, be, bo;
+    deinterleave(r0 + 2 * ow, ae, ao);
+    deinterleave(r1 + 2 * ow, be, bo);
+    // Same summation order as the scalar path: row by row, left to right.
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(ae, ao), be), bo);
+    _mm256_storeu_ps(y + ow, _mm256_div_ps(sum, d));
+  }
+  for (; ow < s.OW; ++ow) {
+    const int64_t c = 2 * ow;
+    y[ow] = (((r0[c] + r0[c + 1]) + r1[c]) + r1[c + 1]) / divisor;
+  }
+}
+#endif
+
+// Window bounds of PyTorch's avg_pool2d and its divisor.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1, divisor;
+};
+
+inline AvgWindow avg_window(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, int64_t oh,
+                            int64_t ow) {
+  AvgWindow a;
+  a.h0 = oh * s.stride_h - s.pad_h;
+  a.w0 = ow * s.stride_w - s.pad_w;
+  a.h1 = std::min(a.h0 + s.KH, s.H + s.pad_h);
+  a.w1 = std::min(a.w0 + s.KW, s.W + s.pad_w);
+  const int64_t pool_size = (a.h1 - a.h0) * (a.w1 - a.w0);
+  a.h0 = std::max<int64_t>(a.h0, 0);
+  a.w0 = std::max<int64_t>(a.w0, 0);
+  a.h1 = std::min(a.h1, s.H);
+  a.w1 = std::min(a.w1, s.W);
+  if (divisor_override > 0) a.divisor = divisor_override;
+  else if (count_include_pad) a.divisor = pool_size;
+  else a.divisor = (a.h1 - a.h0) * (a.w1 - a.w0);
+  return a;
+}
+
+inline int64_t start_index(int64_t o, int64_t I, int64_t O) { return (o * I) / O; }
+inline int64_t end_index(int64_t o, int64_t I, int64_t O) { return ((o + 1) * I + O - 1) / O; }
+
+}  // namespace
+
+template <typename T>
+void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
+  const int64_t rows = s.P * s.OH;
+  const bool fast = is_2x2s2(s);
+  (void)fast;
+#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t p = r / s.OH, oh = r % s.OH;
+    const T* xp = x + p * s.H * s.W;
+    int64_t* ip = idx ? idx + r * s.OW : nullptr;
+#if FASTNN_HAVE_X86
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast && cpu_path_avx2()) {
+        max_row_2x2_avx2(s, xp, oh, y + r * s.OW, ip);
+        continue;
+      }
+    }
+#endif
+    max_row(s, xp, oh, y + r * s.OW, ip);
+  }
+}
+
+template <typename T>
+bool max_pool2d_backward(const Pool2dShape& s, const T* dy, const int64_t* idx, T* dx) {
+  const int64_t HW = s.H * s.W, OHW = s.OH * s.OW;
+  int64_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(get_num_threads())
+  for (int64_t p = 0; p < s.P; ++p) {
+    T* d = dx + p * HW;
+    std::fill(d, d + HW, T(0));
+    const T* g = dy + p * OHW;
+    const int64_t* ip = idx + p * OHW;
+    for (int64_t o = 0; o < OHW; ++o) {
+      const uint64_t i = (uint64_t)ip[o];
+      if (i < (uint64_t)HW) d[i] += g[o];
+      else ++bad;
+    }
+  }
+  return bad == 0;
+}
+
+template <typename T>
+void avg_pool2d_forward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* x, T* y) {
+  const int64_t rows = s.P * s.OH;
+  const bool fast = is_2x2s2(s);
+  (void)fast;
+#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t p = r / s.OH, oh = r % s.OH;
+    const T* xp = x + p * s.H * s.W;
+    T* yr = y + r * s.OW;
+#if FASTNN_HAVE_X86
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast && cpu_path_avx2()) {
+        avg_row_2x2_avx2(s, xp, oh, divisor_override > 0 ? (float)divisor_override : 4.0f, yr);
+        continue;
+      }
+    }
+#endif
+    for (int64_t ow = 0; ow < s.OW; ++ow) {
+      const AvgWindow a = avg_window(s, count_include_pad, divisor_override, oh, ow);
+      T sum = 0;
+      for (int64_t h = a.h0; h < a.h1; ++h)
+        for (int64_t w = a.w0; w < a.w1; ++w) sum += xp[h * s.W + w];
+      yr[ow] = a.divisor > 0 ? sum / T(a.divisor) : T(0);
+    }
+  }
+}
+
+template <typename T>
+void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* dy,
+                         T* dx) {
+  const int64_t HW = s.H * s.W, OHW = s.OH * s.OW;
+#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  for (int64_t p = 0; p < s.P; ++p) {
+    T* d = dx + p * HW;
+    std::fill(d, d + HW, T(0));
+    const T* g = dy + p * OHW;
+    for (int64_t oh = 0; oh < s.OH; ++oh)
+      for (int64_t ow = 0; ow < s.OW; ++ow) {
+        const AvgWindow a = avg_window(s, count_include_pad, divisor_override, oh, ow);
+        if (a.divisor <= 0) continue;
+        const T v = g[oh * s.OW + ow] / T(a.divisor);
+        for (int64_t h = a.h0; h < a.h1; ++h)
+          for (int64_t w = a.w0; w < a.w1; ++w) d[h * s.W + w] += v;
+      }
+  }
+}
+
+template <typename T>
+void adaptive_avg_pool2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x, T* y) {
+#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  for (int64_t r = 0; r < P * OH; ++r) {
+    const int64_t p = r / OH, oh = r % OH;
+    const int64_t h0 = start_index(oh, H, OH), h1 = end_index(oh, H, OH);
+    const T* xp = x + p * H * W;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const int64_t w0 = start_index(ow, W, OW), w1 = end_index(ow, W, OW);
+      T sum = 0;
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t w = w0; w < w1; ++w) sum += xp[h * W + w];
+      y[r * OW + ow] = sum / T((h1 - h0) * (w1 - w0));
+    }
+  }
+}
+
+template <typename T>
+void adaptive_avg_pool2d_backward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* dy, T* dx) {
+#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  for (int64_t p = 0; p < P; ++p) {
+    T* d = dx + p * H * W;
+    std::fill(d, d + H * W, T(0));
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = start_index(oh, H, OH), h1 = end_index(oh, H, OH);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = start_index(ow, W, OW), w1 = end_index(ow, W, OW);
+        const T v = dy[(p * OH + oh) * OW + ow] / T((h1 - h0) * (w1 - w0));
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) d[h * W + w] += v;
+      }
+    }
+  }
+}
+
+template <typename T>
+void adaptive_max_pool2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x, T* y,
+                                 int64_t* idx) {
+#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+  for (int64_t r = 0; r < P * OH; ++r) {
+    const int64_t p = r / OH, oh = r % OH;
+    const int64_t h0 = start_index(oh, H, OH), h1 = end_index(oh, H, OH);
+    const T* xp = x + p * H * W;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const int64_t w0 = start_index(ow, W, OW), w1 = end_index(ow, W, OW);
+      T m = -INFINITY;
+      int64_t best = h0 * W + w0;
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t w = w0; w < w1; ++w)
+          if (take(xp[h * W + w], m)) m = xp[h * W + w], best = h * W + w;
+      y[r * OW + ow] = m;
+      if (idx) idx[r * OW + ow] = best;
+    }
+  }
+}
+
+#define FASTNN_POOL_INSTANTIATE(T)                                                                                 \
+  template void max_pool2d_forward<T>(const Pool2dShape&, const T*, T*, int64_t*);                                \
+  template bool max_pool2d_backward<T>(const Pool2dShape&, const T*, const int64_t*, T*);                         \
+  template void avg_pool2d_forward<T>(const Pool2dShape&, bool, int64_t, const T*, T*);                           \
+  template void avg_pool2d_backward<T>(const Pool2dShape&, bool, int64_t, const T*, T*);                          \
+  template void adaptive_avg_pool2d_forward<T>(int64_t, int64_t, int64_t, int64_t, int64_t, const T*, T*);        \
+  template void adaptive_avg_pool2d_backward<T>(int64_t, int64_t, int64_t, int64_t, int64_t, const T*, T*);       \
+  template void adaptive_max_pool2d_forward<T>(int64_t, int64_t, int64_t, int64_t, int64_t, const T*, T*, int64_t*);
+
+FASTNN_POOL_INSTANTIATE(float)
+FASTNN_POOL_INSTANTIATE(double)
+
+}  // namespace fastnn
