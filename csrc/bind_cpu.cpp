@@ -9,6 +9,8 @@ namespace py = pybind11;
 namespace fastnn {
 void bind_gemm(py::module_& m);
 void bind_conv(py::module_& m);
+void bind_pool(py::module_& m);
+void bind_interp(py::module_& m);
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -20,4 +22,6 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
   fastnn::bind_gemm(m);
   fastnn::bind_conv(m);
+  fastnn::bind_pool(m);
+  fastnn::bind_interp(m);
 }
