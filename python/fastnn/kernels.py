@@ -60,3 +60,86 @@ def matmul(a, b, out=None):
     if target is not out:
         out[...] = target
     return out
+
+
+# ---------------------------------------------------------------------------- convolution, pooling, resampling
+# Arrays in, arrays out (any strides: the native bindings copy to contiguous when needed).
+# Every argument is validated by the binding, which raises naming the argument and shapes.
+
+def _native(fn, *arrays):
+    """The native function ``fn`` of the device holding ``arrays`` (all on one device)."""
+    dev = backend.device_of(arrays[0])
+    for a in arrays[1:]:
+        if a is not None and backend.device_of(a) != dev:
+            raise RuntimeError(f"{fn}: expected all arrays on {dev}, got one on {backend.device_of(a)}")
+    mod = backend.kernel_module(dev)
+    f = getattr(mod, fn, None)
+    if f is None:
+        raise RuntimeError(f"{fn}: no kernel for device {dev} in this build")
+    return f
+
+
+def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """2-D cross-correlation, NCHW; ``padding`` is (top, bottom, left, right)."""
+    return _native("conv2d_forward", x, weight, bias)(x, weight, bias, list(stride), list(padding), list(dilation),
+                                                       groups)
+
+
+def conv2d_backward_input(grad_output, weight, input_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                          groups=1):
+    """Gradient of conv2d with respect to its input of spatial size ``input_size``; padding is (top, left)."""
+    return _native("conv2d_backward_input", grad_output, weight)(grad_output, weight, list(input_size), list(stride),
+                                                                 list(padding), list(dilation), groups)
+
+
+def conv2d_backward_weight(x, grad_output, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """Gradient of conv2d with respect to its weight; padding is (top, left)."""
+    return _native("conv2d_backward_weight", x, grad_output)(x, grad_output, list(kernel_size), list(stride),
+                                                             list(padding), list(dilation), groups)
+
+
+def max_pool2d(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False, with_indices=True):
+    """(output, int64 flat indices h * W + w or None)."""
+    return _native("max_pool2d", x)(x, list(kernel_size), list(stride), list(padding), list(dilation),
+                                    bool(ceil_mode), bool(with_indices))
+
+
+def max_pool2d_backward(grad_output, indices, input_size):
+    """Scatter-add of ``grad_output`` at ``indices`` into planes of ``input_size`` (also adaptive max pooling)."""
+    return _native("max_pool2d_backward", grad_output, indices)(grad_output, indices, list(input_size))
+
+
+def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _native("avg_pool2d", x)(x, list(kernel_size), list(stride), list(padding), bool(ceil_mode),
+                                    bool(count_include_pad), int(divisor_override or 0))
+
+
+def avg_pool2d_backward(grad_output, input_size, kernel_size, stride, padding=(0, 0), ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    return _native("avg_pool2d_backward", grad_output)(grad_output, list(input_size), list(kernel_size), list(stride),
+                                                       list(padding), bool(ceil_mode), bool(count_include_pad),
+                                                       int(divisor_override or 0))
+
+
+def adaptive_avg_pool2d(x, output_size):
+    return _native("adaptive_avg_pool2d", x)(x, list(output_size))
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_size):
+    return _native("adaptive_avg_pool2d_backward", grad_output)(grad_output, list(input_size))
+
+
+def adaptive_max_pool2d(x, output_size, with_indices=True):
+    return _native("adaptive_max_pool2d", x)(x, list(output_size), bool(with_indices))
+
+
+def upsample2d(x, mode, output_size, align_corners=False, scales=(0.0, 0.0)):
+    """Nearest or bilinear resampling of NCHW ``x``; ``scales`` are the user's factors (0: from the sizes)."""
+    return _native("upsample2d", x)(x, mode, list(output_size), bool(align_corners),
+                                    [float(s or 0.0) for s in scales])
+
+
+def upsample2d_backward(grad_output, mode, input_size, align_corners=False, scales=(0.0, 0.0)):
+    return _native("upsample2d_backward", grad_output)(grad_output, mode, list(input_size), bool(align_corners),
+                                                       [float(s or 0.0) for s in scales])
