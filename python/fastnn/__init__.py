@@ -35,6 +35,9 @@ from .creation import (tensor, as_tensor, asarray, from_numpy, zeros, ones, empt
                        triu_indices, cdist, Generator)
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import random, autograd
+from . import nn, optim
+from .serialization import save, load
+from .summary import summary
 
 __version__ = _C.__version__
 

@@ -143,7 +143,7 @@ def _bce_node(x, y, w):
                     if w is not None:
                         gx = gx * w
                 if y._requires_grad:
-                    gy = g * ((1 - x).log().clamp(min=-100) - x.log().clamp(min=-100))
+                    gy = g * ((1 - x).log() - x.log())
                     if w is not None:
                         gy = gy * w
                 gw = g * _wrap(out) / w if (w is not None and w._requires_grad) else None
@@ -156,7 +156,9 @@ def _bce_node(x, y, w):
                     a = a * w._data
                 gx = _wrap(a.astype(xd.dtype, copy=False))
             if y._requires_grad:
-                a = gd * (l1x - lx)
+                # PyTorch differentiates the unclamped logs for the target
+                with np.errstate(divide="ignore"):
+                    a = gd * (np.log1p(-xd) - np.log(xd))
                 if w is not None:
                     a = a * w._data
                 gy = _wrap(a.astype(xd.dtype, copy=False))
