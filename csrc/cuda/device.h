@@ -13,6 +13,11 @@ struct DeviceInfo {
 
 int device_count();
 DeviceInfo device_info(int device);
+// Compute-capability major version of the calling thread's current device (cached per device).
+int current_device_cc_major();
+int current_device();
+void set_device(int device);
+void synchronize();
 
 // y = alpha * x + beta * y over n contiguous elements.
 template <typename T>
