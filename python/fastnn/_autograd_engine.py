@@ -8,7 +8,10 @@ them with grad mode on (``create_graph=True``) records the graph of the gradient
 from __future__ import annotations
 
 import functools
+import sys
 import weakref
+
+import numpy as np
 
 
 class _GradMode:
@@ -233,6 +236,22 @@ class RemovableHandle:
         self.remove()
 
 
+def _exclusive_view(a):
+    """Whether ``a`` owns its memory, or is the only reference to the array it views.
+
+    A gradient stored in a leaf's ``.grad`` is later updated in place, so it must not share memory
+    with anything else; views produced inside the backward pass (e.g. the transpose of a fresh
+    matmul result) qualify when nothing else holds their base, which saves a copy per parameter.
+    """
+    base = a.base
+    if base is None:
+        return True
+    if type(base) is not np.ndarray or base.base is not None:
+        return False
+    # references: a.base, the local `base`, getrefcount's argument
+    return sys.getrefcount(base) <= 3
+
+
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, allow_unused=False):
     """Back-propagate ``root_grads`` from ``roots``.
 
@@ -335,6 +354,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     i = inp._out_idx
                     b[i] = g if b[i] is None else b[i] + g
 
+        # drop the loop's references so that _exclusive_view sees only real owners
+        buf = grads = g = None
         # leaves: tensor hooks, then accumulation (or capture for autograd.grad)
         assigned = {id(g._data) for g in root_grads}
         for leaf, g in leaf_grads.values():
@@ -356,7 +377,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                 continue
             a = g._data
             if cur is None:
-                if a.base is not None or not a.flags.writeable or id(a) in assigned:
+                if not a.flags.writeable or id(a) in assigned or not _exclusive_view(a):
                     a = a.copy()
                 assigned.add(id(a))
                 leaf._grad = _wrap(a)

@@ -388,6 +388,10 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     idx_in = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t._requires_grad]
 
     def first_grads(*args):
+        with enable_grad():
+            return _first_grads(*args)
+
+    def _first_grads(*args):
         ins = args[:n_in]
         gos = args[n_in:]
         outs = [o for o in _flat_outputs(func(*ins)) if o._data.dtype.kind == "f" and o._requires_grad]

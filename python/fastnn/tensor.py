@@ -279,12 +279,10 @@ def _rdiv(a, b):
     ad, bd, bt = _operands(a, b, "div")
     if bt is not None:
         return _div(bt, a)
-    bd_arr = np.asarray(bd)
-    bd2, ad2 = _true_div_arrays(bd_arr, ad)
-    if ad2.dtype.kind != "f":
-        ad2 = ad2.astype(bd2.dtype)
+    if ad.dtype.kind != "f":
+        ad = ad.astype(_dt.get_default_dtype())
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = bd2 / ad2
+        out = bd / ad
     if _mode.enabled and a._requires_grad:
         s = b
         return _make(out, (a,), lambda g: (-g * s / (a * a),), "Div")
@@ -370,7 +368,7 @@ def _check_float_for_matmul(ad, bd):
 
 def _matmul_arrays(ad, bd):
     from . import kernels
-    if ad.dtype.kind == "f" and ad.dtype.itemsize >= 4:
+    if ad.dtype.kind == "f" and ad.dtype.itemsize >= 4 and ad.size and bd.size:
         return kernels.matmul(ad, bd)
     return np.matmul(ad, bd)
 
@@ -379,12 +377,12 @@ def _matmul_bw(a, b):
     def bw(g):
         ga = gb = None
         a_, b_, g_ = a, b, g
-        if a.ndim == 1:
-            a_ = a.unsqueeze(0)
-            g_ = g_.unsqueeze(-2)
         if b.ndim == 1:
             b_ = b.unsqueeze(-1)
             g_ = g_.unsqueeze(-1)
+        if a.ndim == 1:
+            a_ = a.unsqueeze(0)
+            g_ = g_.unsqueeze(-2)
         if a._requires_grad:
             ga = g_.matmul(b_.mT)
             if ga._data.shape != a_._data.shape:
