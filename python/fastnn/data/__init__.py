@@ -3,3 +3,6 @@ from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .dataloader import DataLoader, default_collate, default_convert
 from .split import KFold, StratifiedKFold, train_test_split, train_val_test_split
 from .scaling import MinMaxScaler, StandardScaler
+from . import transforms  # noqa: F401  (image preparation and augmentation)
+from .describe import DatasetReport, describe  # noqa: F401
+from .hdf5 import H5Dataset, save_h5  # noqa: F401  (h5py is imported only when used)
