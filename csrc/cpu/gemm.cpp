@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <new>
 #include <type_traits>
 
@@ -67,8 +68,10 @@ struct Plan {
 };
 
 template <typename T>
-Plan make_plan(const Kernel<T>& kr, int64_t M, int64_t N, int64_t K, int nt) {
+Plan make_plan(const Kernel<T>& kr0, int64_t M, int64_t N, int64_t K, int nt) {
   Plan p;
+  Kernel<T> kr = kr0;
+  if (const char* e = std::getenv("TUNE_BLOCKS")) { int a,b,c; if (sscanf(e, "%d,%d,%d", &a,&b,&c)==3) { kr.mc=a; kr.kc=b; kr.nc=c; } }
   const int64_t nk = ceil_div(K, kr.kc);
   p.kc = ceil_div(K, nk);
   const int64_t nn = ceil_div(N, kr.nc);
@@ -125,23 +128,38 @@ void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid
     for (int64_t pc = 0; pc < p.K; pc += pl.kc) {
       const int64_t kc = std::min(pl.kc, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);
-      {
-        const int64_t s0 = strips * tid / nt, s1 = strips * (tid + 1) / nt;
-        if (s1 > s0)
-          kr.pack_b(kc, std::min(nc, s1 * nr) - s0 * nr, p.B + pc * p.sBk + (jc + s0 * nr) * p.sBn, p.sBk, p.sBn,
-                    Bbuf + s0 * nr * kc);
-      }
-      if (nt > 1) {
-#pragma omp barrier
-      }
+      const int64_t s0 = strips * tid / nt, s1 = strips * (tid + 1) / nt;
       if (pl.split_rows) {
-        for (int64_t blk = tid; blk < pl.row_blocks; blk += nt) {
+        // Each thread packs its share of B strip by strip and runs its first row block on
+        // each strip while the strip is still in L1; after the barrier it runs that block on
+        // the other threads' strips, then its remaining row blocks on the whole panel.
+        const bool first = tid < pl.row_blocks;
+        const int64_t ic0 = tid * pl.mc, mc0 = first ? std::min(pl.mc, p.M - ic0) : 0;
+        T* C0 = p.C + ic0 * p.sCm + jc * p.sCn;
+        if (first) kr.pack_a(mc0, kc, p.A + ic0 * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
+        for (int64_t s = s0; s < s1; ++s) {
+          kr.pack_b(kc, std::min<int64_t>(nr, nc - s * nr), p.B + pc * p.sBk + (jc + s * nr) * p.sBn, p.sBk, p.sBn,
+                    Bbuf + s * nr * kc);
+          if (first) macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, s, s + 1, C0, p.sCm, p.sCn, p.alpha, beta);
+        }
+        if (nt > 1) {
+#pragma omp barrier
+        }
+        if (first) {
+          macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, 0, s0, C0, p.sCm, p.sCn, p.alpha, beta);
+          macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, s1, strips, C0, p.sCm, p.sCn, p.alpha, beta);
+        }
+        for (int64_t blk = tid + nt; blk < pl.row_blocks; blk += nt) {
           const int64_t ic = blk * pl.mc, mc = std::min(pl.mc, p.M - ic);
           kr.pack_a(mc, kc, p.A + ic * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
           macro_kernel(kr, mc, nc, kc, Abuf_own, Bbuf, 0, strips, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
                        p.alpha, beta);
         }
       } else {
+        if (s1 > s0)
+          kr.pack_b(kc, std::min(nc, s1 * nr) - s0 * nr, p.B + pc * p.sBk + (jc + s0 * nr) * p.sBn, p.sBk, p.sBn,
+                    Bbuf + s0 * nr * kc);
+#pragma omp barrier
         for (int64_t ic = 0; ic < p.M; ic += pl.mc) {
           const int64_t mc = std::min(pl.mc, p.M - ic);
           const int64_t mstrips = ceil_div(mc, mr);
@@ -150,7 +168,6 @@ void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid
             kr.pack_a(std::min(mc, r1 * mr) - r0 * mr, kc, p.A + (ic + r0 * mr) * p.sAm + pc * p.sAk, p.sAm, p.sAk,
                       Abuf_shared + r0 * mr * kc);
 #pragma omp barrier
-          const int64_t s0 = strips * tid / nt, s1 = strips * (tid + 1) / nt;
           macro_kernel(kr, mc, nc, kc, Abuf_shared, Bbuf, s0, s1, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
                        p.alpha, beta);
 #pragma omp barrier

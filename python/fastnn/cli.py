@@ -29,10 +29,43 @@ def info() -> str:
     return "\n".join(lines)
 
 
+def _bench_script():
+    """bench/run.py of the source checkout this package runs from, or of the current directory."""
+    from pathlib import Path
+
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        script = root / "bench" / "run.py"
+        if script.is_file():
+            return script
+    return None
+
+
+def bench(argv) -> int:
+    """``fastnn bench [args]``: run bench/run.py (same arguments) from a source checkout."""
+    import importlib.util
+
+    script = _bench_script()
+    if script is None:
+        print("fastnn bench: the benchmarks live in the bench/ folder of fastnn's source repository, which is not "
+              "part of the installed package. Run `fastnn bench` (or `python bench/run.py`) from a checkout of "
+              "the repository.", file=sys.stderr)
+        return 2
+    spec = importlib.util.spec_from_file_location("fastnn_bench_run", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main(list(argv))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn command-line tool")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="version, CPU path, threads, CUDA status")
+    sub.add_parser("bench", add_help=False,
+                   help="run the microbenchmarks: bench/run.py of a source checkout, same arguments")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "bench":
+        # Everything after `bench`, --help included, belongs to bench/run.py.
+        return bench(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "info":
         print(info())

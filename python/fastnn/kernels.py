@@ -16,8 +16,47 @@ def _check_float(name, a, fn):
         raise TypeError(f"{fn}: argument '{name}' must be float32 or float64, got {a.dtype}")
 
 
+def _merge_dims(shape, strides_list):
+    """Collapse adjacent dimensions that every array can walk with one stride (no copy needed).
+
+    Returns (shape, [strides per array]) with size-1 dimensions dropped.
+    """
+    out_shape, out_strides = [], [[] for _ in strides_list]
+    for d, n in enumerate(shape):
+        if n == 1:
+            continue
+        if out_shape and all(s[-1] == st[d] * n for s, st in zip(out_strides, strides_list)):
+            out_shape[-1] *= n
+            for s, st in zip(out_strides, strides_list):
+                s[-1] = st[d]
+            continue
+        out_shape.append(n)
+        for s, st in zip(out_strides, strides_list):
+            s.append(st[d])
+    return out_shape, out_strides
+
+
+def _strided(xp, x, shape, strides):
+    """View of ``x`` (same first element) with the given shape and byte strides."""
+    shape, strides = tuple(shape), tuple(strides)
+    if x.shape == shape and x.strides == strides:
+        return x
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+
 def matmul(a, b, out=None):
-    """``numpy.matmul`` semantics (1-D operands, batched and broadcast batch dims), run by fastnn's GEMM."""
+    """``numpy.matmul`` semantics (1-D operands, batched and broadcast batch dims), run by fastnn's GEMM.
+
+    float32 or float64, both operands of the same dtype. Transposed, sliced and broadcast
+    operands are passed to the kernel as strided views, never copied. ``out``, when given,
+    must have the result's shape and dtype; it may be any strided view, even one that overlaps
+    ``a`` or ``b`` (the result then goes through a temporary). 1-D @ 1-D gives a 0-d array.
+    """
+    for name, x in (("a", a), ("b", b)):
+        if not hasattr(x, "dtype") or not hasattr(x, "strides"):
+            raise TypeError(f"matmul: argument '{name}' must be an array, got {type(x).__name__}")
     xp = backend.array_module_of(a)
     if backend.device_of(a) != backend.device_of(b):
         raise RuntimeError(f"matmul: 'a' is on {backend.device_of(a)} but 'b' is on {backend.device_of(b)}")
@@ -34,37 +73,65 @@ def matmul(a, b, out=None):
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: {a2.shape[-1]} (dim -1 of 'a') "
             f"!= {b2.shape[-2]} (dim -2 of 'b')")
     try:
-        batch_shape = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        batch_shape = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast") from None
     M, K, N = a2.shape[-2], a2.shape[-1], b2.shape[-1]
-    full_shape = batch_shape + (M, N)
-    final_shape = full_shape
+    final_shape = batch_shape + (M, N)
     if a.ndim == 1:
         final_shape = final_shape[:-2] + final_shape[-1:]
     if b.ndim == 1:
         final_shape = final_shape[:-1]
     if out is None:
         out = xp.empty(final_shape, dtype=a.dtype)
-    elif out.shape != final_shape or out.dtype != a.dtype:
-        raise ValueError(f"matmul: argument 'out' must have shape {final_shape} and dtype {a.dtype}, "
-                         f"got {out.shape} and {out.dtype}")
+    else:
+        if not isinstance(out, type(a)):
+            raise TypeError(f"matmul: argument 'out' must be a {type(a).__name__}, got {type(out).__name__}")
+        if out.shape != final_shape or out.dtype != a.dtype:
+            raise ValueError(f"matmul: argument 'out' must have shape {final_shape} and dtype {a.dtype}, "
+                             f"got {out.shape} and {out.dtype}")
+        if not out.flags.writeable:
+            raise ValueError("matmul: argument 'out' is read-only")
+        if out.size and (xp.may_share_memory(out, a) or xp.may_share_memory(out, b)):
+            out[...] = matmul(a, b)
+            return out
     if out.size == 0:
         return out
-    a3 = xp.broadcast_to(a2, batch_shape + (M, K)).reshape((-1, M, K))
-    b3 = xp.broadcast_to(b2, batch_shape + (K, N)).reshape((-1, K, N))
-    # A caller's non-contiguous `out` cannot always be viewed as 3-D: compute, then copy in.
-    target = out if out.flags.c_contiguous else xp.empty(final_shape, dtype=a.dtype)
-    o3 = target.reshape((-1, M, N))
-    backend.kernel_module(backend.device_of(a)).gemm(a3, b3, o3)
-    if target is not out:
-        out[...] = target
+    o2 = out[..., None] if b.ndim == 1 else out
+    o2 = o2[..., None, :] if a.ndim == 1 else o2
+    gemm = backend.kernel_module(backend.device_of(a)).gemm
+
+    # Only 'a' has batch dimensions: when they fold into its rows (and into out's rows), one
+    # (batch*M, K) @ (K, N) product replaces a batched call and the kernel sees a taller matrix.
+    if a2.ndim > 2 and b2.ndim == 2:
+        shp, (sa, so) = _merge_dims(a2.shape[:-1], [a2.strides[:-1], o2.strides[:-1]])
+        if len(shp) <= 1:
+            rows = shp[0] if shp else 1
+            sa_m, so_m = (sa[0], so[0]) if shp else (0, 0)
+            a3 = _strided(xp, a2, (1, rows, K), (0, sa_m, a2.strides[-1]))
+            o3 = _strided(xp, o2, (1, rows, N), (0, so_m, o2.strides[-1]))
+            gemm(a3, b2[None], o3)
+            return out
+
+    # General case: broadcast views (stride 0 on repeated operands), batch dimensions merged
+    # where all three arrays allow it, a loop over whatever batch dimensions remain.
+    A = xp.broadcast_to(a2, batch_shape + (M, K))
+    B = xp.broadcast_to(b2, batch_shape + (K, N))
+    nb = len(batch_shape)
+    # The longest run of trailing batch dimensions that folds into one strided batch axis.
+    for lead in range(nb + 1):
+        shp, strides = _merge_dims(batch_shape[lead:], [A.strides[lead:nb], B.strides[lead:nb], o2.strides[lead:nb]])
+        if len(shp) <= 1:
+            break
+    inner = shp[0] if shp else 1
+    sa, sb, so = (st[0] if shp else 0 for st in strides)
+    for idx in np.ndindex(*batch_shape[:lead]):
+        a_i, b_i, o_i = A[idx], B[idx], o2[idx]
+        gemm(_strided(xp, a_i, (inner, M, K), (sa,) + A.strides[nb:]),
+             _strided(xp, b_i, (inner, K, N), (sb,) + B.strides[nb:]),
+             _strided(xp, o_i, (inner, M, N), (so,) + o2.strides[nb:]))
     return out
 
-
-# ---------------------------------------------------------------------------- convolution, pooling, resampling
-# Arrays in, arrays out (any strides: the native bindings copy to contiguous when needed).
-# Every argument is validated by the binding, which raises naming the argument and shapes.
 
 def _native(fn, *arrays):
     """The native function ``fn`` of the device holding ``arrays`` (all on one device)."""
