@@ -352,6 +352,10 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
                          "of the last epoch, not a count of further epochs")
 
     user_cbs = list(callbacks or ())
+    from .callbacks import Callback
+    for i, cb in enumerate(user_cbs):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: callbacks[{i}] must be a fastnn.train.Callback, got {type(cb).__name__}")
     given_history = next((c for c in user_cbs if isinstance(c, History)), None)
     if given_history is not None:
         if history is not None:  # carry the restored epochs into the caller's History
