@@ -80,12 +80,28 @@ def _cuda_kernels():
     return _C_cuda
 
 
+@functools.lru_cache(maxsize=None)
+def _cuda_adapter():
+    # The adapter mirrors fastnn._C's functions on cupy arrays; it needs cupy, imported above.
+    from . import _cuda_kernels
+    return _cuda_kernels
+
+
+def cupy_module():
+    """The cupy module (for fastnn's own CUDA code); RuntimeError when cupy is not installed."""
+    cp = _cupy()
+    if cp is None:
+        raise RuntimeError("cupy is not installed: pip install fastnn[cuda]")
+    return cp
+
+
 def cuda_built() -> bool:
     """Whether the CUDA kernel module was compiled into this installation."""
     return _cuda_kernels() is not None
 
 
 def cuda_device_count() -> int:
+    """Visible CUDA devices usable by fastnn: 0 without the CUDA module, without cupy or without a GPU."""
     mod = _cuda_kernels()
     if mod is None or _cupy() is None:
         return 0
@@ -116,12 +132,13 @@ def array_module(device):
 
 
 def kernel_module(device):
-    """fastnn._C for the CPU, fastnn._C_cuda for CUDA."""
+    """fastnn._C for the CPU; for CUDA, the adapter over fastnn._C_cuda that offers the same
+    functions and signatures on cupy arrays."""
     device = as_device(device)
     if device.type == "cpu":
         return _C
     _require_cuda(device)
-    return _cuda_kernels()
+    return _cuda_adapter()
 
 
 def is_cuda_array(a) -> bool:
