@@ -8,6 +8,7 @@ them with grad mode on (``create_graph=True``) records the graph of the gradient
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 import weakref
 
@@ -126,6 +127,21 @@ class inference_mode(no_grad):
         pass
 
 
+_next_seq = itertools.count().__next__
+
+
+def _edge(inp, seq):
+    """(grad_fn, output index, requires_grad) of ``inp`` as the node numbered ``seq`` saw it.
+
+    A tensor modified in place under autograd keeps the states it had before (``_hist``), so the
+    nodes recorded before the modification still route their gradient to the old producer.
+    """
+    for bseq, fn, idx, rg in inp._hist:
+        if seq < bseq:
+            return fn, idx, rg
+    return inp.grad_fn, inp._out_idx, inp._requires_grad
+
+
 _FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after "
               "they have already been freed). Saved intermediate values of the graph are freed when you call "
               ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
@@ -135,9 +151,10 @@ _FREED_MSG = ("Trying to backward through the graph a second time (or directly a
 class Node:
     """One recorded op: ``fn(*grad_outputs) -> grads aligned with inputs`` (None where no grad)."""
 
-    __slots__ = ("fn", "inputs", "_name", "n_outputs", "out_meta", "pre_hooks", "__weakref__")
+    __slots__ = ("fn", "inputs", "_name", "n_outputs", "out_meta", "pre_hooks", "seq", "__weakref__")
 
     def __init__(self, fn, inputs, name, n_outputs=1, out_meta=None):
+        self.seq = _next_seq()
         self.fn = fn
         self.inputs = inputs
         self._name = name
@@ -204,7 +221,7 @@ def _topo_order(root_nodes):
             node, it = stack[-1]
             for inp in it:
                 if inp is not None:
-                    fn = inp.grad_fn
+                    fn = inp.grad_fn if inp._hist is None else _edge(inp, node.seq)[0]
                     if fn is not None and fn not in visited:
                         visited.add(fn)
                         stack.append((fn, iter(fn.inputs)))
@@ -218,11 +235,11 @@ def _topo_order(root_nodes):
 
 class RemovableHandle:
     def __init__(self, container, entry):
-        self._container = weakref.ref(container) if container is not None else None
+        self._container = container
         self._entry = entry
 
     def remove(self):
-        c = self._container() if self._container is not None else None
+        c = self._container
         if c is not None:
             for i, e in enumerate(c):
                 if e is self._entry:
@@ -295,7 +312,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
         needed = set()
         for node in reversed(order):
             for inp in node.inputs:
-                if inp is not None and (id(inp) in targets or (inp.grad_fn is not None and inp.grad_fn in needed)):
+                if inp is None:
+                    continue
+                fn = inp.grad_fn if inp._hist is None else _edge(inp, node.seq)[0]
+                if id(inp) in targets or (fn is not None and fn in needed):
                     needed.add(node)
                     break
 
@@ -332,15 +352,23 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
             if not retain_graph:
                 node.fn = None
             for inp, g in zip(node.inputs, grads):
-                if g is None or inp is None or not inp._requires_grad:
+                if g is None or inp is None:
                     continue
+                if inp._hist is None:
+                    if not inp._requires_grad:
+                        continue
+                    ifn = inp.grad_fn
+                    i = inp._out_idx
+                else:
+                    ifn, i, rg = _edge(inp, node.seq)
+                    if not rg:
+                        continue
                 if not isinstance(g, Tensor):
                     raise TypeError(f"backward of {node.name()} returned {type(g).__name__} where a Tensor was expected")
                 if g._data.shape != inp._data.shape:
                     g = _sum_to(g, inp._data.shape, node)
                 if g._data.dtype != inp._data.dtype:
                     g = g.to(inp._data.dtype)
-                ifn = inp.grad_fn
                 if ifn is None:
                     e = leaf_grads.get(id(inp))
                     if e is None:
@@ -351,7 +379,6 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     b = buffers.get(ifn)
                     if b is None:
                         b = buffers[ifn] = [None] * ifn.n_outputs
-                    i = inp._out_idx
                     b[i] = g if b[i] is None else b[i] + g
 
         # drop the loop's references so that _exclusive_view sees only real owners

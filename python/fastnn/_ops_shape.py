@@ -936,27 +936,26 @@ def _attach():
         setattr(Tensor, n + "_", _inplace(g[n]))
 
     def squeeze_(self, dim=None):
-        return _reshape_inplace(self, squeeze(self, dim))
+        return _reshape_inplace(self, lambda s: squeeze(s, dim))
 
     def unsqueeze_(self, dim):
-        return _reshape_inplace(self, unsqueeze(self, dim))
+        return _reshape_inplace(self, lambda s: unsqueeze(s, dim))
 
     def t_(self):
-        return _reshape_inplace(self, t(self))
+        return _reshape_inplace(self, t)
 
     def transpose_(self, d0, d1):
-        return _reshape_inplace(self, transpose(self, d0, d1))
+        return _reshape_inplace(self, lambda s: transpose(s, d0, d1))
     Tensor.squeeze_ = squeeze_
     Tensor.unsqueeze_ = unsqueeze_
     Tensor.t_ = t_
     Tensor.transpose_ = transpose_
 
 
-def _reshape_inplace(self, res):
-    self._data = res._data
-    if res.grad_fn is not None:
-        self.grad_fn = res.grad_fn
-        self._out_idx = res._out_idx
+def _reshape_inplace(self, op):
+    if _mode.enabled and self._requires_grad:
+        return _inplace_op(self, op, reshape=True)
+    self._data = op(self)._data
     return self
 
 

@@ -604,6 +604,7 @@ class Tensor:
     _hooks = None
     _retains_grad = False
     _name = None
+    _hist = None        # states before in-place ops recorded by autograd (see _autograd_engine._edge)
     __array_priority__ = 1000   # numpy defers binary operators to Tensor's reflected ones
 
     def __init__(self, data=None, *, dtype=None, device=None, requires_grad=False):
@@ -1372,7 +1373,7 @@ def _snapshot(t):
     return old
 
 
-def _inplace_op(self, fn):
+def _inplace_op(self, fn, reshape=False):
     """Record an in-place op: ``fn(old_self)`` computes the result out of place, then ``self`` becomes it.
 
     The graph keeps the old value (a snapshot sharing the old array), so backward sees the
@@ -1384,9 +1385,14 @@ def _inplace_op(self, fn):
             raise RuntimeError(f"result type {res._data.dtype} can't be cast to the desired output type "
                                f"{self._data.dtype}")
         res = res.to(self._data.dtype)
-    if res._data.shape != self._data.shape:
+    if res._data.shape != self._data.shape and not reshape:
         raise RuntimeError(f"output with shape {tuple(self.shape)} doesn't match the broadcast shape "
                            f"{tuple(res.shape)}")
+    if res.grad_fn is not None:
+        # nodes recorded before this op keep seeing the old state of `self`
+        hist = self._hist if self._hist is not None else []
+        hist.append((res.grad_fn.seq, self.grad_fn, self._out_idx, self._requires_grad))
+        self._hist = hist
     self._data = res._data
     self.grad_fn = res.grad_fn
     self._out_idx = res._out_idx
