@@ -269,6 +269,16 @@ def _exclusive_view(a):
     return sys.getrefcount(base) <= 3
 
 
+_HELPERS = []
+
+
+def _tensor_helpers():
+    if not _HELPERS:
+        from .tensor import Tensor, _sum_to, _wrap   # tensor.py imports this module
+        _HELPERS.extend((Tensor, _sum_to, _wrap))
+    return _HELPERS
+
+
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, allow_unused=False):
     """Back-propagate ``root_grads`` from ``roots``.
 
@@ -276,7 +286,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
     gradients with respect to ``inputs`` are returned (nothing is accumulated) and only the part of
     the graph leading to them runs.
     """
-    from .tensor import Tensor, _sum_to, _wrap  # noqa: circular at import time only
+    Tensor, _sum_to, _wrap = _tensor_helpers()
 
     if retain_graph is None:
         retain_graph = create_graph

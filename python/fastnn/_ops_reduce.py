@@ -57,13 +57,20 @@ def _np_axes(axes, ndim):
     return axes if ndim > 0 else None
 
 
+_add_reduce = np.add.reduce
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     a = input._data
-    axes = _dims(dim, a.ndim, "sum")
-    dt = _dt.as_dtype(dtype)
-    if dt is None and a.dtype.kind in "biu":
-        dt = _dt.int64
-    out = np.sum(a, axis=_np_axes(axes, a.ndim), keepdims=keepdim, dtype=dt)
+    if dim is None and dtype is None and a.dtype.kind == "f":
+        axes = None
+        out = _add_reduce(a, None, None, None, keepdim)      # fast path: no argument parsing
+    else:
+        axes = _dims(dim, a.ndim, "sum")
+        dt = _dt.as_dtype(dtype)
+        if dt is None and a.dtype.kind in "biu":
+            dt = _dt.int64
+        out = _add_reduce(a, axes if a.ndim else None, dt, None, keepdim)
     if _mode.enabled and input._requires_grad:
         shape = a.shape
         return _make(out, (input,), lambda g: (_expand_grad(g, shape, axes, keepdim),), "Sum")
@@ -84,12 +91,12 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(dt)
         a = input._data
     axes = _dims(dim, a.ndim, "mean")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.mean(a, axis=_np_axes(axes, a.ndim), keepdims=keepdim)
+    n = a.size if axes is None else builtins.int(np.prod([a.shape[d] for d in axes]))
+    inv = 1.0 / n if n else float("nan")
+    out = _add_reduce(a, axes if a.ndim else None, None, None, keepdim)
+    out = out * out.dtype.type(inv)
     if _mode.enabled and input._requires_grad:
         shape = a.shape
-        n = a.size // builtins.max(out.size, 1) if a.size else 0
-        inv = 1.0 / n if n else float("nan")
         return _make(out, (input,), lambda g: (_expand_grad(g * inv, shape, axes, keepdim),), "Mean")
     return _wrap(out)
 
