@@ -4,6 +4,8 @@ Tensor ops (autograd) call these; these call ``fastnn._C`` / ``fastnn._C_cuda``.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import backend
@@ -36,14 +38,18 @@ def _merge_dims(shape, strides_list):
     return out_shape, out_strides
 
 
-def _strided(xp, x, shape, strides):
-    """View of ``x`` (same first element) with the given shape and byte strides."""
-    shape, strides = tuple(shape), tuple(strides)
-    if x.shape == shape and x.strides == strides:
-        return x
-    if xp is np:
-        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
-    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+def _broadcast_batch(sa, sb):
+    """numpy's broadcast of two shape tuples, or None when they do not broadcast."""
+    if sa == sb:
+        return tuple(sa)
+    n = max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
+    out = []
+    for x, y in zip(sa, sb):
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(out)
 
 
 def matmul(a, b, out=None):
@@ -58,8 +64,9 @@ def matmul(a, b, out=None):
         if not hasattr(x, "dtype") or not hasattr(x, "strides"):
             raise TypeError(f"matmul: argument '{name}' must be an array, got {type(x).__name__}")
     xp = backend.array_module_of(a)
-    if backend.device_of(a) != backend.device_of(b):
-        raise RuntimeError(f"matmul: 'a' is on {backend.device_of(a)} but 'b' is on {backend.device_of(b)}")
+    dev_a, dev_b = backend.device_of(a), backend.device_of(b)
+    if dev_a is not dev_b and dev_a != dev_b:
+        raise RuntimeError(f"matmul: 'a' is on {dev_a} but 'b' is on {dev_b}")
     _check_float("a", a, "matmul")
     _check_float("b", b, "matmul")
     if a.dtype != b.dtype:
@@ -72,10 +79,9 @@ def matmul(a, b, out=None):
         raise ValueError(
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: {a2.shape[-1]} (dim -1 of 'a') "
             f"!= {b2.shape[-2]} (dim -2 of 'b')")
-    try:
-        batch_shape = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
-    except ValueError:
-        raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast") from None
+    batch_shape = _broadcast_batch(a2.shape[:-2], b2.shape[:-2])
+    if batch_shape is None:
+        raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast")
     M, K, N = a2.shape[-2], a2.shape[-1], b2.shape[-1]
     final_shape = batch_shape + (M, N)
     if a.ndim == 1:
@@ -99,18 +105,20 @@ def matmul(a, b, out=None):
         return out
     o2 = out[..., None] if b.ndim == 1 else out
     o2 = o2[..., None, :] if a.ndim == 1 else o2
-    gemm = backend.kernel_module(backend.device_of(a)).gemm
+    gemm = backend.kernel_module(dev_a).gemm
+    if not batch_shape:
+        gemm(a2[None], b2[None], o2[None])
+        return out
+    # reshape() below only merges dimensions that _merge_dims found mergeable, so it always
+    # returns a view, never a copy (a copy of `out` would lose the result).
 
     # Only 'a' has batch dimensions: when they fold into its rows (and into out's rows), one
     # (batch*M, K) @ (K, N) product replaces a batched call and the kernel sees a taller matrix.
-    if a2.ndim > 2 and b2.ndim == 2:
-        shp, (sa, so) = _merge_dims(a2.shape[:-1], [a2.strides[:-1], o2.strides[:-1]])
+    if b2.ndim == 2:
+        shp, _ = _merge_dims(a2.shape[:-1], [a2.strides[:-1], o2.strides[:-1]])
         if len(shp) <= 1:
-            rows = shp[0] if shp else 1
-            sa_m, so_m = (sa[0], so[0]) if shp else (0, 0)
-            a3 = _strided(xp, a2, (1, rows, K), (0, sa_m, a2.strides[-1]))
-            o3 = _strided(xp, o2, (1, rows, N), (0, so_m, o2.strides[-1]))
-            gemm(a3, b2[None], o3)
+            rows = math.prod(a2.shape[:-1])
+            gemm(a2.reshape((1, rows, K)), b2[None], o2.reshape((1, rows, N)))
             return out
 
     # General case: broadcast views (stride 0 on repeated operands), batch dimensions merged
@@ -118,18 +126,14 @@ def matmul(a, b, out=None):
     A = xp.broadcast_to(a2, batch_shape + (M, K))
     B = xp.broadcast_to(b2, batch_shape + (K, N))
     nb = len(batch_shape)
-    # The longest run of trailing batch dimensions that folds into one strided batch axis.
+    # The longest run of trailing batch dimensions that folds into one batch axis.
     for lead in range(nb + 1):
-        shp, strides = _merge_dims(batch_shape[lead:], [A.strides[lead:nb], B.strides[lead:nb], o2.strides[lead:nb]])
+        shp, _ = _merge_dims(batch_shape[lead:], [A.strides[lead:nb], B.strides[lead:nb], o2.strides[lead:nb]])
         if len(shp) <= 1:
             break
-    inner = shp[0] if shp else 1
-    sa, sb, so = (st[0] if shp else 0 for st in strides)
+    inner = math.prod(batch_shape[lead:])
     for idx in np.ndindex(*batch_shape[:lead]):
-        a_i, b_i, o_i = A[idx], B[idx], o2[idx]
-        gemm(_strided(xp, a_i, (inner, M, K), (sa,) + A.strides[nb:]),
-             _strided(xp, b_i, (inner, K, N), (sb,) + B.strides[nb:]),
-             _strided(xp, o_i, (inner, M, N), (so,) + o2.strides[nb:]))
+        gemm(A[idx].reshape((inner, M, K)), B[idx].reshape((inner, K, N)), o2[idx].reshape((inner, M, N)))
     return out
 
 

@@ -1,0 +1,71 @@
+"""GEMM: fastnn's kernel (through kernels.matmul) against numpy.matmul (OpenBLAS), 1 and 2 threads.
+
+Shapes: squares 64 to 2048 and the layers of an MNIST MLP (128x784 @ 784x256, 128x256 @ 256x128),
+float32, plus float64 at 512 and 1024. Each row is the best of a few alternating rounds of
+(numpy median, fastnn median), so that load from other processes on a shared machine hits both.
+"""
+from __future__ import annotations
+
+import harness
+
+SQUARES = [64, 128, 256, 512, 1024, 2048]
+MLP = [(128, 256, 784), (128, 128, 256)]  # (M, N, K): (M, K) @ (K, N)
+
+
+def _thread_limiter():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits
+
+
+def run(device: str, quick: bool) -> list[dict]:
+    if not device.startswith("cpu"):
+        return []
+    import numpy as np
+
+    import fastnn
+    from fastnn import kernels
+
+    limiter = _thread_limiter()
+    shapes = [("sgemm", n, n, n, np.float32) for n in (SQUARES if not quick else [64, 256, 1024])]
+    shapes += [("sgemm", m, n, k, np.float32) for m, n, k in MLP]
+    if not quick:
+        shapes += [("dgemm", n, n, n, np.float64) for n in (512, 1024)]
+    rounds = 2 if quick else 3
+    rng = np.random.default_rng(0)
+    old_threads = fastnn.get_num_threads()
+    rows = []
+    try:
+        for op, M, N, K, dtype in shapes:
+            a = rng.standard_normal((M, K)).astype(dtype)
+            b = rng.standard_normal((K, N)).astype(dtype)
+            c = np.empty((M, N), dtype)
+            flop = 2.0 * M * N * K
+            # About 0.3 s of work per timing block, at least 3 repeats.
+            repeats = max(3, min(200, int(0.3 * 60e9 / flop)))
+            for threads in (1, 2):
+                fastnn.set_num_threads(threads)
+                ctx = limiter(limits=threads) if limiter else None
+                if ctx:
+                    ctx.__enter__()
+                try:
+                    t_np = t_fn = float("inf")
+                    for _ in range(rounds):
+                        t_np = min(t_np, harness.time_ms(lambda: np.matmul(a, b, out=c), repeats=repeats))
+                        harness.pause(0.2)  # OpenBLAS workers spin for ~0.1 s after a call
+                        t_fn = min(t_fn, harness.time_ms(lambda: kernels.matmul(a, b, out=c), repeats=repeats))
+                        harness.pause(0.05)
+                finally:
+                    if ctx:
+                        ctx.__exit__(None, None, None)
+                gf_fn, gf_np = flop / t_fn / 1e6, flop / t_np / 1e6
+                note = f"{threads} thr: fastnn {gf_fn:.0f} GFLOP/s, numpy {gf_np:.0f} GFLOP/s"
+                if limiter is None:
+                    note += " (numpy threads not limited: threadpoolctl missing)"
+                rows.append(harness.row(op, f"{M}x{K} @ {K}x{N}, {threads} thr", t_fn,
+                                        "numpy (OpenBLAS)", t_np, note))
+    finally:
+        fastnn.set_num_threads(old_threads)
+    return rows
