@@ -1,0 +1,177 @@
+"""GPU kernels: fastnn's CUDA kernels against cuBLAS (through cupy and PyTorch) and cuDNN (PyTorch).
+
+Runs only for ``--device cuda`` (no rows on the CPU). Timing: CUDA events around a run of calls on
+the current stream, after warm-up; the row holds the median over several such runs. Inputs are
+random (never zeros). Shapes: square SGEMM at 4096 and 8192 (float32, TF32), DGEMM at 2048, the
+3x3 convolutions of a ResNet-style network (forward + input-grad + weight-grad), 3x3/2 max pooling
+and 2x bilinear upsampling. The note column gives the achieved rate.
+"""
+from __future__ import annotations
+
+import statistics
+
+import harness
+
+
+def _events_ms(cp, fn, warmup=2, inner=5, runs=7):
+    """Median per-call time in ms: ``runs`` event-timed blocks of ``inner`` back-to-back calls."""
+    for _ in range(warmup):
+        fn()
+    cp.cuda.get_current_stream().synchronize()
+    times = []
+    for _ in range(runs):
+        start, end = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        for _ in range(inner):
+            fn()
+        end.record()
+        end.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, end) / inner)
+    return statistics.median(times)
+
+
+def _torch_cuda():
+    torch = harness.try_import_torch()
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return torch
+
+
+def _desc(a):
+    return (int(a.data.ptr), tuple(a.shape), tuple(s // a.itemsize for s in a.strides))
+
+
+def _gemm_rows(cp, K, C, torch, quick):
+    rows = []
+    sizes = [4096, 8192] if not quick else [4096, 8192]
+    reps = dict(runs=3 if quick else 7, inner=3 if quick else 5)
+    for n in sizes:
+        rng = cp.random.default_rng(0)
+        a = rng.standard_normal((1, n, n), dtype=cp.float32)
+        b = rng.standard_normal((1, n, n), dtype=cp.float32)
+        out = cp.empty((1, n, n), cp.float32)
+        flop = 2.0 * n ** 3
+        stream = cp.cuda.get_current_stream().ptr
+        t_fn = _events_ms(cp, lambda: C.gemm("float32", _desc(a), _desc(b), _desc(out), 1.0, 0.0, False, stream), **reps)
+        t_ref = _events_ms(cp, lambda: cp.matmul(a[0], b[0], out=out[0]), **reps)
+        rows.append(harness.row("sgemm fp32", f"{n}^3", t_fn, "cupy (cuBLAS)", t_ref,
+                                f"fastnn {flop / t_fn / 1e9:.1f} TFLOP/s, cuBLAS {flop / t_ref / 1e9:.1f}"))
+        t_tf = _events_ms(cp, lambda: C.gemm("float32", _desc(a), _desc(b), _desc(out), 1.0, 0.0, True, stream), **reps)
+        t_tref = None
+        if torch is not None:
+            ta, tb = torch.as_tensor(a[0], device="cuda"), torch.as_tensor(b[0], device="cuda")
+            old = torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = True
+            try:
+                t_tref = _events_ms(cp, lambda: torch.matmul(ta, tb), **reps)
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = old
+        rows.append(harness.row("sgemm tf32", f"{n}^3", t_tf, "torch (cuBLAS TF32)" if t_tref else None, t_tref,
+                                f"fastnn {flop / t_tf / 1e9:.1f} TFLOP/s"
+                                + (f", cuBLAS {flop / t_tref / 1e9:.1f}" if t_tref else "")))
+    n = 2048
+    rng = cp.random.default_rng(1)
+    a = rng.standard_normal((1, n, n), dtype=cp.float64)
+    b = rng.standard_normal((1, n, n), dtype=cp.float64)
+    out = cp.empty((1, n, n), cp.float64)
+    t_fn = _events_ms(cp, lambda: K.gemm(a, b, out), **reps)
+    t_ref = _events_ms(cp, lambda: cp.matmul(a[0], b[0], out=out[0]), **reps)
+    rows.append(harness.row("dgemm fp64", f"{n}^3", t_fn, "cupy (cuBLAS)", t_ref,
+                            f"fastnn {2.0 * n ** 3 / t_fn / 1e9:.1f} TFLOP/s"))
+    return rows
+
+
+# ResNet-style 3x3 convolutions, stride 1, padding 1: (N, C, H, W, OC)
+CONVS = [(32, 64, 56, 56, 64), (32, 128, 28, 28, 128), (32, 256, 14, 14, 256)]
+
+
+def _conv_rows(cp, K, torch, quick):
+    rows = []
+    reps = dict(runs=3 if quick else 7, inner=2 if quick else 5)
+    for N, C, H, W, OC in (CONVS[:2] if quick else CONVS):
+        rng = cp.random.default_rng(2)
+        x = rng.standard_normal((N, C, H, W), dtype=cp.float32)
+        w = rng.standard_normal((OC, C, 3, 3), dtype=cp.float32) * 0.05
+        dy = rng.standard_normal((N, OC, H, W), dtype=cp.float32)
+
+        def fwd_bwd():
+            K.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+            K.conv2d_backward_input(dy, w, (H, W), (1, 1), (1, 1), (1, 1), 1)
+            K.conv2d_backward_weight(x, dy, (3, 3), (1, 1), (1, 1), (1, 1), 1)
+
+        t_fn = _events_ms(cp, fwd_bwd, **reps)
+        t_ref = None
+        if torch is not None:
+            tx = torch.as_tensor(x, device="cuda")
+            tw = torch.as_tensor(w, device="cuda")
+            tdy = torch.as_tensor(dy, device="cuda")
+            F = torch.nn.functional
+            gi, gw = torch.nn.grad.conv2d_input, torch.nn.grad.conv2d_weight
+            old = torch.backends.cudnn.allow_tf32
+            torch.backends.cudnn.allow_tf32 = False  # fastnn's conv runs in float32 by default
+            try:
+                t_ref = _events_ms(cp, lambda: (F.conv2d(tx, tw, padding=1), gi(tx.shape, tw, tdy, padding=1),
+                                                gw(tx, tw.shape, tdy, padding=1)), **reps)
+            finally:
+                torch.backends.cudnn.allow_tf32 = old
+        flop = 3 * 2.0 * N * OC * H * W * C * 9
+        rows.append(harness.row("conv2d fwd+bwd fp32", f"{N}x{C}x{H}x{W}, {OC}x3x3", t_fn,
+                                "torch (cuDNN fp32)" if t_ref else None, t_ref,
+                                f"fastnn {flop / t_fn / 1e9:.1f} TFLOP/s"))
+    return rows
+
+
+def _pool_interp_rows(cp, K, torch, quick):
+    rows = []
+    reps = dict(runs=3 if quick else 7, inner=5 if quick else 20)
+    rng = cp.random.default_rng(3)
+    x = rng.standard_normal((32, 64, 112, 112), dtype=cp.float32)
+    t_fn = _events_ms(cp, lambda: K.max_pool2d(x, (3, 3), (2, 2), (1, 1), (1, 1), False, True), **reps)
+    t_ref = None
+    if torch is not None:
+        tx = torch.as_tensor(x, device="cuda")
+        t_ref = _events_ms(cp, lambda: torch.nn.functional.max_pool2d(tx, 3, 2, 1, return_indices=True), **reps)
+    gb = (x.nbytes + x.nbytes / 4 * 3) / 1e9  # input read, values + int64 indices written
+    rows.append(harness.row("max_pool2d 3x3/2 fwd", "32x64x112x112", t_fn, "torch (cuDNN/ATen)" if t_ref else None,
+                            t_ref, f"fastnn {gb / t_fn * 1e3:.0f} GB/s"))
+    y, idx = K.max_pool2d(x, (3, 3), (2, 2), (1, 1), (1, 1), False, True)
+    dy = rng.standard_normal(y.shape, dtype=cp.float32)
+    t_fn = _events_ms(cp, lambda: K.max_pool2d_backward(dy, idx, (112, 112)), **reps)
+    t_ref = None
+    if torch is not None:
+        ty = torch.as_tensor(dy, device="cuda")
+        tidx = torch.as_tensor(idx, device="cuda")
+        t_ref = _events_ms(cp, lambda: torch.ops.aten.max_pool2d_with_indices_backward(
+            ty, tx, [3, 3], [2, 2], [1, 1], [1, 1], False, tidx), **reps)
+    rows.append(harness.row("max_pool2d 3x3/2 bwd", "32x64x112x112", t_fn, "torch (ATen)" if t_ref else None, t_ref))
+    t_fn = _events_ms(cp, lambda: K.avg_pool2d(x, (2, 2), (2, 2), (0, 0), False, True, 0), **reps)
+    t_ref = None
+    if torch is not None:
+        t_ref = _events_ms(cp, lambda: torch.nn.functional.avg_pool2d(tx, 2), **reps)
+    rows.append(harness.row("avg_pool2d 2x2/2 fwd", "32x64x112x112", t_fn, "torch (cuDNN/ATen)" if t_ref else None,
+                            t_ref))
+    xs = rng.standard_normal((32, 64, 56, 56), dtype=cp.float32)
+    t_fn = _events_ms(cp, lambda: K.upsample2d(xs, "bilinear", (112, 112), False, (0.0, 0.0)), **reps)
+    t_ref = None
+    if torch is not None:
+        txs = torch.as_tensor(xs, device="cuda")
+        t_ref = _events_ms(cp, lambda: torch.nn.functional.interpolate(txs, size=(112, 112), mode="bilinear"), **reps)
+    rows.append(harness.row("upsample bilinear x2 fwd", "32x64x56x56", t_fn, "torch (ATen)" if t_ref else None, t_ref))
+    return rows
+
+
+def run(device: str, quick: bool) -> list[dict]:
+    if not device.startswith("cuda"):
+        return []
+    from fastnn import backend
+    if not backend.cuda_available():
+        raise RuntimeError("bench_cuda: --device cuda requested but CUDA is not available to fastnn")
+    cp = backend.cupy_module()
+    from fastnn import _C_cuda as C
+    from fastnn import _cuda_kernels as K
+    torch = _torch_cuda()
+    rows = []
+    rows += _gemm_rows(cp, K, C, torch, quick)
+    rows += _conv_rows(cp, K, torch, quick)
+    rows += _pool_interp_rows(cp, K, torch, quick)
+    return rows

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# One command for a machine with an NVIDIA GPU (H100 here): build, GPU tests, compute-sanitizer on
+# a small subset, then the GPU benchmarks; about 6 minutes at most, a short table printed last.
+#
+#   bash bench/gpu_check.sh            (logs and JSON under $OUT, or /tmp/fastnn-gpu-check)
+#
+# Needs: Python with numpy, cupy, pytest, pybind11, scikit-build-core, cmake, ninja and nvcc;
+# torch (with CUDA) is optional: it adds the cuDNN/cuBLAS-TF32 references. No package registry
+# is used: the build is `pip install --no-build-isolation --no-deps .`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOG=${OUT:-/tmp/fastnn-gpu-check}
+mkdir -p "$LOG"
+export PYTHONUNBUFFERED=1
+START=$SECONDS
+BUDGET=${GPU_CHECK_BUDGET:-350}
+declare -a SUMMARY
+
+left() { echo $((BUDGET - (SECONDS - START))); }
+
+# step NAME LIMIT LOGFILE CMD...: runs CMD with at most LIMIT seconds (less if the budget is short).
+step() {
+  local name=$1 limit=$2 log=$3
+  shift 3
+  local l
+  l=$(left)
+  if [ "$l" -lt 15 ]; then
+    SUMMARY+=("$(printf '%-22s %-8s %5s s' "$name" skipped 0)")
+    return 0
+  fi
+  [ "$limit" -gt "$l" ] && limit=$l
+  local t0=$SECONDS rc
+  timeout "$limit" "$@" >>"$log" 2>&1
+  rc=$?
+  local status=ok
+  [ $rc -ne 0 ] && status="rc=$rc"
+  [ $rc -eq 124 ] && status=timeout
+  SUMMARY+=("$(printf '%-22s %-8s %5s s' "$name" "$status" $((SECONDS - t0)))")
+  return $rc
+}
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+  nvcc --version | tail -1
+  python3 -c "import sys, cupy; print('python', sys.version.split()[0], 'cupy', cupy.__version__)"
+  python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" 2>/dev/null || echo "torch: none"
+  date -u +"%Y-%m-%d %H:%M UTC"
+} >"$LOG/card.txt" 2>&1
+cat "$LOG/card.txt"
+
+# 1. Build for the card's own architecture only (one pass of nvcc per kernel file).
+CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
+export FASTNN_CUDA=on FASTNN_CUDA_ARCHS=${FASTNN_CUDA_ARCHS:-${CC:-90}} CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
+if ! step build 200 "$LOG/build.log" python3 -m pip install --no-build-isolation --no-deps -v .; then
+  tail -40 "$LOG/build.log"
+  printf '%s\n' "${SUMMARY[@]}"
+  exit 1
+fi
+grep -E "registers|spill" "$LOG/build.log" | grep -v " 0 bytes spill stores, 0 bytes spill loads" | tail -5 || true
+# Run from outside the checkout so the installed package (not python/) is imported.
+REPO=$(pwd)
+cd /tmp
+python3 -c "import fastnn, fastnn.cuda as c; print('fastnn', fastnn.__version__, 'cuda available:', c.is_available(), c.get_device_name() if c.is_available() else '')"
+
+# 2. GPU tests, and the build checks (which must also pass with a GPU present).
+step "pytest -m gpu" 120 "$LOG/tests.log" python3 -m pytest -q -m gpu -p no:cacheprovider "$REPO/tests"
+step "pytest build" 30 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider "$REPO/tests/test_cuda_build.py"
+tail -3 "$LOG/tests.log"
+
+# 3. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck) on a
+#    few small cases of every kernel family.
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+SUBSET="test_gemm_layouts and f32 or test_gemm_matches_cpu and f64 and 2-17 or conv2d_forward_and_grads and f32 and (cc2 or cc3) or max_pool2d_matches_cpu and f32 or avg_pool2d_matches_cpu and f32 and pc1 or adaptive_pools and f32 or upsample and f32 and shape0"
+if [ -x "$SAN" ]; then
+  step memcheck 60 "$LOG/sanitizer.log" "$SAN" --tool memcheck --error-exitcode 9 --target-processes all \
+    python3 -m pytest -q -x -p no:cacheprovider "$REPO/tests/test_cuda_kernels.py" -k "$SUBSET"
+  step racecheck 45 "$LOG/sanitizer.log" "$SAN" --tool racecheck --error-exitcode 9 --target-processes all \
+    python3 -m pytest -q -x -p no:cacheprovider "$REPO/tests/test_cuda_kernels.py" -k "test_gemm_layouts and f32 and nn or test_gemm_tf32 and 100 or conv2d_forward_and_grads and f32 and cc2"
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed|failed" "$LOG/sanitizer.log" | tail -6
+else
+  SUMMARY+=("compute-sanitizer      missing      0 s")
+fi
+
+# 4. Benchmarks: the kernel table (fastnn vs cuBLAS / cuDNN), then the training-step table.
+cd "$REPO"
+step "bench cuda" 100 "$LOG/bench_cuda.txt" python3 bench/run.py --device cuda --quick --only cuda --json "$LOG/bench_cuda.json"
+step "bench train (cuda)" 40 "$LOG/bench_train.txt" python3 bench/run.py --device cuda --quick --only train
+
+{
+  echo "== gpu_check: $(head -1 "$LOG/card.txt"), $((SECONDS - START)) s"
+  printf '%s\n' "${SUMMARY[@]}"
+  echo
+  grep -E "^\|" "$LOG/bench_cuda.txt" || tail -5 "$LOG/bench_cuda.txt"
+} | tee "$LOG/summary.txt"

@@ -1,0 +1,408 @@
+"""fastnn's CUDA kernels against the CPU kernels (fastnn._C) and against cupy / PyTorch on the GPU.
+
+Every test here needs a GPU and cupy: marked ``gpu`` and skipped when fastnn.backend.cuda_available()
+is False. Inputs are fresh random draws (never zeros), outputs of the raw bindings are poisoned
+with NaN first so an element the kernel forgets to write fails the comparison.
+"""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _C, backend, kernels
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not backend.cuda_available(), reason="needs a CUDA GPU and cupy")]
+
+if backend.cuda_available():
+    import cupy as cp
+
+    from fastnn import _C_cuda, _cuda_kernels as K
+else:  # the module is skipped; keep the names defined for collection
+    cp = K = _C_cuda = None
+
+
+def rel_err(got, ref):
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, (got.shape, ref.shape)
+    assert not np.isnan(got).any(), "NaN in the result (an element was not written?)"
+    denom = np.linalg.norm(ref.ravel())
+    return np.linalg.norm((got - ref).ravel()) / (denom if denom > 0 else 1.0)
+
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+def host(a):
+    return cp.asnumpy(a)
+
+
+def randn(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def desc(a):
+    return (int(a.data.ptr), tuple(a.shape), tuple(s // a.itemsize for s in a.strides))
+
+
+# ---------------------------------------------------------------------------- GEMM
+GEMM_SHAPES = [(1, 1, 1, 1), (1, 2, 3, 5), (2, 17, 31, 13), (1, 128, 128, 8), (1, 129, 127, 9), (3, 64, 96, 33),
+               (1, 257, 255, 131), (2, 1, 300, 7), (1, 300, 1, 19), (1, 7, 5, 1000)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("batch,M,N,K", GEMM_SHAPES)
+def test_gemm_matches_cpu(rng, dtype, batch, M, N, K):
+    a = randn(rng, (batch, M, K), dtype)
+    b = randn(rng, (batch, K, N), dtype)
+    ref = np.empty((batch, M, N), dtype)
+    _C.gemm(a, b, ref)
+    out = cp.full((batch, M, N), np.nan, dtype)
+    K_ = K
+    K.gemm(cp.asarray(a), cp.asarray(b), out)
+    assert rel_err(host(out), ref) < TOL[dtype] * max(1.0, np.sqrt(K_) / 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("layout", ["nn", "tn", "nt", "tt", "strided", "neg"])
+def test_gemm_layouts(rng, dtype, layout):
+    batch, M, N, Kd = 2, 67, 45, 38
+    A = cp.asarray(randn(rng, (batch, M, Kd), dtype))
+    B = cp.asarray(randn(rng, (batch, Kd, N), dtype))
+    if layout in ("tn", "tt"):
+        A = cp.ascontiguousarray(A.transpose(0, 2, 1)).transpose(0, 2, 1)
+    if layout in ("nt", "tt"):
+        B = cp.ascontiguousarray(B.transpose(0, 2, 1)).transpose(0, 2, 1)
+    if layout == "strided":
+        A = cp.asarray(randn(rng, (batch, 2 * M, 3 * Kd), dtype))[:, ::2, ::3]
+        B = cp.asarray(randn(rng, (batch, Kd, 2 * N), dtype))[:, :, 1::2]
+    if layout == "neg":
+        A = cp.asarray(randn(rng, (batch, M, Kd), dtype))[:, ::-1, :]
+        B = cp.asarray(randn(rng, (batch, Kd, N), dtype))[::-1, :, ::-1]
+    ref = np.matmul(host(A).astype(np.float64), host(B).astype(np.float64))
+    out = cp.full((batch, M, N), np.nan, dtype)
+    K.gemm(A, B, out)
+    assert rel_err(host(out), ref) < TOL[dtype] * 2
+
+
+def test_gemm_fast_path_is_taken(rng):
+    a = cp.asarray(randn(rng, (1, 128, 64), np.float32))
+    b = cp.asarray(randn(rng, (1, 64, 256), np.float32))
+    assert _C_cuda.gemm_path("float32", desc(a), desc(b)) == "simt-vec"
+    at = cp.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
+    assert _C_cuda.gemm_path("float32", desc(at), desc(b)) == "simt-vec"
+    assert _C_cuda.gemm_path("float32", desc(a[:, :, 1:]), desc(b[:, 1:, :])) == "simt"
+    assert _C_cuda.gemm_path("float64", desc(a.astype(cp.float64)), desc(b.astype(cp.float64))) == "simt"
+    assert _C_cuda.gemm_path("float32", desc(a), desc(b), True).startswith("tf32")
+
+
+def test_gemm_alpha_beta_and_nan_not_read(rng):
+    a = randn(rng, (2, 33, 21), np.float32)
+    b = randn(rng, (2, 21, 40), np.float32)
+    c0 = randn(rng, (2, 33, 40), np.float32)
+    out = cp.asarray(c0)
+    _C_cuda.gemm("float32", desc(cp.asarray(a)), desc(cp.asarray(b)), desc(out), 0.5, -2.0, False,
+                 cp.cuda.get_current_stream().ptr)
+    assert rel_err(host(out), 0.5 * (a.astype(np.float64) @ b) - 2.0 * c0) < 1e-5
+    out = cp.full((2, 33, 40), np.nan, np.float32)  # beta == 0: C must not be read
+    K.gemm(cp.asarray(a), cp.asarray(b), out, alpha=1.0, beta=0.0)
+    assert rel_err(host(out), a.astype(np.float64) @ b) < 1e-5
+
+
+def test_gemm_k_zero_scales_out(rng):
+    c0 = randn(rng, (1, 5, 6), np.float32)
+    out = cp.asarray(c0)
+    K.gemm(cp.empty((1, 5, 0), cp.float32), cp.empty((1, 0, 6), cp.float32), out, alpha=1.0, beta=3.0)
+    np.testing.assert_allclose(host(out), 3.0 * c0, rtol=1e-6)
+
+
+def test_gemm_broadcast_batch_and_large_grid(rng):
+    # Batch stride 0 on b, and more batches than a grid dimension holds (65535).
+    batch = 70000
+    a = cp.asarray(randn(rng, (batch, 2, 3), np.float32))
+    b1 = cp.asarray(randn(rng, (1, 3, 2), np.float32))
+    b = cp.broadcast_to(b1, (batch, 3, 2))
+    out = cp.full((batch, 2, 2), np.nan, cp.float32)
+    K.gemm(a, b, out)
+    ref = host(a).astype(np.float64) @ host(b1)[0].astype(np.float64)
+    assert rel_err(host(out), ref) < 1e-5
+
+
+def test_gemm_many_row_tiles(rng):
+    # More 128-row tiles than gridDim.y allows: the kernel loops over row tiles.
+    M = 65536 * 128 + 5
+    a = cp.asarray(rng.standard_normal((1, M, 1)).astype(np.float32))
+    b = cp.asarray(np.array([[[2.0]]], np.float32))
+    out = cp.full((1, M, 1), np.nan, cp.float32)
+    K.gemm(a, b, out)
+    assert float(cp.abs(out - 2 * a).max()) == 0.0
+
+
+@pytest.mark.parametrize("M,N,K_", [(256, 256, 256), (100, 130, 70), (1, 1, 1)])
+def test_gemm_tf32(rng, M, N, K_):
+    a = cp.asarray(randn(rng, (1, M, K_), np.float32))
+    b = cp.asarray(randn(rng, (1, K_, N), np.float32))
+    out = cp.full((1, M, N), np.nan, cp.float32)
+    _C_cuda.gemm("float32", desc(a), desc(b), desc(out), 1.0, 0.0, True, cp.cuda.get_current_stream().ptr)
+    ref = host(a).astype(np.float64) @ host(b).astype(np.float64)
+    err = rel_err(host(out), ref)
+    assert err < 3e-3, err  # TF32 keeps 10 mantissa bits
+    if cp.cuda.Device().compute_capability >= "80" and K_ > 16:
+        assert err > 1e-7  # really the tensor-core path, not float32
+
+
+def test_gemm_vs_cupy_cublas(rng):
+    a = cp.asarray(randn(rng, (4, 200, 150), np.float32))
+    b = cp.asarray(randn(rng, (4, 150, 170), np.float32))
+    out = cp.empty((4, 200, 170), cp.float32)
+    K.gemm(a, b, out)
+    ref = cp.matmul(a.astype(cp.float64), b.astype(cp.float64))
+    assert float(cp.linalg.norm(out - ref) / cp.linalg.norm(ref)) < 2e-6 * 30
+
+
+def test_gemm_on_non_default_stream(rng):
+    a = cp.asarray(randn(rng, (1, 300, 200), np.float32))
+    b = cp.asarray(randn(rng, (1, 200, 100), np.float32))
+    s = cp.cuda.Stream(non_blocking=True)
+    with s:
+        out = cp.full((1, 300, 100), np.nan, cp.float32)
+        K.gemm(a, b, out)
+    s.synchronize()
+    assert rel_err(host(out), host(a).astype(np.float64) @ host(b)) < 1e-5
+
+
+def test_kernels_matmul_on_gpu(rng):
+    a = randn(rng, (3, 1, 20, 7), np.float32)
+    b = randn(rng, (4, 7, 9), np.float32)
+    got = kernels.matmul(cp.asarray(a), cp.asarray(b))
+    assert isinstance(got, cp.ndarray)
+    assert rel_err(host(got), np.matmul(a.astype(np.float64), b)) < 1e-5
+
+
+def test_gemm_errors_on_gpu(rng):
+    a = cp.ones((1, 2, 3), cp.float32)
+    with pytest.raises(TypeError, match="'b'"):
+        K.gemm(a, np.ones((1, 3, 2), np.float32), cp.empty((1, 2, 2), cp.float32))
+    with pytest.raises(TypeError, match="same dtype"):
+        K.gemm(a, cp.ones((1, 3, 2), cp.float64), cp.empty((1, 2, 2), cp.float32))
+    with pytest.raises(ValueError, match="shapes do not agree"):
+        K.gemm(a, cp.ones((1, 4, 2), cp.float32), cp.empty((1, 2, 2), cp.float32))
+    with pytest.raises(ValueError, match="overlaps"):
+        K.gemm(a, a.reshape(1, 3, 2), a.reshape(1, 3, 2)[:, :2, :])
+    host_arr = np.ones((1, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="not CUDA device memory"):
+        _C_cuda.gemm("float32", desc(a), desc(cp.ones((1, 3, 2), cp.float32)),
+                     (host_arr.ctypes.data, (1, 2, 2), (4, 2, 1)))
+
+
+# ---------------------------------------------------------------------------- convolution
+CONV_CASES = [
+    # N, C, H, W, OC, KH, KW, stride, padding (t, b, l, r), dilation, groups
+    (2, 3, 9, 11, 4, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (3, 4, 13, 7, 6, 3, 2, (2, 3), (1, 0, 2, 1), (1, 2), 2),
+    (2, 6, 8, 8, 6, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 6),
+    (1, 5, 17, 19, 7, 5, 5, (2, 2), (2, 2, 2, 2), (2, 1), 1),
+    (4, 16, 12, 12, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (2, 8, 31, 29, 130, 3, 3, (1, 1), (0, 1, 0, 1), (1, 1), 2),
+]
+
+
+def _conv_inputs(rng, case, dtype):
+    N, C, H, W, OC, KH, KW, stride, padding, dilation, groups = case
+    x = randn(rng, (N, C, H, W), dtype)
+    w = randn(rng, (OC, C // groups, KH, KW), dtype)
+    bias = randn(rng, (OC,), dtype)
+    return x, w, bias
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=[f"cc{i}" for i in range(len(CONV_CASES))])
+def test_conv2d_forward_and_grads_match_cpu(rng, dtype, case):
+    N, C, H, W, OC, KH, KW, stride, padding, dilation, groups = case
+    x, w, bias = _conv_inputs(rng, case, dtype)
+    ref = _C.conv2d_forward(x, w, bias, list(stride), list(padding), list(dilation), groups)
+    got = K.conv2d_forward(cp.asarray(x), cp.asarray(w), cp.asarray(bias), stride, padding, dilation, groups)
+    tol = TOL[dtype] * 10
+    assert rel_err(host(got), ref) < tol
+    dy = randn(rng, ref.shape, dtype)
+    p2 = (padding[0], padding[2])
+    ref_dx = _C.conv2d_backward_input(dy, w, [H, W], list(stride), list(p2), list(dilation), groups)
+    got_dx = K.conv2d_backward_input(cp.asarray(dy), cp.asarray(w), (H, W), stride, p2, dilation, groups)
+    assert rel_err(host(got_dx), ref_dx) < tol
+    ref_dw = _C.conv2d_backward_weight(x, dy, [KH, KW], list(stride), list(p2), list(dilation), groups)
+    got_dw = K.conv2d_backward_weight(cp.asarray(x), cp.asarray(dy), (KH, KW), stride, p2, dilation, groups)
+    assert rel_err(host(got_dw), ref_dw) < tol
+
+
+def test_conv2d_non_contiguous_inputs(rng):
+    x = cp.asarray(randn(rng, (3, 10, 12, 4), np.float32)).transpose(0, 3, 1, 2)  # NHWC memory
+    w = cp.asarray(randn(rng, (5, 4, 3, 3), np.float32))[:, :, ::-1, :]
+    ref = _C.conv2d_forward(host(x), host(w), None, [1, 1], [1, 1, 1, 1], [1, 1], 1)
+    got = K.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert rel_err(host(got), ref) < 2e-5
+
+
+def test_conv2d_weight_grad_split_k(rng):
+    # A long reduction (batch * OH * OW) with few output tiles takes the split-K path.
+    x = randn(rng, (16, 3, 40, 40), np.float32)
+    dy = randn(rng, (16, 8, 40, 40), np.float32)
+    ref = _C.conv2d_backward_weight(x, dy, [3, 3], [1, 1], [1, 1], [1, 1], 1)
+    dw = K.conv2d_backward_weight(cp.asarray(x), cp.asarray(dy), (3, 3), (1, 1), (1, 1), (1, 1), 1)
+    assert rel_err(host(dw), ref) < 1e-5
+
+
+def test_conv_transpose2d_through_backward_input_bias(rng):
+    # conv_transpose2d(x, w, bias) with output_padding: grad_input larger than the forward needs.
+    x = randn(rng, (2, 4, 5, 6), np.float32)
+    w = randn(rng, (4, 3, 3, 3), np.float32)
+    bias = randn(rng, (3,), np.float32)
+    H, W = (5 - 1) * 2 - 2 + 3 + 1, (6 - 1) * 2 - 2 + 3 + 1
+    out = cp.full((2, 3, H, W), np.nan, cp.float32)
+    _C_cuda.conv2d_backward_input("float32", desc(cp.asarray(x)), desc(cp.asarray(w)), desc(cp.asarray(bias)),
+                                  desc(out), (2, 2), (1, 1), (1, 1), 1, False, cp.cuda.get_current_stream().ptr)
+    ref = _C.conv2d_backward_input(x, w, [H, W], [2, 2], [1, 1], [1, 1], 1) + bias[None, :, None, None]
+    assert rel_err(host(out), ref) < 2e-5
+
+
+def test_conv2d_vs_torch_cudnn(rng, torch):
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch without CUDA")
+    x = randn(rng, (4, 16, 20, 20), np.float32)
+    w = randn(rng, (32, 16, 3, 3), np.float32)
+    tx = torch.tensor(x, device="cuda", dtype=torch.float64)
+    tw = torch.tensor(w, device="cuda", dtype=torch.float64)
+    ref = torch.nn.functional.conv2d(tx, tw, stride=2, padding=1).cpu().numpy()
+    got = K.conv2d_forward(cp.asarray(x), cp.asarray(w), None, (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    assert rel_err(host(got), ref) < 2e-5
+
+
+def test_conv2d_tf32_flag(rng):
+    x = cp.asarray(randn(rng, (2, 32, 16, 16), np.float32))
+    w = cp.asarray(randn(rng, (64, 32, 3, 3), np.float32))
+    out = cp.full((2, 64, 16, 16), np.nan, cp.float32)
+    _C_cuda.conv2d_forward("float32", desc(x), desc(w), None, desc(out), (1, 1), (1, 1, 1, 1), (1, 1), 1, True,
+                           cp.cuda.get_current_stream().ptr)
+    ref = _C.conv2d_forward(host(x).astype(np.float64), host(w).astype(np.float64), None, [1, 1], [1, 1, 1, 1],
+                            [1, 1], 1)
+    assert rel_err(host(out), ref) < 3e-3
+
+
+def test_conv2d_empty_batch():
+    x = cp.empty((0, 3, 5, 5), cp.float32)
+    w = cp.ones((2, 3, 3, 3), cp.float32)
+    assert K.conv2d_forward(x, w, None, (1, 1), (0, 0, 0, 0), (1, 1), 1).shape == (0, 2, 3, 3)
+    dw = K.conv2d_backward_weight(x, cp.empty((0, 2, 3, 3), cp.float32), (3, 3), (1, 1), (0, 0), (1, 1), 1)
+    assert float(cp.abs(dw).max()) == 0.0
+
+
+def test_conv2d_errors_on_gpu():
+    x = cp.ones((1, 3, 5, 5), cp.float32)
+    with pytest.raises(ValueError, match="channels"):
+        K.conv2d_forward(x, cp.ones((2, 4, 3, 3), cp.float32), None, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    with pytest.raises(ValueError, match="smaller than the dilated kernel"):
+        K.conv2d_forward(x, cp.ones((2, 3, 7, 7), cp.float32), None, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    with pytest.raises(ValueError, match="groups"):
+        K.conv2d_forward(x, cp.ones((2, 1, 3, 3), cp.float32), None, (1, 1), (0, 0, 0, 0), (1, 1), 3)
+
+
+# ---------------------------------------------------------------------------- pooling
+POOL_CASES = [
+    # shape, kernel, stride, padding, dilation, ceil_mode
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((1, 2, 7, 9), (3, 3), (2, 2), (1, 1), (1, 1), True),
+    ((2, 1, 11, 5), (3, 2), (1, 2), (1, 0), (2, 1), False),
+    ((1, 1, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1), False),
+    ((3, 4, 13, 13), (4, 4), (3, 3), (2, 2), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=[f"pc{i}" for i in range(len(POOL_CASES))])
+def test_max_pool2d_matches_cpu(rng, dtype, case):
+    shape, k, s, p, d, ceil = case
+    x = randn(rng, shape, dtype)
+    ref, ref_idx = _C.max_pool2d(x, list(k), list(s), list(p), list(d), ceil, True)
+    got, idx = K.max_pool2d(cp.asarray(x), k, s, p, d, ceil, True)
+    np.testing.assert_array_equal(host(got), ref)
+    np.testing.assert_array_equal(host(idx), ref_idx)
+    dy = randn(rng, ref.shape, dtype)
+    ref_dx = _C.max_pool2d_backward(dy, ref_idx, list(shape[2:]))
+    got_dx = K.max_pool2d_backward(cp.asarray(dy), idx, shape[2:])
+    assert rel_err(host(got_dx), ref_dx) < TOL[dtype]
+
+
+def test_max_pool2d_nan_wins(rng):
+    x = randn(rng, (1, 1, 4, 4), np.float32)
+    x[0, 0, 1, 2] = np.nan
+    got, idx = K.max_pool2d(cp.asarray(x), (2, 2), (2, 2), (0, 0), (1, 1), False, True)
+    assert np.isnan(host(got)[0, 0, 0, 1]) and int(idx[0, 0, 0, 1]) == 1 * 4 + 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=[f"pc{i}" for i in range(len(POOL_CASES))])
+@pytest.mark.parametrize("include_pad,divisor", [(True, 0), (False, 0), (True, 3)])
+def test_avg_pool2d_matches_cpu(rng, dtype, case, include_pad, divisor):
+    shape, k, s, p, _, ceil = case
+    x = randn(rng, shape, dtype)
+    ref = _C.avg_pool2d(x, list(k), list(s), list(p), ceil, include_pad, divisor)
+    got = K.avg_pool2d(cp.asarray(x), k, s, p, ceil, include_pad, divisor)
+    assert rel_err(host(got), ref) < TOL[dtype]
+    dy = randn(rng, ref.shape, dtype)
+    ref_dx = _C.avg_pool2d_backward(dy, list(shape[2:]), list(k), list(s), list(p), ceil, include_pad, divisor)
+    got_dx = K.avg_pool2d_backward(cp.asarray(dy), shape[2:], k, s, p, ceil, include_pad, divisor)
+    assert rel_err(host(got_dx), ref_dx) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,out", [((2, 3, 10, 7), (3, 4)), ((1, 1, 5, 5), (5, 5)), ((1, 2, 3, 8), (7, 1)),
+                                       ((2, 2, 13, 11), (1, 1))])
+def test_adaptive_pools_match_cpu(rng, dtype, shape, out):
+    x = randn(rng, shape, dtype)
+    ref = _C.adaptive_avg_pool2d(x, list(out))
+    got = K.adaptive_avg_pool2d(cp.asarray(x), out)
+    assert rel_err(host(got), ref) < TOL[dtype]
+    dy = randn(rng, ref.shape, dtype)
+    assert rel_err(host(K.adaptive_avg_pool2d_backward(cp.asarray(dy), shape[2:])),
+                   _C.adaptive_avg_pool2d_backward(dy, list(shape[2:]))) < TOL[dtype]
+    ref_m, ref_i = _C.adaptive_max_pool2d(x, list(out), True)
+    got_m, got_i = K.adaptive_max_pool2d(cp.asarray(x), out, True)
+    np.testing.assert_array_equal(host(got_m), ref_m)
+    np.testing.assert_array_equal(host(got_i), ref_i)
+
+
+def test_pool_non_contiguous_and_torch(rng, torch):
+    x = cp.asarray(randn(rng, (2, 9, 11, 3), np.float32)).transpose(0, 3, 1, 2)
+    got, _ = K.max_pool2d(x, (3, 3), (2, 2), (1, 1), (1, 1), False, True)
+    ref, _ = _C.max_pool2d(host(x), [3, 3], [2, 2], [1, 1], [1, 1], False, True)
+    np.testing.assert_array_equal(host(got), ref)
+    if torch.cuda.is_available():
+        tx = torch.tensor(host(x), device="cuda")
+        np.testing.assert_allclose(host(K.avg_pool2d(x, (2, 2), (2, 2), (0, 0), False, True, 0)),
+                                   torch.nn.functional.avg_pool2d(tx, 2).cpu().numpy(), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- resampling
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("mode,align", [("nearest", False), ("bilinear", False), ("bilinear", True)])
+@pytest.mark.parametrize("shape,out,scales", [((2, 3, 5, 7), (10, 14), (0.0, 0.0)), ((1, 2, 4, 4), (9, 3), (0.0, 0.0)),
+                                              ((1, 1, 3, 5), (7, 11), (2.5, 2.2)), ((1, 1, 1, 1), (4, 4), (0.0, 0.0))])
+def test_upsample_matches_cpu(rng, dtype, mode, align, shape, out, scales):
+    x = randn(rng, shape, dtype)
+    ref = _C.upsample2d(x, mode, list(out), align, list(scales))
+    got = K.upsample2d(cp.asarray(x), mode, out, align, scales)
+    assert rel_err(host(got), ref) < TOL[dtype]
+    dy = randn(rng, ref.shape, dtype)
+    ref_dx = _C.upsample2d_backward(dy, mode, list(shape[2:]), align, list(scales))
+    got_dx = K.upsample2d_backward(cp.asarray(dy), mode, shape[2:], align, scales)
+    assert rel_err(host(got_dx), ref_dx) < TOL[dtype] * 10
+
+
+# ---------------------------------------------------------------------------- module surface
+def test_fastnn_cuda_queries():
+    assert fastnn.cuda.is_available()
+    assert fastnn.cuda.device_count() >= 1
+    assert isinstance(fastnn.cuda.get_device_name(), str)
+    assert fastnn.cuda.current_device() == cp.cuda.Device().id
+    fastnn.cuda.manual_seed(1)
+    fastnn.cuda.synchronize()
