@@ -54,7 +54,7 @@ class _Writer:
         k = self.count
         self.count += 1
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+        np.save(buf, arr, allow_pickle=False)
         self.zf.writestr(f"arrays/{k}.npy", buf.getvalue())
         return k
 

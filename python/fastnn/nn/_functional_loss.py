@@ -254,27 +254,46 @@ def _index_coefficients(x_shape, cd, t, w, ignore_index, smoothing, reduction, d
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index 'target' must be an integer tensor (int64), got {t.dtype}")
     valid = t != ignore_index
-    tt = np.where(valid, t, 0)
+    all_valid = bool(valid.all())
+    tt = t if all_valid else np.where(valid, t, 0)
     if tt.size:
         lo, hi = tt.min(), tt.max()
         if lo < 0 or hi >= C:
             bad = lo if lo < 0 else hi
             raise IndexError(f"{fn}: Target {int(bad)} is out of bounds for {C} classes "
                              f"(ignore_index={ignore_index})")
-    wt = w[tt] if w is not None else np.ones(tt.shape, dtype=dtype)
-    wt = np.where(valid, wt, 0).astype(dtype, copy=False)
+    if w is not None:
+        wt = w[tt]
+        if not all_valid:
+            wt = np.where(valid, wt, 0).astype(dtype, copy=False)
+        denom = wt.sum()
+    elif all_valid:
+        wt = None
+        denom = tt.size
+    else:
+        wt = valid.astype(dtype)
+        denom = wt.sum()
+    scale = 1.0
+    if reduction == "mean":
+        if denom == 0:
+            scale = np.nan      # PyTorch: 0/0 when every target is ignored
+        else:
+            scale = 1.0 / denom
     A = np.zeros(x_shape, dtype=dtype)
-    ti = np.expand_dims(tt, cd)
-    np.put_along_axis(A, ti, np.expand_dims(wt * (1.0 - smoothing), cd), axis=cd)
+    on = (1.0 - smoothing) * scale
+    if len(x_shape) == 2 and cd == 1:
+        rows = np.arange(x_shape[0])
+        A[rows, tt] = on if wt is None else wt * on
+    else:
+        vals = np.full(tt.shape, on, dtype=dtype) if wt is None else wt * on
+        np.put_along_axis(A, np.expand_dims(tt, cd), np.expand_dims(vals, cd), axis=cd)
     if smoothing > 0:
         wc = w if w is not None else np.ones(C, dtype=dtype)
         shape = [1] * len(x_shape)
         shape[cd] = C
-        A += (smoothing / C) * wc.reshape(shape) * np.expand_dims(valid, cd).astype(dtype)
-    if reduction == "mean":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            A = A / wt.sum()
-    return A.astype(dtype, copy=False)
+        off = (smoothing / C) * scale * wc.reshape(shape)
+        A += off if all_valid else off * np.expand_dims(valid, cd)
+    return A
 
 
 def _expand_class_dim(g, cd, reduction):
@@ -290,9 +309,7 @@ def _softmax_ce_node(input, target, A, cd, reduction, target_coef=None):
     s = e.sum(axis=cd, keepdims=True)
     logp = z - np.log(s)
     prod = A * logp
-    with np.errstate(invalid="ignore"):
-        out = -(prod.sum(axis=cd) if reduction == "none" else prod.sum())
-    out = np.asarray(out, dtype=x.dtype)
+    out = np.asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
     needs = _mode.enabled and (input._requires_grad or (target_coef is not None and target._requires_grad))
     if not needs:
         return _wrap(out)

@@ -18,7 +18,7 @@ def _lerp_(a, b, w):
     else:
         d = a - b
         d *= (1.0 - w)
-        np.subtract(b, d, out=a)
+        np.add(b, d, out=a)
 
 
 class Adam(Optimizer):

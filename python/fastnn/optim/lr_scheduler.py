@@ -340,7 +340,10 @@ class SequentialLR(LRScheduler):
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            scheduler.step(0)
+            with warnings.catch_warnings():
+                # restarting the next scheduler at epoch 0 is internal, not the deprecated user call
+                warnings.simplefilter("ignore", UserWarning)
+                scheduler.step(0)
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()

@@ -1,0 +1,164 @@
+"""Training-step throughput, fastnn vs PyTorch side by side, plus the per-op cost of autograd.
+
+Each case in ``CASES`` builds the same model in both libraries (same weights), one training step
+(forward + loss + backward + optimiser step) is timed on the same batch, and the row reports ms
+per step with samples/s in the note. PyTorch runs with as many threads as fastnn.
+
+Add a case by appending a ``Case`` (e.g. LeNet-5 with Adam) with its two builders.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+@dataclass
+class Case:
+    name: str                      # row label
+    shape: str                     # row shape column
+    batch: int
+    make_input: Callable           # (rng, batch) -> (x numpy float32, y numpy int64)
+    build_fastnn: Callable         # (fastnn, device, x, y) -> step()
+    build_torch: Callable          # (torch, x, y, weights) -> step()
+    export_weights: Callable       # fastnn model -> list of numpy arrays in torch's parameter order
+
+
+# ------------------------------------------------------------------ MLP 784-256-128-10 + SGD
+
+_MLP_SIZES = (784, 256, 128, 10)
+
+
+def _mlp_input(rng, batch):
+    return rng.standard_normal((batch, 784)).astype(np.float32), rng.integers(0, 10, batch).astype(np.int64)
+
+
+def _mlp_fastnn(fastnn, device, x, y):
+    nn = fastnn.nn
+    fastnn.manual_seed(0)
+    s = _MLP_SIZES
+    model = nn.Sequential(nn.Linear(s[0], s[1]), nn.ReLU(), nn.Linear(s[1], s[2]), nn.ReLU(), nn.Linear(s[2], s[3]))
+    model.to(device)
+    opt = fastnn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    xt = fastnn.tensor(x, device=device)
+    yt = fastnn.tensor(y, device=device)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step.model = model
+    return step
+
+
+def _mlp_torch(torch, x, y, weights):
+    nn = torch.nn
+    s = _MLP_SIZES
+    model = nn.Sequential(nn.Linear(s[0], s[1]), nn.ReLU(), nn.Linear(s[1], s[2]), nn.ReLU(), nn.Linear(s[2], s[3]))
+    with torch.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(torch.from_numpy(w))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _export(model):
+    return [p.detach().numpy().copy() for p in model.parameters()]
+
+
+CASES = [
+    Case("train step MLP 784-256-128-10 SGD+momentum, CE", "batch 128 f32", 128, _mlp_input, _mlp_fastnn,
+         _mlp_torch, _export),
+]
+
+
+# ------------------------------------------------------------------ tiny-op overhead
+
+def _tiny_op_rows(fastnn, torch, repeats):
+    a_np = np.arange(8, dtype=np.float32)
+    a = fastnn.tensor(a_np, requires_grad=True)
+    b = fastnn.tensor(a_np[::-1].copy(), requires_grad=True)
+
+    def f_fast():
+        (a * b).sum().backward()
+
+    f_torch = None
+    if torch is not None:
+        at = torch.tensor(a_np, requires_grad=True)
+        bt = torch.tensor(a_np[::-1].copy(), requires_grad=True)
+
+        def f_torch():
+            (at * bt).sum().backward()
+
+    t_fast, t_ref = _interleaved(f_fast, f_torch, "cpu", repeats, 0.3, 3)
+    return [harness.row("autograd overhead: (a*b).sum().backward()", "8 elems f32", t_fast,
+                        "PyTorch" if t_ref is not None else None, t_ref,
+                        "3 ops forward + backward; time per call")]
+
+
+def _interleaved(fn_fast, fn_ref, device, repeats, min_time, rounds):
+    """Best-of-rounds medians, alternating the two libraries so that load from other processes on a
+    shared machine hits both alike."""
+    best_f = best_r = None
+    for _ in range(rounds):
+        t = harness.time_ms(fn_fast, device=device, warmup=2, repeats=repeats, min_time=min_time)
+        best_f = t if best_f is None else min(best_f, t)
+        if fn_ref is not None:
+            harness.pause()
+            t = harness.time_ms(fn_ref, warmup=2, repeats=repeats, min_time=min_time)
+            best_r = t if best_r is None else min(best_r, t)
+            harness.pause()
+    return best_f, best_r
+
+
+def run(device="cpu", quick=False):
+    import fastnn
+    torch = harness.try_import_torch()
+    if torch is not None:
+        torch.set_num_threads(fastnn.get_num_threads())
+    repeats = 5 if quick else 15
+    rows = []
+    rng = np.random.default_rng(0)
+    for case in CASES:
+        x, y = case.make_input(rng, case.batch)
+        step_f = case.build_fastnn(fastnn, device, x, y)
+        weights = case.export_weights(step_f.model)
+        step_t = None
+        if torch is not None and device == "cpu":
+            step_t = case.build_torch(torch, x, y, weights)
+        t_fast, t_ref = _interleaved(step_f, step_t, device, repeats, 0.3 if quick else 1.0, 2 if quick else 4)
+        note = f"fastnn {case.batch / t_fast * 1e3:,.0f} samples/s"
+        if t_ref is not None:
+            note += f", PyTorch {case.batch / t_ref * 1e3:,.0f} samples/s"
+        rows.append(harness.row(case.name, case.shape, t_fast, "PyTorch" if t_ref is not None else None, t_ref,
+                                note))
+    rows += _tiny_op_rows(fastnn, torch if device == "cpu" else None, repeats)
+    return rows
+
+
+if __name__ == "__main__":
+    for r in run(quick="--quick" in sys.argv):
+        ratio = f"{r['ref_ms'] / r['fastnn_ms']:.2f}x" if r.get("ref_ms") else "-"
+        print(f"{r['op']:<50} {r['shape']:<14} fastnn {r['fastnn_ms']:.3f} ms  ref {r['ref_ms']} ms  {ratio}  "
+              f"{r['note']}")
