@@ -213,12 +213,12 @@ def test_conv_transpose2d_matches_torch(cfg, algo):
 
 def test_gradcheck_conv2d_family():
     fastnn.manual_seed(0)
-    x = fastnn.randn(2, 4, 6, 5, dtype=fastnn.float64, requires_grad=True)
-    w = fastnn.randn(6, 2, 3, 2, dtype=fastnn.float64, requires_grad=True)
-    b = fastnn.randn(6, dtype=fastnn.float64, requires_grad=True)
+    x = fastnn.randn(1, 4, 5, 5, dtype=fastnn.float64, requires_grad=True)
+    w = fastnn.randn(4, 2, 3, 2, dtype=fastnn.float64, requires_grad=True)
+    b = fastnn.randn(4, dtype=fastnn.float64, requires_grad=True)
     assert fastnn.autograd.gradcheck(lambda x, w, b: F.conv2d(x, w, b, (2, 1), (1, 2), (1, 2), 2), (x, w, b))
     assert fastnn.autograd.gradcheck(lambda x, w: F.conv2d(x, w, padding="same", groups=2), (x, w))
-    wt = fastnn.randn(4, 3, 3, 3, dtype=fastnn.float64, requires_grad=True)
+    wt = fastnn.randn(4, 2, 3, 3, dtype=fastnn.float64, requires_grad=True)
     assert fastnn.autograd.gradcheck(lambda x, w: F.conv_transpose2d(x, w, None, 2, 1, 1), (x, wt))
     x1 = fastnn.randn(2, 3, 9, dtype=fastnn.float64, requires_grad=True)
     w1 = fastnn.randn(4, 3, 3, dtype=fastnn.float64, requires_grad=True)
@@ -230,12 +230,12 @@ def test_gradgradcheck_conv2d(algo_name):
     _C.set_conv_algorithm(algo_name)
     try:
         fastnn.manual_seed(1)
-        x = fastnn.randn(2, 2, 5, 6, dtype=fastnn.float64, requires_grad=True)
-        w = fastnn.randn(4, 1, 3, 3, dtype=fastnn.float64, requires_grad=True)
-        b = fastnn.randn(4, dtype=fastnn.float64, requires_grad=True)
+        x = fastnn.randn(1, 2, 4, 5, dtype=fastnn.float64, requires_grad=True)
+        w = fastnn.randn(2, 1, 3, 3, dtype=fastnn.float64, requires_grad=True)
+        b = fastnn.randn(2, dtype=fastnn.float64, requires_grad=True)
         assert fastnn.autograd.gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, 1, 1, 1, 2), (x, w, b))
         assert fastnn.autograd.gradgradcheck(lambda x, w: F.conv2d(x, w, None, 2, 1, 2, 2), (x, w))
-        wt = fastnn.randn(2, 3, 3, 3, dtype=fastnn.float64, requires_grad=True)
+        wt = fastnn.randn(2, 2, 2, 3, dtype=fastnn.float64, requires_grad=True)
         assert fastnn.autograd.gradgradcheck(lambda x, w: F.conv_transpose2d(x, w, None, 2, 1, 1), (x, wt))
     finally:
         _C.set_conv_algorithm("auto")

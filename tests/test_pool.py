@@ -1,0 +1,183 @@
+"""Pooling kernels and ops against PyTorch and numpy: max/avg (ceil_mode, padding, dilation, count_include_pad,
+divisor_override), adaptive avg/max, indices, backward, both CPU paths, gradcheck, bad inputs."""
+import os
+
+import numpy as np
+import pytest
+
+import fastnn
+import fastnn.nn.functional as F
+from fastnn import _C, kernels
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+@pytest.fixture(params=["avx2", "portable"])
+def cpu_path(request):
+    old = os.environ.get("FASTNN_CPU_PATH")
+    os.environ["FASTNN_CPU_PATH"] = request.param
+    _C.refresh_cpu_path()
+    yield request.param
+    if old is None:
+        os.environ.pop("FASTNN_CPU_PATH", None)
+    else:
+        os.environ["FASTNN_CPU_PATH"] = old
+    _C.refresh_cpu_path()
+
+
+# (shape, kernel, stride, padding, dilation, ceil_mode)
+CONFIGS = [
+    ((2, 3, 9, 11), 3, 2, 1, 1, True),
+    ((2, 3, 8, 16), 2, 2, 0, 1, False),      # the AVX2 2x2 path with a vector tail
+    ((1, 2, 17, 35), 2, 2, 0, 1, False),     # odd sizes: the last row/column is not pooled
+    ((2, 2, 10, 9), 3, 1, 1, 2, False),      # dilation
+    ((2, 2, 7, 7), 2, 3, 1, 1, True),        # stride > kernel, ceil window starting in the padding
+    ((1, 1, 5, 5), 4, 3, 2, 1, True),
+    ((1, 3, 6, 13), (2, 3), (1, 2), (1, 0), (1, 1), True),
+    ((1, 1, 1, 1), 1, 1, 0, 1, False),
+]
+
+
+def _to_t(a, grad=False):
+    return torch.tensor(a, requires_grad=grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_matches_torch(cpu_path, dtype):
+    rng = np.random.default_rng(0)
+    for shape, k, s, p, d, cm in CONFIGS:
+        x = rng.standard_normal(shape).astype(dtype)
+        fx = fastnn.tensor(x, requires_grad=True)
+        tx = _to_t(x, True)
+        y, idx = F.max_pool2d(fx, k, s, p, d, cm, return_indices=True)
+        ty, tidx = TF.max_pool2d(tx, k, s, p, d, cm, return_indices=True)
+        assert tuple(y.shape) == tuple(ty.shape)
+        np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+        np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+        g = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+        y.backward(fastnn.tensor(g))
+        ty.backward(_to_t(g))
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool_matches_torch(cpu_path, dtype):
+    rng = np.random.default_rng(1)
+    for shape, k, s, p, d, cm in CONFIGS:
+        if d != 1:
+            continue
+        for cip, div in ((True, None), (False, None), (True, 3)):
+            x = rng.standard_normal(shape).astype(dtype)
+            fx = fastnn.tensor(x, requires_grad=True)
+            tx = _to_t(x, True)
+            y = F.avg_pool2d(fx, k, s, p, cm, cip, div)
+            ty = TF.avg_pool2d(tx, k, s, p, cm, cip, div)
+            np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-6, atol=1e-6)
+            g = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+            y.backward(fastnn.tensor(g))
+            ty.backward(_to_t(g))
+            np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_pool_numpy_reference():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4, 10, 14)).astype(np.float32)
+    blocks = x.reshape(3, 4, 5, 2, 7, 2)
+    y, idx = kernels.max_pool2d(x, (2, 2), (2, 2))
+    np.testing.assert_array_equal(y, blocks.max(axis=(3, 5)))
+    np.testing.assert_array_equal(np.take_along_axis(x.reshape(3, 4, -1), idx.reshape(3, 4, -1), 2).reshape(y.shape),
+                                  y)
+    np.testing.assert_allclose(kernels.avg_pool2d(x, (2, 2), (2, 2)), blocks.mean(axis=(3, 5)), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_nan_propagates_and_non_contiguous(cpu_path):
+    x = np.arange(2 * 3 * 8 * 20, dtype=np.float32).reshape(2, 3, 8, 20)[:, :, :, ::2]  # non-contiguous
+    x = x.copy()
+    x[0, 0, 1, 1] = np.nan
+    xv = np.ascontiguousarray(x).transpose(0, 1, 3, 2)  # a transposed view
+    y = F.max_pool2d(fastnn.from_numpy(xv), 2)
+    ref = TF.max_pool2d(torch.tensor(xv), 2)
+    np.testing.assert_array_equal(y.numpy(), ref.numpy())
+    assert np.isnan(y.numpy()[0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("out", [(5, 7), (1, 1), (13, 10), (4, 3), (None, 2), 6])
+def test_adaptive_pools_match_torch(out):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 13, 10))
+    for fn, tfn in ((F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d), (F.adaptive_max_pool2d, TF.adaptive_max_pool2d)):
+        fx = fastnn.tensor(x, requires_grad=True)
+        tx = _to_t(x, True)
+        y, ty = fn(fx, out), tfn(tx, out)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+        g = rng.standard_normal(tuple(ty.shape))
+        y.backward(fastnn.tensor(g))
+        ty.backward(_to_t(g))
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    y, idx = F.adaptive_max_pool2d(fastnn.tensor(x), out, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), TF.adaptive_max_pool2d(_to_t(x), out, return_indices=True)[1].numpy())
+
+
+def test_1d_pools_unbatched_and_unpool():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4, 17))
+    np.testing.assert_allclose(F.max_pool1d(fastnn.tensor(x), 3, 2, 1).numpy(), TF.max_pool1d(_to_t(x), 3, 2, 1).numpy())
+    np.testing.assert_allclose(F.avg_pool1d(fastnn.tensor(x), 4, 3).numpy(), TF.avg_pool1d(_to_t(x), 4, 3).numpy())
+    np.testing.assert_allclose(F.adaptive_avg_pool1d(fastnn.tensor(x), 5).numpy(),
+                               TF.adaptive_avg_pool1d(_to_t(x), 5).numpy())
+    x2 = rng.standard_normal((4, 9, 8))   # unbatched (C, H, W)
+    np.testing.assert_allclose(F.max_pool2d(fastnn.tensor(x2), 2).numpy(), TF.max_pool2d(_to_t(x2), 2).numpy())
+    x4 = rng.standard_normal((2, 3, 8, 6))
+    y, idx = F.max_pool2d(fastnn.tensor(x4), 2, return_indices=True)
+    ty, tidx = TF.max_pool2d(_to_t(x4), 2, return_indices=True)
+    np.testing.assert_array_equal(F.max_unpool2d(y, idx, 2).numpy(), TF.max_unpool2d(ty, tidx, 2).numpy())
+
+
+def test_zero_size_batch():
+    x = np.zeros((0, 3, 8, 8), np.float32)
+    y, idx = kernels.max_pool2d(x, (2, 2), (2, 2))
+    assert y.shape == (0, 3, 4, 4) and idx.shape == (0, 3, 4, 4)
+    assert kernels.avg_pool2d(x, (2, 2), (2, 2)).shape == (0, 3, 4, 4)
+    assert kernels.max_pool2d_backward(y, idx, (8, 8)).shape == (0, 3, 8, 8)
+
+
+def test_gradcheck_pools():
+    fastnn.manual_seed(0)
+    # Distinct values so that the max is not tied within finite-difference steps.
+    x = fastnn.tensor(np.random.default_rng(5).permutation(2 * 7 * 6).reshape(1, 2, 7, 6) / 10.0,
+                      requires_grad=True)
+    ac = fastnn.autograd
+    assert ac.gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), (x,))
+    assert ac.gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), (x,))
+    assert ac.gradcheck(lambda x: F.adaptive_avg_pool2d(x, (3, 4)), (x,))
+    assert ac.gradcheck(lambda x: F.adaptive_max_pool2d(x, (3, 4)), (x,))
+    assert ac.gradgradcheck(lambda x: F.avg_pool2d(x, 2), (x,))
+    assert ac.gradgradcheck(lambda x: F.max_pool2d(x, 2) * F.max_pool2d(x, 2), (x,))
+
+
+def test_bad_arguments():
+    x = np.zeros((2, 3, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="half of kernel_size"):
+        kernels.max_pool2d(x, (2, 2), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="too small"):
+        kernels.max_pool2d(np.zeros((1, 1, 2, 2), np.float32), (5, 5), (1, 1), (1, 1))
+    with pytest.raises(ValueError, match="stride"):
+        kernels.avg_pool2d(x, (2, 2), (0, 2))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        kernels.avg_pool2d(x.astype(np.int64), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="4-D"):
+        kernels.max_pool2d(x[0], (2, 2), (2, 2))
+    y, idx = kernels.max_pool2d(x, (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="indices"):
+        kernels.max_pool2d_backward(y, idx + 1000, (8, 8))
+    with pytest.raises(TypeError, match="int64"):
+        kernels.max_pool2d_backward(y, idx.astype(np.int32), (8, 8))
+    with pytest.raises(ValueError, match="grad_output"):
+        kernels.avg_pool2d_backward(np.zeros((2, 3, 3, 3), np.float32), (8, 8), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="divisor_override"):
+        F.avg_pool2d(fastnn.tensor(x), 2, divisor_override=0)
+    with pytest.raises(ValueError, match="output_size"):
+        F.adaptive_avg_pool2d(fastnn.tensor(x), 0)
+    with pytest.raises(ValueError, match="3-D|4-D"):
+        F.max_pool2d(fastnn.zeros(8), 2)
