@@ -183,3 +183,21 @@ def test_adapter_rejects_numpy_arrays_cleanly():
     with pytest.raises(TypeError, match="cupy array"):
         _cuda_kernels.gemm(np.ones((1, 2, 2), np.float32), np.ones((1, 2, 2), np.float32),
                            np.ones((1, 2, 2), np.float32))
+
+
+def test_tf32_switches_have_pytorch_names_and_defaults():
+    import fastnn.backends as fb
+    from fastnn import _cuda_kernels
+    assert fb.cuda.matmul.allow_tf32 is False and fb.cudnn.allow_tf32 is False
+    try:
+        fb.cuda.matmul.allow_tf32 = True
+        fb.cudnn.allow_tf32 = True
+        assert _cuda_kernels._tf32_matmul() and _cuda_kernels._tf32_conv()
+        with pytest.raises(TypeError, match="bool"):
+            fb.cuda.matmul.allow_tf32 = 1
+        with pytest.raises(TypeError, match="bool"):
+            fb.cudnn.allow_tf32 = "yes"
+    finally:
+        fb.cuda.matmul.allow_tf32 = False
+        fb.cudnn.allow_tf32 = False
+    assert not _cuda_kernels._tf32_matmul() and not _cuda_kernels._tf32_conv()

@@ -406,3 +406,20 @@ def test_fastnn_cuda_queries():
     assert fastnn.cuda.current_device() == cp.cuda.Device().id
     fastnn.cuda.manual_seed(1)
     fastnn.cuda.synchronize()
+
+
+def test_allow_tf32_switch_reaches_the_kernels(rng):
+    import fastnn.backends as fb
+    a = cp.asarray(randn(rng, (1, 192, 160), np.float32))
+    b = cp.asarray(randn(rng, (1, 160, 144), np.float32))
+    ref = host(a).astype(np.float64) @ host(b).astype(np.float64)
+    out = cp.empty((1, 192, 144), cp.float32)
+    K.gemm(a, b, out)
+    exact = rel_err(host(out), ref)
+    try:
+        fb.cuda.matmul.allow_tf32 = True
+        K.gemm(a, b, out)
+    finally:
+        fb.cuda.matmul.allow_tf32 = False
+    tf32 = rel_err(host(out), ref)
+    assert exact < 1e-6 and 1e-6 < tf32 < 3e-3
