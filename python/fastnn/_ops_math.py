@@ -31,9 +31,10 @@ def _unary(name, forward, backward):
     def op(input):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' must be a Tensor, got {type(input).__name__}")
-        a = _float_input(input, name)
-        with np.errstate(all="ignore"):
-            out = forward(a)
+        a = input._data
+        if a.dtype.kind != "f":
+            a = a.astype(_dt.get_default_dtype())
+        out = forward(a)
         if _mode.enabled and input._requires_grad:
             return _make(out, (input,), lambda g: (backward(input, out, g),), node_name)
         return _wrap(out)

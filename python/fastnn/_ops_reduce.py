@@ -58,6 +58,7 @@ def _np_axes(axes, ndim):
 
 
 _add_reduce = np.add.reduce
+_max_reduce = np.maximum.reduce
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -393,9 +394,9 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     if a.ndim == 0:
         out = np.ones((), a.dtype)
     else:
-        m = np.max(a, axis=d, keepdims=True) if a.size else a
+        m = _max_reduce(a, d, None, None, True) if a.size else a
         e = np.exp(a - m)
-        out = e / np.sum(e, axis=d, keepdims=True)
+        out = e / _add_reduce(e, d, None, None, True)
     if _mode.enabled and input._requires_grad:
         def bw(g):
             y = softmax(input, d) if _mode.enabled else _wrap(out)
@@ -417,9 +418,9 @@ def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
     if a.ndim == 0:
         out = np.zeros((), a.dtype)
     else:
-        m = np.max(a, axis=d, keepdims=True) if a.size else a
+        m = _max_reduce(a, d, None, None, True) if a.size else a
         sh = a - m
-        out = sh - np.log(np.sum(np.exp(sh), axis=d, keepdims=True))
+        out = sh - np.log(_add_reduce(np.exp(sh), d, None, None, True))
     if _mode.enabled and input._requires_grad:
         def bw(g):
             if _mode.enabled:

@@ -47,10 +47,17 @@ def _resolve_shape(shape, numel, op, in_shape):
 
 def reshape(input, *shape):
     a = input._data
-    shape = _shape_args(shape, "reshape")
-    if shape != a.shape:
-        shape = _resolve_shape(shape, a.size, "reshape", a.shape)
-    out = a.reshape(shape)
+    if len(shape) == 1 and type(shape[0]) is not builtins.int:
+        shape = shape[0]
+    try:
+        # fast path: numpy checks sizes and infers -1 like PyTorch
+        out = a.reshape(shape)
+        ok = all(type(s) is builtins.int and s >= -1 for s in shape)
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        shape = _resolve_shape(_shape_args((shape,), "reshape"), a.size, "reshape", a.shape)
+        out = a.reshape(shape)
     if _mode.enabled and input._requires_grad:
         in_shape = a.shape
         return _make(out, (input,), lambda g: (g.reshape(in_shape),), "Reshape")
@@ -489,7 +496,11 @@ def _norm_index(idx):
 
 
 def _getitem(self, idx):
-    nidx, advanced = _norm_index(idx)
+    t = type(idx)
+    if t is builtins.int or t is slice:
+        nidx, advanced = idx, False
+    else:
+        nidx, advanced = _norm_index(idx)
     a = self._data
     try:
         out = a[nidx]

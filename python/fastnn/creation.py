@@ -71,6 +71,16 @@ def from_numpy(ndarray):
     return _wrap(ndarray)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any DLPack producer (a torch CPU tensor, a numpy array, ...)."""
+    if isinstance(ext_tensor, Tensor):
+        return ext_tensor
+    a = np.from_dlpack(ext_tensor)
+    if a.dtype not in _dt._SUPPORTED:
+        raise TypeError(f"from_dlpack: unsupported dtype {a.dtype}")
+    return _wrap(a)
+
+
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     return _finish(np.zeros(_size(size, "zeros"), dtype=_float_dtype(dtype, "zeros")), device, requires_grad)
 

@@ -607,12 +607,20 @@ class Tensor:
     _hist = None        # states before in-place ops recorded by autograd (see _autograd_engine._edge)
     __array_priority__ = 1000   # numpy defers binary operators to Tensor's reflected ones
 
-    def __init__(self, data=None, *, dtype=None, device=None, requires_grad=False):
-        if data is None:
-            data = []
-        if isinstance(data, (builtins.int,)) and not isinstance(data, builtins.bool) and False:
-            pass
-        self._data = _array_from_data(data, _dt.as_dtype(dtype))
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        """``Tensor(data)`` copies data as the default float dtype; ``Tensor(2, 3)`` is uninitialised (2, 3)."""
+        d = _dt.as_dtype(dtype) or _dt.get_default_dtype()
+        if not args:
+            arr = np.empty((0,), dtype=d)
+        elif all(isinstance(a, (builtins.int, np.integer)) and not isinstance(a, builtins.bool) for a in args):
+            arr = np.empty(tuple(builtins.int(a) for a in args), dtype=d)
+        elif len(args) == 1 and isinstance(args[0], Size):
+            arr = np.empty(tuple(args[0]), dtype=d)
+        elif len(args) == 1:
+            arr = _array_from_data(args[0], d)
+        else:
+            raise TypeError(f"Tensor(): expected data or a sequence of ints, got {args!r}")
+        self._data = arr
         if device is not None and backend.as_device(device) != backend.CPU:
             self._data = backend.to_device(self._data, device)
         if requires_grad:
@@ -835,6 +843,12 @@ class Tensor:
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
         return a.copy() if copy else a
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
 
     def __len__(self):
         if self._data.ndim == 0:
@@ -1330,6 +1344,8 @@ def _check_size_arg(s, arg):
 
 
 def _canon_dim(dim, ndim, op="", arg="dim"):
+    if type(dim) is builtins.int and -ndim <= dim < ndim:
+        return dim % ndim
     if isinstance(dim, builtins.bool) or not isinstance(dim, (builtins.int, np.integer)):
         if isinstance(dim, Tensor) and dim.numel() == 1 and dim._data.dtype.kind in "iu":
             dim = dim.item()
