@@ -388,3 +388,54 @@ def test_loss_module_reprs_and_buffers():
     assert repr(ce) == "CrossEntropyLoss()"
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="bad")(fastnn.ones(2), fastnn.ones(2))
+
+
+def _signs(shape):
+    return np.where(RNG.uniform(size=shape) > 0.5, 1.0, -1.0)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_other_losses_vs_torch(reduction):
+    x = pair(RNG.standard_normal((6, 4)))
+    s = pair(_signs((6, 4)), requires_grad=False)
+    check(nn.SoftMarginLoss(reduction=reduction)(x[0], s[0]),
+          torch.nn.SoftMarginLoss(reduction=reduction)(x[1], s[1]), [x])
+    a, b = pair(RNG.standard_normal(7)), pair(RNG.standard_normal(7))
+    s = pair(_signs(7), requires_grad=False)
+    check(nn.MarginRankingLoss(margin=0.3, reduction=reduction)(a[0], b[0], s[0]),
+          torch.nn.MarginRankingLoss(margin=0.3, reduction=reduction)(a[1], b[1], s[1]), [a, b])
+    x = pair(RNG.standard_normal((5, 3)))
+    s = pair(_signs((5, 3)), requires_grad=False)
+    check(nn.HingeEmbeddingLoss(margin=0.7, reduction=reduction)(x[0], s[0]),
+          torch.nn.HingeEmbeddingLoss(margin=0.7, reduction=reduction)(x[1], s[1]), [x])
+    a, b = pair(RNG.standard_normal((5, 6))), pair(RNG.standard_normal((5, 6)))
+    s = pair(_signs(5), requires_grad=False)
+    check(nn.CosineEmbeddingLoss(margin=0.1, reduction=reduction)(a[0], b[0], s[0]),
+          torch.nn.CosineEmbeddingLoss(margin=0.1, reduction=reduction)(a[1], b[1], s[1]), [a, b])
+    x = pair(RNG.standard_normal((4, 3)))
+    y = pair(RNG.poisson(2.0, (4, 3)).astype(np.float64), requires_grad=False)
+    for log_input, full in [(True, False), (True, True), (False, False)]:
+        xi = pair(np.abs(RNG.standard_normal((4, 3))) + 0.1) if not log_input else pair(RNG.standard_normal((4, 3)))
+        check(nn.PoissonNLLLoss(log_input=log_input, full=full, reduction=reduction)(xi[0], y[0]),
+              torch.nn.PoissonNLLLoss(log_input=log_input, full=full, reduction=reduction)(xi[1], y[1]), [xi])
+    mu, tgt = pair(RNG.standard_normal((5, 2))), pair(RNG.standard_normal((5, 2)), requires_grad=False)
+    var = pair(RNG.uniform(0.1, 2.0, (5, 2)))
+    check(nn.GaussianNLLLoss(full=True, reduction=reduction)(mu[0], tgt[0], var[0]),
+          torch.nn.GaussianNLLLoss(full=True, reduction=reduction)(mu[1], tgt[1], var[1]), [mu, var])
+    an, po, ne = (pair(RNG.standard_normal((4, 5))) for _ in range(3))
+    check(nn.TripletMarginLoss(margin=0.5, reduction=reduction)(an[0], po[0], ne[0]),
+          torch.nn.TripletMarginLoss(margin=0.5, reduction=reduction)(an[1], po[1], ne[1]), [an, po, ne])
+
+
+def test_feature_dropout_shares_mask_over_space():
+    fastnn.manual_seed(1)
+    x = fastnn.ones(4, 6, 5, 5)
+    y = nn.Dropout2d(0.5)(x).numpy()
+    per_channel = y.reshape(4, 6, -1)
+    assert np.all(per_channel.min(-1) == per_channel.max(-1))       # whole channels kept or dropped
+    assert set(np.unique(y)) <= {0.0, 2.0}
+    with pytest.raises(ValueError):
+        F.dropout2d(fastnn.ones(3, 3), 0.5)
+    m = nn.AlphaDropout(0.2)
+    m.eval()
+    assert m(x) is x

@@ -213,13 +213,13 @@ def threshold(input, threshold, value, inplace=False):
 
 def hardshrink(input, lambd=0.5):
     _check(input, "hardshrink")
-    zero = _wrap(np.zeros((), dtype=input._data.dtype))
+    zero = input.new_zeros(())
     return input.where(input.abs() > lambd, zero)
 
 
 def softshrink(input, lambd=0.5):
     _check(input, "softshrink")
-    zero = _wrap(np.zeros((), dtype=input._data.dtype))
+    zero = input.new_zeros(())
     return (input - lambd).where(input > lambd, (input + lambd).where(input < -lambd, zero))
 
 

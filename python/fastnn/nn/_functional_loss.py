@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from .._autograd_engine import _mode
+from ..backend import array_module_of
 from ..tensor import Tensor, _make, _wrap
 from ._functional_activation import _softplus_node
 
@@ -279,16 +280,17 @@ def _index_coefficients(x_shape, cd, t, w, ignore_index, smoothing, reduction, d
             scale = np.nan      # PyTorch: 0/0 when every target is ignored
         else:
             scale = 1.0 / denom
-    A = np.zeros(x_shape, dtype=dtype)
+    xp = array_module_of(t)
+    A = xp.zeros(x_shape, dtype=dtype)
     on = (1.0 - smoothing) * scale
     if len(x_shape) == 2 and cd == 1:
-        rows = np.arange(x_shape[0])
+        rows = xp.arange(x_shape[0])
         A[rows, tt] = on if wt is None else wt * on
     else:
-        vals = np.full(tt.shape, on, dtype=dtype) if wt is None else wt * on
-        np.put_along_axis(A, np.expand_dims(tt, cd), np.expand_dims(vals, cd), axis=cd)
+        vals = xp.full(tt.shape, on, dtype=dtype) if wt is None else wt * on
+        xp.put_along_axis(A, np.expand_dims(tt, cd), np.expand_dims(vals, cd), axis=cd)
     if smoothing > 0:
-        wc = w if w is not None else np.ones(C, dtype=dtype)
+        wc = w if w is not None else xp.ones(C, dtype=dtype)
         shape = [1] * len(x_shape)
         shape[cd] = C
         off = (smoothing / C) * scale * wc.reshape(shape)
@@ -432,7 +434,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     else:
         # xlogy(t, t): 0 where t == 0
         zero_mask = target > 0
-        safe = target.where(zero_mask, _wrap(np.ones((), dtype=target._data.dtype)))
+        safe = target.where(zero_mask, target.new_ones(()))
         loss = target * safe.log() - target * input
     if reduction == "batchmean":
         if input.ndim == 0:
@@ -482,7 +484,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "hinge_embedding_loss")
-    zero = _wrap(np.zeros((), dtype=input._data.dtype))
+    zero = input.new_zeros(())
     pos = input.where(target == 1, zero)
     neg = (margin - input).clamp(min=0).where(target == -1, zero)
     return _reduce(pos + neg, reduction)
@@ -493,7 +495,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "cosine_embedding_loss")
     cos = cosine_similarity(input1, input2, dim=-1, eps=1e-12)
-    zero = _wrap(np.zeros((), dtype=cos._data.dtype))
+    zero = cos.new_zeros(())
     loss = (1 - cos).where(target == 1, (cos - margin).clamp(min=0).where(target == -1, zero))
     return _reduce(loss, reduction)
 
@@ -508,10 +510,10 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         loss = input - target * (input + eps).log()
     if full:
         t = target
-        one = _wrap(np.ones((), dtype=t._data.dtype))
+        one = t.new_ones(())
         safe = t.where(t > 1, one)
         stirling = safe * safe.log() - safe + (safe * 2 * np.pi).log() * 0.5
-        loss = loss + stirling.where(t > 1, _wrap(np.zeros((), dtype=t._data.dtype)))
+        loss = loss + stirling.where(t > 1, t.new_zeros(()))
     return _reduce(loss, reduction)
 
 

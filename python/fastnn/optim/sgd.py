@@ -1,8 +1,6 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's update)."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..tensor import Tensor
 from .optimizer import Optimizer, required
 
@@ -48,7 +46,7 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        b = np.array(d_p, copy=True)
+                        b = d_p.copy()
                         state["momentum_buffer"] = Tensor._wrap(b)
                     else:
                         b = buf._data
