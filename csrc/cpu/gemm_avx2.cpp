@@ -187,6 +187,54 @@ FASTNN_TARGET_AVX2 void pack_b_avx2(int64_t kc, int64_t nc, const T* B, int64_t 
   pack_b_generic<T, 2 * Avx<T>::W>(kc, nc, B, sk, sn, dst);
 }
 
+// r[j] = element j of each of the eight inputs.
+FASTNN_AVX2_INLINE void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// B stored transposed (unit stride along k, as in x @ W.T): each group of eight k of a
+// 16-column strip is two 8 x 8 register transposes instead of 128 scalar copies.
+template <>
+FASTNN_TARGET_AVX2 void pack_b_avx2<float>(int64_t kc, int64_t nc, const float* B, int64_t sk, int64_t sn,
+                                           float* dst) {
+  constexpr int NR = 16;
+  if (sk != 1 || sn == 1) {
+    pack_b_generic<float, NR>(kc, nc, B, sk, sn, dst);
+    return;
+  }
+  int64_t j0 = 0;
+  for (; j0 + NR <= nc; j0 += NR, dst += NR * kc) {
+    const float* b = B + j0 * sn;
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+      for (int h = 0; h < 2; ++h) {
+        __m256 r[8];
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(b + (h * 8 + j) * sn + k);
+        transpose8(r);
+        for (int kk = 0; kk < 8; ++kk) _mm256_storeu_ps(dst + (k + kk) * NR + h * 8, r[kk]);
+      }
+    }
+    for (; k < kc; ++k)
+      for (int j = 0; j < NR; ++j) dst[k * NR + j] = b[j * sn + k];
+  }
+  if (j0 < nc) pack_b_generic<float, NR>(kc, nc - j0, B + j0 * sn, sk, sn, dst);
+}
+
 }  // namespace
 
 // Block sizes for AMD Zen 3 (32 KiB L1d, 512 KiB L2 per core), chosen by measurement. float:
