@@ -269,9 +269,10 @@ def test_model_checkpoint_best_restored_equals_best_val_loss(tmp_path):
     y[::3] = (y[::3] + 1) % 3  # label noise so validation loss goes up and down
     model = _mlp(hidden=32)
     ck = ModelCheckpoint(tmp_path / "best.fnn", monitor="val_loss")
-    h = fit(model, (X[:70], y[:70]), nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.3, momentum=0.9),
+    h = fit(model, (X[:70], y[:70]), nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.03),
             epochs=12, val_data=(X[70:], y[70:]), callbacks=[ck], verbose=0, batch_size=8)
     vl = h.history["val_loss"]
+    assert 0 < int(np.argmin(vl)) < len(vl) - 1  # the best epoch is neither the first nor the last
     assert ck.best_epoch == int(np.argmin(vl)) and ck.best_score == pytest.approx(min(vl))
     assert os.path.exists(ck.best_path) and not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     fresh = _mlp(hidden=32)

@@ -140,8 +140,8 @@ def plot_curves(series, path, xlabel="epoch", ylabel="", title=None, logy=False,
     return save_figure(fig, path)
 
 
-def plot_scatter_fit(x, y, curves, path, title=None, xlabel="x", ylabel="y", x_test=None, y_test=None):
-    """Data points and fitted curves: ``curves`` maps a label to ``(xs, ys)``."""
+def plot_scatter_fit(x, y, curves, path, title=None, xlabel="x", ylabel="y", x_test=None, y_test=None, ylim=None):
+    """Data points and fitted curves: ``curves`` maps a label to ``(xs, ys)``; ``ylim`` an optional (low, high)."""
     fig = new_figure()
     ax = fig.add_subplot(1, 1, 1)
     ax.scatter(np.asarray(x), np.asarray(y), s=14, alpha=0.7, label="train")
@@ -149,6 +149,8 @@ def plot_scatter_fit(x, y, curves, path, title=None, xlabel="x", ylabel="y", x_t
         ax.scatter(np.asarray(x_test), np.asarray(y_test), s=14, alpha=0.7, marker="x", label="test")
     for label, (xs, ys) in curves.items():
         ax.plot(np.asarray(xs), np.asarray(ys), label=str(label))
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
