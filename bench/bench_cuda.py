@@ -52,11 +52,12 @@ def _gemm_rows(cp, K, C, torch, quick):
         out = cp.empty((1, n, n), cp.float32)
         flop = 2.0 * n ** 3
         stream = cp.cuda.get_current_stream().ptr
-        t_fn = _events_ms(cp, lambda: C.gemm("float32", _desc(a), _desc(b), _desc(out), 1.0, 0.0, False, stream), **reps)
+        da, db, dc = _desc(a), _desc(b), _desc(out)
+        t_fn = _events_ms(cp, lambda: C.gemm("float32", da, db, dc, 1.0, 0.0, False, stream), **reps)
         t_ref = _events_ms(cp, lambda: cp.matmul(a[0], b[0], out=out[0]), **reps)
         rows.append(harness.row("sgemm fp32", f"{n}^3", t_fn, "cupy (cuBLAS)", t_ref,
                                 f"fastnn {flop / t_fn / 1e9:.1f} TFLOP/s, cuBLAS {flop / t_ref / 1e9:.1f}"))
-        t_tf = _events_ms(cp, lambda: C.gemm("float32", _desc(a), _desc(b), _desc(out), 1.0, 0.0, True, stream), **reps)
+        t_tf = _events_ms(cp, lambda: C.gemm("float32", da, db, dc, 1.0, 0.0, True, stream), **reps)
         t_tref = None
         if torch is not None:
             ta, tb = torch.as_tensor(a[0], device="cuda"), torch.as_tensor(b[0], device="cuda")
