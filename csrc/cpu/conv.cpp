@@ -14,6 +14,10 @@
 namespace fastnn {
 namespace {
 
+// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
+// scheduler slice for a descheduled thread: small work runs on the calling thread.
+inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
+
 // Elements of the column buffer per chunk: large enough for an efficient GEMM, small
 // enough to stay in the last-level cache for the shapes this library trains.
 constexpr int64_t kColBudget = int64_t(1) << 20;
@@ -36,7 +40,7 @@ template <typename T>
 void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t nb, int64_t g, T* col) {
   const int64_t Cg = s.C / s.groups, KK = s.KH * s.KW, OHW = s.OH * s.OW, ld = nb * OHW;
   const int64_t rows = Cg * KK;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(rows * nb * OHW))
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t nl = 0; nl < nb; ++nl) {
       const int64_t c = r / KK, kh = (r % KK) / s.KW, kw = r % s.KW;
@@ -67,7 +71,7 @@ void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t nb, int64_t g,
 template <typename T>
 void col2im(const Conv2dShape& s, const T* col, int64_t n0, int64_t nb, int64_t g, T* dx) {
   const int64_t Cg = s.C / s.groups, KK = s.KH * s.KW, OHW = s.OH * s.OW, ld = nb * OHW;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(nb * Cg * KK * OHW))
   for (int64_t nl = 0; nl < nb; ++nl)
     for (int64_t c = 0; c < Cg; ++c) {
       T* xp = dx + ((n0 + nl) * s.C + g * Cg + c) * s.H * s.W;
@@ -97,7 +101,7 @@ void col2im(const Conv2dShape& s, const T* col, int64_t n0, int64_t nb, int64_t 
 template <typename T>
 void gather_rows(const Conv2dShape& s, const T* dy, int64_t n0, int64_t nb, int64_t g, T* buf) {
   const int64_t OCg = s.OC / s.groups, OHW = s.OH * s.OW;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(OCg * nb * OHW))
   for (int64_t oc = 0; oc < OCg; ++oc)
     for (int64_t nl = 0; nl < nb; ++nl)
       std::memcpy(buf + (oc * nb + nl) * OHW, dy + ((n0 + nl) * s.OC + g * OCg + oc) * OHW, OHW * sizeof(T));
@@ -106,7 +110,7 @@ void gather_rows(const Conv2dShape& s, const T* dy, int64_t n0, int64_t nb, int6
 template <typename T>
 void scatter_rows(const Conv2dShape& s, const T* buf, const T* bias, int64_t n0, int64_t nb, int64_t g, T* y) {
   const int64_t OCg = s.OC / s.groups, OHW = s.OH * s.OW;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(OCg * nb * OHW))
   for (int64_t nl = 0; nl < nb; ++nl)
     for (int64_t oc = 0; oc < OCg; ++oc) {
       const T* src = buf + (oc * nb + nl) * OHW;
@@ -119,7 +123,7 @@ void scatter_rows(const Conv2dShape& s, const T* buf, const T* bias, int64_t n0,
 template <typename T>
 void add_bias(const Conv2dShape& s, const T* bias, int64_t n0, int64_t nb, T* y) {
   const int64_t OHW = s.OH * s.OW;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(nb * s.OC * OHW))
   for (int64_t nl = 0; nl < nb; ++nl)
     for (int64_t oc = 0; oc < s.OC; ++oc) {
       T* dst = y + ((n0 + nl) * s.OC + oc) * OHW;
@@ -211,7 +215,7 @@ void conv2d_backward_input(const Conv2dShape& s, const T* dy, const T* w, T* dx)
   const int64_t total = s.N * s.C * s.H * s.W;
   if (total == 0) return;
   if (conv_direct_backward_input(s, dy, w, dx)) return;
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(total))
   for (int64_t i = 0; i < total; ++i) dx[i] = T(0);
   if (s.OH * s.OW == 0) return;
   backward_input_im2col(s, dy, w, dx);

@@ -22,6 +22,10 @@ namespace {
 
 std::atomic<int> g_algo{0};
 
+// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
+// scheduler slice for a descheduled thread: small work runs on the calling thread.
+inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
+
 // Beyond these the im2col + GEMM path wins: more taps make the GEMM's register blocking
 // pay off, and a larger block no longer stays in the core's caches.
 constexpr int64_t kMaxTaps = 512;
@@ -153,7 +157,7 @@ void forward_impl(const Conv2dShape& s, const T* x, const T* w, const T* bias, T
   std::vector<int64_t> off;
   tap_offsets(s, g, off);
   const int64_t tasks = s.N * s.groups;
-#pragma omp parallel num_threads(get_num_threads())
+#pragma omp parallel num_threads(threads_for(tasks * OCg * taps * g.Lv))
   {
     std::vector<T> block(g.buf), wide(OCg * g.Lv);
 #pragma omp for schedule(dynamic)
@@ -297,7 +301,7 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
   tap_offsets(s, g, off);
   const int64_t tasks = s.N * s.groups, total = s.OC * taps;
   std::fill(dw, dw + total, T(0));
-#pragma omp parallel num_threads(get_num_threads())
+#pragma omp parallel num_threads(threads_for(tasks * OCg * taps * g.Lv))
   {
     std::vector<T> block(g.buf), dyw(OCg * g.Lv, T(0)), local(total, T(0));
 #pragma omp for schedule(dynamic)

@@ -13,6 +13,10 @@ namespace fastnn {
 
 namespace {
 
+// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
+// scheduler slice for a descheduled thread: small work runs on the calling thread.
+inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
+
 // Computed in float like PyTorch's nearest kernels, so indices agree exactly.
 std::vector<int64_t> nearest_table(int64_t in, int64_t out, double scale) {
   std::vector<int64_t> t(out);
@@ -61,7 +65,7 @@ template <typename T>
 void upsample_nearest2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, double scale_h,
                                 double scale_w, const T* x, T* y) {
   const auto th = nearest_table(H, OH, scale_h), tw = nearest_table(W, OW, scale_w);
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
   for (int64_t r = 0; r < P * OH; ++r) {
     const T* src = x + (r / OH) * H * W + th[r % OH] * W;
     T* dst = y + r * OW;
@@ -73,7 +77,7 @@ template <typename T>
 void upsample_nearest2d_backward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, double scale_h,
                                  double scale_w, const T* dy, T* dx) {
   const auto th = nearest_table(H, OH, scale_h), tw = nearest_table(W, OW, scale_w);
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
   for (int64_t p = 0; p < P; ++p) {
     T* d = dx + p * H * W;
     std::fill(d, d + H * W, T(0));
@@ -90,7 +94,7 @@ void upsample_bilinear2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, in
                                  double scale_h, double scale_w, const T* x, T* y) {
   const auto th = linear_table<T>(H, OH, align_corners, scale_h);
   const auto tw = linear_table<T>(W, OW, align_corners, scale_w);
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
   for (int64_t r = 0; r < P * OH; ++r) {
     const int64_t p = r / OH, oh = r % OH;
     const T* r0 = x + p * H * W + th.i0[oh] * W;
@@ -109,7 +113,7 @@ void upsample_bilinear2d_backward(int64_t P, int64_t H, int64_t W, int64_t OH, i
                                   double scale_h, double scale_w, const T* dy, T* dx) {
   const auto th = linear_table<T>(H, OH, align_corners, scale_h);
   const auto tw = linear_table<T>(W, OW, align_corners, scale_w);
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
   for (int64_t p = 0; p < P; ++p) {
     T* d = dx + p * H * W;
     std::fill(d, d + H * W, T(0));

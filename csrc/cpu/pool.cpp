@@ -17,6 +17,10 @@ namespace fastnn {
 
 namespace {
 
+// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
+// scheduler slice for a descheduled thread: small work runs on the calling thread.
+inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
+
 template <typename T>
 inline bool take(T v, T m) {
   return v > m || std::isnan(v);
@@ -156,7 +160,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
   const int64_t rows = s.P * s.OH;
   const bool fast = is_2x2s2(s);
   (void)fast;
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(s.P * s.H * s.W))
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t p = r / s.OH, oh = r % s.OH;
     const T* xp = x + p * s.H * s.W;
@@ -177,7 +181,7 @@ template <typename T>
 bool max_pool2d_backward(const Pool2dShape& s, const T* dy, const int64_t* idx, T* dx) {
   const int64_t HW = s.H * s.W, OHW = s.OH * s.OW;
   int64_t bad = 0;
-#pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(threads_for(s.P * s.H * s.W))
   for (int64_t p = 0; p < s.P; ++p) {
     T* d = dx + p * HW;
     std::fill(d, d + HW, T(0));
@@ -197,7 +201,7 @@ void avg_pool2d_forward(const Pool2dShape& s, bool count_include_pad, int64_t di
   const int64_t rows = s.P * s.OH;
   const bool fast = is_2x2s2(s);
   (void)fast;
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(s.P * s.H * s.W))
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t p = r / s.OH, oh = r % s.OH;
     const T* xp = x + p * s.H * s.W;
@@ -224,7 +228,7 @@ template <typename T>
 void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* dy,
                          T* dx) {
   const int64_t HW = s.H * s.W, OHW = s.OH * s.OW;
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(s.P * s.H * s.W))
   for (int64_t p = 0; p < s.P; ++p) {
     T* d = dx + p * HW;
     std::fill(d, d + HW, T(0));
@@ -242,7 +246,7 @@ void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t d
 
 template <typename T>
 void adaptive_avg_pool2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x, T* y) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(P * H * W))
   for (int64_t r = 0; r < P * OH; ++r) {
     const int64_t p = r / OH, oh = r % OH;
     const int64_t h0 = start_index(oh, H, OH), h1 = end_index(oh, H, OH);
@@ -259,7 +263,7 @@ void adaptive_avg_pool2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, in
 
 template <typename T>
 void adaptive_avg_pool2d_backward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* dy, T* dx) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(P * H * W))
   for (int64_t p = 0; p < P; ++p) {
     T* d = dx + p * H * W;
     std::fill(d, d + H * W, T(0));
@@ -278,7 +282,7 @@ void adaptive_avg_pool2d_backward(int64_t P, int64_t H, int64_t W, int64_t OH, i
 template <typename T>
 void adaptive_max_pool2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x, T* y,
                                  int64_t* idx) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(P * H * W))
   for (int64_t r = 0; r < P * OH; ++r) {
     const int64_t p = r / OH, oh = r % OH;
     const int64_t h0 = start_index(oh, H, OH), h1 = end_index(oh, H, OH);
