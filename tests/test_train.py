@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn
+import fastnn.serialization
 from fastnn import nn, optim
 from fastnn.data import DataLoader, TensorDataset
 from fastnn.train import (Callback, CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint, ProgressBar,

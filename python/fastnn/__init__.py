@@ -38,6 +38,7 @@ from . import random, autograd
 from . import nn, optim
 from .serialization import save, load
 from .summary import summary
+from . import data, train, metrics, datasets
 
 __version__ = _C.__version__
 
