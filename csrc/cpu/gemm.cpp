@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <new>
 #include <type_traits>
 
@@ -63,29 +62,22 @@ inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 // How one product is cut into blocks and shared by a team of threads.
 struct Plan {
   int64_t mc, kc, nc;  // block sizes, balanced so that the last block is not a sliver
-  bool split_rows;     // threads take whole row blocks of A (else they share the nr strips)
-  int64_t row_blocks;  // number of mc blocks when split_rows
+  bool split_rows;     // each thread owns a range of rows of C (else threads share the nr strips)
 };
 
 template <typename T>
-Plan make_plan(const Kernel<T>& kr0, int64_t M, int64_t N, int64_t K, int nt) {
+Plan make_plan(const Kernel<T>& kr, int64_t M, int64_t N, int64_t K, int nt) {
   Plan p;
-  Kernel<T> kr = kr0;
-  if (const char* e = std::getenv("TUNE_BLOCKS")) { int a,b,c; if (sscanf(e, "%d,%d,%d", &a,&b,&c)==3) { kr.mc=a; kr.kc=b; kr.nc=c; } }
   const int64_t nk = ceil_div(K, kr.kc);
   p.kc = ceil_div(K, nk);
   const int64_t nn = ceil_div(N, kr.nc);
   p.nc = round_up(ceil_div(N, nn), kr.nr);
-  // Row blocks are the cheapest unit to share (no synchronisation inside a block); use them
-  // whenever every thread can get at least two micro-tile rows.
-  p.split_rows = nt == 1 || ceil_div(M, kr.mr) >= 2 * nt;
-  if (p.split_rows) {
-    const int64_t per_thread = ceil_div(M, (int64_t)nt * kr.mc);
-    p.mc = round_up(ceil_div(M, per_thread * nt), kr.mr);
-  } else {
-    p.mc = round_up(std::min<int64_t>(M, kr.mc), kr.mr);
-  }
-  p.row_blocks = ceil_div(M, p.mc);
+  // Row ranges are the cheapest unit to share (no synchronisation inside a range); use them
+  // whenever every thread gets at least two micro-tile rows.
+  const int64_t mstrips = ceil_div(M, kr.mr);
+  p.split_rows = nt == 1 || mstrips >= 2 * nt;
+  const int64_t rows = p.split_rows ? ceil_div(mstrips, nt) * kr.mr : M;  // rows per thread
+  p.mc = round_up(ceil_div(rows, ceil_div(rows, kr.mc)), kr.mr);
   return p;
 }
 
@@ -132,25 +124,27 @@ void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid
       if (pl.split_rows) {
         // Each thread packs its share of B strip by strip and runs its first row block on
         // each strip while the strip is still in L1; after the barrier it runs that block on
-        // the other threads' strips, then its remaining row blocks on the whole panel.
-        const bool first = tid < pl.row_blocks;
-        const int64_t ic0 = tid * pl.mc, mc0 = first ? std::min(pl.mc, p.M - ic0) : 0;
-        T* C0 = p.C + ic0 * p.sCm + jc * p.sCn;
-        if (first) kr.pack_a(mc0, kc, p.A + ic0 * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
+        // the other threads' strips, then the rest of its rows on the whole panel.
+        const int64_t mstrips = ceil_div(p.M, mr);
+        const int64_t row0 = std::min(p.M, mstrips * tid / nt * mr);
+        const int64_t row1 = std::min(p.M, mstrips * (tid + 1) / nt * mr);
+        const int64_t mc0 = std::min(pl.mc, row1 - row0);
+        T* C0 = p.C + row0 * p.sCm + jc * p.sCn;
+        if (mc0 > 0) kr.pack_a(mc0, kc, p.A + row0 * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
         for (int64_t s = s0; s < s1; ++s) {
           kr.pack_b(kc, std::min<int64_t>(nr, nc - s * nr), p.B + pc * p.sBk + (jc + s * nr) * p.sBn, p.sBk, p.sBn,
                     Bbuf + s * nr * kc);
-          if (first) macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, s, s + 1, C0, p.sCm, p.sCn, p.alpha, beta);
+          if (mc0 > 0) macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, s, s + 1, C0, p.sCm, p.sCn, p.alpha, beta);
         }
         if (nt > 1) {
 #pragma omp barrier
         }
-        if (first) {
+        if (mc0 > 0) {
           macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, 0, s0, C0, p.sCm, p.sCn, p.alpha, beta);
           macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, s1, strips, C0, p.sCm, p.sCn, p.alpha, beta);
         }
-        for (int64_t blk = tid + nt; blk < pl.row_blocks; blk += nt) {
-          const int64_t ic = blk * pl.mc, mc = std::min(pl.mc, p.M - ic);
+        for (int64_t ic = row0 + mc0; ic < row1; ic += pl.mc) {
+          const int64_t mc = std::min(pl.mc, row1 - ic);
           kr.pack_a(mc, kc, p.A + ic * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
           macro_kernel(kr, mc, nc, kc, Abuf_own, Bbuf, 0, strips, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
                        p.alpha, beta);
