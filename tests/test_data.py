@@ -357,3 +357,17 @@ def test_scaler_errors_and_state_dict():
     m = MinMaxScaler().fit(np.arange(12.0).reshape(4, 3))
     m2 = MinMaxScaler().load_state_dict(m.state_dict())
     np.testing.assert_array_equal(m2.transform(x), m.transform(x))
+
+
+def test_dataloader_over_subsets_uses_the_batched_path():
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    ds = TensorDataset(X, np.arange(20))
+    train, test = random_split(ds, [15, 5], generator=1)
+    assert hasattr(train, "_fetch_batch")
+    loader = DataLoader(train, batch_size=4, shuffle=True, generator=2)
+    rows = []
+    for xb, yb in loader:
+        np.testing.assert_array_equal(xb.numpy(), X[yb.numpy()])
+        rows += yb.tolist()
+    assert sorted(rows) == sorted(train.indices.tolist())
+    assert not hasattr(Subset(_Squares(), [1, 2]), "_fetch_batch")
