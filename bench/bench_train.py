@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import Callable
+from collections import namedtuple
 
 import numpy as np
 
@@ -19,15 +18,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-@dataclass
-class Case:
-    name: str                      # row label
-    shape: str                     # row shape column
-    batch: int
-    make_input: Callable           # (rng, batch) -> (x numpy float32, y numpy int64)
-    build_fastnn: Callable         # (fastnn, device, x, y) -> step()
-    build_torch: Callable          # (torch, x, y, weights) -> step()
-    export_weights: Callable       # fastnn model -> list of numpy arrays in torch's parameter order
+# name: row label; shape: row shape column; batch; make_input(rng, batch) -> (x float32, y int64);
+# build_fastnn(fastnn, device, x, y) -> step() with step.model; build_torch(torch, x, y, weights) -> step();
+# export_weights(fastnn model) -> numpy arrays in PyTorch's parameter order.
+# (a namedtuple, not a dataclass: bench/run.py loads this file without registering it as a module)
+Case = namedtuple("Case", "name shape batch make_input build_fastnn build_torch export_weights")
 
 
 # ------------------------------------------------------------------ MLP 784-256-128-10 + SGD

@@ -439,3 +439,24 @@ def test_feature_dropout_shares_mask_over_space():
     m = nn.AlphaDropout(0.2)
     m.eval()
     assert m(x) is x
+
+
+def test_loss_gradgrad():
+    # losses recorded with create_graph=True stay differentiable (their backward is in Tensor ops then)
+    x = fastnn.tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    t = fastnn.tensor(RNG.integers(0, 3, 4))
+    w = fastnn.tensor(RNG.uniform(0.5, 2, 3))
+    p = RNG.uniform(0, 1, (4, 3))
+    probs = fastnn.tensor(p / p.sum(1, keepdims=True))
+    y01 = fastnn.tensor(RNG.uniform(0, 1, (4, 3)))
+    cases = [
+        lambda a: F.cross_entropy(a, t, weight=w, label_smoothing=0.1),
+        lambda a: F.cross_entropy(a, t, reduction="none"),
+        lambda a: F.cross_entropy(a, probs),
+        lambda a: F.nll_loss(F.log_softmax(a, 1), t),
+        lambda a: F.binary_cross_entropy(a.sigmoid(), y01),
+        lambda a: F.binary_cross_entropy_with_logits(a, y01, pos_weight=fastnn.tensor([1.0, 2.0, 0.5],
+                                                                                     dtype=fastnn.float64)),
+    ]
+    for k, fn in enumerate(cases):
+        assert fastnn.autograd.gradgradcheck(_with_grad(fn), (x,)), k
