@@ -413,6 +413,7 @@ def test_grad_fn_names_and_next_functions():
     assert nf.next_functions[0][0].name() == "AccumulateGrad"
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_gradcheck_nonfinite_reported():
     x = t64([0.0, 1.0])
     with pytest.raises(GradcheckError):
@@ -426,3 +427,15 @@ def test_rng_state_json_roundtrip():
     fastnn.set_rng_state(json.loads(json.dumps(s)))
     b = fastnn.rand(3)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_grad_mode_is_thread_local():
+    import threading
+    seen = []
+    x = fastnn.ones(2, requires_grad=True)
+    with fastnn.no_grad():
+        t = threading.Thread(target=lambda: seen.append((x * 2).requires_grad))
+        t.start()
+        t.join()
+        assert not (x * 2).requires_grad
+    assert seen == [True]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import itertools
 import sys
-import weakref
+import threading
 
 import numpy as np
 
 
-class _GradMode:
-    __slots__ = ("enabled",)
+class _GradMode(threading.local):
+    """Grad mode is per thread, as in PyTorch (each new thread starts with it on)."""
 
     def __init__(self):
         self.enabled = True
