@@ -182,6 +182,48 @@ FASTNN_TARGET_AVX2 void pack_a_avx2<float>(int64_t mc, int64_t kc, const float* 
   if (i0 < mc) pack_a_generic<float, MR>(mc - i0, kc, A + i0 * sm, sm, sk, dst);
 }
 
+// The same for double: four k at a time, a 4 x 4 transpose for rows 0-3 and pairs for rows 4-5.
+template <>
+FASTNN_TARGET_AVX2 void pack_a_avx2<double>(int64_t mc, int64_t kc, const double* A, int64_t sm, int64_t sk,
+                                            double* dst) {
+  if (sk != 1) {
+    pack_a_generic<double, MR>(mc, kc, A, sm, sk, dst);
+    return;
+  }
+  int64_t i0 = 0;
+  for (; i0 + MR <= mc; i0 += MR, dst += MR * kc) {
+    const double* r0 = A + i0 * sm;
+    const double *r1 = r0 + sm, *r2 = r1 + sm, *r3 = r2 + sm, *r4 = r3 + sm, *r5 = r4 + sm;
+    double* d = dst;
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4, d += 4 * MR) {
+      const __m256d a0 = _mm256_loadu_pd(r0 + k), a1 = _mm256_loadu_pd(r1 + k);
+      const __m256d a2 = _mm256_loadu_pd(r2 + k), a3 = _mm256_loadu_pd(r3 + k);
+      const __m256d a4 = _mm256_loadu_pd(r4 + k), a5 = _mm256_loadu_pd(r5 + k);
+      const __m256d t0 = _mm256_unpacklo_pd(a0, a1), t1 = _mm256_unpackhi_pd(a0, a1);
+      const __m256d t2 = _mm256_unpacklo_pd(a2, a3), t3 = _mm256_unpackhi_pd(a2, a3);
+      const __m256d u0 = _mm256_unpacklo_pd(a4, a5), u1 = _mm256_unpackhi_pd(a4, a5);
+      _mm256_storeu_pd(d + 0 * MR, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(d + 1 * MR, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(d + 2 * MR, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(d + 3 * MR, _mm256_permute2f128_pd(t1, t3, 0x31));
+      _mm_storeu_pd(d + 0 * MR + 4, _mm256_castpd256_pd128(u0));
+      _mm_storeu_pd(d + 1 * MR + 4, _mm256_castpd256_pd128(u1));
+      _mm_storeu_pd(d + 2 * MR + 4, _mm256_extractf128_pd(u0, 1));
+      _mm_storeu_pd(d + 3 * MR + 4, _mm256_extractf128_pd(u1, 1));
+    }
+    for (; k < kc; ++k, d += MR) {
+      d[0] = r0[k];
+      d[1] = r1[k];
+      d[2] = r2[k];
+      d[3] = r3[k];
+      d[4] = r4[k];
+      d[5] = r5[k];
+    }
+  }
+  if (i0 < mc) pack_a_generic<double, MR>(mc - i0, kc, A + i0 * sm, sm, sk, dst);
+}
+
 template <typename T>
 FASTNN_TARGET_AVX2 void pack_b_avx2(int64_t kc, int64_t nc, const T* B, int64_t sk, int64_t sn, T* dst) {
   pack_b_generic<T, 2 * Avx<T>::W>(kc, nc, B, sk, sn, dst);
