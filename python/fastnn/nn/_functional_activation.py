@@ -1,8 +1,8 @@
 """Activation functions of ``fastnn.nn.functional``.
 
 Most are compositions of differentiable Tensor ops (so gradients of gradients come for free);
-the few whose naive composition is numerically unsafe (softplus, erf for the exact GELU) are
-single graph nodes with a stable forward and a backward written in Tensor ops.
+softplus, whose naive composition overflows, is a single graph node with a stable forward and
+a backward written in Tensor ops.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import numpy as np
 
 from .._autograd_engine import _mode
 from ..tensor import Tensor, _make, _wrap
-from . import _special
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "gelu", "silu",
            "mish", "sigmoid", "tanh", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "softplus", "softsign",
@@ -94,25 +93,10 @@ def celu(input, alpha=1.0, inplace=False):
     return _inplace(input, out) if inplace else out
 
 
-def _erf(x):
-    """erf as one graph node: forward by Cody's approximation, backward 2/sqrt(pi) exp(-x^2) in Tensor ops."""
-    out = _special.erf(x._data)
-    if _mode.enabled and x._requires_grad:
-        c = 2.0 / math.sqrt(math.pi)
-
-        def bw(g):
-            if _mode.enabled:
-                return (g * (x * x).neg().exp() * c,)
-            xd = x._data
-            return (_wrap(g._data * (np.exp(-(xd * xd)) * c).astype(xd.dtype, copy=False)),)
-        return _make(out, (x,), bw, "Erf")
-    return _wrap(out)
-
-
 def gelu(input, approximate="none"):
     _check(input, "gelu")
     if approximate == "none":
-        return input * (_erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
+        return input * ((input * (1.0 / math.sqrt(2.0))).erf() + 1.0) * 0.5
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * (inner.tanh() + 1.0) * 0.5
