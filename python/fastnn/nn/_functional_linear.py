@@ -19,9 +19,6 @@ __all__ = ["linear", "bilinear"]
 def _mm(a, b):
     """2-D (or batched) product of arrays through fastnn's GEMM; numpy for dtypes the kernel lacks."""
     if a.dtype.kind == "f" and a.dtype.itemsize >= 4:
-        if a.shape[-1] == 0:
-            # empty inner dimension (e.g. a weight gradient over an empty batch): the product is zeros
-            return np.matmul(a, b)
         return kernels.matmul(a, b)
     return np.matmul(a, b)
 
