@@ -160,7 +160,8 @@ def _operands(a, b, op):
         if ad.dtype != bd.dtype:
             ad, bd = _promote_pair(ad, bd)
         return ad, bd, b
-    if isinstance(b, (builtins.float, builtins.int)):
+    tb = type(b)
+    if tb is builtins.float or tb is builtins.int or tb is builtins.bool:
         if ad.dtype.kind != "f" and (type(b) is builtins.float or ad.dtype.kind == "b"):
             r = _dt.scalar_result(ad.dtype, b)
             if r != ad.dtype:
