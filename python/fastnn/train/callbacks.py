@@ -179,7 +179,7 @@ class _Monitor:
             return current < self.best - self.min_delta
         return current > self.best + self.min_delta
 
-    def value(self, logs, who):
+    def value(self, logs):
         v = (logs or {}).get(self.monitor)
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return None
@@ -271,7 +271,7 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs != 0:
             return
-        current = self._tracker.value(logs, "ModelCheckpoint")
+        current = self._tracker.value(logs)
         if self.save_best_only:
             if current is None:
                 if not self._warned:
@@ -370,7 +370,7 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.start_from_epoch:
             return
-        current = self._tracker.value(logs, "EarlyStopping")
+        current = self._tracker.value(logs)
         if current is None:
             if not self._warned:
                 warnings.warn(f"EarlyStopping: '{self.monitor}' is not in the logs ({sorted((logs or {}).keys())})",

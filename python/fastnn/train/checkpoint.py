@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
 FORMAT = "fastnn.checkpoint"
 VERSION = 1
 
@@ -22,39 +20,6 @@ def atomic_save(obj, path):
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     save(obj, path)
-
-
-def _scalar_paths(obj, path=()):
-    """Key paths of 0-d tensors/arrays in nested dicts/lists (kept so loading restores their shape)."""
-    from ..data import _arrays
-    if _arrays.is_tensor(obj) or isinstance(obj, np.ndarray):
-        return [list(path)] if len(obj.shape) == 0 else []
-    out = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if isinstance(k, (str, int)) and not isinstance(k, bool):
-                out += _scalar_paths(v, path + (k,))
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            out += _scalar_paths(v, path + (i,))
-    return out
-
-
-def _restore_scalars(obj, paths):
-    from ..data import _arrays
-    for path in paths:
-        parent, node = None, obj
-        try:
-            for key in path:
-                parent, node = node, node[key]
-        except (KeyError, IndexError, TypeError):
-            continue
-        if parent is None or len(node.shape) == 0 or int(np.prod(node.shape)) != 1:
-            continue
-        if _arrays.is_tensor(node):
-            node._data = node._data.reshape(())
-        else:
-            parent[path[-1]] = node.reshape(())
 
 
 def _rng_state_json():
@@ -85,8 +50,6 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
         state["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
-    # 0-d tensors (optimiser step counts, batch counters) must come back 0-d whatever the archive does
-    state["scalar_paths"] = json.dumps(_scalar_paths({k: state.get(k) for k in ("model", "optimizer", "scheduler")}))
     atomic_save(state, path)
 
 
@@ -101,8 +64,6 @@ def load_checkpoint(path):
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"load_checkpoint: {path!r} is not a fastnn training checkpoint "
                          "(use fastnn.load for plain saved objects)")
-    if "scalar_paths" in state:
-        _restore_scalars(state, json.loads(state["scalar_paths"]))
     return {
         "epoch": int(state["epoch"]),
         "model": state["model"],

@@ -416,10 +416,7 @@ def predict(model, data, *, batch_size=256, device=None):
     and ignored when batches have two or more elements), concatenated into one numpy array (a tuple
     of arrays for models with several outputs). Runs in eval mode under ``no_grad``."""
     from .. import no_grad
-    if _arrays.is_tensor(data) or isinstance(data, np.ndarray):
-        loader = as_loader(data, batch_size, False, "data")
-    else:
-        loader = as_loader(data, batch_size, False, "data")
+    loader = as_loader(data, batch_size, False, "data")
     was_training = _is_training(model)
     _set_mode(model, False)
     outs = []
