@@ -359,7 +359,8 @@ def test_lambda_callback_hooks_order():
 
 def _resume_setup():
     X, y = _blobs(64, seed=5)
-    model = _mlp(hidden=24, dropout=0.3)  # dropout and shuffling both draw from the RNG
+    # dropout and shuffling draw from the RNG; batch norm carries running statistics in buffers
+    model = nn.Sequential(nn.Linear(4, 24), nn.BatchNorm1d(24), nn.ReLU(), nn.Dropout(0.3), nn.Linear(24, 3))
     opt = optim.Adam(model.parameters(), lr=0.01)
     sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     return X, y, model, opt, sched
