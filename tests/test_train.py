@@ -362,7 +362,7 @@ def _resume_setup():
     # dropout and shuffling draw from the RNG; batch norm carries running statistics in buffers
     model = nn.Sequential(nn.Linear(4, 24), nn.BatchNorm1d(24), nn.ReLU(), nn.Dropout(0.3), nn.Linear(24, 3))
     opt = optim.Adam(model.parameters(), lr=0.01)
-    sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=6)  # its next rate depends on its saved state
     return X, y, model, opt, sched
 
 
