@@ -466,3 +466,47 @@ def test_registry_covers_issue_ops():
                "log", "matmul", "reshape", "permute", "transpose", "flatten", "squeeze", "expand", "repeat", "cat",
                "stack", "split", "chunk", "where", "clamp", "gather"]:
         assert op in names, op
+
+
+# ---------------------------------------------------------------------------- random broadcasting shapes
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+def _np_sum_to(g, shape):
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=0, max_side=5),
+       op=st.sampled_from(["add", "sub", "mul", "div", "maximum", "where"]), seed=st.integers(0, 2 ** 16))
+def test_broadcasting_random_shapes_values_and_grads(shapes, op, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.5, 2.0, shapes.input_shapes[0]) * rng.choice([-1.0, 1.0], shapes.input_shapes[0])
+    b = rng.uniform(0.5, 2.0, shapes.input_shapes[1]) * rng.choice([-1.0, 1.0], shapes.input_shapes[1])
+    fns = {"add": (lambda x, y: x + y, np.add), "sub": (lambda x, y: x - y, np.subtract),
+           "mul": (lambda x, y: x * y, np.multiply), "div": (lambda x, y: x / y, np.divide),
+           "maximum": (fastnn.maximum, np.maximum),
+           "where": (lambda x, y: fastnn.where(x > y, x, y), lambda x, y: np.where(x > y, x, y))}
+    f, ref = fns[op]
+    x = fastnn.tensor(np.asarray(a), requires_grad=True)
+    y = fastnn.tensor(np.asarray(b), requires_grad=True)
+    out = f(x, y)
+    assert out.shape == shapes.result_shape
+    np.testing.assert_allclose(out.detach().numpy(), ref(a, b), rtol=1e-12)
+    w = rng.standard_normal(shapes.result_shape)
+    (out * fastnn.tensor(w)).sum().backward()
+    assert x.grad.shape == x.shape and y.grad.shape == y.shape
+    if op in ("add", "sub"):
+        # the gradient of a broadcast operand is the output gradient summed back to its shape
+        np.testing.assert_allclose(x.grad.numpy(), _np_sum_to(w, x.shape), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(y.grad.numpy(), _np_sum_to(w if op == "add" else -w, y.shape), rtol=1e-12,
+                                   atol=1e-12)
+    if 0 < x.numel() <= 12 and 0 < y.numel() <= 12:
+        xs = (fastnn.tensor(np.asarray(a), requires_grad=True), fastnn.tensor(np.asarray(b), requires_grad=True))
+        assert gradcheck(f, xs)
