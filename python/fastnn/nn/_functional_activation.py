@@ -191,7 +191,7 @@ def logsigmoid(input):
 
 def threshold(input, threshold, value, inplace=False):
     _check(input, "threshold")
-    out = input.where(input > threshold, _wrap(np.asarray(value, dtype=input._data.dtype)))
+    out = input.where(input > threshold, input.new_full((), value))
     return _inplace(input, out) if inplace else out
 
 

@@ -311,7 +311,7 @@ def _softmax_ce_node(input, target, A, cd, reduction, target_coef=None):
     s = e.sum(axis=cd, keepdims=True)
     logp = z - np.log(s)
     prod = A * logp
-    out = np.asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
+    out = array_module_of(x).asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
     needs = _mode.enabled and (input._requires_grad or (target_coef is not None and target._requires_grad))
     if not needs:
         return _wrap(out)
@@ -412,7 +412,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     A = _index_coefficients(x.shape, cd, t, w, ignore_index, 0.0, reduction, x.dtype, fn)
     prod = A * x
     with np.errstate(invalid="ignore"):
-        out = np.asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
+        out = array_module_of(x).asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
     if _mode.enabled and input._requires_grad:
         def bw(g):
             if _mode.enabled:

@@ -5,6 +5,7 @@ import numpy as np
 
 from .._autograd_engine import _mode
 from ..tensor import Tensor, _make, _wrap
+from .. import backend
 from .. import random as _random
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "normalize", "pad",
@@ -38,12 +39,17 @@ def _apply_mask(input, mask, inplace, fn):
     return _wrap(out)
 
 
-def _draw_keep_mask(shape, p, dtype):
-    """Scaled Bernoulli(1 - p) mask: 1/(1-p) where kept, 0 where dropped."""
-    keep = _random.generator().random(shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
+def _draw_keep_mask(shape, p, dtype, like):
+    """Scaled Bernoulli(1 - p) mask on ``like``'s device: 1/(1-p) where kept, 0 where dropped.
+
+    Drawn from fastnn's global generator on the host, so a seed gives the same mask everywhere.
+    """
     if p == 1.0:
-        return np.zeros(shape, dtype=dtype)
-    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+        mask = np.zeros(shape, dtype=dtype)
+    else:
+        keep = _random.generator().random(shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
+        mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    return backend.to_device(mask, backend.device_of(like))
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -53,7 +59,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if input._data.dtype.kind != "f":
         raise TypeError(f"dropout: expected a floating point tensor, got {input._data.dtype}")
-    mask = _draw_keep_mask(input._data.shape, p, input._data.dtype)
+    mask = _draw_keep_mask(input._data.shape, p, input._data.dtype, input._data)
     return _apply_mask(input, mask, inplace, "dropout")
 
 
@@ -68,7 +74,7 @@ def _feature_dropout(input, p, training, inplace, fn, spatial):
     shape = input._data.shape
     # one draw per (sample, channel), shared over the spatial dims
     mshape = shape[:nd - spatial] + (1,) * spatial
-    mask = _draw_keep_mask(mshape, p, input._data.dtype)
+    mask = _draw_keep_mask(mshape, p, input._data.dtype, input._data)
     return _apply_mask(input, mask, inplace, fn)
 
 
@@ -96,7 +102,10 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     keep = (_random.generator().random(input._data.shape) >= p).astype(input._data.dtype)
     a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
     b = -a * alpha_p * p
-    out = input * _wrap(keep * a) + _wrap(((1 - keep) * alpha_p * a + b).astype(input._data.dtype))
+    dev = backend.device_of(input._data)
+    scale = backend.to_device(keep * a, dev)
+    shift = backend.to_device(((1 - keep) * alpha_p * a + b).astype(input._data.dtype), dev)
+    out = input * _wrap(scale) + _wrap(shift)
     if inplace:
         input._data[...] = out._data
         return input
