@@ -439,3 +439,17 @@ def test_grad_mode_is_thread_local():
         t.join()
         assert not (x * 2).requires_grad
     assert seen == [True]
+
+
+def test_backward_frees_intermediates_and_duplicate_inputs():
+    import weakref
+    w = fastnn.randn(50, 50, requires_grad=True)
+    h = (w * 2).relu()
+    ref = weakref.ref(h)
+    loss = (h * 3).sum()
+    del h
+    loss.backward()
+    assert ref() is None          # the graph no longer holds activations once backward has run
+    y = (w * w).sum()
+    g1, g2 = fastnn.autograd.grad(y, [w, w])
+    np.testing.assert_allclose(g1.numpy(), g2.numpy())

@@ -142,6 +142,29 @@ def _edge(inp, seq):
     return inp.grad_fn, inp._out_idx, inp._requires_grad
 
 
+class _FreedInput:
+    """What a freed node keeps of a non-leaf input: the edge, not the tensor and its array."""
+
+    __slots__ = ("grad_fn", "_out_idx", "_requires_grad")
+    _hist = None
+
+    def __init__(self, grad_fn, out_idx, requires_grad):
+        self.grad_fn = grad_fn
+        self._out_idx = out_idx
+        self._requires_grad = requires_grad
+
+
+def _freed_edge(inp, seq):
+    if inp is None:
+        return None
+    if inp._hist is None:
+        if inp.grad_fn is None:
+            return inp          # leaves (parameters) stay: they are alive anyway
+        return _FreedInput(inp.grad_fn, inp._out_idx, inp._requires_grad)
+    fn, idx, rg = _edge(inp, seq)
+    return inp if fn is None else _FreedInput(fn, idx, rg)
+
+
 _FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after "
               "they have already been freed). Saved intermediate values of the graph are freed when you call "
               ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
@@ -313,7 +336,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
     needed = None
     captured = None
     if inputs is not None:
-        targets = {id(t): k for k, t in enumerate(inputs)}
+        targets = {}
+        for k, t in enumerate(inputs):
+            targets.setdefault(id(t), []).append(k)
         captured = [None] * len(inputs)
         nonleaf_targets = {}
         for k, t in enumerate(inputs):
@@ -359,9 +384,11 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                         import numpy as np
                         buf[i] = _wrap(np.zeros(shape, dtype=dtype))
                 grads = fn(*buf)
+            inputs_ = node.inputs
             if not retain_graph:
                 node.fn = None
-            for inp, g in zip(node.inputs, grads):
+                node.inputs = tuple(_freed_edge(inp, node.seq) for inp in inputs_)
+            for inp, g in zip(inputs_, grads):
                 if g is None or inp is None:
                     continue
                 if inp._hist is None:
@@ -392,7 +419,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     b[i] = g if b[i] is None else b[i] + g
 
         # drop the loop's references so that _exclusive_view sees only real owners
-        buf = grads = g = None
+        buf = grads = g = inputs_ = inp = None
         # leaves: tensor hooks, then accumulation (or capture for autograd.grad)
         assigned = {id(g._data) for g in root_grads}
         for leaf, g in leaf_grads.values():
@@ -402,8 +429,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     if r is not None:
                         g = r
             if targets is not None:
-                k = targets.get(id(leaf))
-                if k is not None:
+                for k in targets.get(id(leaf), ()):
                     captured[k] = g
                 continue
             if not leaf._requires_grad:
