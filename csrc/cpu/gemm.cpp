@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <new>
 #include <type_traits>
 
@@ -108,12 +109,13 @@ inline void macro_kernel(const Kernel<T>& kr, int64_t mc, int64_t nc, int64_t kc
 
 // One product computed by a team of nt threads (thread tid). Every thread runs the same
 // loops and meets the same barriers; the B panel and, when rows are not split, the A block
-// are packed cooperatively into the shared buffers.
+// are packed cooperatively into the shared buffers. Abuf is this thread's own A buffer when
+// rows are split, else the shared one. Nothing in here allocates or throws.
 template <typename T>
-void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid, int nt, T* Bbuf, T* Abuf_shared) {
+void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid, int nt, T* Bbuf, T* Abuf) {
   const int mr = kr.mr, nr = kr.nr;
-  T* Abuf_own = nullptr;
-  if (pl.split_rows) Abuf_own = static_cast<T*>(tl_pack_a.get(sizeof(T) * pl.mc * pl.kc));
+  T* const Abuf_own = Abuf;
+  T* const Abuf_shared = Abuf;
   for (int64_t jc = 0; jc < p.N; jc += pl.nc) {
     const int64_t nc = std::min(pl.nc, p.N - jc);
     const int64_t strips = ceil_div(nc, nr);
@@ -178,7 +180,8 @@ template <typename T>
 void gemm_single(const Kernel<T>& kr, const Problem<T>& p) {
   const Plan pl = make_plan(kr, p.M, p.N, p.K, 1);
   T* Bbuf = static_cast<T*>(tl_pack_b.get(sizeof(T) * pl.kc * pl.nc));
-  gemm_team(kr, p, pl, 0, 1, Bbuf, static_cast<T*>(nullptr));
+  T* Abuf = static_cast<T*>(tl_pack_a.get(sizeof(T) * pl.mc * pl.kc));
+  gemm_team(kr, p, pl, 0, 1, Bbuf, Abuf);
 }
 
 // Below this many multiply-adds per call, starting a team costs more than it saves.
@@ -222,17 +225,30 @@ void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t 
   const bool split_batch =
       batch >= nt && (batch % nt == 0 || batch >= 4 * nt || macs < kSmallMatrixMacs);
   if (split_batch) {
+    // An exception must not leave an OpenMP region: keep the first, rethrow after it.
+    std::exception_ptr error;
 #pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t b = 0; b < batch; ++b) gemm_single(kr, at(b));
+    for (int64_t b = 0; b < batch; ++b) {
+      try {
+        gemm_single(kr, at(b));
+      } catch (...) {
+#pragma omp critical(fastnn_gemm_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
     return;
   }
+  // All buffers of the team are taken here, before the region, so nothing inside it throws.
   const Plan pl = make_plan(kr, p.M, p.N, p.K, nt);
+  const int64_t a_stride = round_up(pl.mc * pl.kc, 64 / sizeof(T));  // cache-line apart
   T* Bbuf = static_cast<T*>(tl_pack_b.get(sizeof(T) * pl.kc * pl.nc));
-  T* Ashared = pl.split_rows ? nullptr : static_cast<T*>(tl_pack_a.get(sizeof(T) * pl.kc * pl.mc));
+  T* Abufs = static_cast<T*>(tl_pack_a.get(sizeof(T) * a_stride * (pl.split_rows ? nt : 1)));
 #pragma omp parallel num_threads(nt)
   {
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-    for (int64_t b = 0; b < batch; ++b) gemm_team(kr, at(b), pl, tid, team, Bbuf, Ashared);
+    T* Abuf = pl.split_rows ? Abufs + tid * a_stride : Abufs;
+    for (int64_t b = 0; b < batch; ++b) gemm_team(kr, at(b), pl, tid, team, Bbuf, Abuf);
   }
 }
 
