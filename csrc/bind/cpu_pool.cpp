@@ -126,6 +126,12 @@ py::array max_pool2d_backward_py(py::array grad_output, py::array indices, std::
   Pool2dShape s{};
   s.P = grad_output.shape(0) * grad_output.shape(1), s.H = input_size[0], s.W = input_size[1];
   s.OH = grad_output.shape(2), s.OW = grad_output.shape(3);
+  if (s.H / 2 == s.OH && s.W / 2 == s.OW) {
+    // The geometry of a 2x2 stride-2 pool: the kernel tries its write-once path, which checks
+    // that every index lies in its own window and otherwise falls back to the general scatter.
+    s.KH = s.KW = s.stride_h = s.stride_w = 2;
+    s.dil_h = s.dil_w = 1;
+  }
   if (dtype_of(grad_output) == DType::f32)
     return max_backward_t<float>(grad_output, indices, s, grad_output.shape(0), grad_output.shape(1));
   return max_backward_t<double>(grad_output, indices, s, grad_output.shape(0), grad_output.shape(1));

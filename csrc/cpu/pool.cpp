@@ -23,7 +23,8 @@ inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : ge
 
 template <typename T>
 inline bool take(T v, T m) {
-  return v > m || std::isnan(v);
+  // Non-short-circuit so that the compiler can use selects: random data mispredicts branches.
+  return (v > m) | (v != v);
 }
 
 // One output row of the general max pool.
@@ -41,10 +42,9 @@ void max_row(const Pool2dShape& s, const T* x, int64_t oh, T* y, int64_t* idx) {
     for (int64_t h = h0; h < h1; h += s.dil_h)
       for (int64_t w = w0; w < w1; w += s.dil_w) {
         const T v = x[h * s.W + w];
-        if (take(v, m)) {
-          m = v;
-          best = h * s.W + w;
-        }
+        const bool t = take(v, m);
+        m = t ? v : m;
+        best = t ? h * s.W + w : best;
       }
     y[ow] = m;
     if (idx) idx[ow] = best;
@@ -78,7 +78,10 @@ FASTNN_TARGET_AVX2 void max_row_2x2_avx2(const Pool2dShape& s, const float* x, i
   const __m256i o1 = _mm256_set1_epi32(1), oW = _mm256_set1_epi32(W), oW1 = _mm256_set1_epi32(W + 1);
   const __m256i lanes = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
   int64_t ow = 0;
-  for (; ow + 8 <= s.OW; ow += 8) {
+  for (int64_t step = 0; ow < s.OW && s.OW >= 8; ow += step) {
+    // The last step overlaps the previous one rather than leaving a scalar tail.
+    if (ow + 8 > s.OW) ow = s.OW - 8;
+    step = 8;
     __m256 ae, ao, be, bo;
     deinterleave(r0 + 2 * ow, ae, ao);
     deinterleave(r1 + 2 * ow, be, bo);
@@ -112,7 +115,9 @@ FASTNN_TARGET_AVX2 void avg_row_2x2_avx2(const Pool2dShape& s, const float* x, i
   const float* r1 = r0 + s.W;
   const __m256 d = _mm256_set1_ps(divisor);
   int64_t ow = 0;
-  for (; ow + 8 <= s.OW; ow += 8) {
+  for (int64_t step = 0; ow < s.OW && s.OW >= 8; ow += step) {
+    if (ow + 8 > s.OW) ow = s.OW - 8;
+    step = 8;
     __m256 ae, ao, be, bo;
     deinterleave(r0 + 2 * ow, ae, ao);
     deinterleave(r1 + 2 * ow, be, bo);
@@ -177,9 +182,43 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
   }
 }
 
+// 2x2 stride-2 windows do not overlap: each input row pair is written once, from one output
+// row, instead of clearing the plane and scattering into it.
+template <typename T>
+bool max_backward_2x2(const Pool2dShape& s, const T* dy, const int64_t* idx, T* dx) {
+  const int64_t HW = s.H * s.W;
+  int64_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(threads_for(s.P * HW))
+  for (int64_t p = 0; p < s.P; ++p) {
+    T* d = dx + p * HW;
+    for (int64_t oh = 0; oh < s.OH; ++oh) {
+      T* r0 = d + 2 * oh * s.W;
+      T* r1 = r0 + s.W;
+      const T* g = dy + (p * s.OH + oh) * s.OW;
+      const int64_t* ip = idx + (p * s.OH + oh) * s.OW;
+      const int64_t base = 2 * oh * s.W;
+      for (int64_t ow = 0; ow < s.OW; ++ow) {
+        const int64_t at = ip[ow] - base - 2 * ow;  // 0, 1, W or W + 1 for an index of this window
+        const T v = g[ow];
+        r0[2 * ow] = at == 0 ? v : T(0);
+        r0[2 * ow + 1] = at == 1 ? v : T(0);
+        r1[2 * ow] = at == s.W ? v : T(0);
+        r1[2 * ow + 1] = at == s.W + 1 ? v : T(0);
+        bad += (at != 0 && at != 1 && at != s.W && at != s.W + 1);
+      }
+      std::fill(r0 + 2 * s.OW, r0 + s.W, T(0));
+      std::fill(r1 + 2 * s.OW, r1 + s.W, T(0));
+    }
+    std::fill(d + 2 * s.OH * s.W, d + HW, T(0));
+  }
+  return bad == 0;
+}
+
 template <typename T>
 bool max_pool2d_backward(const Pool2dShape& s, const T* dy, const int64_t* idx, T* dx) {
   const int64_t HW = s.H * s.W, OHW = s.OH * s.OW;
+  if (is_2x2s2(s) && max_backward_2x2(s, dy, idx, dx)) return true;
+  // Indices from elsewhere (max_unpool2d, adaptive pooling): the general scatter below.
   int64_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(threads_for(s.P * s.H * s.W))
   for (int64_t p = 0; p < s.P; ++p) {
@@ -228,6 +267,27 @@ template <typename T>
 void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* dy,
                          T* dx) {
   const int64_t HW = s.H * s.W, OHW = s.OH * s.OW;
+  if (is_2x2s2(s)) {
+    // Non-overlapping windows inside the input: every element is written once.
+    const T div = divisor_override > 0 ? T(divisor_override) : T(4);
+#pragma omp parallel for schedule(static) num_threads(threads_for(s.P * HW))
+    for (int64_t p = 0; p < s.P; ++p) {
+      T* d = dx + p * HW;
+      for (int64_t oh = 0; oh < s.OH; ++oh) {
+        T* r0 = d + 2 * oh * s.W;
+        T* r1 = r0 + s.W;
+        const T* g = dy + (p * s.OH + oh) * s.OW;
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          const T v = g[ow] / div;
+          r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = v;
+        }
+        std::fill(r0 + 2 * s.OW, r0 + s.W, T(0));
+        std::fill(r1 + 2 * s.OW, r1 + s.W, T(0));
+      }
+      std::fill(d + 2 * s.OH * s.W, d + HW, T(0));
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) num_threads(threads_for(s.P * s.H * s.W))
   for (int64_t p = 0; p < s.P; ++p) {
     T* d = dx + p * HW;

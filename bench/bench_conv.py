@@ -1,0 +1,103 @@
+"""conv2d forward and forward+backward, fastnn vs PyTorch CPU side by side (same thread count).
+
+Shapes from ANCHORS.md: the LeNet layers and three ResNet-like layers. ``--quick`` uses N=8 for the
+ResNet-like layers. The two libraries are timed alternately, best of several rounds, so that load from
+other processes on a shared machine hits both alike.
+
+    python bench/bench_conv.py [--quick] [--algo auto|im2col|direct]
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+# (label, N, C, H, OC, K, stride, padding)
+SHAPES = [
+    ("LeNet conv1", 128, 1, 28, 6, 5, 1, 0),
+    ("LeNet conv2", 128, 6, 12, 16, 5, 1, 0),
+    ("ResNet 64->64", 32, 64, 56, 64, 3, 1, 1),
+    ("ResNet 128->128", 32, 128, 28, 128, 3, 1, 1),
+    ("ResNet 64->128 s2", 32, 64, 56, 128, 3, 2, 1),
+]
+
+
+def interleaved(fn_fast, fn_ref, repeats, min_time, rounds):
+    best_f = best_r = None
+    for _ in range(rounds):
+        t = harness.time_ms(fn_fast, warmup=1, repeats=repeats, min_time=min_time)
+        best_f = t if best_f is None else min(best_f, t)
+        if fn_ref is not None:
+            harness.pause()
+            t = harness.time_ms(fn_ref, warmup=1, repeats=repeats, min_time=min_time)
+            best_r = t if best_r is None else min(best_r, t)
+            harness.pause()
+    return best_f, best_r
+
+
+def run(device="cpu", quick=False):
+    import fastnn
+    import fastnn.nn.functional as F
+    torch = harness.try_import_torch() if device == "cpu" else None
+    if torch is not None:
+        torch.set_num_threads(fastnn.get_num_threads())
+    rng = np.random.default_rng(0)
+    rows = []
+    for label, n, c, h, oc, k, s, p in SHAPES:
+        big = c >= 64
+        if quick and big:
+            n = 8
+        repeats, rounds = (3, 2) if big else (7, 3)
+        x = rng.standard_normal((n, c, h, h)).astype(np.float32)
+        w = (rng.standard_normal((oc, c, k, k)) * 0.1).astype(np.float32)
+        b = np.zeros(oc, np.float32)
+        fx = fastnn.tensor(x, device=device, requires_grad=True)
+        fw = fastnn.tensor(w, device=device, requires_grad=True)
+        fb = fastnn.tensor(b, device=device, requires_grad=True)
+        oh = (h + 2 * p - k) // s + 1
+        g = fastnn.tensor(rng.standard_normal((n, oc, oh, oh)).astype(np.float32), device=device)
+        flops = 2.0 * n * oc * oh * oh * c * k * k
+
+        def f_fwd():
+            with fastnn.no_grad():
+                return F.conv2d(fx, fw, fb, s, p)
+
+        def f_fb():
+            fx.grad = fw.grad = fb.grad = None
+            F.conv2d(fx, fw, fb, s, p).backward(g)
+
+        t_fwd = t_fb = None
+        if torch is not None:
+            tx = torch.tensor(x, requires_grad=True)
+            tw = torch.tensor(w, requires_grad=True)
+            tb = torch.tensor(b, requires_grad=True)
+            tg = torch.tensor(g.numpy())
+
+            def t_fwd():
+                with torch.no_grad():
+                    return torch.nn.functional.conv2d(tx, tw, tb, s, p)
+
+            def t_fb():
+                tx.grad = tw.grad = tb.grad = None
+                torch.nn.functional.conv2d(tx, tw, tb, s, p).backward(tg)
+
+        shape = f"N{n} {c}->{oc} {h}x{h} k{k} s{s} p{p}"
+        for kind, ff, tf, mult in (("fwd", f_fwd, t_fwd, 1.0), ("fwd+bwd", f_fb, t_fb, 3.0)):
+            a, r = interleaved(ff, tf, repeats, 0.2 if quick else 0.5, rounds)
+            note = f"{label}; fastnn {mult * flops / a / 1e6:.0f} GFLOP/s"
+            rows.append(harness.row(f"conv2d {kind}", shape, a, "PyTorch" if r is not None else None, r, note))
+    return rows
+
+
+if __name__ == "__main__":
+    import fastnn
+    if "--algo" in sys.argv:
+        fastnn._C.set_conv_algorithm(sys.argv[sys.argv.index("--algo") + 1])
+    for r in run(quick="--quick" in sys.argv):
+        ratio = f"{r['ref_ms'] / r['fastnn_ms']:.2f}x" if r.get("ref_ms") else "-"
+        print(f"{r['op']:<16} {r['shape']:<30} fastnn {r['fastnn_ms']:8.3f} ms  ref {r['ref_ms'] or 0:8.3f} ms  "
+              f"{ratio:>6}  {r['note']}", flush=True)
