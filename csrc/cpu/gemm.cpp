@@ -184,8 +184,9 @@ void gemm_single(const Kernel<T>& kr, const Problem<T>& p) {
   gemm_team(kr, p, pl, 0, 1, Bbuf, Abuf);
 }
 
-// Below this many multiply-adds per call, starting a team costs more than it saves.
-constexpr double kMinParallelMacs = 64.0 * 64.0 * 64.0;
+// Below this many multiply-adds per call (about 10 us on one core), waking a team of threads
+// costs more than it saves.
+constexpr double kMinParallelMacs = 80.0 * 80.0 * 80.0;
 // Matrices smaller than this are computed whole by one thread each when a batch is split.
 constexpr double kSmallMatrixMacs = 256.0 * 256.0 * 256.0;
 
