@@ -88,6 +88,58 @@ CASES = [
 ]
 
 
+# ------------------------------------------------------------------ LeNet-5 (1x28x28) + Adam
+
+def _lenet_input(rng, batch):
+    return rng.standard_normal((batch, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, batch).astype(np.int64)
+
+
+def _lenet_fastnn(fastnn, device, x, y):
+    from fastnn.models import LeNet5
+    fastnn.manual_seed(0)
+    model = LeNet5().to(device)
+    opt = fastnn.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = fastnn.nn.CrossEntropyLoss()
+    xt = fastnn.tensor(x, device=device)
+    yt = fastnn.tensor(y, device=device)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step.model = model
+    return step
+
+
+def _lenet_torch(torch, x, y, weights):
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                          nn.Linear(84, 10))
+    with torch.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(torch.from_numpy(w))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+CASES.append(Case("train step LeNet-5 Adam, CE", "1x28x28 batch 128 f32", 128, _lenet_input, _lenet_fastnn,
+                  _lenet_torch, _export))
+
 # ------------------------------------------------------------------ tiny-op overhead
 
 def _tiny_op_rows(fastnn, torch, repeats):
