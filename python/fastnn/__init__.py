@@ -7,11 +7,11 @@ from .dtypes import (float16, half, float32, float, float64, double, int8, uint8
 from .backend import Device as device
 from ._autograd_engine import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
 from .tensor import Tensor, Size, is_tensor, is_floating_point, numel, clone, detach
-from .tensor import (add, sub, mul, div, true_divide, floor_divide, pow, neg, negative, rsub, remainder, fmod,
-                     matmul, mm, bmm, mv, dot, eq, ne, lt, le, gt, ge, less, less_equal, greater, greater_equal,
-                     not_equal, logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or,
-                     bitwise_xor, bitwise_not)
-from .tensor import sub as subtract, mul as multiply, div as divide
+from ._ops_arith import (add, sub, mul, div, true_divide, floor_divide, pow, neg, negative, rsub, remainder, fmod,
+                         matmul, mm, bmm, mv, dot, eq, ne, lt, le, gt, ge, less, less_equal, greater, greater_equal,
+                         not_equal, logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or,
+                         bitwise_xor, bitwise_not)
+from ._ops_arith import sub as subtract, mul as multiply, div as divide
 from ._ops_shape import (reshape, flatten, unflatten, ravel, permute, transpose, swapaxes, swapdims, t, movedim,
                          moveaxis, squeeze, unsqueeze, broadcast_to, broadcast_tensors, broadcast_shapes, tile, cat,
                          concat, concatenate, stack, hstack, vstack, split, tensor_split, chunk, unbind, narrow,

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from ._autograd_engine import _mode
-from .tensor import (Size, Tensor, _as_tensor_like, _canon_dim, _inplace_op, _make, _wrap, _check_size_arg)
+from .tensor import Size, Tensor, _as_tensor_like, _canon_dim, _inplace_op, _make, _wrap
 
 
 def _shape_args(shape, op, arg="shape"):
@@ -657,7 +657,6 @@ def scatter_add(input, dim, index, src):
             if src._requires_grad:
                 gs = g[fidx]
                 if gs._data.shape != ssh:
-                    pad = np.zeros(ssh, dtype=gs._data.dtype)
                     gs = _index_scatter(gs, ssh, tuple(slice(0, s) for s in ia.shape), False)
             return g, gs
         return _make(out, (input, src), bw, "ScatterAdd")
