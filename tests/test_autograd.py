@@ -453,3 +453,26 @@ def test_backward_frees_intermediates_and_duplicate_inputs():
     y = (w * w).sum()
     g1, g2 = fastnn.autograd.grad(y, [w, w])
     np.testing.assert_allclose(g1.numpy(), g2.numpy())
+
+
+def test_functional_jacobian_hessian_vjp(torch):
+    a = np.array([0.3, -1.2, 2.0])
+    f = lambda m: (lambda x: (x ** 3).sum() + (x[0] * x[1]))  # noqa: E731
+    h = fastnn.autograd.functional.hessian(f(fastnn), fastnn.tensor(a))
+    th = torch.autograd.functional.hessian(f(torch), torch.tensor(a))
+    np.testing.assert_allclose(h.numpy(), th.numpy())
+    g = lambda m: (lambda x: m.tanh(x) * x[0])  # noqa: E731
+    j = fastnn.autograd.functional.jacobian(g(fastnn), fastnn.tensor(a))
+    tj = torch.autograd.functional.jacobian(g(torch), torch.tensor(a))
+    np.testing.assert_allclose(j.numpy(), tj.numpy())
+    out, v = fastnn.autograd.functional.vjp(g(fastnn), fastnn.tensor(a), fastnn.tensor([1.0, 2.0, 3.0],
+                                                                                     dtype=fastnn.float64))
+    np.testing.assert_allclose(v.numpy(), np.array([1.0, 2.0, 3.0]) @ tj.numpy())
+
+
+def test_zero_and_fill_on_graph_tensor_are_recorded():
+    x = fastnn.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    h.zero_()
+    (h + x).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]

@@ -1,4 +1,6 @@
 """fastnn: a deep-learning library with its own C++ and CUDA kernels and a PyTorch-style API."""
+import builtins as _builtins
+
 from . import _C
 from . import backend, kernels
 
@@ -45,7 +47,7 @@ __version__ = _C.__version__
 
 def set_num_threads(n: int) -> None:
     """Number of threads the CPU kernels use."""
-    if not isinstance(n, type(1)) or n < 1:
+    if not isinstance(n, _builtins.int) or isinstance(n, _builtins.bool) or n < 1:
         raise ValueError(f"set_num_threads: argument 'n' must be a positive int, got {n!r}")
     _C.set_num_threads(n)
 

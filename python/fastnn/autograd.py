@@ -405,3 +405,75 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
 
 
 Variable = Tensor
+
+
+# ---------------------------------------------------------------------------- autograd.functional
+
+def _tuple_inputs(inputs):
+    single = isinstance(inputs, Tensor)
+    ins = (inputs,) if single else tuple(inputs)
+    return single, ins
+
+
+def vjp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T J): vector-Jacobian product (``torch.autograd.functional.vjp``)."""
+    single, ins = _tuple_inputs(inputs)
+    ins = tuple(t.detach().requires_grad_(True) for t in ins)
+    with enable_grad():
+        out = func(*ins)
+        gs = grad(out, ins, v, create_graph=create_graph, allow_unused=True)
+    gs = tuple(g if g is not None else _wrap(np.zeros(t._data.shape, dtype=t._data.dtype)) for g, t in zip(gs, ins))
+    out = out if create_graph else out.detach()
+    return out, (gs[0] if single else gs)
+
+
+def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+    """d func(inputs) / d inputs for a single-output ``func``: shape out.shape + input.shape per input."""
+    single, ins = _tuple_inputs(inputs)
+    ins = tuple(t.detach().requires_grad_(True) for t in ins)
+    with enable_grad():
+        out = func(*ins)
+        if not isinstance(out, Tensor):
+            raise TypeError("jacobian: the function must return a single Tensor")
+        rows = [[] for _ in ins]
+        flat = out.reshape(-1)
+        for r in range(flat.shape[0]):
+            gs = grad(flat[r], ins, retain_graph=True, create_graph=create_graph, allow_unused=True)
+            for k, (g, t) in enumerate(zip(gs, ins)):
+                rows[k].append(g if g is not None else _wrap(np.zeros(t._data.shape, dtype=t._data.dtype)))
+    from ._ops_shape import stack
+    jacs = []
+    for k, t in enumerate(ins):
+        if rows[k]:
+            j = stack(rows[k]).reshape(tuple(out.shape) + tuple(t.shape))
+        else:
+            j = _wrap(np.zeros(tuple(out.shape) + tuple(t.shape), dtype=t._data.dtype))
+        jacs.append(j if create_graph else j.detach())
+    return jacs[0] if single else tuple(jacs)
+
+
+def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
+    """Second derivatives of a scalar ``func`` (single input: shape input.shape * 2)."""
+    single, ins = _tuple_inputs(inputs)
+    if not single:
+        raise NotImplementedError("hessian: only a single input tensor is supported")
+
+    def gradient(x):
+        with enable_grad():
+            y = func(x)
+            if y._data.size != 1:
+                raise RuntimeError(f"hessian: the function must return a single-element tensor, got shape "
+                                   f"{tuple(y.shape)}")
+            (g,) = grad(y.reshape(()), x, create_graph=True)
+        return g
+    return jacobian(gradient, ins[0], create_graph=create_graph)
+
+
+class _Functional:
+    """``fastnn.autograd.functional``: jacobian, hessian, vjp."""
+    jacobian = staticmethod(jacobian)
+    hessian = staticmethod(hessian)
+    vjp = staticmethod(vjp)
+
+
+functional = _Functional()

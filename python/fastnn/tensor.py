@@ -625,11 +625,17 @@ class Tensor:
 
     def zero_(self):
         self._check_inplace()
+        if self._recording():
+            # part of a graph: record it (the gradient through a zeroed tensor is zero)
+            return _inplace_op(self, lambda old: old * 0)
         self._data[...] = 0
         return self
 
     def fill_(self, value):
         self._check_inplace()
+        if self._recording(value):
+            v = value if isinstance(value, Tensor) else value
+            return _inplace_op(self, lambda old: old * 0 + v)
         if isinstance(value, Tensor):
             value = value.item()
         self._data[...] = value
