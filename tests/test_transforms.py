@@ -335,3 +335,21 @@ def test_bad_inputs_name_the_argument():
         T.adjust_brightness(np.zeros((3, 1, 4, 4), np.float32), [1.0, 2.0])
     with pytest.raises(TypeError, match="not callable"):
         T.Compose([T.hflip, 3])
+
+
+@pytest.mark.parametrize("make", ALL_TRANSFORMS)
+def test_non_contiguous_and_edge_sizes(make):
+    t = make()
+    base = rand_img((3, 3, 14, 22), np.float32)
+    view = base[:, :, ::2, ::-2]  # strided and reversed: (3, 3, 7, 11)
+    manual_seed(5)
+    a = t(view)
+    manual_seed(5)
+    b = t(np.ascontiguousarray(view))
+    np.testing.assert_array_equal(a, b)
+    if isinstance(t, (T.RandomCrop, T.CenterCrop)):
+        return
+    tiny = rand_img((2, 3, 1, 1), np.float32)  # 1x1 images
+    assert t(tiny).shape[:2] == (2, 1 if isinstance(t, T.Grayscale) else 3)
+    empty = np.zeros((0, 3, 5, 5), np.float32)  # an empty batch stays empty
+    assert t(empty).shape[0] == 0
