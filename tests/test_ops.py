@@ -215,6 +215,10 @@ OPS = [
            [((2, 3, 4), (2, 4, 5))]),
     OpCase("einsum_reduce", lambda m, x, y: m.einsum("ij,j->i", x, y), lambda x, y: np.einsum("ij,j->i", x, y),
            [((3, 4), (4,))]),
+    OpCase("einsum_ellipsis", lambda m, x, y: m.einsum("...ij,...jk->...ik", x, y), np.matmul,
+           [((2, 3, 4), (4, 5)), ((2, 2, 3), (2, 3, 2))]),
+    OpCase("einsum_attention", lambda m, q, k: m.einsum("bhqd,bhkd->bhqk", q, k),
+           lambda q, k: np.einsum("bhqd,bhkd->bhqk", q, k), [((2, 2, 3, 4), (2, 2, 5, 4))]),
     OpCase("einsum_sumout", lambda m, x: m.einsum("ij->j", x), lambda x: x.sum(0), [((3, 4),)]),
     # ---- reductions
     OpCase("sum", lambda m, x: x.sum(), np.sum, [(s,) for s in UNARY], gradgrad=True),

@@ -664,7 +664,7 @@ def einsum(equation, *operands):
             raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(o).__name__}")
     eq = equation.replace(" ", "")
     if "..." in eq:
-        raise NotImplementedError("einsum: ellipsis ('...') in the equation is not supported")
+        eq = _expand_ellipsis(eq, operands)
     if "->" in eq:
         lhs, rhs = eq.split("->")
     else:
@@ -711,6 +711,33 @@ def einsum(equation, *operands):
             return grads
         return _make(out, tuple(operands), bw, "Einsum")
     return _wrap(out)
+
+
+def _expand_ellipsis(eq, operands):
+    """Rewrite '...' as explicit letters (right-aligned broadcast dims), so backward needs no special case."""
+    used = set(c for c in eq if c.isalpha())
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+    lhs, arrow, rhs = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(operands):
+        raise ValueError(f"einsum: the equation has {len(subs)} operands but {len(operands)} were given")
+    n_ell = 0
+    for s, o in zip(subs, operands):
+        if "..." in s:
+            n_ell = builtins.max(n_ell, o._data.ndim - (len(s) - 3))
+    letters = "".join(free[:n_ell])
+    new_subs = []
+    for s, o in zip(subs, operands):
+        if "..." in s:
+            k = o._data.ndim - (len(s) - 3)
+            s = s.replace("...", letters[n_ell - k:] if k > 0 else "")
+        new_subs.append(s)
+    if arrow:
+        rhs = rhs.replace("...", letters)
+    else:
+        joined = "".join(new_subs)
+        rhs = letters + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in letters))
+    return ",".join(new_subs) + "->" + rhs
 
 
 def _attach():

@@ -86,10 +86,10 @@ def _array_from_data(data, dtype):
     if dtype is None:
         k = a.dtype.kind
         if k == "f":
-            if not isinstance(data, np.ndarray):
+            if not isinstance(data, (np.ndarray, np.generic)):
                 a = a.astype(_dt.get_default_dtype())
         elif k in "iu":
-            if not isinstance(data, np.ndarray) or a.dtype.itemsize > 8:
+            if not isinstance(data, (np.ndarray, np.generic)) or a.dtype.itemsize > 8:
                 a = a.astype(np.int64)
         elif k == "b":
             pass
