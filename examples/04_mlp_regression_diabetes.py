@@ -4,9 +4,9 @@ Three models on the same split, standardised on the training set, reported with 
 and R² on the test set:
   * least squares (the closed-form linear regression, the classical baseline),
   * a linear model trained by the training loop (Adam on the MSE),
-  * an MLP with a parallel linear path (linear(x) + Linear→ReLU→Linear(x)), five initialisations
-    averaged, with weight decay — the diabetes target is close to linear in its features, so the
-    network's job is the part a linear fit misses.
+  * an MLP 10 → 32 → 1 (ReLU, dropout 0.3, SGD), five initialisations averaged: with 353
+    training samples and a target close to linear in its features, a single network's variance
+    costs more than its non-linearity gains; averaging a few removes most of that variance.
 """
 import _common  # noqa: F401  (sets up paths)
 import numpy as np
@@ -17,8 +17,7 @@ from fastnn.datasets import diabetes
 from fastnn.train import train_tabular
 
 SEED = 0
-MLP_CONFIG = dict(hidden=(16,), linear_skip=True, ensemble=5, epochs=30, lr=3e-3, weight_decay=0.1,
-                  optimizer="adamw", seed=SEED)
+MLP_CONFIG = dict(hidden=(32,), dropout=0.3, ensemble=5, epochs=60, lr=1e-2, optimizer="sgd", seed=SEED)
 LINEAR_CONFIG = dict(hidden=(), epochs=60, lr=1e-2, seed=SEED)
 
 
@@ -45,8 +44,9 @@ def main(verbose=0):
     print(f"{'model':18s} {'MSE':>9s} {'RMSE':>8s} {'MAE':>8s} {'R2':>7s}")
     for name, s in rows.items():
         print(f"{name:18s} {s['mse']:9.1f} {s['rmse']:8.2f} {s['mae']:8.2f} {s['r2']:7.3f}")
-    gain = 1 - rows["MLP"]["mse"] / rows["least squares"]["mse"]
-    print(f"MLP test MSE is {100 * gain:.1f}% below least squares")
+    for base in ("least squares", "linear (trained)"):
+        gain = 1 - rows["MLP"]["mse"] / rows[base]["mse"]
+        print(f"MLP test MSE vs {base}: {abs(100 * gain):.1f}% {'lower' if gain > 0 else 'higher'}")
     _common.save_plot("plot_history", "04_diabetes_mlp_history.png", mlp.history,
                       title="MLP regression on diabetes (standardised target)")
     order = np.argsort(y_test)

@@ -444,3 +444,25 @@ def test_cross_validate_reports_mean_and_std():
     res2 = cross_validate(lambda: _mlp(), lambda m: optim.SGD(m.parameters(), lr=0.05), TensorDataset(X / 10, y),
                           nn.CrossEntropyLoss(), k=2, epochs=1, stratify=True)
     assert len(res2.folds) == 2
+
+
+def test_train_tabular_helpers():
+    from fastnn.train import Ensemble, mlp, train_tabular
+    net = mlp(5, (7, 3), 2, activation="tanh", dropout=0.1)
+    assert [type(m).__name__ for m in net] == ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"]
+    assert [type(m).__name__ for m in mlp(5, (), 1)] == ["Linear"]
+    with pytest.raises(ValueError, match="activation"):
+        mlp(2, (3,), 1, activation="swish2")
+    X, y = _blobs(90, k=2)
+    res = train_tabular(X, y, hidden=(), epochs=10, lr=0.05, seed=1)  # logistic regression
+    assert res.scores["accuracy"] > 0.9 and res.confusion.shape == (2, 2) and res.confusion.sum() == 18
+    np.testing.assert_array_equal(res.predict(X[:10]), (predict(res.model, res.scaler.transform(X[:10]))[:, 0] > 0))
+    Xr = X[:, :3]
+    yr = (Xr @ np.array([1.0, -2.0, 0.5]) + 3).astype(np.float32)
+    reg = train_tabular(Xr, yr, "regression", hidden=(8,), ensemble=3, epochs=40, lr=1e-2, seed=0)
+    assert isinstance(reg.model, Ensemble) and len(reg.model.members) == 3 and reg.scores["r2"] > 0.9
+    a = predict(reg.model, reg.scaler.transform(Xr[:4]))
+    b = np.mean([predict(m, reg.scaler.transform(Xr[:4])) for m in reg.model.members], axis=0)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="task"):
+        train_tabular(X, y, task="ranking")

@@ -4,4 +4,4 @@ from .callbacks import (Callback, CallbackList, CSVLogger, EarlyStopping, Histor
                         ProgressBar, TrainState)
 from .checkpoint import load_checkpoint, resume, save_checkpoint
 from .loop import CVResult, Metric, cross_validate, evaluate, fit, predict
-from .tabular import Ensemble, TabularResult, WideMLP, mlp, train_tabular
+from .tabular import Ensemble, TabularResult, mlp, train_tabular

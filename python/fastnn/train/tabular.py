@@ -17,19 +17,6 @@ def _module_base():
     return Module
 
 
-class WideMLP(_module_base()):
-    """A linear model plus a dense network on the same inputs (``linear(x) + mlp(x)``): the network
-    only has to learn what a linear fit misses — a good fit for small, nearly linear tabular sets."""
-
-    def __init__(self, linear, deep):
-        super().__init__()
-        self.linear = linear
-        self.deep = deep
-
-    def forward(self, x):
-        return self.linear(x) + self.deep(x)
-
-
 class Ensemble(_module_base()):
     """The mean of the outputs of several models (trained separately)."""
 
@@ -46,14 +33,10 @@ class Ensemble(_module_base()):
         return out / len(self.members)
 
 
-def mlp(in_features, hidden=(64,), out_features=1, activation="relu", dropout=0.0, linear_skip=False):
+def mlp(in_features, hidden=(64,), out_features=1, activation="relu", dropout=0.0):
     """``Linear → activation (→ Dropout)`` for each hidden width, then a Linear output layer.
-    ``hidden=()`` gives a single Linear layer (linear / logistic regression); ``linear_skip=True``
-    adds a parallel linear model (:class:`WideMLP`)."""
+    ``hidden=()`` gives a single Linear layer (linear / logistic regression)."""
     from .. import nn
-    if linear_skip and hidden:
-        return WideMLP(nn.Linear(int(in_features), int(out_features)),
-                       mlp(in_features, hidden, out_features, activation, dropout))
     acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
     if activation not in acts:
         raise ValueError(f"mlp: 'activation' must be one of {_ACTIVATIONS}, got {activation!r}")
@@ -99,7 +82,7 @@ class TabularResult:
 
 def train_tabular(X, y, task="classification", *, hidden=(64,), activation="relu", dropout=0.0, epochs=30, lr=1e-3,
                   batch_size=32, weight_decay=0.0, optimizer="adam", test_size=0.2, seed=0, scale_target=True,
-                  callbacks=(), verbose=0, val_split=0.0, linear_skip=False, ensemble=1):
+                  callbacks=(), verbose=0, val_split=0.0, ensemble=1):
     """Train a dense network on ``(X, y)`` and evaluate it on a held-out test part.
 
     ``task="classification"``: a stratified split; two classes use one logit with
@@ -111,8 +94,8 @@ def train_tabular(X, y, task="classification", *, hidden=(64,), activation="relu
     part is the validation data followed during training, unless ``val_split`` > 0 carves a
     separate validation part out of the training part (then ``callbacks`` such as EarlyStopping
     never see the test part). ``seed`` seeds fastnn's generator (initialisation, shuffling) and the split.
-    ``linear_skip`` adds a parallel linear model (:class:`WideMLP`); ``ensemble=n`` trains n networks
-    from different initialisations and averages their outputs (``history`` is the first one's).
+    ``ensemble=n`` trains n networks from different initialisations and averages their outputs
+    (:class:`Ensemble`; ``history`` is the first one's).
     """
     from .. import manual_seed, nn, optim
     from ..data import StandardScaler, train_test_split
@@ -166,7 +149,7 @@ def train_tabular(X, y, task="classification", *, hidden=(64,), activation="relu
     val = (Xva, target(yva)) if Xva is not None else (Xte, target(yte))
     members, history = [], None
     for i in range(ensemble):
-        model = mlp(X.shape[1], hidden, out_features, activation, dropout, linear_skip)
+        model = mlp(X.shape[1], hidden, out_features, activation, dropout)
         opt = opts[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
         h = fit(model, (Xtr, target(ytr)), loss_fn, opt, epochs=epochs, val_data=val, metrics=metrics,
                 callbacks=callbacks if i == 0 else (), verbose=verbose if i == 0 else 0, batch_size=batch_size)
