@@ -466,3 +466,44 @@ def test_train_tabular_helpers():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="task"):
         train_tabular(X, y, task="ranking")
+
+
+def test_validation_freq_fills_missing_epochs_with_nan():
+    X, y = _blobs(30)
+    model = _mlp()
+    h = fit(model, (X, y), nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=4, val_data=(X, y),
+            validation_freq=2, verbose=0)
+    vl = h.history["val_loss"]
+    assert math.isnan(vl[0]) and math.isnan(vl[2]) and math.isfinite(vl[1]) and math.isfinite(vl[3])
+    assert len(h.history["loss"]) == 4
+    assert h.best("val_loss")[0] in (1, 3)
+
+
+def test_plots_write_png_files_atomically(tmp_path, monkeypatch):
+    plot = pytest.importorskip("fastnn.plot")
+    pytest.importorskip("matplotlib")
+    h = History({"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.7, 0.8],
+                 "lr": [0.1, 0.1, 0.01]})
+    paths = [plot.plot_history(h, tmp_path / "h.png"),
+             plot.plot_confusion_matrix(np.array([[5, 1], [2, 7]]), tmp_path / "sub" / "cm.png", class_names=["a", "b"],
+                                        normalize=True),
+             plot.plot_curves({"a": [1, 2, 3]}, tmp_path / "c.png", logy=True),
+             plot.plot_scatter_fit([0, 1], [1, 2], {"fit": ([0, 1], [1, 2])}, tmp_path / "s.png", ylim=(0, 3))]
+    for p in paths:
+        with open(p, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    with pytest.raises(ValueError, match="square"):
+        plot.plot_confusion_matrix(np.ones((2, 3)), tmp_path / "bad.png")
+    import builtins
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert not plot.available()
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        plot.plot_curves({"a": [1]}, tmp_path / "x.png")
