@@ -419,3 +419,28 @@ def test_matmul_int_and_batched():
     x = fastnn.randn(4, 1, 2, 3)
     y = fastnn.randn(5, 3, 2)
     np.testing.assert_allclose((x @ y).numpy(), x.numpy() @ y.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_tensor_constructor_and_dlpack(torch):
+    assert fastnn.Tensor([1, 2]).dtype == fastnn.float32            # torch.Tensor(data) is the default float
+    assert fastnn.Tensor(2, 3).shape == (2, 3) and fastnn.Tensor().shape == (0,)
+    assert fastnn.tensor(np.float64(1.5)).dtype == fastnn.float64    # numpy scalars keep their dtype
+    t = torch.arange(4.0)
+    f = fastnn.from_dlpack(t)
+    t[0] = 9.0
+    assert f[0].item() == 9.0                                        # shared memory
+    back = torch.from_dlpack(fastnn.ones(3))
+    assert back.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_index_add_inplace_and_augmented_indexing():
+    x = fastnn.zeros(3)
+    x[fastnn.tensor([0, 2])] += 1.0
+    assert x.tolist() == [1.0, 0.0, 1.0]
+    x[1:] *= 4
+    assert x.tolist() == [1.0, 0.0, 4.0]
+    y = fastnn.zeros(2, 2).index_add(0, fastnn.tensor([1, 1]), fastnn.ones(2, 2))
+    assert y.tolist() == [[0.0, 0.0], [2.0, 2.0]]
+    with pytest.raises(RuntimeError, match="cast"):
+        z = fastnn.zeros(2, dtype=fastnn.int64)
+        z += 1.5
