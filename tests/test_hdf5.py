@@ -86,7 +86,7 @@ def test_lazy_reading_and_indexing(tmp_path):
     x16 = x.astype(np.float16).astype(np.float32)
     xi, yi = ds[5]
     assert ds._file is not None
-    assert tuple(xi.shape) == (1, 6, 6) and int(yi.item()) == y[5]
+    assert tuple(xi.shape) == (1, 6, 6) and tuple(yi.shape) == () and int(yi.item()) == y[5]
     np.testing.assert_array_equal(xi.numpy(), x16[5])
     np.testing.assert_array_equal(ds[-1][0].numpy(), x16[-1])
     idx = np.array([299, 3, 3, 150, 0, -2, 17])  # unsorted, repeated, negative
@@ -94,6 +94,7 @@ def test_lazy_reading_and_indexing(tmp_path):
     np.testing.assert_array_equal(xb.numpy(), x16[idx])
     np.testing.assert_array_equal(yb.numpy(), y[idx])
     np.testing.assert_array_equal(ds[10:40:3][0].numpy(), x16[10:40:3])
+    np.testing.assert_array_equal(ds[40:10:-3][1].numpy(), y[40:10:-3])
     np.testing.assert_array_equal(ds[[4, 2]][1].numpy(), y[[4, 2]])
     assert tuple(ds[np.array([], dtype=np.int64)][0].shape) == (0, 1, 6, 6)
     # only the chunks a batch touches are read

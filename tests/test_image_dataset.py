@@ -12,7 +12,8 @@ def test_samples_batches_and_uint8_scaling():
     y = np.arange(5)
     ds = ImageDataset(x, y)
     xi, yi = ds[2]
-    assert tuple(xi.shape) == (1, 4, 4) and xi.numpy().dtype == np.float32 and int(yi.item()) == 2
+    assert tuple(xi.shape) == (1, 4, 4) and xi.numpy().dtype == np.float32 and tuple(yi.shape) == ()
+    assert int(yi.item()) == 2
     np.testing.assert_allclose(xi.numpy(), x[2] / 255.0, rtol=1e-6)
     xb, yb = ds[np.array([4, 0])]
     np.testing.assert_allclose(xb.numpy(), x[[4, 0]] / 255.0, rtol=1e-6)

@@ -237,7 +237,8 @@ class H5Dataset(Dataset):
     def _convert_y(self, y):
         if self.target_transform is not None:
             y = self.target_transform(y)
-        return y if _arrays.is_tensor(y) else _arrays.wrap(np.ascontiguousarray(y))
+        # np.asarray keeps a single label 0-d (ascontiguousarray would make it shape (1,))
+        return y if _arrays.is_tensor(y) else _arrays.wrap(np.asarray(y) if np.ndim(y) == 0 else np.ascontiguousarray(y))
 
     def _batch(self, index):
         x = self._convert_x(self._read(self.x_key, index))
@@ -251,16 +252,20 @@ class H5Dataset(Dataset):
     def __getitem__(self, index):
         n = self._len
         if isinstance(index, slice):
-            return self._batch(slice(*index.indices(n)))
+            start, stop, step = index.indices(n)
+            if step > 0:
+                return self._batch(slice(start, stop, step))
+            return self._batch(np.arange(start, stop, step, dtype=np.int64))  # h5py reads forwards only
         if isinstance(index, numbers.Integral) and not isinstance(index, bool):
             i = int(index)
             if not -n <= i < n:
                 raise IndexError(f"H5Dataset: index {i} is out of range for {n} samples")
             i %= n
-            x = self._convert_x(self._open()[self.x_key][i])
+            one = np.array([i])  # through the chunk cache: per-sample reads do not decompress a chunk each
+            x = self._convert_x(self._read(self.x_key, one)[0])
             if self.y_key is None:
                 return x
-            return x, self._convert_y(np.asarray(self._open()[self.y_key][i]))
+            return x, self._convert_y(self._read(self.y_key, one)[0])
         idx = np.asarray(_arrays.to_numpy(index, "index"))
         if idx.dtype == np.bool_:
             if idx.shape != (n,):
