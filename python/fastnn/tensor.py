@@ -18,7 +18,6 @@ from ._autograd_engine import Node, RemovableHandle, _mode, run_backward
 ndarray = np.ndarray
 _new = object.__new__
 _asarray = np.asarray
-_FLOAT_KINDS = "f"
 
 
 class Size(tuple):
@@ -56,15 +55,6 @@ def _make(a, inputs, fn, name):
     t.grad_fn = Node(fn, inputs, name)
     t._requires_grad = True
     return t
-
-
-def _needs_grad(*ts):
-    if not _mode.enabled:
-        return False
-    for t in ts:
-        if t._requires_grad:
-            return True
-    return False
 
 
 def _as_tensor_like(x, like):
@@ -696,6 +686,7 @@ class Tensor:
 
     def addcmul_(self, tensor1, tensor2, *, value=1):
         if self._recording(tensor1) or self._recording(tensor2):
+            self._check_inplace()
             return _inplace_op(self, lambda old: old + tensor1 * tensor2 * value)
         t = np.multiply(tensor1._data, tensor2._data)
         if value != 1:
@@ -705,6 +696,7 @@ class Tensor:
 
     def addcdiv_(self, tensor1, tensor2, *, value=1):
         if self._recording(tensor1) or self._recording(tensor2):
+            self._check_inplace()
             return _inplace_op(self, lambda old: old + tensor1 / tensor2 * value)
         t = np.divide(tensor1._data, tensor2._data)
         if value != 1:
@@ -713,6 +705,9 @@ class Tensor:
         return self
 
     def lerp_(self, end, weight):
+        if self._recording(end) or self._recording(weight):
+            self._check_inplace()
+            return _inplace_op(self, lambda old: old + (end - old) * weight)
         w = weight._data if isinstance(weight, Tensor) else weight
         e = end._data if isinstance(end, Tensor) else end
         self._data += w * (e - self._data)
@@ -836,7 +831,11 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None):
-        return self.to("cuda" if device is None else backend.Device("cuda", device if isinstance(device, builtins.int) else None) if not isinstance(device, (str, backend.Device)) else device)
+        if device is None:
+            return self.to("cuda")
+        if isinstance(device, builtins.int):
+            return self.to(backend.Device("cuda", device))
+        return self.to(device)
 
     def type_as(self, other):
         return self.to(other.dtype)
