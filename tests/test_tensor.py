@@ -229,6 +229,7 @@ def test_python_protocols():
     with pytest.raises(TypeError, match="len"):
         len(fastnn.tensor(1.0))
     assert f"{fastnn.tensor(1.5):.2f}" == "1.50"
+    assert 3.0 in x and 5.0 not in x and reversed(fastnn.tensor([1, 2])).tolist() == [2, 1]
 
 
 def test_numpy_requires_grad_and_data():

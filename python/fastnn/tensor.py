@@ -438,6 +438,15 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
+    def __contains__(self, element):
+        if isinstance(element, (Tensor, builtins.int, builtins.float, builtins.bool, np.generic)):
+            return builtins.bool((self == element).any())
+        raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a "
+                           f"{type(element).__name__}")
+
+    def __reversed__(self):
+        return self.flip(0) if self._data.ndim else self
+
     def __bool__(self):
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is ambiguous")
