@@ -341,6 +341,7 @@ __global__ void __launch_bounds__(Tf32Config::THREADS)
 #endif
 }
 
+#ifdef __CUDACC__
 // Launches the SIMT or the TF32 kernel; nothing is launched for an empty output.
 template <typename T, typename AAcc, typename BAcc, typename CAcc>
 inline void launch_gemm(long long batch, long long M, long long N, long long K, T alpha, AAcc a, int amode, BAcc b,
@@ -364,5 +365,7 @@ inline void launch_gemm(long long batch, long long M, long long N, long long K, 
   gemm_simt<T, AAcc, BAcc, CAcc><<<grid, Cfg::THREADS, 0, stream>>>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c);
   check_launch("gemm (simt kernel)");
 }
+
+#endif  // __CUDACC__
 
 }  // namespace fastnn::cuda::gemm_detail
