@@ -37,10 +37,18 @@ class Size(tuple):
         return f"fastnn.Size({list(self)})"
 
 
+def _as_array(a):
+    """numpy scalars (what numpy returns for full reductions of 0-d operands) as 0-d arrays; device
+    arrays (cupy) pass through."""
+    if isinstance(a, (np.generic, builtins.int, builtins.float, builtins.bool)) or not hasattr(a, "shape"):
+        return _asarray(a)
+    return a
+
+
 def _wrap(a):
     """A Tensor over array ``a`` (no copy; numpy scalars become 0-d arrays)."""
     if a.__class__ is not ndarray:
-        a = _asarray(a)
+        a = _as_array(a)
     t = _new(Tensor)
     t._data = a
     return t
@@ -49,7 +57,7 @@ def _wrap(a):
 def _make(a, inputs, fn, name):
     """A Tensor over ``a`` recorded as the output of a node (callers check grad mode first)."""
     if a.__class__ is not ndarray:
-        a = _asarray(a)
+        a = _as_array(a)
     t = _new(Tensor)
     t._data = a
     t.grad_fn = Node(fn, inputs, name)
