@@ -440,11 +440,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                 continue
             a = g._data
             if cur is None:
-                if not a.flags.writeable or id(a) in assigned or not _exclusive_view(a):
+                if type(a) is not np.ndarray or not a.flags.writeable or id(a) in assigned \
+                        or not _exclusive_view(a):
                     a = a.copy()
                 assigned.add(id(a))
                 leaf._grad = _wrap(a)
-            elif cur.grad_fn is not None or not cur._data.flags.writeable or cur._data.shape != a.shape:
+            elif cur.grad_fn is not None or type(cur._data) is not np.ndarray or not cur._data.flags.writeable \
+                    or cur._data.shape != a.shape:
                 leaf._grad = _wrap(cur._data + a)
             else:
                 cur._data += a
