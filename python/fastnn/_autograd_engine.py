@@ -381,7 +381,6 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                 for i, gi in enumerate(buf):
                     if gi is None:
                         shape, dtype = node.out_meta[i]
-                        import numpy as np
                         buf[i] = _wrap(np.zeros(shape, dtype=dtype))
                 grads = fn(*buf)
             inputs_ = node.inputs
