@@ -190,6 +190,78 @@ constexpr double kMinParallelMacs = 80.0 * 80.0 * 80.0;
 // Matrices smaller than this are computed whole by one thread each when a batch is split.
 constexpr double kSmallMatrixMacs = 256.0 * 256.0 * 256.0;
 
+// Matrix-vector products (M == 1 or N == 1) would waste most of a packed micro-tile, and
+// packing the matrix would cost as much as the product: y[r] = alpha * sum_k X[r, k] v[k]
+// + beta * y[r] reads X in place instead, as dot products when X's rows are contiguous and
+// as a sum of scaled columns when its columns are. This computes rows [r0, r1); acc holds
+// their scratch sums.
+template <typename T>
+inline __attribute__((always_inline)) void gemv_rows(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X,
+                                                     int64_t sr, int64_t sk, const T* v, int64_t sv, T beta, T* y,
+                                                     int64_t sy, T* acc) {
+  if (std::llabs(sk) <= std::llabs(sr) || r1 - r0 == 1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = X + r * sr;
+      // 32 partial sums: enough independent chains to hide the add latency once vectorised.
+      T part[32] = {};
+      int64_t k = 0;
+      if (sk == 1 && sv == 1) {
+        for (; k + 32 <= K; k += 32)
+          for (int j = 0; j < 32; ++j) part[j] += x[k + j] * v[k + j];
+      }
+      for (; k < K; ++k) part[0] += x[k * sk] * v[k * sv];
+      for (int w = 16; w >= 1; w /= 2)
+        for (int j = 0; j < w; ++j) part[j] += part[j + w];
+      acc[r] = part[0];
+    }
+  } else {
+    for (int64_t r = r0; r < r1; ++r) acc[r] = T(0);
+    int64_t k = 0;
+    if (sr == 1) {
+      // Four columns per pass over acc: a quarter of the loads and stores of acc.
+      for (; k + 4 <= K; k += 4) {
+        const T *x0 = X + k * sk, *x1 = x0 + sk, *x2 = x1 + sk, *x3 = x2 + sk;
+        const T v0 = v[k * sv], v1 = v[(k + 1) * sv], v2 = v[(k + 2) * sv], v3 = v[(k + 3) * sv];
+        for (int64_t r = r0; r < r1; ++r) acc[r] += (x0[r] * v0 + x1[r] * v1) + (x2[r] * v2 + x3[r] * v3);
+      }
+    }
+    for (; k < K; ++k) {
+      const T* x = X + k * sk;
+      const T vk = v[k * sv];
+      if (sr == 1) {
+        for (int64_t r = r0; r < r1; ++r) acc[r] += x[r] * vk;
+      } else {
+        for (int64_t r = r0; r < r1; ++r) acc[r] += x[r * sr] * vk;
+      }
+    }
+  }
+  for (int64_t r = r0; r < r1; ++r) y[r * sy] = beta == T(0) ? alpha * acc[r] : alpha * acc[r] + beta * y[r * sy];
+}
+
+// The same loops compiled twice: with AVX2+FMA, and for the baseline ISA.
+template <typename T>
+FASTNN_TARGET_AVX2 void gemv_rows_avx2(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X, int64_t sr,
+                                       int64_t sk, const T* v, int64_t sv, T beta, T* y, int64_t sy, T* acc) {
+  gemv_rows(r0, r1, K, alpha, X, sr, sk, v, sv, beta, y, sy, acc);
+}
+
+template <typename T>
+void gemv_rows_portable(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X, int64_t sr, int64_t sk, const T* v,
+                        int64_t sv, T beta, T* y, int64_t sy, T* acc) {
+  gemv_rows(r0, r1, K, alpha, X, sr, sk, v, sv, beta, y, sy, acc);
+}
+
+template <typename T>
+void gemv(int64_t R, int64_t K, T alpha, const T* X, int64_t sr, int64_t sk, const T* v, int64_t sv, T beta, T* y,
+          int64_t sy, T* acc, int nt) {
+  const auto rows = cpu_path_avx2() ? &gemv_rows_avx2<T> : &gemv_rows_portable<T>;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+    rows(R * tid / team, R * (tid + 1) / team, K, alpha, X, sr, sk, v, sv, beta, y, sy, acc);
+  }
+}
+
 template <typename T>
 void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t sBb, int64_t sCb) {
   // The micro-kernel stores rows of C with vector stores: keep C's unit stride on columns by
@@ -219,6 +291,19 @@ void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t 
   const double macs = double(p.M) * double(p.N) * double(p.K);
   int nt = get_num_threads();
   if (macs * double(batch) < kMinParallelMacs) nt = 1;
+  if (p.M == 1 || p.N == 1) {
+    const int64_t R = p.N == 1 ? p.M : p.N;
+    T* acc = static_cast<T*>(tl_pack_a.get(sizeof(T) * R));
+    const int team = macs < kMinParallelMacs ? 1 : nt;
+    for (int64_t b = 0; b < batch; ++b) {
+      const Problem<T> q = at(b);
+      if (q.N == 1)  // y = A x: rows of A against the column of B
+        gemv(q.M, q.K, q.alpha, q.A, q.sAm, q.sAk, q.B, q.sBk, q.beta, q.C, q.sCm, acc, team);
+      else  // y = x B: columns of B against the row of A
+        gemv(q.N, q.K, q.alpha, q.B, q.sBn, q.sBk, q.A, q.sAk, q.beta, q.C, q.sCn, acc, team);
+    }
+    return;
+  }
   if (nt == 1) {
     for (int64_t b = 0; b < batch; ++b) gemm_single(kr, at(b));
     return;
