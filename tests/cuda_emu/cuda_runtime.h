@@ -1,0 +1,39 @@
+// CPU stand-in for <cuda_runtime.h>: just enough of CUDA for the SIMT GEMM and implicit-GEMM
+// convolution kernels to run on the host, one std::thread per CUDA thread of a block.
+// __shared__ arrays become static storage shared by those threads (blocks run one at a time) and
+// __syncthreads() a std::barrier, so a missing barrier or a wrong shared-memory index shows up as
+// a wrong result. Used by tests/test_cuda_emulated.py; never part of the package.
+#pragma once
+#include <barrier>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <cstdint>
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+typedef void* cudaStream_t;
+enum cudaError_t { cudaSuccess = 0, cudaErrorUnknown = 1 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16, cudaDevAttrComputeCapabilityMajor = 75 };
+inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+extern int g_emu_sms;
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) { *v = a == cudaDevAttrMultiProcessorCount ? g_emu_sms : 9; return cudaSuccess; }
+struct uint3 { unsigned x, y, z; };
+struct dim3 { unsigned x = 1, y = 1, z = 1; };
+extern thread_local uint3 threadIdx, blockIdx;
+extern thread_local dim3 blockDim, gridDim;
+extern std::barrier<>* g_bar;
+inline void __syncthreads() { g_bar->arrive_and_wait(); }
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) double2 { double x, y; };
+using std::fma;
+inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+inline double __longlong_as_double(long long i) { double f; std::memcpy(&f, &i, 8); return f; }
+extern std::mutex g_atomic_mu;
+template <class T> inline T atomicAdd(T* p, T v) { std::lock_guard<std::mutex> l(g_atomic_mu); T o = *p; *p = o + v; return o; }
