@@ -29,6 +29,7 @@ def test_accuracy_and_inputs_kinds():
     assert M.accuracy(fastnn.from_numpy(t), fastnn.from_numpy(scores)) == 0.75  # argmax of scores
     assert M.accuracy([1, 0, 1], [0.8, 0.3, 0.4]) == pytest.approx(2 / 3)  # probabilities thresholded at 0.5
     assert M.accuracy([1, 0, 1], np.array([[2.0], [-1.0], [0.5]]), threshold=0.0) == 1.0
+    assert M.accuracy(np.eye(3)[[0, 2, 1, 1]], scores) == 0.75  # one-hot targets
     with pytest.raises(ValueError, match="different numbers of samples"):
         M.accuracy([0, 1], [0, 1, 1])
     with pytest.raises(ValueError, match="class labels"):

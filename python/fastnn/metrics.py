@@ -1,6 +1,7 @@
 """Evaluation metrics with scikit-learn's definitions, on Tensors, numpy arrays or lists.
 
-Classification metrics take labels; a 2-D ``y_pred`` of scores (probabilities or logits, shape
+Classification metrics take labels (a 2-D ``y_true`` of one-hot rows or class probabilities is
+reduced with argmax); a 2-D ``y_pred`` of scores (probabilities or logits, shape
 (N, C) with C > 1) is reduced with argmax, and non-integer binary scores of shape (N,) or (N, 1)
 are thresholded at ``threshold`` (0.5, for probabilities). Results are Python floats or numpy arrays.
 """
@@ -28,6 +29,8 @@ def _true_labels(y_true):
     y = _np(y_true, "y_true")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    elif y.ndim == 2 and y.shape[1] > 1:  # one-hot or class-probability targets
+        y = y.argmax(axis=1)
     if y.ndim != 1:
         raise ValueError(f"argument 'y_true' must be a 1-D array of class labels, got shape {y.shape}")
     if y.dtype.kind == "f":
