@@ -1,7 +1,6 @@
 """End-to-end criteria of SCOPE.md sequences 1 and 5a, on real data, through the examples' code."""
 import importlib.util
 import os
-import sys
 
 import numpy as np
 import pytest

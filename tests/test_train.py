@@ -507,3 +507,23 @@ def test_plots_write_png_files_atomically(tmp_path, monkeypatch):
     assert not plot.available()
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plot.plot_curves({"a": [1]}, tmp_path / "x.png")
+
+
+def test_custom_loop_drives_the_same_callbacks(tmp_path):
+    from fastnn.train import CallbackList, TrainState
+    model = _mlp()
+    hist = History()
+    out = io.StringIO()
+    state = TrainState(model, epochs=3)
+    cbs = CallbackList([hist, CSVLogger(tmp_path / "gan.csv"), ProgressBar("plain", stream=out),
+                        EarlyStopping(monitor="g_loss", patience=0)], state)
+    cbs.on_train_begin()
+    for epoch, g in enumerate([1.0, 0.8, 0.9]):
+        cbs.on_epoch_begin(epoch)
+        cbs.on_epoch_end(epoch, {"g_loss": g, "d_loss": 0.5})
+        if state.stop_training:
+            break
+    cbs.on_train_end()
+    assert hist.history["g_loss"] == [1.0, 0.8, 0.9] and state.stop_training
+    assert out.getvalue().count("\n") == 3 and "Epoch 3/3" in out.getvalue()
+    assert len(list(csv.DictReader(open(tmp_path / "gan.csv")))) == 3

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import time
 
 import numpy as np
 
