@@ -423,6 +423,8 @@ class ProgressBar(Callback):
         self.mode = mode
         self.stream = stream
         self._bar = None
+        self._bar_mode = False
+        self._t0 = None
 
     def _out(self):
         return self.stream if self.stream is not None else sys.stdout
@@ -463,8 +465,9 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        elapsed = time.perf_counter() - self._t0
-        line = f"Epoch {epoch + 1}/{self.state.epochs} - {elapsed:.1f}s"
+        line = f"Epoch {epoch + 1}/{self.state.epochs}"
+        if self._t0 is not None:
+            line += f" - {time.perf_counter() - self._t0:.1f}s"
         if logs:
             line += " - " + format_logs(logs)
         out = self._out()
