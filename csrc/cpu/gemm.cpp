@@ -77,7 +77,7 @@ Plan make_plan(const Kernel<T>& kr, int64_t M, int64_t N, int64_t K, int nt) {
   // whenever every thread gets at least two micro-tile rows.
   const int64_t mstrips = ceil_div(M, kr.mr);
   p.split_rows = nt == 1 || mstrips >= 2 * nt;
-  const int64_t rows = p.split_rows ? ceil_div(mstrips, nt) * kr.mr : M;  // rows per thread
+  const int64_t rows = p.split_rows ? ceil_div(M, nt) : M;  // rows per thread
   p.mc = round_up(ceil_div(rows, ceil_div(rows, kr.mc)), kr.mr);
   return p;
 }
@@ -127,9 +127,9 @@ void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid
         // Each thread packs its share of B strip by strip and runs its first row block on
         // each strip while the strip is still in L1; after the barrier it runs that block on
         // the other threads' strips, then the rest of its rows on the whole panel.
-        const int64_t mstrips = ceil_div(p.M, mr);
-        const int64_t row0 = std::min(p.M, mstrips * tid / nt * mr);
-        const int64_t row1 = std::min(p.M, mstrips * (tid + 1) / nt * mr);
+        // Equal row counts: a thread's last strip may be partial, which the edge kernels
+        // handle at nearly full speed, and no thread waits at the barriers for a whole strip.
+        const int64_t row0 = p.M * tid / nt, row1 = p.M * (tid + 1) / nt;
         const int64_t mc0 = std::min(pl.mc, row1 - row0);
         T* C0 = p.C + row0 * p.sCm + jc * p.sCn;
         if (mc0 > 0) kr.pack_a(mc0, kc, p.A + row0 * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
