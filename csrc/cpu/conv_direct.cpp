@@ -34,49 +34,75 @@ constexpr int64_t kMaxTaps = 4608;
 constexpr int64_t kMaxBlock = int64_t(1) << 22;
 constexpr int64_t kVec = 24;  // three AVX vectors of float: the forward tile width
 
+// A strided convolution reads input row sh * oh + kh * dil_h - pad_h. Splitting the padded input
+// into sh * sw phase planes, plane (rh, rw) holding rows sh * i + rh and columns sw * j + rw,
+// turns tap (kh, kw) into a constant offset inside plane ((kh * dil_h) % sh, (kw * dil_w) % sw)
+// at row (kh * dil_h) / sh and column (kw * dil_w) / sw: the stride-1 wide-row scheme then
+// applies unchanged, with exactly the original taps (stride 1 has a single phase).
 struct Geometry {
-  int64_t Hp, Wp, L, Lv, plane, buf;
+  int64_t sh, sw, Hp, Wp, L, Lv, plane, buf;
 };
 
 Geometry geometry(const Conv2dShape& s) {
   Geometry g;
-  g.Hp = s.OH + (s.KH - 1) * s.dil_h;
-  g.Wp = s.OW + (s.KW - 1) * s.dil_w;
+  g.sh = s.stride_h;
+  g.sw = s.stride_w;
+  g.Hp = s.OH + ((s.KH - 1) * s.dil_h) / g.sh;
+  g.Wp = s.OW + ((s.KW - 1) * s.dil_w) / g.sw;
   g.L = (s.OH - 1) * g.Wp + s.OW;
   g.Lv = (g.L + kVec - 1) / kVec * kVec;
   g.plane = g.Hp * g.Wp;
   // The last vectors run Lv - L elements past the last tap's final element.
-  g.buf = (s.C / s.groups) * g.plane + (g.Lv - g.L) + kVec;
+  g.buf = (s.C / s.groups) * g.sh * g.sw * g.plane + (g.Lv - g.L) + kVec;
   return g;
 }
 
-bool eligible(const Conv2dShape& s, int64_t taps) {
-  const int algo = g_algo.load(std::memory_order_relaxed);
-  if (algo == 1 || s.stride_h != 1 || s.stride_w != 1) return false;
-  if (algo == 2) return true;
+bool within_limits(const Conv2dShape& s, int64_t taps) {
   const Geometry g = geometry(s);
-  return taps <= kMaxTaps && (s.C / s.groups) * g.plane <= kMaxBlock && (s.OC / s.groups) * g.Lv <= kMaxBlock;
+  return taps <= kMaxTaps && g.buf <= kMaxBlock && (s.OC / s.groups) * g.Lv <= kMaxBlock;
 }
 
-// Channels [c0, c0 + Cg) of one image into the padded block.
+// Forward and weight-gradient: any stride.
+bool eligible(const Conv2dShape& s, int64_t taps) {
+  const int algo = g_algo.load(std::memory_order_relaxed);
+  if (algo == 1) return false;
+  if (algo == 2) return true;
+  return within_limits(s, taps);
+}
+
+// The phase planes of channels [c0, c0 + Cg) of one image (see Geometry).
 template <typename T>
 void pad_block(const Conv2dShape& s, const Geometry& g, const T* img, T* buf) {
   const int64_t Cg = s.C / s.groups;
-  const int64_t ncopy = std::max<int64_t>(0, std::min(s.W, g.Wp - s.pad_w));
   for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t r = 0; r < g.Hp; ++r) {
-      T* dst = buf + c * g.plane + r * g.Wp;
-      const int64_t ih = r - s.pad_h;
-      if (ih < 0 || ih >= s.H || ncopy == 0) {
-        std::fill(dst, dst + g.Wp, T(0));
-        continue;
+    for (int64_t rh = 0; rh < g.sh; ++rh)
+      for (int64_t rw = 0; rw < g.sw; ++rw) {
+        T* plane = buf + ((c * g.sh + rh) * g.sw + rw) * g.plane;
+        // Columns j with 0 <= sw * j + rw - pad_w < W.
+        const int64_t off = rw - s.pad_w;
+        int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+        int64_t hi = s.W - off <= 0 ? 0 : (s.W - off + g.sw - 1) / g.sw;
+        lo = std::min(lo, g.Wp);
+        hi = std::max(lo, std::min(hi, g.Wp));
+        for (int64_t i = 0; i < g.Hp; ++i) {
+          T* dst = plane + i * g.Wp;
+          const int64_t ih = g.sh * i + rh - s.pad_h;
+          if (ih < 0 || ih >= s.H || lo == hi) {
+            std::fill(dst, dst + g.Wp, T(0));
+            continue;
+          }
+          const T* src = img + (c * s.H + ih) * s.W + off;
+          std::fill(dst, dst + lo, T(0));
+          if (g.sw == 1) {
+            std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(T));
+          } else {
+            for (int64_t j = lo; j < hi; ++j) dst[j] = src[j * g.sw];
+          }
+          std::fill(dst + hi, dst + g.Wp, T(0));
+        }
       }
-      const int64_t lead = std::min(s.pad_w, g.Wp);
-      std::fill(dst, dst + lead, T(0));
-      std::memcpy(dst + lead, img + (c * s.H + ih) * s.W, ncopy * sizeof(T));
-      std::fill(dst + lead + ncopy, dst + g.Wp, T(0));
-    }
-  std::fill(buf + Cg * g.plane, buf + g.buf, T(0));
+  const int64_t used = Cg * g.sh * g.sw * g.plane;
+  std::fill(buf + used, buf + g.buf, T(0));
 }
 
 void tap_offsets(const Conv2dShape& s, const Geometry& g, std::vector<int64_t>& off) {
@@ -84,7 +110,11 @@ void tap_offsets(const Conv2dShape& s, const Geometry& g, std::vector<int64_t>& 
   off.resize(Cg * s.KH * s.KW);
   for (int64_t c = 0, t = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < s.KH; ++kh)
-      for (int64_t kw = 0; kw < s.KW; ++kw, ++t) off[t] = c * g.plane + kh * s.dil_h * g.Wp + kw * s.dil_w;
+      for (int64_t kw = 0; kw < s.KW; ++kw, ++t) {
+        const int64_t uh = kh * s.dil_h, uw = kw * s.dil_w;
+        const int64_t phase = (c * g.sh + uh % g.sh) * g.sw + uw % g.sw;
+        off[t] = phase * g.plane + (uh / g.sh) * g.Wp + uw / g.sw;
+      }
 }
 
 // ------------------------------------------------------------------ forward tiles
@@ -281,6 +311,7 @@ bool conv_direct_backward_input(const Conv2dShape& s, const T* dy, const T* w, T
   t.OW = s.W;
   t.pad_h = (s.KH - 1) * s.dil_h - s.pad_h;
   t.pad_w = (s.KW - 1) * s.dil_w - s.pad_w;
+  if (s.stride_h != 1 || s.stride_w != 1) return false;  // strided: im2col + GEMM + col2im
   if (t.pad_h < 0 || t.pad_w < 0 || s.OH * s.OW == 0) return false;
   if (!eligible(t, (t.C / t.groups) * t.KH * t.KW)) return false;
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, KK = s.KH * s.KW;
