@@ -6,6 +6,7 @@ import builtins
 import numpy as np
 
 from . import dtypes as _dt
+from . import kernels
 from ._autograd_engine import _mode
 from .tensor import Tensor, _as_tensor_like, _bcast_error, _make, _operands, _sum_to, _wrap
 
@@ -197,7 +198,6 @@ def _check_float_for_matmul(ad, bd):
 
 
 def _matmul_arrays(ad, bd):
-    from . import kernels
     if ad.dtype.kind == "f" and ad.dtype.itemsize >= 4 and ad.size and bd.size:
         return kernels.matmul(ad, bd)
     return np.matmul(ad, bd)
