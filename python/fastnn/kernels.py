@@ -60,14 +60,23 @@ def matmul(a, b, out=None):
     must have the result's shape and dtype; it may be any strided view, even one that overlaps
     ``a`` or ``b`` (the result then goes through a temporary). 1-D @ 1-D gives a 0-d array.
     """
-    if out is None and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
-        # The common case (every linear layer) without the general path's checks and views.
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
+        # The common case (every linear layer) without the general path's views; anything
+        # unusual (bad input included) falls through to the general path below.
         dt = a.dtype
         if dt == b.dtype and dt.char in "fd" and a.shape[1] == b.shape[0]:
-            out = np.empty((a.shape[0], b.shape[1]), dt)
-            if out.size:
-                backend.kernel_module(backend.CPU).gemm(a[None], b[None], out[None])
-            return out
+            shape = (a.shape[0], b.shape[1])
+            if out is None:
+                res = np.empty(shape, dt)
+            elif (type(out) is np.ndarray and out.shape == shape and out.dtype == dt and out.flags.writeable
+                  and not np.may_share_memory(out, a) and not np.may_share_memory(out, b)):
+                res = out
+            else:
+                res = None
+            if res is not None:
+                if res.size:
+                    backend.kernel_module(backend.CPU).gemm(a[None], b[None], res[None])
+                return res
     for name, x in (("a", a), ("b", b)):
         if not hasattr(x, "dtype") or not hasattr(x, "strides"):
             raise TypeError(f"matmul: argument '{name}' must be an array, got {type(x).__name__}")
