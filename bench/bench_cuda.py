@@ -43,7 +43,7 @@ def _desc(a):
 
 def _gemm_rows(cp, K, C, torch, quick):
     rows = []
-    sizes = [4096, 8192] if not quick else [4096, 8192]
+    sizes = [2048, 4096, 8192] if not quick else [4096, 8192]
     reps = dict(runs=3 if quick else 7, inner=3 if quick else 5)
     for n in sizes:
         rng = cp.random.default_rng(0)
@@ -95,30 +95,38 @@ def _conv_rows(cp, K, torch, quick):
         w = rng.standard_normal((OC, C, 3, 3), dtype=cp.float32) * 0.05
         dy = rng.standard_normal((N, OC, H, W), dtype=cp.float32)
 
-        def fwd_bwd():
-            K.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
-            K.conv2d_backward_input(dy, w, (H, W), (1, 1), (1, 1), (1, 1), 1)
-            K.conv2d_backward_weight(x, dy, (3, 3), (1, 1), (1, 1), (1, 1), 1)
-
-        t_fn = _events_ms(cp, fwd_bwd, **reps)
-        t_ref = None
+        fwd = lambda: K.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)  # noqa: E731
+        dgrad = lambda: K.conv2d_backward_input(dy, w, (H, W), (1, 1), (1, 1), (1, 1), 1)  # noqa: E731
+        wgrad = lambda: K.conv2d_backward_weight(x, dy, (3, 3), (1, 1), (1, 1), (1, 1), 1)  # noqa: E731
+        refs = {}
         if torch is not None:
             tx = torch.as_tensor(x, device="cuda")
             tw = torch.as_tensor(w, device="cuda")
             tdy = torch.as_tensor(dy, device="cuda")
             F = torch.nn.functional
-            gi, gw = torch.nn.grad.conv2d_input, torch.nn.grad.conv2d_weight
-            old = torch.backends.cudnn.allow_tf32
-            torch.backends.cudnn.allow_tf32 = False  # fastnn's conv runs in float32 by default
-            try:
-                t_ref = _events_ms(cp, lambda: (F.conv2d(tx, tw, padding=1), gi(tx.shape, tw, tdy, padding=1),
-                                                gw(tx, tw.shape, tdy, padding=1)), **reps)
-            finally:
-                torch.backends.cudnn.allow_tf32 = old
-        flop = 3 * 2.0 * N * OC * H * W * C * 9
-        rows.append(harness.row("conv2d fwd+bwd fp32", f"{N}x{C}x{H}x{W}, {OC}x3x3", t_fn,
-                                "torch (cuDNN fp32)" if t_ref else None, t_ref,
-                                f"fastnn {flop / t_fn / 1e9:.1f} TFLOP/s"))
+            refs = {"fwd": lambda: F.conv2d(tx, tw, padding=1),
+                    "dgrad": lambda: torch.nn.grad.conv2d_input(tx.shape, tw, tdy, padding=1),
+                    "wgrad": lambda: torch.nn.grad.conv2d_weight(tx, tw.shape, tdy, padding=1)}
+        flop = 2.0 * N * OC * H * W * C * 9
+        total_fn = total_ref = 0.0
+        for name, fn in (("fwd", fwd), ("dgrad", dgrad), ("wgrad", wgrad)):
+            t_fn = _events_ms(cp, fn, **reps)
+            t_ref = None
+            if name in refs:
+                old = torch.backends.cudnn.allow_tf32
+                torch.backends.cudnn.allow_tf32 = False  # fastnn's conv runs in float32 by default
+                try:
+                    t_ref = _events_ms(cp, refs[name], **reps)
+                finally:
+                    torch.backends.cudnn.allow_tf32 = old
+            total_fn += t_fn
+            total_ref = None if t_ref is None or total_ref is None else total_ref + t_ref
+            rows.append(harness.row(f"conv2d {name} fp32", f"{N}x{C}x{H}x{W}, {OC}x3x3", t_fn,
+                                    "torch (cuDNN fp32)" if t_ref else None, t_ref,
+                                    f"fastnn {flop / t_fn / 1e9:.1f} TFLOP/s"))
+        rows.append(harness.row("conv2d fwd+bwd fp32", f"{N}x{C}x{H}x{W}, {OC}x3x3", total_fn,
+                                "torch (cuDNN fp32)" if total_ref else None, total_ref or None,
+                                f"fastnn {3 * flop / total_fn / 1e9:.1f} TFLOP/s"))
     return rows
 
 

@@ -103,7 +103,7 @@ void gemm_case(long long batch, long long M, long long N, long long K, int la, i
                   long long& sc) {
     long long rr = R, cc = C;
     if (layout == 2) { rr = 2 * R; cc = 3 * C; }
-    store = randv<T>((size_t)(batch * rr * cc + 8));
+    store = randv<T>((size_t)(batch * rr * cc + misalign));  // exact: an overrun is caught under ASan
     T* base = store.data() + misalign;
     if (layout == 0) { sb = R * C; sr = C; sc = 1; p = base; }
     if (layout == 1) { sb = R * C; sr = 1; sc = R; p = base; }
