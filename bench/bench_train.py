@@ -179,27 +179,44 @@ def _interleaved(fn_fast, fn_ref, device, repeats, min_time, rounds):
     return best_f, best_r
 
 
+def _case_row(case, fastnn, torch, device, rng, repeats, quick, label_suffix=""):
+    x, y = case.make_input(rng, case.batch)
+    step_f = case.build_fastnn(fastnn, device, x, y)
+    weights = case.export_weights(step_f.model)
+    step_t = None
+    if torch is not None and device == "cpu":
+        step_t = case.build_torch(torch, x, y, weights)
+    t_fast, t_ref = _interleaved(step_f, step_t, device, repeats, 0.3 if quick else 1.0, 2 if quick else 4)
+    note = f"fastnn {case.batch / t_fast * 1e3:,.0f} samples/s"
+    if t_ref is not None:
+        note += f", PyTorch {case.batch / t_ref * 1e3:,.0f} samples/s"
+    return harness.row(case.name + label_suffix, case.shape, t_fast, "PyTorch" if t_ref is not None else None,
+                       t_ref, note)
+
+
 def run(device="cpu", quick=False):
     import fastnn
     torch = harness.try_import_torch()
+    threads = fastnn.get_num_threads()
     if torch is not None:
-        torch.set_num_threads(fastnn.get_num_threads())
+        torch.set_num_threads(threads)
     repeats = 5 if quick else 15
     rows = []
     rng = np.random.default_rng(0)
     for case in CASES:
-        x, y = case.make_input(rng, case.batch)
-        step_f = case.build_fastnn(fastnn, device, x, y)
-        weights = case.export_weights(step_f.model)
-        step_t = None
-        if torch is not None and device == "cpu":
-            step_t = case.build_torch(torch, x, y, weights)
-        t_fast, t_ref = _interleaved(step_f, step_t, device, repeats, 0.3 if quick else 1.0, 2 if quick else 4)
-        note = f"fastnn {case.batch / t_fast * 1e3:,.0f} samples/s"
-        if t_ref is not None:
-            note += f", PyTorch {case.batch / t_ref * 1e3:,.0f} samples/s"
-        rows.append(harness.row(case.name, case.shape, t_fast, "PyTorch" if t_ref is not None else None, t_ref,
-                                note))
+        rows.append(_case_row(case, fastnn, torch, device, rng, repeats, quick))
+    if device == "cpu" and threads > 1 and not quick:
+        # one core each: the per-core comparison, insensitive to other processes taking a core
+        # away from a multi-threaded run on a shared machine
+        fastnn.set_num_threads(1)
+        if torch is not None:
+            torch.set_num_threads(1)
+        try:
+            rows.append(_case_row(CASES[0], fastnn, torch, device, rng, repeats, quick, " (1 thread)"))
+        finally:
+            fastnn.set_num_threads(threads)
+            if torch is not None:
+                torch.set_num_threads(threads)
     rows += _tiny_op_rows(fastnn, torch if device == "cpu" else None, repeats)
     return rows
 
