@@ -13,7 +13,7 @@ LOG=${OUT:-/tmp/fastnn-gpu-check}
 mkdir -p "$LOG"
 export PYTHONUNBUFFERED=1
 START=$SECONDS
-BUDGET=${GPU_CHECK_BUDGET:-350}
+BUDGET=${GPU_CHECK_BUDGET:-345}
 declare -a SUMMARY
 
 left() { echo $((BUDGET - (SECONDS - START))); }
@@ -62,29 +62,39 @@ REPO=$(pwd)
 cd /tmp
 python3 -c "import fastnn, fastnn.cuda as c; print('fastnn', fastnn.__version__, 'cuda available:', c.is_available(), c.get_device_name() if c.is_available() else '')"
 
-# 2. GPU tests, and the build checks (which must also pass with a GPU present).
-step "pytest -m gpu" 120 "$LOG/tests.log" python3 -m pytest -q -m gpu -p no:cacheprovider "$REPO/tests"
-step "pytest build" 30 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider "$REPO/tests/test_cuda_build.py"
+# 2. GPU tests: the kernel tests, the build checks (which must also pass with a GPU present),
+#    then the gpu-marked tests of the other areas (their modules may need packages this machine
+#    lacks, so collection errors there do not stop the rest).
+step "pytest cuda kernels" 120 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider \
+  "$REPO/tests/test_cuda_kernels.py" "$REPO/tests/test_cuda_build.py"
 tail -3 "$LOG/tests.log"
+if [ "$(left)" -gt 200 ]; then
+  step "pytest -m gpu (others)" 60 "$LOG/tests.log" python3 -m pytest -q -m gpu -p no:cacheprovider \
+    --continue-on-collection-errors --ignore="$REPO/tests/test_cuda_kernels.py" "$REPO/tests"
+  tail -3 "$LOG/tests.log"
+fi
 
 # 3. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck) on a
 #    few small cases of every kernel family.
 SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 SUBSET="test_gemm_layouts and f32 or test_gemm_matches_cpu and f64 and 2-17 or conv2d_forward_and_grads and f32 and (cc2 or cc3) or max_pool2d_matches_cpu and f32 or avg_pool2d_matches_cpu and f32 and pc1 or adaptive_pools and f32 or upsample and f32 and shape0"
-if [ -x "$SAN" ]; then
+# The benchmark keeps about 100 s in reserve: the sanitizers run only in what is left beyond it.
+if [ -x "$SAN" ] && [ "$(left)" -gt 160 ]; then
   step memcheck 60 "$LOG/sanitizer.log" "$SAN" --tool memcheck --error-exitcode 9 --target-processes all \
     python3 -m pytest -q -x -p no:cacheprovider "$REPO/tests/test_cuda_kernels.py" -k "$SUBSET"
-  step racecheck 45 "$LOG/sanitizer.log" "$SAN" --tool racecheck --error-exitcode 9 --target-processes all \
+  [ "$(left)" -gt 145 ] && step racecheck 45 "$LOG/sanitizer.log" "$SAN" --tool racecheck --error-exitcode 9 --target-processes all \
     python3 -m pytest -q -x -p no:cacheprovider "$REPO/tests/test_cuda_kernels.py" -k "test_gemm_layouts and f32 and nn or test_gemm_tf32 and 100 or conv2d_forward_and_grads and f32 and cc2"
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed|failed" "$LOG/sanitizer.log" | tail -6
+elif [ ! -x "$SAN" ]; then
+  SUMMARY+=("$(printf '%-22s %-8s %5s s' compute-sanitizer missing 0)")
 else
-  SUMMARY+=("compute-sanitizer      missing      0 s")
+  SUMMARY+=("$(printf '%-22s %-8s %5s s' compute-sanitizer "no time" 0)")
 fi
 
 # 4. Benchmarks: the kernel table (fastnn vs cuBLAS / cuDNN), then the training-step table.
 cd "$REPO"
 step "bench cuda" 100 "$LOG/bench_cuda.txt" python3 bench/run.py --device cuda --quick --only cuda --json "$LOG/bench_cuda.json"
-step "bench train (cuda)" 40 "$LOG/bench_train.txt" python3 bench/run.py --device cuda --quick --only train
+[ "$(left)" -gt 30 ] && step "bench train (cuda)" 40 "$LOG/bench_train.txt" python3 bench/run.py --device cuda --quick --only train
 
 {
   echo "== gpu_check: $(head -1 "$LOG/card.txt"), $((SECONDS - START)) s"
