@@ -487,14 +487,14 @@ def test_mlp_learns_digits():
     idx = rng.permutation(len(X))
     tr, te = idx[:1200], idx[1200:]
     fastnn.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 10))
-    opt = fastnn.optim.Adam(model.parameters(), lr=1e-2)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 10))
+    opt = fastnn.optim.Adam(model.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss()
     Xtr, ytr = fastnn.tensor(X[tr]), fastnn.tensor(y[tr])
-    for epoch in range(8):
+    for epoch in range(10):
         perm = rng.permutation(len(tr))
-        for s in range(0, len(tr), 64):
-            b = perm[s:s + 64]
+        for s in range(0, len(tr), 32):
+            b = perm[s:s + 32]
             opt.zero_grad()
             loss = loss_fn(model(Xtr[b]), ytr[b])
             loss.backward()
@@ -504,4 +504,4 @@ def test_mlp_learns_digits():
         pred = model(fastnn.tensor(X[te])).argmax(1).numpy()
     acc = (pred == y[te]).mean()
     print(f"digits MLP test accuracy {acc:.3f}")
-    assert acc > 0.93, acc
+    assert acc >= 0.95, acc        # the course's target for an MLP on digits
