@@ -248,11 +248,14 @@ PoolGeom pool_geom(const std::string& fn, const Desc& x, const Desc& y, py::hand
   auto s = pair_arg(fn, "stride", stride, 1);
   auto p = pair_arg(fn, "padding", padding, 0);
   auto d = pair_arg(fn, "dilation", dilation, 1);
-  if (p.first > ((k.first - 1) * d.first + 1) / 2 || p.second > ((k.second - 1) * d.second + 1) / 2)
-    fail_value(fn, "argument 'padding' should be at most half of the effective kernel size");
+  // PyTorch's rule compares the padding with the undilated kernel size.
+  if (p.first > k.first / 2 || p.second > k.second / 2)
+    fail_value(fn, "argument 'padding' (" + std::to_string(p.first) + ", " + std::to_string(p.second) +
+                       ") should be at most half of kernel_size (" + std::to_string(k.first) + ", " +
+                       std::to_string(k.second) + ")");
   const long long OH = pool_out(x.dim(2), k.first, s.first, p.first, d.first, ceil_mode);
   const long long OW = pool_out(x.dim(3), k.second, s.second, p.second, d.second, ceil_mode);
-  if (OH < 1 || OW < 1)
+  if (x.dim(2) < 1 || x.dim(3) < 1 || OH < 1 || OW < 1)
     fail_value(fn, "input " + x.shape_str() + " is too small for the kernel: output size would be " +
                        std::to_string(OH) + " x " + std::to_string(OW));
   require_shape(fn, y, {x.dim(0), x.dim(1), OH, OW}, "the pooling's output size");
