@@ -298,6 +298,82 @@ bool conv_direct_forward(const Conv2dShape& s, const T* x, const T* w, const T* 
   return true;
 }
 
+// The input-gradient of a strided convolution, phase by phase: the adjoint of
+// y[oc][i] = sum_t w[oc][t] * block[phase(t)][i + q(t)] is
+// dblock[phase][c][j] = sum over oc and the taps of that phase of w[oc][c][tap] * dy[oc][j - q(tap)],
+// a stride-1 wide-row sum over a zero-margined copy of dy; each phase plane then lands on its
+// own rows and columns of dx (every dx element belongs to exactly one phase position).
+template <typename T>
+bool backward_input_phases(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+  const int algo = g_algo.load(std::memory_order_relaxed);
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, KK = s.KH * s.KW;
+  if (algo == 1 || s.OH * s.OW == 0) return false;
+  const Geometry g = geometry(s);
+  const int64_t qh_max = ((s.KH - 1) * s.dil_h) / g.sh, qw_max = ((s.KW - 1) * s.dil_w) / g.sw;
+  const int64_t margin = qh_max * g.Wp + qw_max;
+  const int64_t Lp = (g.plane + kVec - 1) / kVec * kVec;  // computed length of each phase plane
+  const int64_t ld = margin + Lp + kVec;                    // per output channel of the dy copy
+  if (algo != 2 && (OCg * KK > kMaxTaps || OCg * ld > kMaxBlock || Cg * Lp > kMaxBlock)) return false;
+  // Per phase: its taps (oc, kh, kw), their offsets into the dy copy, and weights [c][tap].
+  const int64_t phases = g.sh * g.sw;
+  std::vector<std::vector<int64_t>> offs(phases);
+  std::vector<std::vector<T>> wts(phases * s.groups);
+  std::vector<std::vector<int64_t>> tap_k(phases);  // kh * KW + kw of each tap, per phase (oc-major)
+  for (int64_t oc = 0; oc < OCg; ++oc)
+    for (int64_t kh = 0; kh < s.KH; ++kh)
+      for (int64_t kw = 0; kw < s.KW; ++kw) {
+        const int64_t uh = kh * s.dil_h, uw = kw * s.dil_w;
+        const int64_t ph = (uh % g.sh) * g.sw + uw % g.sw;
+        offs[ph].push_back(oc * ld + margin - ((uh / g.sh) * g.Wp + uw / g.sw));
+        tap_k[ph].push_back(oc * KK + kh * s.KW + kw);
+      }
+  for (int64_t gr = 0; gr < s.groups; ++gr)
+    for (int64_t ph = 0; ph < phases; ++ph) {
+      const int64_t nt = (int64_t)tap_k[ph].size();
+      std::vector<T>& wt = wts[gr * phases + ph];
+      wt.resize(Cg * nt);
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t t = 0; t < nt; ++t) {
+          const int64_t oc = tap_k[ph][t] / KK, k = tap_k[ph][t] % KK;
+          wt[c * nt + t] = w[((gr * OCg + oc) * Cg + c) * KK + k];
+        }
+    }
+  const int64_t tasks = s.N * s.groups;
+#pragma omp parallel num_threads(threads_for(tasks * Cg * OCg * KK * g.plane))
+  {
+    std::vector<T> dyp(OCg * ld, T(0)), out(Cg * Lp);
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t n = task / s.groups, gr = task % s.groups;
+      for (int64_t oc = 0; oc < OCg; ++oc) {
+        const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
+        T* dst = dyp.data() + oc * ld + margin;
+        for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
+      }
+      T* dxg = dx + (n * s.C + gr * Cg) * s.H * s.W;
+      std::fill(dxg, dxg + Cg * s.H * s.W, T(0));
+      for (int64_t ph = 0; ph < phases; ++ph) {
+        const int64_t nt = (int64_t)offs[ph].size();
+        if (nt == 0) continue;
+        forward_wide(dyp.data(), offs[ph].data(), nt, wts[gr * phases + ph].data(), Cg, Lp, out.data());
+        const int64_t rh = ph / g.sw, rw = ph % g.sw;
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t i = 0; i < g.Hp; ++i) {
+            const int64_t ih = g.sh * i + rh - s.pad_h;
+            if (ih < 0 || ih >= s.H) continue;
+            const T* o = out.data() + c * Lp + i * g.Wp;
+            T* d = dxg + (c * s.H + ih) * s.W;
+            for (int64_t j = 0; j < g.Wp; ++j) {
+              const int64_t iw = g.sw * j + rw - s.pad_w;
+              if (iw >= 0 && iw < s.W) d[iw] = o[j];
+            }
+          }
+      }
+    }
+  }
+  return true;
+}
+
 // The input-gradient of a stride-1 convolution is a stride-1 convolution of dy with the
 // kernel flipped and its channel axes swapped, padded by dil * (K - 1) - pad.
 template <typename T>
@@ -311,7 +387,7 @@ bool conv_direct_backward_input(const Conv2dShape& s, const T* dy, const T* w, T
   t.OW = s.W;
   t.pad_h = (s.KH - 1) * s.dil_h - s.pad_h;
   t.pad_w = (s.KW - 1) * s.dil_w - s.pad_w;
-  if (s.stride_h != 1 || s.stride_w != 1) return false;  // strided: im2col + GEMM + col2im
+  if (s.stride_h != 1 || s.stride_w != 1) return backward_input_phases(s, dy, w, dx);
   if (t.pad_h < 0 || t.pad_w < 0 || s.OH * s.OW == 0) return false;
   if (!eligible(t, (t.C / t.groups) * t.KH * t.KW)) return false;
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, KK = s.KH * s.KW;
