@@ -476,3 +476,14 @@ def test_zero_and_fill_on_graph_tensor_are_recorded():
     h.zero_()
     (h + x).sum().backward()
     assert x.grad.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("vals", [[2.0, 0.0, 3.0, 4.0], [0.0, 0.0, 1.5, 2.0], [1.0, 2.0, 3.0, 0.5]])
+def test_prod_gradient_with_zeros_matches_torch(torch, vals):
+    a = np.array(vals).reshape(2, 2)
+    for dim in (None, 0, 1):
+        fx = fastnn.tensor(a, requires_grad=True)
+        tx = torch.tensor(a, requires_grad=True)
+        (fx.prod() if dim is None else fx.prod(dim)).sum().backward()
+        (tx.prod() if dim is None else tx.prod(dim)).sum().backward()
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), err_msg=f"dim={dim}")
