@@ -53,6 +53,8 @@ def _draw(rng, shape, domain):
 def _draw_raw(rng, shape, domain):
     if domain == "pos":
         return rng.uniform(0.5, 2.0, shape)
+    if domain == "prob":
+        return rng.uniform(0.1, 0.9, shape)
     if domain == "unit":
         return rng.uniform(-0.9, 0.9, shape)
     if domain == "gt1":
@@ -359,6 +361,28 @@ OPS = [
     OpCase("abs_dunder", lambda m, x: abs(x) + (+x), lambda x: np.abs(x) + x, [((4,),)], domain="nonzero"),
     OpCase("rmatmul_like", lambda m, x, y: m.matmul(x.T, y.mT), lambda x, y: x.T @ np.swapaxes(y, -1, -2),
            [((4, 3), (2, 5, 4))]),
+    OpCase("logit", lambda m, x: m.logit(x), lambda x: np.log(x / (1 - x)), [((3, 4),)], domain="prob"),
+    OpCase("xlogy", lambda m, x, y: m.xlogy(x, y), lambda x, y: x * np.log(y), [((3, 4), (3, 4)), ((4,), (3, 4))],
+           domain="pos"),
+    OpCase("xlogy_zero", lambda m, y: m.xlogy(m.tensor([0.0, 1.0, 2.0], dtype=y.dtype), y),
+           lambda y: np.array([0.0, 1.0, 2.0]) * np.log(y), [((3,),)], domain="pos"),
+    OpCase("sinc", lambda m, x: m.sinc(x), lambda x: np.sinc(x), [((3, 4),)], domain="nonzero"),
+    OpCase("hypot", lambda m, x, y: m.hypot(x, y), np.hypot, BINARY[:3], domain="nonzero"),
+    OpCase("cross", lambda m, x, y: m.cross(x, y, dim=1), lambda x, y: np.cross(x, y, axis=1),
+           [((4, 3), (4, 3))]),
+    OpCase("tensordot", lambda m, x, y: m.tensordot(x, y, dims=([1, 2], [0, 1])),
+           lambda x, y: np.tensordot(x, y, axes=([1, 2], [0, 1])), [((2, 3, 4), (3, 4, 5))]),
+    OpCase("kron", lambda m, x, y: m.kron(x, y), np.kron, [((2, 3), (3, 2)), ((3,), (2,))]),
+    OpCase("take", lambda m, x: m.take(x, m.tensor([[0, 5], [11, 5]])), lambda x: np.take(x, [[0, 5], [11, 5]]),
+           [((3, 4),)]),
+    OpCase("block_diag", lambda m, x, y: m.block_diag(x, y), None, [((2, 3), (1, 2))]),
+    OpCase("column_stack", lambda m, x, y: m.column_stack([x, y]), lambda x, y: np.column_stack([x, y]),
+           [((4,), (4, 2))]),
+    OpCase("baddbmm", lambda m, b, x, y: m.baddbmm(b, x, y, alpha=0.5), lambda b, x, y: b + 0.5 * x @ y,
+           [((2, 3, 5), (2, 3, 4), (2, 4, 5))]),
+    OpCase("index_fill", lambda m, x: x.index_fill(1, m.tensor([0, 2]), -1.0), None, [((3, 4),)]),
+    OpCase("index_copy", lambda m, x, s: x.index_copy(0, m.tensor([2, 0]), s), None, [((3, 4), (2, 4))]),
+    OpCase("sum_to_size", lambda m, x: x.sum_to_size(3, 1), lambda x: x.sum(1, keepdims=True), [((3, 4),)]),
     OpCase("to_double", lambda m, x: x.to(m.float64) * 2, lambda x: x * 2, [((3,),)], keeps_dtype=False),
 ]
 

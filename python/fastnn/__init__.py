@@ -31,6 +31,8 @@ from ._ops_reduce import (sum, nansum, mean, nanmean, prod, amax, amin, argmax, 
                           var_mean, std_mean, norm, dist, logsumexp, softmax, log_softmax, cumsum, cumprod, cummax,
                           cummin, logcumsumexp, any, all, count_nonzero, sort, argsort, msort, topk, kthvalue,
                           median, quantile, unique, bincount, diff, trace, einsum)
+from ._ops_extra import (logit, xlogy, sinc, hypot, cross, tensordot, kron, take, atleast_1d, atleast_2d,
+                         column_stack, dstack, block_diag, searchsorted, bucketize, histc, baddbmm)
 from .creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, zeros, ones, empty, full, eye, arange, linspace,
                        logspace, rand, randn, randint, randperm, normal, bernoulli, multinomial, poisson, zeros_like,
                        ones_like, empty_like, full_like, rand_like, randn_like, randint_like, meshgrid, tril_indices,

@@ -1054,4 +1054,4 @@ from ._ops_arith import (_add, _div, _mul, _neg, _pow, _rdiv, _rpow, _rsub, _sub
                          bitwise_not, bitwise_or, bitwise_xor, div, dot, eq, floor_divide, fmod, ge, gt, le, lt,
                          matmul, mm, mul, mv, bmm, ne, neg, negative, pow, remainder, rsub, sub, true_divide,
                          logical_and, logical_or, logical_xor, logical_not)
-from . import _ops_shape, _ops_math, _ops_reduce  # noqa: E402,F401
+from . import _ops_shape, _ops_math, _ops_reduce, _ops_extra  # noqa: E402,F401
