@@ -37,3 +37,30 @@ inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; 
 inline double __longlong_as_double(long long i) { double f; std::memcpy(&f, &i, 8); return f; }
 extern std::mutex g_atomic_mu;
 template <class T> inline T atomicAdd(T* p, T v) { std::lock_guard<std::mutex> l(g_atomic_mu); T o = *p; *p = o + v; return o; }
+
+#ifdef FASTNN_EMU_MODULE
+// The rest of the runtime API that the whole module (bindings, device.cu, pool.cu, interp.cu)
+// calls: one device, every pointer reported as its memory, and a serial launcher for the kernels
+// without barriers (grid-stride loops; the grid is capped so the loops are exercised).
+#include <string>
+#include <functional>
+struct cudaDeviceProp { char name[256]; int major, minor, multiProcessorCount; size_t totalGlobalMem; };
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) { std::strcpy(p->name, "emulated"); p->major = 9; p->minor = 0; p->multiProcessorCount = 4; p->totalGlobalMem = 1; return cudaSuccess; }
+inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
+inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t) { std::memset(p, v, n); return cudaSuccess; }
+enum cudaMemoryType { cudaMemoryTypeUnregistered = 0, cudaMemoryTypeHost = 1, cudaMemoryTypeDevice = 2, cudaMemoryTypeManaged = 3 };
+struct cudaPointerAttributes { cudaMemoryType type; int device; };
+inline cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* a, const void*) { a->type = cudaMemoryTypeDevice; a->device = 0; return cudaSuccess; }
+extern unsigned g_cap_x;
+template <class F>
+void emu_launch(unsigned blocks, int threads, int, cudaStream_t, F&& f) {
+  unsigned nb = blocks < g_cap_x ? blocks : g_cap_x;
+  gridDim.x = nb; blockDim.x = threads;
+  for (unsigned b = 0; b < nb; ++b)
+    for (int t = 0; t < threads; ++t) { blockIdx = {b, 0, 0}; threadIdx = {(unsigned)t, 0, 0}; f(); }
+}
+using std::min;
+using std::max;
+#endif

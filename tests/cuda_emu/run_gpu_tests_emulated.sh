@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs tests/test_cuda_kernels.py on a machine without a GPU: fastnn._C_cuda is built from the real
+# sources for the CPU (tests/cuda_emu/cuda_runtime.h stands in for the CUDA runtime; kernel launches
+# are rewritten for a serial launcher, the SIMT GEMM runs with emulated threads and barriers) and
+# cupy is replaced by a host-memory stand-in. Checks bindings, adapter and kernels against the CPU
+# kernels; the TF32 path and device-memory checks need a real GPU and are deselected.
+#
+#   tools/dev_build.sh first (the CPU module in python/fastnn is the reference), then
+#   bash tests/cuda_emu/run_gpu_tests_emulated.sh            [extra pytest args]
+#   ASAN=1 bash tests/cuda_emu/run_gpu_tests_emulated.sh     AddressSanitizer + UBSan (memcheck-like)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+python3 - "$W" <<'PY'
+import re, sys
+w = sys.argv[1]
+launch = re.compile(r"([\w:]+(?:<[^<>;]*>)?)<<<(.*?)>>>\((.*?)\);", re.S)
+for name in ("device", "pool", "interp"):
+    src = open(f"csrc/cuda/{name}.cu").read()
+    out, n = launch.subn(lambda m: "emu_launch(%s, [&]{ %s(%s); });" % (m.group(2), m.group(1), m.group(3)), src)
+    assert n > 0, name
+    open(f"{w}/{name}_emu.cpp", "w").write(out)
+for name in ("pool", "interp"):
+    open(f"{w}/{name}_tu.cpp", "w").write(f'#include "cuda_runtime.h"\n#include "{name}_emu.cpp"\n')
+PY
+FLAGS=(-std=c++20 -O1 -w -pthread -fPIC -shared -DFASTNN_EMU_MODULE)
+PRELOAD=""
+if [ "${ASAN:-0}" = 1 ]; then
+  FLAGS+=(-g -fsanitize=address,undefined -fno-sanitize-recover=all)
+  PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+fi
+echo "building the emulated module (about a minute)..." >&2
+g++ "${FLAGS[@]}" -I tests/cuda_emu -I csrc -I "$W" $(python3 -m pybind11 --includes) \
+  tests/cuda_emu/emulated_module.cpp "$W/pool_tu.cpp" "$W/interp_tu.cpp" csrc/bind_cuda.cpp \
+  -o "$W/_C_cuda$(python3-config --extension-suffix)"
+export FASTNN_EMU_MODULE_DIR="$W"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
+  PYTHONPATH="tests/cuda_emu/fake_cupy:tests/cuda_emu:python${PYTHONPATH:+:$PYTHONPATH}" \
+  python3 -m pytest -p emu_module_plugin -q -p no:cacheprovider tests/test_cuda_kernels.py \
+  -k "${EMU_TESTS:-not tf32 and not many_row and not errors_on_gpu and not broadcast_batch}" "$@"
