@@ -4,7 +4,7 @@ Shapes from ANCHORS.md: the LeNet layers and three ResNet-like layers. ``--quick
 ResNet-like layers. The two libraries are timed alternately, best of several rounds, so that load from
 other processes on a shared machine hits both alike.
 
-    python bench/bench_conv.py [--quick] [--algo auto|im2col|direct]
+    python bench/bench_conv.py [--quick] [--algo auto|im2col|direct] [--threads N]
 """
 from __future__ import annotations
 
@@ -95,6 +95,8 @@ def run(device="cpu", quick=False):
 
 if __name__ == "__main__":
     import fastnn
+    if "--threads" in sys.argv:  # both libraries use this count
+        fastnn.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
     if "--algo" in sys.argv:
         fastnn._C.set_conv_algorithm(sys.argv[sys.argv.index("--algo") + 1])
     for r in run(quick="--quick" in sys.argv):

@@ -132,6 +132,41 @@ FASTNN_TARGET_AVX2 void avg_row_2x2_avx2(const Pool2dShape& s, const float* x, i
 }
 #endif
 
+#if FASTNN_HAVE_X86
+// One output row of the 2x2 max backward: four outputs per step. Each int64 index is compared
+// with the four positions of its window; the 64-bit masks, split into their 32-bit halves,
+// select the gradient for the even / odd column of each row. Returns the count of indices
+// outside their window (those outputs are left to the caller's general path).
+FASTNN_TARGET_AVX2 int64_t max_bwd_row_2x2_avx2(const float* g, const int64_t* ip, int64_t oh, int64_t OW, int64_t W,
+                                                float* r0, float* r1) {
+  const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  const __m256i lanes = _mm256_setr_epi64x(0, 2, 4, 6);
+  const __m256i one = _mm256_set1_epi64x(1), w0 = _mm256_set1_epi64x(W), w1 = _mm256_set1_epi64x(W + 1);
+  int64_t bad = 0, ow = 0;
+  for (; ow + 4 <= OW; ow += 4) {
+    const __m256i base = _mm256_add_epi64(_mm256_set1_epi64x(2 * oh * W + 2 * ow), lanes);
+    const __m256i at = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i*)(ip + ow)), base);
+    const __m256i m0 = _mm256_cmpeq_epi64(at, _mm256_setzero_si256()), m1 = _mm256_cmpeq_epi64(at, one);
+    const __m256i m2 = _mm256_cmpeq_epi64(at, w0), m3 = _mm256_cmpeq_epi64(at, w1);
+    const __m256 gg = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(g + ow)), dup);
+    _mm256_storeu_ps(r0 + 2 * ow, _mm256_and_ps(gg, _mm256_castsi256_ps(_mm256_blend_epi32(m0, m1, 0xAA))));
+    _mm256_storeu_ps(r1 + 2 * ow, _mm256_and_ps(gg, _mm256_castsi256_ps(_mm256_blend_epi32(m2, m3, 0xAA))));
+    const __m256i any = _mm256_or_si256(_mm256_or_si256(m0, m1), _mm256_or_si256(m2, m3));
+    bad += 4 - __builtin_popcount(_mm256_movemask_pd(_mm256_castsi256_pd(any)));
+  }
+  for (; ow < OW; ++ow) {
+    const int64_t at = ip[ow] - 2 * oh * W - 2 * ow;
+    const float v = g[ow];
+    r0[2 * ow] = at == 0 ? v : 0.0f;
+    r0[2 * ow + 1] = at == 1 ? v : 0.0f;
+    r1[2 * ow] = at == W ? v : 0.0f;
+    r1[2 * ow + 1] = at == W + 1 ? v : 0.0f;
+    bad += (at != 0 && at != 1 && at != W && at != W + 1);
+  }
+  return bad;
+}
+#endif
+
 // Window bounds of PyTorch's avg_pool2d and its divisor.
 struct AvgWindow {
   int64_t h0, h1, w0, w1, divisor;
@@ -197,6 +232,16 @@ bool max_backward_2x2(const Pool2dShape& s, const T* dy, const int64_t* idx, T* 
       const T* g = dy + (p * s.OH + oh) * s.OW;
       const int64_t* ip = idx + (p * s.OH + oh) * s.OW;
       const int64_t base = 2 * oh * s.W;
+#if FASTNN_HAVE_X86
+      if constexpr (std::is_same_v<T, float>) {
+        if (cpu_path_avx2()) {
+          bad += max_bwd_row_2x2_avx2(g, ip, oh, s.OW, s.W, r0, r1);
+          std::fill(r0 + 2 * s.OW, r0 + s.W, T(0));
+          std::fill(r1 + 2 * s.OW, r1 + s.W, T(0));
+          continue;
+        }
+      }
+#endif
       for (int64_t ow = 0; ow < s.OW; ++ow) {
         const int64_t at = ip[ow] - base - 2 * ow;  // 0, 1, W or W + 1 for an index of this window
         const T v = g[ow];
