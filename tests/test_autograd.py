@@ -487,3 +487,27 @@ def test_prod_gradient_with_zeros_matches_torch(torch, vals):
         (fx.prod() if dim is None else fx.prod(dim)).sum().backward()
         (tx.prod() if dim is None else tx.prod(dim)).sum().backward()
         np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), err_msg=f"dim={dim}")
+
+
+def test_grad_kept_by_a_hook_is_not_mutated_by_accumulation():
+    w = fastnn.ones(3, requires_grad=True)
+    kept = []
+    w.register_hook(lambda g: kept.append(g))
+    (w * 2).sum().backward()
+    (w * 3).sum().backward()
+    assert kept[0].tolist() == [2.0, 2.0, 2.0] and kept[1].tolist() == [3.0, 3.0, 3.0]
+    assert w.grad.tolist() == [5.0, 5.0, 5.0]
+    with fastnn.no_grad():
+        w.grad.mul_(0)
+    assert kept[0].tolist() == [2.0, 2.0, 2.0]
+
+
+def test_fresh_gradients_are_not_copied():
+    # the weight gradient of x @ w.T is the transpose of a fresh matmul result: it is stored as that
+    # (non-contiguous) view rather than copied
+    x = fastnn.randn(4, 3)
+    w = fastnn.randn(5, 3, requires_grad=True)
+    (x @ w.T).relu().sum().backward()
+    assert w.grad._data.base is not None and not w.grad._data.flags.c_contiguous
+    expected = ((x @ w.T).detach()._data > 0).astype(np.float32).T @ x._data
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-5)

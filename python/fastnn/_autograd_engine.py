@@ -276,19 +276,29 @@ class RemovableHandle:
         self.remove()
 
 
-def _exclusive_view(a):
-    """Whether ``a`` owns its memory, or is the only reference to the array it views.
+def _stealable(g, assigned):
+    """Whether leaf-gradient tensor ``g`` may become ``.grad`` without a copy.
 
-    A gradient stored in a leaf's ``.grad`` is later updated in place, so it must not share memory
-    with anything else; views produced inside the backward pass (e.g. the transpose of a fresh
-    matmul result) qualify when nothing else holds their base, which saves a copy per parameter.
+    ``.grad`` is later updated in place (accumulation, optimisers, clipping), so it must share
+    memory with nothing else: not the caller's gradient, not another leaf's gradient, not a tensor
+    a hook kept. Fresh results of the backward pass (and views of them that nothing else holds,
+    e.g. the transpose of a matmul result) qualify, which saves a copy per parameter per step.
     """
+    # references to g: the caller's local, this parameter, getrefcount's argument
+    if sys.getrefcount(g) > 3:
+        return False
+    a = g._data
+    if type(a) is not np.ndarray or not a.flags.writeable or id(a) in assigned:
+        return False
+    # references to a: g's attribute, the local `a`, getrefcount's argument
+    if sys.getrefcount(a) > 3:
+        return False
     base = a.base
     if base is None:
         return True
     if type(base) is not np.ndarray or base.base is not None:
         return False
-    # references: a.base, the local `base`, getrefcount's argument
+    # references to base: a.base, the local `base`, getrefcount's argument
     return sys.getrefcount(base) <= 3
 
 
@@ -418,15 +428,20 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     b[i] = g if b[i] is None else b[i] + g
 
         # drop the loop's references so that _exclusive_view sees only real owners
-        buf = grads = g = inputs_ = inp = None
+        buf = grads = g = inputs_ = inp = b = e = None
         # leaves: tensor hooks, then accumulation (or capture for autograd.grad)
         assigned = {id(g._data) for g in root_grads}
-        for leaf, g in leaf_grads.values():
+        entries = list(leaf_grads.values())
+        leaf_grads = None
+        for entry in entries:
+            leaf, g = entry
+            entry[1] = None                 # the local `g` is now the only reference we hold
             if leaf._hooks:
                 for h in list(leaf._hooks):
                     r = h(g)
                     if r is not None:
                         g = r
+                    r = None
             if targets is not None:
                 for k in targets.get(id(leaf), ()):
                     captured[k] = g
@@ -437,18 +452,20 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
             if create_graph:
                 leaf._grad = g if cur is None else cur + g
                 continue
-            a = g._data
             if cur is None:
-                if type(a) is not np.ndarray or not a.flags.writeable or id(a) in assigned \
-                        or not _exclusive_view(a):
-                    a = a.copy()
+                if _stealable(g, assigned):
+                    a = g._data
+                else:
+                    a = g._data.copy()
                 assigned.add(id(a))
                 leaf._grad = _wrap(a)
+                a = None
             elif cur.grad_fn is not None or type(cur._data) is not np.ndarray or not cur._data.flags.writeable \
-                    or cur._data.shape != a.shape:
-                leaf._grad = _wrap(cur._data + a)
+                    or cur._data.shape != g._data.shape:
+                leaf._grad = _wrap(cur._data + g._data)
             else:
-                cur._data += a
+                cur._data += g._data
+            g = None
     finally:
         _mode.enabled = prev
 
