@@ -32,7 +32,8 @@ inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : ge
 // limits keep the per-thread block (and the tap table) bounded.
 constexpr int64_t kMaxTaps = 4608;
 constexpr int64_t kMaxBlock = int64_t(1) << 22;
-constexpr int64_t kVec = 24;  // three AVX vectors of float: the forward tile width
+// Lengths are padded to a multiple of both tile widths (3 vectors for 4 channels, 2 for 6).
+constexpr int64_t kVec = 48;
 
 // A strided convolution reads input row sh * oh + kh * dil_h - pad_h. Splitting the padded input
 // into sh * sw phase planes, plane (rh, rw) holding rows sh * i + rh and columns sw * j + rw,
@@ -135,38 +136,38 @@ void forward_wide_portable(const T* block, const int64_t* off, int64_t taps, con
 }
 
 #if FASTNN_HAVE_X86
-template <int OB>
+// OB output channels x NV vectors of positions in OB * NV accumulators (12 of the 16 registers).
+template <int OB, int NV>
 FASTNN_TARGET_AVX2 void forward_tile_avx2(const float* block, const int64_t* off, int64_t taps, const float* w,
                                           int64_t Lv, float* wide) {
-  for (int64_t i = 0; i < Lv; i += kVec) {
-    __m256 acc[OB][3];
-    for (int ob = 0; ob < OB; ++ob) acc[ob][0] = acc[ob][1] = acc[ob][2] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < Lv; i += 8 * NV) {
+    __m256 acc[OB][NV];
+    for (int ob = 0; ob < OB; ++ob)
+      for (int v = 0; v < NV; ++v) acc[ob][v] = _mm256_setzero_ps();
     for (int64_t t = 0; t < taps; ++t) {
       const float* xs = block + off[t] + i;
-      const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8), x2 = _mm256_loadu_ps(xs + 16);
+      __m256 xv[NV];
+      for (int v = 0; v < NV; ++v) xv[v] = _mm256_loadu_ps(xs + 8 * v);
       for (int ob = 0; ob < OB; ++ob) {
         const __m256 wv = _mm256_broadcast_ss(w + ob * taps + t);
-        acc[ob][0] = _mm256_fmadd_ps(wv, x0, acc[ob][0]);
-        acc[ob][1] = _mm256_fmadd_ps(wv, x1, acc[ob][1]);
-        acc[ob][2] = _mm256_fmadd_ps(wv, x2, acc[ob][2]);
+        for (int v = 0; v < NV; ++v) acc[ob][v] = _mm256_fmadd_ps(wv, xv[v], acc[ob][v]);
       }
     }
-    for (int ob = 0; ob < OB; ++ob) {
-      _mm256_storeu_ps(wide + ob * Lv + i, acc[ob][0]);
-      _mm256_storeu_ps(wide + ob * Lv + i + 8, acc[ob][1]);
-      _mm256_storeu_ps(wide + ob * Lv + i + 16, acc[ob][2]);
-    }
+    for (int ob = 0; ob < OB; ++ob)
+      for (int v = 0; v < NV; ++v) _mm256_storeu_ps(wide + ob * Lv + i + 8 * v, acc[ob][v]);
   }
 }
 
 FASTNN_TARGET_AVX2 void forward_wide_avx2(const float* block, const int64_t* off, int64_t taps, const float* w,
                                           int64_t OCg, int64_t Lv, float* wide) {
   int64_t oc = 0;
-  for (; oc + 4 <= OCg; oc += 4) forward_tile_avx2<4>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv);
+  if (OCg % 4 != 0)  // e.g. 6 channels (LeNet): 6 x 2 vectors instead of 4 x 3 plus a thin 2 x 3
+    for (; oc + 6 <= OCg; oc += 6) forward_tile_avx2<6, 2>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv);
+  for (; oc + 4 <= OCg; oc += 4) forward_tile_avx2<4, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv);
   switch (OCg - oc) {
-    case 3: forward_tile_avx2<3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
-    case 2: forward_tile_avx2<2>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
-    case 1: forward_tile_avx2<1>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
+    case 3: forward_tile_avx2<3, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
+    case 2: forward_tile_avx2<2, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
+    case 1: forward_tile_avx2<1, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
     default: break;
   }
 }
