@@ -123,21 +123,15 @@ class FunctionCtx:
         self._non_diff.update(id(t) for t in tensors)
 
     def mark_dirty(self, *tensors):
-        pass
+        """Accepted for compatibility: forward runs on arrays that fastnn never shares with the graph."""
 
     def set_materialize_grads(self, value):
         self.materialize_grads = bool(value)
 
 
-BackwardCFunction = FunctionCtx
 
 
-class _FunctionMeta(type):
-    def __init__(cls, name, bases, attrs):
-        super().__init__(name, bases, attrs)
-
-
-class Function(metaclass=_FunctionMeta):
+class Function:
     """Base class of custom differentiable ops.
 
     Subclass with ``@staticmethod forward(ctx, *args)`` (Tensors in, Tensor or tuple of Tensors out,

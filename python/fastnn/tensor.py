@@ -987,17 +987,16 @@ def _inplace_op(self, fn, reshape=False):
 
 
 def _format_tensor(t):
+    """PyTorch's style: integral floats as ``1.``, others with 4 decimals (scientific when tiny/huge)."""
     a = backend.to_device(t._data, "cpu")
     prefix = "tensor("
     if a.size == 0:
-        body = "[]" if a.ndim <= 1 else "[]"
+        body = "[]"
         extra = [f"size={tuple(a.shape)}"] if a.ndim > 1 else []
     else:
-        kw = {}
         if a.dtype.kind == "f":
             finite = a[np.isfinite(a)]
             if finite.size and np.all(finite == np.round(finite)) and np.max(np.abs(finite), initial=0) < 1e8:
-                kw = dict(precision=0, floatmode="fixed")
                 body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
                                        formatter={"float_kind": lambda v: (f"{v:.0f}." if np.isfinite(v) else
                                                                            str(v))})
@@ -1012,8 +1011,6 @@ def _format_tensor(t):
                                            precision=4, floatmode="fixed")
         else:
             body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3)
-        if a.dtype == np.bool_:
-            body = body.replace("True", "True").replace("False", "False")
         extra = []
     default = {_dt.get_default_dtype(), np.dtype("int64"), np.dtype("bool")}
     if a.dtype not in default or (a.size == 0 and a.dtype != _dt.get_default_dtype()):
