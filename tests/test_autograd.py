@@ -511,3 +511,15 @@ def test_fresh_gradients_are_not_copied():
     assert w.grad._data.base is not None and not w.grad._data.flags.c_contiguous
     expected = ((x @ w.T).detach()._data > 0).astype(np.float32).T @ x._data
     np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("vals", [[2.0, 0.0, 3.0, 4.0], [0.0, 0.0, 1.5, 2.0], [1.0, 2.0, 0.0, 0.5]])
+def test_cumprod_gradient_with_zeros_matches_torch(torch, vals):
+    a = np.array(vals + vals[::-1]).reshape(2, 4)
+    w = np.arange(8.0).reshape(2, 4)
+    for dim in (0, 1):
+        fx = fastnn.tensor(a, requires_grad=True)
+        tx = torch.tensor(a, requires_grad=True)
+        (fx.cumprod(dim) * fastnn.tensor(w)).sum().backward()
+        (tx.cumprod(dim) * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), err_msg=f"dim={dim}")

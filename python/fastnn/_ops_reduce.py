@@ -460,11 +460,30 @@ def cumprod(input, dim, *, dtype=None):
             if a.ndim == 0:
                 return (g,)
             if np.any(a == 0):
-                raise RuntimeError("cumprod: backward through an input containing zeros is not supported")
+                return (_wrap(_cumprod_grad_with_zeros(a, g._data, d)),)
             y = cumprod(input, d) if _mode.enabled else _wrap(out)
             return ((g * y).flip(d).cumsum(d).flip(d) / input,)
         return _make(out, (input,), bw, "Cumprod")
     return _wrap(out)
+
+
+def _cumprod_grad_with_zeros(a, g, d):
+    """d/dx_i of sum_j g_j prod_{k<=j} x_k without dividing by x_i (inputs may contain zeros).
+
+    grad_i = prod_{k<i} x_k * sum_{j>=i} g_j prod_{i<k<=j} x_k; the inner products come from the
+    cumulative product of an (n, n) matrix holding x_k for k > i and 1 elsewhere (O(n^2) per slice).
+    """
+    x = np.moveaxis(a, d, -1)
+    gg = np.moveaxis(g, d, -1)
+    n = x.shape[-1]
+    ones = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)      # prod_{k<i}
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)                                # k > i
+    m = np.where(upper, x[..., None, :], 1)                                        # (..., i, k)
+    r = np.cumprod(m, axis=-1)                                                     # prod_{i<k<=j}
+    keep = np.triu(np.ones((n, n), dtype=bool))                                    # j >= i
+    inner = np.sum(np.where(keep, r * gg[..., None, :], 0), axis=-1)
+    return np.moveaxis(left * inner, -1, d).astype(a.dtype, copy=False)
 
 
 def _cum_ext(name, acc, ret, cmp):
