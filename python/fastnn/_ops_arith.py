@@ -88,8 +88,9 @@ def _div(a, b, rounding_mode=None):
         return _wrap(np.asarray(out).astype(ad.dtype, copy=False))
     ad, bd = _true_div_arrays(ad, bd)
     try:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = ad / bd
+        # no np.errstate here: it costs more than the division of small operands; a division by
+        # zero gives inf/nan as in PyTorch (numpy may print one RuntimeWarning for it)
+        out = ad / bd
     except ValueError:
         _bcast_error("div", ad, bd)
     if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):
@@ -112,8 +113,7 @@ def _rdiv(a, b):
         return _div(bt, a)
     if ad.dtype.kind != "f":
         ad = ad.astype(_dt.get_default_dtype())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = bd / ad
+    out = bd / ad
     if _mode.enabled and a._requires_grad:
         s = b
         return _make(out, (a,), lambda g: (-g * s / (a * a),), "Div")
@@ -136,12 +136,12 @@ def _pow(a, b):
         e = b
         if ad.dtype.kind in "iu" and isinstance(e, (builtins.int, np.integer)) and e < 0:
             raise RuntimeError("pow: integers to negative integer powers are not allowed")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if e == 2:
-                out = ad * ad
-            elif e == 1:
-                out = ad.copy()
-            else:
+        if e == 2:
+            out = ad * ad
+        elif e == 1:
+            out = ad.copy()
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
                 out = ad ** bd
         if _mode.enabled and a._requires_grad:
             if e == 0:

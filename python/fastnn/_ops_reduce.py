@@ -273,10 +273,15 @@ def var(input, dim=None, unbiased=_UNSET, keepdim=False, *, correction=None):
     nax = _np_axes(axes, a.ndim)
     n = a.size if axes is None else builtins.int(np.prod([a.shape[d] for d in axes]))
     denom = builtins.max(n - c, 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.mean(a, axis=nax, keepdims=True)
+    if n == 0 or denom == 0:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = np.mean(a, axis=nax, keepdims=True)
+            dev = a - m
+            out = np.sum(dev * dev, axis=nax, keepdims=keepdim) / a.dtype.type(denom)
+    else:
+        m = _add_reduce(a, nax, None, None, True) * a.dtype.type(1.0 / n)
         dev = a - m
-        out = np.sum(dev * dev, axis=nax, keepdims=keepdim) / a.dtype.type(denom)
+        out = _add_reduce(dev * dev, nax, None, None, keepdim) * a.dtype.type(1.0 / denom)
     out = np.asarray(out, dtype=a.dtype)
     if _mode.enabled and input._requires_grad:
         shape = a.shape
