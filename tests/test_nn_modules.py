@@ -505,3 +505,30 @@ def test_mlp_learns_digits():
     acc = (pred == y[te]).mean()
     print(f"digits MLP test accuracy {acc:.3f}")
     assert acc >= 0.95, acc        # the course's target for an MLP on digits
+
+
+def test_hook_variants_and_state_dict_hooks():
+    class Boom(nn.Module):
+        def forward(self, x):
+            raise ValueError("boom")
+
+    seen = []
+    m = Boom()
+    m.register_forward_hook(lambda mod, args, out: seen.append(("always", out)), always_call=True)
+    m.register_forward_hook(lambda mod, args, out: seen.append(("normal", out)))
+    with pytest.raises(ValueError, match="boom"):
+        m(fastnn.ones(1))
+    assert seen == [("always", None)]
+    lin = nn.Linear(2, 2)
+    lin.register_forward_hook(lambda mod, args, kwargs, out: seen.append(sorted(kwargs)), with_kwargs=True)
+    lin(input=fastnn.ones(1, 2))
+    assert seen[-1] == ["input"]
+    calls = []
+    lin.register_state_dict_pre_hook(lambda mod, prefix, keep_vars: calls.append(prefix))
+    h = lin.register_state_dict_post_hook(lambda mod, sd, prefix, meta: calls.append(len(sd)))
+    seq = nn.Sequential(lin)
+    seq.state_dict()
+    assert calls == ["0.", 2]
+    h.remove()
+    lin.state_dict()
+    assert calls == ["0.", 2, ""]

@@ -119,7 +119,9 @@ class Module:
         d["_forward_hooks_with_kwargs"] = set()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_forward_hooks_always_called"] = set()
         d["_state_dict_hooks"] = OrderedDict()
+        d["_state_dict_pre_hooks"] = OrderedDict()
         d["_load_state_dict_pre_hooks"] = OrderedDict()
 
     def forward(self, *args, **kwargs):
@@ -143,7 +145,19 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hid, hook in list(self._forward_hooks.items()):
+                if hid in self._forward_hooks_always_called:
+                    try:
+                        if hid in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception:  # noqa: BLE001 - the forward's own error is the one to report
+                        pass
+            raise
         for hid, hook in list(self._forward_hooks.items()):
             if hid in self._forward_hooks_with_kwargs:
                 res = hook(self, args, kwargs, out)
@@ -164,17 +178,26 @@ class Module:
         return handle
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
-        """``hook(module, args, output) -> None or new output`` runs after ``forward``."""
+        """``hook(module, args, output) -> None or new output`` runs after ``forward``.
+
+        ``with_kwargs=True``: ``hook(module, args, kwargs, output)``. ``always_call=True``: also called
+        (with output None) when ``forward`` raises.
+        """
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_state_dict_pre_hook(self, hook):
-        raise NotImplementedError("register_state_dict_pre_hook is not supported")
+        """``hook(module, prefix, keep_vars)`` runs before this module's entries are collected."""
+        handle = RemovableHandle(self._state_dict_pre_hooks)
+        self._state_dict_pre_hooks[handle.id] = hook
+        return handle
 
     def _register_state_dict_hook(self, hook):
         """``hook(module, state_dict, prefix, local_metadata) -> None or new state_dict``."""
@@ -542,6 +565,8 @@ class Module:
             keep_vars = vals.get("keep_vars", keep_vars)
         if destination is None:
             destination = OrderedDict()
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
