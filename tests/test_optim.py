@@ -186,6 +186,8 @@ def test_optimizer_api_errors_and_zero_grad():
         optim.SGD(lin.parameters(), lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="non-leaf"):
         optim.SGD([lin.weight * 2], lr=0.1)
+    with pytest.raises(ValueError, match="differentiable"):
+        optim.Adam(lin.parameters(), differentiable=True)
     opt = optim.SGD(lin.parameters(), lr=0.1)
     opt.add_param_group({"params": [nn.Parameter(fastnn.ones(1))], "lr": 0.5})
     assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["momentum"] == 0

@@ -32,6 +32,11 @@ class Optimizer:
     """Base class: ``Optimizer(params, defaults)`` where params is an iterable of tensors or of dicts (groups)."""
 
     def __init__(self, params, defaults):
+        # foreach / fused / capturable choose PyTorch implementations with the same arithmetic and are
+        # accepted as no-ops; a differentiable step would need the update recorded by autograd.
+        if defaults.get("differentiable"):
+            raise ValueError(f"{type(self).__name__}: differentiable=True is not supported (fastnn optimisers "
+                             "update the parameters in place, outside autograd)")
         self.defaults = defaults
         self.state = defaultdict(dict)
         self.param_groups = []
