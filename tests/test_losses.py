@@ -444,3 +444,17 @@ def test_loss_gradgrad():
     ]
     for k, fn in enumerate(cases):
         assert fastnn.autograd.gradgradcheck(fn, (x,)), k
+
+
+def test_empty_batch_like_torch():
+    for reduction in REDUCTIONS:
+        x = fastnn.randn(0, 4, requires_grad=True)
+        t = fastnn.tensor(np.zeros(0, dtype=np.int64))
+        for fn, tfn in ((F.cross_entropy, TF.cross_entropy), (F.nll_loss, TF.nll_loss)):
+            a = fn(x, t, reduction=reduction)
+            b = tfn(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), reduction=reduction)
+            assert tuple(a.shape) == tuple(b.shape)
+            np.testing.assert_array_equal(a.detach().numpy(), b.numpy())
+        a = F.cross_entropy(x, fastnn.zeros(0, 4), reduction=reduction)
+        b = TF.cross_entropy(torch.zeros(0, 4), torch.zeros(0, 4), reduction=reduction)
+        np.testing.assert_array_equal(a.detach().numpy(), b.numpy())

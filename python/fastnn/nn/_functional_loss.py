@@ -312,6 +312,8 @@ def _softmax_ce_node(input, target, A, cd, reduction, target_coef=None):
     logp = z - np.log(s)
     prod = A * logp
     out = array_module_of(x).asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
+    if reduction == "mean" and x.size == 0:
+        out = out * np.nan      # the mean over no element, as PyTorch
     needs = _mode.enabled and (input._requires_grad or (target_coef is not None and target._requires_grad))
     if not needs:
         return _wrap(out)
@@ -411,8 +413,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     w = _class_weight_array(weight, x.shape[cd], x.dtype, fn)
     A = _index_coefficients(x.shape, cd, t, w, ignore_index, 0.0, reduction, x.dtype, fn)
     prod = A * x
-    with np.errstate(invalid="ignore"):
-        out = array_module_of(x).asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
+    out = array_module_of(x).asarray(-(prod.sum(axis=cd) if reduction == "none" else prod.sum()), dtype=x.dtype)
+    if reduction == "mean" and x.size == 0:
+        out = out * np.nan
     if _mode.enabled and input._requires_grad:
         def bw(g):
             if _mode.enabled:
