@@ -532,3 +532,41 @@ def test_hook_variants_and_state_dict_hooks():
     h.remove()
     lin.state_dict()
     assert calls == ["0.", 2, ""]
+
+
+def test_full_backward_hooks_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)
+    results = []
+    for lib in (fastnn, torch):
+        m = lib.nn.Linear(4, 2).double()
+        with lib.no_grad():
+            m.weight.copy_(lib.tensor(w))
+            m.bias.copy_(lib.tensor(b))
+        seen = []
+        m.register_full_backward_pre_hook(lambda mod, go: (go[0] * 3,))
+
+        def hook(mod, gi, go, seen=seen):
+            seen.append((gi[0].detach().numpy().copy(), go[0].detach().numpy().copy()))
+            return (gi[0] * 2,)
+
+        h = m.register_full_backward_hook(hook)
+        xi = lib.tensor(x, requires_grad=True)
+        out = m(xi)
+        (out * out).sum().backward()
+        h.remove()
+        m(xi).sum().backward()          # removed: called no more
+        results.append((seen, xi.grad.numpy().copy(), m.weight.grad.numpy().copy()))
+    (seen_f, gx_f, gw_f), (seen_t, gx_t, gw_t) = results
+    assert len(seen_f) == len(seen_t) == 1
+    np.testing.assert_allclose(seen_f[0][0], seen_t[0][0], rtol=1e-12)
+    np.testing.assert_allclose(seen_f[0][1], seen_t[0][1], rtol=1e-12)
+    np.testing.assert_allclose(gx_f, gx_t, rtol=1e-12)
+    np.testing.assert_allclose(gw_f, gw_t, rtol=1e-12)
+    # inputs without grad: the hook still runs, with grad_input (None,)
+    calls = []
+    m = nn.Linear(4, 2)
+    m.register_full_backward_hook(lambda mod, gi, go: calls.append((gi, tuple(go[0].shape))))
+    m(fastnn.randn(3, 4)).sum().backward()
+    assert calls == [((None,), (3, 2))]

@@ -120,6 +120,8 @@ class Module:
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_pre_hooks_with_kwargs"] = set()
         d["_forward_hooks_always_called"] = set()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
         d["_state_dict_hooks"] = OrderedDict()
         d["_state_dict_pre_hooks"] = OrderedDict()
         d["_load_state_dict_pre_hooks"] = OrderedDict()
@@ -129,7 +131,7 @@ class Module:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -145,6 +147,11 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
+        bw_state = None
+        if (self._backward_hooks or self._backward_pre_hooks) and _grad_enabled():
+            bw_state = _BackwardHookState(self)
+            if self._backward_hooks:
+                args = bw_state.wrap_inputs(args)
         try:
             out = self.forward(*args, **kwargs)
         except Exception:
@@ -165,7 +172,27 @@ class Module:
                 res = hook(self, args, out)
             if res is not None:
                 out = res
+        if bw_state is not None:
+            out = bw_state.wrap_outputs(out)
         return out
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output) -> None or new grad_output`` runs when the output's gradient is known."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output) -> None or new grad_input`` runs once the gradients with
+        respect to the module's positional tensor inputs are computed (``grad_input`` holds None for
+        inputs that do not require grad)."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args) -> None or new args`` runs before ``forward``."""
@@ -685,6 +712,99 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _grad_enabled():
+    from .._autograd_engine import is_grad_enabled
+    return is_grad_enabled()
+
+
+class _BackwardHookState:
+    """Per-call bookkeeping of the full backward hooks: identity graph nodes around the module's
+    tensor inputs and outputs see grad_output first, then grad_input, and call the hooks."""
+
+    def __init__(self, module):
+        self.module = module
+        self.grad_output = None
+        self.tensor_pos = []        # argument positions holding tensors: one grad_input slot each
+        self.input_pos = []         # those whose tensor requires grad (wrapped by an identity node)
+        self.inputs_hooked = False
+
+    def wrap_inputs(self, args):
+        from ..autograd import Function
+        self.tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.input_pos = [i for i in self.tensor_pos if args[i].requires_grad]
+        if not self.input_pos:
+            return args
+        state = self
+
+        class BackwardHookFunction(Function):
+            @staticmethod
+            def forward(ctx, *tensors):
+                return tuple(Tensor._wrap(t._data) for t in tensors)
+
+            @staticmethod
+            def backward(ctx, *grads):
+                return state.run_hooks(grads)
+
+        self.inputs_hooked = True
+        new = BackwardHookFunction.apply(*[args[i] for i in self.input_pos])
+        args = list(args)
+        for i, t in zip(self.input_pos, new):
+            args[i] = t
+        return tuple(args)
+
+    def run_hooks(self, grads_of_hooked):
+        """Call the full backward hooks; returns the (possibly replaced) gradients of the hooked inputs."""
+        slots = [None] * len(self.tensor_pos)
+        for i, g in zip(self.input_pos, grads_of_hooked):
+            slots[self.tensor_pos.index(i)] = g
+        grad_input = tuple(slots) if slots else (None,)
+        grad_output = self.grad_output if self.grad_output is not None else ()
+        for hook in list(self.module._backward_hooks.values()):
+            res = hook(self.module, grad_input, grad_output)
+            if res is not None:
+                res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+                if len(res) != len(grad_input):
+                    raise RuntimeError(f"backward hook returned {len(res)} gradients, expected {len(grad_input)}")
+                grad_input = res
+        return tuple(grad_input[self.tensor_pos.index(i)] for i in self.input_pos)
+
+    def wrap_outputs(self, out):
+        from ..autograd import Function
+        single = isinstance(out, Tensor)
+        outs = (out,) if single else (tuple(out) if isinstance(out, (tuple, list)) else None)
+        if outs is None:
+            return out
+        idx = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+        if not idx:
+            return out
+        state = self
+
+        class BackwardHookFunction(Function):
+            @staticmethod
+            def forward(ctx, *tensors):
+                return tuple(Tensor._wrap(t._data) for t in tensors)
+
+            @staticmethod
+            def backward(ctx, *grads):
+                grads = tuple(grads)
+                for hook in list(state.module._backward_pre_hooks.values()):
+                    res = hook(state.module, grads)
+                    if res is not None:
+                        grads = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+                state.grad_output = grads
+                if not state.inputs_hooked and state.module._backward_hooks:
+                    state.run_hooks([])
+                return grads
+
+        new = BackwardHookFunction.apply(*[outs[i] for i in idx])
+        outs = list(outs)
+        for i, t in zip(idx, new):
+            outs[i] = t
+        if single:
+            return outs[0]
+        return tuple(outs) if isinstance(out, tuple) else outs
 
 
 def _shape_str(t):
