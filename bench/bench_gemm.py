@@ -1,8 +1,9 @@
 """GEMM: fastnn's kernel (through kernels.matmul) against numpy.matmul (OpenBLAS), 1 and 2 threads.
 
 Shapes: squares 64 to 2048 and the layers of an MNIST MLP (128x784 @ 784x256, 128x256 @ 256x128),
-float32, plus float64 at 512 and 1024. Each row is the best of a few alternating rounds of
-(numpy median, fastnn median), so that load from other processes on a shared machine hits both.
+float32, plus float64 at 512 and 1024. Each row is the best of five alternating rounds of
+(numpy median, fastnn median), so that load from other processes on a shared machine hits both
+and a burst of it during one round does not decide the row.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def run(device: str, quick: bool) -> list[dict]:
     shapes += [("sgemm", m, n, k, np.float32) for m, n, k in MLP]
     if not quick:
         shapes += [("dgemm", n, n, n, np.float64) for n in (512, 1024)]
-    rounds = 2 if quick else 3
+    rounds = 2 if quick else 5
     rng = np.random.default_rng(0)
     old_threads = fastnn.get_num_threads()
     rows = []
@@ -43,8 +44,8 @@ def run(device: str, quick: bool) -> list[dict]:
             b = rng.standard_normal((K, N)).astype(dtype)
             c = np.empty((M, N), dtype)
             flop = 2.0 * M * N * K
-            # About 0.3 s of work per timing block, at least 3 repeats.
-            repeats = max(3, min(200, int(0.3 * 60e9 / flop)))
+            # About 0.2 s of work per timing block, at least 3 repeats.
+            repeats = max(3, min(200, int(0.2 * 60e9 / flop)))
             for threads in (1, 2):
                 fastnn.set_num_threads(threads)
                 ctx = limiter(limits=threads) if limiter else None
