@@ -184,8 +184,20 @@ void conv2d_forward(const ConvGeom& cg, Arr4<const T> x, Arr4<const T> w, const 
                     Arr4<T> y, bool allow_tf32, cudaStream_t stream) {
   const Geom32 g = to32(cg);
   const long long M = g.Kg, N = cg.N * cg.OH * cg.OW, K = (long long)g.Cg * g.KH * g.KW;
-  launch_gemm<T>(cg.G, M, N, K, T(1), WeightByOutChannel<T>{w, g}, kKMajor, Im2colX<T>{x, g}, kOuterMajor, T(0),
-                 ImageOut<T>{y, bias, bias_stride, g.Kg, g.OH, g.OW}, use_tf32(sizeof(T) == 4, allow_tf32), stream);
+  const bool tf32 = use_tf32(sizeof(T) == 4, allow_tf32);
+  const ImageOut<T> out{y, bias, bias_stride, g.Kg, g.OH, g.OW};
+  // A weight whose (ci, kh, kw) dimensions flatten to one stride (any contiguous weight) is a
+  // plain strided matrix: no index arithmetic per element, and 16-byte loads when aligned.
+  // offset(ci, kh, kw) = ci*s1 + kh*s2 + kw*s3 equals k*s3 for k = (ci*KH + kh)*KW + kw exactly when:
+  const bool flat = (g.KH == 1 || w.s2 == g.KW * w.s3) && (g.Cg == 1 || w.s1 == (long long)g.KH * g.KW * w.s3);
+  if (flat) {
+    const StridedOperand<T> a{w.p, g.Kg * w.s0, w.s0, w.s3};
+    const int amode = operand_mode(sizeof(T) == 4, w.p, cg.G, g.Kg * w.s0, M, w.s0, K, w.s3);
+    launch_gemm<T>(cg.G, M, N, K, T(1), a, amode, Im2colX<T>{x, g}, kOuterMajor, T(0), out, tf32, stream);
+    return;
+  }
+  launch_gemm<T>(cg.G, M, N, K, T(1), WeightByOutChannel<T>{w, g}, kKMajor, Im2colX<T>{x, g}, kOuterMajor, T(0), out,
+                 tf32, stream);
 }
 
 template <typename T>
@@ -206,10 +218,9 @@ void conv2d_backward_weight(const ConvGeom& cg, Arr4<const T> x, Arr4<const T> d
   // Few output tiles and a long K: split K so that about two waves of blocks fill the chip,
   // keeping each split at least 256 deep so the atomics stay a small part of the work.
   // The TF32 kernel with these gathers needs more than 255 registers on sm_90 (it spills), so the
-  // weight gradient stays on the float32 SIMT kernel; allow_tf32 is accepted for a uniform API.
+  // weight gradient runs on the float32 SIMT kernel; allow_tf32 is accepted for a uniform API.
   (void)allow_tf32;
-  const bool tf32 = false;
-  const int bm = tf32 ? Tf32Config::BM : SimtConfig<T>::BM, bn = tf32 ? Tf32Config::BN : SimtConfig<T>::BN;
+  const int bm = SimtConfig<T>::BM, bn = SimtConfig<T>::BN;
   const long long tiles = ceil_div(M, bm) * ceil_div(N, bn) * cg.G;
   long long splits = ceil_div(2LL * sm_count_current(), tiles);
   const long long max_splits = Ktot / 256;
@@ -222,8 +233,8 @@ void conv2d_backward_weight(const ConvGeom& cg, Arr4<const T> x, Arr4<const T> d
     if (Ktot == 0) return;
   }
   const int sp = (int)splits, ks = (int)Ks, kt = (int)Ktot;
-  launch_gemm<T>(cg.G * splits, M, N, Ks, T(1), DyByOutChannel<T>{dy, g, sp, ks, kt}, kKMajor,
-                 XByTap<T>{x, g, sp, ks, kt}, kKMajor, T(0), WeightGradOut<T>{dw, g, sp}, tf32, stream);
+  launch_gemm_simt<T>(cg.G * splits, M, N, Ks, T(1), DyByOutChannel<T>{dy, g, sp, ks, kt}, kKMajor,
+                      XByTap<T>{x, g, sp, ks, kt}, kKMajor, T(0), WeightGradOut<T>{dw, g, sp}, stream);
 }
 
 #define FASTNN_INSTANTIATE_CONV(T)                                                                                  \

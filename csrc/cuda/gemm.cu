@@ -6,21 +6,6 @@ namespace fastnn::cuda {
 namespace {
 using namespace gemm_detail;
 
-// Operand seen as (outer, k): A with outer = m, B with outer = n.
-template <typename T>
-struct StridedOperand {
-  static constexpr bool kVectorizable = true;
-  const T* __restrict__ p;
-  long long sz, so, sk;
-  __device__ __forceinline__ T get(long long z, long long o, long long k) const { return p[z * sz + o * so + k * sk]; }
-  __device__ __forceinline__ float4 get4_k(long long z, long long o, long long k) const {
-    return *reinterpret_cast<const float4*>(p + z * sz + o * so + k);
-  }
-  __device__ __forceinline__ float4 get4_outer(long long z, long long o, long long k) const {
-    return *reinterpret_cast<const float4*>(p + z * sz + o + k * sk);
-  }
-};
-
 template <typename T>
 struct StridedOut {
   T* __restrict__ p;
@@ -31,24 +16,6 @@ struct StridedOut {
     *q = beta == T(0) ? alpha * v : alpha * v + beta * *q;
   }
 };
-
-long long absll(long long v) { return v < 0 ? -v : v; }
-
-// Load layout for one operand: follow its unit (or smaller) stride so a warp's loads coalesce,
-// and use 16-byte loads when every vector the kernel reads is provably aligned.
-int operand_mode(bool is_float, const void* p, long long batch, long long sz, long long n_outer, long long so,
-                 long long K, long long sk) {
-  bool kmajor;
-  if (sk == 1 && K > 1) kmajor = true;
-  else if (so == 1 && n_outer > 1) kmajor = false;
-  else kmajor = absll(sk) <= absll(so);
-  int mode = kmajor ? kKMajor : kOuterMajor;
-  if (!is_float || !aligned16(p)) return mode;
-  const bool zok = batch == 1 || sz % 4 == 0;
-  if (kmajor && sk == 1 && zok && (n_outer == 1 || so % 4 == 0)) mode |= kVector;
-  if (!kmajor && so == 1 && zok && (K == 1 || sk % 4 == 0)) mode |= kVector;
-  return mode;
-}
 
 }  // namespace
 

@@ -99,6 +99,39 @@ struct TileLoader {
   }
 };
 
+// Operand seen as (outer, k): A with outer = m, B with outer = n.
+template <typename T>
+struct StridedOperand {
+  static constexpr bool kVectorizable = true;
+  const T* __restrict__ p;
+  long long sz, so, sk;
+  __device__ __forceinline__ T get(long long z, long long o, long long k) const { return p[z * sz + o * so + k * sk]; }
+  __device__ __forceinline__ float4 get4_k(long long z, long long o, long long k) const {
+    return *reinterpret_cast<const float4*>(p + z * sz + o * so + k);
+  }
+  __device__ __forceinline__ float4 get4_outer(long long z, long long o, long long k) const {
+    return *reinterpret_cast<const float4*>(p + z * sz + o + k * sk);
+  }
+};
+
+inline long long absll(long long v) { return v < 0 ? -v : v; }
+
+// Load layout for one operand: follow its unit (or smaller) stride so a warp's loads coalesce,
+// and use 16-byte loads when every vector the kernel reads is provably aligned.
+inline int operand_mode(bool is_float, const void* p, long long batch, long long sz, long long n_outer, long long so,
+                 long long K, long long sk) {
+  bool kmajor;
+  if (sk == 1 && K > 1) kmajor = true;
+  else if (so == 1 && n_outer > 1) kmajor = false;
+  else kmajor = absll(sk) <= absll(so);
+  int mode = kmajor ? kKMajor : kOuterMajor;
+  if (!is_float || !aligned16(p)) return mode;
+  const bool zok = batch == 1 || sz % 4 == 0;
+  if (kmajor && sk == 1 && zok && (n_outer == 1 || so % 4 == 0)) mode |= kVector;
+  if (!kmajor && so == 1 && zok && (K == 1 || sk % 4 == 0)) mode |= kVector;
+  return mode;
+}
+
 // 16 bytes of T: float4 for float, double2 for double.
 template <typename T>
 struct Vec16;
@@ -342,10 +375,23 @@ __global__ void __launch_bounds__(Tf32Config::THREADS)
 }
 
 #ifdef __CUDACC__
-// Launches the SIMT or the TF32 kernel; nothing is launched for an empty output.
+// Launches the SIMT kernel; nothing is launched for an empty output.
+template <typename T, typename AAcc, typename BAcc, typename CAcc>
+inline void launch_gemm_simt(long long batch, long long M, long long N, long long K, T alpha, AAcc a, int amode, BAcc b,
+                             int bmode, T beta, CAcc c, cudaStream_t stream) {
+  if (batch == 0 || M == 0 || N == 0) return;
+  using Cfg = SimtConfig<T>;
+  long long nt = ceil_div(N, Cfg::BN);
+  if (nt > kMaxGridX) throw std::runtime_error("gemm: N is too large for one launch");
+  dim3 grid(grid_x(nt), grid_yz(ceil_div(M, Cfg::BM)), grid_yz(batch));
+  gemm_simt<T, AAcc, BAcc, CAcc><<<grid, Cfg::THREADS, 0, stream>>>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c);
+  check_launch("gemm (simt kernel)");
+}
+
+// Launches the TF32 kernel (float only) when tf32 is set, else the SIMT kernel.
 template <typename T, typename AAcc, typename BAcc, typename CAcc>
 inline void launch_gemm(long long batch, long long M, long long N, long long K, T alpha, AAcc a, int amode, BAcc b,
-                 int bmode, T beta, CAcc c, bool tf32, cudaStream_t stream) {
+                        int bmode, T beta, CAcc c, bool tf32, cudaStream_t stream) {
   if (batch == 0 || M == 0 || N == 0) return;
   if constexpr (sizeof(T) == 4) {
     if (tf32) {
@@ -358,12 +404,7 @@ inline void launch_gemm(long long batch, long long M, long long N, long long K, 
       return;
     }
   }
-  using Cfg = SimtConfig<T>;
-  long long nt = ceil_div(N, Cfg::BN);
-  if (nt > kMaxGridX) throw std::runtime_error("gemm: N is too large for one launch");
-  dim3 grid(grid_x(nt), grid_yz(ceil_div(M, Cfg::BM)), grid_yz(batch));
-  gemm_simt<T, AAcc, BAcc, CAcc><<<grid, Cfg::THREADS, 0, stream>>>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c);
-  check_launch("gemm (simt kernel)");
+  launch_gemm_simt<T>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c, stream);
 }
 
 #endif  // __CUDACC__

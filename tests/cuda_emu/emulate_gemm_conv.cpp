@@ -56,6 +56,11 @@ inline void launch_gemm(long long batch, long long M, long long N, long long K, 
     });
   for (auto& th : ts) th.join();
 }
+template <typename T, typename AAcc, typename BAcc, typename CAcc>
+inline void launch_gemm_simt(long long batch, long long M, long long N, long long K, T alpha, AAcc a, int amode, BAcc b,
+                             int bmode, T beta, CAcc c, cudaStream_t stream) {
+  launch_gemm<T>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c, false, stream);
+}
 }  // namespace fastnn::cuda::gemm_detail
 
 #include "cuda/arrays.h"
