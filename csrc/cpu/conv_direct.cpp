@@ -225,13 +225,6 @@ void wgrad_portable(const T* dyw, int64_t OCg, const T* block, const int64_t* of
 }
 
 #if FASTNN_HAVE_X86
-FASTNN_TARGET_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
-}
-
 template <int OB, int TB>
 FASTNN_TARGET_AVX2 void wgrad_tile_avx2(const float* dyw, int64_t Lv, const float* block, const int64_t* off,
                                         int64_t taps, float* dw) {
@@ -248,18 +241,22 @@ FASTNN_TARGET_AVX2 void wgrad_tile_avx2(const float* dyw, int64_t Lv, const floa
       for (int tb = 0; tb < TB; ++tb) acc[ob][tb] = _mm256_fmadd_ps(d, xv[tb], acc[ob][tb]);
     }
   }
+  // Lane sums stay vectors until every image is done: one horizontal sum per weight, not per image.
   for (int ob = 0; ob < OB; ++ob)
-    for (int tb = 0; tb < TB; ++tb) dw[ob * taps + tb] += hsum(acc[ob][tb]);
+    for (int tb = 0; tb < TB; ++tb) {
+      float* slot = dw + (ob * taps + tb) * 8;
+      _mm256_storeu_ps(slot, _mm256_add_ps(_mm256_loadu_ps(slot), acc[ob][tb]));
+    }
 }
 
 template <int OB>
 FASTNN_TARGET_AVX2 void wgrad_row_avx2(const float* dyw, int64_t Lv, const float* block, const int64_t* off,
                                        int64_t taps, float* dw) {
   int64_t t = 0;
-  for (; t + 3 <= taps; t += 3) wgrad_tile_avx2<OB, 3>(dyw, Lv, block, off + t, taps, dw + t);
+  for (; t + 3 <= taps; t += 3) wgrad_tile_avx2<OB, 3>(dyw, Lv, block, off + t, taps, dw + t * 8);
   switch (taps - t) {
-    case 2: wgrad_tile_avx2<OB, 2>(dyw, Lv, block, off + t, taps, dw + t); break;
-    case 1: wgrad_tile_avx2<OB, 1>(dyw, Lv, block, off + t, taps, dw + t); break;
+    case 2: wgrad_tile_avx2<OB, 2>(dyw, Lv, block, off + t, taps, dw + t * 8); break;
+    case 1: wgrad_tile_avx2<OB, 1>(dyw, Lv, block, off + t, taps, dw + t * 8); break;
     default: break;
   }
 }
@@ -267,24 +264,37 @@ FASTNN_TARGET_AVX2 void wgrad_row_avx2(const float* dyw, int64_t Lv, const float
 FASTNN_TARGET_AVX2 void wgrad_avx2(const float* dyw, int64_t OCg, const float* block, const int64_t* off,
                                    int64_t taps, int64_t Lv, float* dw) {
   int64_t oc = 0;
-  for (; oc + 4 <= OCg; oc += 4) wgrad_row_avx2<4>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps);
+  for (; oc + 4 <= OCg; oc += 4) wgrad_row_avx2<4>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8);
   switch (OCg - oc) {
-    case 3: wgrad_row_avx2<3>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps); break;
-    case 2: wgrad_row_avx2<2>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps); break;
-    case 1: wgrad_row_avx2<1>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps); break;
+    case 3: wgrad_row_avx2<3>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8); break;
+    case 2: wgrad_row_avx2<2>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8); break;
+    case 1: wgrad_row_avx2<1>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8); break;
     default: break;
   }
 }
 #endif
 
+// Accumulator lanes per weight: the AVX2 path keeps 8 partial sums per weight (see wgrad_tile_avx2).
 template <typename T>
-void wgrad(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv, T* dw) {
+int64_t wgrad_lanes() {
 #if FASTNN_HAVE_X86
   if constexpr (std::is_same_v<T, float>) {
-    if (cpu_path_avx2()) return wgrad_avx2(dyw, OCg, block, off, taps, Lv, dw);
+    if (cpu_path_avx2()) return 8;
   }
 #endif
-  wgrad_portable(dyw, OCg, block, off, taps, Lv, dw);
+  return 1;
+}
+
+// acc holds wgrad_lanes<T>() partial sums per weight.
+template <typename T>
+void wgrad(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv, T* acc,
+           int64_t lanes) {
+#if FASTNN_HAVE_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (lanes == 8) return wgrad_avx2(dyw, OCg, block, off, taps, Lv, acc);
+  }
+#endif
+  wgrad_portable(dyw, OCg, block, off, taps, Lv, acc);
 }
 
 }  // namespace
@@ -409,11 +419,11 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
   const Geometry g = geometry(s);
   std::vector<int64_t> off;
   tap_offsets(s, g, off);
-  const int64_t tasks = s.N * s.groups, total = s.OC * taps;
+  const int64_t tasks = s.N * s.groups, total = s.OC * taps, lanes = wgrad_lanes<T>();
   std::fill(dw, dw + total, T(0));
 #pragma omp parallel num_threads(threads_for(tasks * OCg * taps * g.Lv))
   {
-    std::vector<T> block(g.buf), dyw(OCg * g.Lv, T(0)), local(total, T(0));
+    std::vector<T> block(g.buf), dyw(OCg * g.Lv, T(0)), local(total * lanes, T(0));
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n = task / s.groups, gr = task % s.groups;
@@ -424,10 +434,14 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
         T* dst = dyw.data() + oc * g.Lv;
         for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
       }
-      wgrad(dyw.data(), OCg, block.data(), off.data(), taps, g.Lv, local.data() + gr * OCg * taps);
+      wgrad(dyw.data(), OCg, block.data(), off.data(), taps, g.Lv, local.data() + gr * OCg * taps * lanes, lanes);
     }
 #pragma omp critical
-    for (int64_t i = 0; i < total; ++i) dw[i] += local[i];
+    for (int64_t i = 0; i < total; ++i) {
+      T sum = 0;
+      for (int64_t l = 0; l < lanes; ++l) sum += local[i * lanes + l];
+      dw[i] += sum;
+    }
   }
   return true;
 }
