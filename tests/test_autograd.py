@@ -523,3 +523,20 @@ def test_cumprod_gradient_with_zeros_matches_torch(torch, vals):
         (fx.cumprod(dim) * fastnn.tensor(w)).sum().backward()
         (tx.cumprod(dim) * torch.tensor(w)).sum().backward()
         np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), err_msg=f"dim={dim}")
+
+
+def test_modified_saved_tensor_raises_like_torch(torch):
+    for m in (torch, fastnn):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 2
+        y = h * h                 # mul needs h's value for its backward
+        h.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    # ops that do not need the value are fine, as in PyTorch
+    x = fastnn.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    y = h + 1.0
+    h.mul_(3.0)
+    (y.sum() + h.sum()).backward()
+    assert x.grad.tolist() == [8.0, 8.0]

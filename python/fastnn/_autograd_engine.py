@@ -130,6 +130,36 @@ class inference_mode(no_grad):
 _next_seq = itertools.count().__next__
 
 
+class _EngineState:
+    inplace_seen = False      # set once any in-place op has been recorded (enables the check below)
+
+
+_state = _EngineState()
+
+# Backward rules that never read their inputs' values (only shapes, masks or constants saved at
+# forward time): an input modified in place after the op ran does not change their result.
+_VALUE_FREE = frozenset(["Add", "Sub", "Rsub", "Neg", "Index", "IndexPutBackward", "Reshape", "View", "Expand",
+                         "Sum", "Mean", "Cat", "Stack", "Transpose", "Permute", "Squeeze", "Unsqueeze", "Clone",
+                         "ToCopy", "Flip", "Roll", "Repeat", "Relu", "LeakyRelu", "Hardtanh", "Clamp", "MaskedFill",
+                         "Where", "Gather", "Tril", "Triu", "Amax", "Amin", "Abs", "Sign", "Floor", "Ceil", "Trunc",
+                         "Round", "Fmod", "IndexPut", "Scatter", "ScatterAdd", "IndexAdd", "Maximum", "Minimum",
+                         "NanToNum"])
+
+
+def _check_inplace_modified(node):
+    """PyTorch's error for a tensor modified in place after an op that needs its value ran."""
+    if node._name in _VALUE_FREE or (node._name in ("Mul", "Div") and len(node.inputs) == 1):
+        return
+    for inp in node.inputs:
+        if inp is not None and inp._hist is not None:
+            for bseq, _fn, _idx, _rg in inp._hist:
+                if bseq > node.seq:
+                    raise RuntimeError(
+                        f"one of the variables needed for gradient computation has been modified by an inplace "
+                        f"operation: a Tensor of shape {tuple(inp._data.shape)} used by {node.name()} was modified "
+                        "in place after that op ran. Use an out-of-place op (e.g. x = x + y instead of x += y).")
+
+
 def _edge(inp, seq):
     """(grad_fn, output index, requires_grad) of ``inp`` as the node numbered ``seq`` saw it.
 
@@ -385,6 +415,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
             fn = node.fn
             if fn is None:
                 raise RuntimeError(_FREED_MSG)
+            if _state.inplace_seen:
+                _check_inplace_modified(node)
             if node.n_outputs == 1:
                 grads = fn(buf[0])
             else:

@@ -116,7 +116,7 @@ def _rdiv(a, b):
     out = bd / ad
     if _mode.enabled and a._requires_grad:
         s = b
-        return _make(out, (a,), lambda g: (-g * s / (a * a),), "Div")
+        return _make(out, (a,), lambda g: (-g * s / (a * a),), "Reciprocal")
     return _wrap(out)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from . import backend
 from . import dtypes as _dt
 from ._autograd_engine import Node, RemovableHandle, _mode, run_backward
+from ._autograd_engine import _state as _engine_state
 
 ndarray = np.ndarray
 _new = object.__new__
@@ -979,6 +980,7 @@ def _inplace_op(self, fn, reshape=False):
         hist = self._hist if self._hist is not None else []
         hist.append((res.grad_fn.seq, self.grad_fn, self._out_idx, self._requires_grad))
         self._hist = hist
+        _engine_state.inplace_seen = True
     self._data = res._data
     self.grad_fn = res.grad_fn
     self._out_idx = res._out_idx
