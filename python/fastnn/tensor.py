@@ -19,6 +19,7 @@ from ._autograd_engine import _state as _engine_state
 ndarray = np.ndarray
 _new = object.__new__
 _asarray = np.asarray
+_np_generic = np.generic
 
 
 class Size(tuple):
@@ -41,7 +42,7 @@ class Size(tuple):
 def _as_array(a):
     """numpy scalars (what numpy returns for full reductions of 0-d operands) as 0-d arrays; device
     arrays (cupy) pass through."""
-    if isinstance(a, (np.generic, builtins.int, builtins.float, builtins.bool)) or not hasattr(a, "shape"):
+    if isinstance(a, _np_generic) or not hasattr(a, "shape"):
         return _asarray(a)
     return a
 
