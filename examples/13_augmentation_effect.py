@@ -79,7 +79,9 @@ def main(argv=None):
             clean = float((predict(model, x_test, batch_size=512).argmax(1) == y_test).mean())
             moved = float((predict(model, x_test_aug, batch_size=512).argmax(1) == y_test).mean())
             results[use].append((clean, moved))
-            curves[f"{'augmented' if use else 'plain'} (seed {seed})"] = history.history["val_accuracy"]
+            # the history has one entry per epoch; the test set was only scored every ``every`` epochs
+            curves[f"{'augmented' if use else 'plain'} (seed {seed})"] = \
+                np.asarray(history.history["val_accuracy"], dtype=float)[every - 1::every]
             print(f"seed {seed} {'augmented' if use else 'plain    '}: test accuracy {clean:.4f}, "
                   f"on transformed test images {moved:.4f}")
     plain, aug = np.array(results[False]), np.array(results[True])
@@ -88,7 +90,7 @@ def main(argv=None):
     print(f"  transformed test accuracy  plain {plain[:, 1].mean():.4f}   augmented {aug[:, 1].mean():.4f}")
     _common.save_plot("plot_curves", f"13_augmentation_{args.data}_curves.png", curves,
                       ylabel="test accuracy", title=f"{args.data}, {args.train_size} training images",
-                      x=list(range(every, args.epochs + 1, every)))
+                      x=np.arange(every, args.epochs + 1, every))
     return plain, aug
 
 
