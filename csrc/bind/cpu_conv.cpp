@@ -222,7 +222,7 @@ void bind_conv(py::module_& m) {
         py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("groups") = 1,
         "Gradient of conv2d with respect to its weight; padding is (top, left).");
   m.def("set_conv_algorithm", &set_conv_algorithm_py, py::arg("name"),
-        "'auto' (by shape), 'im2col' (im2col + GEMM) or 'direct' (direct kernel whenever the stride is 1).");
+        "'auto' (by shape), 'im2col' (im2col + GEMM) or 'direct' (direct kernel whenever it applies).");
   m.def("get_conv_algorithm", &get_conv_algorithm_py);
 }
 

@@ -1,6 +1,6 @@
 // Convolution by im2col + the project's GEMM, with the batch processed in chunks so the
-// column buffer stays bounded (a few MB) whatever N is. Small stride-1 problems go to the
-// direct kernels of conv_direct.cpp, which avoid the column buffer altogether.
+// column buffer stays bounded (a few MB) whatever N is. Shapes whose per-thread buffers are
+// bounded go to the direct kernels of conv_direct.cpp first, which avoid the column buffer.
 #include "cpu/conv.h"
 
 #include <algorithm>

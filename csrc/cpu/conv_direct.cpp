@@ -1,8 +1,9 @@
-// Direct stride-1 convolution. Each (image, group) pair copies its input channels into a
-// zero-padded block whose rows are Wp = OW + (KW - 1) * dil_w wide; in that layout every
-// tap (c, kh, kw) is one constant offset, so an output "wide row" of length
-// L = (OH - 1) * Wp + OW is a sum of shifted copies of the block: long contiguous vector
-// loops with no im2col buffer. Columns ow >= OW of the wide result are discarded.
+// Direct convolution. Each (image, group) pair copies its input channels into a zero-padded
+// block whose rows are Wp = OW + (KW - 1) * dil_w / stride_w wide; in that layout every tap
+// (c, kh, kw) is one constant offset, so an output "wide row" of length L = (OH - 1) * Wp + OW
+// is a sum of shifted copies of the block: long contiguous vector loops with no im2col buffer.
+// Columns ow >= OW of the wide result are discarded. Strides split the block into phases
+// (see Geometry).
 #include "cpu/conv_direct.h"
 
 #include <algorithm>

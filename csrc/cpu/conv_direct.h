@@ -1,12 +1,12 @@
-// Direct stride-1 convolution for small channel counts (LeNet-sized layers), where the
-// im2col buffer would cost more memory traffic than the arithmetic it feeds.
+// Direct convolution (any stride, dilation and groups) without a column buffer: the im2col
+// buffer would cost more memory traffic than the arithmetic it feeds.
 #pragma once
 #include "cpu/conv.h"
 
 namespace fastnn {
 
 // Which algorithm conv2d uses: 0 = by shape (default), 1 = always im2col + GEMM,
-// 2 = direct whenever the stride is 1. Tests and benchmarks pin it to compare both.
+// 2 = direct whenever it applies. Tests and benchmarks pin it to compare both.
 void set_conv_algorithm(int algo);
 int get_conv_algorithm();
 
