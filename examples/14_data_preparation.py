@@ -103,7 +103,8 @@ def main():
 
     prepared = x.astype(np.float32) / (255 if x.dtype == np.uint8 else 1)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"\nHDF5 store of the prepared {name} ({prepared.shape}, {prepared.nbytes / 1e6:.1f} MB as float32 in memory):")
+        print(f"\nHDF5 store of the prepared {name} ({prepared.shape}, "
+              f"{prepared.nbytes / 1e6:.1f} MB as float32 in memory):")
         for dtype in ("float16", "float32"):
             path = save_h5(os.path.join(tmp, f"set_{dtype}.h5"), dtype=dtype, x=prepared, y=y)
             with H5Dataset(path) as ds:

@@ -54,7 +54,8 @@ def save_h5(path, dtype="float16", compression="gzip", chunks=True, compression_
     """
     h5py = _h5py("save_h5")
     if not arrays:
-        raise ValueError("save_h5: give at least one array as a keyword argument, e.g. save_h5(path, x=images, y=labels)")
+        raise ValueError("save_h5: give at least one array as a keyword argument, "
+                         "e.g. save_h5(path, x=images, y=labels)")
     store_dtype = None if dtype is None else np.dtype(dtype)
     if store_dtype is not None and store_dtype.kind != "f":
         raise TypeError(f"save_h5: argument 'dtype' must be a floating-point dtype or None, got {dtype!r}")
@@ -238,7 +239,9 @@ class H5Dataset(Dataset):
         if self.target_transform is not None:
             y = self.target_transform(y)
         # np.asarray keeps a single label 0-d (ascontiguousarray would make it shape (1,))
-        return y if _arrays.is_tensor(y) else _arrays.wrap(np.asarray(y) if np.ndim(y) == 0 else np.ascontiguousarray(y))
+        if _arrays.is_tensor(y):
+            return y
+        return _arrays.wrap(np.asarray(y) if np.ndim(y) == 0 else np.ascontiguousarray(y))
 
     def _batch(self, index):
         x = self._convert_x(self._read(self.x_key, index))

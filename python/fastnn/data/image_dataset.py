@@ -57,7 +57,9 @@ class ImageDataset(Dataset):
         if self.target_transform is not None:
             y = self.target_transform(y)
         # np.asarray keeps a single label 0-d (ascontiguousarray would make it shape (1,))
-        return y if _arrays.is_tensor(y) else _arrays.wrap(np.asarray(y) if np.ndim(y) == 0 else np.ascontiguousarray(y))
+        if _arrays.is_tensor(y):
+            return y
+        return _arrays.wrap(np.asarray(y) if np.ndim(y) == 0 else np.ascontiguousarray(y))
 
     def _fetch_batch(self, indices):
         idx = np.asarray(indices, dtype=np.int64)

@@ -165,7 +165,8 @@ def resize(img, size, interpolation="bilinear", antialias=False):
 
 def rgb_to_grayscale(img, num_output_channels=1):
     if num_output_channels not in (1, 3):
-        raise ValueError(f"rgb_to_grayscale: argument 'num_output_channels' must be 1 or 3, got {num_output_channels!r}")
+        raise ValueError("rgb_to_grayscale: argument 'num_output_channels' must be 1 or 3, "
+                         f"got {num_output_channels!r}")
     x, restore = _image(img, "rgb_to_grayscale")
     return restore(ops.grayscale(x, num_output_channels))
 
@@ -276,8 +277,9 @@ def _kernel_size(kernel_size, what):
 
 def gaussian_blur(img, kernel_size, sigma=None):
     """Blur with a Gaussian kernel of ``kernel_size`` ((kx, ky) or an int) and ``sigma`` (a number or
-    an (sx, sy) list/tuple; a numpy array of shape (N,) or (N, 2) gives one per image); reflect padding, as in torchvision. ``sigma=None``
-    uses torchvision's default ``0.3 * ((k - 1) * 0.5 - 1) + 0.8``."""
+    an (sx, sy) list/tuple; a numpy array of shape (N,) or (N, 2) gives one per image); reflect
+    padding, as in torchvision. ``sigma=None`` uses torchvision's default
+    ``0.3 * ((k - 1) * 0.5 - 1) + 0.8``."""
     x, restore = _image(img, "gaussian_blur")
     kx, ky = _kernel_size(kernel_size, "gaussian_blur")
     n = x.shape[0]
