@@ -6,6 +6,8 @@
 // (see Geometry).
 #include "cpu/conv_direct.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -191,18 +193,22 @@ void forward_impl(const Conv2dShape& s, const T* x, const T* w, const T* bias, T
   std::vector<int64_t> off;
   tap_offsets(s, g, off);
   const int64_t tasks = s.N * s.groups;
-#pragma omp parallel num_threads(threads_for(tasks * OCg * taps * g.Lv))
+  // Per-thread buffers are allocated here: an exception must not leave an OpenMP region.
+  const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * OCg * taps * g.Lv), tasks));
+  std::vector<T> blocks(team * g.buf), wides(team * OCg * g.Lv);
+#pragma omp parallel num_threads(team)
   {
-    std::vector<T> block(g.buf), wide(OCg * g.Lv);
+    T* block = blocks.data() + omp_get_thread_num() * g.buf;
+    T* wide = wides.data() + omp_get_thread_num() * OCg * g.Lv;
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n = task / s.groups, gr = task % s.groups;
-      pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block.data());
-      forward_wide(block.data(), off.data(), taps, w + gr * OCg * taps, OCg, g.Lv, wide.data());
+      pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block);
+      forward_wide(block, off.data(), taps, w + gr * OCg * taps, OCg, g.Lv, wide);
       for (int64_t oc = 0; oc < OCg; ++oc) {
         const T b = bias ? bias[gr * OCg + oc] : T(0);
         T* dst = y + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
-        const T* src = wide.data() + oc * g.Lv;
+        const T* src = wide + oc * g.Lv;
         for (int64_t oh = 0; oh < s.OH; ++oh)
           for (int64_t ow = 0; ow < s.OW; ++ow) dst[oh * s.OW + ow] = src[oh * g.Wp + ow] + b;
       }
@@ -351,15 +357,18 @@ bool backward_input_phases(const Conv2dShape& s, const T* dy, const T* w, T* dx)
         }
     }
   const int64_t tasks = s.N * s.groups;
-#pragma omp parallel num_threads(threads_for(tasks * Cg * OCg * KK * g.plane))
+  const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * Cg * OCg * KK * g.plane), tasks));
+  std::vector<T> dyps(team * OCg * ld, T(0)), outs(team * Cg * Lp);
+#pragma omp parallel num_threads(team)
   {
-    std::vector<T> dyp(OCg * ld, T(0)), out(Cg * Lp);
+    T* dyp = dyps.data() + omp_get_thread_num() * OCg * ld;
+    T* out = outs.data() + omp_get_thread_num() * Cg * Lp;
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n = task / s.groups, gr = task % s.groups;
       for (int64_t oc = 0; oc < OCg; ++oc) {
         const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
-        T* dst = dyp.data() + oc * ld + margin;
+        T* dst = dyp + oc * ld + margin;
         for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
       }
       T* dxg = dx + (n * s.C + gr * Cg) * s.H * s.W;
@@ -367,13 +376,13 @@ bool backward_input_phases(const Conv2dShape& s, const T* dy, const T* w, T* dx)
       for (int64_t ph = 0; ph < phases; ++ph) {
         const int64_t nt = (int64_t)offs[ph].size();
         if (nt == 0) continue;
-        forward_wide(dyp.data(), offs[ph].data(), nt, wts[gr * phases + ph].data(), Cg, Lp, out.data());
+        forward_wide(dyp, offs[ph].data(), nt, wts[gr * phases + ph].data(), Cg, Lp, out);
         const int64_t rh = ph / g.sw, rw = ph % g.sw;
         for (int64_t c = 0; c < Cg; ++c)
           for (int64_t i = 0; i < g.Hp; ++i) {
             const int64_t ih = g.sh * i + rh - s.pad_h;
             if (ih < 0 || ih >= s.H) continue;
-            const T* o = out.data() + c * Lp + i * g.Wp;
+            const T* o = out + c * Lp + i * g.Wp;
             T* d = dxg + (c * s.H + ih) * s.W;
             for (int64_t j = 0; j < g.Wp; ++j) {
               const int64_t iw = g.sw * j + rw - s.pad_w;
@@ -422,20 +431,25 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
   tap_offsets(s, g, off);
   const int64_t tasks = s.N * s.groups, total = s.OC * taps, lanes = wgrad_lanes<T>();
   std::fill(dw, dw + total, T(0));
-#pragma omp parallel num_threads(threads_for(tasks * OCg * taps * g.Lv))
+  const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * OCg * taps * g.Lv), tasks));
+  std::vector<T> blocks(team * g.buf), dyws(team * OCg * g.Lv, T(0)), locals(team * total * lanes, T(0));
+#pragma omp parallel num_threads(team)
   {
-    std::vector<T> block(g.buf), dyw(OCg * g.Lv, T(0)), local(total * lanes, T(0));
+    const int tid = omp_get_thread_num();
+    T* block = blocks.data() + tid * g.buf;
+    T* dyw = dyws.data() + tid * OCg * g.Lv;
+    T* local = locals.data() + tid * total * lanes;
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n = task / s.groups, gr = task % s.groups;
-      pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block.data());
+      pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block);
       // dy in the wide layout; the discarded columns stay zero so they add nothing.
       for (int64_t oc = 0; oc < OCg; ++oc) {
         const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
-        T* dst = dyw.data() + oc * g.Lv;
+        T* dst = dyw + oc * g.Lv;
         for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
       }
-      wgrad(dyw.data(), OCg, block.data(), off.data(), taps, g.Lv, local.data() + gr * OCg * taps * lanes, lanes);
+      wgrad(dyw, OCg, block, off.data(), taps, g.Lv, local + gr * OCg * taps * lanes, lanes);
     }
 #pragma omp critical
     for (int64_t i = 0; i < total; ++i) {
