@@ -80,5 +80,3 @@ def test_plot_saves_png(tmp_path):
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(fig.axes) == 1 + 3 * 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
-    import matplotlib.pyplot as plt
-    plt.close(fig)

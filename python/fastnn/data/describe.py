@@ -223,10 +223,7 @@ def _display(img):
 def plot_report(report, path=None, samples_per_class=8):
     """Figure with the class-count bar chart (when labels were given) and a sample grid."""
     try:
-        import matplotlib
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError as exc:
         raise ImportError("DatasetReport.plot needs matplotlib: pip install matplotlib") from exc
     images, labels = report._images, report._labels
@@ -237,7 +234,15 @@ def plot_report(report, path=None, samples_per_class=8):
         keys = [None]
         rows = [np.arange(min(len(images), samples_per_class))]
     n_rows = len(rows)
-    fig = plt.figure(figsize=(4 + 1.1 * samples_per_class, max(3.0, 1.1 * n_rows)))
+    figsize = (4 + 1.1 * samples_per_class, max(3.0, 1.1 * n_rows))
+    if path is None:  # for interactive use: a pyplot figure that shows in notebooks
+        import matplotlib.pyplot as plt
+        fig = plt.figure(figsize=figsize)
+    else:  # a figure on an Agg canvas: no pyplot state, no window, whatever the backend
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=figsize)
+        FigureCanvasAgg(fig)
     grid = fig.add_gridspec(n_rows, samples_per_class + 4)
     if keys[0] is not None:
         ax = fig.add_subplot(grid[:, :3])
