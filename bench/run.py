@@ -1,6 +1,6 @@
 """Run every bench/bench_*.py and print one comparison table.
 
-    python bench/run.py [--device cpu|cuda] [--only gemm,conv] [--quick] [--json out.json]
+    python bench/run.py [--device cpu|cuda] [--only gemm,conv] [--threads N] [--quick] [--json out.json]
 
 The ratio is reference time / fastnn time: above 1 means fastnn is faster.
 """
@@ -30,14 +30,19 @@ def fmt_ms(v):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--only", default="", help="comma-separated families, e.g. gemm,conv")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for fastnn (the references are given the same count)")
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     p.add_argument("--json", default=None, help="also write the rows to this file")
     args = p.parse_args(argv)
 
     import fastnn
+    if args.threads is not None:
+        fastnn.set_num_threads(args.threads)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     rows = []
     for path in sorted(HERE.glob("bench_*.py")):
