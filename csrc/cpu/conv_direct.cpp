@@ -43,9 +43,20 @@ constexpr int64_t kVec = 48;
 // turns tap (kh, kw) into a constant offset inside plane ((kh * dil_h) % sh, (kw * dil_w) % sw)
 // at row (kh * dil_h) / sh and column (kw * dil_w) / sw: the stride-1 wide-row scheme then
 // applies unchanged, with exactly the original taps (stride 1 has a single phase).
+//
+// The positions computed are a list of 8-float vector starts in the wide layout: either the whole
+// wide row (0, 8, ..., covering L) or, when fewer, ceil(OW / 8) vectors per output row, which skips
+// the discarded columns (an 8-wide output in 12-wide rows computes 8 vectors instead of 12).
 struct Geometry {
   int64_t sh, sw, Hp, Wp, L, Lv, plane, buf;
+  std::vector<int64_t> starts;
 };
+
+void wide_starts(int64_t len, std::vector<int64_t>& starts) {
+  const int64_t nv = (len + 7) / 8;
+  starts.resize(nv);
+  for (int64_t v = 0; v < nv; ++v) starts[v] = 8 * v;
+}
 
 Geometry geometry(const Conv2dShape& s) {
   Geometry g;
@@ -54,8 +65,17 @@ Geometry geometry(const Conv2dShape& s) {
   g.Hp = s.OH + ((s.KH - 1) * s.dil_h) / g.sh;
   g.Wp = s.OW + ((s.KW - 1) * s.dil_w) / g.sw;
   g.L = (s.OH - 1) * g.Wp + s.OW;
-  g.Lv = (g.L + kVec - 1) / kVec * kVec;
+  // Room for the last vector of a row-mode list, which may end up to 7 past L.
+  g.Lv = (g.L + 7 + kVec - 1) / kVec * kVec;
   g.plane = g.Hp * g.Wp;
+  const int64_t per_row = (s.OW + 7) / 8;
+  if (s.OH * per_row < (g.L + 7) / 8) {
+    g.starts.clear();
+    for (int64_t oh = 0; oh < s.OH; ++oh)
+      for (int64_t j = 0; j < per_row; ++j) g.starts.push_back(oh * g.Wp + 8 * j);
+  } else {
+    wide_starts(g.L, g.starts);
+  }
   // The last vectors run Lv - L elements past the last tap's final element.
   g.buf = (s.C / s.groups) * g.sh * g.sw * g.plane + (g.Lv - g.L) + kVec;
   return g;
@@ -123,67 +143,95 @@ void tap_offsets(const Conv2dShape& s, const Geometry& g, std::vector<int64_t>& 
 
 // ------------------------------------------------------------------ forward tiles
 
-// wide[oc][i] = sum_t w[oc][t] * block[off[t] + i], for every oc < OCg and i < Lv.
+// Vectors of positions computed per pass over the output-channel tiles. A pass reads, in every
+// channel plane of the block, about the span of its positions: keeping that under ~256 KB (the
+// L2 cache) lets every output-channel tile re-read it from L2 instead of streaming the whole
+// block from L3 once per tile (the 64 -> 128 stride-2 layer: 256 planes of 29 x 29 floats).
+int64_t chunk_vectors(int64_t planes) {
+  const int64_t v = (int64_t(1) << 16) / std::max<int64_t>(planes, 1) / 8;
+  return std::max<int64_t>(kVec / 8, v / (kVec / 8) * (kVec / 8));  // whole groups of 2 and 3 vectors
+}
+
+// wide[oc][p + j] = sum_t w[oc][t] * block[off[t] + p + j] for every oc < OCg, start p in
+// starts[0, ns) and j < 8.
 template <typename T>
 void forward_wide_portable(const T* block, const int64_t* off, int64_t taps, const T* w, int64_t OCg, int64_t Lv,
-                           T* wide) {
-  for (int64_t oc = 0; oc < OCg; ++oc) {
-    T* o = wide + oc * Lv;
-    std::fill(o, o + Lv, T(0));
-    for (int64_t t = 0; t < taps; ++t) {
-      const T wv = w[oc * taps + t];
-      const T* xs = block + off[t];
-      for (int64_t i = 0; i < Lv; ++i) o[i] += wv * xs[i];
+                           const int64_t* starts, int64_t ns, int64_t, T* wide) {
+  for (int64_t oc = 0; oc < OCg; ++oc)
+    for (int64_t v = 0; v < ns; ++v) {
+      T acc[8] = {};
+      for (int64_t t = 0; t < taps; ++t) {
+        const T wv = w[oc * taps + t];
+        const T* xs = block + off[t] + starts[v];
+        for (int j = 0; j < 8; ++j) acc[j] += wv * xs[j];
+      }
+      std::copy(acc, acc + 8, wide + oc * Lv + starts[v]);
     }
-  }
 }
 
 #if FASTNN_HAVE_X86
 // OB output channels x NV vectors of positions in OB * NV accumulators (12 of the 16 registers).
+// A last group of fewer than NV vectors runs with that many (an 8 x 8 output is 8 vectors: 3 + 3 + 2).
 template <int OB, int NV>
 FASTNN_TARGET_AVX2 void forward_tile_avx2(const float* block, const int64_t* off, int64_t taps, const float* w,
-                                          int64_t Lv, float* wide) {
-  for (int64_t i = 0; i < Lv; i += 8 * NV) {
+                                          int64_t Lv, const int64_t* starts, int64_t ns, float* wide) {
+  if constexpr (NV > 1) {
+    const int64_t rem = ns % NV;
+    if (rem != 0) {
+      forward_tile_avx2<OB, NV - 1>(block, off, taps, w, Lv, starts + (ns - rem), rem, wide);
+      ns -= rem;
+    }
+  }
+  for (int64_t v0 = 0; v0 + NV <= ns; v0 += NV) {
     __m256 acc[OB][NV];
     for (int ob = 0; ob < OB; ++ob)
       for (int v = 0; v < NV; ++v) acc[ob][v] = _mm256_setzero_ps();
+    const float* xb[NV];
+    for (int v = 0; v < NV; ++v) xb[v] = block + starts[v0 + v];
     for (int64_t t = 0; t < taps; ++t) {
-      const float* xs = block + off[t] + i;
+      const int64_t o = off[t];
       __m256 xv[NV];
-      for (int v = 0; v < NV; ++v) xv[v] = _mm256_loadu_ps(xs + 8 * v);
+      for (int v = 0; v < NV; ++v) xv[v] = _mm256_loadu_ps(xb[v] + o);
       for (int ob = 0; ob < OB; ++ob) {
         const __m256 wv = _mm256_broadcast_ss(w + ob * taps + t);
         for (int v = 0; v < NV; ++v) acc[ob][v] = _mm256_fmadd_ps(wv, xv[v], acc[ob][v]);
       }
     }
     for (int ob = 0; ob < OB; ++ob)
-      for (int v = 0; v < NV; ++v) _mm256_storeu_ps(wide + ob * Lv + i + 8 * v, acc[ob][v]);
+      for (int v = 0; v < NV; ++v) _mm256_storeu_ps(wide + ob * Lv + starts[v0 + v], acc[ob][v]);
   }
 }
 
 FASTNN_TARGET_AVX2 void forward_wide_avx2(const float* block, const int64_t* off, int64_t taps, const float* w,
-                                          int64_t OCg, int64_t Lv, float* wide) {
-  int64_t oc = 0;
-  if (OCg % 4 != 0)  // e.g. 6 channels (LeNet): 6 x 2 vectors instead of 4 x 3 plus a thin 2 x 3
-    for (; oc + 6 <= OCg; oc += 6) forward_tile_avx2<6, 2>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv);
-  for (; oc + 4 <= OCg; oc += 4) forward_tile_avx2<4, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv);
-  switch (OCg - oc) {
-    case 3: forward_tile_avx2<3, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
-    case 2: forward_tile_avx2<2, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
-    case 1: forward_tile_avx2<1, 3>(block, off, taps, w + oc * taps, Lv, wide + oc * Lv); break;
-    default: break;
+                                          int64_t OCg, int64_t Lv, const int64_t* starts, int64_t ns, int64_t chunk,
+                                          float* wide) {
+  for (int64_t c0 = 0; c0 < ns; c0 += chunk) {
+    const int64_t* st = starts + c0;
+    const int64_t n = std::min(chunk, ns - c0);
+    int64_t oc = 0;
+    if (OCg % 4 != 0)  // e.g. 6 channels (LeNet): 6 x 2 vectors instead of 4 x 3 plus a thin 2 x 3
+      for (; oc + 6 <= OCg; oc += 6)
+        forward_tile_avx2<6, 2>(block, off, taps, w + oc * taps, Lv, st, n, wide + oc * Lv);
+    for (; oc + 4 <= OCg; oc += 4) forward_tile_avx2<4, 3>(block, off, taps, w + oc * taps, Lv, st, n, wide + oc * Lv);
+    switch (OCg - oc) {
+      case 3: forward_tile_avx2<3, 3>(block, off, taps, w + oc * taps, Lv, st, n, wide + oc * Lv); break;
+      case 2: forward_tile_avx2<2, 3>(block, off, taps, w + oc * taps, Lv, st, n, wide + oc * Lv); break;
+      case 1: forward_tile_avx2<1, 3>(block, off, taps, w + oc * taps, Lv, st, n, wide + oc * Lv); break;
+      default: break;
+    }
   }
 }
 #endif
 
 template <typename T>
-void forward_wide(const T* block, const int64_t* off, int64_t taps, const T* w, int64_t OCg, int64_t Lv, T* wide) {
+void forward_wide(const T* block, const int64_t* off, int64_t taps, const T* w, int64_t OCg, int64_t Lv,
+                  const int64_t* starts, int64_t ns, int64_t chunk, T* wide) {
 #if FASTNN_HAVE_X86
   if constexpr (std::is_same_v<T, float>) {
-    if (cpu_path_avx2()) return forward_wide_avx2(block, off, taps, w, OCg, Lv, wide);
+    if (cpu_path_avx2()) return forward_wide_avx2(block, off, taps, w, OCg, Lv, starts, ns, chunk, wide);
   }
 #endif
-  forward_wide_portable(block, off, taps, w, OCg, Lv, wide);
+  forward_wide_portable(block, off, taps, w, OCg, Lv, starts, ns, chunk, wide);
 }
 
 template <typename T>
@@ -192,7 +240,7 @@ void forward_impl(const Conv2dShape& s, const T* x, const T* w, const T* bias, T
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, taps = Cg * s.KH * s.KW;
   std::vector<int64_t> off;
   tap_offsets(s, g, off);
-  const int64_t tasks = s.N * s.groups;
+  const int64_t tasks = s.N * s.groups, chunk = chunk_vectors(Cg * g.sh * g.sw);
   // Per-thread buffers are allocated here: an exception must not leave an OpenMP region.
   const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * OCg * taps * g.Lv), tasks));
   std::vector<T> blocks(team * g.buf), wides(team * OCg * g.Lv);
@@ -204,7 +252,8 @@ void forward_impl(const Conv2dShape& s, const T* x, const T* w, const T* bias, T
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n = task / s.groups, gr = task % s.groups;
       pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block);
-      forward_wide(block, off.data(), taps, w + gr * OCg * taps, OCg, g.Lv, wide);
+      forward_wide(block, off.data(), taps, w + gr * OCg * taps, OCg, g.Lv, g.starts.data(),
+                   (int64_t)g.starts.size(), chunk, wide);
       for (int64_t oc = 0; oc < OCg; ++oc) {
         const T b = bias ? bias[gr * OCg + oc] : T(0);
         T* dst = y + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
@@ -218,15 +267,18 @@ void forward_impl(const Conv2dShape& s, const T* x, const T* w, const T* bias, T
 
 // ------------------------------------------------------------------ weight-gradient tiles
 
-// dw[oc][t] += sum_i dyw[oc][i] * block[off[t] + i]
+// dw[oc][t] += sum over the vectors p in starts[0, ns) of sum_j<8 dyw[oc][p + j] * block[off[t] + p + j]
 template <typename T>
-void wgrad_portable(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv, T* dw) {
+void wgrad_portable(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv,
+                    const int64_t* starts, int64_t ns, T* dw) {
   for (int64_t oc = 0; oc < OCg; ++oc)
     for (int64_t t = 0; t < taps; ++t) {
-      const T* d = dyw + oc * Lv;
-      const T* xs = block + off[t];
       T acc = 0;
-      for (int64_t i = 0; i < Lv; ++i) acc += d[i] * xs[i];
+      for (int64_t v = 0; v < ns; ++v) {
+        const T* d = dyw + oc * Lv + starts[v];
+        const T* xs = block + off[t] + starts[v];
+        for (int j = 0; j < 8; ++j) acc += d[j] * xs[j];
+      }
       dw[oc * taps + t] += acc;
     }
 }
@@ -234,13 +286,14 @@ void wgrad_portable(const T* dyw, int64_t OCg, const T* block, const int64_t* of
 #if FASTNN_HAVE_X86
 template <int OB, int TB>
 FASTNN_TARGET_AVX2 void wgrad_tile_avx2(const float* dyw, int64_t Lv, const float* block, const int64_t* off,
-                                        int64_t taps, float* dw) {
+                                        int64_t taps, const int64_t* starts, int64_t ns, float* dw) {
   __m256 acc[OB][TB];
   for (int ob = 0; ob < OB; ++ob)
     for (int tb = 0; tb < TB; ++tb) acc[ob][tb] = _mm256_setzero_ps();
   const float* xs[TB];
   for (int tb = 0; tb < TB; ++tb) xs[tb] = block + off[tb];
-  for (int64_t i = 0; i < Lv; i += 8) {
+  for (int64_t v = 0; v < ns; ++v) {
+    const int64_t i = starts[v];
     __m256 xv[TB];
     for (int tb = 0; tb < TB; ++tb) xv[tb] = _mm256_loadu_ps(xs[tb] + i);
     for (int ob = 0; ob < OB; ++ob) {
@@ -258,24 +311,25 @@ FASTNN_TARGET_AVX2 void wgrad_tile_avx2(const float* dyw, int64_t Lv, const floa
 
 template <int OB>
 FASTNN_TARGET_AVX2 void wgrad_row_avx2(const float* dyw, int64_t Lv, const float* block, const int64_t* off,
-                                       int64_t taps, float* dw) {
+                                       int64_t taps, const int64_t* starts, int64_t ns, float* dw) {
   int64_t t = 0;
-  for (; t + 3 <= taps; t += 3) wgrad_tile_avx2<OB, 3>(dyw, Lv, block, off + t, taps, dw + t * 8);
+  for (; t + 3 <= taps; t += 3) wgrad_tile_avx2<OB, 3>(dyw, Lv, block, off + t, taps, starts, ns, dw + t * 8);
   switch (taps - t) {
-    case 2: wgrad_tile_avx2<OB, 2>(dyw, Lv, block, off + t, taps, dw + t * 8); break;
-    case 1: wgrad_tile_avx2<OB, 1>(dyw, Lv, block, off + t, taps, dw + t * 8); break;
+    case 2: wgrad_tile_avx2<OB, 2>(dyw, Lv, block, off + t, taps, starts, ns, dw + t * 8); break;
+    case 1: wgrad_tile_avx2<OB, 1>(dyw, Lv, block, off + t, taps, starts, ns, dw + t * 8); break;
     default: break;
   }
 }
 
 FASTNN_TARGET_AVX2 void wgrad_avx2(const float* dyw, int64_t OCg, const float* block, const int64_t* off,
-                                   int64_t taps, int64_t Lv, float* dw) {
+                                   int64_t taps, int64_t Lv, const int64_t* starts, int64_t ns, float* dw) {
   int64_t oc = 0;
-  for (; oc + 4 <= OCg; oc += 4) wgrad_row_avx2<4>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8);
+  for (; oc + 4 <= OCg; oc += 4)
+    wgrad_row_avx2<4>(dyw + oc * Lv, Lv, block, off, taps, starts, ns, dw + oc * taps * 8);
   switch (OCg - oc) {
-    case 3: wgrad_row_avx2<3>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8); break;
-    case 2: wgrad_row_avx2<2>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8); break;
-    case 1: wgrad_row_avx2<1>(dyw + oc * Lv, Lv, block, off, taps, dw + oc * taps * 8); break;
+    case 3: wgrad_row_avx2<3>(dyw + oc * Lv, Lv, block, off, taps, starts, ns, dw + oc * taps * 8); break;
+    case 2: wgrad_row_avx2<2>(dyw + oc * Lv, Lv, block, off, taps, starts, ns, dw + oc * taps * 8); break;
+    case 1: wgrad_row_avx2<1>(dyw + oc * Lv, Lv, block, off, taps, starts, ns, dw + oc * taps * 8); break;
     default: break;
   }
 }
@@ -294,14 +348,14 @@ int64_t wgrad_lanes() {
 
 // acc holds wgrad_lanes<T>() partial sums per weight.
 template <typename T>
-void wgrad(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv, T* acc,
-           int64_t lanes) {
+void wgrad(const T* dyw, int64_t OCg, const T* block, const int64_t* off, int64_t taps, int64_t Lv,
+           const int64_t* starts, int64_t ns, T* acc, int64_t lanes) {
 #if FASTNN_HAVE_X86
   if constexpr (std::is_same_v<T, float>) {
-    if (lanes == 8) return wgrad_avx2(dyw, OCg, block, off, taps, Lv, acc);
+    if (lanes == 8) return wgrad_avx2(dyw, OCg, block, off, taps, Lv, starts, ns, acc);
   }
 #endif
-  wgrad_portable(dyw, OCg, block, off, taps, Lv, acc);
+  wgrad_portable(dyw, OCg, block, off, taps, Lv, starts, ns, acc);
 }
 
 }  // namespace
@@ -359,6 +413,9 @@ bool backward_input_phases(const Conv2dShape& s, const T* dy, const T* w, T* dx)
   const int64_t tasks = s.N * s.groups;
   const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * Cg * OCg * KK * g.plane), tasks));
   std::vector<T> dyps(team * OCg * ld, T(0)), outs(team * Cg * Lp);
+  std::vector<int64_t> starts;
+  wide_starts(Lp, starts);
+  const int64_t chunk = chunk_vectors(OCg);
 #pragma omp parallel num_threads(team)
   {
     T* dyp = dyps.data() + omp_get_thread_num() * OCg * ld;
@@ -376,7 +433,8 @@ bool backward_input_phases(const Conv2dShape& s, const T* dy, const T* w, T* dx)
       for (int64_t ph = 0; ph < phases; ++ph) {
         const int64_t nt = (int64_t)offs[ph].size();
         if (nt == 0) continue;
-        forward_wide(dyp, offs[ph].data(), nt, wts[gr * phases + ph].data(), Cg, Lp, out);
+        forward_wide(dyp, offs[ph].data(), nt, wts[gr * phases + ph].data(), Cg, Lp, starts.data(), (int64_t)starts.size(),
+                     chunk, out);
         const int64_t rh = ph / g.sw, rw = ph % g.sw;
         for (int64_t c = 0; c < Cg; ++c)
           for (int64_t i = 0; i < g.Hp; ++i) {
@@ -449,7 +507,8 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
         T* dst = dyw + oc * g.Lv;
         for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
       }
-      wgrad(dyw, OCg, block, off.data(), taps, g.Lv, local + gr * OCg * taps * lanes, lanes);
+      wgrad(dyw, OCg, block, off.data(), taps, g.Lv, g.starts.data(), (int64_t)g.starts.size(), local + gr * OCg * taps * lanes,
+            lanes);
     }
 #pragma omp critical
     for (int64_t i = 0; i < total; ++i) {
