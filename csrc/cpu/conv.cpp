@@ -22,9 +22,13 @@ inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : ge
 // enough to stay in the last-level cache for the shapes this library trains.
 constexpr int64_t kColBudget = int64_t(1) << 20;
 
-int64_t chunk_images(const Conv2dShape& s) {
+// The input-gradient's column buffer is written by the GEMM and read back by col2im at once,
+// each thread on its own images: a chunk that fits the threads' L2 caches is read from there.
+constexpr int64_t kColBudgetL2 = int64_t(1) << 17;
+
+int64_t chunk_images(const Conv2dShape& s, int64_t budget = kColBudget) {
   const int64_t per_image = (s.C / s.groups) * s.KH * s.KW * s.OH * s.OW;
-  return std::max<int64_t>(1, std::min<int64_t>(s.N, kColBudget / std::max<int64_t>(per_image, 1)));
+  return std::max<int64_t>(1, std::min<int64_t>(s.N, budget / std::max<int64_t>(per_image, 1)));
 }
 
 // Output columns ow whose input column ow * stride + off lies in [0, W): [lo, hi).
@@ -75,8 +79,10 @@ void col2im(const Conv2dShape& s, const T* col, int64_t n0, int64_t nb, int64_t 
   for (int64_t nl = 0; nl < nb; ++nl)
     for (int64_t c = 0; c < Cg; ++c) {
       T* xp = dx + ((n0 + nl) * s.C + g * Cg + c) * s.H * s.W;
-      for (int64_t kh = 0; kh < s.KH; ++kh)
-        for (int64_t kw = 0; kw < s.KW; ++kw) {
+      // kw outermost: consecutive row additions then touch either other rows or exactly the same
+      // elements, never a partly overlapping range still in the store buffer (which stalls loads).
+      for (int64_t kw = 0; kw < s.KW; ++kw)
+        for (int64_t kh = 0; kh < s.KH; ++kh) {
           const T* src = col + (c * KK + kh * s.KW + kw) * ld + nl * OHW;
           const int64_t off = kw * s.dil_w - s.pad_w;
           int64_t lo, hi;
@@ -157,21 +163,16 @@ void forward_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias,
 template <typename T>
 void backward_input_im2col(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, CKK = Cg * s.KH * s.KW, OHW = s.OH * s.OW;
-  const int64_t nbmax = chunk_images(s);
-  std::vector<T> col(CKK * nbmax * OHW), buf(nbmax > 1 ? OCg * nbmax * OHW : 0);
+  const int64_t nbmax = chunk_images(s, kColBudgetL2);
+  std::vector<T> col(CKK * nbmax * OHW);
   for (int64_t n0 = 0; n0 < s.N; n0 += nbmax) {
     const int64_t nb = std::min(nbmax, s.N - n0), ld = nb * OHW;
     for (int64_t g = 0; g < s.groups; ++g) {
       const T* wg = w + g * OCg * CKK;
-      const T* rhs;
-      if (nb == 1) {
-        rhs = dy + (n0 * s.OC + g * OCg) * OHW;
-      } else {
-        gather_rows(s, dy, n0, nb, g, buf.data());
-        rhs = buf.data();
-      }
-      // dcol (CKK x ld) = wg^T (CKK x OCg) @ dy_g (OCg x ld)
-      gemm_batched<T>(1, CKK, ld, OCg, T(1), wg, 0, 1, CKK, rhs, 0, ld, 1, T(0), col.data(), 0, ld, 1);
+      // dcol[:, image] (CKK x OHW) = wg^T (CKK x OCg) @ dy[image, group] (OCg x OHW): one product
+      // per image, read in place from dy and written into the image's columns of dcol.
+      gemm_batched<T>(nb, CKK, OHW, OCg, T(1), wg, 0, 1, CKK, dy + (n0 * s.OC + g * OCg) * OHW, s.OC * OHW, OHW, 1,
+                      T(0), col.data(), OHW, ld, 1);
       col2im(s, col.data(), n0, nb, g, dx);
     }
   }

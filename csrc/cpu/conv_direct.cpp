@@ -184,20 +184,28 @@ FASTNN_TARGET_AVX2 void forward_tile_avx2(const float* block, const int64_t* off
   }
   for (int64_t v0 = 0; v0 + NV <= ns; v0 += NV) {
     __m256 acc[OB][NV];
+    #pragma GCC unroll 16
     for (int ob = 0; ob < OB; ++ob)
+      #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[ob][v] = _mm256_setzero_ps();
     const float* xb[NV];
+    #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) xb[v] = block + starts[v0 + v];
     for (int64_t t = 0; t < taps; ++t) {
       const int64_t o = off[t];
       __m256 xv[NV];
+      #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) xv[v] = _mm256_loadu_ps(xb[v] + o);
+      #pragma GCC unroll 16
       for (int ob = 0; ob < OB; ++ob) {
         const __m256 wv = _mm256_broadcast_ss(w + ob * taps + t);
+        #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) acc[ob][v] = _mm256_fmadd_ps(wv, xv[v], acc[ob][v]);
       }
     }
+    #pragma GCC unroll 16
     for (int ob = 0; ob < OB; ++ob)
+      #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) _mm256_storeu_ps(wide + ob * Lv + starts[v0 + v], acc[ob][v]);
   }
 }
@@ -288,21 +296,29 @@ template <int OB, int TB>
 FASTNN_TARGET_AVX2 void wgrad_tile_avx2(const float* dyw, int64_t Lv, const float* block, const int64_t* off,
                                         int64_t taps, const int64_t* starts, int64_t ns, float* dw) {
   __m256 acc[OB][TB];
+  #pragma GCC unroll 16
   for (int ob = 0; ob < OB; ++ob)
+    #pragma GCC unroll 16
     for (int tb = 0; tb < TB; ++tb) acc[ob][tb] = _mm256_setzero_ps();
   const float* xs[TB];
+  #pragma GCC unroll 16
   for (int tb = 0; tb < TB; ++tb) xs[tb] = block + off[tb];
   for (int64_t v = 0; v < ns; ++v) {
     const int64_t i = starts[v];
     __m256 xv[TB];
+    #pragma GCC unroll 16
     for (int tb = 0; tb < TB; ++tb) xv[tb] = _mm256_loadu_ps(xs[tb] + i);
+    #pragma GCC unroll 16
     for (int ob = 0; ob < OB; ++ob) {
       const __m256 d = _mm256_loadu_ps(dyw + ob * Lv + i);
+      #pragma GCC unroll 16
       for (int tb = 0; tb < TB; ++tb) acc[ob][tb] = _mm256_fmadd_ps(d, xv[tb], acc[ob][tb]);
     }
   }
   // Lane sums stay vectors until every image is done: one horizontal sum per weight, not per image.
+  #pragma GCC unroll 16
   for (int ob = 0; ob < OB; ++ob)
+    #pragma GCC unroll 16
     for (int tb = 0; tb < TB; ++tb) {
       float* slot = dw + (ob * taps + tb) * 8;
       _mm256_storeu_ps(slot, _mm256_add_ps(_mm256_loadu_ps(slot), acc[ob][tb]));
@@ -453,6 +469,157 @@ bool backward_input_phases(const Conv2dShape& s, const T* dy, const T* w, T* dx)
   return true;
 }
 
+// ------------------------------------------------------------------ input-gradient as the forward's adjoint
+
+// The forward computes wide[oc][p] = sum_t w[oc][t] * block[off[t] + p]; its adjoint scatters
+// dblock[off[t] + p] += sum_oc w[oc][t] * dyw[oc][p] over the same vector starts p. A register
+// tile holds TB taps x NV vectors, reduced over the output channels and then added into the
+// block: the work is that of the forward, with none of the zero rows and columns that the
+// flipped-kernel form computes around a small dy (8 x 8 with a 5 x 5 kernel: 144 outputs of 25
+// taps for 64 x 25 products). Taps are ordered (kw, kh, c) so that the TB taps of a tile lie in
+// different channels or rows: their vectors never partly overlap, which would stall the loads of
+// the additions on the stores before them.
+template <typename T>
+void adjoint_tile_portable(const T* dyw, int64_t Lv, int64_t OCg, const T* wt, const int64_t* off, int64_t tb,
+                           const int64_t* st, int64_t nv, T* dblock) {
+  for (int64_t a = 0; a < tb; ++a)
+    for (int64_t v = 0; v < nv; ++v) {
+      T acc[8] = {};
+      for (int64_t oc = 0; oc < OCg; ++oc) {
+        const T wv = wt[a * OCg + oc];
+        const T* d = dyw + oc * Lv + st[v];
+        for (int j = 0; j < 8; ++j) acc[j] += wv * d[j];
+      }
+      T* o = dblock + off[a] + st[v];
+      for (int j = 0; j < 8; ++j) o[j] += acc[j];
+    }
+}
+
+#if FASTNN_HAVE_X86
+template <int TB, int NV>
+FASTNN_TARGET_AVX2 void adjoint_tile_avx2(const float* dyw, int64_t Lv, int64_t OCg, const float* wt,
+                                          const int64_t* off, const int64_t* st, float* dblock) {
+  __m256 acc[TB][NV];
+  #pragma GCC unroll 16
+  for (int a = 0; a < TB; ++a)
+    #pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) acc[a][v] = _mm256_setzero_ps();
+  for (int64_t oc = 0; oc < OCg; ++oc) {
+    __m256 dv[NV];
+    #pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) dv[v] = _mm256_loadu_ps(dyw + oc * Lv + st[v]);
+    #pragma GCC unroll 16
+    for (int a = 0; a < TB; ++a) {
+      const __m256 wv = _mm256_broadcast_ss(wt + a * OCg + oc);
+      #pragma GCC unroll 16
+      for (int v = 0; v < NV; ++v) acc[a][v] = _mm256_fmadd_ps(wv, dv[v], acc[a][v]);
+    }
+  }
+  #pragma GCC unroll 16
+  for (int a = 0; a < TB; ++a)
+    #pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+      float* o = dblock + off[a] + st[v];
+      _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[a][v]));
+    }
+}
+
+template <int NV>
+FASTNN_TARGET_AVX2 void adjoint_taps_avx2(const float* dyw, int64_t Lv, int64_t OCg, const float* wt,
+                                          const int64_t* off, int64_t taps, const int64_t* st, float* dblock) {
+  int64_t t = 0;
+  for (; t + 6 <= taps; t += 6) adjoint_tile_avx2<6, NV>(dyw, Lv, OCg, wt + t * OCg, off + t, st, dblock);
+  switch (taps - t) {
+    case 5: adjoint_tile_avx2<5, NV>(dyw, Lv, OCg, wt + t * OCg, off + t, st, dblock); break;
+    case 4: adjoint_tile_avx2<4, NV>(dyw, Lv, OCg, wt + t * OCg, off + t, st, dblock); break;
+    case 3: adjoint_tile_avx2<3, NV>(dyw, Lv, OCg, wt + t * OCg, off + t, st, dblock); break;
+    case 2: adjoint_tile_avx2<2, NV>(dyw, Lv, OCg, wt + t * OCg, off + t, st, dblock); break;
+    case 1: adjoint_tile_avx2<1, NV>(dyw, Lv, OCg, wt + t * OCg, off + t, st, dblock); break;
+    default: break;
+  }
+}
+#endif
+
+// dblock += the adjoint of forward_wide, for the vectors starts[0, ns); wt is [tap][oc].
+template <typename T>
+void adjoint_wide(const T* dyw, int64_t Lv, int64_t OCg, const T* wt, const int64_t* off, int64_t taps,
+                  const int64_t* starts, int64_t ns, T* dblock) {
+#if FASTNN_HAVE_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (cpu_path_avx2()) {
+      int64_t v = 0;
+      for (; v + 2 <= ns; v += 2) adjoint_taps_avx2<2>(dyw, Lv, OCg, wt, off, taps, starts + v, dblock);
+      if (v < ns) adjoint_taps_avx2<1>(dyw, Lv, OCg, wt, off, taps, starts + v, dblock);
+      return;
+    }
+  }
+#endif
+  for (int64_t v = 0; v < ns; v += 2)
+    for (int64_t t = 0; t < taps; t += 6)
+      adjoint_tile_portable(dyw, Lv, OCg, wt + t * OCg, off + t, std::min<int64_t>(6, taps - t), starts + v,
+                            std::min<int64_t>(2, ns - v), dblock);
+}
+
+// Vectors the adjoint form computes per (image, group), against the flipped-kernel form (whose
+// sum has the same taps per vector): the adjoint is chosen when it computes fewer, or when the
+// padding is too large for the flipped form.
+template <typename T>
+bool backward_input_adjoint(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+  const Geometry g = geometry(s);
+  const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, KK = s.KH * s.KW, taps = Cg * KK;
+  std::vector<int64_t> off0;
+  tap_offsets(s, g, off0);
+  // Tap order (kw, kh, c); weights transposed to [tap][oc] per group.
+  std::vector<int64_t> perm, off;
+  for (int64_t kw = 0; kw < s.KW; ++kw)
+    for (int64_t kh = 0; kh < s.KH; ++kh)
+      for (int64_t c = 0; c < Cg; ++c) perm.push_back(c * KK + kh * s.KW + kw);
+  for (int64_t t : perm) off.push_back(off0[t]);
+  std::vector<T> wt(s.groups * taps * OCg);
+  for (int64_t gr = 0; gr < s.groups; ++gr)
+    for (int64_t i = 0; i < taps; ++i)
+      for (int64_t oc = 0; oc < OCg; ++oc) wt[(gr * taps + i) * OCg + oc] = w[(gr * OCg + oc) * taps + perm[i]];
+  const int64_t tasks = s.N * s.groups, ns = (int64_t)g.starts.size();
+  const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * OCg * taps * ns * 8), tasks));
+  std::vector<T> blocks(team * g.buf), dyws(team * OCg * g.Lv, T(0));
+#pragma omp parallel num_threads(team)
+  {
+    const int tid = omp_get_thread_num();
+    T* dblock = blocks.data() + tid * g.buf;
+    T* dyw = dyws.data() + tid * OCg * g.Lv;
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t n = task / s.groups, gr = task % s.groups;
+      // dy in the wide layout; the discarded columns stay zero so they add nothing.
+      for (int64_t oc = 0; oc < OCg; ++oc) {
+        const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
+        T* dst = dyw + oc * g.Lv;
+        for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
+      }
+      std::fill(dblock, dblock + g.buf, T(0));
+      adjoint_wide(dyw, g.Lv, OCg, wt.data() + gr * taps * OCg, off.data(), taps, g.starts.data(), ns, dblock);
+      // Input element (ih, iw) is block element (ih + pad_h, iw + pad_w); rows and columns beyond the
+      // block are read by no tap.
+      for (int64_t c = 0; c < Cg; ++c) {
+        T* d = dx + (n * s.C + gr * Cg + c) * s.H * s.W;
+        const T* b = dblock + c * g.plane;
+        for (int64_t ih = 0; ih < s.H; ++ih) {
+          const int64_t i = ih + s.pad_h;
+          T* drow = d + ih * s.W;
+          if (i >= g.Hp) {
+            std::fill(drow, drow + s.W, T(0));
+            continue;
+          }
+          const int64_t n_in = std::max<int64_t>(0, std::min<int64_t>(s.W, g.Wp - s.pad_w));
+          std::memcpy(drow, b + i * g.Wp + s.pad_w, n_in * sizeof(T));
+          std::fill(drow + n_in, drow + s.W, T(0));
+        }
+      }
+    }
+  }
+  return true;
+}
+
 // The input-gradient of a stride-1 convolution is a stride-1 convolution of dy with the
 // kernel flipped and its channel axes swapped, padded by dil * (K - 1) - pad.
 template <typename T>
@@ -467,8 +634,12 @@ bool conv_direct_backward_input(const Conv2dShape& s, const T* dy, const T* w, T
   t.pad_h = (s.KH - 1) * s.dil_h - s.pad_h;
   t.pad_w = (s.KW - 1) * s.dil_w - s.pad_w;
   if (s.stride_h != 1 || s.stride_w != 1) return backward_input_phases(s, dy, w, dx);
-  if (t.pad_h < 0 || t.pad_w < 0 || s.OH * s.OW == 0) return false;
-  if (!eligible(t, (t.C / t.groups) * t.KH * t.KW)) return false;
+  if (s.OH * s.OW == 0) return false;
+  const bool flipped_ok = t.pad_h >= 0 && t.pad_w >= 0 && eligible(t, (t.C / t.groups) * t.KH * t.KW);
+  if (eligible(s, (s.C / s.groups) * s.KH * s.KW) &&
+      (!flipped_ok || geometry(s).starts.size() < geometry(t).starts.size()))
+    return backward_input_adjoint(s, dy, w, dx);
+  if (!flipped_ok) return false;
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, KK = s.KH * s.KW;
   std::vector<T> wt(s.OC * Cg * KK);
   for (int64_t g = 0; g < s.groups; ++g)
