@@ -43,6 +43,7 @@ from . import nn, optim
 from .serialization import save, load
 from .summary import summary
 from . import data, train, metrics, datasets
+from . import cuda, backends, models
 
 __version__ = _C.__version__
 

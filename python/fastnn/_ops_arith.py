@@ -5,6 +5,7 @@ import builtins
 
 import numpy as np
 
+from . import backend
 from . import dtypes as _dt
 from . import kernels
 from ._autograd_engine import _mode
@@ -198,6 +199,8 @@ def _check_float_for_matmul(ad, bd):
 
 
 def _matmul_arrays(ad, bd):
+    if bd.__class__ is not ad.__class__:
+        backend.check_same_device(ad, bd, "matmul")
     if ad.dtype.kind == "f" and ad.dtype.itemsize >= 4 and ad.size and bd.size:
         return kernels.matmul(ad, bd)
     return np.matmul(ad, bd)

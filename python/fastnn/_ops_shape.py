@@ -7,7 +7,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from ._autograd_engine import _mode
-from .tensor import Size, Tensor, _as_tensor_like, _canon_dim, _inplace_op, _make, _wrap
+from .tensor import Size, Tensor, _as_tensor_like, _canon_dim, _check_same_device, _inplace_op, _make, _wrap
 
 
 def _shape_args(shape, op, arg="shape"):
@@ -293,6 +293,7 @@ def _check_tensor_list(tensors, op):
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: expected Tensor as element {i} in argument 'tensors', got {type(t).__name__}")
+    _check_same_device(tensors, op)
     return tensors
 
 
@@ -761,6 +762,7 @@ def where(condition, input=None, other=None):
     yt = other if isinstance(other, Tensor) else None
     if xt is None and yt is None:
         xt = _wrap(np.asarray(input, dtype=_dt.scalar_result(_dt.bool, input)))
+    _check_same_device([t for t in (condition, xt, yt) if isinstance(t, Tensor)], "where")
     if xt is not None and yt is not None:
         xd, yd = xt._data, yt._data
         if xd.dtype != yd.dtype:

@@ -112,14 +112,24 @@ def cuda_available() -> bool:
     return cuda_device_count() > 0
 
 
-def _require_cuda(device: Device):
+def cuda_unavailable_reason():
+    """Why CUDA cannot be used here (None when it can): not built, cupy missing or no device."""
     if not cuda_built():
-        raise RuntimeError(f"device {device} requested but fastnn was built without CUDA (nvcc was not found)")
+        return "fastnn was built without CUDA (nvcc was not found when it was compiled)"
     if _cupy() is None:
-        raise RuntimeError(f"device {device} requested but cupy is not installed: pip install fastnn[cuda]")
+        return "cupy is not installed (pip install fastnn[cuda])"
+    if cuda_device_count() == 0:
+        return "no CUDA device is visible (no GPU, or its driver is not loaded)"
+    return None
+
+
+def _require_cuda(device: Device):
+    why = cuda_unavailable_reason()
+    if why is not None:
+        raise RuntimeError(f"device {device} requested but CUDA is not available: {why}")
     n = cuda_device_count()
     if device.index >= n:
-        raise RuntimeError(f"device {device} requested but {n} CUDA device(s) are available")
+        raise RuntimeError(f"device {device} requested but only {n} CUDA device(s) are available")
 
 
 def array_module(device):
@@ -148,11 +158,23 @@ def is_cuda_array(a) -> bool:
 
 def device_of(a) -> Device:
     """The device that holds array ``a``."""
-    if isinstance(a, np.ndarray) or np.isscalar(a):
+    # exact class first: the common CPU case costs one comparison (cupy's stand-in in the tests
+    # subclasses numpy.ndarray, so the cupy test must come before isinstance(np.ndarray))
+    if a.__class__ is np.ndarray:
         return CPU
     if is_cuda_array(a):
         return Device("cuda", a.device.id)
     return CPU
+
+
+def check_same_device(a, b, op):
+    """RuntimeError naming both devices when arrays ``a`` and ``b`` live on different devices.
+
+    Callers run it only when the two array classes differ, which keeps the all-CPU path free."""
+    da, db = device_of(a), device_of(b)
+    if da != db:
+        raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found at least two "
+                           f"devices, {da} and {db}; move them with .to(device) first")
 
 
 def array_module_of(a):
@@ -166,7 +188,7 @@ def to_device(a, device):
     if src == device:
         return a
     if device.type == "cpu":
-        return a.get()
+        return _cupy().asnumpy(a)
     cp = array_module(device)
     with cp.cuda.Device(device.index):
         return cp.asarray(a)

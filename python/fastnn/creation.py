@@ -223,8 +223,12 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     g = _gen(generator)
-    m = mean._data if isinstance(mean, Tensor) else mean
-    s = std._data if isinstance(std, Tensor) else std
+    # sampled on the CPU from fastnn's generator (seeded runs agree across devices), then moved
+    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    if device is None and like is not None:
+        device = backend.device_of(like._data)
+    m = _host(mean)
+    s = _host(std)
     if size is not None:
         shape = _size((size,) if isinstance(size, (builtins.int, np.integer)) else (tuple(size),), "normal")
     else:
@@ -234,13 +238,19 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return _finish((g.standard_normal(shape) * s + m).astype(d), device, requires_grad)
 
 
+def _host(x):
+    """A Tensor's array on the CPU (numbers pass through): the samplers draw on the CPU."""
+    return backend.to_device(x._data, backend.CPU) if isinstance(x, Tensor) else x
+
+
 def bernoulli(input, p=None, *, generator=None):
-    pr = input._data if p is None else p
-    return _wrap((_gen(generator).random(input._data.shape) < pr).astype(input._data.dtype))
+    pr = _host(input) if p is None else _host(p)
+    a = (_gen(generator).random(input._data.shape) < pr).astype(input._data.dtype)
+    return _finish(a, backend.device_of(input._data), False)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    p = np.asarray(input._data, dtype=np.float64)
+    p = np.asarray(_host(input), dtype=np.float64)
     g = _gen(generator)
     single = p.ndim == 1
     p2 = p.reshape(1, -1) if single else p
@@ -255,17 +265,23 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
             raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement")
         rows.append(g.choice(len(row), size=num_samples, replace=replacement, p=row / tot))
     out = np.stack(rows).astype(np.int64)
-    return _wrap(out[0] if single else out)
+    return _finish(out[0] if single else out, backend.device_of(input._data), False)
 
 
 def poisson(input, generator=None):
-    return _wrap(_gen(generator).poisson(input._data).astype(input._data.dtype))
+    a = _gen(generator).poisson(_host(input)).astype(input._data.dtype)
+    return _finish(a, backend.device_of(input._data), False)
+
+
+def _like_device(input, device):
+    """``device`` or, when None, the device of ``input`` (PyTorch's ``*_like`` rule)."""
+    return backend.device_of(input._data) if device is None else device
 
 
 def _like(name, fn):
     def op(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
         d = _dt.as_dtype(dtype) or input._data.dtype
-        return _finish(fn(input._data.shape, d), device, requires_grad)
+        return _finish(fn(input._data.shape, d), _like_device(input, device), requires_grad)
     op.__name__ = name
     return op
 
@@ -277,25 +293,26 @@ empty_like = _like("empty_like", lambda s, d: np.empty(s, dtype=d))
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d = _dt.as_dtype(dtype) or input._data.dtype
-    return _finish(np.full(input._data.shape, fill_value, dtype=d), device, requires_grad)
+    return _finish(np.full(input._data.shape, fill_value, dtype=d), _like_device(input, device), requires_grad)
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d = _dt.as_dtype(dtype) or input._data.dtype
     if d.kind != "f":
         raise RuntimeError(f"rand_like: expected a floating point dtype, got {d}")
-    return rand(input._data.shape, dtype=d, device=device, requires_grad=requires_grad)
+    return rand(input._data.shape, dtype=d, device=_like_device(input, device), requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d = _dt.as_dtype(dtype) or input._data.dtype
     if d.kind != "f":
         raise RuntimeError(f"randn_like: expected a floating point dtype, got {d}")
-    return randn(input._data.shape, dtype=d, device=device, requires_grad=requires_grad)
+    return randn(input._data.shape, dtype=d, device=_like_device(input, device), requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
-    return randint(low, high, input._data.shape, dtype=dtype or input._data.dtype, device=device)
+    return randint(low, high, input._data.shape, dtype=dtype or input._data.dtype,
+                   device=_like_device(input, device), requires_grad=requires_grad)
 
 
 def meshgrid(*tensors, indexing="ij"):
@@ -320,12 +337,12 @@ def meshgrid(*tensors, indexing="ij"):
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):
     r, c = np.tril_indices(row, offset, col)
-    return _wrap(np.stack([r, c]).astype(_dt.as_dtype(dtype) or np.int64))
+    return _finish(np.stack([r, c]).astype(_dt.as_dtype(dtype) or np.int64), device, False)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     r, c = np.triu_indices(row, offset, col)
-    return _wrap(np.stack([r, c]).astype(_dt.as_dtype(dtype) or np.int64))
+    return _finish(np.stack([r, c]).astype(_dt.as_dtype(dtype) or np.int64), device, False)
 
 
 def cdist(x1, x2, p=2.0):

@@ -44,10 +44,9 @@ def _index(device, fn) -> int:
 
 
 def _require(fn):
-    if not is_available():
-        why = ("fastnn was built without CUDA" if not backend.cuda_built() else
-               "cupy is not installed" if backend._cupy() is None else "no CUDA device is visible")
-        raise RuntimeError(f"{fn}: CUDA is not available ({why})")
+    why = backend.cuda_unavailable_reason()
+    if why is not None:
+        raise RuntimeError(f"{fn}: CUDA is not available: {why}")
 
 
 def current_device() -> int:

@@ -152,11 +152,28 @@ def _promote_pair(ad, bd):
     return ad, bd
 
 
+def _scalar_operand(ad, b, r):
+    """Scalar ``b`` as dtype ``r`` for an operation with array ``ad``: a 0-d numpy array on the CPU,
+    a numpy scalar for device arrays (cupy takes numpy scalars, not host arrays)."""
+    bd = np.asarray(b, dtype=r)
+    return bd if ad.__class__ is ndarray else bd[()]
+
+
+def _check_same_device(tensors, op):
+    """RuntimeError naming the devices when ``tensors`` (a sequence of Tensors) are not all on one device."""
+    cls = tensors[0]._data.__class__
+    for t in tensors:
+        if t._data.__class__ is not cls:
+            backend.check_same_device(tensors[0]._data, t._data, op)
+
+
 def _operands(a, b, op):
     """Arrays of a (Tensor) and b (Tensor or scalar) after PyTorch type promotion; b_t is b as Tensor or None."""
     ad = a._data
     if isinstance(b, Tensor):
         bd = b._data
+        if bd.__class__ is not ad.__class__:
+            backend.check_same_device(ad, bd, op)
         if ad.dtype != bd.dtype:
             ad, bd = _promote_pair(ad, bd)
         return ad, bd, b
@@ -166,13 +183,13 @@ def _operands(a, b, op):
             r = _dt.scalar_result(ad.dtype, b)
             if r != ad.dtype:
                 ad = ad.astype(r)
-            return ad, np.asarray(b, dtype=r), None
+            return ad, _scalar_operand(ad, b, r), None
         return ad, b, None
     if isinstance(b, (np.generic, numbers.Number)):
         r = _dt.scalar_result(ad.dtype, b)
         if r != ad.dtype:
             ad = ad.astype(r)
-        return ad, np.asarray(b, dtype=r), None
+        return ad, _scalar_operand(ad, b, r), None
     if isinstance(b, (np.ndarray, list, tuple)):
         bt = _wrap(_array_from_data(b, None))
         return _operands(a, bt, op)
@@ -863,19 +880,20 @@ class Tensor:
         return _unary_copy(self, self._data.copy(), "Clone")
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return Tensor(data, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                      requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        return _new_filled(self, size, 0, dtype, requires_grad)
+        return _new_filled(self, size, 0, dtype, device, requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        return _new_filled(self, size, 1, dtype, requires_grad)
+        return _new_filled(self, size, 1, dtype, device, requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        return _new_filled(self, (size,), fill_value, dtype, requires_grad)
+        return _new_filled(self, (size,), fill_value, dtype, device, requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        return _new_filled(self, size, 0, dtype, requires_grad)
+        return _new_filled(self, size, 0, dtype, device, requires_grad)
 
     def neg_(self):
         return self._unary_inplace(_neg)
@@ -895,11 +913,12 @@ _TYPE_NAMES = {np.dtype("float32"): "FloatTensor", np.dtype("float64"): "DoubleT
                np.dtype("int16"): "ShortTensor", np.dtype("int8"): "CharTensor"}
 
 
-def _new_filled(like, size, value, dtype, requires_grad):
+def _new_filled(like, size, value, dtype, device, requires_grad):
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
     shape = tuple(_check_size_arg(s, "size") for s in size)
-    t = _wrap(np.full(shape, value, dtype=_dt.as_dtype(dtype) or like._data.dtype))
+    a = np.full(shape, value, dtype=_dt.as_dtype(dtype) or like._data.dtype)
+    t = _wrap(backend.to_device(a, like.device if device is None else device))
     if requires_grad:
         t.requires_grad_(True)
     return t

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
-from .optimizer import Optimizer, _scalar_state
+from .optimizer import Optimizer, _scalar_state, _state_like
 
 __all__ = ["Adagrad"]
 
@@ -31,7 +30,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = _scalar_state(0.0)
-                state["sum"] = Tensor._wrap(np.full_like(p._data, group["initial_accumulator_value"]))
+                state["sum"] = _state_like(p._data, group["initial_accumulator_value"])
 
     def step(self, closure=None):
         loss = self._closure_loss(closure)
@@ -52,7 +51,7 @@ class Adagrad(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = _scalar_state(0.0)
-                    state["sum"] = Tensor._wrap(np.full_like(pd, group["initial_accumulator_value"]))
+                    state["sum"] = _state_like(pd, group["initial_accumulator_value"])
                 step_t = state["step"]
                 step_t._data += 1
                 step = float(step_t._data)

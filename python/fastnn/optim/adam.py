@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
-from .optimizer import Optimizer, _scalar_state
+from .optimizer import Optimizer, _scalar_state, _state_like
 
 __all__ = ["Adam", "AdamW"]
 
@@ -65,10 +64,10 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = _scalar_state(0.0)
-                    state["exp_avg"] = Tensor._wrap(np.zeros_like(pd))
-                    state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(pd))
+                    state["exp_avg"] = _state_like(pd)
+                    state["exp_avg_sq"] = _state_like(pd)
                     if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(pd))
+                        state["max_exp_avg_sq"] = _state_like(pd)
                 step_t = state["step"]
                 step_t._data += 1
                 step = float(step_t._data)

@@ -10,6 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -26,6 +27,12 @@ required = _RequiredParameter()
 def _scalar_state(value, dtype=np.float32):
     """A 0-d tensor for the 'step' counters (PyTorch keeps them as float tensors too)."""
     return Tensor._wrap(np.asarray(value, dtype=dtype))
+
+
+def _state_like(pd, fill=0.0):
+    """A state tensor shaped, typed and placed (CPU or GPU) like parameter array ``pd``, filled with ``fill``."""
+    xp = backend.array_module_of(pd)
+    return Tensor._wrap(xp.zeros_like(pd) if fill == 0 else xp.full_like(pd, fill))
 
 
 class Optimizer:

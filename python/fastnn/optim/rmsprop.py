@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
-from .optimizer import Optimizer, _scalar_state
+from .optimizer import Optimizer, _scalar_state, _state_like
 
 __all__ = ["RMSprop"]
 
@@ -48,11 +47,11 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = _scalar_state(0.0)
-                    state["square_avg"] = Tensor._wrap(np.zeros_like(pd))
+                    state["square_avg"] = _state_like(pd)
                     if momentum > 0:
-                        state["momentum_buffer"] = Tensor._wrap(np.zeros_like(pd))
+                        state["momentum_buffer"] = _state_like(pd)
                     if centered:
-                        state["grad_avg"] = Tensor._wrap(np.zeros_like(pd))
+                        state["grad_avg"] = _state_like(pd)
                 state["step"]._data += 1
                 if wd != 0:
                     g = g + wd * pd

@@ -27,6 +27,19 @@ class ndarray(_np.ndarray):
     def device(self):
         return _Dev()
 
+    def __array_function__(self, func, types, args, kwargs):
+        # numpy functions called on cupy arrays return cupy arrays (cupy's __array_function__);
+        # numpy's own implementation drops the subclass for some (broadcast_to, concatenate, ...)
+        return _as_device(super().__array_function__(func, types, args, kwargs))
+
+
+def _as_device(r):
+    if isinstance(r, _np.ndarray):
+        return r if isinstance(r, ndarray) else r.view(ndarray)
+    if type(r) in (tuple, list):
+        return type(r)(_as_device(x) for x in r)
+    return r
+
 
 def _w(a):
     return _np.asarray(a).view(ndarray)
@@ -125,3 +138,17 @@ class random:
     @staticmethod
     def seed(s):
         pass
+
+
+def __getattr__(name):
+    # Any other cupy function: numpy's, its array results viewed as this module's ndarray, so that
+    # whole models (creation functions, reductions, indexing helpers) run under the stand-in.
+    f = getattr(_np, name)
+    if not callable(f) or isinstance(f, type):
+        return f
+
+    def on_host(*args, **kwargs):
+        r = f(*args, **kwargs)
+        return r.view(ndarray) if isinstance(r, _np.ndarray) else r
+    on_host.__name__ = name
+    return on_host

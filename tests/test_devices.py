@@ -1,0 +1,256 @@
+"""Devices: ``device=`` in creation functions, ``.to``/``.cuda``/``.cpu``, ``Module.to``, optimiser state
+placement, mixed-device errors and the messages given when CUDA cannot be used.
+
+Three groups:
+* without a GPU (always run here): the RuntimeErrors that say why CUDA is unusable;
+* under tests/cuda_emu/fake_cupy (a host-memory stand-in for cupy whose arrays are numpy subclasses):
+  the placement logic, round trips and mixed-device errors, no kernels launched;
+* ``gpu``-marked: models trained on a real GPU give the CPU's losses. Without a GPU they also run
+  against the emulated kernels: ``bash tests/cuda_emu/run_gpu_tests_emulated.sh tests/test_devices.py``.
+"""
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import backend, nn
+
+HAVE_GPU = backend.cuda_available()
+FAKE_CUPY = os.path.join(os.path.dirname(__file__), "cuda_emu", "fake_cupy", "cupy", "__init__.py")
+
+
+# ------------------------------------------------------------------ without a GPU
+
+def test_package_exposes_cuda_backends_models():
+    assert fastnn.cuda.is_available() is HAVE_GPU
+    assert isinstance(fastnn.cuda.device_count(), int)
+    assert fastnn.backends.cuda.matmul.allow_tf32 is False
+    assert hasattr(fastnn.models, "LeNet5")
+    assert fastnn.device("cuda:1") == fastnn.device("cuda", 1)
+
+
+@pytest.mark.skipif(HAVE_GPU, reason="checks the errors given without a usable GPU")
+@pytest.mark.parametrize("make", [
+    lambda: fastnn.ones(3).to("cuda"),
+    lambda: fastnn.ones(3).cuda(),
+    lambda: fastnn.ones(3).to(device="cuda:0"),
+    lambda: fastnn.zeros(2, 3, device="cuda"),
+    lambda: fastnn.tensor([1.0, 2.0], device="cuda:0"),
+    lambda: fastnn.randn(4, device="cuda"),
+    lambda: fastnn.arange(5, device=fastnn.device("cuda")),
+    lambda: fastnn.zeros_like(fastnn.ones(2), device="cuda"),
+    lambda: nn.Linear(3, 2).to("cuda"),
+    lambda: nn.Linear(3, 2, device="cuda"),
+    lambda: fastnn.cuda.synchronize(),
+    lambda: fastnn.cuda.get_device_name(),
+])
+def test_cuda_without_gpu_says_why(make):
+    with pytest.raises(RuntimeError, match="CUDA is not available: .*(built without CUDA|cupy is not installed|"
+                                           "no CUDA device)"):
+        make()
+
+
+@pytest.mark.skipif(HAVE_GPU, reason="checks the behaviour without a usable GPU")
+def test_without_gpu_cpu_keeps_working():
+    fastnn.cuda.manual_seed(3)          # ignored, as in PyTorch
+    fastnn.cuda.manual_seed_all(3)
+    assert fastnn.cuda.device_count() == 0
+    m = nn.Linear(3, 2)
+    assert m.to("cpu") is m and m.weight.device == fastnn.device("cpu")
+    x = fastnn.ones(2, 3, device="cpu")
+    assert x.cpu() is x and x.to("cpu") is x and not x.is_cuda
+
+
+def test_bad_device_strings():
+    with pytest.raises(ValueError, match="unknown device type 'tpu'"):
+        fastnn.zeros(2, device="tpu")
+    with pytest.raises(ValueError, match="index must be an integer"):
+        fastnn.ones(2).to("cuda:x")
+    with pytest.raises(TypeError, match="device must be a string"):
+        fastnn.device(3.0)
+
+
+# ------------------------------------------------------------------ under the cupy stand-in
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """One emulated CUDA device: cupy is the host-memory stand-in, the kernel module counts 1 device."""
+    spec = importlib.util.spec_from_file_location("cupy", FAKE_CUPY)
+    cupy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cupy)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setattr(backend, "cuda_built", lambda: True)
+    monkeypatch.setattr(backend, "cuda_device_count", lambda: 1)
+    backend._cupy.cache_clear()
+    yield cupy
+    backend._cupy.cache_clear()
+
+
+def test_fake_round_trip(fake_cuda):
+    x = fastnn.randn(3, 4)
+    xc = x.to("cuda")
+    assert isinstance(xc._data, fake_cuda.ndarray)
+    assert xc.is_cuda and xc.device == fastnn.device("cuda:0") and str(xc.device) == "cuda:0"
+    assert xc.cuda() is xc and xc.to("cuda:0") is xc
+    back = xc.cpu()
+    assert back._data.__class__ is np.ndarray and back.device == fastnn.device("cpu")
+    np.testing.assert_array_equal(back.numpy(), x.numpy())
+    assert "device='cuda:0'" in repr(xc)
+
+
+def test_fake_to_records_the_copy_for_autograd(fake_cuda):
+    x = fastnn.randn(5, requires_grad=True)
+    y = x.to("cuda")
+    assert y.requires_grad and y.grad_fn is not None
+    y.cpu().sum().backward()
+    assert x.grad.device == fastnn.device("cpu")
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(5, np.float32))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: fastnn.zeros(2, 3, device="cuda"),
+    lambda: fastnn.ones((2, 3), device="cuda:0"),
+    lambda: fastnn.empty(2, device="cuda"),
+    lambda: fastnn.full((2,), 7.0, device="cuda"),
+    lambda: fastnn.eye(3, device="cuda"),
+    lambda: fastnn.arange(4, device="cuda"),
+    lambda: fastnn.linspace(0, 1, 5, device="cuda"),
+    lambda: fastnn.logspace(0, 1, 5, device="cuda"),
+    lambda: fastnn.rand(2, device="cuda"),
+    lambda: fastnn.randn(2, device="cuda"),
+    lambda: fastnn.randint(0, 5, (3,), device="cuda"),
+    lambda: fastnn.randperm(4, device="cuda"),
+    lambda: fastnn.normal(0.0, 1.0, (2,), device="cuda"),
+    lambda: fastnn.tensor([1, 2], device="cuda"),
+    lambda: fastnn.as_tensor(np.ones(2), device="cuda"),
+    lambda: fastnn.tril_indices(3, 3, device="cuda"),
+    lambda: fastnn.triu_indices(3, 3, device="cuda"),
+    lambda: fastnn.Tensor([1.0], device="cuda"),
+])
+def test_fake_creation_functions_take_device(fake_cuda, make):
+    assert make().device == fastnn.device("cuda:0")
+
+
+def test_fake_like_and_new_follow_the_input_device(fake_cuda):
+    xc = fastnn.ones(2, 3).cuda()
+    for t in (fastnn.zeros_like(xc), fastnn.ones_like(xc), fastnn.empty_like(xc), fastnn.full_like(xc, 2.0),
+              fastnn.rand_like(xc), fastnn.randn_like(xc), fastnn.randint_like(xc, 3), xc.new_zeros(4),
+              xc.new_ones(2), xc.new_full((2,), 1.0), xc.new_empty(3), xc.new_tensor([1.0]),
+              fastnn.bernoulli(fastnn.full_like(xc, 0.5)), fastnn.normal(xc, 1.0)):
+        assert t.device == fastnn.device("cuda:0"), t
+    assert fastnn.zeros_like(xc, device="cpu").device == fastnn.device("cpu")
+
+
+@pytest.mark.parametrize("op", [
+    lambda a, b: a + b,
+    lambda a, b: b * a,
+    lambda a, b: a - b,
+    lambda a, b: a / b,
+    lambda a, b: a ** b,
+    lambda a, b: a == b,
+    lambda a, b: fastnn.maximum(a, b),
+    lambda a, b: a @ b.T,
+    lambda a, b: fastnn.cat([a, b]),
+    lambda a, b: fastnn.stack([b, a]),
+    lambda a, b: fastnn.where(a > 0, a, b),
+])
+def test_fake_mixed_devices_raise(fake_cuda, op):
+    a = fastnn.randn(2, 3)
+    b = fastnn.randn(2, 3).cuda()
+    with pytest.raises(RuntimeError, match=r"same device.*(cpu and cuda:0|cuda:0 and cpu)"):
+        op(a, b)
+
+
+def test_fake_same_device_ops_are_allowed(fake_cuda):
+    a, b = fastnn.randn(2, 3).cuda(), fastnn.randn(2, 3).cuda()
+    assert (a + b).device == fastnn.device("cuda:0")
+    assert (a * 2.0 + 1).device == fastnn.device("cuda:0")
+    assert fastnn.cat([a, b]).shape == (4, 3)
+
+
+def test_fake_module_to_keeps_parameter_objects(fake_cuda):
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    params = list(m.parameters())
+    before = [p.detach().numpy().copy() for p in params]
+    m[0].weight.grad = fastnn.ones_like(m[0].weight)
+    assert m.to("cuda") is m
+    assert [id(p) for p in m.parameters()] == [id(p) for p in params]
+    assert all(p.device == fastnn.device("cuda:0") and isinstance(p, nn.Parameter) for p in m.parameters())
+    assert all(b.device == fastnn.device("cuda:0") for b in m.buffers())
+    assert m[0].weight.grad.device == fastnn.device("cuda:0")
+    m.cpu()
+    for p, w in zip(m.parameters(), before):
+        assert p.device == fastnn.device("cpu")
+        np.testing.assert_array_equal(p.detach().numpy(), w)
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda ps: fastnn.optim.SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: fastnn.optim.Adam(ps, lr=0.1, amsgrad=True),
+    lambda ps: fastnn.optim.AdamW(ps, lr=0.1),
+    lambda ps: fastnn.optim.RMSprop(ps, lr=0.1, momentum=0.5, centered=True),
+    lambda ps: fastnn.optim.Adagrad(ps, lr=0.1, initial_accumulator_value=0.1),
+])
+def test_fake_optimizer_state_on_parameter_device(fake_cuda, make_opt):
+    m = nn.Linear(3, 2).to("cuda")
+    opt = make_opt(m.parameters())
+    for p in m.parameters():
+        p.grad = fastnn.ones_like(p)
+    opt.step()
+    for p in m.parameters():
+        for key, v in opt.state[p].items():
+            if key != "step":
+                assert v.device == fastnn.device("cuda:0"), key
+                assert v.shape == p.shape and v.dtype == p.dtype
+
+
+# ------------------------------------------------------------------ on a real GPU
+
+def _train_losses(model_fn, x, y, device, steps=5):
+    fastnn.manual_seed(0)
+    model = model_fn().to(device)
+    opt = fastnn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt = fastnn.tensor(x).to(device), fastnn.tensor(y).to(device)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+
+
+def _cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs a CUDA GPU and cupy")
+@pytest.mark.parametrize("model_fn,shape", [(_mlp, (16, 20)), (_cnn, (8, 1, 10, 10))], ids=["linear", "cnn"])
+def test_gpu_training_matches_cpu(model_fn, shape):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = rng.integers(0, 5, shape[0]).astype(np.int64)
+    cpu_losses, cpu_params = _train_losses(model_fn, x, y, "cpu")
+    gpu_losses, gpu_params = _train_losses(model_fn, x, y, "cuda")
+    fastnn.cuda.synchronize()
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-4, atol=1e-5)
+    for g, c in zip(gpu_params, cpu_params):
+        np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs a CUDA GPU and cupy")
+def test_gpu_mixed_devices_raise():
+    with pytest.raises(RuntimeError, match="same device"):
+        fastnn.ones(3) + fastnn.ones(3, device="cuda")
