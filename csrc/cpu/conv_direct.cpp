@@ -658,28 +658,44 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
   const Geometry g = geometry(s);
   std::vector<int64_t> off;
   tap_offsets(s, g, off);
-  const int64_t tasks = s.N * s.groups, total = s.OC * taps, lanes = wgrad_lanes<T>();
+  // A few images per task when they are small: each tile then sums over the vectors of all of them
+  // before adding its accumulators out (an 8 x 8 output has only 8 vectors per image, against 12
+  // accumulators to add out per tile). Block and
+  // dy copy of image b sit at b * S in their buffers, so one list of starts serves both.
+  const int64_t S = std::max<int64_t>(g.buf, OCg * g.Lv), ns = (int64_t)g.starts.size();
+  // About 48 vectors per pass: more would move the images' working set from L1 to L2.
+  const int64_t per_task = std::max<int64_t>(
+      1, std::min({(48 + ns - 1) / ns, (int64_t(1) << 15) / S, s.N / (4 * std::max(1, get_num_threads()))}));
+  const int64_t chunks = (s.N + per_task - 1) / per_task;
+  std::vector<int64_t> starts(per_task * ns);
+  for (int64_t b = 0; b < per_task; ++b)
+    for (int64_t v = 0; v < ns; ++v) starts[b * ns + v] = b * S + g.starts[v];
+  const int64_t tasks = chunks * s.groups, total = s.OC * taps, lanes = wgrad_lanes<T>();
   std::fill(dw, dw + total, T(0));
-  const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * OCg * taps * g.Lv), tasks));
-  std::vector<T> blocks(team * g.buf), dyws(team * OCg * g.Lv, T(0)), locals(team * total * lanes, T(0));
+  const int team = (int)std::max<int64_t>(
+      1, std::min<int64_t>(threads_for(s.N * s.groups * OCg * taps * ns * 8), tasks));
+  std::vector<T> blocks(team * per_task * S), dyws(team * per_task * S, T(0)), locals(team * total * lanes, T(0));
 #pragma omp parallel num_threads(team)
   {
     const int tid = omp_get_thread_num();
-    T* block = blocks.data() + tid * g.buf;
-    T* dyw = dyws.data() + tid * OCg * g.Lv;
+    T* block = blocks.data() + tid * per_task * S;
+    T* dyw = dyws.data() + tid * per_task * S;
     T* local = locals.data() + tid * total * lanes;
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t n = task / s.groups, gr = task % s.groups;
-      pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block);
-      // dy in the wide layout; the discarded columns stay zero so they add nothing.
-      for (int64_t oc = 0; oc < OCg; ++oc) {
-        const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
-        T* dst = dyw + oc * g.Lv;
-        for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
+      const int64_t n0 = task / s.groups * per_task, gr = task % s.groups;
+      const int64_t nb = std::min(per_task, s.N - n0);
+      for (int64_t b = 0; b < nb; ++b) {
+        const int64_t n = n0 + b;
+        pad_block(s, g, x + (n * s.C + gr * Cg) * s.H * s.W, block + b * S);
+        // dy in the wide layout; the discarded columns stay zero so they add nothing.
+        for (int64_t oc = 0; oc < OCg; ++oc) {
+          const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
+          T* dst = dyw + b * S + oc * g.Lv;
+          for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
+        }
       }
-      wgrad(dyw, OCg, block, off.data(), taps, g.Lv, g.starts.data(), (int64_t)g.starts.size(), local + gr * OCg * taps * lanes,
-            lanes);
+      wgrad(dyw, OCg, block, off.data(), taps, g.Lv, starts.data(), nb * ns, local + gr * OCg * taps * lanes, lanes);
     }
 #pragma omp critical
     for (int64_t i = 0; i < total; ++i) {
