@@ -78,9 +78,8 @@ def main(argv=None):
             clean = float((predict(model, x_test, batch_size=512).argmax(1) == y_test).mean())
             moved = float((predict(model, x_test_aug, batch_size=512).argmax(1) == y_test).mean())
             results[use].append((clean, moved))
-            # the history has one entry per epoch; the test set was only scored every ``every`` epochs
-            curves[f"{'augmented' if use else 'plain'} (seed {seed})"] = \
-                np.asarray(history.history["val_accuracy"], dtype=float)[every - 1::every]
+            # one entry per validation: the test set is scored every ``every`` epochs
+            curves[f"{'augmented' if use else 'plain'} (seed {seed})"] = history.history["val_accuracy"]
             print(f"seed {seed} {'augmented' if use else 'plain    '}: test accuracy {clean:.4f}, "
                   f"on transformed test images {moved:.4f}")
     plain, aug = np.array(results[False]), np.array(results[True])

@@ -468,15 +468,24 @@ def test_train_tabular_helpers():
         train_tabular(X, y, task="ranking")
 
 
-def test_validation_freq_fills_missing_epochs_with_nan():
+def test_validation_freq_records_val_only_for_validated_epochs(tmp_path):
     X, y = _blobs(30)
     model = _mlp()
     h = fit(model, (X, y), nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=4, val_data=(X, y),
-            validation_freq=2, verbose=0)
+            validation_freq=2, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "last.pt", save_best_only=False)])
     vl = h.history["val_loss"]
-    assert math.isnan(vl[0]) and math.isnan(vl[2]) and math.isfinite(vl[1]) and math.isfinite(vl[3])
-    assert len(h.history["loss"]) == 4
+    assert len(vl) == 2 and all(math.isfinite(v) for v in vl)
+    assert h.epochs_of("val_loss") == [1, 3] and h.epochs_of("loss") == [0, 1, 2, 3]
+    assert len(h.history["loss"]) == 4 and h.epoch == [0, 1, 2, 3]
     assert h.best("val_loss")[0] in (1, 3)
+    # the epochs of each key survive a checkpoint and a resumed run
+    model2 = _mlp()
+    h2 = fit(model2, (X, y), nn.CrossEntropyLoss(), optim.SGD(model2.parameters(), lr=0.1), epochs=6,
+             val_data=(X, y), validation_freq=2, verbose=0, resume_from=tmp_path / "last.pt")
+    assert h2.epochs_of("val_loss") == [1, 3, 5] and len(h2.history["val_loss"]) == 3
+    assert h2.epoch == list(range(6))
+    # a plain dict with fewer validation entries is read as validated every k epochs
+    assert History({"loss": [1, 2, 3, 4], "val_loss": [5, 6]}).epochs_of("val_loss") == [1, 3]
 
 
 def test_plots_write_png_files_atomically(tmp_path, monkeypatch):

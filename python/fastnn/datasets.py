@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["digits", "breast_cancer", "wine", "iris", "diabetes", "mnist_subset"]
+__all__ = ["digits", "breast_cancer", "wine", "iris", "diabetes", "mnist_subset", "fashion_mnist", "digits_images",
+           "FASHION_MNIST_CLASSES"]
 
 
 def _sklearn_datasets(loader):

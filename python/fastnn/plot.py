@@ -68,12 +68,16 @@ def plot_history(history, path, keys=None, title=None):
     if not keys:
         raise ValueError(f"plot_history: nothing to plot (keys {sorted(h)})")
     fig = new_figure(figsize=(4.2 * len(keys), 3.6))
+    def epochs(k):
+        # a History knows the epochs of each key (validation every k epochs logs fewer values)
+        return np.asarray(history.epochs_of(k)) + 1 if hasattr(history, "epochs_of") else np.arange(1, len(h[k]) + 1)
+
     for i, key in enumerate(keys):
         ax = fig.add_subplot(1, len(keys), i + 1)
-        epochs = np.arange(1, len(h[key]) + 1)
-        ax.plot(epochs, h[key], label=f"train {key}" if key != "lr" else "lr")
+        ax.plot(epochs(key), h[key], label=f"train {key}" if key != "lr" else "lr")
         if "val_" + key in h:
-            ax.plot(epochs, h["val_" + key], label=f"val {key}")
+            ax.plot(epochs("val_" + key), h["val_" + key], marker="o" if len(h["val_" + key]) < len(h[key]) else None,
+                    label=f"val {key}")
         if key == "lr":
             ax.set_yscale("log")
         ax.set_xlabel("epoch")

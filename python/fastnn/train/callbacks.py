@@ -117,26 +117,40 @@ class CallbackList:
 
 
 class History(Callback):
-    """Per-epoch values: ``history[key]`` is a list with one entry per epoch (``loss``,
-    ``val_loss``, each metric, ``val_<metric>``, ``lr``); ``epoch`` lists the 0-based epochs.
-    A key missing at some epoch (validation every k epochs) holds NaN there."""
+    """Per-epoch values: ``history[key]`` lists the values of ``key`` (``loss``, ``val_loss``, each
+    metric, ``val_<metric>``, ``lr``) for the epochs where it was logged, as Keras does: with
+    ``validation_freq=k`` the ``val_*`` lists hold one entry per validation. ``epoch`` lists the
+    0-based epochs run; ``epochs_of(key)`` the epochs of ``history[key]``'s entries.
 
-    def __init__(self, history=None, epoch=None):
+    ``key_epochs`` (from a checkpoint) gives ``epochs_of`` for each key; without it a key with
+    fewer entries than epochs is taken as logged every ``len(epoch) // len(values)`` epochs."""
+
+    def __init__(self, history=None, epoch=None, key_epochs=None):
         self.history = {k: list(v) for k, v in (history or {}).items()}
         self.epoch = list(epoch) if epoch is not None else (
-            list(range(len(next(iter(self.history.values()))))) if self.history else [])
+            list(range(max(len(v) for v in self.history.values()))) if self.history else [])
+        self.key_epochs = {k: list(v) for k, v in (key_epochs or {}).items() if k in self.history}
+        for k, v in self.history.items():
+            if k not in self.key_epochs:
+                self.key_epochs[k] = self._spread(len(v))
+
+    def _spread(self, n):
+        if n >= len(self.epoch) or n == 0:
+            return list(self.epoch[:n])
+        every = len(self.epoch) // n
+        return [self.epoch[(i + 1) * every - 1] for i in range(n)]
+
+    def epochs_of(self, key):
+        """The 0-based epochs at which ``history[key]``'s values were logged."""
+        if key not in self.history:
+            raise KeyError(f"History.epochs_of: no values recorded for {key!r} (keys {sorted(self.history)})")
+        return list(self.key_epochs[key])
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        n = len(self.epoch)
         self.epoch.append(epoch)
-        for k, v in logs.items():
-            if k not in self.history:
-                self.history[k] = [float("nan")] * n
-            self.history[k].append(v)
-        for k, v in self.history.items():
-            if len(v) < n + 1:
-                v.append(float("nan"))
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+            self.key_epochs.setdefault(k, []).append(epoch)
 
     def best(self, key, mode="auto"):
         """``(epoch, value)`` of the best value of ``key`` (min, or max for scores)."""
@@ -144,7 +158,7 @@ class History(Callback):
         if np.all(np.isnan(values)):
             raise ValueError(f"History.best: no value recorded for {key!r}")
         i = int(np.nanargmax(values) if _resolve_mode(mode, key) == "max" else np.nanargmin(values))
-        return self.epoch[i], float(values[i])
+        return self.key_epochs[key][i], float(values[i])
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
@@ -246,7 +260,7 @@ class ModelCheckpoint(Callback):
         # A resumed run continues from the best value already recorded in its history.
         hist = getattr(self.state, "history", None)
         if hist is not None and self.monitor in hist.history and self.save_best_only:
-            for e, v in zip(hist.epoch, hist.history[self.monitor]):
+            for e, v in zip(hist.epochs_of(self.monitor), hist.history[self.monitor]):
                 if (e + 1) % self.every_n_epochs == 0 and self._tracker.improved(v):
                     self._tracker.best, self._tracker.best_epoch = float(v), e
 
@@ -359,7 +373,7 @@ class EarlyStopping(Callback):
         self._reset()
         hist = getattr(self.state, "history", None)
         if hist is not None and self.monitor in hist.history:  # resumed run: replay the recorded epochs
-            for e, v in zip(hist.epoch, hist.history[self.monitor]):
+            for e, v in zip(hist.epochs_of(self.monitor), hist.history[self.monitor]):
                 if e < self.start_from_epoch:
                     continue
                 if self._tracker.improved(v):

@@ -44,6 +44,8 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
         "model": model.state_dict(),
         "rng_state": _rng_state_json(),
         "history": json.dumps(hist if hist is not None else {}),
+        "history_epochs": json.dumps({"epoch": history.epoch, "key_epochs": history.key_epochs}
+                                     if hasattr(history, "key_epochs") else {}),
         "extra": json.dumps(extra if extra is not None else {}),
     }
     if optimizer is not None:
@@ -55,7 +57,8 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
 
 def load_checkpoint(path):
     """The checkpoint at ``path`` as a dict: ``epoch``, ``model``, ``optimizer``, ``scheduler``
-    (state dicts, the last two ``None`` when absent), ``rng_state``, ``history``, ``extra``."""
+    (state dicts, the last two ``None`` when absent), ``rng_state``, ``history``, ``history_epochs``
+    (``epoch`` and ``key_epochs`` for ``History``; empty when saved from a plain dict), ``extra``."""
     from ..serialization import load
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -71,6 +74,8 @@ def load_checkpoint(path):
         "scheduler": state.get("scheduler"),
         "rng_state": json.loads(state["rng_state"]),
         "history": json.loads(state["history"]),
+        # epochs run and epochs of each history key (absent from checkpoints of a plain dict)
+        "history_epochs": json.loads(state.get("history_epochs", "{}")),
         "extra": json.loads(state["extra"]),
     }
 

@@ -343,7 +343,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
         from .checkpoint import resume
         ckpt = resume(resume_from, model, optimizer, scheduler)
         initial_epoch = ckpt["epoch"]
-        history = History(ckpt["history"])
+        history = History(ckpt["history"], **ckpt["history_epochs"])
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
         raise ValueError(f"fit: 'initial_epoch' must be a non-negative int, got {initial_epoch!r}")
     if initial_epoch > epochs:
@@ -359,6 +359,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
     if given_history is not None:
         if history is not None:  # carry the restored epochs into the caller's History
             given_history.history, given_history.epoch = history.history, history.epoch
+            given_history.key_epochs = history.key_epochs
         history = given_history
     elif history is None:
         history = History()
