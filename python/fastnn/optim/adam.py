@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _scalar_state, _state_like
+from .optimizer import Optimizer, _check_non_negative, _gradients, _init_state, _next_step
 
 __all__ = ["Adam", "AdamW"]
 
@@ -26,10 +26,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=None):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_non_negative(lr=lr, eps=eps)
         if not 0.0 <= betas[0] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
         if not 0.0 <= betas[1] < 1.0:
@@ -51,31 +48,14 @@ class Adam(Optimizer):
             eps = group["eps"]
             wd = group["weight_decay"]
             amsgrad = group["amsgrad"]
-            maximize = group["maximize"]
             decoupled = group.get("decoupled_weight_decay", self._decoupled)
-            for p in group["params"]:
-                grad = p._grad
-                if grad is None:
-                    continue
-                pd = p._data
-                g = grad._data
-                if maximize:
-                    g = -g
+            for p, pd, g in _gradients(group, decoupled):
                 state = self.state[p]
                 if not state:
-                    state["step"] = _scalar_state(0.0)
-                    state["exp_avg"] = _state_like(pd)
-                    state["exp_avg_sq"] = _state_like(pd)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = _state_like(pd)
-                step_t = state["step"]
-                step_t._data += 1
-                step = float(step_t._data)
-                if wd != 0:
-                    if decoupled:
-                        pd *= 1 - lr * wd
-                    else:
-                        g = g + wd * pd
+                    _init_state(state, pd, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else []))
+                step = _next_step(state)
+                if decoupled and wd != 0:
+                    pd *= 1 - lr * wd
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
                 _lerp_(m, g, 1 - beta1)

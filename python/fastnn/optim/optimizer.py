@@ -35,6 +35,51 @@ def _state_like(pd, fill=0.0):
     return Tensor._wrap(xp.zeros_like(pd) if fill == 0 else xp.full_like(pd, fill))
 
 
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_non_negative(**values):
+    """PyTorch's ``Invalid <name>: <value>`` ValueError for a hyper-parameter that is negative (or NaN)."""
+    for name, v in values.items():
+        if not 0.0 <= v:
+            raise ValueError(f"Invalid {_LABELS.get(name, name + ' value')}: {v}")
+
+
+def _init_state(state, pd, *names, fill=0.0):
+    """An empty per-parameter state filled in: the 'step' counter and one array like ``pd`` per name."""
+    state["step"] = _scalar_state(0.0)
+    for name in names:
+        state[name] = _state_like(pd, fill)
+    return state
+
+
+def _next_step(state):
+    """Advance the state's 'step' counter and return its new value as a float."""
+    step_t = state["step"]
+    step_t._data += 1
+    return float(step_t._data)
+
+
+def _gradients(group, decoupled_weight_decay=False):
+    """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient, the
+    gradient negated under ``maximize`` and plus ``weight_decay * p`` (L2, added to the gradient)
+    unless the caller applies decoupled weight decay itself. The parameter's own gradient is never
+    modified: negation and decay make new arrays."""
+    maximize = group["maximize"]
+    wd = 0 if decoupled_weight_decay else group["weight_decay"]
+    for p in group["params"]:
+        grad = p._grad
+        if grad is None:
+            continue
+        pd = p._data
+        g = grad._data
+        if maximize:
+            g = -g
+        if wd != 0:
+            g = g + wd * pd
+        yield p, pd, g
+
+
 class Optimizer:
     """Base class: ``Optimizer(params, defaults)`` where params is an iterable of tensors or of dicts (groups)."""
 

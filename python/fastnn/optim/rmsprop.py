@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _scalar_state, _state_like
+from .optimizer import Optimizer, _check_non_negative, _gradients, _init_state, _next_step
 
 __all__ = ["RMSprop"]
 
@@ -11,16 +11,7 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_non_negative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach, maximize=maximize,
                         differentiable=differentiable)
@@ -32,29 +23,14 @@ class RMSprop(Optimizer):
             lr = group["lr"]
             alpha = group["alpha"]
             eps = group["eps"]
-            wd = group["weight_decay"]
             momentum = group["momentum"]
             centered = group["centered"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                grad = p._grad
-                if grad is None:
-                    continue
-                pd = p._data
-                g = grad._data
-                if maximize:
-                    g = -g
+            for p, pd, g in _gradients(group):
                 state = self.state[p]
                 if not state:
-                    state["step"] = _scalar_state(0.0)
-                    state["square_avg"] = _state_like(pd)
-                    if momentum > 0:
-                        state["momentum_buffer"] = _state_like(pd)
-                    if centered:
-                        state["grad_avg"] = _state_like(pd)
-                state["step"]._data += 1
-                if wd != 0:
-                    g = g + wd * pd
+                    _init_state(state, pd, "square_avg", *(["momentum_buffer"] if momentum > 0 else []),
+                                *(["grad_avg"] if centered else []))
+                _next_step(state)
                 sq = state["square_avg"]._data
                 sq *= alpha
                 t = g * g

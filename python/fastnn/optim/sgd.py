@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer, _gradients, required
 
 __all__ = ["SGD"]
 
@@ -29,19 +29,8 @@ class SGD(Optimizer):
             lr = group["lr"]
             momentum = group["momentum"]
             dampening = group["dampening"]
-            wd = group["weight_decay"]
             nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                grad = p._grad
-                if grad is None:
-                    continue
-                pd = p._data
-                d_p = grad._data
-                if maximize:
-                    d_p = -d_p
-                if wd != 0:
-                    d_p = d_p + wd * pd
+            for p, pd, d_p in _gradients(group):
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
