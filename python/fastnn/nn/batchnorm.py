@@ -5,7 +5,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from . import conv_functional as CF
-from .conv import _empty
+from ._layer_params import empty_tensor as _empty
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]

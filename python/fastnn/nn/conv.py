@@ -1,31 +1,16 @@
 """Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``, with PyTorch's initialisation."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .. import backend
-from .. import dtypes as _dtypes
-from ..tensor import Tensor
 from . import conv_functional as CF
 from . import functional as F
-from . import init
-from .module import Module, Parameter
+from ._layer_params import add_weight_and_bias, reset_fan_in_uniform
+from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _empty(shape, dtype, device):
-    dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-    if not _dtypes.is_floating(dt):
-        raise TypeError(f"layer parameters must have a floating point dtype, got {dt}")
-    arr = np.empty(shape, dtype=dt)
-    if device is not None and backend.as_device(device) != backend.CPU:
-        arr = backend.to_device(arr, device)
-    return Tensor._wrap(arr)
 
 
 def _tuple(v, n, name, layer):
@@ -73,20 +58,11 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(_empty(shape, dtype, device))
-        if bias:
-            self.bias = Parameter(_empty((out_channels,), dtype, device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, shape, out_channels, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        # PyTorch's default: kaiming_uniform(a=sqrt(5)) == U(+-1/sqrt(fan_in)) on the weight too.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_uniform(self.weight, self.bias)
 
     def _explicit_padding(self, input):
         """For padding_mode != 'zeros': pad the input with F.pad and convolve without padding."""

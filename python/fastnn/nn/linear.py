@@ -3,25 +3,12 @@ from __future__ import annotations
 
 import math
 
-from .. import dtypes as _dtypes
-from ..tensor import Tensor
 from . import init
 from ._functional_linear import bilinear, linear
-from .module import Module, Parameter
+from ._layer_params import add_weight_and_bias, reset_fan_in_uniform
+from .module import Module
 
 __all__ = ["Identity", "Linear", "Bilinear"]
-
-
-def _empty(shape, dtype, device):
-    import numpy as np
-    from .. import backend
-    dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-    if not _dtypes.is_floating(dt):
-        raise TypeError(f"layer parameters must have a floating point dtype, got {dt}")
-    arr = np.empty(shape, dtype=dt)
-    if device is not None and backend.as_device(device) != backend.CPU:
-        arr = backend.to_device(arr, device)
-    return Tensor._wrap(arr)
 
 
 def _check_features(name, value, layer):
@@ -48,19 +35,11 @@ class Linear(Module):
         _check_features("out_features", out_features, "Linear")
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(_empty((out_features, in_features), dtype, device))
-        if bias:
-            self.bias = Parameter(_empty((out_features,), dtype, device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in_features), out_features, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_uniform(self.weight, self.bias)
 
     def forward(self, input):
         p = self._parameters
@@ -80,11 +59,7 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(_empty((out_features, in1_features, in2_features), dtype, device))
-        if bias:
-            self.bias = Parameter(_empty((out_features,), dtype, device))
-        else:
-            self.register_parameter("bias", None)
+        add_weight_and_bias(self, (out_features, in1_features, in2_features), out_features, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
