@@ -192,34 +192,32 @@ class ModuleList(Module):
         return super().__repr__()
 
 
-class ModuleDict(Module):
-    """An ordered dict of modules, registered under their keys."""
+class _MemberDict:
+    """The mapping methods of ModuleDict and ParameterDict over the registry named by ``_registry``
+    (``_modules`` or ``_parameters``); ``__setitem__`` and ``update`` are the subclasses' own."""
 
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
+    _registry = ""
+
+    def _members(self):
+        return self.__dict__[self._registry]
 
     def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
+        return self._members()[key]
 
     def __delitem__(self, key):
-        del self._modules[key]
+        del self._members()[key]
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._members())
 
     def __iter__(self):
-        return iter(self._modules)
+        return iter(self._members())
 
     def __contains__(self, key):
-        return key in self._modules
+        return key in self._members()
 
     def clear(self):
-        self._modules.clear()
+        self._members().clear()
 
     def pop(self, key):
         v = self[key]
@@ -227,13 +225,27 @@ class ModuleDict(Module):
         return v
 
     def keys(self):
-        return self._modules.keys()
+        return self._members().keys()
 
     def items(self):
-        return self._modules.items()
+        return self._members().items()
 
     def values(self):
-        return self._modules.values()
+        return self._members().values()
+
+
+class ModuleDict(_MemberDict, Module):
+    """An ordered dict of modules, registered under their keys."""
+
+    _registry = "_modules"
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
 
     def update(self, modules):
         if hasattr(modules, "keys") and hasattr(modules, "__getitem__"):
@@ -296,47 +308,20 @@ class ParameterList(Module):
         return "\n".join(lines)
 
 
-class ParameterDict(Module):
+class ParameterDict(_MemberDict, Module):
     """An ordered dict of Parameters registered under their keys."""
+
+    _registry = "_parameters"
 
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
-
     def __setitem__(self, key, value):
         if isinstance(value, Tensor) and not isinstance(value, Parameter):
             value = Parameter(value)
         self.register_parameter(key, value)
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
-
-    def pop(self, key):
-        v = self._parameters[key]
-        del self._parameters[key]
-        return v
 
     def update(self, parameters):
         items = parameters.items() if hasattr(parameters, "items") else parameters
