@@ -98,15 +98,19 @@ class _ConvNd(Module):
         return s
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution over (N, C_in, H, W): weight (C_out, C_in / groups, kH, kW), optional bias (C_out,)."""
-
-    _n = 2
+class _Conv(_ConvNd):
+    """The direct convolutions' constructor (PyTorch's signature, shared by every dimension)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
                          padding_mode, device, dtype)
+
+
+class Conv2d(_Conv):
+    """2-D convolution over (N, C_in, H, W): weight (C_out, C_in / groups, kH, kW), optional bias (C_out,)."""
+
+    _n = 2
 
     def forward(self, input):
         x, padding = self._explicit_padding(input)
@@ -114,15 +118,10 @@ class Conv2d(_ConvNd):
         return CF.conv2d(x, p["weight"], p["bias"], self.stride, padding, self.dilation, self.groups)
 
 
-class Conv1d(_ConvNd):
+class Conv1d(_Conv):
     """1-D convolution over (N, C_in, L): weight (C_out, C_in / groups, k)."""
 
     _n = 1
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
-                         padding_mode, device, dtype)
 
     def forward(self, input):
         x, padding = self._explicit_padding(input)
@@ -130,6 +129,13 @@ class Conv1d(_ConvNd):
 
 
 class _ConvTransposeNd(_ConvNd):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f"{type(self).__name__}: only 'zeros' padding mode is supported, got {padding_mode!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding,
+                         groups, bias, padding_mode, device, dtype)
+
     def _output_padding(self, input, output_size):
         """output_padding that yields ``output_size`` (PyTorch's rule), or the layer's own when None."""
         if output_size is None:
@@ -156,13 +162,6 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     _n = 2
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose2d: only 'zeros' padding mode is supported, got {padding_mode!r}")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding,
-                         groups, bias, padding_mode, device, dtype)
-
     def forward(self, input, output_size=None):
         op = self._output_padding(input, output_size)
         return CF.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
@@ -171,13 +170,6 @@ class ConvTranspose2d(_ConvTransposeNd):
 
 class ConvTranspose1d(_ConvTransposeNd):
     _n = 1
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose1d: only 'zeros' padding mode is supported, got {padding_mode!r}")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding,
-                         groups, bias, padding_mode, device, dtype)
 
     def forward(self, input, output_size=None):
         op = self._output_padding(input, output_size)
