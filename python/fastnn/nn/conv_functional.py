@@ -104,42 +104,55 @@ class _Conv2d(Function):
         return gx, gw, gb, None
 
 
-class _ConvInputGrad(Function):
-    """dx = adjoint of conv(., w) applied to gy: also the forward of conv_transpose2d."""
+class _ConvGrad(Function):
+    """A convolution gradient as a differentiable op of its two tensor inputs ``(a, b)`` (bilinear in
+    them), so that double backward works: ``_kernel`` computes it, ``_grad_a``/``_grad_b`` give the
+    gradients of <gout, op(a, b)> with respect to a and b as further ops."""
 
-    @staticmethod
-    def forward(ctx, gy, w, g):
+    @classmethod
+    def forward(cls, ctx, a, b, g):
         ctx.g = g
-        ctx.save_for_backward(gy, w)
-        return _wrap(kernels.conv2d_backward_input(gy._data, w._data, g.in_hw, g.stride, g.pad, g.dil, g.groups))
+        ctx.save_for_backward(a, b)
+        return _wrap(cls._kernel(a._data, b._data, g))
+
+    @classmethod
+    def backward(cls, ctx, gout):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad[:2]
+        return (cls._grad_a(gout, a, b, ctx.g) if na else None,
+                cls._grad_b(gout, a, b, ctx.g) if nb else None, None)
+
+
+class _ConvInputGrad(_ConvGrad):
+    """dx = adjoint of conv(., w) applied to gy (inputs gy, w): also the forward of conv_transpose2d."""
 
     @staticmethod
-    def backward(ctx, ggx):
-        gy, w = ctx.saved_tensors
-        g = ctx.g
-        ngy, nw = ctx.needs_input_grad[:2]
-        d_gy = _Conv2d.apply(ggx, w, None, g) if ngy else None
-        d_w = _ConvWeightGrad.apply(ggx, gy, g) if nw else None
-        return d_gy, d_w, None
-
-
-class _ConvWeightGrad(Function):
-    """dw = gradient of <gy, conv(x, w)> with respect to w."""
+    def _kernel(gy, w, g):
+        return kernels.conv2d_backward_input(gy, w, g.in_hw, g.stride, g.pad, g.dil, g.groups)
 
     @staticmethod
-    def forward(ctx, x, gy, g):
-        ctx.g = g
-        ctx.save_for_backward(x, gy)
-        return _wrap(kernels.conv2d_backward_weight(x._data, gy._data, g.k, g.stride, g.pad, g.dil, g.groups))
+    def _grad_a(ggx, gy, w, g):
+        return _Conv2d.apply(ggx, w, None, g)
 
     @staticmethod
-    def backward(ctx, ggw):
-        x, gy = ctx.saved_tensors
-        g = ctx.g
-        nx, ngy = ctx.needs_input_grad[:2]
-        d_x = _ConvInputGrad.apply(gy, ggw, g) if nx else None
-        d_gy = _Conv2d.apply(x, ggw, None, g) if ngy else None
-        return d_x, d_gy, None
+    def _grad_b(ggx, gy, w, g):
+        return _ConvWeightGrad.apply(ggx, gy, g)
+
+
+class _ConvWeightGrad(_ConvGrad):
+    """dw = gradient of <gy, conv(x, w)> with respect to w (inputs x, gy)."""
+
+    @staticmethod
+    def _kernel(x, gy, g):
+        return kernels.conv2d_backward_weight(x, gy, g.k, g.stride, g.pad, g.dil, g.groups)
+
+    @staticmethod
+    def _grad_a(ggw, x, gy, g):
+        return _ConvInputGrad.apply(gy, ggw, g)
+
+    @staticmethod
+    def _grad_b(ggw, x, gy, g):
+        return _Conv2d.apply(x, ggw, None, g)
 
 
 def _conv_padding(padding, k, dil, stride, fn):
