@@ -25,6 +25,35 @@ import harness  # noqa: E402
 Case = namedtuple("Case", "name shape batch make_input build_fastnn build_torch export_weights")
 
 
+def _train_step(model, opt, loss_fn, xt, yt):
+    """One training step on the fixed batch (the same code for both libraries); ``step.model`` is the model."""
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step.model = model
+    return step
+
+
+def _torch_step(torch, model, weights, opt_cls, x, y, **opt_args):
+    """PyTorch's side: ``model`` given fastnn's initial weights, a step on the same batch."""
+    with torch.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(torch.from_numpy(w))
+    opt = opt_cls(model.parameters(), **opt_args)
+    return _train_step(model, opt, torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y))
+
+
+def _fastnn_step(fastnn, device, model, opt_cls, x, y, **opt_args):
+    model.to(device)
+    opt = opt_cls(model.parameters(), **opt_args)
+    return _train_step(model, opt, fastnn.nn.CrossEntropyLoss(), fastnn.tensor(x, device=device),
+                       fastnn.tensor(y, device=device))
+
+
 # ------------------------------------------------------------------ MLP 784-256-128-10 + SGD
 
 _MLP_SIZES = (784, 256, 128, 10)
@@ -39,47 +68,18 @@ def _mlp_fastnn(fastnn, device, x, y):
     fastnn.manual_seed(0)
     s = _MLP_SIZES
     model = nn.Sequential(nn.Linear(s[0], s[1]), nn.ReLU(), nn.Linear(s[1], s[2]), nn.ReLU(), nn.Linear(s[2], s[3]))
-    model.to(device)
-    opt = fastnn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    xt = fastnn.tensor(x, device=device)
-    yt = fastnn.tensor(y, device=device)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-
-    step.model = model
-    return step
+    return _fastnn_step(fastnn, device, model, fastnn.optim.SGD, x, y, lr=0.01, momentum=0.9)
 
 
 def _mlp_torch(torch, x, y, weights):
     nn = torch.nn
     s = _MLP_SIZES
     model = nn.Sequential(nn.Linear(s[0], s[1]), nn.ReLU(), nn.Linear(s[1], s[2]), nn.ReLU(), nn.Linear(s[2], s[3]))
-    with torch.no_grad():
-        for p, w in zip(model.parameters(), weights):
-            p.copy_(torch.from_numpy(w))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    xt = torch.from_numpy(x)
-    yt = torch.from_numpy(y)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return _torch_step(torch, model, weights, torch.optim.SGD, x, y, lr=0.01, momentum=0.9)
 
 
 def _export(model):
-    return [p.detach().numpy().copy() for p in model.parameters()]
+    return [p.detach().cpu().numpy().copy() for p in model.parameters()]
 
 
 CASES = [
@@ -97,21 +97,7 @@ def _lenet_input(rng, batch):
 def _lenet_fastnn(fastnn, device, x, y):
     from fastnn.models import LeNet5
     fastnn.manual_seed(0)
-    model = LeNet5().to(device)
-    opt = fastnn.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = fastnn.nn.CrossEntropyLoss()
-    xt = fastnn.tensor(x, device=device)
-    yt = fastnn.tensor(y, device=device)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-
-    step.model = model
-    return step
+    return _fastnn_step(fastnn, device, LeNet5(), fastnn.optim.Adam, x, y, lr=1e-3)
 
 
 def _lenet_torch(torch, x, y, weights):
@@ -119,22 +105,7 @@ def _lenet_torch(torch, x, y, weights):
     model = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                           nn.Linear(84, 10))
-    with torch.no_grad():
-        for p, w in zip(model.parameters(), weights):
-            p.copy_(torch.from_numpy(w))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    xt = torch.from_numpy(x)
-    yt = torch.from_numpy(y)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return _torch_step(torch, model, weights, torch.optim.Adam, x, y, lr=1e-3)
 
 
 CASES.append(Case("train step LeNet-5 Adam, CE", "1x28x28 batch 128 f32", 128, _lenet_input, _lenet_fastnn,
