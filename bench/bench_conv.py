@@ -51,7 +51,7 @@ def run(device="cpu", quick=False):
         big = c >= 64
         if quick and big:
             n = 8
-        repeats, rounds = (3, 2) if big else (7, 3)
+        repeats, rounds = (3, 3) if big else (7, 3)
         x = rng.standard_normal((n, c, h, h)).astype(np.float32)
         w = (rng.standard_normal((oc, c, k, k)) * 0.1).astype(np.float32)
         b = np.zeros(oc, np.float32)
