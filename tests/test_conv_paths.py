@@ -1,0 +1,62 @@
+"""conv2d kernel paths that only some shapes reach, against PyTorch: the forward's tap blocking (blocks
+larger than L1: many channels), the adjoint input-gradient (small outputs, padding beyond dil*(K-1)),
+per-row position vectors (outputs much narrower than the padded rows) and the weight-gradient's
+grouping of small images, each under every algorithm and CPU path."""
+import os
+
+import numpy as np
+import pytest
+
+from fastnn import _C, kernels
+
+torch = pytest.importorskip("torch")
+
+# (N, C, H, W, OC, KH, KW, stride, pad, dil, groups)
+CASES = [
+    (2, 37, 20, 19, 9, 3, 3, (2, 2), (1, 1), (1, 1), 1),   # tap blocking, partial last group, stride 2
+    (1, 40, 15, 17, 6, 3, 3, (1, 1), (1, 1), (1, 1), 1),   # tap blocking, stride 1, 6-channel tiles
+    (3, 6, 12, 12, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),   # LeNet conv2: row vectors, adjoint, image groups
+    (2, 3, 7, 6, 4, 3, 3, (1, 1), (3, 2), (1, 1), 1),      # padding beyond K - 1: adjoint only
+    (2, 5, 9, 11, 7, 3, 3, (1, 1), (4, 1), (2, 2), 1),     # dilation, padding beyond dil * (K - 1)
+    (1, 1, 5, 5, 1, 5, 5, (1, 1), (2, 2), (1, 1), 1),      # one channel, 1 x 1 output rows of 5
+    (40, 4, 9, 9, 6, 3, 3, (1, 1), (0, 0), (1, 1), 2),     # groups; 7 x 7 outputs, many small images
+]
+
+
+@pytest.fixture(params=["avx2", "portable"])
+def cpu_path(request):
+    old = os.environ.get("FASTNN_CPU_PATH")
+    os.environ["FASTNN_CPU_PATH"] = request.param
+    _C.refresh_cpu_path()
+    yield request.param
+    if old is None:
+        os.environ.pop("FASTNN_CPU_PATH", None)
+    else:
+        os.environ["FASTNN_CPU_PATH"] = old
+    _C.refresh_cpu_path()
+
+
+@pytest.mark.parametrize("algo", ["auto", "im2col", "direct"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_paths_match_torch(case, dtype, algo, cpu_path):
+    n, c, h, wd, oc, kh, kw, stride, pad, dil, groups = case
+    rng = np.random.default_rng(sum(case[:7]))
+    x = rng.standard_normal((n, c, h, wd)).astype(dtype)
+    w = rng.standard_normal((oc, c // groups, kh, kw)).astype(dtype)
+    tx, tw = torch.tensor(x), torch.tensor(w)
+    ty = torch.nn.functional.conv2d(tx, tw, None, stride, pad, dil, groups)
+    dy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    gx, gw, _ = torch.ops.aten.convolution_backward(torch.tensor(dy), tx, tw, None, stride, pad, dil, False, (0, 0),
+                                                    groups, (True, True, False))
+    _C.set_conv_algorithm(algo)
+    try:
+        y = kernels.conv2d(x, w, None, stride, (pad[0], pad[0], pad[1], pad[1]), dil, groups)
+        dx = kernels.conv2d_backward_input(dy, w, (h, wd), stride, pad, dil, groups)
+        dw = kernels.conv2d_backward_weight(x, dy, (kh, kw), stride, pad, dil, groups)
+    finally:
+        _C.set_conv_algorithm("auto")
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y, ty.numpy(), **tol)
+    np.testing.assert_allclose(dx, gx.numpy(), **tol)
+    np.testing.assert_allclose(dw, gw.numpy(), **tol)
