@@ -171,6 +171,71 @@ def test_fake_same_device_ops_are_allowed(fake_cuda):
     assert fastnn.cat([a, b]).shape == (4, 3)
 
 
+def test_fake_zero_dim_cpu_tensor_meets_cuda_tensor(fake_cuda):
+    # PyTorch lets a 0-d CPU tensor combine with a tensor on any device, like a Python number
+    x = fastnn.tensor([1.0, 2.0, 3.0], device="cuda")
+    s = fastnn.tensor(2.0)
+    for r in (x * s, s * x, x - s, s - x, x / s, x ** s, fastnn.maximum(x, s)):
+        assert r.device == fastnn.device("cuda:0") and r.dtype == fastnn.float32
+    np.testing.assert_allclose((s - x).cpu().numpy(), [1.0, 0.0, -1.0])
+    # the result keeps the CUDA tensor's dtype, as with a number (category rule)
+    assert (x * fastnn.tensor(2.0, dtype=fastnn.float64)).dtype == fastnn.float32
+    # gradients flow to the CUDA operand
+    w = fastnn.ones(3, device="cuda", requires_grad=True)
+    (w * s).sum().backward()
+    assert w.grad.device == fastnn.device("cuda:0")
+    np.testing.assert_allclose(w.grad.cpu().numpy(), [2.0, 2.0, 2.0])
+
+
+def test_fake_zero_dim_cpu_tensor_with_grad_or_ndim_still_raises(fake_cuda):
+    x = fastnn.ones(3, device="cuda")
+    with pytest.raises(RuntimeError, match="same device"):
+        x * fastnn.tensor(2.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="same device"):
+        x * fastnn.tensor([2.0])
+
+
+class _CudaProducer:
+    """A DLPack producer that reports CUDA memory (its capsule is host memory, which the stand-in reads)."""
+    def __init__(self, a):
+        self.a = a
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.a.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+
+def test_fake_from_dlpack_places_cuda_producers_on_the_gpu(fake_cuda):
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = fastnn.from_dlpack(_CudaProducer(a))
+    assert t.device == fastnn.device("cuda:0") and t.shape == (2, 3)
+    np.testing.assert_array_equal(t.cpu().numpy(), a)
+    assert fastnn.from_dlpack(a).device == fastnn.device("cpu")
+
+
+def test_from_dlpack_rejects_non_producers():
+    with pytest.raises(TypeError, match="from_dlpack.*list"):
+        fastnn.from_dlpack([1.0, 2.0])
+
+
+def test_from_dlpack_shares_memory_with_numpy():
+    a = np.zeros(4, dtype=np.float32)
+    t = fastnn.from_dlpack(a)
+    a[1] = 5.0
+    assert t[1].item() == 5.0
+    back = np.from_dlpack(t)
+    t[2] = 7.0
+    assert back[2] == 7.0
+
+
+@pytest.mark.skipif(HAVE_GPU, reason="checks the error given without a usable GPU")
+def test_from_dlpack_of_cuda_memory_without_gpu_raises():
+    with pytest.raises(RuntimeError):
+        fastnn.from_dlpack(_CudaProducer(np.ones(2, dtype=np.float32)))
+
+
 def test_fake_module_to_keeps_parameter_objects(fake_cuda):
     m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
     params = list(m.parameters())
@@ -254,3 +319,22 @@ def test_gpu_training_matches_cpu(model_fn, shape):
 def test_gpu_mixed_devices_raise():
     with pytest.raises(RuntimeError, match="same device"):
         fastnn.ones(3) + fastnn.ones(3, device="cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs a CUDA GPU and cupy")
+def test_gpu_dlpack_with_cupy_and_torch():
+    import cupy as cp
+    a = cp.arange(6, dtype=cp.float32).reshape(2, 3)
+    t = fastnn.from_dlpack(a)
+    assert t.device == fastnn.device("cuda:0")
+    a[0, 0] = 9.0
+    assert t[0, 0].item() == 9.0
+    back = cp.from_dlpack(t)
+    assert int(back.data.ptr) == int(a.data.ptr)
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        tt = torch.from_dlpack(t)
+        assert tt.is_cuda and tt[0, 0].item() == 9.0
+        f = fastnn.from_dlpack(torch.ones(2, 2, device="cuda"))
+        assert f.device == fastnn.device("cuda:0") and f.sum().item() == 4.0

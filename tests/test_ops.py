@@ -487,6 +487,48 @@ def test_gradgradcheck(case):
         assert gradgradcheck(lambda *a: case.fn(fastnn, *a), xs, eps=1e-6, atol=1e-5, rtol=1e-3), case.name
 
 
+def _device_values_and_grads(case, arrs, device):
+    """Outputs and input gradients of ``case`` computed on ``device`` (tensors the op builds itself land
+    there too: the default device), returned as host arrays."""
+    prev = fastnn.get_default_device()
+    fastnn.set_default_device(device)
+    try:
+        xs = [fastnn.from_numpy(a.copy()).to(device).requires_grad_(case.grad) for a in arrs]
+        outs = _first(case.fn(fastnn, *xs))
+        for o in outs:
+            assert o.device == fastnn.device(device), f"{case.name}: output on {o.device}, inputs on {device}"
+        loss = 0
+        rng = np.random.default_rng(7)
+        for o in outs:
+            if case.grad and o.requires_grad and fastnn.is_floating_point(o):
+                loss = loss + (o * fastnn.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype)).sum()
+        grads = fastnn.autograd.grad(loss, xs, allow_unused=True) if not isinstance(loss, int) else []
+        for g in grads:
+            assert g is None or g.device == fastnn.device(device), f"{case.name}: gradient on {g.device}"
+        return ([o.detach().cpu().numpy() for o in outs],
+                [None if g is None else g.cpu().numpy() for g in grads])
+    finally:
+        fastnn.set_default_device(prev)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not fastnn.cuda.is_available(), reason="needs a CUDA GPU and cupy")
+@pytest.mark.parametrize("case", OPS, ids=_IDS)
+def test_values_and_grads_on_cuda_match_cpu(case):
+    for shapes, nc in _cases_with_layouts(case):
+        for dtype, atol, rtol in ((np.float64, 1e-10, 1e-9), (np.float32, case.atol32, case.rtol32)):
+            arrs = _inputs(case, shapes, dtype, nc)
+            msg = f"{case.name} shapes={shapes} noncontig={nc} dtype={dtype}"
+            cpu_out, cpu_grads = _device_values_and_grads(case, arrs, "cpu")
+            gpu_out, gpu_grads = _device_values_and_grads(case, arrs, "cuda")
+            _check_close(gpu_out, cpu_out, atol, rtol, msg)
+            assert len(gpu_grads) == len(cpu_grads), msg
+            for i, (g, c) in enumerate(zip(gpu_grads, cpu_grads)):
+                assert (g is None) == (c is None), f"{msg}: gradient {i} present on one device only"
+                if c is not None:
+                    _check_close([g], [c], atol * 10, rtol * 10, f"{msg} grad {i}")
+
+
 def test_registry_covers_issue_ops():
     names = {c.name.split("_")[0] for c in OPS}
     for op in ["exp", "log", "log1p", "sqrt", "abs", "pow", "sin", "cos", "tanh", "sigmoid", "relu", "sum", "mean",

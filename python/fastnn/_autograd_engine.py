@@ -422,8 +422,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
             else:
                 for i, gi in enumerate(buf):
                     if gi is None:
-                        shape, dtype = node.out_meta[i]
-                        buf[i] = _wrap(np.zeros(shape, dtype=dtype))
+                        shape, dtype, xp = node.out_meta[i]
+                        buf[i] = _wrap(xp.zeros(shape, dtype=dtype))
                 grads = fn(*buf)
             inputs_ = node.inputs
             if not retain_graph:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
+
 from ._autograd_engine import (Node, _mode, enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
                                run_backward, set_grad_enabled)
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, _filled, _on_device_of, _wrap
 
 __all__ = ["grad", "backward", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled", "inference_mode", "GradcheckError"]
@@ -42,9 +44,9 @@ def _make_grads(outputs, grad_outputs, op):
             if o._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs (output {i} has shape "
                                    f"{tuple(o.shape)}); pass grad_outputs")
-            g = _wrap(np.ones(o._data.shape, dtype=o._data.dtype))
+            g = _wrap(_filled(o._data, o._data.shape, 1, o._data.dtype))
         elif not isinstance(g, Tensor):
-            g = _wrap(np.asarray(g, dtype=o._data.dtype))
+            g = _wrap(_on_device_of(o._data, np.asarray(g, dtype=o._data.dtype)))
         if g._data.shape != o._data.shape:
             raise RuntimeError(f"{op}: mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
                                f"output[{i}] has a shape of {tuple(o.shape)}")
@@ -88,7 +90,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     grads = _make_grads(outputs, grad_outputs, "grad")
     res = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs, allow_unused=allow_unused)
     if materialize_grads:
-        res = [g if g is not None else _wrap(np.zeros(t._data.shape, dtype=t._data.dtype))
+        res = [g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype))
                for g, t in zip(res, inputs)]
     return tuple(res)
 
@@ -179,7 +181,9 @@ class Function:
         nargs = len(args)
         diff_idx = [k for k, o in enumerate(outs) if isinstance(o, Tensor) and o._data.dtype.kind == "f"
                     and id(o) not in ctx._non_diff]
-        meta = [(o._data.shape, o._data.dtype) if isinstance(o, Tensor) else ((), np.float64) for o in outs]
+        # the array module, not the array: the node must not keep the output alive
+        meta = [(o._data.shape, o._data.dtype, backend.array_module_of(o._data)) if isinstance(o, Tensor)
+                else ((), np.float64, np) for o in outs]
 
         def fn(*grads):
             res = cls.backward(ctx, *grads)
@@ -204,7 +208,7 @@ class Function:
                 r = res[p]
                 if r is not None and not isinstance(r, Tensor):
                     if isinstance(r, np.ndarray) or np.isscalar(r):
-                        r = _wrap(np.asarray(r, dtype=args[p]._data.dtype))
+                        r = _wrap(_on_device_of(args[p]._data, np.asarray(r, dtype=args[p]._data.dtype)))
                     else:
                         raise TypeError(f"{cls.__name__}.backward returned {type(r).__name__} for argument {p}; "
                                         "expected a Tensor or None")
@@ -391,7 +395,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         outs = [o for o in _flat_outputs(func(*ins)) if o._data.dtype.kind == "f" and o._requires_grad]
         diff_ins = [ins[i] for i in idx_in]
         gs = grad(outs, diff_ins, gos, create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else _wrap(np.zeros(t._data.shape, dtype=t._data.dtype))
+        return tuple(g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype))
                      for g, t in zip(gs, diff_ins))
 
     return gradcheck(first_grads, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
@@ -416,7 +420,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         out = func(*ins)
         gs = grad(out, ins, v, create_graph=create_graph, allow_unused=True)
-    gs = tuple(g if g is not None else _wrap(np.zeros(t._data.shape, dtype=t._data.dtype)) for g, t in zip(gs, ins))
+    gs = tuple(g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype)) for g, t in zip(gs, ins))
     out = out if create_graph else out.detach()
     return out, (gs[0] if single else gs)
 
@@ -434,14 +438,14 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         for r in range(flat.shape[0]):
             gs = grad(flat[r], ins, retain_graph=True, create_graph=create_graph, allow_unused=True)
             for k, (g, t) in enumerate(zip(gs, ins)):
-                rows[k].append(g if g is not None else _wrap(np.zeros(t._data.shape, dtype=t._data.dtype)))
+                rows[k].append(g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype)))
     from ._ops_shape import stack
     jacs = []
     for k, t in enumerate(ins):
         if rows[k]:
             j = stack(rows[k]).reshape(tuple(out.shape) + tuple(t.shape))
         else:
-            j = _wrap(np.zeros(tuple(out.shape) + tuple(t.shape), dtype=t._data.dtype))
+            j = _wrap(_filled(t._data, tuple(out.shape) + tuple(t.shape), 0, t._data.dtype))
         jacs.append(j if create_graph else j.detach())
     return jacs[0] if single else tuple(jacs)
 

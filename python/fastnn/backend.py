@@ -55,6 +55,24 @@ class Device:
 CPU = Device("cpu")
 
 
+_default_device = CPU
+
+
+def set_default_device(device):
+    """The device that factory functions (``tensor``, ``zeros``, ``randn``, ...) use when given no ``device``
+    (``torch.set_default_device``); ``None`` restores the CPU. Layers built afterwards get their
+    parameters there too."""
+    global _default_device
+    dev = as_device(device)
+    if dev.type == "cuda":
+        _require_cuda(dev)
+    _default_device = dev
+
+
+def get_default_device() -> Device:
+    return _default_device
+
+
 def as_device(device) -> Device:
     """Normalise ``None``/str/Device to a Device (``None`` means the CPU)."""
     if device is None:
@@ -198,3 +216,17 @@ def cuda_stream_ptr(device) -> int:
     """The raw pointer of cupy's current stream on ``device``, for kernel launches."""
     cp = array_module(device)
     return cp.cuda.get_current_stream().ptr
+
+
+_DLPACK_CUDA_TYPES = (2, 13)  # kDLCUDA, kDLCUDAManaged
+
+
+def from_dlpack(obj):
+    """The array behind any DLPack producer, sharing its memory: numpy for host memory, cupy for CUDA memory."""
+    if not hasattr(obj, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ (a tensor or array), got {type(obj).__name__}")
+    dev_type, dev_index = obj.__dlpack_device__() if hasattr(obj, "__dlpack_device__") else (1, 0)
+    if int(dev_type) in _DLPACK_CUDA_TYPES:
+        cp = array_module(Device("cuda", int(dev_index)))
+        return cp.from_dlpack(obj)
+    return np.from_dlpack(obj)

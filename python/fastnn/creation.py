@@ -12,10 +12,9 @@ from .tensor import Size, Tensor, _array_from_data, _wrap
 
 
 def _finish(a, device, requires_grad):
-    if device is not None:
-        dev = backend.as_device(device)
-        if dev != backend.CPU:
-            a = backend.to_device(a, dev)
+    dev = backend.get_default_device() if device is None else backend.as_device(device)
+    if dev != backend.CPU:
+        a = backend.to_device(a, dev)
     t = _wrap(a)
     if requires_grad:
         t.requires_grad_(True)
@@ -72,10 +71,11 @@ def from_numpy(ndarray):
 
 
 def from_dlpack(ext_tensor):
-    """A tensor sharing memory with any DLPack producer (a torch CPU tensor, a numpy array, ...)."""
+    """A tensor sharing memory with any DLPack producer: a torch tensor, a numpy or cupy array, ...
+    CPU producers give a CPU tensor, CUDA producers a tensor on the same GPU."""
     if isinstance(ext_tensor, Tensor):
         return ext_tensor
-    a = np.from_dlpack(ext_tensor)
+    a = backend.from_dlpack(ext_tensor)
     if a.dtype not in _dt._SUPPORTED:
         raise TypeError(f"from_dlpack: unsupported dtype {a.dtype}")
     return _wrap(a)

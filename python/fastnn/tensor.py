@@ -47,6 +47,16 @@ def _as_array(a):
     return a
 
 
+def _filled(like, shape, value, dtype):
+    """An array of ``shape`` filled with ``value`` on the device of array ``like``."""
+    return backend.array_module_of(like).full(shape, value, dtype=dtype)
+
+
+def _on_device_of(like, a):
+    """Array ``a`` moved to the device of array ``like`` (no copy when already there)."""
+    return a if a.__class__ is like.__class__ else backend.to_device(a, backend.device_of(like))
+
+
 def _wrap(a):
     """A Tensor over array ``a`` (no copy; numpy scalars become 0-d arrays)."""
     if a.__class__ is not ndarray:
@@ -167,13 +177,27 @@ def _check_same_device(tensors, op):
             backend.check_same_device(tensors[0]._data, t._data, op)
 
 
+def _cpu_scalar_to_device(a, ad, b, bd, op):
+    """Arrays of a and b on one device. As in PyTorch, a 0-d CPU tensor outside autograd may meet a tensor on
+    another device (it travels there, like a Python number); any other mix raises."""
+    da, db = backend.device_of(ad), backend.device_of(bd)
+    if da == db:
+        return ad, bd
+    if db.type == "cpu" and bd.ndim == 0 and not b.requires_grad:
+        return ad, backend.to_device(bd, da)
+    if da.type == "cpu" and ad.ndim == 0 and not a.requires_grad:
+        return backend.to_device(ad, db), bd
+    backend.check_same_device(ad, bd, op)
+    return ad, bd
+
+
 def _operands(a, b, op):
     """Arrays of a (Tensor) and b (Tensor or scalar) after PyTorch type promotion; b_t is b as Tensor or None."""
     ad = a._data
     if isinstance(b, Tensor):
         bd = b._data
         if bd.__class__ is not ad.__class__:
-            backend.check_same_device(ad, bd, op)
+            ad, bd = _cpu_scalar_to_device(a, ad, b, bd, op)
         if ad.dtype != bd.dtype:
             ad, bd = _promote_pair(ad, bd)
         return ad, bd, b
@@ -372,10 +396,10 @@ class Tensor:
             if self._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape "
                                    f"{tuple(self.shape)}); pass 'gradient' to backward()")
-            gradient = _wrap(np.ones(self._data.shape, dtype=self._data.dtype))
+            gradient = _wrap(_filled(self._data, self._data.shape, 1, self._data.dtype))
         else:
             if not isinstance(gradient, Tensor):
-                gradient = _wrap(_array_from_data(gradient, self._data.dtype))
+                gradient = _wrap(_on_device_of(self._data, _array_from_data(gradient, self._data.dtype)))
             if gradient._data.shape != self._data.shape:
                 raise RuntimeError(f"backward: argument 'gradient' has shape {tuple(gradient.shape)} but the "
                                    f"tensor has shape {tuple(self.shape)}")

@@ -13,13 +13,15 @@ from .module import Parameter
 
 
 def empty_tensor(shape, dtype, device):
-    """An uninitialised floating-point tensor (the layer's ``dtype``, default dtype when None) on ``device``."""
+    """An uninitialised floating-point tensor (the layer's ``dtype``, default dtype when None) on ``device``
+    (the default device when None)."""
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
     if not _dtypes.is_floating(dt):
         raise TypeError(f"layer parameters must have a floating point dtype, got {dt}")
     arr = np.empty(shape, dtype=dt)
-    if device is not None and backend.as_device(device) != backend.CPU:
-        arr = backend.to_device(arr, device)
+    dev = backend.get_default_device() if device is None else backend.as_device(device)
+    if dev != backend.CPU:
+        arr = backend.to_device(arr, dev)
     return Tensor._wrap(arr)
 
 

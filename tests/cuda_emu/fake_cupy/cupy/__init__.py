@@ -27,10 +27,41 @@ class ndarray(_np.ndarray):
     def device(self):
         return _Dev()
 
+    def __dlpack_device__(self):
+        return (2, 0)   # kDLCUDA, device 0
+
+    # Like cupy, refuse host arrays as operands: a numpy array (0-d included) meeting a device array in a
+    # ufunc or a numpy function is a TypeError, never a silent mix. Numpy and Python scalars are accepted.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _refuse_host(inputs)
+        _refuse_host(kwargs.get("out", ()))
+        inputs = _host_views(inputs)
+        if "out" in kwargs:
+            kwargs["out"] = _host_views(kwargs["out"])
+        r = getattr(ufunc, method)(*inputs, **kwargs)
+        # cupy's full reductions give 0-d device arrays, not host scalars
+        return _w(r) if isinstance(r, _np.generic) else _as_device(r)
+
     def __array_function__(self, func, types, args, kwargs):
         # numpy functions called on cupy arrays return cupy arrays (cupy's __array_function__);
         # numpy's own implementation drops the subclass for some (broadcast_to, concatenate, ...)
-        return _as_device(super().__array_function__(func, types, args, kwargs))
+        _refuse_host(args)
+        _refuse_host(tuple(kwargs.values()))
+        # computed on plain host views so that numpy's own nested calls are not checked again
+        return _as_device(func(*_host_views(args), **dict(zip(kwargs, _host_views(tuple(kwargs.values()))))))
+
+
+def _host_views(values):
+    return tuple(x.view(_np.ndarray) if isinstance(x, ndarray)
+                 else type(x)(_host_views(x)) if type(x) in (list, tuple) else x for x in values)
+
+
+def _refuse_host(values):
+    for x in values:
+        if type(x) is _np.ndarray:
+            raise TypeError(f"Unsupported type {type(x)} (a host array met a device array)")
+        if type(x) in (list, tuple):
+            _refuse_host(x)
 
 
 def _as_device(r):
@@ -47,6 +78,22 @@ def _w(a):
 
 def asarray(a, dtype=None):
     return _np.array(a, dtype=dtype).view(ndarray)
+
+
+class _HostProducer:
+    def __init__(self, x):
+        self.x = x
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.x.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
+def from_dlpack(x):
+    """Shares the memory of a producer whose capsule is host memory (the stand-in's device memory)."""
+    return _w(_np.from_dlpack(_HostProducer(x)))
 
 
 def asnumpy(a):
