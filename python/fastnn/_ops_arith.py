@@ -9,7 +9,7 @@ from . import backend
 from . import dtypes as _dt
 from . import kernels
 from ._autograd_engine import _mode
-from .tensor import Tensor, _as_tensor_like, _bcast_error, _make, _operands, _sum_to, _wrap
+from .tensor import Tensor, _as_tensor_like, _bcast_error, _make, _operands, _scalar_operand, _sum_to, _wrap, _xp
 
 
 def _add_bw(g):
@@ -71,7 +71,7 @@ def _true_div_arrays(ad, bd):
     if ad.dtype.kind != "f":
         f = _dt.get_default_dtype()
         ad = ad.astype(f)
-        if isinstance(bd, np.ndarray) and bd.dtype.kind != "f":
+        if hasattr(bd, "dtype") and bd.dtype.kind != "f":
             bd = bd.astype(f)
     return ad, bd
 
@@ -86,7 +86,8 @@ def _div(a, b, rounding_mode=None):
                 out = np.floor_divide(ad, bd) if ad.dtype.kind != "f" else np.floor(ad / bd)
             else:
                 out = np.trunc(ad / bd).astype(ad.dtype) if ad.dtype.kind != "f" else np.trunc(ad / bd)
-        return _wrap(np.asarray(out).astype(ad.dtype, copy=False))
+        # a numpy scalar for 0-d CPU operands (its astype gives a scalar, made a 0-d array by _wrap)
+        return _wrap(out.astype(ad.dtype, copy=False))
     ad, bd = _true_div_arrays(ad, bd)
     try:
         # no np.errstate here: it costs more than the division of small operands; a division by
@@ -179,8 +180,8 @@ def _rpow(a, b):
         return _pow(b, a)
     ad = a._data
     r = _dt.scalar_result(ad.dtype, b)
-    base = np.asarray(b, dtype=r)
     ad2 = ad if ad.dtype == r else ad.astype(r)
+    base = _scalar_operand(ad2, b, r)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = base ** ad2
     if _mode.enabled and a._requires_grad:
@@ -361,7 +362,7 @@ def _out(res, out):
     if not isinstance(out, Tensor):
         raise TypeError(f"argument 'out' must be a Tensor, got {type(out).__name__}")
     if out.shape != res.shape:
-        out._data = np.empty(res._data.shape, dtype=out._data.dtype)
+        out._data = _xp(out._data).empty(res._data.shape, dtype=out._data.dtype)
     np.copyto(out._data, res._data, casting="same_kind")
     return out
 
@@ -397,10 +398,11 @@ def _logic(name, ufunc, ints_ok):
             input = _as_tensor_like(input, other)
         ad, bd, _ = _operands(input, other, name)
         if ints_ok:
-            if ad.dtype.kind == "f" or (isinstance(bd, np.ndarray) and bd.dtype.kind == "f"):
+            if ad.dtype.kind == "f" or (hasattr(bd, "dtype") and bd.dtype.kind == "f"):
                 raise TypeError(f"{name}: only integer and bool tensors are supported, got {ad.dtype}")
             return _wrap(ufunc(ad, bd))
-        return _wrap(ufunc(ad.astype(bool, copy=False), np.asarray(bd).astype(bool, copy=False)))
+        bb = bd.astype(bool, copy=False) if hasattr(bd, "astype") else builtins.bool(bd)
+        return _wrap(ufunc(ad.astype(bool, copy=False), bb))
     op.__name__ = name
     return op
 

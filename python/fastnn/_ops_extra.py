@@ -9,7 +9,7 @@ import numpy as np
 from . import dtypes as _dt
 from ._ops_math import where_
 from ._ops_shape import cat, stack
-from .tensor import Tensor, _as_tensor_like, _canon_dim, _wrap
+from .tensor import Tensor, _array_on, _as_tensor_like, _canon_dim, _wrap, _xp
 
 
 def logit(input, eps=None):
@@ -142,7 +142,7 @@ def block_diag(*tensors):
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
     s = sorted_sequence._data
-    v = input._data if isinstance(input, Tensor) else np.asarray(input)
+    v = _array_on(s, input._data if isinstance(input, Tensor) else input)
     sd = side or ("right" if right else "left")
     if s.ndim == 1:
         out = np.searchsorted(s, v, side=sd)
@@ -174,8 +174,9 @@ def sum_to_size(input, *size):
 
 def index_fill(input, dim, index, value):
     d = _canon_dim(dim, input.ndim, "index_fill")
-    ia = index._data if isinstance(index, Tensor) else np.asarray(index)
-    mask = np.zeros(input.shape[d], dtype=bool)
+    a = input._data
+    ia = _array_on(a, index._data if isinstance(index, Tensor) else index)
+    mask = _xp(a).zeros(input.shape[d], dtype=bool)
     mask[ia] = True
     shape = [1] * input.ndim
     shape[d] = -1
@@ -184,14 +185,16 @@ def index_fill(input, dim, index, value):
 
 def index_copy(input, dim, index, source):
     d = _canon_dim(dim, input.ndim, "index_copy")
-    ia = index._data if isinstance(index, Tensor) else np.asarray(index)
-    mask = np.zeros(input.shape[d], dtype=bool)
+    a = input._data
+    xp = _xp(a)
+    ia = _array_on(a, index._data if isinstance(index, Tensor) else index)
+    mask = xp.zeros(input.shape[d], dtype=bool)
     mask[ia] = True
     shape = [1] * input.ndim
     shape[d] = -1
     # place source rows at their indices (zeros elsewhere), then select
-    order = np.zeros(input.shape[d], dtype=np.int64)
-    order[ia] = np.arange(len(ia))
+    order = xp.zeros(input.shape[d], dtype=np.int64)
+    order[ia] = xp.arange(len(ia))
     placed = source.index_select(d, order)
     return where_(_wrap(mask.reshape(shape)), placed, input)
 
@@ -203,7 +206,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 def fill_diagonal_(self, fill_value, wrap=False):
     n = builtins.min(self.shape)
-    idx = tuple(np.arange(n) for _ in range(self.ndim))
+    idx = tuple(_xp(self._data).arange(n) for _ in range(self.ndim))
     self[idx] = fill_value
     return self
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from ._autograd_engine import _mode
-from .tensor import Tensor, _as_tensor_like, _bcast_error, _make, _operands, _wrap
+from .tensor import Tensor, _as_tensor_like, _bcast_error, _filled, _make, _on_device_of, _operands, _wrap
 
 
 def _float_input(x, op):
@@ -163,7 +163,7 @@ def celu(input, alpha=1.0):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0):
     a = input._data
-    out = np.clip(a, min_val, max_val)
+    out = a.clip(min_val, max_val)      # the method: np.clip may give a numpy scalar for a 0-d device array
     if _mode.enabled and input._requires_grad:
         m = ((a > min_val) & (a < max_val)).astype(a.dtype)
         return _make(out, (input,), lambda g: (g * _wrap(m),), "Hardtanh")
@@ -198,13 +198,36 @@ def _erf_coeffs():
     if not _ERF:
         xs = np.cos(np.linspace(0, np.pi, 400)) * (_ERF_SPLIT / 2) + _ERF_SPLIT / 2
         ys = np.array([math.erf(v) / v if v > 0 else 2 / math.sqrt(math.pi) for v in xs])
-        _ERF["small"] = np.polynomial.polynomial.polyfit(xs * xs, ys, 12)
+        # Python floats: the series are evaluated below with scalar coefficients, so that the same code
+        # runs on numpy and on device arrays (a host coefficient array cannot meet a device array)
+        _ERF["small"] = [builtins.float(v) for v in np.polynomial.polynomial.polyfit(xs * xs, ys, 12)]
         t0, t1 = 1 / (1 + _ERF_SPLIT / 2), 1 / (1 + _ERF_MAX / 2)
         ts = np.cos(np.linspace(0, np.pi, 1000)) * 0.5 * (t0 - t1) + 0.5 * (t0 + t1)
         xv = 2.0 / ts - 2.0
         yv = np.array([math.log(math.erfc(v)) + v * v for v in xv]) - np.log(ts)
-        _ERF["cheb"] = np.polynomial.chebyshev.Chebyshev.fit(ts, yv, 22)
+        cheb = np.polynomial.chebyshev.Chebyshev.fit(ts, yv, 22)
+        off, scl = np.polynomial.polyutils.mapparms(cheb.domain, cheb.window)
+        _ERF["cheb"] = ([builtins.float(v) for v in cheb.coef], builtins.float(off), builtins.float(scl))
     return _ERF
+
+
+def _polyval(x, c):
+    """sum_k c[k] x^k by Horner's rule (numpy's polyval, in the same order of operations)."""
+    r = c[-1] + x * 0
+    for k in range(len(c) - 2, -1, -1):
+        r = c[k] + r * x
+    return r
+
+
+def _chebval(t, cheb):
+    """The fitted Chebyshev series at t by Clenshaw's recurrence (numpy's chebval on the mapped argument)."""
+    c, off, scl = cheb
+    x = off + scl * t
+    x2 = 2 * x
+    c0, c1 = c[-2], c[-1]
+    for k in range(3, len(c) + 1):
+        c0, c1 = c[-k] - c1, c0 + c1 * x2
+    return c0 + c1 * x
 
 
 def _erf_fwd(a):
@@ -213,10 +236,10 @@ def _erf_fwd(a):
     out = np.empty_like(x)
     small = x < _ERF_SPLIT
     xs = x[small]
-    out[small] = xs * np.polynomial.polynomial.polyval(xs * xs, c["small"])
+    out[small] = xs * _polyval(xs * xs, c["small"])
     xl = np.minimum(x[~small], _ERF_MAX)
     t = 1.0 / (1.0 + 0.5 * xl)
-    out[~small] = 1.0 - t * np.exp(-xl * xl + c["cheb"](t))
+    out[~small] = 1.0 - t * np.exp(-xl * xl + _chebval(t, c["cheb"]))
     out[np.isnan(x)] = np.nan
     return (np.sign(a) * out).astype(a.dtype, copy=False)
 
@@ -264,6 +287,8 @@ def _zero_grad_op(name, fn):
     def op(input, *args, **kwargs):
         a = input._data
         out = fn(a, *args, **kwargs)
+        if out.__class__ is not a.__class__:
+            out = _on_device_of(a, out)     # numpy's functions give numpy scalars for 0-d arrays
         if _mode.enabled and input._requires_grad and out.dtype.kind == "f":
             return _make(out, (input,), lambda g: (g * 0.0,), node)
         return _wrap(out)
@@ -316,12 +341,12 @@ def isfinite(input):
 
 
 def isreal(input):
-    return _wrap(np.ones(input._data.shape, dtype=bool))
+    return _wrap(_filled(input._data, input._data.shape, True, bool))
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     a = input._data
-    out = np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+    out = _on_device_of(a, np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf))
     if _mode.enabled and input._requires_grad:
         m = np.isfinite(a).astype(a.dtype)
         return _make(out, (input,), lambda g: (g * _wrap(m),), "NanToNum")
@@ -341,15 +366,13 @@ def clamp(input, min=None, max=None):
     a = input._data
     if a.dtype.kind != "f" and (isinstance(min, builtins.float) or isinstance(max, builtins.float)):
         a = a.astype(_dt.get_default_dtype())
-    out = np.clip(a, min, max)
+    out = a.clip(min, max)
     if out.dtype != a.dtype:
         out = out.astype(a.dtype)
     if _mode.enabled and input._requires_grad:
-        m = np.ones(a.shape, dtype=bool)
-        if min is not None:
-            m &= a >= min
+        m = a >= min if min is not None else None
         if max is not None:
-            m &= a <= max
+            m = a <= max if m is None else m & (a <= max)
         m = m.astype(a.dtype)
         return _make(out, (input,), lambda g: (g * _wrap(m),), "Clamp")
     return _wrap(out)
@@ -447,7 +470,7 @@ ger = outer
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     o = other._data if isinstance(other, Tensor) else other
-    return _wrap(np.isclose(input._data, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return _wrap(_on_device_of(input._data, np.isclose(input._data, o, rtol=rtol, atol=atol, equal_nan=equal_nan)))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):

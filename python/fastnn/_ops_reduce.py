@@ -6,9 +6,10 @@ import collections
 
 import numpy as np
 
+from . import backend
 from . import dtypes as _dt
 from ._autograd_engine import _mode
-from .tensor import Tensor, _canon_dim, _make, _wrap
+from .tensor import Tensor, _canon_dim, _filled, _make, _on_device_of, _wrap, _xp
 
 # PyTorch's torch.return_types.*: namedtuples (values, indices)
 _ret_max = collections.namedtuple("max", ["values", "indices"])
@@ -59,6 +60,29 @@ def _np_axes(axes, ndim):
 
 _add_reduce = np.add.reduce
 _max_reduce = np.maximum.reduce
+_ndarray = np.ndarray
+
+
+def _max_keep(a, d):
+    """max over axis d, keeping it: numpy's raw reduce on the CPU (cheapest), the method elsewhere (cupy's
+    maximum has no reduce)."""
+    return _max_reduce(a, d, None, None, True) if a.__class__ is _ndarray else a.max(axis=d, keepdims=True)
+
+
+def _accumulate(ufunc, a, axis):
+    """``ufunc.accumulate`` along ``axis``: numpy's on the CPU; on a device (cupy has no maximum/minimum
+    accumulate) a scan in log2(n) whole-array steps, exact for max and min."""
+    if a.__class__ is _ndarray:
+        return ufunc.accumulate(a, axis=axis)
+    out = a.copy()
+    n = a.shape[axis]
+    s = 1
+    while s < n:
+        hi = (slice(None),) * axis + (slice(s, None),)
+        lo = (slice(None),) * axis + (slice(0, n - s),)
+        out[hi] = ufunc(out[hi], out[lo])
+        s *= 2
+    return out
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -115,13 +139,14 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dim is not None and not isinstance(dim, (builtins.int, np.integer)):
         raise TypeError(f"prod: argument 'dim' must be an int, got {type(dim).__name__}")
     axes = _dims(dim, a.ndim, "prod")
-    out = np.prod(a, axis=_np_axes(axes, a.ndim), keepdims=keepdim, dtype=dt)
+    # the method: np.prod gives a numpy scalar for a full reduction, which must stay on a's device
+    out = a.prod(axis=_np_axes(axes, a.ndim), keepdims=keepdim, dtype=dt)
     if _mode.enabled and input._requires_grad:
         shape = a.shape
 
         def bw(g):
             ge = _expand_grad(g, shape, axes, keepdim)
-            if not np.any(a == 0):
+            if not (a == 0).any():
                 p = prod(input, dim, keepdim=True) if _mode.enabled else _wrap(
                     out if keepdim else out.reshape(_keep_shape(shape, axes)))
                 return (ge * p / input,)
@@ -131,11 +156,11 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
             axis = ax if ax is not None else 0
             ones_shape = list(x.shape)
             ones_shape[axis] = 1
-            one = np.ones(ones_shape, dtype=a.dtype)
-            left = np.cumprod(np.concatenate([one, np.take(x, range(x.shape[axis] - 1), axis=axis)], axis), axis)
+            one = _filled(a, ones_shape, 1, a.dtype)
+            head = (slice(None),) * axis + (slice(0, x.shape[axis] - 1),)
+            left = np.cumprod(np.concatenate([one, x[head]], axis), axis)
             xr = np.flip(x, axis)
-            right = np.flip(np.cumprod(np.concatenate([one, np.take(xr, range(x.shape[axis] - 1), axis=axis)],
-                                                      axis), axis), axis)
+            right = np.flip(np.cumprod(np.concatenate([one, xr[head]], axis), axis), axis)
             others = (left * right).reshape(shape)
             return (ge * _wrap(others),)
         return _make(out, (input,), bw, "Prod")
@@ -154,7 +179,7 @@ def _amax_like(name, npfn):
             shape = a.shape
             ok = out if keepdim else out.reshape(_keep_shape(shape, axes))
             mask = (a == ok)
-            w = (mask / np.sum(mask, axis=_np_axes(axes, a.ndim), keepdims=True)).astype(a.dtype)
+            w = (mask / mask.sum(axis=_np_axes(axes, a.ndim), keepdims=True)).astype(a.dtype)
             return _make(out, (input,), lambda g: (_expand_grad(g, shape, axes, keepdim) * _wrap(w),),
                          name.capitalize())
         return _wrap(out)
@@ -162,8 +187,9 @@ def _amax_like(name, npfn):
     return op
 
 
-amax = _amax_like("amax", np.max)
-amin = _amax_like("amin", np.min)
+# the methods: np.max/np.min give numpy scalars for full reductions, which must stay on the input's device
+amax = _amax_like("amax", lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims))
+amin = _amax_like("amin", lambda a, axis, keepdims: a.min(axis=axis, keepdims=keepdims))
 
 
 def _arg(name, npfn):
@@ -172,14 +198,14 @@ def _arg(name, npfn):
         if a.size == 0:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         if dim is None:
-            out = npfn(a.reshape(-1))
+            out = _on_device_of(a, npfn(a.reshape(-1)))
             if keepdim:
-                out = np.asarray(out).reshape((1,) * a.ndim)
-            return _wrap(np.asarray(out, dtype=np.int64))
+                out = out.reshape((1,) * a.ndim)
+            return _wrap(out.astype(np.int64, copy=False))
         d = _canon_dim(dim, a.ndim, name)
         if a.ndim == 0:
-            return _wrap(np.zeros((), np.int64))
-        return _wrap(npfn(a, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
+            return _wrap(_filled(a, (), 0, np.int64))
+        return _wrap(_on_device_of(a, npfn(a, axis=d, keepdims=keepdim)).astype(np.int64, copy=False))
     op.__name__ = name
     return op
 
@@ -216,7 +242,7 @@ def _max_min(name, full, argfn, ret, binary):
         a = input._data
         d = _canon_dim(dim, a.ndim, name)
         if a.ndim == 0:
-            return ret(input.clone(), _wrap(np.zeros((), np.int64)))
+            return ret(input.clone(), _wrap(_filled(a, (), 0, np.int64)))
         if a.shape[d] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size (input shape "
                              f"{tuple(a.shape)})")
@@ -275,14 +301,16 @@ def var(input, dim=None, unbiased=_UNSET, keepdim=False, *, correction=None):
     denom = builtins.max(n - c, 0)
     if n == 0 or denom == 0:
         with np.errstate(invalid="ignore", divide="ignore"):
-            m = np.mean(a, axis=nax, keepdims=True)
+            m = a.mean(axis=nax, keepdims=True)
             dev = a - m
-            out = np.sum(dev * dev, axis=nax, keepdims=keepdim) / a.dtype.type(denom)
+            out = (dev * dev).sum(axis=nax, keepdims=keepdim) / a.dtype.type(denom)
     else:
         m = _add_reduce(a, nax, None, None, True) * a.dtype.type(1.0 / n)
         dev = a - m
         out = _add_reduce(dev * dev, nax, None, None, keepdim) * a.dtype.type(1.0 / denom)
-    out = np.asarray(out, dtype=a.dtype)
+    out = _on_device_of(a, out)
+    if out.dtype != a.dtype:
+        out = out.astype(a.dtype)
     if _mode.enabled and input._requires_grad:
         shape = a.shape
         scale = 2.0 / denom if denom > 0 else float("inf")
@@ -313,7 +341,7 @@ def std_mean(input, dim=None, unbiased=_UNSET, keepdim=False, *, correction=None
 def _l2norm(input, axes, keepdim):
     a = input._data
     nax = _np_axes(axes, a.ndim)
-    out = np.sqrt(np.sum(a * a, axis=nax, keepdims=keepdim))
+    out = np.sqrt((a * a).sum(axis=nax, keepdims=keepdim))
     if _mode.enabled and input._requires_grad:
         shape = a.shape
 
@@ -368,9 +396,9 @@ def logsumexp(input, dim, keepdim=False):
     axes = _dims(dim, a.ndim, "logsumexp")
     nax = _np_axes(axes, a.ndim)
     if a.size == 0:
-        out = np.full(np.sum(a, axis=nax, keepdims=keepdim).shape, -np.inf, dtype=a.dtype)
+        out = _filled(a, np.sum(a, axis=nax, keepdims=keepdim).shape, -np.inf, a.dtype)
         return _wrap(out)
-    m = np.max(a, axis=nax, keepdims=True)
+    m = a.max(axis=nax, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)          # all -inf (or inf) slices: no shift
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.log(np.sum(np.exp(a - m), axis=nax, keepdims=True)) + m
@@ -397,9 +425,9 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
         dim = 0 if a.ndim in (0, 1, 3) else 1    # PyTorch's legacy implicit choice
     d = _canon_dim(dim, a.ndim, "softmax")
     if a.ndim == 0:
-        out = np.ones((), a.dtype)
+        out = _filled(a, (), 1, a.dtype)
     else:
-        m = _max_reduce(a, d, None, None, True) if a.size else a
+        m = _max_keep(a, d) if a.size else a
         e = np.exp(a - m)
         out = e / _add_reduce(e, d, None, None, True)
     if _mode.enabled and input._requires_grad:
@@ -421,9 +449,9 @@ def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
         dim = 0 if a.ndim in (0, 1, 3) else 1
     d = _canon_dim(dim, a.ndim, "log_softmax")
     if a.ndim == 0:
-        out = np.zeros((), a.dtype)
+        out = _filled(a, (), 0, a.dtype)
     else:
-        m = _max_reduce(a, d, None, None, True) if a.size else a
+        m = _max_keep(a, d) if a.size else a
         sh = a - m
         out = sh - np.log(_add_reduce(np.exp(sh), d, None, None, True))
     if _mode.enabled and input._requires_grad:
@@ -464,7 +492,7 @@ def cumprod(input, dim, *, dtype=None):
         def bw(g):
             if a.ndim == 0:
                 return (g,)
-            if np.any(a == 0):
+            if (a == 0).any():
                 return (_wrap(_cumprod_grad_with_zeros(a, g._data, d)),)
             y = cumprod(input, d) if _mode.enabled else _wrap(out)
             return ((g * y).flip(d).cumsum(d).flip(d) / input,)
@@ -478,15 +506,16 @@ def _cumprod_grad_with_zeros(a, g, d):
     grad_i = prod_{k<i} x_k * sum_{j>=i} g_j prod_{i<k<=j} x_k; the inner products come from the
     cumulative product of an (n, n) matrix holding x_k for k > i and 1 elsewhere (O(n^2) per slice).
     """
+    xp = _xp(a)
     x = np.moveaxis(a, d, -1)
     gg = np.moveaxis(g, d, -1)
     n = x.shape[-1]
-    ones = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
     left = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)      # prod_{k<i}
-    upper = np.triu(np.ones((n, n), dtype=bool), 1)                                # k > i
+    upper = xp.triu(xp.ones((n, n), dtype=bool), 1)                                # k > i
     m = np.where(upper, x[..., None, :], 1)                                        # (..., i, k)
     r = np.cumprod(m, axis=-1)                                                     # prod_{i<k<=j}
-    keep = np.triu(np.ones((n, n), dtype=bool))                                    # j >= i
+    keep = xp.triu(xp.ones((n, n), dtype=bool))                                    # j >= i
     inner = np.sum(np.where(keep, r * gg[..., None, :], 0), axis=-1)
     return np.moveaxis(left * inner, -1, d).astype(a.dtype, copy=False)
 
@@ -495,12 +524,13 @@ def _cum_ext(name, acc, ret, cmp):
     def op(input, dim):
         a = input._data
         d = _canon_dim(dim, a.ndim, name)
-        vals = acc(a, axis=d) if a.ndim else a.copy()
+        vals = _accumulate(acc, a, d) if a.ndim else a.copy()
         # index of the running extreme: last position where the value equals the running extreme
         n = a.shape[d] if a.ndim else 1
-        pos = np.arange(n).reshape([-1 if k == d else 1 for k in range(a.ndim)]) if a.ndim else np.zeros((), int)
+        xp = _xp(a)
+        pos = xp.arange(n).reshape([-1 if k == d else 1 for k in range(a.ndim)]) if a.ndim else xp.zeros((), int)
         hit = np.where(a == vals, pos, 0)
-        idx = np.maximum.accumulate(hit, axis=d) if a.ndim else hit
+        idx = _accumulate(np.maximum, hit, d) if a.ndim else hit
         idx = idx.astype(np.int64)
         from ._ops_shape import gather
         return ret(gather(input, d, idx) if a.ndim else input.clone(), _wrap(idx))
@@ -508,8 +538,8 @@ def _cum_ext(name, acc, ret, cmp):
     return op
 
 
-cummax = _cum_ext("cummax", np.maximum.accumulate, _ret_cummax, None)
-cummin = _cum_ext("cummin", np.minimum.accumulate, _ret_cummin, None)
+cummax = _cum_ext("cummax", np.maximum, _ret_cummax, None)
+cummin = _cum_ext("cummin", np.minimum, _ret_cummin, None)
 
 
 def logcumsumexp(input, dim):
@@ -521,25 +551,25 @@ def logcumsumexp(input, dim):
 def any(input, dim=None, keepdim=False):
     a = input._data
     axes = _dims(dim, a.ndim, "any")
-    return _wrap(np.any(a, axis=_np_axes(axes, a.ndim), keepdims=keepdim))
+    return _wrap(a.any(axis=_np_axes(axes, a.ndim), keepdims=keepdim))
 
 
 def all(input, dim=None, keepdim=False):
     a = input._data
     axes = _dims(dim, a.ndim, "all")
-    return _wrap(np.all(a, axis=_np_axes(axes, a.ndim), keepdims=keepdim))
+    return _wrap(a.all(axis=_np_axes(axes, a.ndim), keepdims=keepdim))
 
 
 def count_nonzero(input, dim=None):
     a = input._data
     axes = _dims(dim, a.ndim, "count_nonzero")
-    return _wrap(np.asarray(np.count_nonzero(a, axis=_np_axes(axes, a.ndim)), dtype=np.int64))
+    return _wrap(_on_device_of(a, np.count_nonzero(a, axis=_np_axes(axes, a.ndim))).astype(np.int64, copy=False))
 
 
 def sort(input, dim=-1, descending=False, stable=False):
     a = input._data
     if a.ndim == 0:
-        return _ret_sort(input.clone(), _wrap(np.zeros((), np.int64)))
+        return _ret_sort(input.clone(), _wrap(_filled(a, (), 0, np.int64)))
     d = _canon_dim(dim, a.ndim, "sort")
     key = -a if descending and a.dtype.kind != "b" else a
     if descending and a.dtype.kind == "b":
@@ -565,7 +595,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {n}")
     key = -a if largest else a
     idx = np.argsort(key, axis=d, kind="stable")
-    idx = np.take(idx, np.arange(k), axis=d).astype(np.int64)
+    idx = idx[(slice(None),) * d + (slice(0, k),)].astype(np.int64)
     from ._ops_shape import gather
     return _ret_topk(gather(input, d, idx), _wrap(idx))
 
@@ -576,7 +606,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     n = a.shape[d]
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue: k ({k}) is out of range for dimension {d} of size {n}")
-    idx = np.take(np.argsort(a, axis=d, kind="stable"), [k - 1], axis=d).astype(np.int64)
+    idx = np.argsort(a, axis=d, kind="stable")[(slice(None),) * d + (slice(k - 1, k),)].astype(np.int64)
     from ._ops_shape import gather
     v = gather(input, d, idx)
     if not keepdim:
@@ -591,7 +621,7 @@ def median(input, dim=None, keepdim=False):
         flat = input.reshape(-1)
         n = flat._data.shape[0]
         if n == 0:
-            return _wrap(np.asarray(np.nan, dtype=a.dtype))
+            return _wrap(_filled(a, (), np.nan, a.dtype))
         return kthvalue(flat, (n - 1) // 2 + 1, 0).values
     d = _canon_dim(dim, a.ndim, "median")
     n = a.shape[d]
@@ -604,7 +634,9 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     d = 0 if dim is None else _canon_dim(dim, input._data.ndim, "quantile")
     s = sort(x, d).values
     n = s._data.shape[d]
-    qs = np.atleast_1d(q._data if isinstance(q, Tensor) else np.asarray(q, dtype=np.float64))
+    # the quantiles pick slices (host work): a device tensor q is read back once
+    qs = np.atleast_1d(backend.to_device(q._data, backend.CPU) if isinstance(q, Tensor) else
+                       np.asarray(q, dtype=np.float64))
     if np.any((qs < 0) | (qs > 1)):
         raise RuntimeError("quantile: 'q' must be in the range [0, 1]")
     outs = []

@@ -5,9 +5,22 @@ import builtins
 
 import numpy as np
 
+from . import backend
 from . import dtypes as _dt
 from ._autograd_engine import _mode
-from .tensor import Size, Tensor, _as_tensor_like, _canon_dim, _check_same_device, _inplace_op, _make, _wrap
+from .tensor import (Size, Tensor, _array_on, _as_tensor_like, _canon_dim, _check_same_device, _filled, _inplace_op,
+                     _make, _on_device_of, _scalar_operand, _wrap, _xp)
+
+_ndarray = np.ndarray
+
+
+def _index_array(index, like):
+    """An index or mask argument (Tensor, list, numpy or device array) as an array on the device of array
+    ``like``: as in PyTorch, CPU indices may index a tensor on another device."""
+    a = index._data if isinstance(index, Tensor) else index
+    if a.__class__ is like.__class__:
+        return a
+    return _array_on(like, a)
 
 
 def _shape_args(shape, op, arg="shape"):
@@ -73,7 +86,13 @@ def view(input, *shape):
     a = input._data
     shape = _resolve_shape(_shape_args(shape, "view"), a.size, "view", a.shape)
     try:
-        out = np.reshape(a, shape, copy=False)
+        if a.__class__ is _ndarray:
+            out = np.reshape(a, shape, copy=False)
+        else:
+            # cupy's reshape has no copy=False; a reshaped view starts at a's first element, a copy elsewhere
+            out = a.reshape(shape)
+            if a.size and out.data.ptr != a.data.ptr:
+                raise ValueError
     except ValueError:
         raise RuntimeError(f"view size is not compatible with input tensor's size and stride (input shape "
                            f"{tuple(a.shape)}, strides {input.stride()}, requested {list(shape)}). "
@@ -460,8 +479,8 @@ def select(input, dim, index):
 
 # ---------------------------------------------------------------------------- indexing
 
-def _norm_index(idx):
-    """Convert an index to numpy terms; returns (index, advanced)."""
+def _norm_index(idx, like):
+    """Convert an index to numpy terms, index arrays on the device of array ``like``; returns (index, advanced)."""
     items = idx if isinstance(idx, tuple) else (idx,)
     out = []
     advanced = False
@@ -475,8 +494,8 @@ def _norm_index(idx):
             advanced = True
         elif isinstance(it, (builtins.int, np.integer)):
             out.append(builtins.int(it))
-        elif isinstance(it, (Tensor, np.ndarray, list)):
-            a = it._data if isinstance(it, Tensor) else np.asarray(it)
+        elif isinstance(it, (Tensor, np.ndarray, list)) or backend.is_cuda_array(it):
+            a = it._data if isinstance(it, Tensor) else it if hasattr(it, "dtype") else np.asarray(it)
             if a.dtype.kind == "b":
                 pass
             elif a.dtype.kind in "iu":
@@ -488,6 +507,8 @@ def _norm_index(idx):
             else:
                 raise IndexError(f"tensors used as indices must be long, int or bool tensors; index {k} has dtype "
                                  f"{a.dtype}")
+            if a.__class__ is not like.__class__:
+                a = _on_device_of(like, a)
             out.append(a)
             advanced = True
         else:
@@ -498,15 +519,17 @@ def _norm_index(idx):
 
 def _getitem(self, idx):
     t = type(idx)
+    a = self._data
     if t is builtins.int or t is slice:
         nidx, advanced = idx, False
     else:
-        nidx, advanced = _norm_index(idx)
-    a = self._data
+        nidx, advanced = _norm_index(idx, a)
     try:
         out = a[nidx]
     except IndexError as e:
         raise IndexError(f"index {idx!r} is out of bounds for tensor of shape {tuple(a.shape)}: {e}") from None
+    if out.__class__ is not a.__class__ and a.__class__ is not _ndarray:
+        out = _on_device_of(a, out)     # a numpy scalar when every dim is indexed by an int
     if _mode.enabled and self._requires_grad:
         shape = a.shape
         return _make(out, (self,), lambda g: (_index_scatter(g, shape, nidx, advanced),), "Index")
@@ -516,7 +539,7 @@ def _getitem(self, idx):
 def _index_scatter(g, shape, nidx, advanced):
     """zeros(shape) with ``g`` added at ``nidx`` (repeated indices accumulate); differentiable in g."""
     gd = g._data
-    out = np.zeros(shape, dtype=gd.dtype)
+    out = _xp(gd).zeros(shape, dtype=gd.dtype)
     if advanced:
         np.add.at(out, nidx, gd)
     else:
@@ -526,18 +549,31 @@ def _index_scatter(g, shape, nidx, advanced):
     return _wrap(out)
 
 
+_SCALARS = (builtins.bool, builtins.int, builtins.float, np.generic)
+
+
 def _setitem(self, idx, value):
-    nidx, _ = _norm_index(idx)
+    sd = self._data
+    nidx, _ = _norm_index(idx, sd)
     if isinstance(value, Tensor):
         v = value._data
         vt = value
+        if v.__class__ is not sd.__class__:
+            # like PyTorch, a 0-d CPU tensor may be assigned into a tensor on another device
+            if v.ndim == 0 and backend.device_of(v) == backend.CPU and not value._requires_grad:
+                v = _on_device_of(sd, v)
+                vt = _wrap(v)
+            else:
+                backend.check_same_device(sd, v, "__setitem__")
     else:
         v = value
         vt = None
+        if sd.__class__ is not _ndarray and not isinstance(v, _SCALARS):
+            v = _array_on(sd, v)
     if _mode.enabled and (self._requires_grad or (vt is not None and vt._requires_grad)):
         self._check_inplace()
         if vt is None:
-            vt = _wrap(np.asarray(v, dtype=self._data.dtype))
+            vt = _wrap(_array_on(sd, v, sd.dtype))
         _inplace_op(self, lambda old: _index_put(old, nidx, vt))
         return
     try:
@@ -550,7 +586,7 @@ def _setitem(self, idx, value):
 def _index_put(x, nidx, v):
     out = x._data.copy()
     out[nidx] = v._data
-    mask = np.ones(x._data.shape, dtype=x._data.dtype)
+    mask = _filled(out, out.shape, 1, out.dtype)
     mask[nidx] = 0
 
     def bw(g):
@@ -566,7 +602,7 @@ Tensor.__setitem__ = _setitem
 
 def index_select(input, dim, index):
     d = _canon_dim(dim, input._data.ndim, "index_select")
-    ia = index._data if isinstance(index, Tensor) else np.asarray(index)
+    ia = _index_array(index, input._data)
     if ia.dtype.kind not in "iu":
         raise TypeError(f"index_select: argument 'index' must be an integer tensor, got {ia.dtype}")
     if ia.ndim > 1:
@@ -575,7 +611,7 @@ def index_select(input, dim, index):
 
 
 def masked_select(input, mask):
-    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = _index_array(mask, input._data)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_select: argument 'mask' must be a bool tensor, got {m.dtype}")
     shape = np.broadcast_shapes(input._data.shape, m.shape)
@@ -584,6 +620,7 @@ def masked_select(input, mask):
 
 def _full_index(index_arr, dim, ndim):
     """Index tuple selecting, at every position of ``index_arr``, element index_arr[...] along ``dim``."""
+    xp = _xp(index_arr)
     idx = []
     for k in range(ndim):
         if k == dim:
@@ -591,12 +628,12 @@ def _full_index(index_arr, dim, ndim):
         else:
             shp = [1] * ndim
             shp[k] = index_arr.shape[k]
-            idx.append(np.arange(index_arr.shape[k]).reshape(shp))
+            idx.append(xp.arange(index_arr.shape[k]).reshape(shp))
     return tuple(idx)
 
 
-def _check_index(index, op, input_nd):
-    ia = index._data if isinstance(index, Tensor) else np.asarray(index)
+def _check_index(index, op, input_nd, like):
+    ia = _index_array(index, like)
     if ia.dtype.kind not in "iu":
         raise TypeError(f"{op}: argument 'index' must be an int64 tensor, got {ia.dtype}")
     if ia.ndim != input_nd and not (ia.ndim <= 1 and input_nd <= 1):
@@ -609,7 +646,7 @@ def gather(input, dim, index, *, sparse_grad=False):
     a = input._data
     nd = a.ndim
     d = _canon_dim(dim, nd, "gather")
-    ia = _check_index(index, "gather", nd)
+    ia = _check_index(index, "gather", nd, a)
     if nd == 0:
         return input.clone()
     for k in range(nd):
@@ -630,7 +667,7 @@ def take_along_dim(input, indices, dim=None):
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     d = _canon_dim(dim, input._data.ndim, "take_along_dim")
-    ia = indices._data
+    ia = _index_array(indices, input._data)
     shape = list(np.broadcast_shapes(tuple(s if k != d else 1 for k, s in enumerate(input._data.shape)),
                                      tuple(s if k != d else 1 for k, s in enumerate(ia.shape))))
     xs = list(shape)
@@ -643,7 +680,7 @@ def scatter_add(input, dim, index, src):
     a = input._data
     nd = a.ndim
     d = _canon_dim(dim, nd, "scatter_add")
-    ia = _check_index(index, "scatter_add", nd)
+    ia = _check_index(index, "scatter_add", nd, a)
     if not isinstance(src, Tensor):
         src = _as_tensor_like(src, input)
     sd = src._data
@@ -668,7 +705,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     a = input._data
     nd = a.ndim
     d = _canon_dim(dim, nd, "scatter")
-    ia = _check_index(index, "scatter", nd)
+    ia = _check_index(index, "scatter", nd, a)
     if src is None and value is None:
         raise TypeError("scatter: one of 'src' or 'value' is required")
     if src is not None and not isinstance(src, Tensor):
@@ -684,11 +721,18 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     elif reduce == "add":
         np.add.at(out, fidx, v)
     elif reduce == "multiply":
-        np.multiply.at(out, fidx, v)
+        if out.__class__ is _ndarray:
+            np.multiply.at(out, fidx, v)
+        else:
+            # cupy has no multiply.at: done on the host, copies made explicitly
+            host = backend.to_device(out, backend.CPU)
+            np.multiply.at(host, tuple(backend.to_device(i, backend.CPU) for i in fidx),
+                           backend.to_device(v, backend.CPU) if hasattr(v, "shape") else v)
+            out = _on_device_of(a, host)
     else:
         raise ValueError(f"scatter: argument 'reduce' must be None, 'add' or 'multiply', got {reduce!r}")
     if _mode.enabled and reduce is None and (input._requires_grad or (src is not None and src._requires_grad)):
-        mask = np.ones(a.shape, dtype=a.dtype)
+        mask = _filled(a, a.shape, 1, a.dtype)
         mask[fidx] = 0
         ssh = src._data.shape if src is not None else None
 
@@ -706,7 +750,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 def index_add(input, dim, index, source, *, alpha=1):
     d = _canon_dim(dim, input._data.ndim, "index_add")
-    ia = index._data if isinstance(index, Tensor) else np.asarray(index)
+    ia = _index_array(index, input._data)
     if ia.dtype.kind not in "iu" or ia.ndim > 1:
         raise TypeError(f"index_add: argument 'index' must be a 1-D integer tensor, got {ia.dtype} {ia.shape}")
     if alpha != 1:
@@ -720,21 +764,24 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 
 def masked_fill(input, mask, value):
-    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    a = input._data
+    m = mask._data if isinstance(mask, Tensor) else mask
+    if m.__class__ is not a.__class__:
+        m = _array_on(a, m)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: argument 'mask' must be a bool tensor, got {m.dtype}")
-    a = input._data
     vt = value if isinstance(value, Tensor) else None
     if vt is not None:
         if vt._data.ndim != 0:
             raise RuntimeError(f"masked_fill: only supports a 0-dimensional 'value' tensor, got shape "
                                f"{tuple(vt.shape)}")
-        v = vt._data.astype(a.dtype)
+        v = _on_device_of(a, vt._data.astype(a.dtype))
+    elif a.dtype.kind == "f" and isinstance(value, float):
+        v = a.dtype.type(value)
     else:
-        v = value
+        v = _scalar_operand(a, value, a.dtype)
     try:
-        out = np.where(m, np.asarray(v, dtype=a.dtype) if a.dtype.kind != "f" or not isinstance(v, float)
-                       else a.dtype.type(v), a)
+        out = np.where(m, v, a)
     except ValueError:
         raise RuntimeError(f"masked_fill: mask of shape {tuple(m.shape)} cannot be broadcast to the input's shape "
                            f"{tuple(a.shape)}") from None
@@ -752,28 +799,42 @@ def masked_fill(input, mask, value):
     return _wrap(out)
 
 
+def _is_array(v):
+    return isinstance(v, np.ndarray) or backend.is_cuda_array(v)
+
+
 def where(condition, input=None, other=None):
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
-    c = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
-    if c.dtype != np.bool_:
-        c = c.astype(bool)
     xt = input if isinstance(input, Tensor) else None
     yt = other if isinstance(other, Tensor) else None
-    if xt is None and yt is None:
-        xt = _wrap(np.asarray(input, dtype=_dt.scalar_result(_dt.bool, input)))
     _check_same_device([t for t in (condition, xt, yt) if isinstance(t, Tensor)], "where")
+    c = condition._data if isinstance(condition, Tensor) else condition
+    ref = xt._data if xt is not None else yt._data if yt is not None else None
+    if ref is None:
+        if not hasattr(c, "dtype"):
+            c = np.asarray(c)
+    elif c.__class__ is not ref.__class__:
+        c = _array_on(ref, c)
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    if xt is None and yt is None:
+        xt = _wrap(_array_on(c, input, _dt.scalar_result(_dt.bool, input)))
     if xt is not None and yt is not None:
         xd, yd = xt._data, yt._data
         if xd.dtype != yd.dtype:
             r = _dt.promote(xd.dtype, xd.ndim > 0, yd.dtype, yd.ndim > 0)
             xd, yd = xd.astype(r), yd.astype(r)
     elif xt is not None:
-        r = _dt.scalar_result(xt._data.dtype, other) if not isinstance(other, np.ndarray) else xt._data.dtype
-        xd, yd = xt._data.astype(r, copy=False), np.asarray(other, dtype=r)
+        arr = _is_array(other)
+        r = xt._data.dtype if arr else _dt.scalar_result(xt._data.dtype, other)
+        xd = xt._data.astype(r, copy=False)
+        yd = _array_on(xd, other, r) if arr else _scalar_operand(xd, other, r)
     else:
-        r = _dt.scalar_result(yt._data.dtype, input) if not isinstance(input, np.ndarray) else yt._data.dtype
-        xd, yd = np.asarray(input, dtype=r), yt._data.astype(r, copy=False)
+        arr = _is_array(input)
+        r = yt._data.dtype if arr else _dt.scalar_result(yt._data.dtype, input)
+        yd = yt._data.astype(r, copy=False)
+        xd = _array_on(yd, input, r) if arr else _scalar_operand(yd, input, r)
     try:
         out = np.where(c, xd, yd)
     except ValueError:
@@ -795,7 +856,7 @@ def nonzero(input, *, as_tuple=False):
     nz = np.nonzero(a) if a.ndim > 0 else np.nonzero(a.reshape(1))
     if as_tuple:
         return tuple(_wrap(i.astype(np.int64)) for i in nz)
-    return _wrap(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64))
+    return _wrap(np.stack(nz, axis=1).astype(np.int64) if nz else _filled(a, (0, 0), 0, np.int64))
 
 
 def argwhere(input):
@@ -806,7 +867,7 @@ def flip(input, dims):
     nd = input._data.ndim
     dims = (dims,) if isinstance(dims, (builtins.int, np.integer)) else tuple(dims)
     dims = tuple(_canon_dim(d, nd, "flip", "dims") for d in dims)
-    out = np.flip(input._data, dims).copy()
+    out = _on_device_of(input._data, np.flip(input._data, dims).copy())
     if _mode.enabled and input._requires_grad:
         return _make(out, (input,), lambda g: (flip(g, dims),), "Flip")
     return _wrap(out)
@@ -852,13 +913,15 @@ tril = _tri("tril", np.tril)
 triu = _tri("triu", np.triu)
 
 
-def _diag_indices(shape, offset):
+def _diag_indices(shape, offset, like):
+    """Row and column indices of diagonal ``offset`` of a (..., n, m) array, on the device of array ``like``."""
+    xp = _xp(like)
     n, m = shape[-2], shape[-1]
     if offset >= 0:
         k = builtins.max(0, builtins.min(n, m - offset))
-        return np.arange(k), np.arange(k) + offset
+        return xp.arange(k), xp.arange(k) + offset
     k = builtins.max(0, builtins.min(n + offset, m))
-    return np.arange(k) - offset, np.arange(k)
+    return xp.arange(k) - offset, xp.arange(k)
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):
@@ -866,7 +929,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     if nd < 2:
         raise RuntimeError(f"diagonal: input must have at least 2 dimensions, got {nd}")
     x = movedim(input, (dim1, dim2), (-2, -1))
-    r, c = _diag_indices(x._data.shape, offset)
+    r, c = _diag_indices(x._data.shape, offset, x._data)
     return x[..., r, c]
 
 
@@ -874,11 +937,11 @@ def diag(input, diagonal=0):
     a = input._data
     if a.ndim == 1:
         n = a.shape[0] + abs(diagonal)
-        r, c = _diag_indices((n, n), diagonal)
+        r, c = _diag_indices((n, n), diagonal, a)
         return _index_scatter(input, (n, n), (r, c), True) if input._requires_grad and _mode.enabled else \
             _wrap(np.diag(a, diagonal))
     if a.ndim == 2:
-        r, c = _diag_indices(a.shape, diagonal)
+        r, c = _diag_indices(a.shape, diagonal, a)
         return input[r, c]
     raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got {a.ndim}-D")
 
@@ -886,12 +949,12 @@ def diag(input, diagonal=0):
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     a = input._data
     n = a.shape[-1] + abs(offset)
-    r, c = _diag_indices((n, n), offset)
+    r, c = _diag_indices((n, n), offset, a)
     shape = a.shape[:-1] + (n, n)
     if _mode.enabled and input._requires_grad:
         out = _index_scatter(input, shape, (Ellipsis, r, c), True)
     else:
-        o = np.zeros(shape, dtype=a.dtype)
+        o = _xp(a).zeros(shape, dtype=a.dtype)
         o[..., r, c] = a
         out = _wrap(o)
     if (dim1, dim2) != (-2, -1):
@@ -906,6 +969,8 @@ def repeat_interleave(input, repeats, dim=None):
     d = _canon_dim(dim, input._data.ndim, "repeat_interleave")
     n = input._data.shape[d]
     r = repeats._data if isinstance(repeats, Tensor) else repeats
+    if hasattr(r, "shape"):
+        r = backend.to_device(r, backend.CPU)      # the counts fix the output's size: read back once
     idx = np.repeat(np.arange(n), r)
     return index_select(input, d, idx)
 

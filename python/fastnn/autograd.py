@@ -10,7 +10,7 @@ from . import backend
 
 from ._autograd_engine import (Node, _mode, enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
                                run_backward, set_grad_enabled)
-from .tensor import Tensor, _filled, _on_device_of, _wrap
+from .tensor import Tensor, _array_on, _filled, _on_device_of, _wrap
 
 __all__ = ["grad", "backward", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled", "inference_mode", "GradcheckError"]
@@ -46,7 +46,7 @@ def _make_grads(outputs, grad_outputs, op):
                                    f"{tuple(o.shape)}); pass grad_outputs")
             g = _wrap(_filled(o._data, o._data.shape, 1, o._data.dtype))
         elif not isinstance(g, Tensor):
-            g = _wrap(_on_device_of(o._data, np.asarray(g, dtype=o._data.dtype)))
+            g = _wrap(_array_on(o._data, g, o._data.dtype))
         if g._data.shape != o._data.shape:
             raise RuntimeError(f"{op}: mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
                                f"output[{i}] has a shape of {tuple(o.shape)}")
@@ -207,8 +207,8 @@ class Function:
             for p in arg_pos:
                 r = res[p]
                 if r is not None and not isinstance(r, Tensor):
-                    if isinstance(r, np.ndarray) or np.isscalar(r):
-                        r = _wrap(_on_device_of(args[p]._data, np.asarray(r, dtype=args[p]._data.dtype)))
+                    if isinstance(r, np.ndarray) or np.isscalar(r) or backend.is_cuda_array(r):
+                        r = _wrap(_array_on(args[p]._data, r, args[p]._data.dtype))
                     else:
                         raise TypeError(f"{cls.__name__}.backward returned {type(r).__name__} for argument {p}; "
                                         "expected a Tensor or None")
@@ -272,6 +272,11 @@ def _flat_outputs(out):
     raise TypeError(f"gradcheck: the function must return a Tensor or a tuple of Tensors, got {type(out).__name__}")
 
 
+def _host64(a):
+    """Array ``a`` as float64 on the host (the Jacobians are assembled there)."""
+    return backend.to_device(a, backend.CPU).astype(np.float64)
+
+
 def _numerical_jacobian(func, inputs, idx_in, out_idx_list, eps):
     """J[k][i][o, e]: d out_k[o] / d inputs[i][e] by central differences (all outputs at once)."""
     jac = {}
@@ -288,9 +293,9 @@ def _numerical_jacobian(func, inputs, idx_in, out_idx_list, eps):
                 pos = np.unravel_index(e, x.shape)
                 orig = x[pos].item()
                 x[pos] = orig + eps
-                plus = [o._data.astype(np.float64).reshape(-1) for o in _flat_outputs(func(*inputs))]
+                plus = [_host64(o._data).reshape(-1) for o in _flat_outputs(func(*inputs))]
                 x[pos] = orig - eps
-                minus = [o._data.astype(np.float64).reshape(-1) for o in _flat_outputs(func(*inputs))]
+                minus = [_host64(o._data).reshape(-1) for o in _flat_outputs(func(*inputs))]
                 x[pos] = orig
                 for k in out_idx_list:
                     cols[k][:, e] = (plus[k] - minus[k]) / (2 * eps)
@@ -310,12 +315,12 @@ def _analytical_jacobian(outputs, inputs, idx_in, out_idx_list):
         if not o._requires_grad:
             continue
         for r in range(m):
-            g = np.zeros(o._data.shape, dtype=o._data.dtype)
+            g = _filled(o._data, o._data.shape, 0, o._data.dtype)
             g.reshape(-1)[r] = 1
             grads = run_backward([o], [_wrap(g)], True, False, inputs=diff_inputs, allow_unused=True)
             for i, gi in zip(idx_in, grads):
                 if gi is not None:
-                    jac[(k, i)][r, :] = np.asarray(gi._data, dtype=np.float64).reshape(-1)
+                    jac[(k, i)][r, :] = _host64(gi._data).reshape(-1)
     return jac
 
 
@@ -379,7 +384,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     diff_outs = [o for o in outputs if o._data.dtype.kind == "f" and o._requires_grad]
     if grad_outputs is None:
         rng = np.random.default_rng(0)
-        grad_outputs = tuple(_wrap(rng.standard_normal(o._data.shape)).requires_grad_(True) for o in diff_outs)
+        grad_outputs = tuple(_wrap(_on_device_of(o._data, rng.standard_normal(o._data.shape))).requires_grad_(True)
+                             for o in diff_outs)
     else:
         grad_outputs = tuple(grad_outputs)
     n_in = len(inputs)

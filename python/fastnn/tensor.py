@@ -47,14 +47,34 @@ def _as_array(a):
     return a
 
 
+def _xp(a):
+    """The array module (numpy or cupy) of array ``a``; numpy at the cost of one comparison."""
+    return np if a.__class__ is ndarray else backend.array_module_of(a)
+
+
 def _filled(like, shape, value, dtype):
     """An array of ``shape`` filled with ``value`` on the device of array ``like``."""
-    return backend.array_module_of(like).full(shape, value, dtype=dtype)
+    return _xp(like).full(shape, value, dtype=dtype)
 
 
 def _on_device_of(like, a):
-    """Array ``a`` moved to the device of array ``like`` (no copy when already there)."""
-    return a if a.__class__ is like.__class__ else backend.to_device(a, backend.device_of(like))
+    """Array ``a`` moved to the device of array ``like`` (no copy when already there). A numpy scalar
+    (what numpy functions give for 0-d results) becomes a 0-d array there."""
+    if a.__class__ is like.__class__:
+        return a
+    if like.__class__ is ndarray and isinstance(a, _np_generic):
+        return _asarray(a)
+    return backend.to_device(_as_array(a), backend.device_of(like))
+
+
+def _array_on(like, v, dtype=None):
+    """``v`` (a number, a list, a numpy or a device array) as an array of ``dtype`` (None: inferred) on the
+    device of array ``like``; host data is copied there explicitly (cupy refuses implicit transfers)."""
+    if v.__class__ is not like.__class__ and not backend.is_cuda_array(v):
+        v = np.asarray(v, dtype=dtype)
+    elif dtype is not None and v.dtype != dtype:
+        v = v.astype(dtype)
+    return _on_device_of(like, v)
 
 
 def _wrap(a):
@@ -82,14 +102,19 @@ def _as_tensor_like(x, like):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (builtins.bool, numbers.Number, np.generic)):
-        return _wrap(np.asarray(x, dtype=_dt.scalar_result(like._data.dtype, x)))
-    return _wrap(_array_from_data(x, None))
+        return _wrap(_on_device_of(like._data, np.asarray(x, dtype=_dt.scalar_result(like._data.dtype, x))))
+    return _wrap(_on_device_of(like._data, _array_from_data(x, None)))
 
 
 def _array_from_data(data, dtype):
     if isinstance(data, Tensor):
         a = data._data
         return a.astype(dtype) if dtype is not None and a.dtype != dtype else a.copy()
+    if data.__class__ is not np.ndarray and backend.is_cuda_array(data):
+        # a device array stays on its device (numpy cannot read device memory)
+        if data.dtype not in _dt._SUPPORTED:
+            raise TypeError(f"tensor: unsupported dtype {data.dtype}")
+        return data.astype(dtype) if dtype is not None and data.dtype != dtype else data.copy()
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat_iter(data)):
         data = _replace_tensors(data)
     a = np.array(data, dtype=dtype, copy=True) if dtype is not None else np.array(data, copy=True)
@@ -126,7 +151,7 @@ def _replace_tensors(x):
     if isinstance(x, (list, tuple)):
         return [_replace_tensors(y) for y in x]
     if isinstance(x, Tensor):
-        return x._data
+        return backend.to_device(x._data, backend.CPU)
     return x
 
 
@@ -214,8 +239,8 @@ def _operands(a, b, op):
         if r != ad.dtype:
             ad = ad.astype(r)
         return ad, _scalar_operand(ad, b, r), None
-    if isinstance(b, (np.ndarray, list, tuple)):
-        bt = _wrap(_array_from_data(b, None))
+    if isinstance(b, (np.ndarray, list, tuple)) or backend.is_cuda_array(b):
+        bt = _wrap(_on_device_of(ad, _array_from_data(b, None)))
         return _operands(a, bt, op)
     raise TypeError(f"{op}: unsupported operand type {type(b).__name__} (expected a Tensor or a number)")
 
@@ -315,7 +340,7 @@ class Tensor:
     def contiguous(self, memory_format=None):
         if self._data.flags.c_contiguous:
             return self
-        return _unary_copy(self, np.ascontiguousarray(self._data), "Clone")
+        return _unary_copy(self, _xp(self._data).ascontiguousarray(self._data), "Clone")
 
     def is_floating_point(self):
         return self._data.dtype.kind == "f"
@@ -463,6 +488,11 @@ class Tensor:
         return backend.to_device(self._data, "cpu").tolist()
 
     def numpy(self, *, force=False):
+        if self._data.__class__ is not ndarray and backend.is_cuda_array(self._data):
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                                "copy the tensor to host memory first.")
+            return backend.to_device(self._data, backend.CPU)
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._data
@@ -696,8 +726,8 @@ class Tensor:
             self._check_inplace()
             src_t = src if isinstance(src, Tensor) else _as_tensor_like(src, self)
             return _inplace_op(self, lambda old: src_t.to(self._data.dtype).expand(self._data.shape) + 0)
-        s = src._data if isinstance(src, Tensor) else np.asarray(src)
-        s = backend.to_device(s, self.device)
+        s = src._data if isinstance(src, Tensor) else src
+        s = _array_on(self._data, s)
         try:
             np.copyto(self._data, s, casting="unsafe") if isinstance(self._data, np.ndarray) else \
                 self._data.__setitem__(Ellipsis, s)
@@ -710,9 +740,21 @@ class Tensor:
         if self._recording(other):
             self._check_inplace()
             return _inplace_op(self, lambda old: fallback(old, other))
-        o = other._data if isinstance(other, Tensor) else other
+        sd = self._data
+        if isinstance(other, Tensor):
+            o = other._data
+            if o.__class__ is not sd.__class__:
+                # like PyTorch, a 0-d CPU tensor may update a tensor on another device
+                if o.ndim == 0 and backend.device_of(o) == backend.CPU:
+                    o = backend.to_device(o, backend.device_of(sd))
+                else:
+                    backend.check_same_device(sd, o, name)
+        else:
+            o = other
+            if sd.__class__ is not ndarray and isinstance(o, (np.ndarray, list, tuple)):
+                o = _array_on(sd, o)
         try:
-            ufunc(self._data, o, out=self._data, casting="same_kind")
+            ufunc(sd, o, out=sd, casting="same_kind")
         except ValueError:
             raise RuntimeError(f"{name}: shape {tuple(np.shape(o))} of 'other' cannot be broadcast to the "
                                f"in-place destination's shape {tuple(self.shape)}") from None
@@ -789,25 +831,26 @@ class Tensor:
     def uniform_(self, a=0.0, b=1.0):
         from . import random as _random
         self._check_inplace()
-        self._data[...] = _random.generator().uniform(a, b, size=self._data.shape)
+        self._data[...] = _on_device_of(self._data, _random.generator().uniform(a, b, size=self._data.shape))
         return self
 
     def normal_(self, mean=0.0, std=1.0):
         from . import random as _random
         self._check_inplace()
-        self._data[...] = _random.generator().normal(mean, std, size=self._data.shape)
+        self._data[...] = _on_device_of(self._data, _random.generator().normal(mean, std, size=self._data.shape))
         return self
 
     def bernoulli_(self, p=0.5):
         from . import random as _random
         self._check_inplace()
-        self._data[...] = _random.generator().random(size=self._data.shape) < p
+        self._data[...] = _on_device_of(self._data, _random.generator().random(size=self._data.shape) < p)
         return self
 
     def exponential_(self, lambd=1.0):
         from . import random as _random
         self._check_inplace()
-        self._data[...] = _random.generator().exponential(1.0 / lambd, size=self._data.shape)
+        a = _random.generator().exponential(1.0 / lambd, size=self._data.shape)
+        self._data[...] = _on_device_of(self._data, a)
         return self
 
     def random_(self, low=0, high=None):
@@ -815,7 +858,8 @@ class Tensor:
         self._check_inplace()
         if high is None:
             low, high = 0, low if low else 2 ** 24
-        self._data[...] = _random.generator().integers(low, high, size=self._data.shape)
+        a = _random.generator().integers(low, high, size=self._data.shape)
+        self._data[...] = _on_device_of(self._data, a)
         return self
 
     def set_(self, source):
