@@ -71,7 +71,8 @@ class _Writer:
             return {"t": "str", "v": obj}
         if isinstance(obj, Tensor):
             return {"t": "tensor", "k": self.array(obj._data, path), "rg": bool(obj.requires_grad)}
-        if isinstance(obj, np.ndarray):
+        if isinstance(obj, np.ndarray) or backend.is_cuda_array(obj):
+            # a bare device array is saved as the host array it copies to, and loads as one
             return {"t": "ndarray", "k": self.array(obj, path)}
         if isinstance(obj, np.generic):
             return {"t": "npscalar", "k": self.array(np.asarray(obj), path)}

@@ -26,9 +26,15 @@ def to_numpy(x, name="x"):
         data = x._data
     else:
         data = x
+    if data.__class__ is np.ndarray:
+        return data
+    from .. import backend
+    if backend.is_cuda_array(data):
+        # an explicit copy: cupy refuses the implicit conversion np.asarray would ask for
+        return backend.to_device(data, "cpu")
     if isinstance(data, np.ndarray):
         return data
-    if hasattr(data, "get") and hasattr(data, "__cuda_array_interface__"):  # a cupy array
+    if hasattr(data, "get") and hasattr(data, "__cuda_array_interface__"):  # a cupy array without fastnn's CUDA
         return data.get()
     try:
         return np.asarray(data)
@@ -45,7 +51,12 @@ def wrap(array):
 def as_like(array, like):
     """``array`` returned as the same kind of object as ``like``: Tensor, list or numpy array."""
     if is_tensor(like):
-        return wrap(np.ascontiguousarray(array))
+        array = np.ascontiguousarray(array)
+        if like._data.__class__ is not np.ndarray:
+            # a result computed on the host for a device tensor goes back to that device
+            from .. import backend
+            array = backend.to_device(array, backend.device_of(like._data))
+        return wrap(array)
     if isinstance(like, (list, tuple)):
         return array.tolist()
     return array

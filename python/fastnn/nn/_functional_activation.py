@@ -160,7 +160,8 @@ def _softplus_node(x, beta, threshold):
             if _mode.enabled:
                 bxt = x * beta
                 return (g.where(bxt > threshold, g * bxt.sigmoid()),)
-            s = 1.0 / (1.0 + np.exp(-bx))
+            with np.errstate(over="ignore"):    # exp(-bx) = inf where the sigmoid is 0
+                s = 1.0 / (1.0 + np.exp(-bx))
             return (_wrap(np.where(bx > threshold, g._data, g._data * s).astype(xd.dtype, copy=False)),)
         return _make(out, (x,), bw, "Softplus")
     return _wrap(out)

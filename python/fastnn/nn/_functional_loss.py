@@ -375,7 +375,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         shape[cd] = C
         if w is not None:
             coef = coef * w.reshape(shape)
-        tcoef = np.full(shape, tcoef_scale, dtype=x.dtype) if w is None else tcoef_scale * w.reshape(shape)
+        tcoef = array_module_of(x).full(shape, tcoef_scale, dtype=x.dtype) if w is None \
+            else tcoef_scale * w.reshape(shape)
         if reduction == "mean":
             n = x.size // C if C else 0
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -464,8 +465,11 @@ def one_hot(tensor, num_classes=-1):
     if t.size and (t.min() < 0 or t.max() >= num_classes):
         raise RuntimeError(f"one_hot: class values must be in [0, {num_classes}), got values in "
                            f"[{int(t.min())}, {int(t.max())}]")
-    out = np.zeros(t.shape + (num_classes,), dtype=np.int64)
-    np.put_along_axis(out, t[..., None].astype(np.int64), 1, axis=-1)
+    xp = array_module_of(t)
+    out = xp.zeros(t.shape + (num_classes,), dtype=np.int64)
+    if t.size:
+        # one flat scatter: each element's class lands at offset i * num_classes + t[i]
+        out.reshape(-1)[xp.arange(t.size) * num_classes + t.reshape(-1)] = 1
     return _wrap(out)
 
 

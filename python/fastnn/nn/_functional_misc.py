@@ -217,7 +217,9 @@ def pad(input, pad, mode="constant", value=None):
                              f"dimension {n} for reflect mode (dim {d})")
         if mode == "circular" and (lo > n or hi > n):
             raise ValueError(f"pad: padding value ({lo}, {hi}) causes wrapping around more than once (dim {d})")
-        idx = _pad_indices(n, lo, hi, mode)
+        idx = _pad_indices(n, lo, hi, mode).astype(np.int64)
+        if idx.__class__ is not input._data.__class__:
+            idx = backend.to_device(idx, backend.device_of(input._data))
         # integer-array indexing: its backward scatter-adds repeated indices
-        out = out[(slice(None),) * d + (_wrap(idx.astype(np.int64)),)]
+        out = out[(slice(None),) * d + (_wrap(idx),)]
     return out

@@ -18,7 +18,11 @@ def empty_tensor(shape, dtype, device):
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
     if not _dtypes.is_floating(dt):
         raise TypeError(f"layer parameters must have a floating point dtype, got {dt}")
-    arr = np.empty(shape, dtype=dt)
+    return place(np.empty(shape, dtype=dt), device)
+
+
+def place(arr, device):
+    """Host array ``arr`` as a tensor on ``device`` (the default device when None)."""
     dev = backend.get_default_device() if device is None else backend.as_device(device)
     if dev != backend.CPU:
         arr = backend.to_device(arr, dev)

@@ -1,9 +1,8 @@
 """Activation layers: thin Modules over ``fastnn.nn.functional``."""
 from __future__ import annotations
 
-from .. import dtypes as _dtypes
-from ..tensor import Tensor
 from . import _functional_activation as F
+from ._layer_params import empty_tensor
 from .module import Module, Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
@@ -228,13 +227,10 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
-        import numpy as np
         self.num_parameters = num_parameters
         self.init = init
-        dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-        self.weight = Parameter(Tensor._wrap(np.full((num_parameters,), init, dtype=dt)))
-        if device is not None:
-            self.to(device)
+        self.weight = Parameter(empty_tensor((num_parameters,), dtype, device))
+        self.reset_parameters()
 
     def reset_parameters(self):
         self.weight._data[...] = self.init

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from . import conv_functional as CF
-from ._layer_params import empty_tensor as _empty
+from ._layer_params import empty_tensor as _empty, place as _place
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
@@ -36,7 +36,7 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", _empty((num_features,), dtype, device))
             self.register_buffer("running_var", _empty((num_features,), dtype, device))
-            self.register_buffer("num_batches_tracked", Tensor._wrap(np.array(0, dtype=np.int64)))
+            self.register_buffer("num_batches_tracked", _place(np.array(0, dtype=np.int64), device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -14,6 +14,7 @@ import numpy as np
 from .. import kernels
 from .._autograd_engine import _mode
 from ..autograd import Function
+from ..backend import array_module_of
 from ..tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
@@ -82,7 +83,7 @@ def _conv_forward(x, w, b, g):
     y = kernels.conv2d(x, w, b, g.stride, (pt, max(pb, 0), pl, max(pr, 0)), g.dil, g.groups)
     if y.shape[2] != g.out_hw[0] or y.shape[3] != g.out_hw[1]:
         # The output rows/columns past out_hw never reach the input: crop them.
-        y = np.ascontiguousarray(y[:, :, :g.out_hw[0], :g.out_hw[1]])
+        y = array_module_of(y).ascontiguousarray(y[:, :, :g.out_hw[0], :g.out_hw[1]])
     return y
 
 

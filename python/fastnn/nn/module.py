@@ -6,6 +6,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..tensor import Tensor
+from .. import backend
 from .. import dtypes as _dtypes
 
 __all__ = ["Module", "Parameter", "Buffer", "RemovableHandle"]
@@ -20,6 +21,9 @@ class Parameter(Tensor):
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
             arr = np.empty((0,), dtype=_dtypes.get_default_dtype())
+            dev = backend.get_default_device()
+            if dev != backend.CPU:
+                arr = backend.to_device(arr, dev)
         elif isinstance(data, Tensor):
             arr = data._data
         else:
@@ -619,7 +623,7 @@ class Module:
                     missing_keys.append(key)
                 continue
             value = state_dict[key]
-            if isinstance(value, np.ndarray):
+            if isinstance(value, np.ndarray) or backend.is_cuda_array(value):
                 value = Tensor._wrap(value)
             if not isinstance(value, Tensor):
                 error_msgs.append(f'While copying the parameter named "{key}", expected a Tensor from checkpoint '

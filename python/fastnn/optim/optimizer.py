@@ -233,20 +233,29 @@ class Optimizer:
                 id_map[old_id] = p
 
         def cast(param, value, key):
+            # PyTorch's rule: state tensors follow their parameter's dtype (floating ones) and device;
+            # the 'step' counters stay on the host, where each step reads them.
             if isinstance(value, Tensor):
-                if key == "step":
-                    return value
                 arr = value._data
+                if key == "step":
+                    return value if arr.__class__ is np.ndarray else Tensor._wrap(backend.to_device(arr, "cpu"))
                 if arr.dtype.kind == "f" and arr.dtype != param._data.dtype:
                     arr = arr.astype(param._data.dtype)
-                if tuple(arr.shape) != tuple(param._data.shape) and key != "step" and arr.ndim > 0:
+                if tuple(arr.shape) != tuple(param._data.shape) and arr.ndim > 0:
                     raise ValueError(f"optimizer state '{key}' has shape {tuple(arr.shape)} but its parameter has "
                                      f"shape {tuple(param._data.shape)}")
-                if not arr.flags.writeable or arr is value._data and not arr.flags.c_contiguous:
-                    arr = np.array(arr)
+                dev = backend.device_of(param._data)
+                if backend.device_of(arr) != dev:
+                    arr = backend.to_device(arr, dev)
+                elif arr.__class__ is np.ndarray and arr is value._data and (not arr.flags.writeable
+                                                                             or not arr.flags.c_contiguous):
+                    arr = arr.copy()
                 return Tensor._wrap(arr)
             if isinstance(value, np.ndarray):
-                return Tensor._wrap(value.astype(param._data.dtype) if value.dtype.kind == "f" else value)
+                arr = value.astype(param._data.dtype) if value.dtype.kind == "f" else value
+                if key != "step":
+                    arr = backend.to_device(arr, backend.device_of(param._data))
+                return Tensor._wrap(arr)
             if isinstance(value, dict):
                 return {k: cast(param, v, k) for k, v in value.items()}
             return value

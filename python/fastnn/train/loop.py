@@ -83,6 +83,17 @@ def split_batch(batch):
     raise TypeError(f"a batch must be a Tensor, a tuple/list (inputs..., target) or a dict, got {type(batch).__name__}")
 
 
+def _model_device(model, device):
+    """The device batches go to: ``device`` when given, else the device of the model's parameters when that
+    is not the CPU (None there: CPU batches need no transfer)."""
+    if device is not None:
+        return device
+    params = getattr(model, "parameters", None)
+    p = next(iter(params()), None) if callable(params) else None
+    dev = getattr(p, "device", None)
+    return dev if dev is not None and dev.type != "cpu" else None
+
+
 def _to_device(x, device):
     if device is None:
         return x
@@ -311,6 +322,8 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
     on numpy arrays, computed over the whole epoch. ``verbose``: 0 silent, 1 progress bar (one plain
     line per epoch when the output is not a terminal), 2 one plain line per epoch.
     ``scheduler_interval="batch"`` steps the scheduler after every batch instead (OneCycleLR).
+    ``device``: the model is moved there and each batch is copied there; without it batches go to the
+    device of the model's parameters.
     ``initial_epoch``: the epoch to start at (``epochs`` is the final epoch, as in Keras);
     ``resume_from``: a checkpoint path written by ``ModelCheckpoint``/``save_checkpoint`` whose model,
     optimiser, scheduler, RNG state, epoch and history are restored first.
@@ -333,6 +346,7 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
         raise ValueError(f"fit: 'validation_freq' must be a positive int, got {validation_freq!r}")
     if device is not None and hasattr(model, "to"):
         model.to(device)
+    device = _model_device(model, device)
 
     train_loader = as_loader(train_data, batch_size, shuffle, "train_data")
     val_loader = as_loader(val_data, batch_size, False, "val_data")
@@ -408,7 +422,7 @@ def evaluate(model, data, loss_fn=None, metrics=(), *, batch_size=256, device=No
     """Loss and metrics of ``model`` on ``data`` in eval mode under ``no_grad``: a dict with
     ``loss`` (mean over samples, when ``loss_fn`` is given) and each metric."""
     loader = as_loader(data, batch_size, False, "data")
-    return _evaluate_loader(model, loader, loss_fn, resolve_metrics(metrics, loss_fn), device)
+    return _evaluate_loader(model, loader, loss_fn, resolve_metrics(metrics, loss_fn), _model_device(model, device))
 
 
 def predict(model, data, *, batch_size=256, device=None):
@@ -417,6 +431,7 @@ def predict(model, data, *, batch_size=256, device=None):
     of arrays for models with several outputs). Runs in eval mode under ``no_grad``."""
     from .. import no_grad
     loader = as_loader(data, batch_size, False, "data")
+    device = _model_device(model, device)
     was_training = _is_training(model)
     _set_mode(model, False)
     outs = []

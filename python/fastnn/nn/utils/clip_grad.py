@@ -22,34 +22,47 @@ def _as_list(parameters, fn):
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """The ``norm_type``-norm of all ``tensors`` together, as a 0-d Tensor."""
+    """The ``norm_type``-norm of all ``tensors`` together, as a 0-d Tensor on their device."""
     tensors = [t for t in _as_list(tensors, "get_total_norm") if t is not None]
     norm_type = float(norm_type)
     if not tensors:
         return Tensor._wrap(np.zeros((), dtype=np.float32))
-    dtype = tensors[0]._data.dtype
-    xp = array_module_of(tensors[0]._data)
+    arrs = [t._data for t in tensors]
+    dtype = arrs[0].dtype
+    xp = array_module_of(arrs[0])
+    # Partial norms stay arrays on the gradients' device: reading each back to the host would wait
+    # for the GPU once per parameter.
     if math.isinf(norm_type):
-        norms = [xp.abs(t._data).max() if t._data.size else xp.zeros((), dtype=dtype) for t in tensors]
-        total = xp.max(xp.stack([xp.asarray(n, dtype=np.float64) for n in norms]))
+        parts = [xp.abs(a).max() for a in arrs if a.size]
+        total = parts[0] if parts else 0.0
+        for part in parts[1:]:
+            total = xp.maximum(total, part)
     elif norm_type == 2.0:
-        total = math.sqrt(sum(float(xp.vdot(t._data.ravel(), t._data.ravel())) for t in tensors))
+        total = sum(xp.vdot(a.ravel(), a.ravel()).astype(np.float64) for a in arrs) ** 0.5
     else:
-        total = sum(float((xp.abs(t._data.astype(np.float64)) ** norm_type).sum()) for t in tensors) \
-            ** (1.0 / norm_type)
-    total = float(total)
-    if error_if_nonfinite and not math.isfinite(total):
+        total = sum((xp.abs(a.astype(np.float64)) ** norm_type).sum() for a in arrs) ** (1.0 / norm_type)
+    total = xp.asarray(total, dtype=dtype)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
                            "norm anyway, set `error_if_nonfinite=False`")
-    return Tensor._wrap(np.asarray(total, dtype=dtype))
+    return Tensor._wrap(total)
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     """Scale the gradients by ``max_norm / (total_norm + 1e-6)`` when that is below 1."""
     params = [p for p in _as_list(parameters, "clip_grads_with_norm_") if p.grad is not None]
-    tn = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
-    coef = float(max_norm) / (tn + 1e-6)
+    tn = total_norm._data if isinstance(total_norm, Tensor) else total_norm
+    xp = array_module_of(tn) if hasattr(tn, "dtype") else np
+    if xp is not np:
+        # On the GPU the coefficient stays there (min(coef, 1) scales every gradient): deciding on
+        # the host whether to clip would wait for the GPU at every step.
+        coef = xp.minimum(float(max_norm) / (tn.astype(np.float64) + 1e-6), 1.0)
+        for p in params:
+            g = p.grad._data
+            g *= coef.astype(g.dtype)
+        return
+    coef = float(max_norm) / (float(tn) + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for p in params:
             g = p.grad._data
@@ -75,5 +88,4 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     for p in _as_list(parameters, "clip_grad_value_"):
         if p.grad is not None:
             g = p.grad._data
-            np.clip(g, -clip_value, clip_value, out=g) if isinstance(g, np.ndarray) else \
-                g.__setitem__(Ellipsis, g.clip(-clip_value, clip_value))
+            array_module_of(g).clip(g, -clip_value, clip_value, out=g)

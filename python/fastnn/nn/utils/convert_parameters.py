@@ -1,8 +1,7 @@
 """Flatten parameters into one vector and back."""
 from __future__ import annotations
 
-import numpy as np
-
+from ... import backend
 from ...tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
@@ -29,5 +28,10 @@ def vector_to_parameters(vec, parameters):
     v = vec._data
     for p in params:
         n = p.numel()
-        p._data[...] = np.asarray(v[pointer:pointer + n]).reshape(p._data.shape)
+        part = v[pointer:pointer + n].reshape(p._data.shape)
+        if part.__class__ is not p._data.__class__:
+            # a vector on another device than the parameter: copy it over explicitly (cupy refuses
+            # implicit host/device conversions)
+            part = backend.to_device(part, backend.device_of(p._data))
+        p._data[...] = part
         pointer += n
