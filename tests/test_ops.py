@@ -222,6 +222,13 @@ OPS = [
     OpCase("einsum_attention", lambda m, q, k: m.einsum("bhqd,bhkd->bhqk", q, k),
            lambda q, k: np.einsum("bhqd,bhkd->bhqk", q, k), [((2, 2, 3, 4), (2, 2, 5, 4))]),
     OpCase("einsum_sumout", lambda m, x: m.einsum("ij->j", x), lambda x: x.sum(0), [((3, 4),)]),
+    OpCase("einsum_trace", lambda m, x: m.einsum("ii", x), lambda x: np.einsum("ii", x), [((4, 4),), ((1, 1),)],
+           gradgrad=True),
+    OpCase("einsum_diag", lambda m, x: m.einsum("ii->i", x), lambda x: np.einsum("ii->i", x), [((5, 5),)]),
+    OpCase("einsum_repeated_with_operand", lambda m, x, y: m.einsum("iij,jk->ik", x, y),
+           lambda x, y: np.einsum("iij,jk->ik", x, y), [((3, 3, 4), (4, 2))], gradgrad=True),
+    OpCase("einsum_repeated_three", lambda m, x: m.einsum("iji->j", x), lambda x: np.einsum("iji->j", x),
+           [((3, 2, 3),)]),
     # ---- reductions
     OpCase("sum", lambda m, x: x.sum(), np.sum, [(s,) for s in UNARY], gradgrad=True),
     OpCase("sum_dim", lambda m, x: x.sum(-1), lambda x: x.sum(-1), [(s,) for s in REDUCE] + [((0, 3),)],

@@ -711,8 +711,25 @@ def trace(input):
     return input.diagonal().sum()
 
 
+def _take_repeated_diagonals(subs, operand):
+    """``operand`` with every subscript repeated within it ('ii', 'iji') reduced to its diagonal, and the
+    matching subscripts: the diagonal is a differentiable view, so the rest of einsum never sees a repeat."""
+    while True:
+        for a, c in enumerate(subs):
+            b = subs.find(c, a + 1)
+            if b != -1:
+                break
+        else:
+            return subs, operand
+        if operand.shape[a] != operand.shape[b]:
+            raise ValueError(f"einsum: subscript '{c}' is repeated in '{subs}' over dims of sizes "
+                             f"{operand.shape[a]} and {operand.shape[b]}")
+        operand = operand.diagonal(0, a, b)            # the diagonal becomes the last dim
+        subs = subs[:a] + subs[a + 1:b] + subs[b + 1:] + c
+
+
 def einsum(equation, *operands):
-    """Einstein summation (differentiable; repeated indices within one operand are not differentiable)."""
+    """Einstein summation (differentiable, to any order)."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     for i, o in enumerate(operands):
@@ -733,6 +750,10 @@ def einsum(equation, *operands):
     for s, o in zip(subs, operands):
         if len(s) != o._data.ndim:
             raise ValueError(f"einsum: subscripts '{s}' do not match an operand with {o._data.ndim} dims")
+    if builtins.any(len(set(s)) != len(s) for s in subs):
+        subs, operands = zip(*[_take_repeated_diagonals(s, o) for s, o in zip(subs, operands)])
+        subs, operands = list(subs), tuple(operands)
+        lhs = ",".join(subs)
     arrays = [o._data for o in operands]
     dt = arrays[0].dtype
     for x in arrays[1:]:
@@ -750,8 +771,6 @@ def einsum(equation, *operands):
                 if not o._requires_grad:
                     grads.append(None)
                     continue
-                if len(set(s)) != len(s):
-                    raise RuntimeError(f"einsum: backward through repeated subscripts '{s}' is not supported")
                 others = [subs[j] for j in range(len(subs)) if j != i]
                 avail = set(rhs).union(*[set(x) for x in others]) if others else set(rhs)
                 kept = "".join(c for c in s if c in avail)

@@ -48,7 +48,9 @@ class ndarray(_np.ndarray):
         _refuse_host(args)
         _refuse_host(tuple(kwargs.values()))
         # computed on plain host views so that numpy's own nested calls are not checked again
-        return _as_device(func(*_host_views(args), **dict(zip(kwargs, _host_views(tuple(kwargs.values()))))))
+        r = func(*_host_views(args), **dict(zip(kwargs, _host_views(tuple(kwargs.values())))))
+        # cupy's functions give 0-d device arrays where numpy gives scalars
+        return _w(r) if isinstance(r, _np.generic) else _as_device(r)
 
 
 def _host_views(values):
@@ -196,6 +198,8 @@ def __getattr__(name):
 
     def on_host(*args, **kwargs):
         r = f(*args, **kwargs)
+        if isinstance(r, _np.generic):
+            return _w(r)
         return r.view(ndarray) if isinstance(r, _np.ndarray) else r
     on_host.__name__ = name
     return on_host
