@@ -33,30 +33,36 @@ def save_filters(weight, name):
     print(f"saved {plot.save_figure(fig, _common.output_path(name))}")
 
 
-def main(verbose=1, epochs=None):
+def main(verbose=1, epochs=None, device=None):
     cfg = dict(CONFIG, epochs=epochs or CONFIG["epochs"])
+    device = device or ("cuda" if fastnn.cuda.is_available() else "cpu")
     X, y = digits()
     X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, seed=cfg["seed"])
     fastnn.manual_seed(cfg["seed"])
-    model = DigitsCNN()
-    print(model)
+    model = DigitsCNN().to(device)        # fit sends each batch to the model's device
+    print(model, "on", device)
     opt = fastnn.optim.Adam(model.parameters(), lr=cfg["lr"])
     history = fit(model, TensorDataset(fastnn.tensor(X_train), fastnn.tensor(y_train)), nn.CrossEntropyLoss(), opt,
                   epochs=cfg["epochs"], val_data=TensorDataset(fastnn.tensor(X_test), fastnn.tensor(y_test)),
                   metrics=["accuracy"], batch_size=cfg["batch_size"], verbose=verbose)
     model.eval()
     with fastnn.no_grad():
-        y_pred = model(fastnn.tensor(X_test)).numpy().argmax(1)
+        y_pred = model(fastnn.tensor(X_test, device=device)).cpu().numpy().argmax(1)
     acc = metrics.accuracy(y_test, y_pred)
     print(f"\ntest accuracy: {acc:.4f} (target >= 0.97)")
     cm = metrics.confusion_matrix(y_test, y_pred)
     print(metrics.classification_report(y_test, y_pred, digits=3))
     _common.save_plot("plot_history", "10_cnn_digits_history.png", history, title="LeNet-style CNN on digits")
     _common.save_plot("plot_confusion_matrix", "10_cnn_digits_confusion.png", cm)
-    save_filters(model.features[0].weight.detach().numpy(), "10_cnn_digits_filters.png")
+    save_filters(model.features[0].weight.detach().cpu().numpy(), "10_cnn_digits_filters.png")
     return acc
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    args = parser.parse_args()
+    main(epochs=args.epochs, device=args.device)

@@ -8,7 +8,8 @@
 5. test accuracy of the best model, training curves and the confusion matrix saved as PNG.
 
 Aim: >= 89% test accuracy on the full set. Needs the Debian package ``dataset-fashion-mnist``.
-Quick run: ``python examples/12_fashion_mnist_cnn.py --epochs 1 --subset 2000``.
+Quick run: ``python examples/12_fashion_mnist_cnn.py --epochs 1 --subset 2000``; ``--device cpu|cuda``
+(default: the GPU when one is usable).
 """
 import argparse
 import os
@@ -68,7 +69,9 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)
+    device = args.device or ("cuda" if fastnn.cuda.is_available() else "cpu")
     fastnn.manual_seed(args.seed)
 
     store = _common.output_path(f"12_fashion_mnist{'_subset' + str(args.subset) if args.subset else ''}.h5")
@@ -87,7 +90,7 @@ def main(argv=None):
     print(f"train {len(train)}, validation {len(val)}, test {len(test)} images; normalised with mean {mean:.3f}, "
           f"std {std:.3f}; augmentation: {'none' if args.no_augment else augment}")
 
-    model = fashion_cnn()
+    model = fashion_cnn().to(device)        # fit sends each batch to the model's device
     optimizer = fastnn.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = fastnn.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(args.epochs, 1))
     best = ModelCheckpoint(_common.output_path("12_fashion_mnist_best.fnn"), monitor="val_accuracy",
@@ -104,13 +107,13 @@ def main(argv=None):
     preds, labels = [], []
     with fastnn.no_grad():
         for xb, yb in DataLoader(test, batch_size=512):
-            preds.append(model(xb).numpy().argmax(1))
+            preds.append(model(xb.to(device)).cpu().numpy().argmax(1))
             labels.append(yb.numpy())
     y_pred, y_true = np.concatenate(preds), np.concatenate(labels)
     acc = metrics.accuracy(y_true, y_pred)
     print(f"\ntest accuracy: {acc:.4f} ({len(y_true)} images) after {args.epochs} epochs, "
           f"{train_time:.0f} s of training ({train_time / max(args.epochs, 1):.0f} s per epoch, "
-          f"{fastnn.get_num_threads()} threads)")
+          f"{device if device != 'cpu' else str(fastnn.get_num_threads()) + ' CPU threads'})")
     print(metrics.classification_report(y_true, y_pred, target_names=list(FASHION_MNIST_CLASSES), digits=3))
     cm = metrics.confusion_matrix(y_true, y_pred, num_classes=10)
     _common.save_plot("plot_history", "12_fashion_mnist_history.png", history, title="CNN on Fashion-MNIST")

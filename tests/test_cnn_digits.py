@@ -23,12 +23,13 @@ def _split(X, y, test_fraction, seed):
     return np.concatenate(train_idx), np.concatenate(test_idx)
 
 
-def test_digits_cnn_reaches_97_percent():
+def _digits_cnn_accuracy(device):
+    """Test accuracy of DigitsCNN trained for six epochs on ``device`` (same seed, same batches)."""
     X, y = fastnn.datasets.digits()
     X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     tr, te = _split(X, y, 0.25, seed=0)
     fastnn.manual_seed(0)
-    model = DigitsCNN()
+    model = DigitsCNN().to(device)
     opt = fastnn.optim.Adam(model.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
@@ -39,14 +40,28 @@ def test_digits_cnn_reaches_97_percent():
         for i in range(0, len(perm), 64):
             b = perm[i:i + 64]
             opt.zero_grad()
-            loss = loss_fn(model(fastnn.tensor(xtr[b])), fastnn.tensor(ytr[b]))
+            loss = loss_fn(model(fastnn.tensor(xtr[b], device=device)), fastnn.tensor(ytr[b], device=device))
             loss.backward()
             opt.step()
     model.eval()
     with fastnn.no_grad():
-        pred = model(fastnn.tensor(X[te])).numpy().argmax(1)
-    acc = float((pred == y[te]).mean())
+        pred = model(fastnn.tensor(X[te], device=device)).cpu().numpy().argmax(1)
+    return float((pred == y[te]).mean())
+
+
+def test_digits_cnn_reaches_97_percent():
+    acc = _digits_cnn_accuracy("cpu")
     assert acc >= 0.97, f"test accuracy {acc:.4f} < 0.97"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not fastnn.cuda.is_available(), reason="needs a CUDA GPU and cupy")
+def test_digits_cnn_on_gpu_reaches_the_cpu_accuracy():
+    # the same seed gives the same weights, dropout masks and batches on both devices; only the
+    # summation order differs, so the accuracies agree to a couple of test images
+    cpu, gpu = _digits_cnn_accuracy("cpu"), _digits_cnn_accuracy("cuda")
+    assert gpu >= 0.97, f"GPU test accuracy {gpu:.4f} < 0.97"
+    assert abs(gpu - cpu) <= 0.01, f"GPU accuracy {gpu:.4f} vs CPU {cpu:.4f}"
 
 
 def test_lenet5_shapes_and_one_step():
