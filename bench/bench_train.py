@@ -19,7 +19,7 @@ import harness  # noqa: E402
 
 
 # name: row label; shape: row shape column; batch; make_input(rng, batch) -> (x float32, y int64);
-# build_fastnn(fastnn, device, x, y) -> step() with step.model; build_torch(torch, x, y, weights) -> step();
+# build_fastnn(fastnn, device, x, y) -> step() with step.model; build_torch(torch, device, x, y, weights) -> step();
 # export_weights(fastnn model) -> numpy arrays in PyTorch's parameter order.
 # (a namedtuple, not a dataclass: bench/run.py loads this file without registering it as a module)
 Case = namedtuple("Case", "name shape batch make_input build_fastnn build_torch export_weights")
@@ -38,13 +38,15 @@ def _train_step(model, opt, loss_fn, xt, yt):
     return step
 
 
-def _torch_step(torch, model, weights, opt_cls, x, y, **opt_args):
-    """PyTorch's side: ``model`` given fastnn's initial weights, a step on the same batch."""
+def _torch_step(torch, device, model, weights, opt_cls, x, y, **opt_args):
+    """PyTorch's side: ``model`` given fastnn's initial weights, a step on the same batch, on ``device``."""
     with torch.no_grad():
         for p, w in zip(model.parameters(), weights):
             p.copy_(torch.from_numpy(w))
+    model.to(device)
     opt = opt_cls(model.parameters(), **opt_args)
-    return _train_step(model, opt, torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y))
+    return _train_step(model, opt, torch.nn.CrossEntropyLoss(), torch.from_numpy(x).to(device),
+                       torch.from_numpy(y).to(device))
 
 
 def _fastnn_step(fastnn, device, model, opt_cls, x, y, **opt_args):
@@ -71,11 +73,11 @@ def _mlp_fastnn(fastnn, device, x, y):
     return _fastnn_step(fastnn, device, model, fastnn.optim.SGD, x, y, lr=0.01, momentum=0.9)
 
 
-def _mlp_torch(torch, x, y, weights):
+def _mlp_torch(torch, device, x, y, weights):
     nn = torch.nn
     s = _MLP_SIZES
     model = nn.Sequential(nn.Linear(s[0], s[1]), nn.ReLU(), nn.Linear(s[1], s[2]), nn.ReLU(), nn.Linear(s[2], s[3]))
-    return _torch_step(torch, model, weights, torch.optim.SGD, x, y, lr=0.01, momentum=0.9)
+    return _torch_step(torch, device, model, weights, torch.optim.SGD, x, y, lr=0.01, momentum=0.9)
 
 
 def _export(model):
@@ -100,12 +102,12 @@ def _lenet_fastnn(fastnn, device, x, y):
     return _fastnn_step(fastnn, device, LeNet5(), fastnn.optim.Adam, x, y, lr=1e-3)
 
 
-def _lenet_torch(torch, x, y, weights):
+def _lenet_torch(torch, device, x, y, weights):
     nn = torch.nn
     model = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                           nn.Linear(84, 10))
-    return _torch_step(torch, model, weights, torch.optim.Adam, x, y, lr=1e-3)
+    return _torch_step(torch, device, model, weights, torch.optim.Adam, x, y, lr=1e-3)
 
 
 CASES.append(Case("train step LeNet-5 Adam, CE", "1x28x28 batch 128 f32", 128, _lenet_input, _lenet_fastnn,
@@ -144,7 +146,7 @@ def _interleaved(fn_fast, fn_ref, device, repeats, min_time, rounds):
         best_f = t if best_f is None else min(best_f, t)
         if fn_ref is not None:
             harness.pause()
-            t = harness.time_ms(fn_ref, warmup=2, repeats=repeats, min_time=min_time)
+            t = harness.time_ms(fn_ref, device=device, warmup=2, repeats=repeats, min_time=min_time)
             best_r = t if best_r is None else min(best_r, t)
             harness.pause()
     return best_f, best_r
@@ -155,8 +157,8 @@ def _case_row(case, fastnn, torch, device, rng, repeats, quick, label_suffix="")
     step_f = case.build_fastnn(fastnn, device, x, y)
     weights = case.export_weights(step_f.model)
     step_t = None
-    if torch is not None and device == "cpu":
-        step_t = case.build_torch(torch, x, y, weights)
+    if _torch_on(torch, device):
+        step_t = case.build_torch(torch, device, x, y, weights)
     t_fast, t_ref = _interleaved(step_f, step_t, device, repeats, 0.3 if quick else 1.0, 2 if quick else 4)
     note = f"fastnn {case.batch / t_fast * 1e3:,.0f} samples/s"
     if t_ref is not None:
@@ -165,9 +167,18 @@ def _case_row(case, fastnn, torch, device, rng, repeats, quick, label_suffix="")
                        t_ref, note)
 
 
+def _torch_on(torch, device):
+    return torch is not None and (device == "cpu" or torch.cuda.is_available())
+
+
 def run(device="cpu", quick=False):
     import fastnn
     torch = harness.try_import_torch()
+    if torch is not None and device != "cpu":
+        # float32 on both sides: PyTorch would otherwise run its convolutions in TF32 (fastnn's
+        # TF32 switches are off by default)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     threads = fastnn.get_num_threads()
     if torch is not None:
         torch.set_num_threads(threads)
