@@ -1,7 +1,5 @@
 """conv2d / conv1d / conv_transpose2d: kernels against PyTorch and a numpy reference, both algorithms and
 both CPU paths, gradients in float64 (first and second order), and argument checking."""
-import os
-
 import numpy as np
 import pytest
 
@@ -11,19 +9,6 @@ from fastnn import _C, kernels
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-
-@pytest.fixture(params=["avx2", "portable"])
-def cpu_path(request):
-    old = os.environ.get("FASTNN_CPU_PATH")
-    os.environ["FASTNN_CPU_PATH"] = request.param
-    _C.refresh_cpu_path()
-    yield request.param
-    if old is None:
-        os.environ.pop("FASTNN_CPU_PATH", None)
-    else:
-        os.environ["FASTNN_CPU_PATH"] = old
-    _C.refresh_cpu_path()
 
 
 @pytest.fixture(params=["auto", "im2col", "direct"])

@@ -2,7 +2,6 @@
 larger than L1: many channels), the adjoint input-gradient (small outputs, padding beyond dil*(K-1)),
 per-row position vectors (outputs much narrower than the padded rows) and the weight-gradient's
 grouping of small images, each under every algorithm and CPU path."""
-import os
 
 import numpy as np
 import pytest
@@ -21,19 +20,6 @@ CASES = [
     (1, 1, 5, 5, 1, 5, 5, (1, 1), (2, 2), (1, 1), 1),      # one channel, 1 x 1 output rows of 5
     (40, 4, 9, 9, 6, 3, 3, (1, 1), (0, 0), (1, 1), 2),     # groups; 7 x 7 outputs, many small images
 ]
-
-
-@pytest.fixture(params=["avx2", "portable"])
-def cpu_path(request):
-    old = os.environ.get("FASTNN_CPU_PATH")
-    os.environ["FASTNN_CPU_PATH"] = request.param
-    _C.refresh_cpu_path()
-    yield request.param
-    if old is None:
-        os.environ.pop("FASTNN_CPU_PATH", None)
-    else:
-        os.environ["FASTNN_CPU_PATH"] = old
-    _C.refresh_cpu_path()
 
 
 @pytest.mark.parametrize("algo", ["auto", "im2col", "direct"])

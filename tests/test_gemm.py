@@ -24,23 +24,6 @@ def _cpu_has_avx2():
     return " avx2" in flags and " fma" in flags
 
 
-@pytest.fixture(params=["avx2", "portable"])
-def cpu_path(request):
-    old = os.environ.get("FASTNN_CPU_PATH")
-    os.environ["FASTNN_CPU_PATH"] = request.param
-    _C.refresh_cpu_path()
-    try:
-        if _C.cpu_path() != request.param:
-            pytest.skip(f"this CPU cannot run the {request.param} path")
-        yield request.param
-    finally:
-        if old is None:
-            os.environ.pop("FASTNN_CPU_PATH", None)
-        else:
-            os.environ["FASTNN_CPU_PATH"] = old
-        _C.refresh_cpu_path()
-
-
 @pytest.fixture(params=[1, 2])
 def threads(request):
     old = fastnn.get_num_threads()

@@ -1,29 +1,14 @@
 """Pooling kernels and ops against PyTorch and numpy: max/avg (ceil_mode, padding, dilation, count_include_pad,
 divisor_override), adaptive avg/max, indices, backward, both CPU paths, gradcheck, bad inputs."""
-import os
-
 import numpy as np
 import pytest
 
 import fastnn
 import fastnn.nn.functional as F
-from fastnn import _C, kernels
+from fastnn import kernels
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-
-@pytest.fixture(params=["avx2", "portable"])
-def cpu_path(request):
-    old = os.environ.get("FASTNN_CPU_PATH")
-    os.environ["FASTNN_CPU_PATH"] = request.param
-    _C.refresh_cpu_path()
-    yield request.param
-    if old is None:
-        os.environ.pop("FASTNN_CPU_PATH", None)
-    else:
-        os.environ["FASTNN_CPU_PATH"] = old
-    _C.refresh_cpu_path()
 
 
 # (shape, kernel, stride, padding, dilation, ceil_mode)

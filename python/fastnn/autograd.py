@@ -27,6 +27,11 @@ def _as_list(x, name):
     raise TypeError(f"argument '{name}' must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
 
 
+def _zeros_like(t):
+    """Zeros shaped like Tensor ``t``, on its device (the gradient of an input the outputs do not use)."""
+    return _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype))
+
+
 def _make_grads(outputs, grad_outputs, op):
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
@@ -90,7 +95,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     grads = _make_grads(outputs, grad_outputs, "grad")
     res = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs, allow_unused=allow_unused)
     if materialize_grads:
-        res = [g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype))
+        res = [g if g is not None else _zeros_like(t)
                for g, t in zip(res, inputs)]
     return tuple(res)
 
@@ -401,7 +406,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         outs = [o for o in _flat_outputs(func(*ins)) if o._data.dtype.kind == "f" and o._requires_grad]
         diff_ins = [ins[i] for i in idx_in]
         gs = grad(outs, diff_ins, gos, create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype))
+        return tuple(g if g is not None else _zeros_like(t)
                      for g, t in zip(gs, diff_ins))
 
     return gradcheck(first_grads, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
@@ -426,7 +431,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         out = func(*ins)
         gs = grad(out, ins, v, create_graph=create_graph, allow_unused=True)
-    gs = tuple(g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype)) for g, t in zip(gs, ins))
+    gs = tuple(g if g is not None else _zeros_like(t) for g, t in zip(gs, ins))
     out = out if create_graph else out.detach()
     return out, (gs[0] if single else gs)
 
@@ -444,7 +449,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         for r in range(flat.shape[0]):
             gs = grad(flat[r], ins, retain_graph=True, create_graph=create_graph, allow_unused=True)
             for k, (g, t) in enumerate(zip(gs, ins)):
-                rows[k].append(g if g is not None else _wrap(_filled(t._data, t._data.shape, 0, t._data.dtype)))
+                rows[k].append(g if g is not None else _zeros_like(t))
     from ._ops_shape import stack
     jacs = []
     for k, t in enumerate(ins):

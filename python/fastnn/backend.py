@@ -73,6 +73,13 @@ def get_default_device() -> Device:
     return _default_device
 
 
+def on_device(a, device=None):
+    """Host array ``a`` placed on ``device``; ``None`` means the default device (the rule of every
+    factory function and new parameter)."""
+    dev = _default_device if device is None else as_device(device)
+    return a if dev == CPU else to_device(a, dev)
+
+
 def as_device(device) -> Device:
     """Normalise ``None``/str/Device to a Device (``None`` means the CPU)."""
     if device is None:

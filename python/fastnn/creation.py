@@ -12,10 +12,7 @@ from .tensor import Size, Tensor, _array_from_data, _wrap
 
 
 def _finish(a, device, requires_grad):
-    dev = backend.get_default_device() if device is None else backend.as_device(device)
-    if dev != backend.CPU:
-        a = backend.to_device(a, dev)
-    t = _wrap(a)
+    t = _wrap(backend.on_device(a, device))
     if requires_grad:
         t.requires_grad_(True)
     return t

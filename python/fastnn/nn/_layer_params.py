@@ -23,10 +23,7 @@ def empty_tensor(shape, dtype, device):
 
 def place(arr, device):
     """Host array ``arr`` as a tensor on ``device`` (the default device when None)."""
-    dev = backend.get_default_device() if device is None else backend.as_device(device)
-    if dev != backend.CPU:
-        arr = backend.to_device(arr, dev)
-    return Tensor._wrap(arr)
+    return Tensor._wrap(backend.on_device(arr, device))
 
 
 def add_weight_and_bias(module, weight_shape, bias_size, bias, dtype, device):

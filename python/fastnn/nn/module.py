@@ -20,10 +20,7 @@ class Parameter(Tensor):
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
-            arr = np.empty((0,), dtype=_dtypes.get_default_dtype())
-            dev = backend.get_default_device()
-            if dev != backend.CPU:
-                arr = backend.to_device(arr, dev)
+            arr = backend.on_device(np.empty((0,), dtype=_dtypes.get_default_dtype()))
         elif isinstance(data, Tensor):
             arr = data._data
         else:
