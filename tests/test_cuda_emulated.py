@@ -1,7 +1,8 @@
 """The CUDA GEMM and convolution kernels, run on the CPU: tests/cuda_emu/ compiles csrc/cuda/gemm.cu
-and conv.cu with a host stand-in for the CUDA runtime (one thread per CUDA thread, shared memory
-and barriers emulated) and checks every case against a float64 reference. This covers the kernels'
-indexing, tiling and barriers on machines without a GPU; the TF32 tensor-core path needs a GPU."""
+and conv.cu with a host stand-in for the CUDA runtime (one thread per CUDA thread, shared memory,
+block and warp barriers emulated) and for the wmma TF32 fragments, and checks every case against a
+float64 reference. This covers the kernels' indexing, tiling and synchronisation, the TF32 kernel
+included, on machines without a GPU; its speed and the real fragment layouts need a GPU."""
 import pathlib
 import shutil
 import subprocess
@@ -26,4 +27,5 @@ def test_simt_gemm_and_conv_kernels_emulated_on_cpu(tmp_path):
     lines = run.stdout.strip().splitlines()
     assert run.returncode == 0, "\n".join(l for l in lines if l.startswith("FAIL")) or run.stdout[-3000:] + run.stderr
     assert lines[-1].startswith("0 failures"), lines[-1]
-    assert sum(l.startswith("ok ") for l in lines) >= 50
+    assert sum(l.startswith("ok ") for l in lines) >= 75
+    assert sum(l.startswith("ok ") and "tf32" in l for l in lines) >= 20

@@ -1,8 +1,9 @@
-// CPU stand-in for <cuda_runtime.h>: just enough of CUDA for the SIMT GEMM and implicit-GEMM
-// convolution kernels to run on the host, one std::thread per CUDA thread of a block.
-// __shared__ arrays become static storage shared by those threads (blocks run one at a time) and
-// __syncthreads() a std::barrier, so a missing barrier or a wrong shared-memory index shows up as
-// a wrong result. Used by tests/test_cuda_emulated.py; never part of the package.
+// CPU stand-in for <cuda_runtime.h>: just enough of CUDA for the GEMM (SIMT and TF32) and
+// implicit-GEMM convolution kernels to run on the host, one std::thread per CUDA thread of a block.
+// __shared__ arrays become static storage shared by those threads (blocks run one at a time),
+// __syncthreads() a std::barrier and __syncwarp() one barrier per warp, so a missing barrier or a
+// wrong shared-memory index shows up as a wrong result. Used by tests/test_cuda_emulated.py and the emulated
+// module of run_gpu_tests_emulated.sh; never part of the package.
 #pragma once
 #include <barrier>
 #include <cmath>
@@ -30,6 +31,8 @@ extern thread_local uint3 threadIdx, blockIdx;
 extern thread_local dim3 blockDim, gridDim;
 extern std::barrier<>* g_bar;
 inline void __syncthreads() { g_bar->arrive_and_wait(); }
+inline std::barrier<>* g_warp_bar[32];  // one per warp of the running block
+inline void __syncwarp(unsigned = 0xffffffffu) { g_warp_bar[threadIdx.x / 32]->arrive_and_wait(); }
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) double2 { double x, y; };
 using std::fma;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs tests/test_cuda_kernels.py on a machine without a GPU: fastnn._C_cuda is built from the real
 # sources for the CPU (tests/cuda_emu/cuda_runtime.h stands in for the CUDA runtime; kernel launches
-# are rewritten for a serial launcher, the SIMT GEMM runs with emulated threads and barriers) and
-# cupy is replaced by a host-memory stand-in. Checks bindings, adapter and kernels against the CPU
-# kernels; the TF32 path and device-memory checks need a real GPU and are deselected.
+# are rewritten for a serial launcher, the GEMM kernels, TF32 included, run with emulated threads
+# and barriers) and cupy is replaced by a host-memory stand-in. Checks bindings, adapter and
+# kernels against the CPU kernels; the device-memory checks need a real GPU and are deselected.
 #
 #   tools/dev_build.sh first (the CPU module in python/fastnn is the reference), then
 #   bash tests/cuda_emu/run_gpu_tests_emulated.sh            [extra pytest args]
@@ -38,4 +38,4 @@ export FASTNN_EMU_MODULE_DIR="$W"
 LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
   PYTHONPATH="tests/cuda_emu/fake_cupy:tests/cuda_emu:python${PYTHONPATH:+:$PYTHONPATH}" \
   python3 -m pytest -p emu_module_plugin -q -p no:cacheprovider tests/test_cuda_kernels.py \
-  -k "${EMU_TESTS:-not tf32 and not many_row and not errors_on_gpu and not broadcast_batch}" "$@"
+  -k "${EMU_TESTS:-not many_row and not errors_on_gpu and not broadcast_batch}" "$@"

@@ -1,0 +1,76 @@
+// The GEMM launchers of csrc/cuda/gemm_core.cuh for the emulation (its own launchers are CUDA-only):
+// the CUDA threads of a block are std::threads with real block and warp barriers, blocks run one
+// after another, and the grid is capped at g_cap_yz blocks along y and z so that the kernels'
+// grid-stride loops over row tiles and batches run.
+#pragma once
+#include "cuda_runtime.h"
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#define __CUDA_ARCH__ 900  // the TF32 kernel's body is compiled for sm_80 and later only
+#include "cuda/gemm_core.cuh"
+#undef __CUDA_ARCH__
+
+inline unsigned g_cap_yz = 2;
+inline long long g_launches = 0;
+
+namespace fastnn::cuda::gemm_detail {
+template <class Kernel>
+void emu_run_blocks(dim3 grid, unsigned threads, Kernel kernel) {
+  std::barrier<> bar(threads);
+  std::vector<std::unique_ptr<std::barrier<>>> warps;
+  for (unsigned w = 0; w < threads / 32; ++w) {
+    warps.push_back(std::make_unique<std::barrier<>>(32));
+    g_warp_bar[w] = warps.back().get();
+  }
+  g_bar = &bar;
+  ++g_launches;
+  std::vector<std::thread> ts;
+  for (unsigned t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      threadIdx = {t, 0, 0};
+      blockDim.x = threads;
+      gridDim = grid;
+      for (unsigned z = 0; z < grid.z; ++z)
+        for (unsigned y = 0; y < grid.y; ++y)
+          for (unsigned x = 0; x < grid.x; ++x) {
+            blockIdx = {x, y, z};
+            kernel();
+            bar.arrive_and_wait();
+          }
+    });
+  for (auto& th : ts) th.join();
+}
+
+template <typename T, typename AAcc, typename BAcc, typename CAcc>
+inline void launch_gemm(long long batch, long long M, long long N, long long K, T alpha, AAcc a, int amode, BAcc b,
+                        int bmode, T beta, CAcc c, bool tf32, cudaStream_t) {
+  if (batch == 0 || M == 0 || N == 0) return;
+  auto grid_for = [&](long long bm, long long bn) {
+    dim3 grid;
+    grid.x = (unsigned)ceil_div(N, bn);
+    grid.y = (unsigned)std::min<long long>(ceil_div(M, bm), g_cap_yz);
+    grid.z = (unsigned)std::min<long long>(batch, g_cap_yz);
+    return grid;
+  };
+  if constexpr (sizeof(T) == 4) {
+    if (tf32) {
+      emu_run_blocks(grid_for(Tf32Config::BM, Tf32Config::BN), Tf32Config::THREADS,
+                     [&] { gemm_tf32<AAcc, BAcc, CAcc>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c); });
+      return;
+    }
+  }
+  using Cfg = SimtConfig<T>;
+  emu_run_blocks(grid_for(Cfg::BM, Cfg::BN), Cfg::THREADS,
+                 [&] { gemm_simt<T, AAcc, BAcc, CAcc>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c); });
+}
+
+template <typename T, typename AAcc, typename BAcc, typename CAcc>
+inline void launch_gemm_simt(long long batch, long long M, long long N, long long K, T alpha, AAcc a, int amode, BAcc b,
+                             int bmode, T beta, CAcc c, cudaStream_t stream) {
+  launch_gemm<T>(batch, M, N, K, alpha, a, amode, b, bmode, beta, c, false, stream);
+}
+}  // namespace fastnn::cuda::gemm_detail
