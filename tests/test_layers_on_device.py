@@ -860,7 +860,8 @@ def test_cuda_model_state_dict_save_and_load(tmp_path):
     assert all(v.device == CUDA for v in sd.values())
     path = tmp_path / "model.fnn"
     fastnn.save(sd, path)
-    for loc, dev in ((None, "cpu"), ("cpu", "cpu"), ("cuda", "cuda"), (fastnn.device("cuda:0"), "cuda")):
+    for loc, dev in ((None, "cuda"), ("cpu", "cpu"), ("cuda", "cuda"), (fastnn.device("cuda:0"), "cuda"),
+                     ({"cuda:0": "cpu"}, "cpu"), ({"cuda:1": "cpu"}, "cuda")):
         loaded = fastnn.load(path, map_location=loc)
         assert set(loaded) == set(sd)
         for k, v in loaded.items():

@@ -141,3 +141,41 @@ def test_pickled_npy_is_never_loaded(tmp_path):
         zf.writestr("arrays/0.npy", buf.getvalue())
     with pytest.raises(ValueError, match="pickle"):
         fastnn.load(path)
+
+
+def _rewrite_manifest(path, edit):
+    """The archive at ``path`` with its manifest passed through ``edit`` (arrays kept)."""
+    with zipfile.ZipFile(path) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(files["fastnn.json"])
+    edit(manifest)
+    files["fastnn.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, data in files.items():
+            zf.writestr(n, data)
+
+
+def test_tensors_remember_their_device_and_map_location_moves_them(tmp_path):
+    """A tensor saved on a GPU loads back on it (torch.load's rule); without a GPU that is a clear
+    error naming map_location, and map_location='cpu' or {'cuda:0': 'cpu'} loads it on the CPU."""
+    path = tmp_path / "gpu.fnn"
+    fastnn.save({"w": fastnn.arange(4.0), "n": 1}, path)
+    with zipfile.ZipFile(path) as zf:
+        assert "dev" not in json.loads(zf.read("fastnn.json"))["root"]["v"][0][1]   # CPU tensors: no device tag
+
+    def tag_as_gpu(m):
+        m["root"]["v"][0][1]["dev"] = "cuda:0"
+    _rewrite_manifest(path, tag_as_gpu)
+    for loc in ("cpu", fastnn.device("cpu"), {"cuda:0": "cpu"}, {fastnn.device("cuda"): fastnn.device("cpu")}):
+        out = fastnn.load(path, map_location=loc)
+        assert out["w"].device == fastnn.device("cpu"), loc
+        np.testing.assert_array_equal(out["w"].numpy(), np.arange(4.0, dtype=np.float32))
+    if not fastnn.cuda.is_available():
+        with pytest.raises(RuntimeError, match=r"saved on cuda:0.*map_location='cpu'"):
+            fastnn.load(path)
+        with pytest.raises(RuntimeError, match="map_location"):
+            fastnn.load(path, map_location={"cuda:1": "cpu"})    # cuda:0 is not mapped: stays cuda:0
+    with pytest.raises(TypeError, match="map_location"):
+        fastnn.load(path, map_location={"cuda:0": 3})
+    with pytest.raises(TypeError, match="map_location"):
+        fastnn.load(path, map_location={"gpu": "cpu"})

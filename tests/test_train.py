@@ -536,3 +536,46 @@ def test_custom_loop_drives_the_same_callbacks(tmp_path):
     assert hist.history["g_loss"] == [1.0, 0.8, 0.9] and state.stop_training
     assert out.getvalue().count("\n") == 3 and "Epoch 3/3" in out.getvalue()
     assert len(list(csv.DictReader(open(tmp_path / "gan.csv")))) == 3
+
+
+def test_a_checkpoint_written_on_a_gpu_resumes_on_the_cpu(tmp_path):
+    """resume() loads straight onto the model's device, so GPU-tagged tensors need no GPU."""
+    import json
+    import zipfile
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    model(fastnn.randn(5, 3)).sum().backward()
+    opt.step()
+    path = tmp_path / "gpu.fnn"
+    save_checkpoint(path, model, opt, epoch=2)
+    with zipfile.ZipFile(path) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    tagged = 0
+
+    def tag(node):
+        nonlocal tagged
+        if isinstance(node, dict):
+            if node.get("t") == "tensor":
+                node["dev"] = "cuda:0"
+                tagged += 1
+            for v in node.values():
+                tag(v)
+        elif isinstance(node, list):
+            for v in node:
+                tag(v)
+    manifest = json.loads(files["fastnn.json"])
+    tag(manifest)
+    assert tagged >= 4
+    files["fastnn.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, data in files.items():
+            zf.writestr(n, data)
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    fresh_opt = optim.Adam(fresh.parameters(), lr=0.01)
+    ckpt = resume(path, fresh, fresh_opt)
+    assert ckpt["epoch"] == 2
+    for a, b in zip(model.parameters(), fresh.parameters()):
+        assert b.device == fastnn.device("cpu")
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    assert load_checkpoint(path, map_location="cpu")["model"]["0.weight"].device == fastnn.device("cpu")

@@ -10,14 +10,16 @@ File format (version 1): a ZIP archive (stored, not compressed) holding
 Nodes::
 
     {"t": "none"} | {"t": "bool", "v": true} | {"t": "int", "v": "123"} | {"t": "float", "v": "0.1"}
-    {"t": "str", "v": "..."} | {"t": "tensor", "k": 0, "rg": false} | {"t": "ndarray", "k": 1}
+    {"t": "str", "v": "..."} | {"t": "tensor", "k": 0, "rg": false[, "dev": "cuda:0"]} | {"t": "ndarray", "k": 1}
     {"t": "npscalar", "k": 2} | {"t": "dtype", "v": "float32"} | {"t": "device", "v": "cpu"}
     {"t": "list", "v": [NODE, ...]} | {"t": "tuple", "v": [NODE, ...]}
     {"t": "dict", "v": [[KEY_NODE, NODE], ...]} | {"t": "odict", "v": [[KEY_NODE, NODE], ...]}
 
 Integers and floats are stored as strings (exact, and NaN/inf survive JSON); dict keys are nodes,
 so integer keys (optimizer state) come back as integers. Tensors come back detached
-(``requires_grad=False``) with their dtype; ``rg`` records the flag for information only.
+(``requires_grad=False``) with their dtype; ``rg`` records the flag for information only, ``dev``
+the device a tensor was saved from (absent for the CPU), where ``load`` puts it back unless told
+otherwise by ``map_location``.
 Writing goes to a temporary file in the target directory, then ``os.replace``: an error midway
 leaves any previous file intact and no temporary file behind.
 """
@@ -70,7 +72,10 @@ class _Writer:
         if isinstance(obj, str):
             return {"t": "str", "v": obj}
         if isinstance(obj, Tensor):
-            return {"t": "tensor", "k": self.array(obj._data, path), "rg": bool(obj.requires_grad)}
+            node = {"t": "tensor", "k": self.array(obj._data, path), "rg": bool(obj.requires_grad)}
+            if obj.device != backend.CPU:
+                node["dev"] = str(obj.device)
+            return node
         if isinstance(obj, np.ndarray) or backend.is_cuda_array(obj):
             # a bare device array is saved as the host array it copies to, and loads as one
             return {"t": "ndarray", "k": self.array(obj, path)}
@@ -127,10 +132,27 @@ def save(obj, f):
 
 
 class _Reader:
-    def __init__(self, zf, name, device):
+    def __init__(self, zf, name, map_location):
         self.zf = zf
         self.name = name
-        self.device = device
+        self.map_location = map_location
+
+    def device_for(self, saved):
+        """Where a tensor saved from device ``saved`` goes: ``map_location`` decides, else its own device."""
+        where = self.map_location
+        if isinstance(where, dict):
+            return where.get(saved, saved)
+        return saved if where is None else where
+
+    def to_device(self, arr, saved):
+        dev = self.device_for(saved)
+        if dev == backend.CPU:
+            return arr
+        try:
+            return backend.to_device(arr, dev)
+        except RuntimeError as e:
+            raise RuntimeError(f"fastnn.load: {self.name} holds a tensor saved on {saved}, to be loaded on {dev}, "
+                               f"but {e}; pass map_location='cpu' to load it on the CPU") from None
 
     def array(self, k):
         try:
@@ -155,10 +177,8 @@ class _Reader:
         if t == "str":
             return str(node["v"])
         if t == "tensor":
-            arr = self.array(node["k"])
-            if self.device is not None:
-                arr = backend.to_device(arr, self.device)
-            return Tensor._wrap(arr)
+            saved = backend.as_device(node.get("dev", "cpu"))
+            return Tensor._wrap(self.to_device(self.array(node["k"]), saved))
         if t == "ndarray":
             return self.array(node["k"])
         if t == "npscalar":
@@ -182,12 +202,20 @@ def _map_location(map_location):
         return None
     if isinstance(map_location, (str, backend.Device)):
         return backend.as_device(map_location)
-    raise TypeError(f"fastnn.load: argument 'map_location' must be None, a device string or a fastnn.device, got "
-                    f"{type(map_location).__name__}")
+    if isinstance(map_location, dict):
+        try:
+            return {backend.as_device(k): backend.as_device(v) for k, v in map_location.items()}
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"fastnn.load: argument 'map_location' maps devices to devices "
+                            f"(e.g. {{'cuda:1': 'cuda:0'}}): {e}") from None
+    raise TypeError(f"fastnn.load: argument 'map_location' must be None, a device string, a fastnn.device or a "
+                    f"dict from saved device to device, got {type(map_location).__name__}")
 
 
 def load(f, map_location=None, weights_only=True):
-    """Read an object written by ``fastnn.save``; tensors go to ``map_location`` when given."""
+    """Read an object written by ``fastnn.save``. Tensors go back to the device they were saved from,
+    unless ``map_location`` names one device for all (``"cpu"``, ``"cuda:0"``) or maps saved devices to
+    devices (``{"cuda:1": "cuda:0"}``, others unchanged), as in ``torch.load``."""
     device = _map_location(map_location)
     name = repr(f) if hasattr(f, "read") else repr(os.fspath(f))
     if not hasattr(f, "read") and not os.path.exists(f):

@@ -55,15 +55,16 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
     atomic_save(state, path)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, map_location=None):
     """The checkpoint at ``path`` as a dict: ``epoch``, ``model``, ``optimizer``, ``scheduler``
     (state dicts, the last two ``None`` when absent), ``rng_state``, ``history``, ``history_epochs``
-    (``epoch`` and ``key_epochs`` for ``History``; empty when saved from a plain dict), ``extra``."""
+    (``epoch`` and ``key_epochs`` for ``History``; empty when saved from a plain dict), ``extra``.
+    Tensors go where ``map_location`` says (see ``fastnn.load``), by default to their saved device."""
     from ..serialization import load
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path!r}")
-    state = load(path)
+    state = load(path, map_location=map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"load_checkpoint: {path!r} is not a fastnn training checkpoint "
                          "(use fastnn.load for plain saved objects)")
@@ -84,7 +85,9 @@ def resume(path, model, optimizer=None, scheduler=None, restore_rng=True):
     """Load a checkpoint into ``model`` (and ``optimizer``/``scheduler`` when given) and restore
     fastnn's global RNG state; returns the checkpoint dict, whose ``epoch`` is the ``initial_epoch``
     to pass to ``fit``."""
-    ckpt = load_checkpoint(path)
+    # straight to the model's device: a checkpoint saved on a GPU resumes on a CPU-only machine
+    params = list(model.parameters())
+    ckpt = load_checkpoint(path, map_location=params[0].device if params else "cpu")
     model.load_state_dict(ckpt["model"])
     if optimizer is not None:
         if ckpt["optimizer"] is None:
