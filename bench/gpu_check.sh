@@ -61,6 +61,12 @@ grep -E "registers|spill" "$LOG/build.log" | grep -v " 0 bytes spill stores, 0 b
 REPO=$(pwd)
 cd /tmp
 python3 -c "import fastnn, fastnn.cuda as c; print('fastnn', fastnn.__version__, 'cuda available:', c.is_available(), c.get_device_name() if c.is_available() else '')"
+# instruction mix of the GEMM kernels as built (HMMA/FFMA, 16-byte loads, no local memory)
+if command -v cuobjdump >/dev/null; then
+  python3 "$REPO/tools/sass_report.py" "$(python3 -c 'import fastnn._C_cuda as m; print(m.__file__)')" \
+    --arch "sm_${FASTNN_CUDA_ARCHS%%[;,]*}" >"$LOG/sass.txt" 2>&1
+  tail -1 "$LOG/sass.txt"
+fi
 
 # 2. GPU tests: the kernel tests, the build checks (which must also pass with a GPU present),
 #    then the gpu-marked tests of the other areas (their modules may need packages this machine
