@@ -272,6 +272,30 @@ def test_fake_optimizer_state_on_parameter_device(fake_cuda, make_opt):
                 assert v.shape == p.shape and v.dtype == p.dtype
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.bool_, np.int32, np.float16, np.float64])
+def test_fake_scatter_add_and_index_add_in_every_dtype(fake_cuda, dtype):
+    # cupy's add.at takes 32/64-bit integers and floats only: narrower dtypes must still accumulate
+    base = (np.arange(12).reshape(3, 4) * 37 % 5).astype(dtype)
+    src = (np.arange(12).reshape(3, 4) * 101 % 7 + 120).astype(dtype)
+    index = np.array([[0, 1, 2, 0], [2, 0, 1, 1], [0, 0, 0, 2]], dtype=np.int64)
+    sel = np.array([2, 0, 2], dtype=np.int64)
+    for make in (
+        lambda x, s, i, j: x.scatter_add(0, i, s),
+        lambda x, s, i, j: x.scatter(0, i, s, reduce="add"),
+        lambda x, s, i, j: x.index_add(0, j, s),
+    ):
+        want = make(fastnn.from_numpy(base), fastnn.from_numpy(src), fastnn.from_numpy(index),
+                    fastnn.from_numpy(sel))
+        got = make(*(fastnn.from_numpy(a).to("cuda") for a in (base, src, index, sel)))
+        assert got.device == fastnn.device("cuda:0") and got.dtype == want.dtype
+        np.testing.assert_array_equal(got.cpu().numpy(), want.numpy())
+
+
+def test_fake_gradcheck_on_device(fake_cuda):
+    x = fastnn.randn(2, 3, dtype=fastnn.float64).to("cuda").requires_grad_()
+    assert fastnn.autograd.gradcheck(lambda t: (t.sin() * t).sum(1), [x])
+
+
 # ------------------------------------------------------------------ on a real GPU
 
 def _train_losses(model_fn, x, y, device, steps=5):

@@ -536,12 +536,29 @@ def _getitem(self, idx):
     return _wrap(out)
 
 
+# dtypes cupy's add.at takes (its scatter kernel is built on atomicAdd); numpy's takes any
+_DEVICE_ADD_AT_DTYPES = frozenset(np.dtype(t) for t in ("int32", "int64", "uint32", "uint64", "float16", "float32",
+                                                        "float64"))
+
+
+def _add_at(out, idx, v):
+    """``np.add.at(out, idx, v)``: ``v`` added at ``idx`` in place, repeated indices accumulating. On a device,
+    bool and 8/16-bit integer arrays accumulate in int64 and are cast back, which wraps 8/16-bit integers and
+    keeps a bool True once anything was added, as numpy's add on the narrow dtype does."""
+    if out.__class__ is _ndarray or out.dtype in _DEVICE_ADD_AT_DTYPES:
+        np.add.at(out, idx, v)
+        return
+    wide = out.astype(np.int64)
+    np.add.at(wide, idx, v.astype(np.int64, copy=False) if hasattr(v, "astype") else v)
+    out[...] = wide.astype(out.dtype, copy=False)
+
+
 def _index_scatter(g, shape, nidx, advanced):
     """zeros(shape) with ``g`` added at ``nidx`` (repeated indices accumulate); differentiable in g."""
     gd = g._data
     out = _xp(gd).zeros(shape, dtype=gd.dtype)
     if advanced:
-        np.add.at(out, nidx, gd)
+        _add_at(out, nidx, gd)
     else:
         out[nidx] = gd
     if _mode.enabled and g._requires_grad:
@@ -686,7 +703,7 @@ def scatter_add(input, dim, index, src):
     sd = src._data
     fidx = _full_index(ia, d, nd)
     out = a.copy()
-    np.add.at(out, fidx, sd[tuple(slice(0, s) for s in ia.shape)].astype(a.dtype, copy=False))
+    _add_at(out, fidx, sd[tuple(slice(0, s) for s in ia.shape)].astype(a.dtype, copy=False))
     if _mode.enabled and (input._requires_grad or src._requires_grad):
         ssh = sd.shape
 
@@ -719,7 +736,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if reduce is None:
         out[fidx] = v
     elif reduce == "add":
-        np.add.at(out, fidx, v)
+        _add_at(out, fidx, v)
     elif reduce == "multiply":
         if out.__class__ is _ndarray:
             np.multiply.at(out, fidx, v)
@@ -757,7 +774,7 @@ def index_add(input, dim, index, source, *, alpha=1):
         source = source * alpha
     out = input._data.copy()
     sl = (slice(None),) * d + (ia.reshape(-1),)
-    np.add.at(out, sl, source._data)
+    _add_at(out, sl, source._data)
     if _mode.enabled and (input._requires_grad or source._requires_grad):
         return _make(out, (input, source), lambda g: (g, g[sl] if source._requires_grad else None), "IndexAdd")
     return _wrap(out)
