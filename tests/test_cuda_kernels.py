@@ -181,6 +181,18 @@ def test_kernels_matmul_on_gpu(rng):
     assert rel_err(host(got), np.matmul(a.astype(np.float64), b)) < 1e-5
 
 
+def test_kernels_matmul_out_on_gpu(rng):
+    a = cp.asarray(randn(rng, (2, 5, 7), np.float64))
+    b = cp.asarray(randn(rng, (7, 3), np.float64))
+    out = cp.full((2, 5, 3), np.nan, np.float64)
+    assert kernels.matmul(a, b, out=out) is out
+    assert rel_err(host(out), np.matmul(host(a), host(b))) < 1e-12
+    x = cp.asarray(randn(rng, (4, 4), np.float64))
+    want = np.matmul(host(x), host(x))
+    kernels.matmul(x, x, out=x)     # out overlaps both operands: computed through a temporary
+    assert rel_err(host(x), want) < 1e-12
+
+
 def test_gemm_errors_on_gpu(rng):
     a = cp.ones((1, 2, 3), cp.float32)
     with pytest.raises(TypeError, match="'b'"):

@@ -289,7 +289,7 @@ def _numerical_jacobian(func, inputs, idx_in, out_idx_list, eps):
         base_outs = _flat_outputs(func(*inputs))
         for i in idx_in:
             x = inputs[i]._data
-            if not x.flags.writeable:
+            if not backend.is_writeable(x):
                 raise GradcheckError(f"gradcheck: input {i} is not writeable (an expanded view?); pass a tensor "
                                      "that owns its memory")
             n = x.size

@@ -181,6 +181,12 @@ def is_cuda_array(a) -> bool:
     return cp is not None and isinstance(a, cp.ndarray)
 
 
+def is_writeable(a) -> bool:
+    """Whether array ``a`` may be written in place. cupy arrays have no read-only state (their ``flags`` hold
+    only contiguity and ownership), so a device array always may."""
+    return a.flags.writeable if a.__class__ is np.ndarray or not is_cuda_array(a) else True
+
+
 def device_of(a) -> Device:
     """The device that holds array ``a``."""
     # exact class first: the common CPU case costs one comparison (cupy's stand-in in the tests

@@ -113,7 +113,7 @@ def matmul(a, b, out=None):
         if out.shape != final_shape or out.dtype != a.dtype:
             raise ValueError(f"matmul: argument 'out' must have shape {final_shape} and dtype {a.dtype}, "
                              f"got {out.shape} and {out.dtype}")
-        if not out.flags.writeable:
+        if not backend.is_writeable(out):
             raise ValueError("matmul: argument 'out' is read-only")
         if out.size and (xp.may_share_memory(out, a) or xp.may_share_memory(out, b)):
             out[...] = matmul(a, b)
