@@ -41,9 +41,19 @@ def _desc(a):
     return (int(a.data.ptr), tuple(a.shape), tuple(s // a.itemsize for s in a.strides))
 
 
+# Shapes (module-level so that a smoke test can shrink them).
+GEMM_SIZES = (2048, 4096, 8192)
+GEMM_SIZES_QUICK = (4096, 8192)
+DGEMM_N = 2048
+# ResNet-style 3x3 convolutions, stride 1, padding 1: (N, C, H, W, OC)
+CONVS = [(32, 64, 56, 56, 64), (32, 128, 28, 28, 128), (32, 256, 14, 14, 256)]
+POOL_INPUT = (32, 64, 112, 112)
+UPSAMPLE_INPUT = (32, 64, 56, 56)
+
+
 def _gemm_rows(cp, K, C, torch, quick):
     rows = []
-    sizes = [2048, 4096, 8192] if not quick else [4096, 8192]
+    sizes = GEMM_SIZES_QUICK if quick else GEMM_SIZES
     reps = dict(runs=3 if quick else 7, inner=3 if quick else 5)
     for n in sizes:
         rng = cp.random.default_rng(0)
@@ -70,7 +80,7 @@ def _gemm_rows(cp, K, C, torch, quick):
         rows.append(harness.row("sgemm tf32", f"{n}^3", t_tf, "torch (cuBLAS TF32)" if t_tref else None, t_tref,
                                 f"fastnn {flop / t_tf / 1e9:.1f} TFLOP/s"
                                 + (f", cuBLAS {flop / t_tref / 1e9:.1f}" if t_tref else "")))
-    n = 2048
+    n = DGEMM_N
     rng = cp.random.default_rng(1)
     a = rng.standard_normal((1, n, n), dtype=cp.float64)
     b = rng.standard_normal((1, n, n), dtype=cp.float64)
@@ -80,10 +90,6 @@ def _gemm_rows(cp, K, C, torch, quick):
     rows.append(harness.row("dgemm fp64", f"{n}^3", t_fn, "cupy (cuBLAS)", t_ref,
                             f"fastnn {2.0 * n ** 3 / t_fn / 1e9:.1f} TFLOP/s"))
     return rows
-
-
-# ResNet-style 3x3 convolutions, stride 1, padding 1: (N, C, H, W, OC)
-CONVS = [(32, 64, 56, 56, 64), (32, 128, 28, 28, 128), (32, 256, 14, 14, 256)]
 
 
 def _conv_rows(cp, K, torch, quick):
@@ -134,38 +140,41 @@ def _pool_interp_rows(cp, K, torch, quick):
     rows = []
     reps = dict(runs=3 if quick else 7, inner=5 if quick else 20)
     rng = cp.random.default_rng(3)
-    x = rng.standard_normal((32, 64, 112, 112), dtype=cp.float32)
+    x = rng.standard_normal(POOL_INPUT, dtype=cp.float32)
+    H, W = POOL_INPUT[2:]
+    shape = "x".join(map(str, POOL_INPUT))
     t_fn = _events_ms(cp, lambda: K.max_pool2d(x, (3, 3), (2, 2), (1, 1), (1, 1), False, True), **reps)
     t_ref = None
     if torch is not None:
         tx = torch.as_tensor(x, device="cuda")
         t_ref = _events_ms(cp, lambda: torch.nn.functional.max_pool2d(tx, 3, 2, 1, return_indices=True), **reps)
     gb = (x.nbytes + x.nbytes / 4 * 3) / 1e9  # input read, values + int64 indices written
-    rows.append(harness.row("max_pool2d 3x3/2 fwd", "32x64x112x112", t_fn, "torch (cuDNN/ATen)" if t_ref else None,
+    rows.append(harness.row("max_pool2d 3x3/2 fwd", shape, t_fn, "torch (cuDNN/ATen)" if t_ref else None,
                             t_ref, f"fastnn {gb / t_fn * 1e3:.0f} GB/s"))
     y, idx = K.max_pool2d(x, (3, 3), (2, 2), (1, 1), (1, 1), False, True)
     dy = rng.standard_normal(y.shape, dtype=cp.float32)
-    t_fn = _events_ms(cp, lambda: K.max_pool2d_backward(dy, idx, (112, 112)), **reps)
+    t_fn = _events_ms(cp, lambda: K.max_pool2d_backward(dy, idx, (H, W)), **reps)
     t_ref = None
     if torch is not None:
         ty = torch.as_tensor(dy, device="cuda")
         tidx = torch.as_tensor(idx, device="cuda")
         t_ref = _events_ms(cp, lambda: torch.ops.aten.max_pool2d_with_indices_backward(
             ty, tx, [3, 3], [2, 2], [1, 1], [1, 1], False, tidx), **reps)
-    rows.append(harness.row("max_pool2d 3x3/2 bwd", "32x64x112x112", t_fn, "torch (ATen)" if t_ref else None, t_ref))
+    rows.append(harness.row("max_pool2d 3x3/2 bwd", shape, t_fn, "torch (ATen)" if t_ref else None, t_ref))
     t_fn = _events_ms(cp, lambda: K.avg_pool2d(x, (2, 2), (2, 2), (0, 0), False, True, 0), **reps)
     t_ref = None
     if torch is not None:
         t_ref = _events_ms(cp, lambda: torch.nn.functional.avg_pool2d(tx, 2), **reps)
-    rows.append(harness.row("avg_pool2d 2x2/2 fwd", "32x64x112x112", t_fn, "torch (cuDNN/ATen)" if t_ref else None,
+    rows.append(harness.row("avg_pool2d 2x2/2 fwd", shape, t_fn, "torch (cuDNN/ATen)" if t_ref else None,
                             t_ref))
-    xs = rng.standard_normal((32, 64, 56, 56), dtype=cp.float32)
-    t_fn = _events_ms(cp, lambda: K.upsample2d(xs, "bilinear", (112, 112), False, (0.0, 0.0)), **reps)
+    xs = rng.standard_normal(UPSAMPLE_INPUT, dtype=cp.float32)
+    up = (2 * UPSAMPLE_INPUT[2], 2 * UPSAMPLE_INPUT[3])
+    t_fn = _events_ms(cp, lambda: K.upsample2d(xs, "bilinear", up, False, (0.0, 0.0)), **reps)
     t_ref = None
     if torch is not None:
         txs = torch.as_tensor(xs, device="cuda")
-        t_ref = _events_ms(cp, lambda: torch.nn.functional.interpolate(txs, size=(112, 112), mode="bilinear"), **reps)
-    rows.append(harness.row("upsample bilinear x2 fwd", "32x64x56x56", t_fn, "torch (ATen)" if t_ref else None, t_ref))
+        t_ref = _events_ms(cp, lambda: torch.nn.functional.interpolate(txs, size=up, mode="bilinear"), **reps)
+    rows.append(harness.row("upsample bilinear x2 fwd", "x".join(map(str, UPSAMPLE_INPUT)), t_fn, "torch (ATen)" if t_ref else None, t_ref))
     return rows
 
 

@@ -484,19 +484,63 @@ class _Device:
         pass
 
 
+class _Event:
+    """Host clock stand-in for cupy.cuda.Event (work is synchronous here)."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self._t = None
+
+    def record(self, stream=None):
+        import time
+        self._t = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+
+def _elapsed_ms(start_event, end_event):
+    if start_event._t is None or end_event._t is None:
+        raise RuntimeError("cudaErrorInvalidResourceHandle: an event was never recorded")
+    return 1e3 * (end_event._t - start_event._t)
+
+
 class cuda:
     Device = _Device
     Stream = _Stream
+    Event = _Event
+    get_elapsed_time = staticmethod(_elapsed_ms)
 
     @staticmethod
-    def get_current_stream():
+    def get_current_stream(device_id=None):
         return _Stream()
+
+
+class _Generator:
+    """cupy.random.Generator's draws used by fastnn's benchmarks, as device arrays."""
+
+    def __init__(self, seed=None):
+        self._g = _np.random.default_rng(seed)
+
+    def standard_normal(self, size=None, dtype=_np.float64, out=None):
+        if _np.dtype(dtype) not in (_np.float32, _np.float64):
+            raise TypeError(f"cupy.random.Generator.standard_normal: unsupported dtype {dtype}")
+        return _w(self._g.standard_normal(size, dtype=dtype))
+
+    def random(self, size=None, dtype=_np.float64, out=None):
+        return _w(self._g.random(size, dtype=dtype))
+
+    def integers(self, low, high=None, size=None, dtype=_np.int64, endpoint=False):
+        return _w(self._g.integers(low, high, size, dtype=dtype, endpoint=endpoint))
 
 
 class random:
     @staticmethod
-    def seed(s):
+    def seed(seed=None):
         pass
+
+    @staticmethod
+    def default_rng(seed=None):
+        return _Generator(seed)
 
 
 class _Ufunc:
