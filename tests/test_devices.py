@@ -291,6 +291,56 @@ def test_fake_scatter_add_and_index_add_in_every_dtype(fake_cuda, dtype):
         np.testing.assert_array_equal(got.cpu().numpy(), want.numpy())
 
 
+def _out_of_range_indexing(dev):
+    """Every integer-index op given an index outside its dimension raises IndexError (cupy itself would wrap
+    such indices around); in-range negative indices still count from the end."""
+    x = fastnn.arange(12.0).reshape(3, 4).to(dev)
+
+    def i(*v):
+        return fastnn.tensor(list(v)).to(dev)
+    ones = fastnn.ones(1, 4).to(dev)
+    cases = {
+        "x[i]": lambda: x[i(0, 3)],
+        "x[:, i]": lambda: x[:, i(4)],
+        "x[..., i]": lambda: x[..., i(-5)],
+        "x[mask, i]": lambda: x[fastnn.tensor([True, False, True]).to(dev), i(0, 4)],
+        "x[None, i]": lambda: x[None, i(3)],
+        "x[i] = v": lambda: x.__setitem__(i(3), 1.0),
+        "x[:, i] = v": lambda: x.__setitem__((slice(None), i(-5)), 1.0),
+        "index_select": lambda: x.index_select(0, i(3)),
+        "take": lambda: fastnn.take(x, i(12)),
+        "gather": lambda: x.gather(0, fastnn.tensor([[3, 0, 0, 0]]).to(dev)),
+        "scatter": lambda: x.scatter(0, fastnn.tensor([[3, 0, 0, 0]]).to(dev), 1.0),
+        "scatter_add": lambda: x.scatter_add(0, fastnn.tensor([[0, 3, 0, 0]]).to(dev), ones),
+        "index_add": lambda: x.index_add(0, i(3), ones),
+        "index_fill": lambda: x.index_fill(0, i(3), 0.0),
+        "index_copy": lambda: x.index_copy(0, i(3), ones),
+    }
+    for name, op in cases.items():
+        with pytest.raises(IndexError, match="out of (bounds|range)"):
+            op()
+            pytest.fail(f"{name} on {dev}: no IndexError")
+    np.testing.assert_array_equal(x.cpu().numpy(), np.arange(12.0).reshape(3, 4))   # nothing was written
+    np.testing.assert_array_equal(x[i(-1, 0)].cpu().numpy(), np.arange(12.0).reshape(3, 4)[[2, 0]])
+    with pytest.raises(RuntimeError, match="smaller"):
+        x.scatter_add(0, fastnn.zeros(2, 4, dtype=fastnn.int64).to(dev), ones)   # index larger than src
+
+
+def test_out_of_range_indices_raise_on_cpu():
+    _out_of_range_indexing("cpu")
+
+
+def test_fake_out_of_range_indices_raise_on_device(fake_cuda):
+    _out_of_range_indexing("cuda")
+
+
+def test_fake_stand_in_wraps_indices_like_cupy(fake_cuda):
+    """The stand-in's arrays wrap out-of-range integer-array indices as cupy's do, so the test above is
+    only passed by fastnn's own bounds checks."""
+    a = fake_cuda.asarray(np.arange(3.0))
+    np.testing.assert_array_equal(np.asarray(a[fake_cuda.asarray(np.array([3, -4]))]), [0.0, 2.0])
+
+
 def test_fake_gradcheck_on_device(fake_cuda):
     x = fastnn.randn(2, 3, dtype=fastnn.float64).to("cuda").requires_grad_()
     assert fastnn.autograd.gradcheck(lambda t: (t.sin() * t).sum(1), [x])
@@ -336,6 +386,12 @@ def test_gpu_training_matches_cpu(model_fn, shape):
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-4, atol=1e-5)
     for g, c in zip(gpu_params, cpu_params):
         np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs a CUDA GPU and cupy")
+def test_gpu_out_of_range_indices_raise():
+    _out_of_range_indexing("cuda")
 
 
 @pytest.mark.gpu

@@ -479,6 +479,49 @@ def select(input, dim, index):
 
 # ---------------------------------------------------------------------------- indexing
 
+def _check_device_bounds(pairs, op):
+    """Raise IndexError when an integer index array leaves [-size, size). numpy raises by itself; cupy wraps
+    such indices around (and scatters to the wrapped place), so on a device every (index array, size, dim)
+    pair is tested together on the device, with one synchronisation."""
+    bad = None
+    for ia, n, _ in pairs:
+        if ia.size == 0:
+            continue
+        b = (ia >= n).any() if ia.dtype.kind == "u" else ((ia < -n) | (ia >= n)).any()
+        bad = b if bad is None else bad | b
+    if bad is None or not builtins.bool(bad):
+        return
+    for ia, n, d in pairs:
+        lo, hi = (builtins.int(ia.min()), builtins.int(ia.max())) if ia.size else (0, 0)
+        if lo < -n or hi >= n:
+            v = lo if lo < -n else hi
+            raise IndexError(f"{op}: index {v} is out of bounds for dimension {d} with size {n}")
+
+
+def _check_advanced_bounds(nidx, shape, op):
+    """Bounds of the integer index arrays of a normalised index on a device array of ``shape``."""
+    if not isinstance(nidx, tuple):
+        nidx = (nidx,)
+    # dims taken by the items before an Ellipsis, so that the ones after it line up from the end
+    taken = builtins.sum(1 if not hasattr(it, "ndim") else it.ndim if it.dtype.kind == "b" else 1
+                         for it in nidx if it is not None and it is not Ellipsis and not isinstance(it, builtins.bool))
+    pairs = []
+    d = 0
+    for it in nidx:
+        if it is Ellipsis:
+            d += len(shape) - taken
+        elif it is None or isinstance(it, builtins.bool):
+            continue
+        elif hasattr(it, "ndim") and it.dtype.kind == "b":
+            d += it.ndim
+        else:
+            if hasattr(it, "ndim") and d < len(shape):
+                pairs.append((it, shape[d], d))
+            d += 1
+    if pairs:
+        _check_device_bounds(pairs, op)
+
+
 def _norm_index(idx, like):
     """Convert an index to numpy terms, index arrays on the device of array ``like``; returns (index, advanced)."""
     items = idx if isinstance(idx, tuple) else (idx,)
@@ -524,6 +567,8 @@ def _getitem(self, idx):
         nidx, advanced = idx, False
     else:
         nidx, advanced = _norm_index(idx, a)
+        if advanced and a.__class__ is not _ndarray:
+            _check_advanced_bounds(nidx, a.shape, "index")
     try:
         out = a[nidx]
     except IndexError as e:
@@ -571,7 +616,9 @@ _SCALARS = (builtins.bool, builtins.int, builtins.float, np.generic)
 
 def _setitem(self, idx, value):
     sd = self._data
-    nidx, _ = _norm_index(idx, sd)
+    nidx, advanced = _norm_index(idx, sd)
+    if advanced and sd.__class__ is not _ndarray:
+        _check_advanced_bounds(nidx, sd.shape, "__setitem__")
     if isinstance(value, Tensor):
         v = value._data
         vt = value
@@ -659,6 +706,18 @@ def _check_index(index, op, input_nd, like):
     return ia
 
 
+def _check_scatter_index(op, ia, d, a, src):
+    """PyTorch's rule for scatter: index no larger than src anywhere and than input apart from ``dim``, and
+    its values within input's size along ``dim``."""
+    for k in range(ia.ndim):
+        if (k != d and ia.shape[k] > a.shape[k]) or (src is not None and ia.shape[k] > src.shape[k]):
+            raise RuntimeError(f"{op}: Expected index {tuple(ia.shape)} to be smaller than self {tuple(a.shape)} "
+                               f"apart from dimension {d}" + ("" if src is None else
+                                                             f" and to be smaller size than src {tuple(src.shape)}"))
+    if ia.__class__ is not _ndarray:
+        _check_device_bounds([(ia, a.shape[d] if a.ndim else 1, d)], op)
+
+
 def gather(input, dim, index, *, sparse_grad=False):
     a = input._data
     nd = a.ndim
@@ -701,6 +760,7 @@ def scatter_add(input, dim, index, src):
     if not isinstance(src, Tensor):
         src = _as_tensor_like(src, input)
     sd = src._data
+    _check_scatter_index("scatter_add", ia, d, a, sd)
     fidx = _full_index(ia, d, nd)
     out = a.copy()
     _add_at(out, fidx, sd[tuple(slice(0, s) for s in ia.shape)].astype(a.dtype, copy=False))
@@ -727,6 +787,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         raise TypeError("scatter: one of 'src' or 'value' is required")
     if src is not None and not isinstance(src, Tensor):
         value, src = src, None
+    _check_scatter_index("scatter", ia, d, a, None if src is None else src._data)
     fidx = _full_index(ia, d, nd)
     if src is not None:
         v = src._data[tuple(slice(0, s) for s in ia.shape)]
@@ -770,6 +831,8 @@ def index_add(input, dim, index, source, *, alpha=1):
     ia = _index_array(index, input._data)
     if ia.dtype.kind not in "iu" or ia.ndim > 1:
         raise TypeError(f"index_add: argument 'index' must be a 1-D integer tensor, got {ia.dtype} {ia.shape}")
+    if ia.__class__ is not _ndarray:
+        _check_device_bounds([(ia, input._data.shape[d] if input._data.ndim else 1, d)], "index_add")
     if alpha != 1:
         source = source * alpha
     out = input._data.copy()

@@ -183,7 +183,10 @@ class ndarray(_np.ndarray):
                 and not _advanced_index(idx)):
             raise ValueError(f"non-scalar numpy.ndarray cannot be used for fill ({_REAL} does not copy a "
                              f"host {type(value).__name__} into a basic-indexed device array)")
-        _np.ndarray.__setitem__(self, idx, value)
+        _np.ndarray.__setitem__(self, _cupy_wraps(self.shape, idx), value)
+
+    def __getitem__(self, idx):
+        return _np.ndarray.__getitem__(self, _cupy_wraps(self.shape, idx))
 
     # Like cupy, refuse host arrays as operands: a numpy array (0-d included) meeting a device array in a
     # ufunc or a numpy function is a TypeError, never a silent mix. Numpy and Python scalars are accepted.
@@ -198,6 +201,8 @@ class ndarray(_np.ndarray):
         _refuse_host(inputs)
         _refuse_host(kwargs.get("out", ()))
         inputs = _host_views(inputs)
+        if method == "at":
+            inputs = (inputs[0], _cupy_wraps(inputs[0].shape, inputs[1])) + inputs[2:]
         if "out" in kwargs:
             kwargs["out"] = _host_views(kwargs["out"])
         r = getattr(ufunc, method)(*inputs, **kwargs)
@@ -231,6 +236,30 @@ class ndarray(_np.ndarray):
 
 # numpy functions that give Python scalars where cupy's give 0-d device arrays
 _ARRAY_RESULTS = frozenset(("count_nonzero", "allclose", "array_equal", "array_equiv"))
+
+
+def _cupy_wraps(shape, idx):
+    """cupy wraps out-of-range integer-array indices around (x[[3]] of 3 elements is x[[0]]) where numpy
+    raises IndexError; the stand-in does the same, so that only an explicit bounds check catches them."""
+    items = idx if type(idx) is tuple else (idx,)
+    if not any(isinstance(it, _np.ndarray) and it.dtype.kind in "iu" for it in items):
+        return idx
+    taken = sum(it.ndim if isinstance(it, _np.ndarray) and it.dtype == _np.bool_ else 1 for it in items
+                if it is not None and it is not Ellipsis and type(it) is not bool)
+    out, d = [], 0
+    for it in items:
+        if it is Ellipsis:
+            d += len(shape) - taken
+        elif it is None or type(it) is bool:
+            pass
+        elif isinstance(it, _np.ndarray) and it.dtype == _np.bool_:
+            d += it.ndim
+        else:
+            if isinstance(it, _np.ndarray) and it.dtype.kind in "iu" and d < len(shape) and shape[d] > 0:
+                it = _np.mod(it.view(_np.ndarray), shape[d])
+            d += 1
+        out.append(it)
+    return tuple(out) if type(idx) is tuple else out[0]
 
 
 def _advanced_index(idx):
