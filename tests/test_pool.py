@@ -166,3 +166,18 @@ def test_bad_arguments():
         F.adaptive_avg_pool2d(fastnn.tensor(x), 0)
     with pytest.raises(ValueError, match="3-D|4-D"):
         F.max_pool2d(fastnn.zeros(8), 2)
+
+
+def test_max_unpool_refuses_invalid_indices():
+    y, idx = F.max_pool2d(fastnn.arange(48.0).reshape(1, 3, 4, 4), 2, return_indices=True)
+    bad = idx.clone()
+    bad[0, 1, 0, 0] = 16
+    with pytest.raises(IndexError, match=r"invalid max index.*\[0, 16\)"):
+        F.max_unpool2d(y, bad, 2)
+    bad[0, 1, 0, 0] = -1
+    with pytest.raises(IndexError, match="invalid max index"):
+        F.max_unpool2d(y, bad, 2)
+    with pytest.raises(ValueError, match="indices"):
+        F.max_unpool2d(y, idx[:, :2], 2)
+    out = F.max_unpool2d(y, idx, 2, output_size=(5, 5))     # a larger plane takes the same indices
+    assert out.shape == (1, 3, 5, 5) and float(out.sum()) == float(y.sum())
