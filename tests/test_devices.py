@@ -46,6 +46,8 @@ def test_package_exposes_cuda_backends_models():
     lambda: nn.Linear(3, 2, device="cuda"),
     lambda: fastnn.cuda.synchronize(),
     lambda: fastnn.cuda.get_device_name(),
+    lambda: fastnn.cuda.memory_allocated(),
+    lambda: fastnn.cuda.mem_get_info(),
 ])
 def test_cuda_without_gpu_says_why(make):
     with pytest.raises(RuntimeError, match="CUDA is not available: .*(built without CUDA|cupy is not installed|"
@@ -57,6 +59,7 @@ def test_cuda_without_gpu_says_why(make):
 def test_without_gpu_cpu_keeps_working():
     fastnn.cuda.manual_seed(3)          # ignored, as in PyTorch
     fastnn.cuda.manual_seed_all(3)
+    fastnn.cuda.empty_cache()           # likewise
     assert fastnn.cuda.device_count() == 0
     m = nn.Linear(3, 2)
     assert m.to("cpu") is m and m.weight.device == fastnn.device("cpu")
@@ -341,6 +344,15 @@ def test_fake_stand_in_wraps_indices_like_cupy(fake_cuda):
     np.testing.assert_array_equal(np.asarray(a[fake_cuda.asarray(np.array([3, -4]))]), [0.0, 2.0])
 
 
+def test_fake_memory_queries(fake_cuda):
+    assert fastnn.cuda.memory_allocated() == 0 and fastnn.cuda.memory_reserved("cuda:0") == 0
+    free, total = fastnn.cuda.mem_get_info(0)
+    assert 0 < free <= total
+    fastnn.cuda.empty_cache()
+    with pytest.raises(RuntimeError, match="cuda:1 requested"):
+        fastnn.cuda.memory_allocated(1)
+
+
 def test_fake_gradcheck_on_device(fake_cuda):
     x = fastnn.randn(2, 3, dtype=fastnn.float64).to("cuda").requires_grad_()
     assert fastnn.autograd.gradcheck(lambda t: (t.sin() * t).sum(1), [x])
@@ -386,6 +398,24 @@ def test_gpu_training_matches_cpu(model_fn, shape):
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-4, atol=1e-5)
     for g, c in zip(gpu_params, cpu_params):
         np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAVE_GPU, reason="needs a CUDA GPU and cupy")
+def test_gpu_memory_queries_follow_allocations():
+    c = fastnn.cuda
+    c.synchronize()
+    before = c.memory_allocated()
+    t = fastnn.empty(16 << 20, device="cuda")      # 64 MiB of float32
+    assert c.memory_allocated() - before >= 64 << 20
+    assert c.memory_reserved() >= c.memory_allocated()
+    free, total = c.mem_get_info()
+    assert 0 < free < total
+    del t
+    assert c.memory_allocated() - before < 64 << 20
+    reserved = c.memory_reserved()
+    c.empty_cache()
+    assert c.memory_reserved() <= reserved - (64 << 20)
 
 
 @pytest.mark.gpu

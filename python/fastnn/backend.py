@@ -148,6 +148,22 @@ def cuda_unavailable_reason():
     return None
 
 
+def cuda_memory(index: int) -> dict:
+    """GPU memory of device ``index``: bytes held by live arrays and by cupy's pool (live + cached), and the
+    driver's free and total bytes."""
+    cp = cupy_module()
+    pool = cp.get_default_memory_pool()
+    with cp.cuda.Device(index):
+        free, total = cp.cuda.runtime.memGetInfo()
+        return {"allocated": int(pool.used_bytes()), "reserved": int(pool.total_bytes()), "free": int(free),
+                "total": int(total)}
+
+
+def cuda_release_cached_memory():
+    """Hand the blocks cached by cupy's pool (not held by any array) back to the driver."""
+    cupy_module().get_default_memory_pool().free_all_blocks()
+
+
 def _require_cuda(device: Device):
     why = cuda_unavailable_reason()
     if why is not None:

@@ -10,7 +10,7 @@ from . import backend
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "get_device_name",
            "get_device_capability", "get_device_properties", "synchronize", "manual_seed", "manual_seed_all",
-           "is_built"]
+           "is_built", "memory_allocated", "memory_reserved", "mem_get_info", "empty_cache"]
 
 
 def is_built() -> bool:
@@ -77,6 +77,33 @@ def synchronize(device=None) -> None:
     """Wait until every kernel queued on the device has finished (all of its streams)."""
     _require("synchronize")
     backend.cupy_module().cuda.Device(_index(device, "synchronize")).synchronize()
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes of GPU memory held by the tensors (and other arrays) alive on ``device``."""
+    _require("memory_allocated")
+    return backend.cuda_memory(_index(device, "memory_allocated"))["allocated"]
+
+
+def memory_reserved(device=None) -> int:
+    """Bytes the memory pool holds on ``device``: in use plus cached for reuse (``empty_cache`` frees the
+    cached part)."""
+    _require("memory_reserved")
+    return backend.cuda_memory(_index(device, "memory_reserved"))["reserved"]
+
+
+def mem_get_info(device=None) -> tuple:
+    """(free, total) bytes of ``device`` as the driver sees them."""
+    _require("mem_get_info")
+    m = backend.cuda_memory(_index(device, "mem_get_info"))
+    return m["free"], m["total"]
+
+
+def empty_cache() -> None:
+    """Give the cached, unused blocks of the memory pool back to the driver (other processes can then use
+    them); tensors alive are untouched. Does nothing without CUDA, as in PyTorch."""
+    if is_available():
+        backend.cuda_release_cached_memory()
 
 
 def manual_seed(seed: int) -> None:

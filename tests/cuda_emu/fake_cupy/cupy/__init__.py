@@ -533,10 +533,37 @@ def _elapsed_ms(start_event, end_event):
     return 1e3 * (end_event._t - start_event._t)
 
 
+class _MemoryPool:
+    """Host memory has no pool: nothing is held or cached."""
+
+    def used_bytes(self):
+        return 0
+
+    def total_bytes(self):
+        return 0
+
+    def free_all_blocks(self, stream=None):
+        pass
+
+
+_POOL = _MemoryPool()
+
+
+def get_default_memory_pool():
+    return _POOL
+
+
+class _Runtime:
+    @staticmethod
+    def memGetInfo():
+        return 40 << 30, 80 << 30
+
+
 class cuda:
     Device = _Device
     Stream = _Stream
     Event = _Event
+    runtime = _Runtime
     get_elapsed_time = staticmethod(_elapsed_ms)
 
     @staticmethod
