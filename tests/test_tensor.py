@@ -445,3 +445,12 @@ def test_index_add_inplace_and_augmented_indexing():
     with pytest.raises(RuntimeError, match="cast"):
         z = fastnn.zeros(2, dtype=fastnn.int64)
         z += 1.5
+
+
+def test_repr_of_half_tensors_warns_nothing():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert repr(fastnn.tensor([1.5, -2.25]).half()) == "tensor([ 1.5000, -2.2500], dtype=fastnn.float16)"
+        assert "6.5504e+04" in repr(fastnn.tensor([65504.0, 1e-5]).half())
+        assert repr(fastnn.tensor([1.0, 2.0]).half()) == "tensor([1., 2.], dtype=fastnn.float16)"

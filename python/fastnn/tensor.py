@@ -1086,13 +1086,14 @@ def _format_tensor(t):
     else:
         if a.dtype.kind == "f":
             finite = a[np.isfinite(a)]
-            if finite.size and np.all(finite == np.round(finite)) and np.max(np.abs(finite), initial=0) < 1e8:
+            # Python floats: 1e8 cast to float16 would overflow
+            if finite.size and np.all(finite == np.round(finite)) and float(np.max(np.abs(finite), initial=0)) < 1e8:
                 body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
                                        formatter={"float_kind": lambda v: (f"{v:.0f}." if np.isfinite(v) else
                                                                            str(v))})
             else:
-                mx = np.max(np.abs(finite), initial=0)
-                mn = np.min(np.abs(finite[finite != 0]), initial=1) if finite.size else 1
+                mx = float(np.max(np.abs(finite), initial=0))
+                mn = float(np.min(np.abs(finite[finite != 0]), initial=1)) if finite.size else 1.0
                 if mx >= 1e8 or mn < 1e-4:
                     body = np.array2string(a, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
                                            formatter={"float_kind": lambda v: f"{v:.4e}"})
