@@ -213,7 +213,7 @@ void conv2d_backward_input_py(const std::string& dtype, py::object grad_output, 
 
 void conv2d_backward_weight_py(const std::string& dtype, py::object input, py::object grad_output,
                                py::object grad_weight, py::object stride, py::object padding, py::object dilation,
-                               long long groups, bool allow_tf32, std::uintptr_t stream) {
+                               long long groups, bool allow_tf32, bool deterministic, std::uintptr_t stream) {
   const std::string fn = "conv2d_backward_weight";
   const int item = itemsize_of(fn, dtype);
   Desc X = desc(fn, "input", input, 4, item), DY = desc(fn, "grad_output", grad_output, 4, item),
@@ -228,9 +228,11 @@ void conv2d_backward_weight_py(const std::string& dtype, py::object input, py::o
   require_devices(fn, {&X, &DY, &DW});
   py::gil_scoped_release release;
   if (item == 4)
-    conv2d_backward_weight<float>(g, carr<float>(X), carr<float>(DY), DW.arr4<float>(), allow_tf32, as_stream(stream));
+    conv2d_backward_weight<float>(g, carr<float>(X), carr<float>(DY), DW.arr4<float>(), allow_tf32, deterministic,
+                                  as_stream(stream));
   else
-    conv2d_backward_weight<double>(g, carr<double>(X), carr<double>(DY), DW.arr4<double>(), false, as_stream(stream));
+    conv2d_backward_weight<double>(g, carr<double>(X), carr<double>(DY), DW.arr4<double>(), false, deterministic,
+                                   as_stream(stream));
 }
 
 // ---------------------------------------------------------------- pooling
@@ -536,8 +538,9 @@ PYBIND11_MODULE(_C_cuda, m) {
         "grad_input = conv2d's input gradient (+ bias per input channel: conv_transpose2d); padding is (top, left).");
   m.def("conv2d_backward_weight", &conv2d_backward_weight_py, py::arg("dtype"), py::arg("input"),
         py::arg("grad_output"), py::arg("grad_weight"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
-        py::arg("groups") = 1, py::arg("allow_tf32") = false, py::arg("stream") = 0,
-        "grad_weight = conv2d's weight gradient; padding is (top, left).");
+        py::arg("groups") = 1, py::arg("allow_tf32") = false, py::arg("deterministic") = false, py::arg("stream") = 0,
+        "grad_weight = conv2d's weight gradient; padding is (top, left); deterministic: no split reduction "
+        "(bitwise reproducible).");
 
   m.def("max_pool2d_forward", &max_pool2d_forward_py, py::arg("dtype"), py::arg("input"), py::arg("out"),
         py::arg("indices"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),

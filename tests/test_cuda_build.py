@@ -201,3 +201,20 @@ def test_tf32_switches_have_pytorch_names_and_defaults():
         fb.cuda.matmul.allow_tf32 = False
         fb.cudnn.allow_tf32 = False
     assert not _cuda_kernels._tf32_matmul() and not _cuda_kernels._tf32_conv()
+
+
+def test_cudnn_deterministic_and_benchmark_flags():
+    import fastnn.backends as fb
+    from fastnn import _cuda_kernels
+    assert fb.cudnn.deterministic is False and fb.cudnn.benchmark is False
+    try:
+        fb.cudnn.deterministic = True
+        fb.cudnn.benchmark = True       # accepted: one algorithm per convolution, nothing to search
+        assert _cuda_kernels._deterministic_conv() and fb.cudnn.benchmark is True
+        assert fb.cudnn.allow_tf32 is False     # the flags are independent
+        with pytest.raises(TypeError, match="deterministic must be a bool"):
+            fb.cudnn.deterministic = 1
+    finally:
+        fb.cudnn.deterministic = False
+        fb.cudnn.benchmark = False
+    assert not _cuda_kernels._deterministic_conv()

@@ -266,6 +266,22 @@ def test_conv2d_weight_grad_split_k(rng):
     assert rel_err(host(dw), ref) < 1e-5
 
 
+def test_conv2d_weight_grad_deterministic(rng):
+    """cudnn.deterministic: the split-K shape above is computed unsplit, the same bits on every run."""
+    import fastnn.backends as fb
+    x = cp.asarray(randn(rng, (16, 3, 40, 40), np.float32))
+    dy = cp.asarray(randn(rng, (16, 8, 40, 40), np.float32))
+    ref = _C.conv2d_backward_weight(host(x), host(dy), [3, 3], [1, 1], [1, 1], [1, 1], 1)
+    fb.cudnn.deterministic = True
+    try:
+        runs = [host(K.conv2d_backward_weight(x, dy, (3, 3), (1, 1), (1, 1), (1, 1), 1)) for _ in range(3)]
+    finally:
+        fb.cudnn.deterministic = False
+    assert rel_err(runs[0], ref) < 1e-5
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r, runs[0])
+
+
 def test_conv_transpose2d_through_backward_input_bias(rng):
     # conv_transpose2d(x, w, bias) with output_padding: grad_input larger than the forward needs.
     x = randn(rng, (2, 4, 5, 6), np.float32)

@@ -211,12 +211,13 @@ void conv2d_backward_input(const ConvGeom& cg, Arr4<const T> dy, Arr4<const T> w
 
 template <typename T>
 void conv2d_backward_weight(const ConvGeom& cg, Arr4<const T> x, Arr4<const T> dy, Arr4<T> dw, bool allow_tf32,
-                            cudaStream_t stream) {
+                            bool deterministic, cudaStream_t stream) {
   const Geom32 g = to32(cg);
   const long long M = g.Kg, N = (long long)g.Cg * g.KH * g.KW, Ktot = cg.N * cg.OH * cg.OW;
   if (M == 0 || N == 0 || cg.G == 0) return;
   // Few output tiles and a long K: split K so that about two waves of blocks fill the chip,
-  // keeping each split at least 256 deep so the atomics stay a small part of the work.
+  // keeping each split at least 256 deep so the atomics stay a small part of the work. The split
+  // sums meet in atomics of no fixed order, so a deterministic gradient is computed unsplit.
   // The TF32 kernel with these gathers needs more than 255 registers on sm_90 (it spills), so the
   // weight gradient runs on the float32 SIMT kernel; allow_tf32 is accepted for a uniform API.
   (void)allow_tf32;
@@ -225,7 +226,7 @@ void conv2d_backward_weight(const ConvGeom& cg, Arr4<const T> x, Arr4<const T> d
   long long splits = ceil_div(2LL * sm_count_current(), tiles);
   const long long max_splits = Ktot / 256;
   if (splits > max_splits) splits = max_splits;
-  if (splits < 1) splits = 1;
+  if (splits < 1 || deterministic) splits = 1;
   const long long Ks = ceil_div(ceil_div(Ktot, splits), 16) * 16;
   splits = Ktot == 0 ? 1 : ceil_div(Ktot, Ks);
   if (splits > 1 || Ktot == 0) {
@@ -242,7 +243,8 @@ void conv2d_backward_weight(const ConvGeom& cg, Arr4<const T> x, Arr4<const T> d
                                   cudaStream_t);                                                                     \
   template void conv2d_backward_input<T>(const ConvGeom&, Arr4<const T>, Arr4<const T>, const T*, long long, Arr4<T>, \
                                          bool, cudaStream_t);                                                        \
-  template void conv2d_backward_weight<T>(const ConvGeom&, Arr4<const T>, Arr4<const T>, Arr4<T>, bool, cudaStream_t);
+  template void conv2d_backward_weight<T>(const ConvGeom&, Arr4<const T>, Arr4<const T>, Arr4<T>, bool, bool,       \
+                                          cudaStream_t);
 FASTNN_INSTANTIATE_CONV(float)
 FASTNN_INSTANTIATE_CONV(double)
 

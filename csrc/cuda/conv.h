@@ -26,9 +26,10 @@ template <typename T>
 void conv2d_backward_input(const ConvGeom& g, Arr4<const T> dy, Arr4<const T> w, const T* bias, long long bias_stride,
                            Arr4<T> dx, bool allow_tf32, cudaStream_t stream);
 
-// dw = d conv / d w applied to dy (x the forward input). dw is overwritten.
+// dw = d conv / d w applied to dy (x the forward input). dw is overwritten. deterministic: the
+// reduction is not split over the chip (no atomics), so the result is bitwise reproducible.
 template <typename T>
 void conv2d_backward_weight(const ConvGeom& g, Arr4<const T> x, Arr4<const T> dy, Arr4<T> dw, bool allow_tf32,
-                            cudaStream_t stream);
+                            bool deterministic, cudaStream_t stream);
 
 }  // namespace fastnn::cuda

@@ -106,6 +106,10 @@ def _tf32_conv():
     return _flag("cudnn.allow_tf32")
 
 
+def _deterministic_conv():
+    return _flag("cudnn.deterministic")
+
+
 # ---------------------------------------------------------------------------- device
 def device_count():
     return _K.device_count()
@@ -206,7 +210,7 @@ def conv2d_backward_weight(input, grad_output, kernel_size, stride=(1, 1), paddi
     _K.conv2d_backward_weight(input.dtype.name, _desc(fn, "input", input), _desc(fn, "grad_output", grad_output),
                               _desc(fn, "grad_weight", grad_weight), _pair(fn, "stride", stride),
                               _pair(fn, "padding", padding), _pair(fn, "dilation", dilation), groups, _tf32_conv(),
-                              _stream())
+                              _deterministic_conv(), _stream())
     return grad_weight
 
 

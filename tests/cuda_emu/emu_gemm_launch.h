@@ -16,6 +16,7 @@
 
 inline unsigned g_cap_yz = 2;
 inline long long g_launches = 0;
+inline long long g_last_batch = 0;  // the batch count of the last GEMM launch (a split-K weight gradient multiplies it)
 
 namespace fastnn::cuda::gemm_detail {
 template <class Kernel>
@@ -49,6 +50,7 @@ template <typename T, typename AAcc, typename BAcc, typename CAcc>
 inline void launch_gemm(long long batch, long long M, long long N, long long K, T alpha, AAcc a, int amode, BAcc b,
                         int bmode, T beta, CAcc c, bool tf32, cudaStream_t) {
   if (batch == 0 || M == 0 || N == 0) return;
+  g_last_batch = batch;
   auto grid_for = [&](long long bm, long long bn) {
     dim3 grid;
     grid.x = (unsigned)ceil_div(N, bn);

@@ -133,7 +133,7 @@ void gemm_case(long long batch, long long M, long long N, long long K, int la, i
 template <typename T>
 void conv_case(long long N, long long C, long long H, long long W, long long K, long long KH, long long KW, long long sh,
                long long sw, long long pt, long long pb, long long pl, long long pr, long long dh, long long dw,
-               long long G, bool tf32 = false) {
+               long long G, bool tf32 = false, bool det = false) {
   auto op = [&](T v) { return tf32 ? (double)nvcuda::wmma::__float_to_tf32((float)v) : (double)v; };
   const long long OH = (H + pt + pb - dh * (KH - 1) - 1) / sh + 1, OW = (W + pl + pr - dw * (KW - 1) - 1) / sw + 1;
   const long long Cg = C / G, Kg = K / G;
@@ -170,13 +170,28 @@ void conv_case(long long N, long long C, long long H, long long W, long long K, 
   conv2d_backward_input<T>(g, A4((const T*)dy.data(), N, K, OH, OW), A4((const T*)w.data(), K, Cg, KH, KW), nullptr, 0,
                            A4(dx.data(), N, C, H, W), tf32, nullptr);
   conv2d_backward_weight<T>(g, A4((const T*)x.data(), N, C, H, W), A4((const T*)dy.data(), N, K, OH, OW),
-                            A4(dwv.data(), K, Cg, KH, KW), tf32, nullptr);
+                            A4(dwv.data(), K, Cg, KH, KW), tf32, det, nullptr);
+  const long long wgrad_batch = g_last_batch;
   char what[200];
   snprintf(what, sizeof what, "conv %s%s %lldx%lldx%lldx%lld k%lldx%lldx%lld s%lld,%lld p%lld%lld%lld%lld d%lld,%lld g%lld",
            sizeof(T) == 4 ? "f32" : "f64", tf32 ? "-tf32" : "", N, C, H, W, K, KH, KW, sh, sw, pt, pb, pl, pr, dh, dw, G);
   check((std::string(what) + " fwd").c_str(), ry, y);
   check((std::string(what) + " dgrad").c_str(), rdx, dx);
   check((std::string(what) + " wgrad").c_str(), rdw, dwv);
+  if (det) {
+    // unsplit (one GEMM per group) where the same shape splits otherwise, and the same bits when run again
+    std::vector<T> again(rdw.size(), (T)NAN);
+    conv2d_backward_weight<T>(g, A4((const T*)x.data(), N, C, H, W), A4((const T*)dy.data(), N, K, OH, OW),
+                              A4(again.data(), K, Cg, KH, KW), tf32, false, nullptr);
+    const long long split_batch = g_last_batch;   // the same shape, allowed to split
+    conv2d_backward_weight<T>(g, A4((const T*)x.data(), N, C, H, W), A4((const T*)dy.data(), N, K, OH, OW),
+                              A4(again.data(), K, Cg, KH, KW), tf32, det, nullptr);
+    const bool ok = wgrad_batch == G && split_batch > G &&
+                    std::memcmp(again.data(), dwv.data(), again.size() * sizeof(T)) == 0;
+    if (!ok) ++failures;
+    printf("%-4s %-60s batch %lld\n", ok ? "ok" : "FAIL", (std::string(what) + " wgrad deterministic").c_str(),
+           wgrad_batch);
+  }
 }
 
 int main() {
@@ -214,6 +229,8 @@ int main() {
   g_emu_sms = 64;  // many SMs for few tiles: the weight gradient splits K and accumulates atomically
   conv_case<float>(4, 3, 20, 20, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
   conv_case<double>(8, 2, 16, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2);
+  conv_case<float>(4, 3, 20, 20, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, true);   // would split: deterministic
+  conv_case<double>(8, 2, 16, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, false, true);
   printf("%d failures, %lld launches\n", failures, g_launches);
   return failures != 0;
 }
