@@ -353,6 +353,34 @@ def test_fake_memory_queries(fake_cuda):
         fastnn.cuda.memory_allocated(1)
 
 
+def test_fake_loss_step_moves_one_small_array_to_the_host(fake_cuda, monkeypatch):
+    """A cross-entropy training step on a GPU waits for the device once (the target check), not once per
+    check: every device-to-host transfer of the stand-in is counted."""
+    moved = []
+
+    def counting(name, orig):
+        def f(*args, **kwargs):
+            moved.append(name)
+            return orig(*args, **kwargs)
+        return f
+    for name in ("__bool__", "__int__", "__float__", "item", "tolist", "get"):
+        monkeypatch.setattr(fake_cuda.ndarray, name, counting(name, getattr(fake_cuda.ndarray, name)), raising=False)
+    monkeypatch.setattr(fake_cuda, "asnumpy", counting("asnumpy", fake_cuda.asnumpy))
+    w = fastnn.randn(5, requires_grad=True).to("cuda").detach().requires_grad_()
+    x = fastnn.randn(8, 5).to("cuda")
+    y = fastnn.tensor([0, 4, 2, 1, 3, 3, 0, 1]).to("cuda")
+    opt = fastnn.optim.SGD([w], lr=0.1, momentum=0.9)
+    for ignore in (-100, 3):
+        for _ in range(2):
+            moved.clear()
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(x * w, y, ignore_index=ignore, label_smoothing=0.1)
+            loss.backward()
+            opt.step()
+            assert len(moved) == 1, moved
+    assert np.isfinite(loss.item())
+
+
 def test_fake_gradcheck_on_device(fake_cuda):
     x = fastnn.randn(2, 3, dtype=fastnn.float64).to("cuda").requires_grad_()
     assert fastnn.autograd.gradcheck(lambda t: (t.sin() * t).sum(1), [x])

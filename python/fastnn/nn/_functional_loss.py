@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from .._autograd_engine import _mode
-from ..backend import array_module_of
+from ..backend import array_module_of, to_device
 from ..tensor import Tensor, _make, _wrap
 from ._functional_activation import _softplus_node
 
@@ -254,15 +254,20 @@ def _index_coefficients(x_shape, cd, t, w, ignore_index, smoothing, reduction, d
     C = x_shape[cd]
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index 'target' must be an integer tensor (int64), got {t.dtype}")
+    xp = array_module_of(t)
     valid = t != ignore_index
-    all_valid = bool(valid.all())
-    tt = t if all_valid else np.where(valid, t, 0)
-    if tt.size:
-        lo, hi = tt.min(), tt.max()
-        if lo < 0 or hi >= C:
-            bad = lo if lo < 0 else hi
-            raise IndexError(f"{fn}: Target {int(bad)} is out of bounds for {C} classes "
-                             f"(ignore_index={ignore_index})")
+    tt = xp.where(valid, t, 0)
+    all_valid, lo, hi = True, 0, 0
+    if t.size:
+        # whether every target counts, and the range of those that do: one transfer from a GPU
+        stats = to_device(xp.stack([valid.all().astype(np.int64), tt.min().astype(np.int64),
+                                    tt.max().astype(np.int64)]), "cpu")
+        all_valid, lo, hi = bool(stats[0]), int(stats[1]), int(stats[2])
+    if lo < 0 or hi >= C:
+        raise IndexError(f"{fn}: Target {lo if lo < 0 else hi} is out of bounds for {C} classes "
+                         f"(ignore_index={ignore_index})")
+    if all_valid:
+        tt = t
     if w is not None:
         wt = w[tt]
         if not all_valid:
@@ -276,11 +281,11 @@ def _index_coefficients(x_shape, cd, t, w, ignore_index, smoothing, reduction, d
         denom = wt.sum()
     scale = 1.0
     if reduction == "mean":
-        if denom == 0:
-            scale = np.nan      # PyTorch: 0/0 when every target is ignored
+        # PyTorch: 0/0 (NaN) when every target is ignored; a device sum stays on the device
+        if isinstance(denom, int):
+            scale = np.nan if denom == 0 else 1.0 / denom
         else:
-            scale = 1.0 / denom
-    xp = array_module_of(t)
+            scale = xp.where(denom == 0, np.nan, 1.0 / xp.where(denom == 0, 1, denom))
     A = xp.zeros(x_shape, dtype=dtype)
     on = (1.0 - smoothing) * scale
     if len(x_shape) == 2 and cd == 1:
