@@ -353,9 +353,9 @@ def test_fake_memory_queries(fake_cuda):
         fastnn.cuda.memory_allocated(1)
 
 
-def test_fake_loss_step_moves_one_small_array_to_the_host(fake_cuda, monkeypatch):
-    """A cross-entropy training step on a GPU waits for the device once (the target check), not once per
-    check: every device-to-host transfer of the stand-in is counted."""
+@pytest.fixture
+def host_transfers(fake_cuda, monkeypatch):
+    """The list of device-to-host transfers (each a wait for the GPU) made under the stand-in."""
     moved = []
 
     def counting(name, orig):
@@ -366,6 +366,25 @@ def test_fake_loss_step_moves_one_small_array_to_the_host(fake_cuda, monkeypatch
     for name in ("__bool__", "__int__", "__float__", "item", "tolist", "get"):
         monkeypatch.setattr(fake_cuda.ndarray, name, counting(name, getattr(fake_cuda.ndarray, name)), raising=False)
     monkeypatch.setattr(fake_cuda, "asnumpy", counting("asnumpy", fake_cuda.asnumpy))
+    return moved
+
+
+def test_fake_argmax_and_bce_wait_at_most_once(host_transfers):
+    x = fastnn.tensor([[1.0, float("nan"), 3.0], [4.0, 0.0, 2.0]]).to("cuda")
+    host_transfers.clear()
+    am, an = x.argmax(1), x.argmin()
+    assert host_transfers == []      # NaN handling without asking the device whether a NaN exists
+    assert am.tolist() == [1, 0] and an.item() == 1
+    p = fastnn.tensor([0.2, 0.9]).to("cuda").requires_grad_()
+    host_transfers.clear()
+    nn.functional.binary_cross_entropy(p, fastnn.tensor([0.0, 1.0]).to("cuda")).backward()
+    assert len(host_transfers) == 1, host_transfers     # the [0, 1] range check
+
+
+def test_fake_loss_step_moves_one_small_array_to_the_host(host_transfers):
+    """A cross-entropy training step on a GPU waits for the device once (the target check), not once per
+    check: every device-to-host transfer of the stand-in is counted."""
+    moved = host_transfers
     w = fastnn.randn(5, requires_grad=True).to("cuda").detach().requires_grad_()
     x = fastnn.randn(8, 5).to("cuda")
     y = fastnn.tensor([0, 4, 2, 1, 3, 3, 0, 1]).to("cuda")

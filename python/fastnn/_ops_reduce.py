@@ -210,21 +210,22 @@ def _arg(name, npfn):
     return op
 
 
+def _nan_arg(argfn, a, axis, keepdims):
+    # PyTorch propagates NaN: a NaN is both the max and the min. Both candidates are computed and
+    # selected per position, so that a GPU is not waited for to learn whether any NaN exists.
+    r = argfn(a, axis=axis, keepdims=keepdims)
+    if a.dtype.kind != "f":
+        return r
+    nan = np.isnan(a)
+    return np.where(nan.any(axis=axis, keepdims=keepdims), np.argmax(nan, axis=axis, keepdims=keepdims), r)
+
+
 def _nan_argmax(a, axis=None, keepdims=False):
-    # PyTorch propagates NaN: a NaN is the max
-    if a.dtype.kind == "f":
-        nan = np.isnan(a)
-        if nan.any():
-            return np.argmax(nan, axis=axis, keepdims=keepdims)
-    return np.argmax(a, axis=axis, keepdims=keepdims)
+    return _nan_arg(np.argmax, a, axis, keepdims)
 
 
 def _nan_argmin(a, axis=None, keepdims=False):
-    if a.dtype.kind == "f":
-        nan = np.isnan(a)
-        if nan.any():
-            return np.argmax(nan, axis=axis, keepdims=keepdims)
-    return np.argmin(a, axis=axis, keepdims=keepdims)
+    return _nan_arg(np.argmin, a, axis, keepdims)
 
 
 argmax = _arg("argmax", _nan_argmax)

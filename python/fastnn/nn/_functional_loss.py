@@ -182,7 +182,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if input._data.dtype.kind != "f":
         raise TypeError(f"binary_cross_entropy: 'input' must be a floating point tensor, got {input._data.dtype}")
     xd = input._data
-    if xd.size and (np.any(xd < 0) or np.any(xd > 1)):
+    if xd.size and bool(((xd < 0) | (xd > 1)).any()):
         raise RuntimeError("binary_cross_entropy: all elements of 'input' should be between 0 and 1 "
                            "(apply a sigmoid first, or use binary_cross_entropy_with_logits)")
     if target._data.dtype != xd.dtype:
