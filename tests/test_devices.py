@@ -104,6 +104,12 @@ def test_fake_round_trip(fake_cuda):
     assert "device='cuda:0'" in repr(xc)
 
 
+def test_fake_get_device_and_data_ptr(fake_cuda):
+    xc = fastnn.arange(6.0).to("cuda")
+    assert xc.get_device() == 0 and xc.cpu().get_device() == -1
+    assert xc.data_ptr() == xc._data.data.ptr and xc[2:].data_ptr() == xc.data_ptr() + 2 * xc.element_size()
+
+
 def test_fake_to_records_the_copy_for_autograd(fake_cuda):
     x = fastnn.randn(5, requires_grad=True)
     y = x.to("cuda")

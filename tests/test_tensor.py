@@ -454,3 +454,11 @@ def test_repr_of_half_tensors_warns_nothing():
         assert repr(fastnn.tensor([1.5, -2.25]).half()) == "tensor([ 1.5000, -2.2500], dtype=fastnn.float16)"
         assert "6.5504e+04" in repr(fastnn.tensor([65504.0, 1e-5]).half())
         assert repr(fastnn.tensor([1.0, 2.0]).half()) == "tensor([1., 2.], dtype=fastnn.float16)"
+
+
+def test_get_device_and_data_ptr():
+    x = fastnn.arange(12.0).reshape(3, 4)
+    assert x.get_device() == -1
+    assert x.data_ptr() == x[0].data_ptr() == x.view(12).data_ptr()
+    assert x[1].data_ptr() - x.data_ptr() == 4 * x.element_size()
+    assert x.clone().data_ptr() != x.data_ptr()

@@ -214,6 +214,13 @@ def device_of(a) -> Device:
     return CPU
 
 
+def data_ptr(a) -> int:
+    """Address of the first element of array ``a`` (host or device memory)."""
+    if is_cuda_array(a):
+        return int(a.data.ptr)
+    return int(a.__array_interface__["data"][0])
+
+
 def check_same_device(a, b, op):
     """RuntimeError naming both devices when arrays ``a`` and ``b`` live on different devices.
 

@@ -308,6 +308,15 @@ class Tensor:
     def is_cuda(self):
         return self.device.type == "cuda"
 
+    def get_device(self) -> int:
+        """The CUDA device index holding the tensor, -1 on the CPU (PyTorch's convention)."""
+        d = self.device
+        return -1 if d.index is None else d.index
+
+    def data_ptr(self) -> int:
+        """Address of the tensor's first element: equal for views that start at the same element."""
+        return backend.data_ptr(self._data)
+
     @property
     def ndim(self):
         return self._data.ndim
