@@ -11,6 +11,7 @@
 #include "cuda/device.h"
 #include "cuda/gemm.h"
 #include "cuda/interp.h"
+#include "cuda/optim.h"
 #include "cuda/pool.h"
 
 namespace py = pybind11;
@@ -233,6 +234,47 @@ void conv2d_backward_weight_py(const std::string& dtype, py::object input, py::o
   else
     conv2d_backward_weight<double>(g, carr<double>(X), carr<double>(DY), DW.arr4<double>(), false, deterministic,
                                    as_stream(stream));
+}
+
+// ---------------------------------------------------------------- optimisers
+template <typename T>
+AdamScalars<T> adam_scalars(py::dict s) {
+  auto f = [&](const char* k) { return (T)s[k].cast<double>(); };
+  return {f("l2"), f("decay"), f("w"), f("one_minus_w"), f("beta2"), f("one_minus_beta2"), f("bias_correction2_sqrt"),
+          f("eps"), f("step_size"), s["lerp_low"].cast<bool>(), s["maximize"].cast<bool>(), s["amsgrad"].cast<bool>()};
+}
+
+void adam_step_py(const std::string& dtype, py::object param, py::object grad, py::object exp_avg, py::object exp_avg_sq,
+                  py::object max_exp_avg_sq, py::dict scalars, std::uintptr_t stream) {
+  const std::string fn = "adam_step";
+  const int item = itemsize_of(fn, dtype);
+  const bool amsgrad = scalars["amsgrad"].cast<bool>();
+  if (amsgrad == max_exp_avg_sq.is_none())
+    fail_value(fn, "argument 'max_exp_avg_sq' must be given exactly when amsgrad is set");
+  std::vector<Desc> ds = {desc(fn, "param", param, 1, item), desc(fn, "grad", grad, 1, item),
+                          desc(fn, "exp_avg", exp_avg, 1, item), desc(fn, "exp_avg_sq", exp_avg_sq, 1, item)};
+  if (amsgrad) ds.push_back(desc(fn, "max_exp_avg_sq", max_exp_avg_sq, 1, item));
+  const long long n = ds[0].numel();
+  for (const Desc& d : ds) {
+    if (d.numel() != n)
+      fail_value(fn, "argument '" + d.name + "' has shape " + d.shape_str() + " but 'param' has " + ds[0].shape_str());
+    if (n > 1 && d.strides[0] != 1) fail_value(fn, "argument '" + d.name + "' must be contiguous");
+  }
+  for (size_t i = 0; i < ds.size(); ++i)
+    for (size_t j = 0; j < ds.size(); ++j)
+      if (i != j && i != 1) require_no_overlap(fn, ds[i], ds[j]);   // every array but grad is written
+  if (n == 0) return;
+  require_gpu(fn);
+  for (const Desc& d : ds) require_device_ptr(fn, d);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    auto ptr = [&](size_t k) { return k < ds.size() ? reinterpret_cast<T*>(ds[k].ptr) : nullptr; };
+    const AdamScalars<T> sc = adam_scalars<T>(scalars);
+    py::gil_scoped_release release;
+    adam_step<T>(n, ptr(0), ptr(1), ptr(2), ptr(3), ptr(4), sc, as_stream(stream));
+  };
+  if (item == 4) run(0.0f);
+  else run(0.0);
 }
 
 // ---------------------------------------------------------------- pooling
@@ -545,6 +587,9 @@ PYBIND11_MODULE(_C_cuda, m) {
   m.def("max_pool2d_forward", &max_pool2d_forward_py, py::arg("dtype"), py::arg("input"), py::arg("out"),
         py::arg("indices"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
         py::arg("ceil_mode") = false, py::arg("stream") = 0);
+  m.def("adam_step", &adam_step_py, py::arg("dtype"), py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
+        py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"), py::arg("scalars"), py::arg("stream") = 0,
+        "One fused Adam/AdamW update in place (1-D contiguous arrays; scalars computed by the caller).");
   m.def("max_pool2d_backward", &max_pool2d_backward_py, py::arg("dtype"), py::arg("grad_output"), py::arg("indices"),
         py::arg("grad_input"), py::arg("stream") = 0);
   m.def("avg_pool2d_forward", &avg_pool2d_forward_py, py::arg("dtype"), py::arg("input"), py::arg("out"),

@@ -454,3 +454,54 @@ def test_allow_tf32_switch_reaches_the_kernels(rng):
         fb.cuda.matmul.allow_tf32 = False
     tf32 = rel_err(host(out), ref)
     assert exact < 1e-6 and 1e-6 < tf32 < 3e-3
+
+
+# ---------------------------------------------------------------------------- fused optimiser updates
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", [
+    dict(cls="Adam"), dict(cls="Adam", weight_decay=0.1, amsgrad=True), dict(cls="Adam", maximize=True, betas=(0.3, 0.9)),
+    dict(cls="AdamW"), dict(cls="AdamW", weight_decay=0.5, amsgrad=True, maximize=True, lr=0.05),
+], ids=["adam", "adam-l2-amsgrad", "adam-maximize-lowbeta", "adamw", "adamw-amsgrad-maximize"])
+def test_fused_adam_equals_the_cpu_update_bitwise(cfg, dtype, monkeypatch):
+    """On the GPU Adam/AdamW run one fused kernel per parameter; its correctly rounded operations in the
+    CPU path's order give the CPU's parameters and state bit for bit."""
+    cfg = dict(cfg)
+    cls = getattr(fastnn.optim, cfg.pop("cls"))
+    calls = []
+    real = kernels.adam_step
+    monkeypatch.setattr(kernels, "adam_step", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(0)
+    shapes = [(7, 5), (33,), (2, 3, 4), ()]
+    init = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(4)]
+    results = {}
+    for dev in ("cpu", "cuda"):
+        params = [fastnn.tensor(a, device=dev, requires_grad=True) for a in init]
+        opt = cls(params, **cfg)
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = fastnn.tensor(g, device=dev)
+            opt.step()
+        results[dev] = ([p.detach().cpu().numpy() for p in params],
+                        [v.cpu().numpy() for p in params for k, v in sorted(opt.state[p].items()) if k != "step"])
+    assert len(calls) == 4 * len(shapes)
+    for a, b in zip(results["cpu"][0] + results["cpu"][1], results["cuda"][0] + results["cuda"][1]):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_fused_adam_refuses_mismatched_arrays():
+    p = cp.zeros(6, cp.float32)
+    sc = dict(l2=0.0, decay=1.0, w=0.1, one_minus_w=0.9, beta2=0.999, one_minus_beta2=0.001,
+              bias_correction2_sqrt=0.03, eps=1e-8, step_size=0.01, lerp_low=True, maximize=False, amsgrad=False)
+    with pytest.raises(ValueError, match="'exp_avg' has shape"):
+        K.adam_step(p, cp.zeros(6, cp.float32), cp.zeros(5, cp.float32), cp.zeros(6, cp.float32), None, sc)
+    with pytest.raises(TypeError, match="'grad' must have dtype float32"):
+        K.adam_step(p, cp.zeros(6, cp.float64), cp.zeros(6, cp.float32), cp.zeros(6, cp.float32), None, sc)
+    with pytest.raises(ValueError, match="contiguous"):
+        K.adam_step(p, cp.zeros(12, cp.float32)[::2], cp.zeros(6, cp.float32), cp.zeros(6, cp.float32), None, sc)
+    with pytest.raises(ValueError, match="max_exp_avg_sq"):
+        K.adam_step(p, cp.zeros(6, cp.float32), cp.zeros(6, cp.float32), cp.zeros(6, cp.float32), None,
+                    dict(sc, amsgrad=True))
+    with pytest.raises(ValueError, match="overlap|alias"):
+        K.adam_step(p, cp.zeros(6, cp.float32), p, cp.zeros(6, cp.float32), None, sc)

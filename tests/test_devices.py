@@ -87,6 +87,8 @@ def fake_cuda(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", cupy)
     monkeypatch.setattr(backend, "cuda_built", lambda: True)
     monkeypatch.setattr(backend, "cuda_device_count", lambda: 1)
+    # no kernel module behind the stand-in: optimisers take their array-operation path, not a fused kernel
+    monkeypatch.setattr(fastnn.optim.adam, "_fusable", lambda pd, g: False)
     backend._cupy.cache_clear()
     yield cupy
     backend._cupy.cache_clear()
@@ -456,6 +458,8 @@ def test_gpu_training_matches_cpu(model_fn, shape):
 @pytest.mark.gpu
 @pytest.mark.skipif(not HAVE_GPU, reason="needs a CUDA GPU and cupy")
 def test_gpu_memory_queries_follow_allocations():
+    if backend.cupy_module().__version__ == "fake":
+        pytest.skip("the host-memory cupy stand-in has no memory pool")
     c = fastnn.cuda
     c.synchronize()
     before = c.memory_allocated()

@@ -329,3 +329,22 @@ def test_training_reduces_loss_with_each_optimizer():
             opt.step()
             first = loss.item() if first is None else first
         assert loss.item() < 0.05 * first, type(opt).__name__
+
+
+@pytest.mark.parametrize("name,kw", [("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1}), ("AdamW", {}),
+                                     ("RMSprop", {"centered": True, "momentum": 0.5}), ("Adagrad", {}),
+                                     ("SGD", {"momentum": 0.9, "nesterov": True})])
+def test_zero_dim_parameters_like_torch(name, kw):
+    """A learnable scalar (a temperature, a mixing weight) is a 0-d parameter; every optimiser updates it."""
+    p = fastnn.tensor(1.5, dtype=fastnn.float64, requires_grad=True)
+    tp = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    opt = getattr(optim, name)([p], lr=0.1, **kw)
+    topt = getattr(torch.optim, name)([tp], lr=0.1, **kw)
+    for _ in range(4):
+        opt.zero_grad()
+        topt.zero_grad()
+        (p * p * p).backward()
+        (tp * tp * tp).backward()
+        opt.step()
+        topt.step()
+    assert p.shape == () and abs(p.item() - tp.item()) < 1e-12

@@ -392,3 +392,24 @@ def upsample2d_backward(grad_output, mode, input_size, align_corners=False, scal
     else:
         _K.upsample_bilinear2d_backward(*args, bool(align_corners), sh, sw, _stream())
     return grad_input
+
+
+# ---------------------------------------------------------------------------- optimisers
+@_on_device("adam_step")
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars):
+    """One fused Adam/AdamW update, in place, of contiguous arrays of one shape and dtype; ``scalars``
+    holds the hyper-parameters as ``fastnn.optim.Adam`` combines them (see its step)."""
+    fn = "adam_step"
+    descs = []
+    for name, a in (("param", param), ("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq),
+                    ("max_exp_avg_sq", max_exp_avg_sq)):
+        if a is None:
+            descs.append(None)
+            continue
+        _check_array(fn, name, a, dtype=param.dtype.name)
+        if a.shape != param.shape:
+            raise ValueError(f"{fn}: argument '{name}' has shape {tuple(a.shape)}, 'param' {tuple(param.shape)}")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{fn}: argument '{name}' must be contiguous")
+        descs.append(_desc(fn, name, a.reshape(-1)))
+    _K.adam_step(param.dtype.name, *descs, scalars, _stream())

@@ -16,12 +16,12 @@ python3 - "$W" <<'PY'
 import re, sys
 w = sys.argv[1]
 launch = re.compile(r"([\w:]+(?:<[^<>;]*>)?)<<<(.*?)>>>\((.*?)\);", re.S)
-for name in ("device", "pool", "interp"):
+for name in ("device", "pool", "interp", "optim"):
     src = open(f"csrc/cuda/{name}.cu").read()
     out, n = launch.subn(lambda m: "emu_launch(%s, [&]{ %s(%s); });" % (m.group(2), m.group(1), m.group(3)), src)
     assert n > 0, name
     open(f"{w}/{name}_emu.cpp", "w").write(out)
-for name in ("pool", "interp"):
+for name in ("pool", "interp", "optim"):
     open(f"{w}/{name}_tu.cpp", "w").write(f'#include "cuda_runtime.h"\n#include "{name}_emu.cpp"\n')
 PY
 FLAGS=(-std=c++20 -O1 -w -pthread -fPIC -shared -DFASTNN_EMU_MODULE)
@@ -32,7 +32,7 @@ if [ "${ASAN:-0}" = 1 ]; then
 fi
 echo "building the emulated module (about a minute)..." >&2
 g++ "${FLAGS[@]}" -I tests/cuda_emu -I csrc -I "$W" $(python3 -m pybind11 --includes) \
-  tests/cuda_emu/emulated_module.cpp "$W/pool_tu.cpp" "$W/interp_tu.cpp" csrc/bind_cuda.cpp \
+  tests/cuda_emu/emulated_module.cpp "$W/pool_tu.cpp" "$W/interp_tu.cpp" "$W/optim_tu.cpp" csrc/bind_cuda.cpp \
   -o "$W/_C_cuda$(python3-config --extension-suffix)"
 export FASTNN_EMU_MODULE_DIR="$W"
 LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 \

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_non_negative, _gradients, _init_state, _next_step
+from .optimizer import Optimizer, _check_non_negative, _gradients, _init_state, _next_step, _scratch
 
 __all__ = ["Adagrad"]
 
@@ -36,7 +36,7 @@ class Adagrad(Optimizer):
                 clr = lr / (1 + (step - 1) * lr_decay)
                 s = state["sum"]._data
                 s += g * g
-                std = np.sqrt(s)
+                std = _scratch(np.sqrt(s))
                 std += eps
                 np.divide(g, std, out=std)
                 std *= clr

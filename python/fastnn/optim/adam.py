@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_non_negative, _gradients, _init_state, _next_step
+from .. import kernels
+from .optimizer import Optimizer, _check_non_negative, _fusable, _gradients, _init_state, _next_step, _scratch
 
 __all__ = ["Adam", "AdamW"]
 
@@ -49,7 +50,25 @@ class Adam(Optimizer):
             wd = group["weight_decay"]
             amsgrad = group["amsgrad"]
             decoupled = group.get("decoupled_weight_decay", self._decoupled)
-            for p, pd, g in _gradients(group, decoupled):
+            for p in group["params"]:
+                if p._grad is None or not _fusable(p._data, p._grad._data):
+                    continue
+                # on a GPU: one kernel per parameter, the same arithmetic as below
+                state = self.state[p]
+                if not state:
+                    _init_state(state, p._data, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else []))
+                step = _next_step(state)
+                w = 1 - beta1
+                bias_correction1 = 1 - beta1 ** step
+                bias_correction2 = 1 - beta2 ** step
+                scalars = dict(l2=0.0 if decoupled else wd, decay=1 - lr * wd if decoupled and wd != 0 else 1.0,
+                               w=w, one_minus_w=1.0 - w, beta2=beta2, one_minus_beta2=1 - beta2,
+                               bias_correction2_sqrt=bias_correction2 ** 0.5, eps=eps,
+                               step_size=lr / bias_correction1, lerp_low=w < 0.5, maximize=group["maximize"],
+                               amsgrad=amsgrad)
+                kernels.adam_step(p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                                  state["max_exp_avg_sq"]._data if amsgrad else None, scalars)
+            for p, pd, g in _gradients(group, decoupled, skip=lambda p: _fusable(p._data, p._grad._data)):
                 state = self.state[p]
                 if not state:
                     _init_state(state, pd, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else []))
@@ -70,9 +89,9 @@ class Adam(Optimizer):
                 if amsgrad:
                     vmax = state["max_exp_avg_sq"]._data
                     np.maximum(vmax, v, out=vmax)
-                    denom = np.sqrt(vmax)
+                    denom = _scratch(np.sqrt(vmax))
                 else:
-                    denom = np.sqrt(v)
+                    denom = _scratch(np.sqrt(v))
                 denom /= bias_correction2_sqrt
                 denom += eps
                 # p <- p - step_size * m / denom (denom is scratch now)

@@ -60,16 +60,31 @@ def _next_step(state):
     return float(step_t._data)
 
 
-def _gradients(group, decoupled_weight_decay=False):
-    """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient, the
-    gradient negated under ``maximize`` and plus ``weight_decay * p`` (L2, added to the gradient)
-    unless the caller applies decoupled weight decay itself. The parameter's own gradient is never
-    modified: negation and decay make new arrays."""
+def _scratch(x):
+    """``x`` as an array: numpy gives scalars for 0-d results, which in-place ``out=`` operations refuse."""
+    return np.asarray(x) if isinstance(x, np.generic) else x
+
+
+def _fusable(pd, g):
+    """Whether a fused GPU kernel can update parameter array ``pd`` from gradient array ``g``: both on the
+    GPU, contiguous, float32 or float64 of one dtype. Elsewhere the update runs as array operations."""
+    return (backend.is_cuda_array(pd) and pd.dtype in _FUSED_DTYPES and g.dtype == pd.dtype
+            and pd.flags.c_contiguous and g.flags.c_contiguous)
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _gradients(group, decoupled_weight_decay=False, skip=None):
+    """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient (and that
+    ``skip(p)`` does not claim), the gradient negated under ``maximize`` and plus ``weight_decay * p``
+    (L2, added to the gradient) unless the caller applies decoupled weight decay itself. The
+    parameter's own gradient is never modified: negation and decay make new arrays."""
     maximize = group["maximize"]
     wd = 0 if decoupled_weight_decay else group["weight_decay"]
     for p in group["params"]:
         grad = p._grad
-        if grad is None:
+        if grad is None or (skip is not None and skip(p)):
             continue
         pd = p._data
         g = grad._data

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_non_negative, _gradients, _init_state, _next_step
+from .optimizer import Optimizer, _check_non_negative, _gradients, _init_state, _next_step, _scratch
 
 __all__ = ["RMSprop"]
 
@@ -40,10 +40,10 @@ class RMSprop(Optimizer):
                     ga = state["grad_avg"]._data
                     from .adam import _lerp_
                     _lerp_(ga, g, 1 - alpha)
-                    avg = sq - ga * ga
+                    avg = _scratch(sq - ga * ga)
                     np.sqrt(avg, out=avg)
                 else:
-                    avg = np.sqrt(sq)
+                    avg = _scratch(np.sqrt(sq))
                 avg += eps
                 if momentum > 0:
                     buf = state["momentum_buffer"]._data

@@ -1,0 +1,69 @@
+// Fused Adam / AdamW update: one thread per element, grid-stride loop. Every operation is a
+// correctly rounded intrinsic (no FMA contraction), in the CPU path's order.
+#include "cuda/common.cuh"
+#include "cuda/optim.h"
+
+namespace fastnn::cuda {
+namespace {
+
+__device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ float sub(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ float div(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ float sqrt_rn(float a) { return __fsqrt_rn(a); }
+__device__ __forceinline__ double add(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ double sub(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ double mul(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ double div(double a, double b) { return __ddiv_rn(a, b); }
+__device__ __forceinline__ double sqrt_rn(double a) { return __dsqrt_rn(a); }
+
+// numpy.maximum: NaN in either operand wins.
+template <typename T>
+__device__ __forceinline__ T maximum(T a, T b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a > b ? a : b;
+}
+
+template <typename T>
+__global__ void adam_kernel(long long n, T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m,
+                            T* __restrict__ v, T* __restrict__ vmax, AdamScalars<T> s) {
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    T pi = p[i];
+    T gi = g[i];
+    if (s.maximize) gi = -gi;
+    if (s.l2 != T(0)) gi = add(gi, mul(s.l2, pi));
+    if (s.decay != T(1)) pi = mul(pi, s.decay);
+    T mi = m[i];
+    mi = s.lerp_low ? add(mi, mul(sub(gi, mi), s.w)) : add(gi, mul(sub(mi, gi), s.one_minus_w));
+    const T vi = add(mul(v[i], s.beta2), mul(mul(gi, gi), s.one_minus_beta2));
+    T top = vi;
+    if (s.amsgrad) {
+      top = maximum(vmax[i], vi);
+      vmax[i] = top;
+    }
+    const T denom = add(div(sqrt_rn(top), s.bias_correction2_sqrt), s.eps);
+    p[i] = sub(pi, mul(div(mi, denom), s.step_size));
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+constexpr int kThreads = 256;
+
+}  // namespace
+
+template <typename T>
+void adam_step(long long n, T* p, const T* g, T* m, T* v, T* vmax, const AdamScalars<T>& s, cudaStream_t stream) {
+  if (n == 0) return;
+  adam_kernel<T><<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(n, p, g, m, v, vmax, s);
+  check_launch("adam_step");
+}
+
+template void adam_step<float>(long long, float*, const float*, float*, float*, float*, const AdamScalars<float>&,
+                               cudaStream_t);
+template void adam_step<double>(long long, double*, const double*, double*, double*, double*,
+                                const AdamScalars<double>&, cudaStream_t);
+
+}  // namespace fastnn::cuda
