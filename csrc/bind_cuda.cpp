@@ -244,16 +244,12 @@ AdamScalars<T> adam_scalars(py::dict s) {
           f("eps"), f("step_size"), s["lerp_low"].cast<bool>(), s["maximize"].cast<bool>(), s["amsgrad"].cast<bool>()};
 }
 
-void adam_step_py(const std::string& dtype, py::object param, py::object grad, py::object exp_avg, py::object exp_avg_sq,
-                  py::object max_exp_avg_sq, py::dict scalars, std::uintptr_t stream) {
-  const std::string fn = "adam_step";
-  const int item = itemsize_of(fn, dtype);
-  const bool amsgrad = scalars["amsgrad"].cast<bool>();
-  if (amsgrad == max_exp_avg_sq.is_none())
-    fail_value(fn, "argument 'max_exp_avg_sq' must be given exactly when amsgrad is set");
-  std::vector<Desc> ds = {desc(fn, "param", param, 1, item), desc(fn, "grad", grad, 1, item),
-                          desc(fn, "exp_avg", exp_avg, 1, item), desc(fn, "exp_avg_sq", exp_avg_sq, 1, item)};
-  if (amsgrad) ds.push_back(desc(fn, "max_exp_avg_sq", max_exp_avg_sq, 1, item));
+// Descriptors of the optimiser arrays (None skipped): 1-D, one length, contiguous, the written ones
+// (all but the second, the gradient) overlapping nothing else.
+std::vector<Desc> optim_arrays(const std::string& fn, int item, std::initializer_list<std::pair<const char*, py::object>> args) {
+  std::vector<Desc> ds;
+  for (const auto& [name, obj] : args)
+    if (!obj.is_none()) ds.push_back(desc(fn, name, obj, 1, item));
   const long long n = ds[0].numel();
   for (const Desc& d : ds) {
     if (d.numel() != n)
@@ -262,10 +258,53 @@ void adam_step_py(const std::string& dtype, py::object param, py::object grad, p
   }
   for (size_t i = 0; i < ds.size(); ++i)
     for (size_t j = 0; j < ds.size(); ++j)
-      if (i != j && i != 1) require_no_overlap(fn, ds[i], ds[j]);   // every array but grad is written
+      if (i != j && i != 1) require_no_overlap(fn, ds[i], ds[j]);
+  if (n > 0) {
+    require_gpu(fn);
+    for (const Desc& d : ds) require_device_ptr(fn, d);
+  }
+  return ds;
+}
+
+template <typename T>
+SgdScalars<T> sgd_scalars(py::dict s) {
+  auto f = [&](const char* k) { return (T)s[k].cast<double>(); };
+  auto b = [&](const char* k) { return s[k].cast<bool>(); };
+  return {f("l2"), f("momentum"), f("one_minus_dampening"), f("lr"), b("dampened"), b("nesterov"), b("maximize"),
+          b("first")};
+}
+
+void sgd_step_py(const std::string& dtype, py::object param, py::object grad, py::object momentum_buffer,
+                 py::dict scalars, std::uintptr_t stream) {
+  const std::string fn = "sgd_step";
+  const int item = itemsize_of(fn, dtype);
+  if ((scalars["momentum"].cast<double>() != 0) == momentum_buffer.is_none())
+    fail_value(fn, "argument 'momentum_buffer' must be given exactly when momentum is not 0");
+  std::vector<Desc> ds = optim_arrays(fn, item, {{"param", param}, {"grad", grad}, {"momentum_buffer", momentum_buffer}});
+  const long long n = ds[0].numel();
   if (n == 0) return;
-  require_gpu(fn);
-  for (const Desc& d : ds) require_device_ptr(fn, d);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    auto ptr = [&](size_t k) { return k < ds.size() ? reinterpret_cast<T*>(ds[k].ptr) : nullptr; };
+    const SgdScalars<T> sc = sgd_scalars<T>(scalars);
+    py::gil_scoped_release release;
+    sgd_step<T>(n, ptr(0), ptr(1), ptr(2), sc, as_stream(stream));
+  };
+  if (item == 4) run(0.0f);
+  else run(0.0);
+}
+
+void adam_step_py(const std::string& dtype, py::object param, py::object grad, py::object exp_avg, py::object exp_avg_sq,
+                  py::object max_exp_avg_sq, py::dict scalars, std::uintptr_t stream) {
+  const std::string fn = "adam_step";
+  const int item = itemsize_of(fn, dtype);
+  const bool amsgrad = scalars["amsgrad"].cast<bool>();
+  if (amsgrad == max_exp_avg_sq.is_none())
+    fail_value(fn, "argument 'max_exp_avg_sq' must be given exactly when amsgrad is set");
+  std::vector<Desc> ds = optim_arrays(fn, item, {{"param", param}, {"grad", grad}, {"exp_avg", exp_avg},
+                                                 {"exp_avg_sq", exp_avg_sq}, {"max_exp_avg_sq", max_exp_avg_sq}});
+  const long long n = ds[0].numel();
+  if (n == 0) return;
   auto run = [&](auto zero) {
     using T = decltype(zero);
     auto ptr = [&](size_t k) { return k < ds.size() ? reinterpret_cast<T*>(ds[k].ptr) : nullptr; };
@@ -587,6 +626,9 @@ PYBIND11_MODULE(_C_cuda, m) {
   m.def("max_pool2d_forward", &max_pool2d_forward_py, py::arg("dtype"), py::arg("input"), py::arg("out"),
         py::arg("indices"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
         py::arg("ceil_mode") = false, py::arg("stream") = 0);
+  m.def("sgd_step", &sgd_step_py, py::arg("dtype"), py::arg("param"), py::arg("grad"), py::arg("momentum_buffer"),
+        py::arg("scalars"), py::arg("stream") = 0,
+        "One fused SGD update in place (1-D contiguous arrays; scalars computed by the caller).");
   m.def("adam_step", &adam_step_py, py::arg("dtype"), py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
         py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"), py::arg("scalars"), py::arg("stream") = 0,
         "One fused Adam/AdamW update in place (1-D contiguous arrays; scalars computed by the caller).");

@@ -462,15 +462,20 @@ def test_allow_tf32_switch_reaches_the_kernels(rng):
 @pytest.mark.parametrize("cfg", [
     dict(cls="Adam"), dict(cls="Adam", weight_decay=0.1, amsgrad=True), dict(cls="Adam", maximize=True, betas=(0.3, 0.9)),
     dict(cls="AdamW"), dict(cls="AdamW", weight_decay=0.5, amsgrad=True, maximize=True, lr=0.05),
-], ids=["adam", "adam-l2-amsgrad", "adam-maximize-lowbeta", "adamw", "adamw-amsgrad-maximize"])
-def test_fused_adam_equals_the_cpu_update_bitwise(cfg, dtype, monkeypatch):
-    """On the GPU Adam/AdamW run one fused kernel per parameter; its correctly rounded operations in the
-    CPU path's order give the CPU's parameters and state bit for bit."""
+    dict(cls="SGD", lr=0.1), dict(cls="SGD", lr=0.1, momentum=0.9), dict(cls="SGD", lr=0.1, momentum=0.9, nesterov=True,
+                                                                         weight_decay=0.01),
+    dict(cls="SGD", lr=0.05, momentum=0.5, dampening=0.3, maximize=True),
+], ids=["adam", "adam-l2-amsgrad", "adam-maximize-lowbeta", "adamw", "adamw-amsgrad-maximize", "sgd", "sgd-momentum",
+        "sgd-nesterov-l2", "sgd-dampening-maximize"])
+def test_fused_optimizers_equal_the_cpu_update_bitwise(cfg, dtype, monkeypatch):
+    """On the GPU Adam/AdamW and SGD run one fused kernel per parameter; its correctly rounded operations in
+    the CPU path's order give the CPU's parameters and state bit for bit."""
     cfg = dict(cfg)
     cls = getattr(fastnn.optim, cfg.pop("cls"))
     calls = []
-    real = kernels.adam_step
-    monkeypatch.setattr(kernels, "adam_step", lambda *a: calls.append(1) or real(*a))
+    kernel = "sgd_step" if cls is fastnn.optim.SGD else "adam_step"
+    real = getattr(kernels, kernel)
+    monkeypatch.setattr(kernels, kernel, lambda *a: calls.append(1) or real(*a))
     rng = np.random.default_rng(0)
     shapes = [(7, 5), (33,), (2, 3, 4), ()]
     init = [rng.standard_normal(s).astype(dtype) for s in shapes]
@@ -488,6 +493,16 @@ def test_fused_adam_equals_the_cpu_update_bitwise(cfg, dtype, monkeypatch):
     assert len(calls) == 4 * len(shapes)
     for a, b in zip(results["cpu"][0] + results["cpu"][1], results["cuda"][0] + results["cuda"][1]):
         np.testing.assert_array_equal(b, a)
+
+
+def test_fused_sgd_refuses_a_missing_buffer():
+    p = cp.zeros(4, cp.float64)
+    sc = dict(l2=0.0, momentum=0.9, one_minus_dampening=1.0, lr=0.1, dampened=False, nesterov=False, maximize=False,
+              first=True)
+    with pytest.raises(ValueError, match="momentum_buffer"):
+        K.sgd_step(p, cp.zeros(4, cp.float64), None, sc)
+    with pytest.raises(ValueError, match="momentum_buffer"):
+        K.sgd_step(p, cp.zeros(4, cp.float64), cp.zeros(4, cp.float64), dict(sc, momentum=0.0))
 
 
 def test_fused_adam_refuses_mismatched_arrays():

@@ -1,4 +1,4 @@
-// Fused Adam / AdamW update: one thread per element, grid-stride loop. Every operation is a
+// Fused Adam / AdamW and SGD updates: one thread per element, grid-stride loop. Every operation is a
 // correctly rounded intrinsic (no FMA contraction), in the CPU path's order.
 #include "cuda/common.cuh"
 #include "cuda/optim.h"
@@ -50,6 +50,28 @@ __global__ void adam_kernel(long long n, T* __restrict__ p, const T* __restrict_
   }
 }
 
+template <typename T>
+__global__ void sgd_kernel(long long n, T* __restrict__ p, const T* __restrict__ g, T* __restrict__ buf,
+                           SgdScalars<T> s) {
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const T pi = p[i];
+    T d = g[i];
+    if (s.maximize) d = -d;
+    if (s.l2 != T(0)) d = add(d, mul(s.l2, pi));
+    if (s.momentum != T(0)) {
+      T b = d;
+      if (!s.first) {
+        b = mul(buf[i], s.momentum);
+        b = s.dampened ? add(b, mul(s.one_minus_dampening, d)) : add(b, d);
+      }
+      buf[i] = b;
+      d = s.nesterov ? add(d, mul(s.momentum, b)) : b;
+    }
+    p[i] = sub(pi, mul(s.lr, d));
+  }
+}
+
 constexpr int kThreads = 256;
 
 }  // namespace
@@ -61,6 +83,15 @@ void adam_step(long long n, T* p, const T* g, T* m, T* v, T* vmax, const AdamSca
   check_launch("adam_step");
 }
 
+template <typename T>
+void sgd_step(long long n, T* p, const T* g, T* buf, const SgdScalars<T>& s, cudaStream_t stream) {
+  if (n == 0) return;
+  sgd_kernel<T><<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(n, p, g, buf, s);
+  check_launch("sgd_step");
+}
+
+template void sgd_step<float>(long long, float*, const float*, float*, const SgdScalars<float>&, cudaStream_t);
+template void sgd_step<double>(long long, double*, const double*, double*, const SgdScalars<double>&, cudaStream_t);
 template void adam_step<float>(long long, float*, const float*, float*, float*, float*, const AdamScalars<float>&,
                                cudaStream_t);
 template void adam_step<double>(long long, double*, const double*, double*, double*, double*,

@@ -1,4 +1,4 @@
-// Fused optimiser updates on the GPU: one kernel per parameter instead of a dozen element-wise
+// Fused optimiser updates on the GPU (Adam/AdamW, SGD): one kernel per parameter instead of a dozen element-wise
 // launches. The arithmetic is fastnn's CPU update (PyTorch's single-tensor formulas) operation by
 // operation, each correctly rounded and never contracted into an FMA, so GPU and CPU updates are
 // bitwise equal.
@@ -24,5 +24,20 @@ struct AdamScalars {
 // p, m, v (and vmax with amsgrad) are updated in place; all arrays contiguous, n elements.
 template <typename T>
 void adam_step(long long n, T* p, const T* g, T* m, T* v, T* vmax, const AdamScalars<T>& s, cudaStream_t stream);
+
+template <typename T>
+struct SgdScalars {
+  T l2;                 // weight_decay added to the gradient, 0 when none
+  T momentum;           // 0: plain SGD, no buffer
+  T one_minus_dampening;
+  T lr;
+  bool dampened;        // dampening != 0
+  bool nesterov, maximize;
+  bool first;           // the buffer starts as the gradient (its first step)
+};
+
+// p (and the momentum buffer when momentum != 0) updated in place; contiguous, n elements.
+template <typename T>
+void sgd_step(long long n, T* p, const T* g, T* buf, const SgdScalars<T>& s, cudaStream_t stream);
 
 }  // namespace fastnn::cuda

@@ -395,14 +395,11 @@ def upsample2d_backward(grad_output, mode, input_size, align_corners=False, scal
 
 
 # ---------------------------------------------------------------------------- optimisers
-@_on_device("adam_step")
-def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars):
-    """One fused Adam/AdamW update, in place, of contiguous arrays of one shape and dtype; ``scalars``
-    holds the hyper-parameters as ``fastnn.optim.Adam`` combines them (see its step)."""
-    fn = "adam_step"
+def _optim_descs(fn, param, **arrays):
+    """Descriptors of the flat views of ``param`` and the other arrays (None stays None): one shape and
+    dtype, contiguous."""
     descs = []
-    for name, a in (("param", param), ("grad", grad), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq),
-                    ("max_exp_avg_sq", max_exp_avg_sq)):
+    for name, a in (("param", param),) + tuple(arrays.items()):
         if a is None:
             descs.append(None)
             continue
@@ -412,4 +409,20 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars):
         if not a.flags.c_contiguous:
             raise ValueError(f"{fn}: argument '{name}' must be contiguous")
         descs.append(_desc(fn, name, a.reshape(-1)))
+    return descs
+
+
+@_on_device("adam_step")
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars):
+    """One fused Adam/AdamW update, in place, of contiguous arrays of one shape and dtype; ``scalars``
+    holds the hyper-parameters as ``fastnn.optim.Adam`` combines them (see its step)."""
+    descs = _optim_descs("adam_step", param, grad=grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq,
+                         max_exp_avg_sq=max_exp_avg_sq)
     _K.adam_step(param.dtype.name, *descs, scalars, _stream())
+
+
+@_on_device("sgd_step")
+def sgd_step(param, grad, momentum_buffer, scalars):
+    """One fused SGD update in place (see ``fastnn.optim.SGD``'s step for ``scalars``)."""
+    descs = _optim_descs("sgd_step", param, grad=grad, momentum_buffer=momentum_buffer)
+    _K.sgd_step(param.dtype.name, *descs, scalars, _stream())

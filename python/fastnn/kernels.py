@@ -173,6 +173,11 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars):
         param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars)
 
 
+def sgd_step(param, grad, momentum_buffer, scalars):
+    """Fused SGD update in place (GPU arrays; the CPU runs ``optim.SGD``'s array operations)."""
+    return _native("sgd_step", param, grad, momentum_buffer)(param, grad, momentum_buffer, scalars)
+
+
 def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
     """2-D cross-correlation, NCHW; ``padding`` is (top, bottom, left, right)."""
     return _native("conv2d_forward", x, weight, bias)(x, weight, bias, list(stride), list(padding), list(dilation),

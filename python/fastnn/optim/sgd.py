@@ -1,8 +1,9 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's update)."""
 from __future__ import annotations
 
+from .. import backend, kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer, _gradients, required
+from .optimizer import Optimizer, _fusable, _gradients, required
 
 __all__ = ["SGD"]
 
@@ -30,7 +31,23 @@ class SGD(Optimizer):
             momentum = group["momentum"]
             dampening = group["dampening"]
             nesterov = group["nesterov"]
-            for p, pd, d_p in _gradients(group):
+            for p in group["params"]:
+                if p._grad is None or not _fusable(p._data, p._grad._data):
+                    continue
+                # on a GPU: one kernel per parameter, the same arithmetic as below
+                buf = None
+                first = False
+                if momentum != 0:
+                    state = self.state[p]
+                    if state.get("momentum_buffer") is None:
+                        state["momentum_buffer"] = Tensor._wrap(backend.array_module_of(p._data).empty_like(p._data))
+                        first = True
+                    buf = state["momentum_buffer"]._data
+                scalars = dict(l2=group["weight_decay"], momentum=momentum, one_minus_dampening=1 - dampening,
+                               lr=lr, dampened=dampening != 0, nesterov=nesterov, maximize=group["maximize"],
+                               first=first)
+                kernels.sgd_step(p._data, p._grad._data, buf, scalars)
+            for p, pd, d_p in _gradients(group, skip=lambda p: _fusable(p._data, p._grad._data)):
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
