@@ -266,6 +266,17 @@ std::vector<Desc> optim_arrays(const std::string& fn, int item, std::initializer
   return ds;
 }
 
+// launch(T{}, ptr) with T float or double by the item size; ptr(k) is array k of ds as T*, null past the end.
+template <class Launch>
+void for_float_type(int item, const std::vector<Desc>& ds, Launch&& launch) {
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    launch(zero, [&](size_t k) { return k < ds.size() ? reinterpret_cast<T*>(ds[k].ptr) : nullptr; });
+  };
+  if (item == 4) run(0.0f);
+  else run(0.0);
+}
+
 template <typename T>
 SgdScalars<T> sgd_scalars(py::dict s) {
   auto f = [&](const char* k) { return (T)s[k].cast<double>(); };
@@ -283,15 +294,12 @@ void sgd_step_py(const std::string& dtype, py::object param, py::object grad, py
   std::vector<Desc> ds = optim_arrays(fn, item, {{"param", param}, {"grad", grad}, {"momentum_buffer", momentum_buffer}});
   const long long n = ds[0].numel();
   if (n == 0) return;
-  auto run = [&](auto zero) {
+  for_float_type(item, ds, [&](auto zero, auto ptr) {
     using T = decltype(zero);
-    auto ptr = [&](size_t k) { return k < ds.size() ? reinterpret_cast<T*>(ds[k].ptr) : nullptr; };
     const SgdScalars<T> sc = sgd_scalars<T>(scalars);
     py::gil_scoped_release release;
     sgd_step<T>(n, ptr(0), ptr(1), ptr(2), sc, as_stream(stream));
-  };
-  if (item == 4) run(0.0f);
-  else run(0.0);
+  });
 }
 
 void adam_step_py(const std::string& dtype, py::object param, py::object grad, py::object exp_avg, py::object exp_avg_sq,
@@ -305,15 +313,12 @@ void adam_step_py(const std::string& dtype, py::object param, py::object grad, p
                                                  {"exp_avg_sq", exp_avg_sq}, {"max_exp_avg_sq", max_exp_avg_sq}});
   const long long n = ds[0].numel();
   if (n == 0) return;
-  auto run = [&](auto zero) {
+  for_float_type(item, ds, [&](auto zero, auto ptr) {
     using T = decltype(zero);
-    auto ptr = [&](size_t k) { return k < ds.size() ? reinterpret_cast<T*>(ds[k].ptr) : nullptr; };
     const AdamScalars<T> sc = adam_scalars<T>(scalars);
     py::gil_scoped_release release;
     adam_step<T>(n, ptr(0), ptr(1), ptr(2), ptr(3), ptr(4), sc, as_stream(stream));
-  };
-  if (item == 4) run(0.0f);
-  else run(0.0);
+  });
 }
 
 // ---------------------------------------------------------------- pooling
