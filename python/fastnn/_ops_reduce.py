@@ -211,13 +211,16 @@ def _arg(name, npfn):
 
 
 def _nan_arg(argfn, a, axis, keepdims):
-    # PyTorch propagates NaN: a NaN is both the max and the min. Both candidates are computed and
-    # selected per position, so that a GPU is not waited for to learn whether any NaN exists.
-    r = argfn(a, axis=axis, keepdims=keepdims)
+    # PyTorch propagates NaN: a NaN is both the max and the min.
     if a.dtype.kind != "f":
-        return r
+        return argfn(a, axis=axis, keepdims=keepdims)
     nan = np.isnan(a)
-    return np.where(nan.any(axis=axis, keepdims=keepdims), np.argmax(nan, axis=axis, keepdims=keepdims), r)
+    if type(a) is np.ndarray:
+        return np.argmax(nan, axis=axis, keepdims=keepdims) if nan.any() else argfn(a, axis=axis, keepdims=keepdims)
+    # on a GPU both candidates are computed and selected per position, so that the device is not
+    # waited for to learn whether any NaN exists
+    return np.where(nan.any(axis=axis, keepdims=keepdims), np.argmax(nan, axis=axis, keepdims=keepdims),
+                    argfn(a, axis=axis, keepdims=keepdims))
 
 
 def _nan_argmax(a, axis=None, keepdims=False):

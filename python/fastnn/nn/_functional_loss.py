@@ -256,18 +256,24 @@ def _index_coefficients(x_shape, cd, t, w, ignore_index, smoothing, reduction, d
         raise TypeError(f"{fn}: class-index 'target' must be an integer tensor (int64), got {t.dtype}")
     xp = array_module_of(t)
     valid = t != ignore_index
-    tt = xp.where(valid, t, 0)
     all_valid, lo, hi = True, 0, 0
-    if t.size:
-        # whether every target counts, and the range of those that do: one transfer from a GPU
-        stats = to_device(xp.stack([valid.all().astype(np.int64), tt.min().astype(np.int64),
-                                    tt.max().astype(np.int64)]), "cpu")
-        all_valid, lo, hi = bool(stats[0]), int(stats[1]), int(stats[2])
+    if xp is np:
+        all_valid = bool(valid.all())
+        tt = t if all_valid else np.where(valid, t, 0)
+        if tt.size:
+            lo, hi = int(tt.min()), int(tt.max())
+    else:
+        tt = xp.where(valid, t, 0)
+        if t.size:
+            # whether every target counts, and the range of those that do: one transfer from the GPU
+            stats = to_device(xp.stack([valid.all().astype(np.int64), tt.min().astype(np.int64),
+                                        tt.max().astype(np.int64)]), "cpu")
+            all_valid, lo, hi = bool(stats[0]), int(stats[1]), int(stats[2])
+        if all_valid:
+            tt = t
     if lo < 0 or hi >= C:
         raise IndexError(f"{fn}: Target {lo if lo < 0 else hi} is out of bounds for {C} classes "
                          f"(ignore_index={ignore_index})")
-    if all_valid:
-        tt = t
     if w is not None:
         wt = w[tt]
         if not all_valid:
@@ -282,7 +288,7 @@ def _index_coefficients(x_shape, cd, t, w, ignore_index, smoothing, reduction, d
     scale = 1.0
     if reduction == "mean":
         # PyTorch: 0/0 (NaN) when every target is ignored; a device sum stays on the device
-        if isinstance(denom, int):
+        if xp is np or isinstance(denom, int):
             scale = np.nan if denom == 0 else 1.0 / denom
         else:
             scale = xp.where(denom == 0, np.nan, 1.0 / xp.where(denom == 0, 1, denom))
