@@ -3,8 +3,10 @@
 Runs only for ``--device cuda`` (no rows on the CPU). Timing: CUDA events around a run of calls on
 the current stream, after warm-up; the row holds the median over several such runs. Inputs are
 random (never zeros). Shapes: square SGEMM at 4096 and 8192 (float32, TF32), DGEMM at 2048, the
-3x3 convolutions of a ResNet-style network (forward + input-grad + weight-grad), 3x3/2 max pooling
-and 2x bilinear upsampling. The note column gives the achieved rate.
+3x3 convolutions of a ResNet-style network (forward + input-grad + weight-grad), 3x3/2 max pooling,
+2x bilinear upsampling, and one optimiser step (fused Adam and SGD kernels) over the 3x3 weights of
+a ResNet-style network against PyTorch's default (foreach) implementation. The note column gives the
+achieved rate.
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ DGEMM_N = 2048
 # ResNet-style 3x3 convolutions, stride 1, padding 1: (N, C, H, W, OC)
 CONVS = [(32, 64, 56, 56, 64), (32, 128, 28, 28, 128), (32, 256, 14, 14, 256)]
 POOL_INPUT = (32, 64, 112, 112)
+# parameter shapes for one optimiser step: the 3x3 convolution weights of a ResNet-18-like network
+OPTIM_SHAPES = [(64, 64, 3, 3)] * 4 + [(128, 128, 3, 3)] * 4 + [(256, 256, 3, 3)] * 4 + [(512, 512, 3, 3)] * 4
 UPSAMPLE_INPUT = (32, 64, 56, 56)
 
 
@@ -178,6 +182,35 @@ def _pool_interp_rows(cp, K, torch, quick):
     return rows
 
 
+def _optim_rows(cp, torch, quick):
+    import fastnn
+    rows = []
+    reps = dict(runs=3 if quick else 7, inner=5 if quick else 20)
+    rng = cp.random.default_rng(4)
+    weights = [rng.standard_normal(s, dtype=cp.float32) for s in OPTIM_SHAPES]
+    grads = [rng.standard_normal(s, dtype=cp.float32) for s in OPTIM_SHAPES]
+    n = sum(w.size for w in weights)
+    shape = f"{len(OPTIM_SHAPES)} params, {n / 1e6:.1f}M f32"
+    for name, kwargs in (("Adam", dict(lr=1e-3)), ("SGD", dict(lr=0.1, momentum=0.9))):
+        params = [fastnn.from_dlpack(w.copy()).requires_grad_() for w in weights]
+        for p, g in zip(params, grads):
+            p.grad = fastnn.from_dlpack(g)
+        opt = getattr(fastnn.optim, name)(params, **kwargs)
+        t_fn = _events_ms(cp, opt.step, **reps)
+        t_ref = None
+        if torch is not None:
+            tparams = [torch.as_tensor(w.copy(), device="cuda").requires_grad_() for w in weights]
+            for p, g in zip(tparams, grads):
+                p.grad = torch.as_tensor(g, device="cuda")
+            topt = getattr(torch.optim, name)(tparams, **kwargs)
+            t_ref = _events_ms(cp, topt.step, **reps)
+        # per element: Adam reads p, g, m, v and writes p, m, v; SGD reads p, g, buf and writes p, buf
+        words = (7 if name == "Adam" else 5) * n
+        rows.append(harness.row(f"{name} step (fused kernel)", shape, t_fn, "torch (foreach)" if t_ref else None,
+                                t_ref, f"fastnn {words * 4 / t_fn / 1e6:.0f} GB/s"))
+    return rows
+
+
 def run(device: str, quick: bool) -> list[dict]:
     if not device.startswith("cuda"):
         return []
@@ -192,4 +225,5 @@ def run(device: str, quick: bool) -> list[dict]:
     rows += _gemm_rows(cp, K, C, torch, quick)
     rows += _conv_rows(cp, K, torch, quick)
     rows += _pool_interp_rows(cp, K, torch, quick)
+    rows += _optim_rows(cp, torch, quick)
     return rows

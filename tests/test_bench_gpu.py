@@ -40,6 +40,7 @@ def test_bench_cuda_kernel_rows(bench_modules, monkeypatch):
     monkeypatch.setattr(bench_cuda, "CONVS", [(2, 3, 9, 8, 4), (1, 4, 5, 5, 2)])
     monkeypatch.setattr(bench_cuda, "POOL_INPUT", (2, 3, 12, 11))
     monkeypatch.setattr(bench_cuda, "UPSAMPLE_INPUT", (2, 3, 5, 6))
+    monkeypatch.setattr(bench_cuda, "OPTIM_SHAPES", [(4, 3, 3, 3), (5,)])
     rows = bench_cuda.run("cuda", quick=True)
     _check_rows(rows, ["sgemm fp32", "sgemm tf32", "dgemm fp64", "conv2d fwd fp32", "conv2d dgrad fp32",
                        "conv2d wgrad fp32", "conv2d fwd+bwd fp32", "max_pool2d 3x3/2 fwd", "max_pool2d 3x3/2 bwd",

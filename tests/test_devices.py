@@ -88,8 +88,7 @@ def fake_cuda(monkeypatch):
     monkeypatch.setattr(backend, "cuda_built", lambda: True)
     monkeypatch.setattr(backend, "cuda_device_count", lambda: 1)
     # no kernel module behind the stand-in: optimisers take their array-operation path, not a fused kernel
-    monkeypatch.setattr(fastnn.optim.adam, "_fusable", lambda pd, g: False)
-    monkeypatch.setattr(fastnn.optim.sgd, "_fusable", lambda pd, g: False)
+    monkeypatch.setattr(fastnn.optim.optimizer, "_fusable", lambda pd, g: False)
     backend._cupy.cache_clear()
     yield cupy
     backend._cupy.cache_clear()

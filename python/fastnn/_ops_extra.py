@@ -8,7 +8,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from ._ops_math import where_
-from ._ops_shape import _check_device_bounds, cat, stack
+from ._ops_shape import _check_dim_index, cat, stack
 from .tensor import Tensor, _array_on, _as_tensor_like, _canon_dim, _wrap, _xp
 
 
@@ -172,16 +172,11 @@ def sum_to_size(input, *size):
     return _sum_to(input, size)
 
 
-def _check_index_values(ia, input, d, op):
-    if ia.__class__ is not np.ndarray:
-        _check_device_bounds([(ia, input.shape[d] if input.ndim else 1, d)], op)
-
-
 def index_fill(input, dim, index, value):
     d = _canon_dim(dim, input.ndim, "index_fill")
     a = input._data
     ia = _array_on(a, index._data if isinstance(index, Tensor) else index)
-    _check_index_values(ia, input, d, "index_fill")
+    _check_dim_index(ia, a.shape, d, "index_fill")
     mask = _xp(a).zeros(input.shape[d], dtype=bool)
     mask[ia] = True
     shape = [1] * input.ndim
@@ -194,7 +189,7 @@ def index_copy(input, dim, index, source):
     a = input._data
     xp = _xp(a)
     ia = _array_on(a, index._data if isinstance(index, Tensor) else index)
-    _check_index_values(ia, input, d, "index_copy")
+    _check_dim_index(ia, a.shape, d, "index_copy")
     mask = xp.zeros(input.shape[d], dtype=bool)
     mask[ia] = True
     shape = [1] * input.ndim

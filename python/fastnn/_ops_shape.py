@@ -498,6 +498,13 @@ def _check_device_bounds(pairs, op):
             raise IndexError(f"{op}: index {v} is out of bounds for dimension {d} with size {n}")
 
 
+def _check_dim_index(ia, shape, d, op):
+    """On a device, IndexError when index array ``ia`` leaves dimension ``d`` of ``shape`` (a 0-d shape
+    counts as size 1); numpy makes that check itself."""
+    if ia.__class__ is not _ndarray:
+        _check_device_bounds([(ia, shape[d] if len(shape) else 1, d)], op)
+
+
 def _check_advanced_bounds(nidx, shape, op):
     """Bounds of the integer index arrays of a normalised index on a device array of ``shape``."""
     if not isinstance(nidx, tuple):
@@ -714,8 +721,7 @@ def _check_scatter_index(op, ia, d, a, src):
             raise RuntimeError(f"{op}: Expected index {tuple(ia.shape)} to be smaller than self {tuple(a.shape)} "
                                f"apart from dimension {d}" + ("" if src is None else
                                                              f" and to be smaller size than src {tuple(src.shape)}"))
-    if ia.__class__ is not _ndarray:
-        _check_device_bounds([(ia, a.shape[d] if a.ndim else 1, d)], op)
+    _check_dim_index(ia, a.shape, d, op)
 
 
 def gather(input, dim, index, *, sparse_grad=False):
@@ -831,8 +837,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     ia = _index_array(index, input._data)
     if ia.dtype.kind not in "iu" or ia.ndim > 1:
         raise TypeError(f"index_add: argument 'index' must be a 1-D integer tensor, got {ia.dtype} {ia.shape}")
-    if ia.__class__ is not _ndarray:
-        _check_device_bounds([(ia, input._data.shape[d] if input._data.ndim else 1, d)], "index_add")
+    _check_dim_index(ia, input._data.shape, d, "index_add")
     if alpha != 1:
         source = source * alpha
     out = input._data.copy()

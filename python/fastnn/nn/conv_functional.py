@@ -403,10 +403,11 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     if tuple(idx.shape) != tuple(x.shape):
         raise ValueError(f"{fn}: argument 'indices' must have the shape of 'input' {tuple(input.shape)}, got "
                          f"{tuple(indices.shape)}")
-    if idx.numel() and (int(idx._data.min()) < 0 or int(idx._data.max()) >= hw[0] * hw[1]):
-        raise IndexError(f"{fn}: Found an invalid max index: indices must be in [0, {hw[0] * hw[1]}) for an "
-                         f"output plane of {hw[0]}x{hw[1]}, got values in [{int(idx._data.min())}, "
-                         f"{int(idx._data.max())}]")
+    if idx.numel():
+        lo, hi = int(idx._data.min()), int(idx._data.max())
+        if lo < 0 or hi >= hw[0] * hw[1]:
+            raise IndexError(f"{fn}: Found an invalid max index: indices must be in [0, {hw[0] * hw[1]}) for an "
+                             f"output plane of {hw[0]}x{hw[1]}, got values in [{lo}, {hi}]")
     y = _PoolScatter.apply(x, idx, hw)
     return y.squeeze(0) if unbatched else y
 

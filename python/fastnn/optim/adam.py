@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .optimizer import Optimizer, _check_non_negative, _fusable, _gradients, _init_state, _next_step, _scratch
+from .optimizer import Optimizer, _check_non_negative, _fused_params, _gradients, _init_state, _next_step, _scratch
 
 __all__ = ["Adam", "AdamW"]
 
@@ -50,9 +50,7 @@ class Adam(Optimizer):
             wd = group["weight_decay"]
             amsgrad = group["amsgrad"]
             decoupled = group.get("decoupled_weight_decay", self._decoupled)
-            for p in group["params"]:
-                if p._grad is None or not _fusable(p._data, p._grad._data):
-                    continue
+            for p in _fused_params(group):
                 # on a GPU: one kernel per parameter, the same arithmetic as below
                 state = self.state[p]
                 if not state:
@@ -68,7 +66,7 @@ class Adam(Optimizer):
                                amsgrad=amsgrad)
                 kernels.adam_step(p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
                                   state["max_exp_avg_sq"]._data if amsgrad else None, scalars)
-            for p, pd, g in _gradients(group, decoupled, skip=lambda p: _fusable(p._data, p._grad._data)):
+            for p, pd, g in _gradients(group, decoupled, skip_fused=True):
                 state = self.state[p]
                 if not state:
                     _init_state(state, pd, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if amsgrad else []))

@@ -75,16 +75,21 @@ def _fusable(pd, g):
 _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _gradients(group, decoupled_weight_decay=False, skip=None):
-    """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient (and that
-    ``skip(p)`` does not claim), the gradient negated under ``maximize`` and plus ``weight_decay * p``
-    (L2, added to the gradient) unless the caller applies decoupled weight decay itself. The
-    parameter's own gradient is never modified: negation and decay make new arrays."""
+def _fused_params(group):
+    """The parameters of ``group`` with a gradient that a fused GPU kernel updates (see ``_fusable``)."""
+    return [p for p in group["params"] if p._grad is not None and _fusable(p._data, p._grad._data)]
+
+
+def _gradients(group, decoupled_weight_decay=False, skip_fused=False):
+    """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient (but not
+    those of ``_fused_params`` when ``skip_fused``), the gradient negated under ``maximize`` and plus
+    ``weight_decay * p`` (L2, added to the gradient) unless the caller applies decoupled weight decay
+    itself. The parameter's own gradient is never modified: negation and decay make new arrays."""
     maximize = group["maximize"]
     wd = 0 if decoupled_weight_decay else group["weight_decay"]
     for p in group["params"]:
         grad = p._grad
-        if grad is None or (skip is not None and skip(p)):
+        if grad is None or (skip_fused and _fusable(p._data, grad._data)):
             continue
         pd = p._data
         g = grad._data

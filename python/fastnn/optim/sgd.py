@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import backend, kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer, _fusable, _gradients, required
+from .optimizer import Optimizer, _fused_params, _gradients, required
 
 __all__ = ["SGD"]
 
@@ -31,9 +31,7 @@ class SGD(Optimizer):
             momentum = group["momentum"]
             dampening = group["dampening"]
             nesterov = group["nesterov"]
-            for p in group["params"]:
-                if p._grad is None or not _fusable(p._data, p._grad._data):
-                    continue
+            for p in _fused_params(group):
                 # on a GPU: one kernel per parameter, the same arithmetic as below
                 buf = None
                 first = False
@@ -47,7 +45,7 @@ class SGD(Optimizer):
                                lr=lr, dampened=dampening != 0, nesterov=nesterov, maximize=group["maximize"],
                                first=first)
                 kernels.sgd_step(p._data, p._grad._data, buf, scalars)
-            for p, pd, d_p in _gradients(group, skip=lambda p: _fusable(p._data, p._grad._data)):
+            for p, pd, d_p in _gradients(group, skip_fused=True):
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")

@@ -86,8 +86,8 @@ def resume(path, model, optimizer=None, scheduler=None, restore_rng=True):
     fastnn's global RNG state; returns the checkpoint dict, whose ``epoch`` is the ``initial_epoch``
     to pass to ``fit``."""
     # straight to the model's device: a checkpoint saved on a GPU resumes on a CPU-only machine
-    params = list(model.parameters())
-    ckpt = load_checkpoint(path, map_location=params[0].device if params else "cpu")
+    from .loop import _model_device
+    ckpt = load_checkpoint(path, map_location=_model_device(model, None) or "cpu")
     model.load_state_dict(ckpt["model"])
     if optimizer is not None:
         if ckpt["optimizer"] is None:
