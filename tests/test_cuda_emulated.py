@@ -1,4 +1,4 @@
-"""The CUDA GEMM and convolution kernels, run on the CPU: tests/cuda_emu/ compiles csrc/cuda/gemm.cu
+"""The CUDA GEMM and convolution kernels, run on the CPU: tests/cuda_emu/ compiles csrc/ops/gemm/cuda.cu
 and conv.cu with a host stand-in for the CUDA runtime (one thread per CUDA thread, shared memory,
 block and warp barriers emulated) and for the wmma TF32 fragments, and checks every case against a
 float64 reference. This covers the kernels' indexing, tiling and synchronisation, the TF32 kernel

@@ -1,4 +1,4 @@
-// The GEMM launchers of csrc/cuda/gemm_core.cuh for the emulation (its own launchers are CUDA-only):
+// The GEMM launchers of csrc/ops/gemm/core.cuh for the emulation (its own launchers are CUDA-only):
 // the CUDA threads of a block are std::threads with real block and warp barriers, blocks run one
 // after another, and the grid is capped at g_cap_yz blocks along y and z so that the kernels'
 // grid-stride loops over row tiles and batches run.
@@ -11,7 +11,7 @@
 #include <vector>
 
 #define __CUDA_ARCH__ 900  // the TF32 kernel's body is compiled for sm_80 and later only
-#include "cuda/gemm_core.cuh"
+#include "ops/gemm/core.cuh"
 #undef __CUDA_ARCH__
 
 inline unsigned g_cap_yz = 2;

@@ -1,5 +1,5 @@
 // Runs fastnn's GEMM kernels (SIMT and TF32 tensor-core) and implicit-GEMM convolution kernels
-// (csrc/cuda/gemm.cu, conv.cu, as they are) on the CPU with emulated CUDA threads, against float64
+// (csrc/ops/gemm/cuda.cu, csrc/ops/conv/cuda.cu, as they are) on the CPU with emulated CUDA threads, against float64
 // references: every operand layout, the 16-byte vector path and its fallbacks, grid-stride loops
 // (the grid is capped at 2 blocks along y and z), alpha/beta, K = 0, and the convolutions with
 // stride, asymmetric padding, dilation, groups and the split-K weight gradient. The TF32 cases
@@ -27,7 +27,7 @@ int current_device() { return 0; }
 }
 
 
-#include "cuda/arrays.h"
+#include "core/cuda_arrays.h"
 namespace fastnn::cuda {
 template <typename T>
 void zero_fill4(Arr4<T> a, long long n0, long long n1, long long n2, long long n3, cudaStream_t) {
@@ -35,8 +35,8 @@ void zero_fill4(Arr4<T> a, long long n0, long long n1, long long n2, long long n
     for (long long l = 0; l < n3; ++l) a.p[i * a.s0 + j * a.s1 + k * a.s2 + l * a.s3] = T(0);
 }
 }
-#include "cuda/gemm.cu"
-#include "cuda/conv.cu"
+#include "ops/gemm/cuda.cu"
+#include "ops/conv/cuda.cu"
 
 using namespace fastnn::cuda;
 std::mt19937_64 rng(42);

@@ -1,4 +1,4 @@
-// CPU stand-in for <mma.h>: the wmma TF32 m16n16k8 fragments that csrc/cuda/gemm_core.cuh uses.
+// CPU stand-in for <mma.h>: the wmma TF32 m16n16k8 fragments that csrc/ops/gemm/core.cuh uses.
 // A real fragment is spread over the 32 lanes of a warp in an unspecified layout; here every
 // emulated thread holds the whole tile, so the kernel's collective calls (load, mma, store) each
 // do the full work per thread. That keeps every property the kernel may rely on (per-element

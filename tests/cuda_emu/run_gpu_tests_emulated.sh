@@ -13,16 +13,30 @@ cd "$(dirname "$0")/../.."
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 python3 - "$W" <<'PY'
-import re, sys
+# Every .cu file of csrc/core and of each kernel family under csrc/ops/ is discovered here. Files
+# with <<<...>>> launches are rewritten for the serial launcher and compiled on their own; files
+# that launch only through the GEMM core (gemm_core.cuh, emulated with real threads and barriers
+# by emu_gemm_launch.h) are included into emulated_module.cpp as they are.
+import glob, os, re, sys
 w = sys.argv[1]
 launch = re.compile(r"([\w:]+(?:<[^<>;]*>)?)<<<(.*?)>>>\((.*?)\);", re.S)
-for name in ("device", "pool", "interp", "optim"):
-    src = open(f"csrc/cuda/{name}.cu").read()
+threaded, serial = [], []
+for path in sorted(glob.glob("csrc/core/*.cu")) + sorted(glob.glob("csrc/ops/*/*.cu")):
+    name = os.path.relpath(path, "csrc").replace("/", "_").replace(".cu", "")
+    src = open(path).read()
     out, n = launch.subn(lambda m: "emu_launch(%s, [&]{ %s(%s); });" % (m.group(2), m.group(1), m.group(3)), src)
-    assert n > 0, name
+    if n == 0:
+        threaded.append(os.path.relpath(path, "csrc"))
+        continue
     open(f"{w}/{name}_emu.cpp", "w").write(out)
-for name in ("pool", "interp", "optim"):
-    open(f"{w}/{name}_tu.cpp", "w").write(f'#include "cuda_runtime.h"\n#include "{name}_emu.cpp"\n')
+    if path.startswith("csrc/core/"):
+        # Core device helpers are included into emulated_module.cpp (the GEMM launchers use them).
+        open(f"{w}/core_emu.inc", "a").write(f'#include "{name}_emu.cpp"\n')
+    else:
+        open(f"{w}/{name}_tu.cpp", "w").write(f'#include "cuda_runtime.h"\n#include "{name}_emu.cpp"\n')
+        serial.append(f"{w}/{name}_tu.cpp")
+open(f"{w}/threaded.inc", "w").write("".join(f'#include "{p}"\n' for p in threaded))
+open(f"{w}/serial_tus.txt", "w").write("\n".join(serial))
 PY
 FLAGS=(-std=c++20 -O1 -w -pthread -fPIC -shared -DFASTNN_EMU_MODULE)
 PRELOAD=""
@@ -32,7 +46,7 @@ if [ "${ASAN:-0}" = 1 ]; then
 fi
 echo "building the emulated module (about a minute)..." >&2
 g++ "${FLAGS[@]}" -I tests/cuda_emu -I csrc -I "$W" $(python3 -m pybind11 --includes) \
-  tests/cuda_emu/emulated_module.cpp "$W/pool_tu.cpp" "$W/interp_tu.cpp" "$W/optim_tu.cpp" csrc/bind_cuda.cpp \
+  tests/cuda_emu/emulated_module.cpp $(cat "$W/serial_tus.txt") csrc/module_cuda.cpp \
   -o "$W/_C_cuda$(python3-config --extension-suffix)"
 export FASTNN_EMU_MODULE_DIR="$W"
 LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 \

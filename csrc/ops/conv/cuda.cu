@@ -10,10 +10,10 @@
 //             M = Kg, N = Cg*KH*KW,    K = batch*OH*OW
 // with ih = oh*sh - ph + kh*dh, iw = ow*sw - pw + kw*dw. Index decompositions use 32-bit
 // arithmetic; the binding rejects shapes whose GEMM extents do not fit.
-#include "cuda/conv.h"
-#include "cuda/device.h"
-#include "cuda/gemm.h"
-#include "cuda/gemm_core.cuh"
+#include "ops/conv/cuda.h"
+#include "core/cuda_device.h"
+#include "ops/gemm/cuda.h"
+#include "ops/gemm/core.cuh"
 
 namespace fastnn::cuda {
 namespace {

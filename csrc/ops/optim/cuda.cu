@@ -1,7 +1,7 @@
 // Fused Adam / AdamW and SGD updates: one thread per element, grid-stride loop. Every operation is a
 // correctly rounded intrinsic (no FMA contraction), in the CPU path's order.
-#include "cuda/common.cuh"
-#include "cuda/optim.h"
+#include "core/cuda_common.cuh"
+#include "ops/optim/cuda.h"
 
 namespace fastnn::cuda {
 namespace {

@@ -3,8 +3,8 @@
 // 32-bit when the element count allows it, since 64-bit division is several times slower.
 #include <climits>
 
-#include "cuda/common.cuh"
-#include "cuda/pool.h"
+#include "core/cuda_common.cuh"
+#include "ops/pool/cuda.h"
 
 namespace fastnn::cuda {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "cuda/arrays.h"
+#include "core/cuda_arrays.h"
 
 namespace fastnn::cuda {
 

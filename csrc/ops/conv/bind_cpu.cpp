@@ -5,9 +5,9 @@
 
 #include <pybind11/stl.h>
 
-#include "bind/checks.h"
-#include "cpu/conv.h"
-#include "cpu/conv_direct.h"
+#include "core/checks.h"
+#include "ops/conv/cpu.h"
+#include "ops/conv/cpu_direct.h"
 
 namespace fastnn {
 

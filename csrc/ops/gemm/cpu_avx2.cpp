@@ -1,8 +1,8 @@
 // AVX2+FMA GEMM kernels: 6 x 16 (float) and 6 x 8 (double) micro-tiles, twelve ymm
 // accumulators, two B vectors and one broadcast A value per step: 15 of 16 registers.
 // Reached only through fastnn::cpu_path_avx2(), so the library still loads on any x86-64.
-#include "cpu/cpu_features.h"
-#include "cpu/gemm_kernel.h"
+#include "core/cpu_features.h"
+#include "ops/gemm/cpu_kernel.h"
 
 #if FASTNN_HAVE_X86
 #include <immintrin.h>

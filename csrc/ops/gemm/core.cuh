@@ -20,7 +20,7 @@
 
 #include <cstdint>
 
-#include "cuda/common.cuh"
+#include "core/cuda_common.cuh"
 
 namespace fastnn::cuda::gemm_detail {
 

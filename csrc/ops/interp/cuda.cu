@@ -2,8 +2,8 @@
 // into a zeroed dx (several outputs read the same input pixel).
 #include <climits>
 
-#include "cuda/common.cuh"
-#include "cuda/interp.h"
+#include "core/cuda_common.cuh"
+#include "ops/interp/cuda.h"
 
 namespace fastnn::cuda {
 namespace {

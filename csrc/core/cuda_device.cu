@@ -1,8 +1,8 @@
 #include <mutex>
 #include <vector>
 
-#include "cuda/common.cuh"
-#include "cuda/device.h"
+#include "core/cuda_common.cuh"
+#include "core/cuda_device.h"
 
 namespace fastnn::cuda {
 
@@ -64,7 +64,7 @@ template void axpby<double>(long long, double, const double*, double, double*, c
 
 }  // namespace fastnn::cuda
 
-#include "cuda/arrays.h"
+#include "core/cuda_arrays.h"
 
 namespace fastnn::cuda {
 namespace {

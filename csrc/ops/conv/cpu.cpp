@@ -1,15 +1,15 @@
 // Convolution by im2col + the project's GEMM, with the batch processed in chunks so the
 // column buffer stays bounded (a few MB) whatever N is. Shapes whose per-thread buffers are
 // bounded go to the direct kernels of conv_direct.cpp first, which avoid the column buffer.
-#include "cpu/conv.h"
+#include "ops/conv/cpu.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "cpu/conv_direct.h"
-#include "cpu/cpu_features.h"
-#include "cpu/gemm.h"
+#include "ops/conv/cpu_direct.h"
+#include "core/cpu_features.h"
+#include "ops/gemm/cpu.h"
 
 namespace fastnn {
 namespace {

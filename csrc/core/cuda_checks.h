@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/arrays.h"
+#include "core/cuda_arrays.h"
 
 namespace fastnn::cuda::bind {
 namespace py = pybind11;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "bind/checks.h"
-#include "cpu/pool.h"
+#include "core/checks.h"
+#include "ops/pool/cpu.h"
 
 namespace fastnn {
 

@@ -1,4 +1,4 @@
-#include "cpu/cpu_features.h"
+#include "core/cpu_features.h"
 
 #include <omp.h>
 

@@ -1,7 +1,7 @@
 // Direct convolution (any stride, dilation and groups) without a column buffer: the im2col
 // buffer would cost more memory traffic than the arithmetic it feeds.
 #pragma once
-#include "cpu/conv.h"
+#include "ops/conv/cpu.h"
 
 namespace fastnn {
 

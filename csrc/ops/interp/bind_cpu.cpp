@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "bind/checks.h"
-#include "cpu/interp.h"
+#include "core/checks.h"
+#include "ops/interp/cpu.h"
 
 namespace fastnn {
 

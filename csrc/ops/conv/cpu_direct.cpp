@@ -4,7 +4,7 @@
 // is a sum of shifted copies of the block: long contiguous vector loops with no im2col buffer.
 // Columns ow >= OW of the wide result are discarded. Strides split the block into phases
 // (see Geometry).
-#include "cpu/conv_direct.h"
+#include "ops/conv/cpu_direct.h"
 
 #include <omp.h>
 
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-#include "cpu/cpu_features.h"
+#include "core/cpu_features.h"
 
 #if FASTNN_HAVE_X86
 #include <immintrin.h>

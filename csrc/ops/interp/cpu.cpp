@@ -1,13 +1,13 @@
 // Resampling tables (source index and weights per output row / column) are computed once
 // per call; the planes are then processed in parallel, one plane per task in the backward
 // passes so that the scatter-adds of a plane never race.
-#include "cpu/interp.h"
+#include "ops/interp/cpu.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "cpu/cpu_features.h"
+#include "core/cpu_features.h"
 
 namespace fastnn {
 

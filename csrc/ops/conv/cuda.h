@@ -2,7 +2,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include "cuda/arrays.h"
+#include "core/cuda_arrays.h"
 
 namespace fastnn::cuda {
 

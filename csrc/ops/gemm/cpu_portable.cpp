@@ -1,7 +1,7 @@
 // Portable GEMM kernels in plain C++: fixed-size loops the compiler unrolls and vectorises
 // with the baseline ISA (SSE2 on x86-64). Used on CPUs without AVX2/FMA and when
 // FASTNN_CPU_PATH=portable.
-#include "cpu/gemm_kernel.h"
+#include "ops/gemm/cpu_kernel.h"
 
 namespace fastnn {
 namespace gemm_detail {

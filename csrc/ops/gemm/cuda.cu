@@ -1,6 +1,6 @@
-#include "cuda/gemm.h"
-#include "cuda/gemm_core.cuh"
-#include "cuda/device.h"
+#include "ops/gemm/cuda.h"
+#include "ops/gemm/core.cuh"
+#include "core/cuda_device.h"
 
 namespace fastnn::cuda {
 namespace {

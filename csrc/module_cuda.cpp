@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <string>
 
-#include "cuda/bind_checks.h"
-#include "cuda/conv.h"
-#include "cuda/device.h"
-#include "cuda/gemm.h"
-#include "cuda/interp.h"
-#include "cuda/optim.h"
-#include "cuda/pool.h"
+#include "core/cuda_checks.h"
+#include "ops/conv/cuda.h"
+#include "core/cuda_device.h"
+#include "ops/gemm/cuda.h"
+#include "ops/interp/cuda.h"
+#include "ops/optim/cuda.h"
+#include "ops/pool/cuda.h"
 
 namespace py = pybind11;
 using namespace fastnn::cuda;

@@ -2,8 +2,8 @@
 #include <array>
 #include <cstdlib>
 
-#include "bind/checks.h"
-#include "cpu/gemm.h"
+#include "core/checks.h"
+#include "ops/gemm/cpu.h"
 
 namespace fastnn {
 

@@ -1,7 +1,7 @@
 // GotoBLAS/BLIS-style GEMM driver: column panels of B (nc), depth blocks (kc) packed into
 // nr-wide strips, row blocks of A (mc) packed into mr-tall strips, then the micro-kernel.
 // Packing reads any strides, so transposed, sliced and broadcast operands need no copy.
-#include "cpu/gemm.h"
+#include "ops/gemm/cpu.h"
 
 #include <omp.h>
 
@@ -12,8 +12,8 @@
 #include <new>
 #include <type_traits>
 
-#include "cpu/cpu_features.h"
-#include "cpu/gemm_kernel.h"
+#include "core/cpu_features.h"
+#include "ops/gemm/cpu_kernel.h"
 
 namespace fastnn {
 namespace {

@@ -1,13 +1,13 @@
 // Pooling is memory-bound: every kernel makes one pass over its planes, split across
 // threads by plane (or by output row in the forward passes), and the backward passes
 // clear and fill one plane at a time so the plane is still in cache when it is filled.
-#include "cpu/pool.h"
+#include "ops/pool/cpu.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "cpu/cpu_features.h"
+#include "core/cpu_features.h"
 
 #if FASTNN_HAVE_X86
 #include <immintrin.h>
