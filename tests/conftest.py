@@ -1,5 +1,6 @@
 """Shared fixtures: a seeded fastnn RNG for every test, ``torch`` (skips when PyTorch is missing) and
-``cpu_path`` (runs a test on the AVX2 and on the portable CPU kernels)."""
+``cpu_path`` (runs a test on every CPU path: avx512, avx2 and portable, skipping those this machine
+cannot run with the reason)."""
 import os
 
 import numpy as np
@@ -26,15 +27,20 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture(params=["avx2", "portable"])
+CPU_PATHS = ("avx512", "avx2", "portable")
+
+
+@pytest.fixture(params=CPU_PATHS)
 def cpu_path(request):
     """Selects the CPU kernels for one test (FASTNN_CPU_PATH), restoring the previous choice afterwards."""
+    why = _C.cpu_paths().get(request.param, "this build does not hold it")
+    if why:
+        pytest.skip(f"the {request.param} path cannot run here: {why}")
     old = os.environ.get("FASTNN_CPU_PATH")
     os.environ["FASTNN_CPU_PATH"] = request.param
     _C.refresh_cpu_path()
     try:
-        if _C.cpu_path() != request.param:
-            pytest.skip(f"this CPU cannot run the {request.param} path")
+        assert _C.cpu_path() == request.param
         yield request.param
     finally:
         if old is None:

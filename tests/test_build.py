@@ -17,20 +17,33 @@ def _run(args, **env):
     return subprocess.run([sys.executable, *args], env=full_env, capture_output=True, text=True, check=True).stdout
 
 
-def _cpu_has_avx2():
+def _cpu_flags():
     try:
         with open("/proc/cpuinfo") as f:
-            flags = f.read().split()
+            return set(f.read().split())
     except OSError:
         return None
-    return "avx2" in flags and "fma" in flags
+
+
+def _widest_path():
+    """The path the CPU flags (as Linux reports them, OS support included) call for, or None."""
+    flags = _cpu_flags()
+    if flags is None:
+        return None
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"} <= flags:
+        return "avx512"
+    return "avx2" if {"avx2", "fma"} <= flags else "portable"
 
 
 def test_info_command():
     out = _run(["-m", "fastnn", "info"])
     lines = out.splitlines()
     assert lines[0] == f"fastnn {fastnn.__version__}"
-    assert any(l.startswith("cpu path: ") and l.split(": ")[1] in ("avx2", "portable") for l in lines)
+    assert any(l.startswith("cpu path: ") and l.split(": ")[1] in ("avx512", "avx2", "portable") for l in lines)
+    assert any(l.startswith("cpu paths: ") and "portable (usable)" in l for l in lines)
+    assert any(l.startswith("vector extensions: ") for l in lines)
+    caches = next(l for l in lines if l.startswith("caches: "))
+    assert "l1d" in caches and "l2" in caches and "l3" in caches
     assert any(l.startswith("cpu threads: ") and int(l.split(": ")[1]) >= 1 for l in lines)
     assert any(l.startswith("cuda built: ") for l in lines)
     assert any(l.startswith("cuda available: ") for l in lines)
@@ -45,10 +58,36 @@ def test_cpu_path_from_environment():
     code = "from fastnn import _C; print(_C.cpu_path())"
     assert _run(["-c", code], FASTNN_CPU_PATH="portable").strip() == "portable"
     default = _run(["-c", code]).strip()
-    has = _cpu_has_avx2()
-    if has is not None:
-        assert default == ("avx2" if has else "portable")
+    if _widest_path() is not None:
+        assert default == _widest_path()
     assert "cpu path: portable" in _run(["-m", "fastnn", "info"], FASTNN_CPU_PATH="portable")
+
+
+@pytest.mark.parametrize("value,message", [
+    ("avx1024", "FASTNN_CPU_PATH must be one of avx512, avx2, portable or auto, got 'avx1024'"),
+    ("AVX2", "must be one of"),
+])
+def test_unknown_cpu_path_is_a_clear_error(value, message):
+    env = dict(os.environ, FASTNN_CPU_PATH=value)
+    r = subprocess.run([sys.executable, "-c", "import fastnn"], env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and message in r.stderr
+
+
+def test_unusable_cpu_path_is_a_clear_error():
+    unusable = [p for p, why in _C.cpu_paths().items() if why]
+    if not unusable:
+        pytest.skip("every path of this build runs on this CPU")
+    env = dict(os.environ, FASTNN_CPU_PATH=unusable[0])
+    r = subprocess.run([sys.executable, "-c", "import fastnn"], env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and f"FASTNN_CPU_PATH={unusable[0]} cannot run here" in r.stderr
+
+
+def test_paths_and_caches_reported():
+    paths = _C.cpu_paths()
+    assert list(paths)[-1] == "portable" and paths["portable"] == ""
+    assert _C.cpu_path() in paths and paths[_C.cpu_path()] == ""
+    c = _C.cache_sizes()
+    assert 4096 <= c["l1d"] <= c["l2"] <= max(c["l3"], c["l2"])
 
 
 def test_refresh_cpu_path_switches_in_process():
@@ -59,8 +98,8 @@ def test_refresh_cpu_path_switches_in_process():
         assert _C.cpu_path() == "portable"
         os.environ.pop("FASTNN_CPU_PATH")
         _C.refresh_cpu_path()
-        if _cpu_has_avx2():
-            assert _C.cpu_path() == "avx2"
+        if _widest_path() is not None:
+            assert _C.cpu_path() == _widest_path()
     finally:
         if old is not None:
             os.environ["FASTNN_CPU_PATH"] = old

@@ -6,6 +6,10 @@ import platform
 import sys
 
 
+def _size(n: int) -> str:
+    return f"{n // (1 << 20)} MiB" if n % (1 << 20) == 0 else f"{n // 1024} KiB"
+
+
 def info() -> str:
     import numpy as np
 
@@ -14,7 +18,12 @@ def info() -> str:
     lines = [
         f"fastnn {__version__}",
         f"python {platform.python_version()}, numpy {np.__version__}",
+        f"cpu: {_C.cpu_model()}",
         f"cpu path: {_C.cpu_path()}",
+        "cpu paths: " + ", ".join(p + (" (usable)" if not why else f" (not usable: {why})")
+                                  for p, why in _C.cpu_paths().items()),
+        f"vector extensions: {' '.join(_C.cpu_extensions()) or 'none'}",
+        "caches: " + ", ".join(f"{k} {_size(v)}" for k, v in _C.cache_sizes().items()),
         f"cpu threads: {_C.get_num_threads()}",
         f"cuda built: {'yes' if backend.cuda_built() else 'no'}",
     ]

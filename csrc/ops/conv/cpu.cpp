@@ -14,9 +14,6 @@
 namespace fastnn {
 namespace {
 
-// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
-// scheduler slice for a descheduled thread: small work runs on the calling thread.
-inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
 
 // Elements of the column buffer per chunk: large enough for an efficient GEMM, small
 // enough to stay in the last-level cache for the shapes this library trains.

@@ -25,9 +25,6 @@ namespace {
 
 std::atomic<int> g_algo{0};
 
-// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
-// scheduler slice for a descheduled thread: small work runs on the calling thread.
-inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
 
 // Measured on 2-core Zen 3 against im2col + GEMM: the direct kernel wins on every stride-1
 // layer of LeNet and ResNet (up to 128 channels, 3x3 and 5x5), since it reads the input block

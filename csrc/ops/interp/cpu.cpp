@@ -13,9 +13,6 @@ namespace fastnn {
 
 namespace {
 
-// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
-// scheduler slice for a descheduled thread: small work runs on the calling thread.
-inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
 
 // Computed in float like PyTorch's nearest kernels, so indices agree exactly.
 std::vector<int64_t> nearest_table(int64_t in, int64_t out, double scale) {

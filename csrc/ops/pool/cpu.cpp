@@ -17,9 +17,6 @@ namespace fastnn {
 
 namespace {
 
-// A parallel region costs a fork and a join, and on a busy machine a join can wait a whole
-// scheduler slice for a descheduled thread: small work runs on the calling thread.
-inline int threads_for(int64_t work) { return work < (int64_t(1) << 15) ? 1 : get_num_threads(); }
 
 template <typename T>
 inline bool take(T v, T m) {
