@@ -12,9 +12,10 @@ from fastnn.train import train_tabular
 CONFIG = dict(hidden=(64,), epochs=20, lr=2e-3, batch_size=64, seed=0)
 
 
-def main(verbose=1):
+def main(verbose=1, epochs=None):
     X, y = digits()
-    result = train_tabular(X, y, "classification", verbose=verbose, **CONFIG)
+    cfg = dict(CONFIG, epochs=epochs or CONFIG["epochs"])
+    result = train_tabular(X, y, "classification", verbose=verbose, **cfg)
     print(f"\ntest accuracy: {result.scores['accuracy']:.4f}  macro F1: {result.scores['f1']:.4f}")
     print("confusion matrix (rows: true digit, columns: predicted):")
     print(result.confusion)
@@ -25,4 +26,11 @@ def main(verbose=1):
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=CONFIG["epochs"],
+                        help=f"training epochs (default {CONFIG['epochs']})")
+    args = parser.parse_args()
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    main(epochs=args.epochs)

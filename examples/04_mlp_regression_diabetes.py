@@ -33,13 +33,15 @@ def scores(y_true, y_pred):
     return {name: getattr(metrics, name)(y_true, y_pred) for name in ("mse", "rmse", "mae", "r2")}
 
 
-def main(verbose=0):
+def main(verbose=0, epochs=None, ensemble=None):
     X, y = diabetes()
     y_test, ls_pred = least_squares(X, y)
     rows = {"least squares": scores(y_test, ls_pred)}
-    linear = train_tabular(X, y, "regression", verbose=verbose, **LINEAR_CONFIG)
+    linear_config = dict(LINEAR_CONFIG, epochs=epochs or LINEAR_CONFIG["epochs"])
+    mlp_config = dict(MLP_CONFIG, epochs=epochs or MLP_CONFIG["epochs"], ensemble=ensemble or MLP_CONFIG["ensemble"])
+    linear = train_tabular(X, y, "regression", verbose=verbose, **linear_config)
     rows["linear (trained)"] = linear.scores
-    mlp = train_tabular(X, y, "regression", verbose=verbose, **MLP_CONFIG)
+    mlp = train_tabular(X, y, "regression", verbose=verbose, **mlp_config)
     rows["MLP"] = mlp.scores
     print(f"{'model':18s} {'MSE':>9s} {'RMSE':>8s} {'MAE':>8s} {'R2':>7s}")
     for name, s in rows.items():
@@ -57,4 +59,13 @@ def main(verbose=0):
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=MLP_CONFIG["epochs"],
+                        help=f"training epochs of both trained models (default {MLP_CONFIG['epochs']})")
+    parser.add_argument("--ensemble", type=int, default=MLP_CONFIG["ensemble"],
+                        help=f"MLP initialisations averaged (default {MLP_CONFIG['ensemble']})")
+    args = parser.parse_args()
+    if args.epochs < 1 or args.ensemble < 1:
+        parser.error("--epochs and --ensemble must be at least 1")
+    main(epochs=args.epochs, ensemble=args.ensemble)

@@ -35,4 +35,11 @@ def main(k=5, epochs=30):
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5, help="number of folds k (default 5)")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs per fold (default 30)")
+    args = parser.parse_args()
+    if args.folds < 2 or args.epochs < 1:
+        parser.error("--folds must be at least 2 and --epochs at least 1")
+    main(k=args.folds, epochs=args.epochs)

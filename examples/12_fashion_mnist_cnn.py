@@ -8,8 +8,8 @@
 5. test accuracy of the best model, training curves and the confusion matrix saved as PNG.
 
 Aim: >= 89% test accuracy on the full set. Needs the Debian package ``dataset-fashion-mnist``.
-Quick run: ``python examples/12_fashion_mnist_cnn.py --epochs 1 --subset 2000``; ``--device cpu|cuda``
-(default: the GPU when one is usable).
+Quick run: ``python examples/12_fashion_mnist_cnn.py --epochs 1 --subset 2000``; ``--val-size N``
+(default 5000); ``--device cpu|cuda`` (default: the GPU when one is usable).
 """
 import argparse
 import os
@@ -42,8 +42,9 @@ def prepare_store(path, subset, val_size, seed):
     print(report)
     _common.output_path("")  # creates the folder
     try:
-        report.plot(_common.output_path("12_fashion_mnist_overview.png"), samples_per_class=8)
-        print("saved examples/output/12_fashion_mnist_overview.png")
+        overview = _common.output_path("12_fashion_mnist_overview.png")
+        report.plot(overview, samples_per_class=8)
+        print(f"saved {os.path.relpath(overview)}")
     except ImportError as exc:
         print(f"({exc})")
     perm = np.random.default_rng(seed).permutation(len(x))
@@ -64,19 +65,24 @@ def prepare_store(path, subset, val_size, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--subset", type=int, default=0, help="train on this many images (0: all 55000)")
+    parser.add_argument("--subset", type=int, default=0,
+                        help="train on this many images (0: all those outside the validation part)")
+    parser.add_argument("--val-size", type=int, default=5000, help="validation images (default 5000)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)
+    if args.val_size < 1 or args.subset < 0 or args.epochs < 1:
+        parser.error("--val-size and --epochs must be at least 1, --subset at least 0")
     device = args.device or ("cuda" if fastnn.cuda.is_available() else "cpu")
     fastnn.manual_seed(args.seed)
 
-    store = _common.output_path(f"12_fashion_mnist{'_subset' + str(args.subset) if args.subset else ''}.h5")
+    store = _common.output_path(f"12_fashion_mnist{'_subset' + str(args.subset) if args.subset else ''}"
+                                f"{'_val' + str(args.val_size) if args.val_size != 5000 else ''}.h5")
     if not os.path.exists(store):
-        prepare_store(store, args.subset, val_size=5000, seed=args.seed)
+        prepare_store(store, args.subset, val_size=args.val_size, seed=args.seed)
 
     # Pixel statistics of the training part set the normalisation (never the test part's).
     with H5Dataset(store, "x_train", "y_train") as raw:

@@ -63,8 +63,9 @@ def main():
     report = describe(x, y, class_names=classes)
     print(report)
     try:
-        report.plot(_common.output_path("14_describe.png"), samples_per_class=10)
-        print("saved examples/output/14_describe.png")
+        path = _common.output_path("14_describe.png")
+        report.plot(path, samples_per_class=10)
+        print(f"saved {os.path.relpath(path)}")
     except ImportError as exc:
         print(f"({exc})")
 
@@ -114,4 +115,6 @@ def main():
 
 
 if __name__ == "__main__":
+    import argparse
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

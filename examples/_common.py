@@ -1,15 +1,55 @@
-"""Helpers shared by the examples: where plots go, and plotting that degrades gracefully."""
+"""Helpers shared by the examples: which fastnn they use, where plots go, and plotting that
+degrades gracefully.
+
+The examples use the installed package (``pip install .``). Only when fastnn cannot be imported
+do they fall back to the source tree beside them (``../python``), and only if a compiled module
+is there (after ``tools/dev_build.sh``): the sources alone cannot run.
+
+Plots go to ``examples/output/``, or to the folder named by ``FASTNN_EXAMPLES_OUTPUT``.
+"""
 from __future__ import annotations
 
+import glob
+import importlib
+import importlib.machinery
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUTPUT = os.path.join(HERE, "output")
-# Let the examples run from a source checkout without installing the package.
+OUTPUT = os.environ.get("FASTNN_EXAMPLES_OUTPUT") or os.path.join(HERE, "output")
 _SRC = os.path.join(os.path.dirname(HERE), "python")
-if os.path.isdir(os.path.join(_SRC, "fastnn")) and _SRC not in sys.path:
-    sys.path.insert(0, _SRC)
+
+
+def _has_compiled_module(src):
+    """Whether ``src/fastnn`` holds a compiled ``_C`` module this interpreter can load."""
+    folder = os.path.join(src, "fastnn")
+    return any(glob.glob(os.path.join(glob.escape(folder), "_C" + suffix))
+               for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def _import_fastnn():
+    """Import fastnn: the installed package, else a built source tree beside the examples."""
+    try:
+        return importlib.import_module("fastnn")
+    except ImportError as exc:
+        error = exc
+    # A failed import may leave half-initialised modules behind: forget them before trying again.
+    for name in [m for m in sys.modules if m == "fastnn" or m.startswith("fastnn.")]:
+        del sys.modules[name]
+    if _has_compiled_module(_SRC) and _SRC not in sys.path:
+        sys.path.insert(0, _SRC)
+        importlib.invalidate_caches()
+        try:
+            return importlib.import_module("fastnn")
+        except ImportError as exc:
+            raise SystemExit(f"fastnn is not installed, and the source tree {_SRC} could not be imported "
+                             f"either: {exc}") from exc
+    raise SystemExit(f"cannot import fastnn ({error}). Install it with `pip install .` from the repository "
+                     "root, or build it in place with `bash tools/dev_build.sh` to run the examples from "
+                     "the source tree.") from error
+
+
+fastnn = _import_fastnn()
 
 
 def output_path(name):

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from ._atomic import atomic_path
+
 __all__ = ["available", "plot_history", "plot_confusion_matrix", "plot_curves", "plot_scatter_fit", "save_figure",
            "new_figure"]
 
@@ -38,15 +40,8 @@ def new_figure(figsize=(6.4, 4.8), dpi=100):
 def save_figure(fig, path):
     """Write ``fig`` as PNG to ``path`` atomically (folder created); returns the path."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, makedirs=True) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -20,20 +20,21 @@ so integer keys (optimizer state) come back as integers. Tensors come back detac
 (``requires_grad=False``) with their dtype; ``rg`` records the flag for information only, ``dev``
 the device a tensor was saved from (absent for the CPU), where ``load`` puts it back unless told
 otherwise by ``map_location``.
-Writing goes to a temporary file in the target directory, then ``os.replace``: an error midway
-leaves any previous file intact and no temporary file behind.
+Writing goes to a temporary file in the target directory, then ``os.replace`` (``fastnn._atomic``):
+an error midway leaves any previous file intact and no temporary file behind, and the temporary
+files left by writers that were killed outright are removed by the next save of the same file.
 """
 from __future__ import annotations
 
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
+from ._atomic import atomic_open
 from .tensor import Tensor
 from . import backend
 
@@ -114,21 +115,8 @@ def save(obj, f):
     if hasattr(f, "write"):
         _write_zip(f, obj)
         return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            _write_zip(fh, obj)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(os.fspath(f), "wb") as fh:
+        _write_zip(fh, obj)
 
 
 class _Reader:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import collections
 import os
-import tempfile
 
 import numpy as np
 
+from .._atomic import atomic_path
 from . import _arrays
 
 __all__ = ["describe", "DatasetReport", "plot_report"]
@@ -269,15 +269,6 @@ def plot_report(report, path=None, samples_per_class=8):
 def save_figure(fig, path, dpi=100):
     """Save a matplotlib figure as PNG under a temporary name, then rename it to ``path``."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp.png", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, makedirs=True) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path

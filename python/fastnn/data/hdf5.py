@@ -10,10 +10,10 @@ from __future__ import annotations
 import collections
 import numbers
 import os
-import tempfile
 
 import numpy as np
 
+from .._atomic import atomic_path
 from . import _arrays
 from .dataset import Dataset
 
@@ -78,10 +78,7 @@ def save_h5(path, dtype="float16", compression="gzip", chunks=True, compression_
             a = a.astype(store_dtype)
         prepared[name] = a
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for name, a in prepared.items():
                 ch = chunks.get(name, True) if isinstance(chunks, dict) else chunks
@@ -100,11 +97,6 @@ def save_h5(path, dtype="float16", compression="gzip", chunks=True, compression_
                             kwargs["compression_opts"] = 4 if compression_opts is None else compression_opts
                         kwargs["shuffle"] = True  # byte shuffling makes float arrays compress much better
                 f.create_dataset(name, data=a, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from .._atomic import atomic_open
+
 
 class TrainState:
     """What callbacks may read (and ``stop_training``, which they may set) during a run."""
@@ -529,12 +531,8 @@ class CSVLogger(Callback):
         writer.writeheader()
         for r in self._rows:
             writer.writerow({k: r.get(k, "") for k in ["epoch"] + self._keys})
-        folder = os.path.dirname(os.path.abspath(self.filename))
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(self.filename)}.{os.getpid()}.tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_open(self.filename, "w", makedirs=True, newline="") as f:
             f.write(buf.getvalue())
-        os.replace(tmp, self.filename)
 
 
 class LambdaCallback(Callback):

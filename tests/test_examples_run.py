@@ -1,0 +1,105 @@
+"""Every script in examples/ runs as a user runs it: ``python examples/NN_name.py <flags>`` in a fresh
+process, with tiny settings given on the command line, in a temporary working directory.
+
+The child imports the same fastnn as this test process (an installed package, or the source tree
+after tools/dev_build.sh): its PYTHONPATH starts with the folder that holds the imported package.
+Plots go to a temporary folder (FASTNN_EXAMPLES_OUTPUT), so nothing is written into the checkout.
+Examples whose data set is missing (Fashion-MNIST, from the Debian package dataset-fashion-mnist)
+skip, except under CI=true, where missing data is a failure.
+"""
+import glob
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import fastnn
+from fastnn._image_datasets import FASHION_MNIST_DIR
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+FASHION = "fashion-mnist"
+FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+ACCURACY = r"test accuracy: ([01]\.\d{4})"
+
+# script: (tiny flags, what it needs, patterns its output must contain, least accuracy or None)
+CASES = {
+    "01_polynomial_regression.py": ([], (), [r"linear regression: θ = \(1\.9\d\d, 2\.9\d\d\)", r"15 .*over-fits",
+                                             r"learning rate 0\.6 +: after \d+ steps diverges"], None),
+    "02_logistic_regression.py": (["--epochs", "3"], ("sklearn",), [ACCURACY, "confusion matrix", "macro avg"], 0.8),
+    "03_mlp_digits.py": (["--epochs", "2"], ("sklearn",), [ACCURACY + "  macro F1: ", "confusion matrix"], 0.5),
+    "04_mlp_regression_diabetes.py": (["--epochs", "3", "--ensemble", "1"], ("sklearn",),
+                                      [r"least squares +\d+\.\d +\d+\.\d\d", r"MLP +\d+\.\d +\d+\.\d\d",
+                                       r"MLP test MSE vs least squares: "], None),
+    "05_cross_validation.py": (["--folds", "2", "--epochs", "2"], ("sklearn",),
+                               [r"70/15/15 split sizes: \[124, 27, 27\]", r"2-fold cross-validation",
+                                r"per-fold accuracy: \[0\.\d+, 0\.\d+\]"], None),
+    "10_cnn_digits.py": (["--epochs", "1"], ("sklearn",), [ACCURACY + r" \(target >= 0\.97\)", "macro avg"], 0.3),
+    "11_fixed_kernels.py": ([], ("sklearn", "PIL"), [r"conv2d output \(1, 5, 427, 640\)", "gradient magnitude"],
+                            None),
+    "12_fashion_mnist_cnn.py": (["--epochs", "1", "--subset", "300", "--val-size", "200", "--batch-size", "64"],
+                                ("h5py", FASHION), [r"HDF5 store .*\.h5: ", r"best epoch 1 \(val accuracy",
+                                                    ACCURACY + r" \(1000 images\) after 1 epochs"], 0.3),
+    "13_augmentation_effect.py": (["--train-size", "40", "--epochs", "2", "--seeds", "1"], ("sklearn",),
+                                  [r"seed 0 augmented: test accuracy 0\.\d{4}", r"mean over 1 seeds"], None),
+    "14_data_preparation.py": ([], ("sklearn", "PIL", "h5py"),
+                               [r"HDF5 store of the prepared", r"float16: +\d+\.\d\d MB on disk"], None),
+}
+
+
+def test_every_example_has_a_case():
+    scripts = sorted(os.path.basename(p) for p in glob.glob(os.path.join(EXAMPLES, "[0-9][0-9]_*.py")))
+    assert scripts == sorted(CASES)
+
+
+def _missing(needs):
+    for need in needs:
+        if need == FASHION:
+            if not all(os.path.exists(os.path.join(FASHION_MNIST_DIR, f)) for f in FASHION_FILES):
+                return f"Fashion-MNIST not installed in {FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)"
+        elif importlib.util.find_spec(need) is None:
+            return f"needs the Python package {need}"
+    return None
+
+
+def _listing(folder):
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_runs_from_the_command_line(script, tmp_path):
+    flags, needs, patterns, least_accuracy = CASES[script]
+    missing = _missing(needs)
+    if missing:
+        if IN_CI and any(n == FASHION for n in needs) and missing.startswith("Fashion-MNIST"):
+            pytest.fail(f"{script}: {missing}; CI=true must have the data")
+        pytest.skip(missing)
+    out_dir = tmp_path / "output"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    env["FASTNN_EXAMPLES_OUTPUT"] = str(out_dir)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ beside the examples
+    before = _listing(os.path.join(EXAMPLES, "output"))
+
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *flags], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    report = f"{script} {' '.join(flags)}: exit status {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}" \
+             f"\n--- stderr\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, report
+    for pattern in patterns:
+        assert re.search(pattern, proc.stdout), f"no match for {pattern!r}\n{report}"
+    if least_accuracy is not None:
+        acc = float(re.search(ACCURACY, proc.stdout).group(1))
+        assert least_accuracy <= acc <= 1.0, report
+    if importlib.util.find_spec("matplotlib") is not None:
+        pngs = [p for p in _listing(out_dir) if p.endswith(".png")]
+        assert pngs and all(p.startswith(script[:2]) for p in pngs), (pngs, report)
+        for p in pngs:
+            assert os.path.getsize(out_dir / p) > 1000
+    assert _listing(os.path.join(EXAMPLES, "output")) == before  # nothing written into the checkout
