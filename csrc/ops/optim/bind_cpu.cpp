@@ -1,5 +1,6 @@
 // Bindings of the fused optimiser steps (CPU): in place on contiguous numpy arrays of one shape and
 // dtype, with the hyper-parameters combined by python/fastnn/optim/adam.py and sgd.py (optim.h).
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,27 +61,44 @@ Arrays checked_arrays(const std::string& fn, const std::vector<Arg>& args) {
   return r;
 }
 
-// scalars[key], which must be there.
-py::object scalar(const std::string& fn, const py::dict& s, const char* key) {
-  if (!s.contains(key)) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
-  return s[key];
+// scalars[key] as a double or a bool (a missing key or a value of another kind is a clear error).
+double scalar_double(const std::string& fn, const py::dict& s, const char* key) {
+  PyObject* v = PyDict_GetItemString(s.ptr(), key);  // borrowed
+  if (!v) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
+  const double d = PyFloat_AsDouble(v);
+  if (d == -1.0 && PyErr_Occurred()) {
+    PyErr_Clear();
+    fail_type(fn, std::string("argument 'scalars': '") + key + "' must be a number");
+  }
+  return d;
+}
+
+bool scalar_bool(const std::string& fn, const py::dict& s, const char* key) {
+  PyObject* v = PyDict_GetItemString(s.ptr(), key);
+  if (!v) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
+  const int b = PyObject_IsTrue(v);
+  if (b < 0) throw py::error_already_set();
+  return b != 0;
 }
 
 template <typename T>
 AdamScalars<T> adam_scalars(const std::string& fn, const py::dict& s) {
-  auto f = [&](const char* k) { return (T)scalar(fn, s, k).cast<double>(); };
-  auto b = [&](const char* k) { return scalar(fn, s, k).cast<bool>(); };
+  auto f = [&](const char* k) { return (T)scalar_double(fn, s, k); };
+  auto b = [&](const char* k) { return scalar_bool(fn, s, k); };
   return {f("l2"), f("decay"), f("w"), f("one_minus_w"), f("beta2"), f("one_minus_beta2"), f("bias_correction2_sqrt"),
           f("eps"), f("step_size"), b("lerp_low"), b("maximize"), b("amsgrad")};
 }
 
 template <typename T>
 SgdScalars<T> sgd_scalars(const std::string& fn, const py::dict& s) {
-  auto f = [&](const char* k) { return (T)scalar(fn, s, k).cast<double>(); };
-  auto b = [&](const char* k) { return scalar(fn, s, k).cast<bool>(); };
+  auto f = [&](const char* k) { return (T)scalar_double(fn, s, k); };
+  auto b = [&](const char* k) { return scalar_bool(fn, s, k); };
   return {f("l2"), f("momentum"), f("one_minus_dampening"), f("lr"), b("dampened"), b("nesterov"), b("maximize"),
           b("first")};
 }
+
+// Below this many elements the step is shorter than handing the GIL back and forth.
+constexpr long long kReleaseGil = 1 << 14;
 
 template <typename T>
 T* data(Arrays& r, size_t k) {
@@ -92,7 +110,8 @@ void adam_run(Arrays& a, const py::dict& scalars) {
   const AdamScalars<T> s = adam_scalars<T>("adam_step", scalars);
   const long long n = (long long)a.a[0].size();
   const T* g = static_cast<const T*>(a.a[1].data());
-  py::gil_scoped_release release;
+  std::optional<py::gil_scoped_release> release;
+  if (n >= kReleaseGil) release.emplace();
   optim::adam_step_cpu<T>(n, data<T>(a, 0), g, data<T>(a, 2), data<T>(a, 3), data<T>(a, 4), s);
 }
 
@@ -101,14 +120,15 @@ void sgd_run(Arrays& a, const py::dict& scalars) {
   const SgdScalars<T> s = sgd_scalars<T>("sgd_step", scalars);
   const long long n = (long long)a.a[0].size();
   const T* g = static_cast<const T*>(a.a[1].data());
-  py::gil_scoped_release release;
+  std::optional<py::gil_scoped_release> release;
+  if (n >= kReleaseGil) release.emplace();
   optim::sgd_step_cpu<T>(n, data<T>(a, 0), g, data<T>(a, 2), s);
 }
 
 void adam_step_py(py::object param, py::object grad, py::object exp_avg, py::object exp_avg_sq,
                   py::object max_exp_avg_sq, py::dict scalars) {
   const std::string fn = "adam_step";
-  if (scalar(fn, scalars, "amsgrad").cast<bool>() == max_exp_avg_sq.is_none())
+  if (scalar_bool(fn, scalars, "amsgrad") == max_exp_avg_sq.is_none())
     fail_value(fn, "argument 'max_exp_avg_sq' must be given exactly when amsgrad is set");
   Arrays a = checked_arrays(fn, {{"param", param, true},
                                 {"grad", grad, false},
@@ -121,7 +141,7 @@ void adam_step_py(py::object param, py::object grad, py::object exp_avg, py::obj
 
 void sgd_step_py(py::object param, py::object grad, py::object momentum_buffer, py::dict scalars) {
   const std::string fn = "sgd_step";
-  if ((scalar(fn, scalars, "momentum").cast<double>() != 0) == momentum_buffer.is_none())
+  if ((scalar_double(fn, scalars, "momentum") != 0) == momentum_buffer.is_none())
     fail_value(fn, "argument 'momentum_buffer' must be given exactly when momentum is not 0");
   Arrays a = checked_arrays(fn, {{"param", param, true},
                                 {"grad", grad, false},

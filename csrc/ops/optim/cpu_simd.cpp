@@ -106,14 +106,19 @@ struct Sgd {
 template <typename T, class Op, class... Arrays>
 void run_chunks(long long n, int64_t cost, const Op& op, Arrays... arrays) {
   constexpr int W = Vec<T>::W;
-  const long long chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) num_threads(threads_for(n * cost))
-  for (long long c = 0; c < chunks; ++c) {
-    const long long end = std::min(n, (c + 1) * kChunk);
-    long long i = c * kChunk;
+  auto range = [&](long long begin, long long end) {
+    long long i = begin;
     for (; i + W <= end; i += W) op.template step<true>(i, W, arrays...);
     if (i < end) op.template step<false>(i, (int)(end - i), arrays...);
+  };
+  const int threads = threads_for(n * cost);
+  if (threads == 1) {  // most parameters (biases, small layers): no parallel region to open
+    range(0, n);
+    return;
   }
+  const long long chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (long long c = 0; c < chunks; ++c) range(c * kChunk, std::min(n, (c + 1) * kChunk));
 }
 
 }  // namespace
