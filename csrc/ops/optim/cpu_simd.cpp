@@ -3,8 +3,6 @@
 // -mfma, so contraction of a multiply and an add into an FMA is switched off for this file.
 #pragma GCC optimize("fp-contract=off")
 
-#include <algorithm>
-
 #include "core/simd/simd.h"
 #include "core/threads.h"
 #include "ops/optim/cpu.h"
@@ -118,7 +116,7 @@ void run_chunks(long long n, int64_t cost, const Op& op, Arrays... arrays) {
   }
   const long long chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (long long c = 0; c < chunks; ++c) range(c * kChunk, std::min(n, (c + 1) * kChunk));
+  for (long long c = 0; c < chunks; ++c) range(c * kChunk, (c + 1) * kChunk < n ? (c + 1) * kChunk : n);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // every operation on its own (as the GPU does), so nothing in this file is contracted into an FMA.
 #pragma GCC optimize("fp-contract=off")
 
-#include <algorithm>
 #include <cstdint>
 
 #if defined(FASTNN_ISA_AVX512) || defined(FASTNN_ISA_AVX2) || defined(__SSE2__)
@@ -205,7 +204,7 @@ void fill(long long n, T* out, uint64_t key, uint64_t offset, const Params<T>& p
     } else {  // the last group, cut short
       alignas(64) T vals[4 * kLanes];
       group_values<T, D>(lanes, p, vals);
-      std::copy(vals, vals + (n - g * group), dst);
+      for (long long i = 0; i < n - g * group; ++i) dst[i] = vals[i];
     }
   }
 }
