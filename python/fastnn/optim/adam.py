@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .optimizer import Optimizer, _check_non_negative, _fusable, _init_state, _next_step, _scratch
+from .optimizer import Optimizer, _check_non_negative, _init_state, _next_step, _scratch, _update
 
 __all__ = ["Adam", "AdamW"]
 
@@ -59,12 +59,8 @@ class Adam(Optimizer):
                 if not state:
                     _init_state(state, pd, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if group["amsgrad"] else []))
                 s = _adam_scalars(group, _next_step(state), decoupled)
-                arrays = (pd, g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
-                          state["max_exp_avg_sq"]._data if s["amsgrad"] else None)
-                if _fusable(pd, g):
-                    kernels.adam_step(*arrays, s)
-                else:
-                    _adam_arrays(*arrays, s)
+                _update(kernels.adam_step, _adam_arrays, pd, g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                        state["max_exp_avg_sq"]._data if s["amsgrad"] else None, s)
         return loss
 
 

@@ -81,6 +81,13 @@ def _fusable(pd, g):
             and g.flags.c_contiguous)
 
 
+def _update(kernel, array_update, pd, g, *rest):
+    """One parameter's update: ``kernel`` (a fused one of ``fastnn.kernels``) when it takes the arrays
+    (``_fusable``), else ``array_update``, the same operations as array operations; both take
+    ``(pd, g, *rest)``."""
+    (kernel if _fusable(pd, g) else array_update)(pd, g, *rest)
+
+
 def _gradients(group, decoupled_weight_decay=False):
     """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient, the gradient
     negated under ``maximize`` and plus ``weight_decay * p`` (L2, added to the gradient) unless the caller

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import backend, kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer, _fusable, required
+from .optimizer import Optimizer, _update, required
 
 __all__ = ["SGD"]
 
@@ -45,10 +45,7 @@ class SGD(Optimizer):
                         first = True
                     buf = state["momentum_buffer"]._data
                 s = _sgd_scalars(group, first)
-                if _fusable(pd, g):
-                    kernels.sgd_step(pd, g, buf, s)
-                else:
-                    _sgd_arrays(pd, g, buf, s)
+                _update(kernels.sgd_step, _sgd_arrays, pd, g, buf, s)
         return loss
 
 
