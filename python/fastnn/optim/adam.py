@@ -51,6 +51,7 @@ class Adam(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             decoupled = group.get("decoupled_weight_decay", self._decoupled)
+            scalars = {}  # by step count: the parameters of a group mostly share one
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -58,7 +59,10 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if not state:
                     _init_state(state, pd, "exp_avg", "exp_avg_sq", *(["max_exp_avg_sq"] if group["amsgrad"] else []))
-                s = _adam_scalars(group, _next_step(state), decoupled)
+                step = _next_step(state)
+                s = scalars.get(step)
+                if s is None:
+                    s = scalars[step] = _adam_scalars(group, step, decoupled)
                 _update(kernels.adam_step, _adam_arrays, pd, g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
                         state["max_exp_avg_sq"]._data if s["amsgrad"] else None, s)
         return loss

@@ -32,6 +32,7 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             momentum = group["momentum"]
+            scalars = {}  # by whether the momentum buffer starts now
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -44,7 +45,9 @@ class SGD(Optimizer):
                         state["momentum_buffer"] = Tensor._wrap(backend.array_module_of(pd).empty_like(pd))
                         first = True
                     buf = state["momentum_buffer"]._data
-                s = _sgd_scalars(group, first)
+                s = scalars.get(first)
+                if s is None:
+                    s = scalars[first] = _sgd_scalars(group, first)
                 _update(kernels.sgd_step, _sgd_arrays, pd, g, buf, s)
         return loss
 
