@@ -3,6 +3,7 @@
 #pragma GCC optimize("fp-contract=off")
 
 #include <cstdint>
+#include <type_traits>
 
 #if defined(FASTNN_ISA_AVX512) || defined(FASTNN_ISA_AVX2) || defined(__SSE2__)
 #include <immintrin.h>
@@ -157,10 +158,12 @@ inline void group_values(const Lanes& lanes, const Params<T> prm, T* __restrict 
       for (int i = 0; i < 4 * kLanes; ++i) out[i] = T(0);
       return;
     }
-    const uint32_t threshold = (uint32_t)prm.keep_threshold;
+    // the comparison in lanes as wide as T's, which vectorises best with the select
+    using Word = typename std::conditional<sizeof(T) == 4, uint32_t, uint64_t>::type;
+    const Word threshold = (Word)prm.keep_threshold;
     const T scale = prm.scale;
     for (int j = 0; j < 4; ++j)
-      for (int l = 0; l < kLanes; ++l) out[kLanes * j + l] = lanes.w[j][l] >= threshold ? scale : T(0);
+      for (int l = 0; l < kLanes; ++l) out[kLanes * j + l] = (Word)lanes.w[j][l] >= threshold ? scale : T(0);
   } else if constexpr (sizeof(T) == 4) {
     // normal, float32: two Box-Muller pairs per block
     for (int q = 0; q < 2; ++q)
