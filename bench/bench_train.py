@@ -137,6 +137,65 @@ def _tiny_op_rows(fastnn, torch, repeats):
                         "3 ops forward + backward; time per call")]
 
 
+# ------------------------------------------------------------------ optimiser step alone
+
+def _resnet18_shapes():
+    """The parameter shapes of ResNet-18 (ImageNet head): 62 arrays, 11.7M values."""
+    shapes = [(64, 3, 7, 7), (64,), (64,)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        for block in range(2):
+            first_in = cin if block == 0 else cout
+            shapes += [(cout, first_in, 3, 3), (cout,), (cout,), (cout, cout, 3, 3), (cout,), (cout,)]
+            if block == 0 and (stride != 1 or cin != cout):
+                shapes += [(cout, cin, 1, 1), (cout,), (cout,)]
+        cin = cout
+    return shapes + [(1000, 512), (1000,)]
+
+
+def _optimizer_rows(fastnn, torch, repeats, quick):
+    """One optimiser step over a model's parameters with fixed gradients: fastnn's fused kernel (its array
+    operations in the note) against PyTorch's default CPU step."""
+    from fastnn.models import LeNet5
+    from fastnn.optim import optimizer as optimizer_module
+    rng = np.random.default_rng(0)
+    cases = [("Adam", "LeNet-5", [tuple(p.shape) for p in LeNet5().parameters()], dict(lr=1e-3)),
+             ("SGD+momentum", "LeNet-5", [tuple(p.shape) for p in LeNet5().parameters()], dict(lr=0.01, momentum=0.9)),
+             ("Adam", "ResNet-18", _resnet18_shapes(), dict(lr=1e-3)),
+             ("SGD+momentum", "ResNet-18", _resnet18_shapes(), dict(lr=0.01, momentum=0.9))]
+    rows = []
+    for opt_name, model, shapes, kw in cases:
+        init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        cls = "Adam" if opt_name == "Adam" else "SGD"
+
+        def make_fast():
+            ps = [fastnn.tensor(a.copy(), requires_grad=True) for a in init]
+            for p, g in zip(ps, grads):
+                p.grad = fastnn.tensor(g)
+            return getattr(fastnn.optim, cls)(ps, **kw).step
+
+        step_t = None
+        if torch is not None:
+            pt = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+            for p, g in zip(pt, grads):
+                p.grad = torch.from_numpy(g)
+            step_t = getattr(torch.optim, cls)(pt, **kw).step
+        min_time = 0.2 if quick else 0.5
+        t_fast, t_ref = _interleaved(make_fast(), step_t, "cpu", repeats, min_time, 2 if quick else 3)
+        old = optimizer_module._FUSED
+        optimizer_module._FUSED = False
+        try:
+            t_arrays = harness.time_ms(make_fast(), warmup=2, repeats=repeats, min_time=min_time)
+        finally:
+            optimizer_module._FUSED = old
+        n = sum(int(np.prod(s)) for s in shapes)
+        rows.append(harness.row(f"optimiser step {opt_name}, {model} parameters", f"{n / 1e6:.2f}M f32", t_fast,
+                                "PyTorch" if t_ref is not None else None, t_ref,
+                                f"{len(shapes)} arrays; fastnn's array operations {t_arrays:.3f} ms"))
+    return rows
+
+
 def _interleaved(fn_fast, fn_ref, device, repeats, min_time, rounds):
     """Best-of-rounds medians, alternating the two libraries so that load from other processes on a
     shared machine hits both alike."""
@@ -199,6 +258,8 @@ def run(device="cpu", quick=False):
             fastnn.set_num_threads(threads)
             if torch is not None:
                 torch.set_num_threads(threads)
+    if device == "cpu":
+        rows += _optimizer_rows(fastnn, torch, repeats, quick)
     rows += _tiny_op_rows(fastnn, torch if device == "cpu" else None, repeats)
     return rows
 

@@ -469,7 +469,8 @@ def test_allow_tf32_switch_reaches_the_kernels(rng):
         "sgd-nesterov-l2", "sgd-dampening-maximize"])
 def test_fused_optimizers_equal_the_cpu_update_bitwise(cfg, dtype, monkeypatch):
     """On the GPU Adam/AdamW and SGD run one fused kernel per parameter; its correctly rounded operations in
-    the CPU path's order give the CPU's parameters and state bit for bit."""
+    the array operations' order give the CPU's parameters and state bit for bit (the CPU runs the array
+    operations here; tests/test_optim_fused.py shows the CPU's fused kernel equal to them)."""
     cfg = dict(cfg)
     cls = getattr(fastnn.optim, cfg.pop("cls"))
     calls = []
@@ -482,6 +483,7 @@ def test_fused_optimizers_equal_the_cpu_update_bitwise(cfg, dtype, monkeypatch):
     grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(4)]
     results = {}
     for dev in ("cpu", "cuda"):
+        monkeypatch.setattr(fastnn.optim.optimizer, "_FUSED", dev == "cuda")
         params = [fastnn.tensor(a, device=dev, requires_grad=True) for a in init]
         opt = cls(params, **cfg)
         for step in grads:

@@ -156,15 +156,18 @@ def _gen(generator):
 
 
 class Generator:
-    """A separate random stream (``torch.Generator``): ``manual_seed``, ``get_state``/``set_state``."""
+    """A separate random stream (``torch.Generator``): ``manual_seed``, ``get_state``/``set_state``. Like the
+    global state (``fastnn.random``) it holds a numpy Generator and a Philox stream of its own."""
 
     def __init__(self, device="cpu"):
         self._gen = np.random.Generator(np.random.PCG64())
+        self._philox = _random.PhiloxState()
         self.device = backend.as_device(device)
         self._seed = None
 
     def manual_seed(self, seed):
         self._gen = np.random.Generator(np.random.PCG64(int(seed)))
+        self._philox.seed(int(seed))
         self._seed = int(seed)
         return self
 
@@ -172,13 +175,10 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        import copy
-        return copy.deepcopy(self._gen.bit_generator.state)
+        return _random.state_of(self._gen, self._philox)
 
     def set_state(self, state):
-        bg = np.random.PCG64()
-        bg.state = state
-        self._gen = np.random.Generator(bg)
+        self._gen, self._philox = _random.from_state(state, "Generator.set_state")
         return self
 
 

@@ -39,17 +39,33 @@ def _apply_mask(input, mask, inplace, fn):
     return _wrap(out)
 
 
-def _draw_keep_mask(shape, p, dtype, like):
-    """Scaled Bernoulli(1 - p) mask on ``like``'s device: 1/(1-p) where kept, 0 where dropped.
+_PHILOX_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-    Drawn from fastnn's global generator on the host, so a seed gives the same mask everywhere.
+
+def _keep_mask(shape, p, dtype, device):
+    """Dropout's scaled Bernoulli(1 - p) mask on ``device``: 1/(1-p) where kept, 0 where dropped.
+
+    Drawn by the Philox kernel from fastnn's global random state (``fastnn.random``), so a seed gives the
+    same mask on every CPU path, at any thread count, and on the GPU.
     """
     if p == 1.0:
-        mask = np.zeros(shape, dtype=dtype)
-    else:
-        keep = _random.generator().random(shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
-        mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    return backend.to_device(mask, backend.device_of(like))
+        return backend.to_device(np.zeros(shape, dtype=dtype), device)
+    # _C_cuda has no dropout_mask yet: the mask is drawn on the CPU and moved. Once it has,
+    # `draw_on = device` draws it where it is used.
+    draw_on = backend.CPU
+    # other float dtypes get the float64 mask rounded once, as 1/(1-p) rounds in their own dtype
+    kernel_dtype = dtype if dtype in _PHILOX_DTYPES else np.dtype(np.float64)
+    mask = backend.array_module(draw_on).empty(shape, dtype=kernel_dtype)
+    native = backend.kernel_module(draw_on)
+    _random.philox_draw(lambda key, offset: native.dropout_mask(mask, p, key, offset))
+    if kernel_dtype != dtype:
+        mask = mask.astype(dtype)
+    return backend.to_device(mask, device)
+
+
+def _draw_keep_mask(shape, p, dtype, like):
+    """``_keep_mask`` on the device of array ``like``."""
+    return _keep_mask(shape, p, np.dtype(dtype), backend.device_of(like))
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -99,7 +115,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     if p == 1.0:
         return input * 0.0
     alpha_p = -1.7580993408473766
-    keep = (_random.generator().random(input._data.shape) >= p).astype(input._data.dtype)
+    keep = (_keep_mask(input._data.shape, p, np.dtype(np.float64), backend.CPU) != 0).astype(input._data.dtype)
     a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
     b = -a * alpha_p * p
     dev = backend.device_of(input._data)

@@ -65,31 +65,39 @@ def _scratch(x):
     return np.asarray(x) if isinstance(x, np.generic) else x
 
 
-def _fusable(pd, g):
-    """Whether a fused GPU kernel can update parameter array ``pd`` from gradient array ``g``: both on the
-    GPU, contiguous, float32 or float64 of one dtype. Elsewhere the update runs as array operations."""
-    return (backend.is_cuda_array(pd) and pd.dtype in _FUSED_DTYPES and g.dtype == pd.dtype
-            and pd.flags.c_contiguous and g.flags.c_contiguous)
-
+# The fused optimiser kernels (kernels.adam_step / sgd_step) run when True; tests set it to False to compare
+# them with the array operations.
+_FUSED = True
 
 _FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _fused_params(group):
-    """The parameters of ``group`` with a gradient that a fused GPU kernel updates (see ``_fusable``)."""
-    return [p for p in group["params"] if p._grad is not None and _fusable(p._data, p._grad._data)]
+def _fusable(pd, g):
+    """Whether the fused kernel updates parameter array ``pd`` from gradient array ``g`` (CPU or GPU): float32
+    or float64 of one dtype, both C-contiguous; its state arrays are made like ``pd`` (``_state_like``) or
+    C-contiguous (``load_state_dict``). Other parameters (float16, bfloat16, non-contiguous views) run as array
+    operations."""
+    return (_FUSED and pd.dtype in _FUSED_DTYPES and g.dtype == pd.dtype and pd.flags.c_contiguous
+            and g.flags.c_contiguous)
 
 
-def _gradients(group, decoupled_weight_decay=False, skip_fused=False):
-    """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient (but not
-    those of ``_fused_params`` when ``skip_fused``), the gradient negated under ``maximize`` and plus
-    ``weight_decay * p`` (L2, added to the gradient) unless the caller applies decoupled weight decay
-    itself. The parameter's own gradient is never modified: negation and decay make new arrays."""
+def _update(kernel, array_update, pd, g, *rest):
+    """One parameter's update: ``kernel`` (a fused one of ``fastnn.kernels``) when it takes the arrays
+    (``_fusable``), else ``array_update``, the same operations as array operations; both take
+    ``(pd, g, *rest)``."""
+    (kernel if _fusable(pd, g) else array_update)(pd, g, *rest)
+
+
+def _gradients(group, decoupled_weight_decay=False):
+    """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient, the gradient
+    negated under ``maximize`` and plus ``weight_decay * p`` (L2, added to the gradient) unless the caller
+    applies decoupled weight decay itself. The parameter's own gradient is never modified: negation and decay
+    make new arrays."""
     maximize = group["maximize"]
     wd = 0 if decoupled_weight_decay else group["weight_decay"]
     for p in group["params"]:
         grad = p._grad
-        if grad is None or (skip_fused and _fusable(p._data, grad._data)):
+        if grad is None:
             continue
         pd = p._data
         g = grad._data
@@ -270,6 +278,8 @@ class Optimizer:
                 elif arr.__class__ is np.ndarray and arr is value._data and (not arr.flags.writeable
                                                                              or not arr.flags.c_contiguous):
                     arr = arr.copy()
+                if not arr.flags.c_contiguous:  # the fused kernels take C-contiguous state (_fusable)
+                    arr = backend.array_module_of(arr).ascontiguousarray(arr)
                 return Tensor._wrap(arr)
             if isinstance(value, np.ndarray):
                 arr = value.astype(param._data.dtype) if value.dtype.kind == "f" else value

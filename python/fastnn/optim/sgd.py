@@ -1,9 +1,13 @@
-"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's update)."""
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's update).
+
+One code path on every device: the fused kernel (``kernels.sgd_step``) updates every float32/float64 parameter
+with contiguous arrays; the same operations as array operations update the rest (``_sgd_arrays``), bitwise
+alike."""
 from __future__ import annotations
 
 from .. import backend, kernels
 from ..tensor import Tensor
-from .optimizer import Optimizer, _fused_params, _gradients, required
+from .optimizer import Optimizer, _update, required
 
 __all__ = ["SGD"]
 
@@ -27,39 +31,50 @@ class SGD(Optimizer):
     def step(self, closure=None):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr = group["lr"]
             momentum = group["momentum"]
-            dampening = group["dampening"]
-            nesterov = group["nesterov"]
-            for p in _fused_params(group):
-                # on a GPU: one kernel per parameter, the same arithmetic as below
+            scalars = {}  # by whether the momentum buffer starts now
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                pd, g = p._data, p._grad._data
                 buf = None
                 first = False
                 if momentum != 0:
                     state = self.state[p]
                     if state.get("momentum_buffer") is None:
-                        state["momentum_buffer"] = Tensor._wrap(backend.array_module_of(p._data).empty_like(p._data))
+                        state["momentum_buffer"] = Tensor._wrap(backend.array_module_of(pd).empty_like(pd))
                         first = True
                     buf = state["momentum_buffer"]._data
-                scalars = dict(l2=group["weight_decay"], momentum=momentum, one_minus_dampening=1 - dampening,
-                               lr=lr, dampened=dampening != 0, nesterov=nesterov, maximize=group["maximize"],
-                               first=first)
-                kernels.sgd_step(p._data, p._grad._data, buf, scalars)
-            for p, pd, d_p in _gradients(group, skip_fused=True):
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        b = d_p.copy()
-                        state["momentum_buffer"] = Tensor._wrap(b)
-                    else:
-                        b = buf._data
-                        b *= momentum
-                        if dampening != 0:
-                            b += (1 - dampening) * d_p
-                        else:
-                            b += d_p
-                    d_p = d_p + momentum * b if nesterov else b
-                # p <- p - lr * d_p, without touching the gradient
-                pd -= lr * d_p
+                s = scalars.get(first)
+                if s is None:
+                    s = scalars[first] = _sgd_scalars(group, first)
+                _update(kernels.sgd_step, _sgd_arrays, pd, g, buf, s)
         return loss
+
+
+def _sgd_scalars(group, first):
+    """The hyper-parameters of one SGD step as the fused kernel takes them (csrc/ops/optim/optim.h)."""
+    dampening = group["dampening"]
+    return dict(l2=group["weight_decay"], momentum=group["momentum"], one_minus_dampening=1 - dampening,
+                lr=group["lr"], dampened=dampening != 0, nesterov=group["nesterov"], maximize=group["maximize"],
+                first=first)
+
+
+def _sgd_arrays(pd, g, buf, s):
+    """The fused kernel's update as array operations, in its order, for the parameters it does not take
+    (other float dtypes, non-contiguous arrays; see ``_fusable``). The gradient array is never modified."""
+    d = -g if s["maximize"] else g
+    if s["l2"] != 0:
+        d = d + s["l2"] * pd
+    if s["momentum"] != 0:
+        if s["first"]:
+            buf[...] = d
+        else:
+            buf *= s["momentum"]
+            if s["dampened"]:
+                buf += s["one_minus_dampening"] * d
+            else:
+                buf += d
+        d = d + s["momentum"] * buf if s["nesterov"] else buf
+    # p <- p - lr * d, without touching the gradient
+    pd -= s["lr"] * d
