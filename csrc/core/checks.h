@@ -40,8 +40,8 @@ inline void require_same_dtype(const std::string& fn, const ArrayView& a, const 
 inline void require_shape(const std::string& fn, const ArrayView& v, const std::vector<int64_t>& shape,
                           const std::string& why = "") {
   if (v.shape != shape)
-    fail_value(fn, "argument '" + v.name + "' must have shape " + shape_str(shape) + (why.empty() ? "" : " (" + why + ")") +
-                       ", got " + v.shape_str());
+    fail_value(fn, "argument '" + v.name + "' must have shape " + shape_str(shape) +
+                       (why.empty() ? "" : " (" + why + ")") + ", got " + v.shape_str());
 }
 
 inline void require_writeable(const std::string& fn, const ArrayView& v) {
@@ -90,7 +90,8 @@ inline void require_no_overlap(const std::string& fn, const ArrayView& out, cons
 }
 
 // Everything an array written in place must satisfy.
-inline void require_output(const std::string& fn, const ArrayView& out, std::initializer_list<const ArrayView*> inputs) {
+inline void require_output(const std::string& fn, const ArrayView& out,
+                           std::initializer_list<const ArrayView*> inputs) {
   require_writeable(fn, out);
   require_aligned(fn, out);
   require_unaliased(fn, out);
@@ -147,7 +148,8 @@ inline int64_t checked_product(const std::string& fn, const std::string& what, s
     if (f < 0 || __builtin_mul_overflow(p, f, &p)) fail_value(fn, what + " is too large");
   return p;
 }
-inline void require_product_fits(const std::string& fn, const std::string& what, std::initializer_list<int64_t> factors) {
+inline void require_product_fits(const std::string& fn, const std::string& what,
+                                 std::initializer_list<int64_t> factors) {
   checked_product(fn, what, factors);
 }
 

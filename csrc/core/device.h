@@ -62,9 +62,9 @@ class Call {
     ArrayView v = view_of(fn, name, obj);
     if (v.device != kModuleDevice) {
       if (kCudaModule)
-        fail_type(fn, "argument '" + v.name + "' (" + detail::type_name(obj) + ") is in host memory, but " + kModuleName +
-                          " runs on CUDA arrays (cupy, or any object with __cuda_array_interface__); move it to "
-                          "the GPU first");
+        fail_type(fn, "argument '" + v.name + "' (" + detail::type_name(obj) + ") is in host memory, but " +
+                          kModuleName + " runs on CUDA arrays (cupy, or any object with __cuda_array_interface__); "
+                          "move it to the GPU first");
       fail_type(fn, "argument '" + v.name + "' (" + detail::type_name(obj) + ") is a CUDA array, but " + kModuleName +
                         " runs on host arrays (numpy, or any object with the buffer protocol or __array_interface__); "
                         "use fastnn._C_cuda, or move it to the host first");
@@ -139,16 +139,19 @@ class Call {
       throw std::runtime_error(fn + ": no current CUDA device");
     }
     if (device < 0) device = previous_device_;
-    if (device != previous_device_ && cudaSetDevice(device) != cudaSuccess) {
+    // cupy's device context first (its allocations and its current stream are per device), then
+    // the same device for this module's launches, should cupy's runtime and ours disagree.
+    py::object cupy_cuda = cupy().attr("cuda");
+    py::object ctx = cupy_cuda.attr("Device")(device);
+    ctx.attr("__enter__")();
+    cupy_device_ = ctx;
+    entered_ = true;
+    int now = -1;
+    if ((cudaGetDevice(&now) != cudaSuccess || now != device) && cudaSetDevice(device) != cudaSuccess) {
       cudaGetLastError();
       throw std::runtime_error(fn + ": cannot make cuda:" + std::to_string(device) + " current");
     }
-    entered_ = true;
-    py::object ctx = cupy().attr("cuda").attr("Device")(device);
-    ctx.attr("__enter__")();
-    cupy_device_ = ctx;
-    stream_ = reinterpret_cast<cudaStream_t>(
-        cupy().attr("cuda").attr("get_current_stream")().attr("ptr").cast<std::uintptr_t>());
+    stream_ = reinterpret_cast<cudaStream_t>(cupy_cuda.attr("get_current_stream")().attr("ptr").cast<std::uintptr_t>());
   }
 
  private:

@@ -236,8 +236,8 @@ py::object conv2d_backward_weight_py(py::handle input, py::handle grad_output, p
     const cuda::ConvGeom cg = cuda_geom(fn, g);
     cudaStream_t stream = call.stream();
     py::gil_scoped_release release;
-    cuda::conv2d_backward_weight<T>(cg, arr4<const T>(x), arr4<const T>(dy), arr4<T>(dw), allow_tf32 && x.dtype == kFloat32,
-                                    deterministic, stream);
+    cuda::conv2d_backward_weight<T>(cg, arr4<const T>(x), arr4<const T>(dy), arr4<T>(dw),
+                                    allow_tf32 && x.dtype == kFloat32, deterministic, stream);
 #else
     (void)allow_tf32;
     (void)deterministic;

@@ -111,7 +111,8 @@ py::object max_pool2d_backward_py(py::handle grad_output, py::handle indices, py
     // Indices outside the plane are skipped by the kernel (checking them would wait for the GPU).
     cudaStream_t stream = call.stream();
     py::gil_scoped_release release;
-    cuda::max_pool2d_backward<T>(g.N, g.C, g.H, g.W, g.OH, g.OW, arr4<const T>(dy), arr4<const int64_t>(idx), arr4<T>(dx), stream);
+    cuda::max_pool2d_backward<T>(g.N, g.C, g.H, g.W, g.OH, g.OW, arr4<const T>(dy), arr4<const int64_t>(idx),
+                                 arr4<T>(dx), stream);
 #else
     Pool2dShape s = cpu_shape(g);
     if (s.H / 2 == s.OH && s.W / 2 == s.OW) {
@@ -210,8 +211,11 @@ py::object adaptive_pool_forward(const char* name, py::handle input, py::handle 
 #if FASTNN_CUDA_MODULE
       cudaStream_t stream = call.stream();
       py::gil_scoped_release release;
-      if (is_max) cuda::adaptive_max_pool2d_forward<T>(N, C, H, W, OH, OW, arr4<const T>(x), arr4<T>(y), arr4<int64_t>(idx), stream);
-      else cuda::adaptive_avg_pool2d_forward<T>(N, C, H, W, OH, OW, arr4<const T>(x), arr4<T>(y), stream);
+      if (is_max)
+        cuda::adaptive_max_pool2d_forward<T>(N, C, H, W, OH, OW, arr4<const T>(x), arr4<T>(y), arr4<int64_t>(idx),
+                                             stream);
+      else
+        cuda::adaptive_avg_pool2d_forward<T>(N, C, H, W, OH, OW, arr4<const T>(x), arr4<T>(y), stream);
 #else
       const ArrayView xc = host_contiguous(fn, x);
       int64_t* ip = is_max && with_indices ? idx.ptr<int64_t>() : nullptr;
