@@ -79,8 +79,9 @@ struct ArrayView {
   void* data = nullptr;
   DType dtype;
   std::vector<int64_t> shape, strides;   // strides in elements, any sign
+  // The device kind comes from the interface; which GPU holds CUDA memory is read from the pointer
+  // itself (__cuda_array_interface__ does not say) by the call, before anything is launched.
   DeviceKind device = DeviceKind::cpu;
-  int device_id = -1;                    // CUDA: filled in by the module's device check
   bool readonly = false;
   py::object object;                     // keeps the memory alive
   std::shared_ptr<py::buffer_info> buffer;  // held while in use, for buffer-protocol exporters
