@@ -104,7 +104,9 @@ struct ArrayView {
     }
     return true;
   }
-  bool aligned() const { return reinterpret_cast<std::uintptr_t>(data) % (std::uintptr_t)dtype.itemsize == 0; }
+  bool aligned() const {
+    return dtype.itemsize <= 1 || reinterpret_cast<std::uintptr_t>(data) % (std::uintptr_t)dtype.itemsize == 0;
+  }
   template <typename T>
   T* ptr() const {
     return static_cast<T*>(data);
@@ -180,15 +182,15 @@ inline int64_t as_int(const std::string& fn, const std::string& what, py::handle
 // array description must pass whatever produced it.
 inline void set_layout(const std::string& fn, ArrayView& v, const std::vector<int64_t>& shape,
                        const std::vector<int64_t>* byte_strides) {
-  const std::string arg = "argument '" + v.name + "'";
-  if (v.dtype.itemsize <= 0) fail_type(fn, arg + " has an element type of no size");
-  if (shape.size() > 64) fail_value(fn, arg + " has " + std::to_string(shape.size()) + " dimensions");
+  auto arg = [&] { return "argument '" + v.name + "'"; };  // for messages only
+  if (v.dtype.itemsize <= 0) fail_type(fn, arg() + " has an element type of no size");
+  if (shape.size() > 64) fail_value(fn, arg() + " has " + std::to_string(shape.size()) + " dimensions");
   v.shape = shape;
   int64_t numel = 1;
   for (int64_t s : shape) {
-    if (s < 0) fail_value(fn, arg + " has a negative dimension in shape " + shape_str(shape));
+    if (s < 0) fail_value(fn, arg() + " has a negative dimension in shape " + shape_str(shape));
     if (__builtin_mul_overflow(numel, s, &numel))
-      fail_value(fn, arg + " has more elements than 64 bits count: shape " + shape_str(shape));
+      fail_value(fn, arg() + " has more elements than 64 bits count: shape " + shape_str(shape));
   }
   v.strides.assign(shape.size(), 0);
   if (byte_strides == nullptr) {
@@ -199,12 +201,12 @@ inline void set_layout(const std::string& fn, ArrayView& v, const std::vector<in
     }
   } else {
     if (byte_strides->size() != shape.size())
-      fail_value(fn, arg + " has " + std::to_string(byte_strides->size()) + " strides for shape " +
+      fail_value(fn, arg() + " has " + std::to_string(byte_strides->size()) + " strides for shape " +
                          shape_str(shape));
     for (size_t i = 0; i < shape.size(); ++i) {
       const int64_t b = (*byte_strides)[i];
       if (b % v.dtype.itemsize != 0)
-        fail_value(fn, arg + " has a stride that is not a multiple of its item size (" + std::to_string(b) +
+        fail_value(fn, arg() + " has a stride that is not a multiple of its item size (" + std::to_string(b) +
                            " bytes for " + std::to_string(v.dtype.itemsize) + "-byte items)");
       v.strides[i] = b / v.dtype.itemsize;
     }
@@ -217,8 +219,8 @@ inline void set_layout(const std::string& fn, ArrayView& v, const std::vector<in
       const __int128 s = (__int128)(shape[i] - 1) * v.strides[i] * v.dtype.itemsize;
       span += s < 0 ? -s : s;
     }
-    if (span > ((__int128)1 << 62)) fail_value(fn, arg + " has strides spanning more memory than any array holds");
-    if (v.data == nullptr) fail_value(fn, arg + " is a null pointer with " + std::to_string(numel) + " elements");
+    if (span > ((__int128)1 << 62)) fail_value(fn, arg() + " has strides spanning more memory than any array holds");
+    if (v.data == nullptr) fail_value(fn, arg() + " is a null pointer with " + std::to_string(numel) + " elements");
   }
 }
 
@@ -233,28 +235,28 @@ inline std::vector<int64_t> int_tuple(const std::string& fn, const std::string& 
 // __array_interface__ / __cuda_array_interface__ (versions 2 and 3): shape, typestr, data =
 // (pointer, read-only flag), strides (None: C order), offset.
 inline void from_interface(const std::string& fn, ArrayView& v, py::handle iface, const char* which) {
-  const std::string arg = "argument '" + v.name + "'";
-  if (!py::isinstance<py::dict>(iface)) fail_type(fn, arg + ": " + which + " must be a dict");
+  auto arg = [&] { return "argument '" + v.name + "'"; };  // for messages only
+  if (!py::isinstance<py::dict>(iface)) fail_type(fn, arg() + ": " + which + " must be a dict");
   py::dict d = py::reinterpret_borrow<py::dict>(iface);
   if (!d.contains("shape") || !d.contains("typestr") || !d.contains("data"))
-    fail_type(fn, arg + ": " + which + " lacks 'shape', 'typestr' or 'data'");
-  if (d.contains("mask") && !d["mask"].is_none()) fail_type(fn, arg + " is a masked array");
+    fail_type(fn, arg() + ": " + which + " lacks 'shape', 'typestr' or 'data'");
+  if (d.contains("mask") && !d["mask"].is_none()) fail_type(fn, arg() + " is a masked array");
   py::object ts = d["typestr"];
-  if (!py::isinstance<py::str>(ts)) fail_type(fn, arg + ": " + which + "['typestr'] must be a str");
-  v.dtype = dtype_from_typestr(fn, arg, ts.cast<std::string>());
+  if (!py::isinstance<py::str>(ts)) fail_type(fn, arg() + ": " + which + "['typestr'] must be a str");
+  v.dtype = dtype_from_typestr(fn, arg(), ts.cast<std::string>());
   py::object data = d["data"];
   if (!py::isinstance<py::tuple>(data) || py::len(data) != 2)
-    fail_type(fn, arg + ": " + which + "['data'] must be a (pointer, read-only) tuple");
+    fail_type(fn, arg() + ": " + which + "['data'] must be a (pointer, read-only) tuple");
   py::tuple t = py::reinterpret_borrow<py::tuple>(data);
-  const int64_t p = as_int(fn, arg + " data pointer", t[0]);
-  if (p < 0) fail_value(fn, arg + " has a negative data pointer");
+  const int64_t p = as_int(fn, arg() + " data pointer", t[0]);
+  if (p < 0) fail_value(fn, arg() + " has a negative data pointer");
   v.readonly = py::bool_(t[1]);
   int64_t offset = 0;
-  if (d.contains("offset") && !d["offset"].is_none()) offset = as_int(fn, arg + " offset", d["offset"]);
+  if (d.contains("offset") && !d["offset"].is_none()) offset = as_int(fn, arg() + " offset", d["offset"]);
   v.data = reinterpret_cast<void*>((std::uintptr_t)p + (std::uintptr_t)offset);
-  const std::vector<int64_t> shape = int_tuple(fn, arg + " shape", d["shape"]);
+  const std::vector<int64_t> shape = int_tuple(fn, arg() + " shape", d["shape"]);
   if (d.contains("strides") && !d["strides"].is_none()) {
-    const std::vector<int64_t> st = int_tuple(fn, arg + " strides", d["strides"]);
+    const std::vector<int64_t> st = int_tuple(fn, arg() + " strides", d["strides"]);
     set_layout(fn, v, shape, &st);
   } else {
     set_layout(fn, v, shape, nullptr);
@@ -281,7 +283,7 @@ inline ArrayView view_of(const std::string& fn, const std::string& name, py::han
   ArrayView v;
   v.name = name;
   v.object = py::reinterpret_borrow<py::object>(obj);
-  const std::string arg = "argument '" + name + "'";
+  auto arg = [&] { return "argument '" + name + "'"; };  // for messages only
   if (Py_TYPE(obj.ptr()) == detail::numpy_ndarray_type()) {
     // The common case, read without the buffer protocol's formatting.
     py::array a = py::reinterpret_borrow<py::array>(obj);
@@ -310,7 +312,7 @@ inline ArrayView view_of(const std::string& fn, const std::string& name, py::han
       info = py::reinterpret_borrow<py::buffer>(obj).request();
     } catch (const std::exception& e) {
       PyErr_Clear();
-      fail_type(fn, arg + " (" + detail::type_name(obj) + ") cannot export a strided buffer: " + e.what());
+      fail_type(fn, arg() + " (" + detail::type_name(obj) + ") cannot export a strided buffer: " + e.what());
     }
     v.dtype = detail::dtype_from_format(info.format, info.itemsize);
     v.data = info.ptr;
@@ -324,7 +326,7 @@ inline ArrayView view_of(const std::string& fn, const std::string& name, py::han
     detail::from_interface(fn, v, obj.attr("__array_interface__"), "__array_interface__");
     return v;
   }
-  fail_type(fn, arg + " must be an array (numpy, cupy, or any object with the buffer protocol, "
+  fail_type(fn, arg() + " must be an array (numpy, cupy, or any object with the buffer protocol, "
                       "__array_interface__ or __cuda_array_interface__), got " + detail::type_name(obj));
 }
 

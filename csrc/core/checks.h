@@ -38,10 +38,10 @@ inline void require_same_dtype(const std::string& fn, const ArrayView& a, const 
 
 // `why` says where the expected shape comes from ("the convolution's output size").
 inline void require_shape(const std::string& fn, const ArrayView& v, const std::vector<int64_t>& shape,
-                          const std::string& why = "") {
+                          const char* why = nullptr) {
   if (v.shape != shape)
     fail_value(fn, "argument '" + v.name + "' must have shape " + shape_str(shape) +
-                       (why.empty() ? "" : " (" + why + ")") + ", got " + v.shape_str());
+                       (why ? std::string(" (") + why + ")" : std::string()) + ", got " + v.shape_str());
 }
 
 inline void require_writeable(const std::string& fn, const ArrayView& v) {
@@ -63,17 +63,19 @@ inline void require_contiguous(const std::string& fn, const ArrayView& v) {
 // dimension, and, sorted by |stride|, each dimension stepping over everything the smaller ones span.
 inline void require_unaliased(const std::string& fn, const ArrayView& out) {
   if (out.numel() <= 1) return;
-  std::vector<std::pair<int64_t, int64_t>> dims;  // |stride|, extent
+  std::pair<int64_t, int64_t> dims[64];  // |stride|, extent (views have at most 64 dimensions)
+  int n_dims = 0;
   for (int i = 0; i < out.ndim(); ++i) {
     if (out.shape[i] <= 1) continue;
     if (out.strides[i] == 0)
       fail_value(fn, "output '" + out.name + "' of shape " + out.shape_str() + " has a zero stride in dimension " +
                          std::to_string(i) + " (a broadcast view cannot be written)");
-    dims.push_back({out.strides[i] < 0 ? -out.strides[i] : out.strides[i], out.shape[i]});
+    dims[n_dims++] = {out.strides[i] < 0 ? -out.strides[i] : out.strides[i], out.shape[i]};
   }
-  std::sort(dims.begin(), dims.end());
+  std::sort(dims, dims + n_dims);
   int64_t span = 1;
-  for (const auto& [s, n] : dims) {
+  for (int i = 0; i < n_dims; ++i) {
+    const auto [s, n] = dims[i];
     if (s < span)
       fail_value(fn, "output '" + out.name + "' of shape " + out.shape_str() +
                          " has strides under which elements overlap");
@@ -107,23 +109,23 @@ constexpr int64_t kMaxSizeArg = INT32_MAX;
 // A sequence of ints (kernel sizes, strides, paddings), each in [min_value, kMaxSizeArg].
 inline std::vector<int64_t> int_seq(const std::string& fn, const char* name, py::handle obj,
                                     int64_t min_value = INT64_MIN) {
-  const std::string arg = std::string("argument '") + name + "'";
+  auto arg = [&] { return std::string("argument '") + name + "'"; };  // for messages only
   if (!PySequence_Check(obj.ptr()) || py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj))
-    fail_type(fn, arg + " must be a sequence of ints, got " + detail::type_name(obj));
+    fail_type(fn, arg() + " must be a sequence of ints, got " + detail::type_name(obj));
   std::vector<int64_t> v;
   for (py::handle e : py::reinterpret_borrow<py::sequence>(obj)) {
     if (py::isinstance<py::bool_>(e) || PyFloat_Check(e.ptr()) || !PyIndex_Check(e.ptr()))
-      fail_type(fn, arg + " must contain only ints, got " + detail::type_name(e));
+      fail_type(fn, arg() + " must contain only ints, got " + detail::type_name(e));
     py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(e.ptr()));
     if (!i) throw py::error_already_set();
     int overflow = 0;
     const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
     if (overflow || x > kMaxSizeArg || x < -kMaxSizeArg)
-      fail_value(fn, arg + " holds a value out of range (|value| <= " + std::to_string(kMaxSizeArg) + ")");
+      fail_value(fn, arg() + " holds a value out of range (|value| <= " + std::to_string(kMaxSizeArg) + ")");
     v.push_back(x);
   }
   for (int64_t x : v)
-    if (x < min_value) fail_value(fn, arg + " must be >= " + std::to_string(min_value) + ", got " + shape_str(v));
+    if (x < min_value) fail_value(fn, arg() + " must be >= " + std::to_string(min_value) + ", got " + shape_str(v));
   return v;
 }
 

@@ -48,6 +48,14 @@ cuda::Arr4<T> arr4(const ArrayView& v) {
 }
 #endif
 
+// numpy's dtype object for `d` (the common ones without parsing a name).
+inline py::dtype numpy_dtype(DType d) {
+  if (d == kFloat32) return py::dtype::of<float>();
+  if (d == kFloat64) return py::dtype::of<double>();
+  if (d == kInt64) return py::dtype::of<int64_t>();
+  return py::dtype(d.name());
+}
+
 class Call {
  public:
   explicit Call(std::string fn) : fn(std::move(fn)) {}
@@ -96,7 +104,7 @@ class Call {
     for (size_t i = 0; i < shape.size(); ++i) sh[i] = py::int_(shape[i]);
     py::object obj = cupy().attr("empty")(sh, py::arg("dtype") = dtype.name());
 #else
-    py::object obj = py::array(py::dtype(dtype.name()), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+    py::object obj = py::array(numpy_dtype(dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()));
 #endif
     return view_of(fn, name, obj);
   }
@@ -196,15 +204,23 @@ decltype(auto) with_float_type(const ArrayView& v, F&& f) {
   return f(double{});
 }
 
-// Host arrays in C order, as the CPU kernels take them: the view itself when it already is, else
-// a contiguous copy (kept alive by the returned view).
-inline ArrayView host_contiguous(const std::string& fn, const ArrayView& v) {
-  if (v.c_contiguous() && v.aligned()) return v;
-  std::vector<py::ssize_t> shape(v.shape.begin(), v.shape.end()), strides(v.ndim());
-  for (int i = 0; i < v.ndim(); ++i) strides[i] = (py::ssize_t)(v.strides[i] * v.dtype.itemsize);
-  py::array src(py::dtype(v.dtype.name()), shape, strides, v.data, v.object);
-  py::object copy = src.attr("copy")();  // C order, aligned
-  return view_of(fn, v.name, copy);
-}
+// The elements of a host array in C order, as the CPU kernels take them: the array's own memory
+// when it already is (and aligned), else a contiguous copy kept alive here.
+template <typename T>
+struct HostData {
+  explicit HostData(const ArrayView& v) {
+    if (v.c_contiguous() && v.aligned()) {
+      ptr = v.ptr<const T>();
+      return;
+    }
+    std::vector<py::ssize_t> shape(v.shape.begin(), v.shape.end()), strides(v.ndim());
+    for (int i = 0; i < v.ndim(); ++i) strides[i] = (py::ssize_t)(v.strides[i] * v.dtype.itemsize);
+    py::array src(numpy_dtype(v.dtype), shape, strides, v.data, v.object);
+    copy = src.attr("copy")();  // C order, aligned
+    ptr = static_cast<const T*>(py::reinterpret_borrow<py::array>(copy).data());
+  }
+  const T* ptr = nullptr;
+  py::object copy;
+};
 
 }  // namespace fastnn

@@ -12,6 +12,7 @@ import functools
 import numpy as np
 
 from . import _C
+from . import backends as _backends
 
 
 class Device:
@@ -202,14 +203,12 @@ def kernel(name, *arrays):
 def allow_tf32(op) -> bool:
     """Whether float32 ``op`` ('matmul' or 'conv') may use the GPU's TF32 tensor cores:
     ``fastnn.backends.cuda.matmul.allow_tf32`` / ``fastnn.backends.cudnn.allow_tf32`` (PyTorch's names)."""
-    from . import backends
-    return backends.cuda.matmul.allow_tf32 if op == "matmul" else backends.cudnn.allow_tf32
+    return _backends.cuda.matmul.allow_tf32 if op == "matmul" else _backends.cudnn.allow_tf32
 
 
 def deterministic() -> bool:
     """``fastnn.backends.cudnn.deterministic``: GPU reductions in a fixed order (bitwise reproducible)."""
-    from . import backends
-    return backends.cudnn.deterministic
+    return _backends.cudnn.deterministic
 
 
 def is_cuda_array(a) -> bool:

@@ -129,12 +129,10 @@ py::object conv2d_forward_py(py::handle input, py::handle weight, py::handle bia
                             has_bias ? b.strides[0] : 0, arr4<T>(y), allow_tf32 && x.dtype == kFloat32, stream);
 #else
     (void)allow_tf32;
-    const ArrayView xc = host_contiguous(fn, x), wc = host_contiguous(fn, w);
-    ArrayView bc;
-    if (has_bias) bc = host_contiguous(fn, b);
+    const HostData<T> xc(x), wc(w), bc(b);
     const Conv2dShape s = cpu_shape(g);
     py::gil_scoped_release release;
-    conv2d_forward<T>(s, xc.ptr<const T>(), wc.ptr<const T>(), has_bias ? bc.ptr<const T>() : nullptr, y.ptr<T>());
+    conv2d_forward<T>(s, xc.ptr, wc.ptr, has_bias ? bc.ptr : nullptr, y.ptr<T>());
 #endif
   });
   return y.object;
@@ -187,11 +185,11 @@ py::object conv2d_backward_input_py(py::handle grad_output, py::handle weight, p
                                    stream);
 #else
     (void)allow_tf32;
-    const ArrayView dyc = host_contiguous(fn, dy), wc = host_contiguous(fn, w);
+    const HostData<T> dyc(dy), wc(w);
     const Conv2dShape s = cpu_shape(g);
     py::gil_scoped_release release;
     T* out = dx.ptr<T>();
-    conv2d_backward_input<T>(s, dyc.ptr<const T>(), wc.ptr<const T>(), out);
+    conv2d_backward_input<T>(s, dyc.ptr, wc.ptr, out);
     if (has_bias) {
       const int64_t plane = g.H * g.W;
       for (int64_t n = 0; n < g.N; ++n)
@@ -241,10 +239,10 @@ py::object conv2d_backward_weight_py(py::handle input, py::handle grad_output, p
 #else
     (void)allow_tf32;
     (void)deterministic;
-    const ArrayView xc = host_contiguous(fn, x), dyc = host_contiguous(fn, dy);
+    const HostData<T> xc(x), dyc(dy);
     const Conv2dShape s = cpu_shape(g);
     py::gil_scoped_release release;
-    conv2d_backward_weight<T>(s, xc.ptr<const T>(), dyc.ptr<const T>(), dw.ptr<T>());
+    conv2d_backward_weight<T>(s, xc.ptr, dyc.ptr, dw.ptr<T>());
 #endif
   });
   return dw.object;

@@ -76,8 +76,8 @@ py::object resample(const char* name, bool backward, py::handle src_obj, const s
     if (bilinear && !backward) cuda::upsample_bilinear2d_forward<T>(g, align_corners, s, d, st);
     if (bilinear && backward) cuda::upsample_bilinear2d_backward<T>(g, align_corners, s, d, st);
 #else
-    const ArrayView srcc = host_contiguous(fn, src);
-    const T* s = srcc.ptr<const T>();
+    const HostData<T> srcc(src);
+    const T* s = srcc.ptr;
     T* d = dst.ptr<T>();
     const int64_t P = N * C;
     py::gil_scoped_release release;

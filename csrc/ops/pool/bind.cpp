@@ -30,14 +30,16 @@ Pool2dShape cpu_shape(const Geom& g) {
 }
 #endif
 
-// The window arguments, PyTorch's checks on them and the output size; `what` names the input
-// ("input (1, 1, 2, 2)" or "input_size (2, 2)") in the message of a too small one.
-Geom pool_geom(const std::string& fn, int64_t N, int64_t C, int64_t H, int64_t W, const std::string& what,
-               py::handle kernel_size, py::handle stride, py::handle padding, py::handle dilation, bool ceil_mode) {
+// The window arguments (no dilation handle: the average pools' (1, 1)), PyTorch's checks on them
+// and the output size; `what` and `shown` name the input ("input", its shape, or "input_size", its
+// two values) in the message of a too small one.
+Geom pool_geom(const std::string& fn, int64_t N, int64_t C, int64_t H, int64_t W, const char* what,
+               const std::vector<int64_t>& shown, py::handle kernel_size, py::handle stride, py::handle padding,
+               py::handle dilation, bool ceil_mode) {
   const std::vector<int64_t> k = int_list(fn, "kernel_size", kernel_size, 2, 1);
   const std::vector<int64_t> s = int_list(fn, "stride", stride, 2, 1);
   const std::vector<int64_t> p = int_list(fn, "padding", padding, 2, 0);
-  const std::vector<int64_t> d = int_list(fn, "dilation", dilation, 2, 1);
+  const std::vector<int64_t> d = dilation ? int_list(fn, "dilation", dilation, 2, 1) : std::vector<int64_t>{1, 1};
   // PyTorch compares the padding with the undilated kernel size.
   if (p[0] > k[0] / 2 || p[1] > k[1] / 2)
     fail_value(fn, "argument 'padding' " + shape_str(p) + " should be at most half of kernel_size " + shape_str(k));
@@ -45,9 +47,9 @@ Geom pool_geom(const std::string& fn, int64_t N, int64_t C, int64_t H, int64_t W
   g.OH = shape::pool_out(H, g.kh, g.sh, g.ph, g.dh, ceil_mode);
   g.OW = shape::pool_out(W, g.kw, g.sw, g.pw, g.dw, ceil_mode);
   if (H < 1 || W < 1 || g.OH < 1 || g.OW < 1)
-    fail_value(fn, what + " is too small for kernel_size " + shape_str(k) + ", stride " + shape_str(s) +
-                       ", padding " + shape_str(p) + ", dilation " + shape_str(d) + ": calculated output size (" +
-                       std::to_string(g.OH) + " x " + std::to_string(g.OW) + ")");
+    fail_value(fn, what + (" " + shape_str(shown)) + " is too small for kernel_size " + shape_str(k) + ", stride " +
+                       shape_str(s) + ", padding " + shape_str(p) + ", dilation " + shape_str(d) +
+                       ": calculated output size (" + std::to_string(g.OH) + " x " + std::to_string(g.OW) + ")");
   require_product_fits(fn, "the input size", {N, C, H, W});
   require_product_fits(fn, "the output size", {N, C, g.OH, g.OW});
   return g;
@@ -68,7 +70,7 @@ py::tuple max_pool2d_py(py::handle input, py::handle kernel_size, py::handle str
   Call call("max_pool2d");
   const std::string& fn = call.fn;
   ArrayView x = call.float_array("input", input, 4);
-  const Geom g = pool_geom(fn, x.dim(0), x.dim(1), x.dim(2), x.dim(3), "input " + x.shape_str(), kernel_size, stride,
+  const Geom g = pool_geom(fn, x.dim(0), x.dim(1), x.dim(2), x.dim(3), "input", x.shape, kernel_size, stride,
                            padding, dilation, ceil_mode);
   ArrayView y = call.empty("out", {g.N, g.C, g.OH, g.OW}, x.dtype);
   // The CUDA kernel always writes the indices.
@@ -83,9 +85,9 @@ py::tuple max_pool2d_py(py::handle input, py::handle kernel_size, py::handle str
     py::gil_scoped_release release;
     cuda::max_pool2d_forward<T>(cuda_geom(g), arr4<const T>(x), arr4<T>(y), arr4<int64_t>(idx), stream);
 #else
-    const ArrayView xc = host_contiguous(fn, x);
+    const HostData<T> xc(x);
     py::gil_scoped_release release;
-    max_pool2d_forward<T>(cpu_shape(g), xc.ptr<const T>(), y.ptr<T>(), with_indices ? idx.ptr<int64_t>() : nullptr);
+    max_pool2d_forward<T>(cpu_shape(g), xc.ptr, y.ptr<T>(), with_indices ? idx.ptr<int64_t>() : nullptr);
 #endif
   });
   return py::make_tuple(y.object, idx_obj);
@@ -121,9 +123,10 @@ py::object max_pool2d_backward_py(py::handle grad_output, py::handle indices, py
       s.KH = s.KW = s.stride_h = s.stride_w = 2;
       s.dil_h = s.dil_w = 1;
     }
-    const ArrayView dyc = host_contiguous(fn, dy), ic = host_contiguous(fn, idx);
+    const HostData<T> dyc(dy);
+    const HostData<int64_t> ic(idx);
     py::gil_scoped_release release;
-    ok = max_pool2d_backward<T>(s, dyc.ptr<const T>(), ic.ptr<const int64_t>(), dx.ptr<T>());
+    ok = max_pool2d_backward<T>(s, dyc.ptr, ic.ptr, dx.ptr<T>());
 #endif
   });
   if (!ok)
@@ -138,8 +141,8 @@ py::object avg_pool2d_py(py::handle input, py::handle kernel_size, py::handle st
   const std::string& fn = call.fn;
   ArrayView x = call.float_array("input", input, 4);
   const int64_t div = divisor_arg(fn, divisor_override);
-  const Geom g = pool_geom(fn, x.dim(0), x.dim(1), x.dim(2), x.dim(3), "input " + x.shape_str(), kernel_size, stride,
-                           padding, py::make_tuple(1, 1), ceil_mode);
+  const Geom g = pool_geom(fn, x.dim(0), x.dim(1), x.dim(2), x.dim(3), "input", x.shape, kernel_size, stride,
+                           padding, py::handle(), ceil_mode);
   ArrayView y = call.empty("out", {g.N, g.C, g.OH, g.OW}, x.dtype);
   if (y.numel() == 0) return y.object;
   with_float_type(x, [&](auto zero) {
@@ -149,9 +152,9 @@ py::object avg_pool2d_py(py::handle input, py::handle kernel_size, py::handle st
     py::gil_scoped_release release;
     cuda::avg_pool2d_forward<T>(cuda_geom(g), count_include_pad, div, arr4<const T>(x), arr4<T>(y), stream);
 #else
-    const ArrayView xc = host_contiguous(fn, x);
+    const HostData<T> xc(x);
     py::gil_scoped_release release;
-    avg_pool2d_forward<T>(cpu_shape(g), count_include_pad, div, xc.ptr<const T>(), y.ptr<T>());
+    avg_pool2d_forward<T>(cpu_shape(g), count_include_pad, div, xc.ptr, y.ptr<T>());
 #endif
   });
   return y.object;
@@ -165,9 +168,9 @@ py::object avg_pool2d_backward_py(py::handle grad_output, py::handle input_size,
   ArrayView dy = call.float_array("grad_output", grad_output, 4);
   const std::vector<int64_t> in_hw = int_list(fn, "input_size", input_size, 2, 1);
   const int64_t div = divisor_arg(fn, divisor_override);
-  const Geom g = pool_geom(fn, dy.dim(0), dy.dim(1), in_hw[0], in_hw[1], "input_size " + shape_str(in_hw),
-                           kernel_size, stride, padding, py::make_tuple(1, 1), ceil_mode);
-  require_shape(fn, dy, {g.N, g.C, g.OH, g.OW}, "the pooling's output size for input_size " + shape_str(in_hw));
+  const Geom g = pool_geom(fn, dy.dim(0), dy.dim(1), in_hw[0], in_hw[1], "input_size", in_hw, kernel_size, stride,
+                           padding, py::handle(), ceil_mode);
+  require_shape(fn, dy, {g.N, g.C, g.OH, g.OW}, "the pooling's output size for input_size");
   ArrayView dx = call.empty("grad_input", {g.N, g.C, g.H, g.W}, dy.dtype);
   if (dx.numel() == 0) return dx.object;
   with_float_type(dy, [&](auto zero) {
@@ -177,9 +180,9 @@ py::object avg_pool2d_backward_py(py::handle grad_output, py::handle input_size,
     py::gil_scoped_release release;
     cuda::avg_pool2d_backward<T>(cuda_geom(g), count_include_pad, div, arr4<const T>(dy), arr4<T>(dx), stream);
 #else
-    const ArrayView dyc = host_contiguous(fn, dy);
+    const HostData<T> dyc(dy);
     py::gil_scoped_release release;
-    avg_pool2d_backward<T>(cpu_shape(g), count_include_pad, div, dyc.ptr<const T>(), dx.ptr<T>());
+    avg_pool2d_backward<T>(cpu_shape(g), count_include_pad, div, dyc.ptr, dx.ptr<T>());
 #endif
   });
   return dx.object;
@@ -217,11 +220,11 @@ py::object adaptive_pool_forward(const char* name, py::handle input, py::handle 
       else
         cuda::adaptive_avg_pool2d_forward<T>(N, C, H, W, OH, OW, arr4<const T>(x), arr4<T>(y), stream);
 #else
-      const ArrayView xc = host_contiguous(fn, x);
+      const HostData<T> xc(x);
       int64_t* ip = is_max && with_indices ? idx.ptr<int64_t>() : nullptr;
       py::gil_scoped_release release;
-      if (is_max) adaptive_max_pool2d_forward<T>(N * C, H, W, OH, OW, xc.ptr<const T>(), y.ptr<T>(), ip);
-      else adaptive_avg_pool2d_forward<T>(N * C, H, W, OH, OW, xc.ptr<const T>(), y.ptr<T>());
+      if (is_max) adaptive_max_pool2d_forward<T>(N * C, H, W, OH, OW, xc.ptr, y.ptr<T>(), ip);
+      else adaptive_avg_pool2d_forward<T>(N * C, H, W, OH, OW, xc.ptr, y.ptr<T>());
 #endif
     });
   }
@@ -246,9 +249,9 @@ py::object adaptive_avg_pool2d_backward_py(py::handle grad_output, py::handle in
     py::gil_scoped_release release;
     cuda::adaptive_avg_pool2d_backward<T>(N, C, H, W, OH, OW, arr4<const T>(dy), arr4<T>(dx), stream);
 #else
-    const ArrayView dyc = host_contiguous(fn, dy);
+    const HostData<T> dyc(dy);
     py::gil_scoped_release release;
-    adaptive_avg_pool2d_backward<T>(N * C, H, W, OH, OW, dyc.ptr<const T>(), dx.ptr<T>());
+    adaptive_avg_pool2d_backward<T>(N * C, H, W, OH, OW, dyc.ptr, dx.ptr<T>());
 #endif
   });
   return dx.object;
