@@ -39,10 +39,6 @@ def _torch_cuda():
     return torch
 
 
-def _desc(a):
-    return (int(a.data.ptr), tuple(a.shape), tuple(s // a.itemsize for s in a.strides))
-
-
 # Shapes (module-level so that a smoke test can shrink them).
 GEMM_SIZES = (2048, 4096, 8192)
 GEMM_SIZES_QUICK = (4096, 8192)
@@ -55,7 +51,7 @@ OPTIM_SHAPES = [(64, 64, 3, 3)] * 4 + [(128, 128, 3, 3)] * 4 + [(256, 256, 3, 3)
 UPSAMPLE_INPUT = (32, 64, 56, 56)
 
 
-def _gemm_rows(cp, K, C, torch, quick):
+def _gemm_rows(cp, K, torch, quick):
     rows = []
     sizes = GEMM_SIZES_QUICK if quick else GEMM_SIZES
     reps = dict(runs=3 if quick else 7, inner=3 if quick else 5)
@@ -65,13 +61,11 @@ def _gemm_rows(cp, K, C, torch, quick):
         b = rng.standard_normal((1, n, n), dtype=cp.float32)
         out = cp.empty((1, n, n), cp.float32)
         flop = 2.0 * n ** 3
-        stream = cp.cuda.get_current_stream().ptr
-        da, db, dc = _desc(a), _desc(b), _desc(out)
-        t_fn = _events_ms(cp, lambda: C.gemm("float32", da, db, dc, 1.0, 0.0, False, stream), **reps)
+        t_fn = _events_ms(cp, lambda: K.gemm(a, b, out, 1.0, 0.0, False), **reps)
         t_ref = _events_ms(cp, lambda: cp.matmul(a[0], b[0], out=out[0]), **reps)
         rows.append(harness.row("sgemm fp32", f"{n}^3", t_fn, "cupy (cuBLAS)", t_ref,
                                 f"fastnn {flop / t_fn / 1e9:.1f} TFLOP/s, cuBLAS {flop / t_ref / 1e9:.1f}"))
-        t_tf = _events_ms(cp, lambda: C.gemm("float32", da, db, dc, 1.0, 0.0, True, stream), **reps)
+        t_tf = _events_ms(cp, lambda: K.gemm(a, b, out, 1.0, 0.0, True), **reps)
         t_tref = None
         if torch is not None:
             ta, tb = torch.as_tensor(a[0], device="cuda"), torch.as_tensor(b[0], device="cuda")
@@ -218,11 +212,10 @@ def run(device: str, quick: bool) -> list[dict]:
     if not backend.cuda_available():
         raise RuntimeError("bench_cuda: --device cuda requested but CUDA is not available to fastnn")
     cp = backend.cupy_module()
-    from fastnn import _C_cuda as C
-    from fastnn import _cuda_kernels as K
+    K = backend.kernel_module("cuda")     # fastnn._C_cuda: the functions of fastnn._C on cupy arrays
     torch = _torch_cuda()
     rows = []
-    rows += _gemm_rows(cp, K, C, torch, quick)
+    rows += _gemm_rows(cp, K, torch, quick)
     rows += _conv_rows(cp, K, torch, quick)
     rows += _pool_interp_rows(cp, K, torch, quick)
     rows += _optim_rows(cp, torch, quick)

@@ -68,11 +68,11 @@ if command -v cuobjdump >/dev/null; then
   tail -1 "$LOG/sass.txt"
 fi
 
-# 2. GPU tests: the kernel tests, the build checks (which must also pass with a GPU present),
-#    then the gpu-marked tests of the other areas (their modules may need packages this machine
-#    lacks, so collection errors there do not stop the rest).
+# 2. GPU tests: the kernel tests, the calling convention of both modules, the build checks (which
+#    must also pass with a GPU present), then the gpu-marked tests of the other areas (their modules
+#    may need packages this machine lacks, so collection errors there do not stop the rest).
 step "pytest cuda kernels" 120 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider \
-  "$REPO/tests/test_cuda_kernels.py" "$REPO/tests/test_cuda_build.py"
+  "$REPO/tests/test_cuda_kernels.py" "$REPO/tests/test_native_convention.py" "$REPO/tests/test_cuda_build.py"
 tail -3 "$LOG/tests.log"
 #    Order: end-to-end device rules and training first, then every layer, then the whole op
 #    registry (cupy compiles each new element-wise kernel on first use, so a cold run is slower).

@@ -1,8 +1,9 @@
 """fastnn's CUDA kernels against the CPU kernels (fastnn._C) and against cupy / PyTorch on the GPU.
 
-Every test here needs a GPU and cupy: marked ``gpu`` and skipped when fastnn.backend.cuda_available()
-is False. Inputs are fresh random draws (never zeros), outputs of the raw bindings are poisoned
-with NaN first so an element the kernel forgets to write fails the comparison.
+Both native modules take the same calls: the CUDA module (``K`` here) is called exactly as the CPU
+module, on cupy arrays. Every test here needs a GPU and cupy: marked ``gpu`` and skipped when
+fastnn.backend.cuda_available() is False. Inputs are fresh random draws (never zeros), outputs written
+in place are poisoned with NaN first so an element the kernel forgets to write fails the comparison.
 """
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ pytestmark = [pytest.mark.gpu,
 if backend.cuda_available():
     import cupy as cp
 
-    from fastnn import _C_cuda, _cuda_kernels as K
+    from fastnn import _C_cuda
+    K = _C_cuda
 else:  # the module is skipped; keep the names defined for collection
     cp = K = _C_cuda = None
 
@@ -40,10 +42,6 @@ def host(a):
 
 def randn(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
-
-
-def desc(a):
-    return (int(a.data.ptr), tuple(a.shape), tuple(s // a.itemsize for s in a.strides))
 
 
 # ---------------------------------------------------------------------------- GEMM
@@ -88,12 +86,12 @@ def test_gemm_layouts(rng, dtype, layout):
 def test_gemm_fast_path_is_taken(rng):
     a = cp.asarray(randn(rng, (1, 128, 64), np.float32))
     b = cp.asarray(randn(rng, (1, 64, 256), np.float32))
-    assert _C_cuda.gemm_path("float32", desc(a), desc(b)) == "simt-vec"
+    assert _C_cuda.gemm_path(a, b) == "simt-vec"
     at = cp.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
-    assert _C_cuda.gemm_path("float32", desc(at), desc(b)) == "simt-vec"
-    assert _C_cuda.gemm_path("float32", desc(a[:, :, 1:]), desc(b[:, 1:, :])) == "simt"
-    assert _C_cuda.gemm_path("float64", desc(a.astype(cp.float64)), desc(b.astype(cp.float64))) == "simt"
-    assert _C_cuda.gemm_path("float32", desc(a), desc(b), True).startswith("tf32")
+    assert _C_cuda.gemm_path(at, b) == "simt-vec"
+    assert _C_cuda.gemm_path(a[:, :, 1:], b[:, 1:, :]) == "simt"
+    assert _C_cuda.gemm_path(a.astype(cp.float64), b.astype(cp.float64)) == "simt"
+    assert _C_cuda.gemm_path(a, b, True).startswith("tf32")
 
 
 def test_gemm_alpha_beta_and_nan_not_read(rng):
@@ -101,10 +99,7 @@ def test_gemm_alpha_beta_and_nan_not_read(rng):
     b = randn(rng, (2, 21, 40), np.float32)
     c0 = randn(rng, (2, 33, 40), np.float32)
     out = cp.asarray(c0)
-    # Descriptors carry bare pointers: the arrays must stay referenced until the launch, or cupy's
-    # pool may hand their memory to the next allocation.
-    ga, gb = cp.asarray(a), cp.asarray(b)
-    _C_cuda.gemm("float32", desc(ga), desc(gb), desc(out), 0.5, -2.0, False, cp.cuda.get_current_stream().ptr)
+    _C_cuda.gemm(cp.asarray(a), cp.asarray(b), out, 0.5, -2.0)
     assert rel_err(host(out), 0.5 * (a.astype(np.float64) @ b) - 2.0 * c0) < 1e-5
     out = cp.full((2, 33, 40), np.nan, np.float32)  # beta == 0: C must not be read
     K.gemm(cp.asarray(a), cp.asarray(b), out, alpha=1.0, beta=0.0)
@@ -145,7 +140,7 @@ def test_gemm_tf32(rng, M, N, K_):
     a = cp.asarray(randn(rng, (1, M, K_), np.float32))
     b = cp.asarray(randn(rng, (1, K_, N), np.float32))
     out = cp.full((1, M, N), np.nan, cp.float32)
-    _C_cuda.gemm("float32", desc(a), desc(b), desc(out), 1.0, 0.0, True, cp.cuda.get_current_stream().ptr)
+    _C_cuda.gemm(a, b, out, 1.0, 0.0, True)
     ref = host(a).astype(np.float64) @ host(b).astype(np.float64)
     err = rel_err(host(out), ref)
     assert err < 3e-3, err  # TF32 keeps 10 mantissa bits
@@ -204,9 +199,12 @@ def test_gemm_errors_on_gpu(rng):
     with pytest.raises(ValueError, match="overlaps"):
         K.gemm(a, a.reshape(1, 3, 2), a.reshape(1, 3, 2)[:, :2, :])
     host_arr = np.ones((1, 2, 2), np.float32)
-    with pytest.raises(ValueError, match="not CUDA device memory"):
-        b = cp.ones((1, 3, 2), cp.float32)
-        _C_cuda.gemm("float32", desc(a), desc(b), (host_arr.ctypes.data, (1, 2, 2), (4, 2, 1)))
+
+    class HostMemoryClaimingToBeDevice:
+        __cuda_array_interface__ = {"shape": (1, 2, 2), "typestr": "<f4", "data": (host_arr.ctypes.data, False),
+                                    "strides": None, "version": 3}
+    with pytest.raises(ValueError, match="'out' is not CUDA device memory"):
+        _C_cuda.gemm(a, cp.ones((1, 3, 2), cp.float32), HostMemoryClaimingToBeDevice())
 
 
 # ---------------------------------------------------------------------------- convolution
@@ -274,9 +272,12 @@ def test_conv2d_weight_grad_deterministic(rng):
     ref = _C.conv2d_backward_weight(host(x), host(dy), [3, 3], [1, 1], [1, 1], [1, 1], 1)
     fb.cudnn.deterministic = True
     try:
-        runs = [host(K.conv2d_backward_weight(x, dy, (3, 3), (1, 1), (1, 1), (1, 1), 1)) for _ in range(3)]
+        # the switch reaches the kernel through fastnn.kernels ...
+        runs = [host(kernels.conv2d_backward_weight(x, dy, (3, 3), (1, 1), (1, 1), (1, 1), 1)) for _ in range(3)]
     finally:
         fb.cudnn.deterministic = False
+    # ... as the native module's argument
+    runs.append(host(K.conv2d_backward_weight(x, dy, (3, 3), (1, 1), (1, 1), (1, 1), 1, deterministic=True)))
     assert rel_err(runs[0], ref) < 1e-5
     for r in runs[1:]:
         np.testing.assert_array_equal(r, runs[0])
@@ -288,12 +289,11 @@ def test_conv_transpose2d_through_backward_input_bias(rng):
     w = randn(rng, (4, 3, 3, 3), np.float32)
     bias = randn(rng, (3,), np.float32)
     H, W = (5 - 1) * 2 - 2 + 3 + 1, (6 - 1) * 2 - 2 + 3 + 1
-    out = cp.full((2, 3, H, W), np.nan, cp.float32)
     gx, gw, gbias = cp.asarray(x), cp.asarray(w), cp.asarray(bias)
-    _C_cuda.conv2d_backward_input("float32", desc(gx), desc(gw), desc(gbias), desc(out), (2, 2), (1, 1), (1, 1), 1,
-                                  False, cp.cuda.get_current_stream().ptr)
+    out = _C_cuda.conv2d_backward_input(gx, gw, (H, W), (2, 2), (1, 1), (1, 1), 1, bias=gbias)
     ref = _C.conv2d_backward_input(x, w, [H, W], [2, 2], [1, 1], [1, 1], 1) + bias[None, :, None, None]
     assert rel_err(host(out), ref) < 2e-5
+    assert rel_err(_C.conv2d_backward_input(x, w, [H, W], [2, 2], [1, 1], [1, 1], 1, bias=bias), ref) < 1e-6
 
 
 def test_conv2d_vs_torch_cudnn(rng, torch):
@@ -311,9 +311,7 @@ def test_conv2d_vs_torch_cudnn(rng, torch):
 def test_conv2d_tf32_flag(rng):
     x = cp.asarray(randn(rng, (2, 32, 16, 16), np.float32))
     w = cp.asarray(randn(rng, (64, 32, 3, 3), np.float32))
-    out = cp.full((2, 64, 16, 16), np.nan, cp.float32)
-    _C_cuda.conv2d_forward("float32", desc(x), desc(w), None, desc(out), (1, 1), (1, 1, 1, 1), (1, 1), 1, True,
-                           cp.cuda.get_current_stream().ptr)
+    out = _C_cuda.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1, True)
     ref = _C.conv2d_forward(host(x).astype(np.float64), host(w).astype(np.float64), None, [1, 1], [1, 1, 1, 1],
                             [1, 1], 1)
     assert rel_err(host(out), ref) < 3e-3
@@ -445,11 +443,11 @@ def test_allow_tf32_switch_reaches_the_kernels(rng):
     b = cp.asarray(randn(rng, (1, 160, 144), np.float32))
     ref = host(a).astype(np.float64) @ host(b).astype(np.float64)
     out = cp.empty((1, 192, 144), cp.float32)
-    K.gemm(a, b, out)
+    kernels.matmul(a, b, out=out)
     exact = rel_err(host(out), ref)
     try:
         fb.cuda.matmul.allow_tf32 = True
-        K.gemm(a, b, out)
+        kernels.matmul(a, b, out=out)
     finally:
         fb.cuda.matmul.allow_tf32 = False
     tf32 = rel_err(host(out), ref)

@@ -1,113 +1,158 @@
-// Argument validation shared by the CPU bindings: every check raises a Python
-// exception that names the function, the argument and the shapes involved.
+// Argument checks of the bindings, for both modules: each raises a Python exception (TypeError for
+// a wrong kind of thing, ValueError for a wrong value) naming the function, the argument and the
+// shapes or dtypes involved. Arrays are checked through their ArrayView (core/array_view.h).
 #pragma once
-
-#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/array_view.h"
+
 namespace fastnn {
-namespace py = pybind11;
 
-enum class DType { f32, f64, i64, other };
-
-inline DType dtype_of(const py::array& a) {
-  if (a.dtype().is(py::dtype::of<float>())) return DType::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return DType::f64;
-  if (a.dtype().is(py::dtype::of<int64_t>())) return DType::i64;
-  return DType::other;
+inline void require_ndim(const std::string& fn, const ArrayView& v, int ndim) {
+  if (v.ndim() != ndim)
+    fail_value(fn, "argument '" + v.name + "' must be " + std::to_string(ndim) + "-D, got shape " + v.shape_str());
 }
 
-inline std::string shape_str(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
-  if (a.ndim() == 1) s << ",";
-  s << ")";
-  return s.str();
+inline void require_float(const std::string& fn, const ArrayView& v) {
+  if (!v.dtype.is_float())
+    fail_type(fn, "argument '" + v.name + "' must be float32 or float64, got " + v.dtype.name());
 }
 
-inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
-[[noreturn]] inline void fail_value(const std::string& fn, const std::string& msg) {
-  throw py::value_error(fn + ": " + msg);
-}
-[[noreturn]] inline void fail_type(const std::string& fn, const std::string& msg) {
-  throw py::type_error(fn + ": " + msg);
+inline void require_dtype(const std::string& fn, const ArrayView& v, DType dtype) {
+  if (v.dtype != dtype)
+    fail_type(fn, "argument '" + v.name + "' must have dtype " + dtype.name() + ", got " + v.dtype.name());
 }
 
-inline void require_float(const std::string& fn, const char* name, const py::array& a) {
-  DType d = dtype_of(a);
-  if (d != DType::f32 && d != DType::f64)
-    fail_type(fn, std::string("argument '") + name + "' must be float32 or float64, got " + dtype_str(a));
-}
-
-inline void require_same_dtype(const std::string& fn, const char* na, const py::array& a, const char* nb,
-                               const py::array& b) {
-  if (!a.dtype().is(b.dtype()))
-    fail_type(fn, std::string("arguments '") + na + "' (" + dtype_str(a) + ") and '" + nb + "' (" + dtype_str(b) +
+inline void require_same_dtype(const std::string& fn, const ArrayView& a, const ArrayView& b) {
+  if (a.dtype != b.dtype)
+    fail_type(fn, "arguments '" + a.name + "' (" + a.dtype.name() + ") and '" + b.name + "' (" + b.dtype.name() +
                       ") must have the same dtype");
 }
 
-inline void require_ndim(const std::string& fn, const char* name, const py::array& a, int ndim) {
-  if (a.ndim() != ndim)
-    fail_value(fn, std::string("argument '") + name + "' must be " + std::to_string(ndim) + "-D, got shape " +
-                       shape_str(a));
+// `why` says where the expected shape comes from ("the convolution's output size").
+inline void require_shape(const std::string& fn, const ArrayView& v, const std::vector<int64_t>& shape,
+                          const char* why = nullptr) {
+  if (v.shape != shape)
+    fail_value(fn, "argument '" + v.name + "' must have shape " + shape_str(shape) +
+                       (why ? std::string(" (") + why + ")" : std::string()) + ", got " + v.shape_str());
 }
 
-inline void require_shape(const std::string& fn, const char* name, const py::array& a,
-                          const std::vector<py::ssize_t>& shape) {
-  bool ok = a.ndim() == (py::ssize_t)shape.size();
-  for (size_t i = 0; ok && i < shape.size(); ++i) ok = a.shape(i) == shape[i];
-  if (!ok) {
-    std::ostringstream s;
-    s << "(";
-    for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-    if (shape.size() == 1) s << ",";
-    s << ")";
-    fail_value(fn, std::string("argument '") + name + "' must have shape " + s.str() + ", got " + shape_str(a));
+inline void require_writeable(const std::string& fn, const ArrayView& v) {
+  if (v.readonly) fail_value(fn, "argument '" + v.name + "' is read-only");
+}
+
+inline void require_aligned(const std::string& fn, const ArrayView& v) {
+  if (v.numel() > 0 && !v.aligned())
+    fail_value(fn, "argument '" + v.name + "' is not aligned to its item size (" + std::to_string(v.dtype.itemsize) +
+                       " bytes)");
+}
+
+inline void require_contiguous(const std::string& fn, const ArrayView& v) {
+  if (!v.c_contiguous())
+    fail_value(fn, "argument '" + v.name + "' " + v.shape_str() + " must be contiguous (C order)");
+}
+
+// An output written in place must give each element its own address: no broadcast (zero-stride)
+// dimension, and, sorted by |stride|, each dimension stepping over everything the smaller ones span.
+inline void require_unaliased(const std::string& fn, const ArrayView& out) {
+  if (out.numel() <= 1) return;
+  std::pair<int64_t, int64_t> dims[64];  // |stride|, extent (views have at most 64 dimensions)
+  int n_dims = 0;
+  for (int i = 0; i < out.ndim(); ++i) {
+    if (out.shape[i] <= 1) continue;
+    if (out.strides[i] == 0)
+      fail_value(fn, "output '" + out.name + "' of shape " + out.shape_str() + " has a zero stride in dimension " +
+                         std::to_string(i) + " (a broadcast view cannot be written)");
+    dims[n_dims++] = {out.strides[i] < 0 ? -out.strides[i] : out.strides[i], out.shape[i]};
+  }
+  std::sort(dims, dims + n_dims);
+  int64_t span = 1;
+  for (int i = 0; i < n_dims; ++i) {
+    const auto [s, n] = dims[i];
+    if (s < span)
+      fail_value(fn, "output '" + out.name + "' of shape " + out.shape_str() +
+                         " has strides under which elements overlap");
+    span += s * (n - 1);
   }
 }
 
-inline void require_writeable(const std::string& fn, const char* name, const py::array& a) {
-  if (!a.writeable()) fail_value(fn, std::string("argument '") + name + "' is read-only");
+inline void require_no_overlap(const std::string& fn, const ArrayView& out, const ArrayView& in) {
+  if (out.numel() == 0 || in.numel() == 0) return;
+  std::intptr_t lo1, hi1, lo2, hi2;
+  out.byte_extent(lo1, hi1);
+  in.byte_extent(lo2, hi2);
+  if (lo1 < hi2 && lo2 < hi1) fail_value(fn, "output '" + out.name + "' overlaps input '" + in.name + "' in memory");
 }
 
-// Strides in elements; numpy allows byte strides that are not a multiple of the item size.
-inline std::vector<int64_t> elem_strides(const std::string& fn, const char* name, const py::array& a) {
-  std::vector<int64_t> st(a.ndim());
-  const py::ssize_t item = a.itemsize();
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-    if (a.strides(i) % item != 0)
-      fail_value(fn, std::string("argument '") + name + "' has a stride that is not a multiple of its item size");
-    st[i] = a.strides(i) / item;
+// Everything an array written in place must satisfy.
+inline void require_output(const std::string& fn, const ArrayView& out,
+                           std::initializer_list<const ArrayView*> inputs) {
+  require_writeable(fn, out);
+  require_aligned(fn, out);
+  require_unaliased(fn, out);
+  for (const ArrayView* in : inputs) require_no_overlap(fn, out, *in);
+}
+
+// ---------------------------------------------------------------- non-array arguments
+
+// The largest size, stride, padding or dilation an argument may give: the shape maths of
+// core/shape.h then never overflows 64 bits.
+constexpr int64_t kMaxSizeArg = INT32_MAX;
+
+// A sequence of ints (kernel sizes, strides, paddings), each in [min_value, kMaxSizeArg].
+inline std::vector<int64_t> int_seq(const std::string& fn, const char* name, py::handle obj,
+                                    int64_t min_value = INT64_MIN) {
+  auto arg = [&] { return std::string("argument '") + name + "'"; };  // for messages only
+  if (!PySequence_Check(obj.ptr()) || py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj))
+    fail_type(fn, arg() + " must be a sequence of ints, got " + detail::type_name(obj));
+  std::vector<int64_t> v;
+  for (py::handle e : py::reinterpret_borrow<py::sequence>(obj)) {
+    if (py::isinstance<py::bool_>(e) || PyFloat_Check(e.ptr()) || !PyIndex_Check(e.ptr()))
+      fail_type(fn, arg() + " must contain only ints, got " + detail::type_name(e));
+    py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(e.ptr()));
+    if (!i) throw py::error_already_set();
+    int overflow = 0;
+    const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+    if (overflow || x > kMaxSizeArg || x < -kMaxSizeArg)
+      fail_value(fn, arg() + " holds a value out of range (|value| <= " + std::to_string(kMaxSizeArg) + ")");
+    v.push_back(x);
   }
-  return st;
+  for (int64_t x : v)
+    if (x < min_value) fail_value(fn, arg() + " must be >= " + std::to_string(min_value) + ", got " + shape_str(v));
+  return v;
 }
 
-// Byte range [lo, hi) that an array may touch.
-inline void byte_extent(const py::array& a, intptr_t& lo, intptr_t& hi) {
-  lo = hi = reinterpret_cast<intptr_t>(a.data());
-  if (a.size() == 0) return;
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-    intptr_t span = (intptr_t)(a.shape(i) - 1) * a.strides(i);
-    if (span < 0) lo += span; else hi += span;
-  }
-  hi += a.itemsize();
+// The same with exactly `n` values.
+inline std::vector<int64_t> int_list(const std::string& fn, const char* name, py::handle obj, size_t n,
+                                     int64_t min_value) {
+  std::vector<int64_t> v = int_seq(fn, name, obj);
+  if (v.size() != n)
+    fail_value(fn, std::string("argument '") + name + "' must have " + std::to_string(n) + " values, got " +
+                       shape_str(v));
+  for (int64_t x : v)
+    if (x < min_value)
+      fail_value(fn, std::string("argument '") + name + "' must be >= " + std::to_string(min_value) + ", got " +
+                         shape_str(v));
+  return v;
 }
 
-inline void require_no_overlap(const std::string& fn, const char* out_name, const py::array& out, const char* in_name,
-                               const py::array& in) {
-  if (out.size() == 0 || in.size() == 0) return;
-  intptr_t lo1, hi1, lo2, hi2;
-  byte_extent(out, lo1, hi1);
-  byte_extent(in, lo2, hi2);
-  if (lo1 < hi2 && lo2 < hi1)
-    fail_value(fn, std::string("output '") + out_name + "' overlaps input '" + in_name + "' in memory");
+// The product of non-negative sizes, which must fit in 63 bits (the kernels index in 64).
+inline int64_t checked_product(const std::string& fn, const std::string& what, std::initializer_list<int64_t> factors) {
+  int64_t p = 1;
+  for (int64_t f : factors)
+    if (f < 0 || __builtin_mul_overflow(p, f, &p)) fail_value(fn, what + " is too large");
+  return p;
+}
+inline void require_product_fits(const std::string& fn, const std::string& what,
+                                 std::initializer_list<int64_t> factors) {
+  checked_product(fn, what, factors);
 }
 
 }  // namespace fastnn

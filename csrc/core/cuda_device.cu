@@ -65,6 +65,7 @@ template void axpby<double>(long long, double, const double*, double, double*, c
 }  // namespace fastnn::cuda
 
 #include "core/cuda_arrays.h"
+#include "core/shape.h"
 
 namespace fastnn::cuda {
 namespace {
@@ -72,13 +73,8 @@ template <typename T>
 __global__ void zero_fill4_kernel(Arr4<T> a, long long n0, long long n1, long long n2, long long n3) {
   const long long total = n0 * n1 * n2 * n3;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-    long long r = i;
-    const long long i3 = r % n3;
-    r /= n3;
-    const long long i2 = r % n2;
-    r /= n2;
-    const long long i1 = r % n1;
-    const long long i0 = r / n1;
+    long long i0, i1, i2, i3;
+    shape::unflatten(i, n1, n2, n3, i0, i1, i2, i3);
     a.p[i0 * a.s0 + i1 * a.s1 + i2 * a.s2 + i3 * a.s3] = T(0);
   }
 }

@@ -1,8 +1,9 @@
 """The one place that knows about devices.
 
 Given a device it returns the array module (numpy or cupy) that holds tensors there and
-the native kernel module (``fastnn._C`` or ``fastnn._C_cuda``) that runs heavy work there.
-No other file imports cupy or compares device strings by hand.
+the native kernel module (``fastnn._C`` or ``fastnn._C_cuda``, which have the same functions and
+arguments) that runs heavy work there; it also reads the ``fastnn.backends`` switches the GPU
+kernels take. No other file imports cupy or compares device strings by hand.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import functools
 import numpy as np
 
 from . import _C
+from . import backends as _backends
 
 
 class Device:
@@ -97,19 +99,12 @@ def _cupy():
 
 
 @functools.lru_cache(maxsize=None)
-def _cuda_kernels():
+def _cuda_module():
     try:
         from . import _C_cuda
     except ImportError:
         return None
     return _C_cuda
-
-
-@functools.lru_cache(maxsize=None)
-def _cuda_adapter():
-    # The adapter mirrors fastnn._C's functions on cupy arrays; it needs cupy, imported above.
-    from . import _cuda_kernels
-    return _cuda_kernels
 
 
 def cupy_module():
@@ -122,12 +117,12 @@ def cupy_module():
 
 def cuda_built() -> bool:
     """Whether the CUDA kernel module was compiled into this installation."""
-    return _cuda_kernels() is not None
+    return _cuda_module() is not None
 
 
 def cuda_device_count() -> int:
     """Visible CUDA devices usable by fastnn: 0 without the CUDA module, without cupy or without a GPU."""
-    mod = _cuda_kernels()
+    mod = _cuda_module()
     if mod is None or _cupy() is None:
         return 0
     return mod.device_count()
@@ -183,13 +178,37 @@ def array_module(device):
 
 
 def kernel_module(device):
-    """fastnn._C for the CPU; for CUDA, the adapter over fastnn._C_cuda that offers the same
-    functions and signatures on cupy arrays."""
+    """fastnn._C for the CPU, fastnn._C_cuda for CUDA: the same functions and arguments, on the arrays of
+    their device (fastnn._C_cuda runs on the arrays' GPU, on cupy's current stream there)."""
     device = as_device(device)
     if device.type == "cpu":
         return _C
     _require_cuda(device)
-    return _cuda_adapter()
+    return _cuda_module()
+
+
+def kernel(name, *arrays):
+    """The native function ``name`` of the device that holds ``arrays`` (all on one device; None entries are
+    optional arguments left out)."""
+    dev = device_of(arrays[0])
+    for a in arrays[1:]:
+        if a is not None and device_of(a) != dev:
+            raise RuntimeError(f"{name}: expected all arrays on {dev}, got one on {device_of(a)}")
+    f = getattr(kernel_module(dev), name, None)
+    if f is None:
+        raise RuntimeError(f"{name}: no kernel for device {dev} in this build")
+    return f
+
+
+def allow_tf32(op) -> bool:
+    """Whether float32 ``op`` ('matmul' or 'conv') may use the GPU's TF32 tensor cores:
+    ``fastnn.backends.cuda.matmul.allow_tf32`` / ``fastnn.backends.cudnn.allow_tf32`` (PyTorch's names)."""
+    return _backends.cuda.matmul.allow_tf32 if op == "matmul" else _backends.cudnn.allow_tf32
+
+
+def deterministic() -> bool:
+    """``fastnn.backends.cudnn.deterministic``: GPU reductions in a fixed order (bitwise reproducible)."""
+    return _backends.cudnn.deterministic
 
 
 def is_cuda_array(a) -> bool:

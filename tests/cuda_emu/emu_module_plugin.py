@@ -13,5 +13,5 @@ _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
 sys.modules["fastnn._C_cuda"] = _mod
 fastnn._C_cuda = _mod
-backend._cuda_kernels.cache_clear()
+backend._cuda_module.cache_clear()
 backend._cupy.cache_clear()

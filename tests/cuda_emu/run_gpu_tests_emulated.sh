@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs tests/test_cuda_kernels.py on a machine without a GPU: fastnn._C_cuda is built from the real
-# sources for the CPU (tests/cuda_emu/cuda_runtime.h stands in for the CUDA runtime; kernel launches
-# are rewritten for a serial launcher, the GEMM kernels, TF32 included, run with emulated threads
-# and barriers) and cupy is replaced by a host-memory stand-in. Checks bindings, adapter and
-# kernels against the CPU kernels; the device-memory checks need a real GPU and are deselected.
+# Runs tests/test_cuda_kernels.py, test_native_convention.py and test_cuda_build.py on a machine
+# without a GPU: fastnn._C_cuda is built from the real sources for the CPU (tests/cuda_emu/cuda_runtime.h
+# stands in for the CUDA runtime; kernel launches are rewritten for a serial launcher, the GEMM
+# kernels, TF32 included, run with emulated threads and barriers; each family's bind.cpp is compiled
+# for the CUDA module) and cupy is replaced by a host-memory stand-in whose arrays export
+# __cuda_array_interface__. Checks the bindings and the kernels against the CPU module; the
+# device-memory checks need a real GPU and are deselected.
 #
 #   tools/dev_build.sh first (the CPU module in python/fastnn is the reference), then
 #   bash tests/cuda_emu/run_gpu_tests_emulated.sh            [extra pytest args]
@@ -36,9 +38,14 @@ for path in sorted(glob.glob("csrc/core/*.cu")) + sorted(glob.glob("csrc/ops/*/*
         open(f"{w}/{name}_tu.cpp", "w").write(f'#include "cuda_runtime.h"\n#include "{name}_emu.cpp"\n')
         serial.append(f"{w}/{name}_tu.cpp")
 open(f"{w}/threaded.inc", "w").write("".join(f'#include "{p}"\n' for p in threaded))
+# The module's families, as CMakeLists.txt finds them: a folder with a bind.cpp and .cu files.
+fams = sorted(os.path.basename(d) for d in glob.glob("csrc/ops/*")
+              if os.path.exists(f"{d}/bind.cpp") and glob.glob(f"{d}/*.cu"))
+open(f"{w}/fastnn_families_cuda.inc", "w").write("".join(f"FASTNN_FAMILY({f})\n" for f in fams))
+serial += [f"csrc/ops/{f}/bind.cpp" for f in fams]
 open(f"{w}/serial_tus.txt", "w").write("\n".join(serial))
 PY
-FLAGS=(-std=c++20 -O1 -w -pthread -fPIC -shared -DFASTNN_EMU_MODULE)
+FLAGS=(-std=c++20 -O1 -w -pthread -fPIC -shared -DFASTNN_EMU_MODULE -DFASTNN_CUDA_MODULE=1)
 PRELOAD=""
 if [ "${ASAN:-0}" = 1 ]; then
   FLAGS+=(-g -fsanitize=address,undefined -fno-sanitize-recover=all)
@@ -52,4 +59,5 @@ export FASTNN_EMU_MODULE_DIR="$W"
 LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
   PYTHONPATH="tests/cuda_emu/fake_cupy:tests/cuda_emu:python${PYTHONPATH:+:$PYTHONPATH}" \
   python3 -m pytest -p emu_module_plugin -q -p no:cacheprovider tests/test_cuda_kernels.py \
+  tests/test_native_convention.py tests/test_cuda_build.py \
   -k "${EMU_TESTS:-not many_row and not errors_on_gpu and not broadcast_batch}" "$@"

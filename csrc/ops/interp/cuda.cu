@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "core/cuda_common.cuh"
+#include "core/shape.h"
 #include "ops/interp/cuda.h"
 
 namespace fastnn::cuda {
@@ -39,15 +40,7 @@ __device__ __forceinline__ void linear_src(long long dst, T s, bool align_corner
   l0 = T(1) - l1;
 }
 
-__device__ __forceinline__ void unflatten(long long i, long long C, long long H, long long W, long long& n, long long& c,
-                                          long long& h, long long& w) {
-  w = i % W;
-  i /= W;
-  h = i % H;
-  i /= H;
-  c = i % C;
-  n = i / C;
-}
+using shape::unflatten;
 
 template <typename T>
 __global__ void nearest_fwd(InterpGeom g, float sh, float sw, Arr4<const T> x, Arr4<T> y) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/cpu_features.h"
+#include "core/shape.h"
 
 #if FASTNN_HAVE_X86
 #include <immintrin.h>
@@ -187,8 +188,8 @@ inline AvgWindow avg_window(const Pool2dShape& s, bool count_include_pad, int64_
   return a;
 }
 
-inline int64_t start_index(int64_t o, int64_t I, int64_t O) { return (o * I) / O; }
-inline int64_t end_index(int64_t o, int64_t I, int64_t O) { return ((o + 1) * I + O - 1) / O; }
+inline int64_t start_index(int64_t o, int64_t I, int64_t O) { return shape::adaptive_start(o, I, O); }
+inline int64_t end_index(int64_t o, int64_t I, int64_t O) { return shape::adaptive_end(o, I, O); }
 
 }  // namespace
 

@@ -4,20 +4,13 @@
 #include <climits>
 
 #include "core/cuda_common.cuh"
+#include "core/shape.h"
 #include "ops/pool/cuda.h"
 
 namespace fastnn::cuda {
 namespace {
 
-template <typename I>
-__device__ __forceinline__ void unflatten(I i, I C, I H, I W, I& n, I& c, I& h, I& w) {
-  w = i % W;
-  i /= W;
-  h = i % H;
-  i /= H;
-  c = i % C;
-  n = i / C;
-}
+using shape::unflatten;
 
 template <typename T>
 __device__ __forceinline__ bool is_nan(T v) {
@@ -147,14 +140,8 @@ __global__ void avg_pool_bwd(G<I> g, bool include_pad, long long div_override, A
   }
 }
 
-template <typename I>
-__device__ __forceinline__ I ad_start(I o, I in, I out) {
-  return (I)(((long long)o * in) / out);
-}
-template <typename I>
-__device__ __forceinline__ I ad_end(I o, I in, I out) {
-  return (I)(((long long)(o + 1) * in + out - 1) / out);
-}
+using shape::adaptive_end;
+using shape::adaptive_start;
 
 template <typename T, typename I>
 __global__ void adaptive_avg_fwd(I N, I C, I H, I W, I OH, I OW, Arr4<const T> x, Arr4<T> y) {
@@ -162,7 +149,8 @@ __global__ void adaptive_avg_fwd(I N, I C, I H, I W, I OH, I OW, Arr4<const T> x
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total; i += (I)gridDim.x * blockDim.x) {
     I n, c, oh, ow;
     unflatten<I>(i, C, OH, OW, n, c, oh, ow);
-    const I hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH), ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);
+    const I hs = adaptive_start(oh, H, OH), he = adaptive_end(oh, H, OH);
+    const I ws = adaptive_start(ow, W, OW), we = adaptive_end(ow, W, OW);
     const T* px = x.p + n * x.s0 + c * x.s1;
     T s = T(0);
     for (I h = hs; h < he; ++h)
@@ -183,10 +171,10 @@ __global__ void adaptive_avg_bwd(I N, I C, I H, I W, I OH, I OW, Arr4<const T> d
     const T* pdy = dy.p + n * dy.s0 + c * dy.s1;
     T s = T(0);
     for (I oh = ohs; oh < ohe; ++oh) {
-      const I hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH);
+      const I hs = adaptive_start(oh, H, OH), he = adaptive_end(oh, H, OH);
       if (h < hs || h >= he) continue;
       for (I ow = ows; ow < owe; ++ow) {
-        const I ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);
+        const I ws = adaptive_start(ow, W, OW), we = adaptive_end(ow, W, OW);
         if (w < ws || w >= we) continue;
         s += pdy[oh * dy.s2 + ow * dy.s3] / T((he - hs) * (we - ws));
       }
@@ -201,7 +189,8 @@ __global__ void adaptive_max_fwd(I N, I C, I H, I W, I OH, I OW, Arr4<const T> x
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total; i += (I)gridDim.x * blockDim.x) {
     I n, c, oh, ow;
     unflatten<I>(i, C, OH, OW, n, c, oh, ow);
-    const I hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH), ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);
+    const I hs = adaptive_start(oh, H, OH), he = adaptive_end(oh, H, OH);
+    const I ws = adaptive_start(ow, W, OW), we = adaptive_end(ow, W, OW);
     const T* px = x.p + n * x.s0 + c * x.s1;
     T best = neg_inf<T>();
     long long arg = (long long)hs * W + ws;

@@ -5,7 +5,7 @@ import numpy as np
 
 from .._autograd_engine import _mode
 from ..tensor import Tensor, _make, _wrap
-from .. import backend
+from .. import backend, kernels
 from .. import random as _random
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "normalize", "pad",
@@ -45,22 +45,18 @@ _PHILOX_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def _keep_mask(shape, p, dtype, device):
     """Dropout's scaled Bernoulli(1 - p) mask on ``device``: 1/(1-p) where kept, 0 where dropped.
 
-    Drawn by the Philox kernel from fastnn's global random state (``fastnn.random``), so a seed gives the
-    same mask on every CPU path, at any thread count, and on the GPU.
+    Drawn on ``device`` by the Philox kernel from fastnn's global random state (``fastnn.random``), so a
+    seed gives the same mask on every CPU path, at any thread count, and on the GPU.
     """
     if p == 1.0:
         return backend.to_device(np.zeros(shape, dtype=dtype), device)
-    # _C_cuda has no dropout_mask yet: the mask is drawn on the CPU and moved. Once it has,
-    # `draw_on = device` draws it where it is used.
-    draw_on = backend.CPU
     # other float dtypes get the float64 mask rounded once, as 1/(1-p) rounds in their own dtype
     kernel_dtype = dtype if dtype in _PHILOX_DTYPES else np.dtype(np.float64)
-    mask = backend.array_module(draw_on).empty(shape, dtype=kernel_dtype)
-    native = backend.kernel_module(draw_on)
-    _random.philox_draw(lambda key, offset: native.dropout_mask(mask, p, key, offset))
+    mask = backend.array_module(device).empty(shape, dtype=kernel_dtype)
+    _random.philox_draw(lambda key, offset: kernels.dropout_mask(mask, p, key, offset))
     if kernel_dtype != dtype:
         mask = mask.astype(dtype)
-    return backend.to_device(mask, device)
+    return mask
 
 
 def _draw_keep_mask(shape, p, dtype, like):

@@ -202,8 +202,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     pad = _conv_padding(padding, k, dil, stride, fn)
     b = None if bias is None else bias._data
     h, w_ = x.shape[2], x.shape[3]
-    oh = (h + pad[0] + pad[1] - dil[0] * (k[0] - 1) - 1) // stride[0] + 1
-    ow = (w_ + pad[2] + pad[3] - dil[1] * (k[1] - 1) - 1) // stride[1] + 1
+    oh, ow = kernels.conv2d_output_size((h, w_), k, stride, pad, dil)
     recording = _mode.enabled and (x._requires_grad or weight._requires_grad
                                    or (bias is not None and bias._requires_grad))
     if not recording or oh < 1 or ow < 1:
@@ -268,8 +267,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"{fn}: in_channels ({cin}) must be divisible by groups ({groups})")
     k = tuple(weight.shape[2:])
     h, w_ = x.shape[2], x.shape[3]
-    out_hw = tuple((n - 1) * stride[i] - 2 * pad[i] + dil[i] * (k[i] - 1) + opad[i] + 1
-                   for i, n in enumerate((h, w_)))
+    out_hw = kernels.conv_transpose2d_output_size((h, w_), k, stride, pad, opad, dil)
     if out_hw[0] < 1 or out_hw[1] < 1:
         raise ValueError(f"{fn}: calculated output size {out_hw} of 'input' {tuple(x.shape)} with kernel {k}, "
                          f"stride {stride}, padding {pad}, dilation {dil} is too small")
@@ -396,7 +394,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     _check_tensor(indices, "indices", fn)
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1, fn)
     if output_size is None:
-        hw = tuple((x.shape[2 + i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(2))
+        hw = kernels.conv_transpose2d_output_size(x.shape[2:], k, s, p)
     else:
         hw = tuple(output_size)[-2:]
     idx = indices.unsqueeze(0) if unbatched else indices

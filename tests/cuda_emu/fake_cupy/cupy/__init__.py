@@ -1,4 +1,4 @@
-"""Host-memory stand-in for the part of cupy that fastnn's CUDA adapter and tests/test_cuda_kernels.py
+"""Host-memory stand-in for the part of cupy that fastnn's CUDA module and tests/test_cuda_kernels.py
 use, so that both run on a machine without a GPU against the emulated fastnn._C_cuda
 (tests/cuda_emu/run_gpu_tests_emulated.sh). Arrays are numpy arrays; ``data.ptr`` is their host
 address. ``empty`` fills with NaN so that an element a kernel forgets to write is noticed.
@@ -10,7 +10,9 @@ by tests/cuda_emu/list_cupy_api.py), and a call real cupy cannot run fails here 
 function cupy does not implement, NotImplementedError for a ufunc method cupy lacks, TypeError for a
 ``ufunc.at`` dtype cupy's scatter kernels refuse). Some of cupy's behaviour beyond names is copied too:
 ``flags`` without ``writeable``, no ``__index__``, host arrays copied in only behind an advanced index,
-in-place ``sort`` of contiguous arrays only, 0-d device arrays where numpy returns scalars.
+in-place ``sort`` of contiguous arrays only, 0-d device arrays where numpy returns scalars,
+``__cuda_array_interface__`` (with the host address as the device pointer) and the memory pool's
+counters (live and cached bytes).
 
 Audit switches (environment variables):
   FAKE_CUPY_LOG=path    append one JSON line per distinct use of the stand-in (module names, numpy
@@ -23,6 +25,7 @@ import contextlib  # noqa: F401
 import json as _json
 import os as _os
 import sys as _sys
+import weakref as _weakref
 
 import numpy as _np
 from numpy import float32, float64, int64  # noqa
@@ -150,6 +153,25 @@ _np_flags = _np.ndarray.flags
 
 
 class ndarray(_np.ndarray):
+    def __array_finalize__(self, obj):
+        # every device array lives in an allocation of the memory pool: the host array at the root of
+        # its chain of views (or itself), counted once while it lives
+        root = self
+        while isinstance(root.base, _np.ndarray):
+            root = root.base
+        if _np_flags.__get__(root).owndata:
+            _POOL._hold(root)
+
+    @property
+    def __cuda_array_interface__(self):
+        # cupy's export (version 3): strides None when C-contiguous, pointer 0 when empty, the legacy
+        # default stream reported as 1
+        f = _np_flags.__get__(self)
+        ptr = _np.ndarray.__array_interface__.__get__(self)["data"][0] if self.size else 0
+        return {"shape": tuple(self.shape), "typestr": self.dtype.str, "descr": self.dtype.descr,
+                "data": (ptr, False), "strides": None if f.c_contiguous else tuple(self.strides),
+                "version": 3, "stream": 1}
+
     @property
     def flags(self):
         f = _np_flags.__get__(self)
@@ -534,16 +556,34 @@ def _elapsed_ms(start_event, end_event):
 
 
 class _MemoryPool:
-    """Host memory has no pool: nothing is held or cached."""
+    """cupy's default memory pool as its counters see it: the bytes of live device arrays (allocations
+    rounded up to cupy's 512-byte unit) and the freed blocks it keeps cached until free_all_blocks;
+    a new allocation reuses cached bytes first."""
+
+    def __init__(self):
+        self._live = {}
+        self._cached = 0
+
+    def _hold(self, root):
+        key = id(root)
+        if key in self._live:
+            return
+        size = -(-root.nbytes // 512) * 512
+        self._live[key] = size
+        self._cached = max(0, self._cached - size)
+        _weakref.finalize(root, self._free, key)
+
+    def _free(self, key):
+        self._cached += self._live.pop(key, 0)
 
     def used_bytes(self):
-        return 0
+        return sum(self._live.values())
 
     def total_bytes(self):
-        return 0
+        return self.used_bytes() + self._cached
 
     def free_all_blocks(self, stream=None):
-        pass
+        self._cached = 0
 
 
 _POOL = _MemoryPool()

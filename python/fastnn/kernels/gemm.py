@@ -1,14 +1,11 @@
-"""Array-level entry to the native kernels: arrays in, arrays out, dispatching on the array's device.
-
-Tensor ops (autograd) call these; these call ``fastnn._C`` / ``fastnn._C_cuda``.
-"""
+"""The GEMM family: ``matmul`` (numpy's semantics) on fastnn's strided batched GEMM, any device."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 _FLOATS = (np.float32, np.float64)
 
@@ -122,7 +119,12 @@ def matmul(a, b, out=None):
         return out
     o2 = out[..., None] if b.ndim == 1 else out
     o2 = o2[..., None, :] if a.ndim == 1 else o2
-    gemm = backend.kernel_module(dev_a).gemm
+    mod = backend.kernel_module(dev_a)
+    tf32 = backend.allow_tf32("matmul")   # no effect on the CPU
+
+    def gemm(x, y, o):
+        mod.gemm(x, y, o, 1.0, 0.0, tf32)
+
     if not batch_shape:
         gemm(a2[None], b2[None], o2[None])
         return out
@@ -152,93 +154,3 @@ def matmul(a, b, out=None):
     for idx in np.ndindex(*batch_shape[:lead]):
         gemm(A[idx].reshape((inner, M, K)), B[idx].reshape((inner, K, N)), o2[idx].reshape((inner, M, N)))
     return out
-
-
-def _native(fn, *arrays):
-    """The native function ``fn`` of the device holding ``arrays`` (all on one device)."""
-    dev = backend.device_of(arrays[0])
-    for a in arrays[1:]:
-        if a is not None and backend.device_of(a) != dev:
-            raise RuntimeError(f"{fn}: expected all arrays on {dev}, got one on {backend.device_of(a)}")
-    mod = backend.kernel_module(dev)
-    f = getattr(mod, fn, None)
-    if f is None:
-        raise RuntimeError(f"{fn}: no kernel for device {dev} in this build")
-    return f
-
-
-def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars):
-    """Fused Adam/AdamW update in place (GPU arrays; the CPU runs ``optim.Adam``'s array operations)."""
-    return _native("adam_step", param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)(
-        param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars)
-
-
-def sgd_step(param, grad, momentum_buffer, scalars):
-    """Fused SGD update in place (GPU arrays; the CPU runs ``optim.SGD``'s array operations)."""
-    return _native("sgd_step", param, grad, momentum_buffer)(param, grad, momentum_buffer, scalars)
-
-
-def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
-    """2-D cross-correlation, NCHW; ``padding`` is (top, bottom, left, right)."""
-    return _native("conv2d_forward", x, weight, bias)(x, weight, bias, list(stride), list(padding), list(dilation),
-                                                       groups)
-
-
-def conv2d_backward_input(grad_output, weight, input_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
-                          groups=1):
-    """Gradient of conv2d with respect to its input of spatial size ``input_size``; padding is (top, left)."""
-    return _native("conv2d_backward_input", grad_output, weight)(grad_output, weight, list(input_size), list(stride),
-                                                                 list(padding), list(dilation), groups)
-
-
-def conv2d_backward_weight(x, grad_output, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    """Gradient of conv2d with respect to its weight; padding is (top, left)."""
-    return _native("conv2d_backward_weight", x, grad_output)(x, grad_output, list(kernel_size), list(stride),
-                                                             list(padding), list(dilation), groups)
-
-
-def max_pool2d(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False, with_indices=True):
-    """(output, int64 flat indices h * W + w or None)."""
-    return _native("max_pool2d", x)(x, list(kernel_size), list(stride), list(padding), list(dilation),
-                                    bool(ceil_mode), bool(with_indices))
-
-
-def max_pool2d_backward(grad_output, indices, input_size):
-    """Scatter-add of ``grad_output`` at ``indices`` into planes of ``input_size`` (also adaptive max pooling)."""
-    return _native("max_pool2d_backward", grad_output, indices)(grad_output, indices, list(input_size))
-
-
-def avg_pool2d(x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    return _native("avg_pool2d", x)(x, list(kernel_size), list(stride), list(padding), bool(ceil_mode),
-                                    bool(count_include_pad), int(divisor_override or 0))
-
-
-def avg_pool2d_backward(grad_output, input_size, kernel_size, stride, padding=(0, 0), ceil_mode=False,
-                        count_include_pad=True, divisor_override=None):
-    return _native("avg_pool2d_backward", grad_output)(grad_output, list(input_size), list(kernel_size), list(stride),
-                                                       list(padding), bool(ceil_mode), bool(count_include_pad),
-                                                       int(divisor_override or 0))
-
-
-def adaptive_avg_pool2d(x, output_size):
-    return _native("adaptive_avg_pool2d", x)(x, list(output_size))
-
-
-def adaptive_avg_pool2d_backward(grad_output, input_size):
-    return _native("adaptive_avg_pool2d_backward", grad_output)(grad_output, list(input_size))
-
-
-def adaptive_max_pool2d(x, output_size, with_indices=True):
-    return _native("adaptive_max_pool2d", x)(x, list(output_size), bool(with_indices))
-
-
-def upsample2d(x, mode, output_size, align_corners=False, scales=(0.0, 0.0)):
-    """Nearest or bilinear resampling of NCHW ``x``; ``scales`` are the user's factors (0: from the sizes)."""
-    return _native("upsample2d", x)(x, mode, list(output_size), bool(align_corners),
-                                    [float(s or 0.0) for s in scales])
-
-
-def upsample2d_backward(grad_output, mode, input_size, align_corners=False, scales=(0.0, 0.0)):
-    return _native("upsample2d_backward", grad_output)(grad_output, mode, list(input_size), bool(align_corners),
-                                                       [float(s or 0.0) for s in scales])

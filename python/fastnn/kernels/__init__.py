@@ -1,0 +1,20 @@
+"""Array-level entry to the native kernels: arrays in, arrays out, on the arrays' device.
+
+Tensor ops (autograd) call these; these call the native module of the arrays' device,
+``backend.kernel_module(device)`` (``fastnn._C`` or ``fastnn._C_cuda``, which have the same functions
+and arguments). One file per kernel family, named as its folder under ``csrc/ops/``.
+"""
+from .conv import conv2d, conv2d_backward_input, conv2d_backward_weight, conv2d_output_size, \
+    conv_transpose2d_output_size
+from .gemm import matmul
+from .interp import upsample2d, upsample2d_backward
+from .optim import adam_step, sgd_step
+from .random import dropout_mask, philox_normal, philox_uniform
+from .pool import adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, avg_pool2d, \
+    avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_size
+
+__all__ = ["matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_output_size",
+           "conv_transpose2d_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+           "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "pool2d_output_size",
+           "upsample2d", "upsample2d_backward", "adam_step", "sgd_step", "philox_uniform",
+           "philox_normal", "dropout_mask"]
