@@ -21,16 +21,18 @@ using optim::adam_step_cpu;
 using optim::sgd_step_cpu;
 #endif
 
-// The arrays of one update (None skipped): param's dtype (float32 or float64) and shape,
+// The arrays of one update (the first `required` must be given; a None after them is state the
+// configuration does not use, and is skipped): param's dtype (float32 or float64) and shape,
 // contiguous; the written ones (all but the gradient, the second) writeable and overlapping no
 // other.
-std::vector<ArrayView> update_arrays(Call& call, std::initializer_list<std::pair<const char*, py::handle>> args) {
+std::vector<ArrayView> update_arrays(Call& call, size_t required,
+                                     std::initializer_list<std::pair<const char*, py::handle>> args) {
   const std::string& fn = call.fn;
   std::vector<ArrayView> vs;
   size_t k = 0;
   for (const auto& [name, obj] : args) {
-    // param and grad are required; the state arrays after them may be None (not used)
-    if (k++ < 2 && obj.is_none())
+    // the first `required` are; the last may be None (state the configuration does not use)
+    if (k++ < required && obj.is_none())
       fail_type(fn, std::string("argument '") + name + "' must be an array, got None");
     if (!obj.is_none()) vs.push_back(call.array(name, obj));
   }
@@ -92,7 +94,7 @@ void adam_step_py(py::handle param, py::handle grad, py::handle exp_avg, py::han
   if (flag(fn, scalars, "amsgrad") == max_exp_avg_sq.is_none())
     fail_value(fn, "argument 'max_exp_avg_sq' must be given exactly when amsgrad is set");
   const std::vector<ArrayView> vs = update_arrays(
-      call, {{"param", param}, {"grad", grad}, {"exp_avg", exp_avg}, {"exp_avg_sq", exp_avg_sq},
+      call, 4, {{"param", param}, {"grad", grad}, {"exp_avg", exp_avg}, {"exp_avg_sq", exp_avg_sq},
              {"max_exp_avg_sq", max_exp_avg_sq}});
   const int64_t n = vs[0].numel();
   with_float_type(vs[0], [&](auto zero) {
@@ -116,7 +118,7 @@ void sgd_step_py(py::handle param, py::handle grad, py::handle momentum_buffer, 
   if ((number(fn, scalars, "momentum") != 0) == momentum_buffer.is_none())
     fail_value(fn, "argument 'momentum_buffer' must be given exactly when momentum is not 0");
   const std::vector<ArrayView> vs =
-      update_arrays(call, {{"param", param}, {"grad", grad}, {"momentum_buffer", momentum_buffer}});
+      update_arrays(call, 2, {{"param", param}, {"grad", grad}, {"momentum_buffer", momentum_buffer}});
   const int64_t n = vs[0].numel();
   with_float_type(vs[0], [&](auto zero) {
     using T = decltype(zero);

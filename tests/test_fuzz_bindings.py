@@ -1,0 +1,505 @@
+"""Fuzzing of every native binding with hypothesis: odd shapes, zero sizes, negative and huge
+arguments, wrong dtypes, non-contiguous, overlapping and read-only views, NaN/Inf values.
+
+Each call must either succeed (and then agree with a plain reference where one is cheap) or raise
+a Python exception whose message names the function or the offending argument: never a crash,
+never a hang. Every kernel family joins this file: FAMILY_CASES below must cover every public
+function of the module (test_every_binding_is_fuzzed fails otherwise). A run executes at least
+10,000 cases in total (test_total_case_count)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from fastnn import _C  # noqa: E402
+
+# Python exceptions a binding may raise for bad input; MemoryError only for a real allocation
+# the machine cannot make (the size itself is validated before that).
+ALLOWED = (ValueError, TypeError, IndexError, OverflowError, MemoryError, RuntimeError)
+EXAMPLES = 800  # per test: fourteen tests keep a run above 10,000 cases
+_counts: dict[str, int] = {}
+
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+ODD_DTYPES = (np.int64, np.int32, np.float16, np.bool_, np.complex64, np.uint8)
+SMALL = st.integers(-2, 7)
+# Huge values either overflow a size computation or ask for more memory than exists (2**40
+# elements and up fail at once); valid sizes that allocate gigabytes would only make the run slow.
+HUGE = st.sampled_from([2 ** 40, 2 ** 62, 2 ** 63 - 1, -(2 ** 31), -(2 ** 62)])
+
+
+def ints(lo=-2, hi=7):
+    """Mostly small ints (negative ones included), sometimes huge ones."""
+    return st.one_of(st.integers(lo, hi), st.integers(lo, hi), st.integers(lo, hi), HUGE)
+
+
+def pairs(lo=-1, hi=5):
+    return st.one_of(st.lists(ints(lo, hi), min_size=2, max_size=2),
+                     st.lists(st.integers(0, 4), min_size=0, max_size=4))
+
+
+@st.composite
+def arrays(draw, ndim, dims=st.integers(0, 9), dtype=None, int_values=None):
+    """An array of (usually) `ndim` dims in one of many memory layouts."""
+    if draw(st.integers(0, 19)) == 0:
+        ndim = draw(st.integers(0, 5))
+    shape = tuple(draw(dims) for _ in range(ndim))
+    if dtype is None:
+        dtype = draw(st.sampled_from((np.float32, np.float64) * 4 + ODD_DTYPES))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    layout = draw(st.sampled_from(("c", "c", "transposed", "strided", "reversed", "broadcast", "fortran",
+                                   "readonly", "unaligned")))
+
+    def fill(shp):
+        if int_values is not None:
+            return np.array(rng.integers(int_values[0], int_values[1], size=shp), dtype=dtype)
+        a = np.array(rng.standard_normal(shp) * 3)
+        if draw(st.integers(0, 4)) == 0 and a.size:
+            flat = a.reshape(-1)
+            flat[rng.integers(0, flat.size, size=max(1, flat.size // 7))] = rng.choice([np.nan, np.inf, -np.inf])
+        with np.errstate(invalid="ignore"):
+            return np.array(a, dtype=dtype)
+
+    if layout == "transposed" and ndim >= 2:
+        a = fill(shape[:-2] + (shape[-1], shape[-2])).swapaxes(-1, -2)
+    elif layout == "strided" and ndim >= 1:
+        a = fill(shape[:-1] + (2 * shape[-1],))[..., ::2]
+    elif layout == "reversed" and ndim >= 1:
+        a = fill(shape)[..., ::-1]
+    elif layout == "broadcast" and ndim >= 1:
+        a = np.broadcast_to(fill(shape[:-1] + (1,)), shape)
+    elif layout == "fortran":
+        a = np.asfortranarray(fill(shape))
+    elif layout == "readonly":
+        a = fill(shape)
+        a.flags.writeable = False
+    elif layout == "unaligned" and ndim >= 1 and np.dtype(dtype).itemsize > 1:
+        base = fill(shape)
+        raw = np.zeros(base.nbytes + 1, np.uint8)
+        a = raw[1:].view(dtype).reshape(shape)
+        a[...] = base
+    else:
+        a = fill(shape)
+    return a
+
+
+def _names_argument(msg, fn, argnames):
+    return fn in msg or any(a in msg for a in argnames) or "incompatible function arguments" in msg
+
+
+def call(fn, argnames, *args, **kwargs):
+    """Runs _C.<fn>: returns its result, or None after checking the exception it raised."""
+    _counts[fn] = _counts.get(fn, 0) + 1
+    try:
+        with np.errstate(all="ignore"):
+            return getattr(_C, fn)(*args, **kwargs)
+    except ALLOWED as e:
+        msg = str(e)
+        if isinstance(e, MemoryError):
+            return None
+        assert _names_argument(msg, fn, argnames), f"{fn} raised {type(e).__name__} without naming the argument: {msg}"
+        return None
+
+
+def _floats(*arrays_):
+    return all(a.dtype in (np.float32, np.float64) for a in arrays_)
+
+
+def _close(got, want, dtype):
+    tol = 1e-3 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (1 + np.nanmax(np.abs(want), initial=0)))
+
+
+# ----------------------------------------------------------------------------------------- gemm
+@SETTINGS
+@given(st.data())
+def test_fuzz_gemm(data):
+    a = data.draw(arrays(3))
+    b = data.draw(arrays(3))
+    mode = data.draw(st.sampled_from(("fresh", "fresh", "fresh", "alias_a", "alias_b", "bad")))
+    if mode == "fresh" and a.ndim == 3 and b.ndim == 3:
+        out = np.full((a.shape[0], a.shape[1], b.shape[2]), 7, dtype=a.dtype)
+    elif mode == "alias_a":
+        out = a
+    elif mode == "alias_b":
+        out = b
+    else:
+        out = data.draw(arrays(3))
+    alpha = data.draw(st.sampled_from((1.0, 0.0, -2.5, math.nan, math.inf)))
+    beta = data.draw(st.sampled_from((0.0, 1.0, 0.5)))
+    before = out.copy() if isinstance(out, np.ndarray) else None
+    if mode.startswith("alias"):
+        r = call("gemm", ("a", "b", "out"), a, b, out, alpha, beta)
+        if r is None and not (a.size == 0 or b.size == 0):
+            # A refused call leaves the output untouched.
+            np.testing.assert_array_equal(out, before)
+        return
+    res = call("gemm", ("a", "b", "out"), a, b, out, alpha, beta)
+    ok = res is None and a.ndim == b.ndim == out.ndim == 3 and _floats(a, b, out) and a.dtype == b.dtype == out.dtype \
+        and a.shape[0] == b.shape[0] == out.shape[0] and a.shape[2] == b.shape[1] \
+        and out.shape == (a.shape[0], a.shape[1], b.shape[2]) and out.flags.writeable \
+        and not np.may_share_memory(out, a) and not np.may_share_memory(out, b) \
+        and math.isfinite(alpha) and alpha != 0.0 and np.all(np.isfinite(a)) and np.all(np.isfinite(b)) \
+        and np.all(np.isfinite(before))
+    if ok:
+        want = alpha * np.matmul(a.astype(np.float64), b.astype(np.float64)) + beta * before
+        _close(out, want, a.dtype)
+
+
+# ----------------------------------------------------------------------------------------- conv
+def _conv_ref(x, w, b, stride, pad, dil, groups):
+    """Plain float64 cross-correlation; pad is (top, bottom, left, right)."""
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = w.shape
+    xp = np.zeros((N, C, H + pad[0] + pad[1], W + pad[2] + pad[3]))
+    xp[:, :, pad[0]:pad[0] + H, pad[2]:pad[2] + W] = x
+    OH = (xp.shape[2] - dil[0] * (KH - 1) - 1) // stride[0] + 1
+    OW = (xp.shape[3] - dil[1] * (KW - 1) - 1) // stride[1] + 1
+    y = np.zeros((N, OC, OH, OW))
+    OCg = OC // groups
+    for g in range(groups):
+        for kh in range(KH):
+            for kw in range(KW):
+                patch = xp[:, g * Cg:(g + 1) * Cg, kh * dil[0]:kh * dil[0] + stride[0] * (OH - 1) + 1:stride[0],
+                           kw * dil[1]:kw * dil[1] + stride[1] * (OW - 1) + 1:stride[1]]
+                y[:, g * OCg:(g + 1) * OCg] += np.einsum("nchw,oc->nohw", patch, w[g * OCg:(g + 1) * OCg, :, kh, kw])
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+CONV_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups", "grad_output", "input_size",
+             "kernel_size", "conv2d")
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_conv2d_forward(data):
+    x = data.draw(arrays(4, dims=st.integers(0, 6)))
+    w = data.draw(arrays(4, dims=st.integers(0, 4)))
+    bias = data.draw(st.one_of(st.none(), arrays(1, dims=st.integers(0, 6))))
+    stride, dil = data.draw(pairs(-1, 3)), data.draw(pairs(-1, 3))
+    padding = data.draw(st.one_of(st.lists(ints(-1, 3), min_size=4, max_size=4), pairs(-1, 3)))
+    groups = data.draw(ints(-1, 3))
+    y = call("conv2d_forward", CONV_ARGS, x, w, bias, stride, padding, dil, groups)
+    if y is None or not _floats(x, w) or not (np.all(np.isfinite(x)) and np.all(np.isfinite(w))):
+        return
+    if bias is not None and not np.all(np.isfinite(bias)):
+        return
+    want = _conv_ref(x.astype(np.float64), w.astype(np.float64), None if bias is None else bias.astype(np.float64),
+                     stride, padding, dil, groups)
+    assert y.shape == want.shape
+    _close(y, want, x.dtype)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_conv2d_backward_input(data):
+    dy = data.draw(arrays(4, dims=st.integers(0, 6)))
+    w = data.draw(arrays(4, dims=st.integers(0, 4)))
+    input_size = data.draw(pairs(-1, 9))
+    r = call("conv2d_backward_input", CONV_ARGS, dy, w, input_size, data.draw(pairs(-1, 3)),
+             data.draw(pairs(-1, 3)), data.draw(pairs(-1, 3)), data.draw(ints(-1, 3)))
+    if r is not None:
+        assert r.ndim == 4 and tuple(r.shape[2:]) == tuple(input_size)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_conv2d_backward_weight(data):
+    x = data.draw(arrays(4, dims=st.integers(0, 6)))
+    dy = data.draw(arrays(4, dims=st.integers(0, 6)))
+    kernel = data.draw(pairs(-1, 4))
+    r = call("conv2d_backward_weight", CONV_ARGS, x, dy, kernel, data.draw(pairs(-1, 3)),
+             data.draw(pairs(-1, 3)), data.draw(pairs(-1, 3)), data.draw(ints(-1, 3)))
+    if r is not None:
+        assert r.ndim == 4 and tuple(r.shape[2:]) == tuple(kernel)
+
+
+# ----------------------------------------------------------------------------------------- pool
+POOL_ARGS = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "grad_output", "indices",
+             "input_size", "output_size", "divisor_override", "count_include_pad")
+
+
+def _max_pool_ref(x, k, s, p, d, out_hw):
+    N, C, H, W = x.shape
+    xp = np.full((N, C, H + 2 * p[0], W + 2 * p[1]), -np.inf)
+    xp[:, :, p[0]:p[0] + H, p[1]:p[1] + W] = x
+    OH, OW = out_hw
+    y = np.full((N, C, OH, OW), -np.inf)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            rows = np.minimum(np.arange(OH) * s[0] + i * d[0], xp.shape[2] - 1)
+            cols = np.minimum(np.arange(OW) * s[1] + j * d[1], xp.shape[3] - 1)
+            y = np.maximum(y, xp[:, :, rows][:, :, :, cols])
+    return y
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_max_pool2d(data):
+    x = data.draw(arrays(4, dims=st.integers(0, 9)))
+    k, s, p, d = (data.draw(pairs(lo, 4)) for lo in (-1, -1, -1, -1))
+    ceil_mode = data.draw(st.booleans())
+    r = call("max_pool2d", POOL_ARGS, x, k, s, p, d, ceil_mode, data.draw(st.booleans()))
+    if r is None:
+        return
+    y, idx = r
+    assert y.shape[:2] == x.shape[:2]
+    if idx is not None:
+        assert idx.shape == y.shape and idx.dtype == np.int64
+        assert y.size == 0 or (idx.min() >= 0 and idx.max() < x.shape[2] * x.shape[3])
+    if _floats(x) and np.all(np.isfinite(x)) and not ceil_mode and y.size:
+        _close(y, _max_pool_ref(x.astype(np.float64), k, s, p, d, y.shape[2:]), x.dtype)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_max_pool2d_backward(data):
+    dy = data.draw(arrays(4, dims=st.integers(0, 5)))
+    idx = data.draw(arrays(4, dims=st.integers(0, 5), dtype=data.draw(st.sampled_from((np.int64, np.int64, np.int32))),
+                           int_values=data.draw(st.sampled_from(((0, 4), (-3, 3), (0, 40), (2 ** 40, 2 ** 41))))))
+    input_size = data.draw(pairs(-1, 7))
+    r = call("max_pool2d_backward", POOL_ARGS, dy, idx, input_size)
+    if r is not None:
+        assert tuple(r.shape[2:]) == tuple(input_size)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_avg_pool2d(data):
+    x = data.draw(arrays(4, dims=st.integers(0, 9)))
+    r = call("avg_pool2d", POOL_ARGS, x, data.draw(pairs(-1, 4)), data.draw(pairs(-1, 4)), data.draw(pairs(-1, 3)),
+             data.draw(st.booleans()), data.draw(st.booleans()), data.draw(st.one_of(st.just(0), ints(-2, 5))))
+    if r is not None:
+        assert r.shape[:2] == x.shape[:2]
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_avg_pool2d_backward(data):
+    dy = data.draw(arrays(4, dims=st.integers(0, 6)))
+    r = call("avg_pool2d_backward", POOL_ARGS, dy, data.draw(pairs(-1, 9)), data.draw(pairs(-1, 4)),
+             data.draw(pairs(-1, 4)), data.draw(pairs(-1, 3)), data.draw(st.booleans()), data.draw(st.booleans()),
+             data.draw(st.one_of(st.just(0), ints(-2, 5))))
+    if r is not None:
+        assert r.shape[:2] == dy.shape[:2]
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_adaptive_pools(data):
+    x = data.draw(arrays(4, dims=st.integers(0, 9)))
+    size = data.draw(pairs(-1, 9))
+    which = data.draw(st.sampled_from(("adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d")))
+    if which == "adaptive_max_pool2d":
+        r = call(which, POOL_ARGS, x, size, data.draw(st.booleans()))
+        if r is not None:
+            y, idx = r
+            assert tuple(y.shape[2:]) == tuple(size)
+            if _floats(x) and y.size and x.size:
+                # Each output is the maximum of its window: no larger than the plane's maximum.
+                with np.errstate(invalid="ignore"):
+                    assert np.all((y <= x.max(axis=(2, 3), keepdims=True)) | np.isnan(y))
+        return
+    r = call(which, POOL_ARGS, x, size)
+    if r is not None:
+        assert tuple(r.shape[2:]) == tuple(size)
+        if which == "adaptive_avg_pool2d" and _floats(x) and np.all(np.isfinite(x)) and x.size:
+            # Windows cover the whole plane: the output's mean lies within the input's range.
+            assert np.all(r <= x.max(axis=(2, 3), keepdims=True) + 1e-3)
+            assert np.all(r >= x.min(axis=(2, 3), keepdims=True) - 1e-3)
+
+
+# ----------------------------------------------------------------------------------------- interp
+INTERP_ARGS = ("input", "mode", "output_size", "align_corners", "scales", "grad_output", "input_size")
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_upsample2d(data):
+    x = data.draw(arrays(4, dims=st.integers(0, 7)))
+    mode = data.draw(st.sampled_from(("nearest", "bilinear", "nearest", "bilinear", "bicubic", "", "NEAREST")))
+    size = data.draw(pairs(-1, 12))
+    scales = data.draw(st.one_of(st.just([0.0, 0.0]),
+                                 st.lists(st.sampled_from((0.0, 2.0, 0.5, -1.0, math.nan, math.inf, 1e300)),
+                                          min_size=0, max_size=3)))
+    align = data.draw(st.booleans())
+    r = call("upsample2d", INTERP_ARGS, x, mode, size, align, scales)
+    if r is None:
+        return
+    assert tuple(r.shape[2:]) == tuple(size) and r.shape[:2] == x.shape[:2]
+    if mode == "nearest" and _floats(x) and r.size and list(scales) == [0.0, 0.0]:
+        H, W = x.shape[2:]
+        rows = np.minimum((np.arange(size[0]) * (H / size[0])).astype(np.int64), H - 1)
+        cols = np.minimum((np.arange(size[1]) * (W / size[1])).astype(np.int64), W - 1)
+        np.testing.assert_array_equal(r, x[:, :, rows][:, :, :, cols])
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_upsample2d_backward(data):
+    dy = data.draw(arrays(4, dims=st.integers(0, 9)))
+    mode = data.draw(st.sampled_from(("nearest", "bilinear", "bicubic")))
+    size = data.draw(pairs(-1, 7))
+    scales = data.draw(st.one_of(st.just([0.0, 0.0]),
+                                 st.lists(st.sampled_from((0.0, 2.0, 0.5, -1.0, math.nan, math.inf)),
+                                          min_size=0, max_size=3)))
+    r = call("upsample2d_backward", INTERP_ARGS, dy, mode, size, data.draw(st.booleans()), scales)
+    if r is not None:
+        assert tuple(r.shape[2:]) == tuple(size)
+        if _floats(dy) and np.all(np.isfinite(dy)) and dy.size:
+            # The backward of a resampling that copies or interpolates conserves the total.
+            if mode == "nearest" or r.size:
+                np.testing.assert_allclose(r.sum(axis=(2, 3)), dy.sum(axis=(2, 3)), rtol=1e-3, atol=1e-2)
+
+
+# ----------------------------------------------------------------------------------------- shapes
+SIZE_ARGS = ("input_size", "kernel_size", "stride", "padding", "dilation", "output_padding", "ceil_mode")
+
+
+def _conv_size(n, k, s, pa, pb, d):
+    return (n + pa + pb - d * (k - 1) - 1) // s + 1
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_output_sizes(data):
+    which = data.draw(st.sampled_from(("conv2d_output_size", "conv_transpose2d_output_size", "pool2d_output_size")))
+    size, k, s, d = (data.draw(pairs(lo, 9)) for lo in (-1, -1, -1, -1))
+    pad = data.draw(st.one_of(pairs(-1, 4), st.lists(ints(-1, 4), min_size=4, max_size=4)))
+    if which == "conv2d_output_size":
+        r = call(which, SIZE_ARGS, size, k, s, pad, d)
+        if r is not None:
+            p4 = (pad[0], pad[0], pad[1], pad[1]) if len(pad) == 2 else pad
+            assert tuple(r) == (_conv_size(size[0], k[0], s[0], p4[0], p4[1], d[0]),
+                                _conv_size(size[1], k[1], s[1], p4[2], p4[3], d[1]))
+    elif which == "conv_transpose2d_output_size":
+        op = data.draw(pairs(-1, 3))
+        r = call(which, SIZE_ARGS, size, k, s, pad, op, d)
+        if r is not None:
+            assert tuple(r) == tuple((size[i] - 1) * s[i] - 2 * pad[i] + d[i] * (k[i] - 1) + op[i] + 1
+                                     for i in range(2))
+    else:
+        ceil_mode = data.draw(st.booleans())
+        r = call(which, SIZE_ARGS, size, k, s, pad, d, ceil_mode)
+        if r is not None and not ceil_mode:
+            assert tuple(r) == tuple(_conv_size(size[i], k[i], s[i], pad[i], pad[i], d[i]) for i in range(2))
+
+
+# ----------------------------------------------------------------------------------------- optim
+OPTIM_ARGS = ("param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "scalars")
+ADAM = dict(l2=0.0, decay=1.0, w=0.1, one_minus_w=0.9, beta2=0.999, one_minus_beta2=0.001,
+            bias_correction2_sqrt=0.1, eps=1e-8, step_size=1e-3, lerp_low=True, maximize=False, amsgrad=False)
+SGD = dict(l2=0.0, momentum=0.9, one_minus_dampening=1.0, lr=0.1, dampened=False, nesterov=False, maximize=False,
+           first=True)
+
+
+@st.composite
+def scalars(draw, base):
+    d = dict(base)
+    for key in list(d):
+        r = draw(st.integers(0, 29))
+        if r == 0:
+            del d[key]
+        elif r == 1:
+            d[key] = draw(st.sampled_from((math.nan, math.inf, -1.0, "x", None, True, 0)))
+    return d
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_optimiser_steps(data):
+    n = data.draw(st.integers(0, 40))
+    shape = data.draw(st.sampled_from(((n,), (), (n, 3), (2, n))))
+
+    def arg():
+        r = data.draw(st.integers(0, 9))
+        if r == 0:
+            return None
+        if r == 1:
+            return data.draw(arrays(len(shape)))
+        if r == 2:
+            return [0.0] * n
+        return np.zeros(shape, data.draw(st.sampled_from((np.float32, np.float64))))
+
+    if data.draw(st.booleans()):
+        p, g, m, v = (arg() for _ in range(4))
+        vmax = arg() if data.draw(st.booleans()) else None
+        sc = data.draw(scalars(dict(ADAM, amsgrad=vmax is not None)))
+        if data.draw(st.integers(0, 4)) == 0 and isinstance(p, np.ndarray):
+            m = p  # an output aliasing another
+        call("adam_step", OPTIM_ARGS, p, g, m, v, vmax, sc)
+    else:
+        p, g, buf = arg(), arg(), arg()
+        call("sgd_step", OPTIM_ARGS, p, g, buf, data.draw(scalars(SGD)))
+
+
+# ----------------------------------------------------------------------------------------- random
+RANDOM_ARGS = ("out", "key", "offset", "p", "mean", "std", "dist", "counter")
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_random_fills(data):
+    which = data.draw(st.sampled_from(("philox_uniform", "philox_normal", "dropout_mask", "philox_fill_reference",
+                                       "philox4x32_10")))
+    key = data.draw(st.one_of(st.integers(0, 2 ** 64 - 1), st.integers(-5, -1), st.just(2 ** 64),
+                              st.sampled_from((1.5, "k", None, True))))
+    offset = data.draw(st.one_of(st.integers(0, 2 ** 64 - 1), st.just(-1), st.just(2 ** 70)))
+    if which == "philox4x32_10":
+        words = data.draw(st.lists(st.integers(-1, 2 ** 33), min_size=0, max_size=5))
+        call(which, RANDOM_ARGS, words, data.draw(st.lists(st.integers(-1, 2 ** 33), min_size=0, max_size=3)))
+        return
+    out = data.draw(arrays(data.draw(st.integers(0, 3)), dims=st.integers(0, 40)))
+    p = data.draw(st.sampled_from((0.0, 0.5, 1.0, 0.999, -0.1, 1.5, math.nan)))
+    if which == "philox_uniform":
+        r = call(which, RANDOM_ARGS, out, key, offset)
+        if r is not None and out.size:
+            assert np.all((out >= 0) & (out < 1))
+    elif which == "philox_normal":
+        r = call(which, RANDOM_ARGS, out, key, offset, data.draw(st.sampled_from((0.0, 2.0, math.inf))),
+                 data.draw(st.sampled_from((1.0, 0.0, -1.0, math.nan))))
+        if r is not None and out.size:
+            assert np.all(np.isfinite(out))
+    elif which == "dropout_mask":
+        r = call(which, RANDOM_ARGS, out, p, key, offset)
+        if r is not None and out.size:
+            assert set(np.unique(out)) <= {0.0, out.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0.0}
+    else:
+        dist = data.draw(st.sampled_from(("uniform", "normal", "keep_mask", "poisson")))
+        call(which, RANDOM_ARGS, dist, out, key, offset, p)
+
+
+# ----------------------------------------------------------------------------------------- coverage
+FUZZED = {
+    "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
+    "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d",
+    "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "upsample2d", "upsample2d_backward",
+    "conv2d_output_size", "conv_transpose2d_output_size", "pool2d_output_size", "adam_step", "sgd_step",
+    "philox_uniform", "philox_normal", "dropout_mask", "philox_fill_reference", "philox4x32_10",
+}
+# Module functions that take no array input (configuration and queries).
+NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",
+               "get_num_threads", "set_num_threads", "set_conv_algorithm", "get_conv_algorithm", "families",
+               "gemm_path"}
+
+
+def test_every_binding_is_fuzzed():
+    public = {n for n in dir(_C) if not n.startswith("_")}
+    missing = public - FUZZED - NOT_KERNELS
+    assert not missing, f"bindings without a fuzz test in this file: {sorted(missing)}"
+
+
+def test_total_case_count():
+    """Runs last in this file (pytest keeps definition order): the fuzz tests above made >= 10,000 calls."""
+    if len(_counts) < len(FUZZED) - 2:  # (the shape and random tests pick one of several functions each)
+        pytest.skip("only part of this file ran")
+    assert sum(_counts.values()) >= 10_000, _counts
