@@ -511,7 +511,7 @@ def test_fused_adam_refuses_mismatched_arrays():
               bias_correction2_sqrt=0.03, eps=1e-8, step_size=0.01, lerp_low=True, maximize=False, amsgrad=False)
     with pytest.raises(ValueError, match="'exp_avg' has shape"):
         K.adam_step(p, cp.zeros(6, cp.float32), cp.zeros(5, cp.float32), cp.zeros(6, cp.float32), None, sc)
-    with pytest.raises(TypeError, match="'grad' must have dtype float32"):
+    with pytest.raises(TypeError, match="'param' \\(float32\\) and 'grad' \\(float64\\) must have the same dtype"):
         K.adam_step(p, cp.zeros(6, cp.float64), cp.zeros(6, cp.float32), cp.zeros(6, cp.float32), None, sc)
     with pytest.raises(ValueError, match="contiguous"):
         K.adam_step(p, cp.zeros(12, cp.float32)[::2], cp.zeros(6, cp.float32), cp.zeros(6, cp.float32), None, sc)
