@@ -203,6 +203,13 @@ def test_round_and_widths(cpu_path, dtype, rng):
     _same(ev("all_lt", cpu_path, a, thr), (full < thr[: len(full) * w].reshape(-1, w)).all(1))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_transpose(cpu_path, dtype, rng):
+    w = _C._simd_lanes(cpu_path, np.dtype(dtype).itemsize)
+    a = rng.standard_normal((3, w, w)).astype(dtype)
+    _same(ev("transpose", cpu_path, a.ravel()).reshape(3, w, w), a.transpose(0, 2, 1))
+
+
 def test_conversions(cpu_path, rng):
     for n in lengths(cpu_path, np.float32):
         f = (rng.standard_normal(n) * 1e4).astype(np.float32)

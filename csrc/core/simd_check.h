@@ -24,7 +24,8 @@ enum class DT : int { f32 = 0, f64 = 1, i32 = 2, i64 = 3 };
   X(widen, 1, f64) X(narrow, 1, f32) X(to_float, 1, f32) X(round_to_int, 1, i32) X(trunc_to_int, 1, i32)            \
   X(as_bits, 1, bits) X(from_bits, 1, bits) X(mullo, 2, same) X(mulhi, 2, same) X(and, 2, same) X(or, 2, same)   \
   X(xor, 2, same) X(andnot, 2, same) X(shl, 1, same) X(shr, 1, same) X(sar, 1, same) X(cmp_eq, 2, same)            \
-  X(cmp_gt, 2, same) X(cmp_lt, 2, same) X(select_gt, 2, same) X(gather, 2, gathered) X(gather_vec, 2, gathered)
+  X(cmp_gt, 2, same) X(cmp_lt, 2, same) X(select_gt, 2, same) X(gather, 2, gathered) X(gather_vec, 2, gathered)   \
+  X(transpose, 1, same)
 
 enum class Op : int {
 #define FASTNN_SIMD_CHECK_ENUM(name, n, out) name##_,

@@ -1,6 +1,7 @@
 // The SIMD layer's operations over whole arrays, compiled once per CPU path (see simd_check.h).
 #include "core/simd/simd_gather.h"
 #include "core/simd/simd_math.h"
+#include "core/simd/simd_transpose.h"
 #include "core/simd_check.h"
 
 namespace fastnn {
@@ -75,6 +76,19 @@ bool run_float(const Args& g) {
     case Op::reduce_add_: per_vector<T>(g, [](V a, V) { return simd::reduce_add(a); }); return true;
     case Op::reduce_max_: per_vector<T>(g, [](V a, V) { return simd::reduce_max(a); }); return true;
     case Op::reduce_min_: per_vector<T>(g, [](V a, V) { return simd::reduce_min(a); }); return true;
+    case Op::transpose_: {
+      // Each full W x W block of a, transposed.
+      constexpr int W = V::W;
+      const T* a = static_cast<const T*>(g.a);
+      T* out = static_cast<T*>(g.out);
+      for (int64_t b = 0; (b + 1) * W * W <= g.n; ++b) {
+        V r[W];
+        for (int i = 0; i < W; ++i) r[i] = simd::load(a + (b * W + i) * W);
+        simd::transpose(r);
+        for (int i = 0; i < W; ++i) simd::store(out + (b * W + i) * W, r[i]);
+      }
+      return true;
+    }
     case Op::any_lt_: per_vector<T>(g, [](V a, V b) { return T(simd::any(simd::cmp_lt(a, b))); }); return true;
     case Op::all_lt_: per_vector<T>(g, [](V a, V b) { return T(simd::all(simd::cmp_lt(a, b))); }); return true;
     default: return false;

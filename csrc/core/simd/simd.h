@@ -17,7 +17,8 @@
 // `fma` is fused (one rounding) on avx512 and avx2; the portable path rounds the product too.
 //
 // Beside this file: simd_int.h (int32/int64 lanes, bit casts, float <-> int conversion),
-// simd_gather.h (indexed loads), simd_math.h (exp, log, tanh, sin, cos).
+// simd_gather.h (indexed loads), simd_math.h (exp, log, tanh, sin, cos), simd_transpose.h
+// (W x W in-register transpose).
 #pragma once
 
 #ifndef FASTNN_ISA_NS
