@@ -3,11 +3,24 @@
 Shapes: squares 64 to 2048 and the layers of an MNIST MLP (128x784 @ 784x256, 128x256 @ 256x128),
 float32, plus float64 at 512 and 1024. Each row is the best of five alternating rounds of
 (numpy median, fastnn median), so that load from other processes on a shared machine hits both
-and a burst of it during one round does not decide the row.
+and a burst of it during one round does not decide the row. Each note names fastnn's CPU path
+and the kernel OpenBLAS runs (threadpoolctl's "architecture").
+
+OpenBLAS picks its kernel when it loads, from OPENBLAS_CORETYPE when that is set (some machines
+set it, with OPENBLAS_L2_SIZE, to force an older kernel). Run on its own,
+
+    python bench/bench_gemm.py [--quick]
+
+this file restarts itself without those two variables, so numpy runs its native kernel.
 """
 from __future__ import annotations
 
+import os
+import sys
+
 import harness
+
+FORCED_OPENBLAS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 SQUARES = [64, 128, 256, 512, 1024, 2048]
 MLP = [(128, 256, 784), (128, 128, 256)]  # (M, N, K): (M, K) @ (K, N)
@@ -21,6 +34,20 @@ def _thread_limiter():
     return threadpool_limits
 
 
+def openblas_kernel() -> str:
+    """The kernel OpenBLAS runs, as threadpoolctl reports it ("unknown" without threadpoolctl)."""
+    try:
+        import numpy as np
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    np.ones(2) @ np.ones(2)  # loads the BLAS
+    for info in threadpool_info():
+        if info.get("internal_api") == "openblas":
+            return f"OpenBLAS {info.get('version')} {info.get('architecture')}"
+    return "not OpenBLAS"
+
+
 def run(device: str, quick: bool) -> list[dict]:
     if not device.startswith("cpu"):
         return []
@@ -30,6 +57,10 @@ def run(device: str, quick: bool) -> list[dict]:
     from fastnn import kernels
 
     limiter = _thread_limiter()
+    setting = f"fastnn {fastnn._C.cpu_path()}, {openblas_kernel()}"
+    forced = [v for v in FORCED_OPENBLAS if os.environ.get(v)]
+    if forced:
+        setting += " (forced by " + ", ".join(forced) + ")"
     shapes = [("sgemm", n, n, n, np.float32) for n in (SQUARES if not quick else [64, 256, 1024])]
     shapes += [("sgemm", m, n, k, np.float32) for m, n, k in MLP]
     if not quick:
@@ -62,7 +93,7 @@ def run(device: str, quick: bool) -> list[dict]:
                     if ctx:
                         ctx.__exit__(None, None, None)
                 gf_fn, gf_np = flop / t_fn / 1e6, flop / t_np / 1e6
-                note = f"{threads} thr: fastnn {gf_fn:.0f} GFLOP/s, numpy {gf_np:.0f} GFLOP/s"
+                note = f"{threads} thr: fastnn {gf_fn:.0f} GFLOP/s, numpy {gf_np:.0f} GFLOP/s; {setting}"
                 if limiter is None:
                     note += " (numpy threads not limited: threadpoolctl missing)"
                 rows.append(harness.row(op, f"{M}x{K} @ {K}x{N}, {threads} thr", t_fn,
@@ -70,3 +101,13 @@ def run(device: str, quick: bool) -> list[dict]:
     finally:
         fastnn.set_num_threads(old_threads)
     return rows
+
+
+if __name__ == "__main__":
+    if any(os.environ.get(v) for v in FORCED_OPENBLAS):
+        env = {k: v for k, v in os.environ.items() if k not in FORCED_OPENBLAS}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    for r in run("cpu", "--quick" in sys.argv[1:]):
+        ratio = r["ref_ms"] / r["fastnn_ms"] if r.get("ref_ms") else float("nan")
+        print(f"{r['op']:6} {r['shape']:32} fastnn {r['fastnn_ms']:9.3f} ms  numpy {r['ref_ms']:9.3f} ms  "
+              f"ratio {ratio:5.2f}  {r['note']}")

@@ -13,6 +13,7 @@ namespace fastnn {
 #define FASTNN_FAMILY(name) void bind_##name(py::module_& m);
 #include "fastnn_families_cpu.inc"
 #undef FASTNN_FAMILY
+void bind_simd_check(py::module_& m);
 }  // namespace fastnn
 
 PYBIND11_MODULE(_C, m) {
@@ -49,4 +50,5 @@ PYBIND11_MODULE(_C, m) {
 #include "fastnn_families_cpu.inc"
 #undef FASTNN_FAMILY
   m.attr("families") = families;
+  fastnn::bind_simd_check(m);  // test-only entry to the SIMD layer
 }

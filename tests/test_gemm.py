@@ -1,6 +1,7 @@
 """The CPU GEMM (fastnn._C.gemm) and kernels.matmul against numpy in float64.
 
-Every kernel test runs on both CPU paths (AVX2 and portable) and with 1 and 2 threads.
+Every kernel test runs on every CPU path the machine can run (avx512, avx2, portable: the
+cpu_path fixture) and with 1 and 2 threads.
 """
 import os
 
@@ -91,6 +92,50 @@ def test_gemm_shapes_and_layouts(cpu_path, threads, rng, dtype, M, N, K):
         C = layout(np.full((1, M, N), np.nan, dtype=dtype), kc)
         _C.gemm(A, B, C)  # beta == 0: the NaNs in C are never read
         check(C, a, b)
+
+
+# Register tiles (ops/gemm/cpu_simd.cpp): rows x columns per path and dtype.
+TILES = {("avx512", np.float32): (14, 32), ("avx512", np.float64): (14, 16), ("avx2", np.float32): (6, 16),
+         ("avx2", np.float64): (6, 8), ("portable", np.float32): (6, 8), ("portable", np.float64): (6, 4)}
+
+
+def around(n):
+    """Sizes on both sides of multiples of n."""
+    return sorted({1, n - 1, n, n + 1, 2 * n - 1, 2 * n + 1} - {0})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_tile_edges(cpu_path, rng, dtype):
+    # M and N on both sides of the register tile (edge kernels with fewer rows, fewer vectors
+    # and masked columns), K = 1 and K around the lane count (the transposing packs' tails),
+    # A and B each row-major or transposed, beta = 0 and beta != 0.
+    mr, nr = TILES[(cpu_path, dtype)]
+    lanes = _C._simd_lanes(cpu_path, np.dtype(dtype).itemsize)
+    for M in around(mr):
+        for N in around(nr) + [lanes + 1]:
+            for K in (1, lanes - 1, lanes + 3):
+                a = rng.standard_normal((1, M, K)).astype(dtype)
+                b = rng.standard_normal((1, K, N)).astype(dtype)
+                c0 = rng.standard_normal((1, M, N)).astype(dtype)
+                for ka, kb in [("c", "c"), ("f", "f"), ("c", "f"), ("f", "c")]:
+                    c = c0.copy()
+                    _C.gemm(layout(a, ka), layout(b, kb), c, alpha=1.5, beta=-0.5 if K > 1 else 0.0)
+                    check(c, a, b, 1.5, -0.5 if K > 1 else 0.0, c0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_depth_blocks_and_strided_c(cpu_path, threads, rng, dtype):
+    # K over several depth blocks (beta applied once, then accumulated), row-major and
+    # transposed operands, C with a column stride (the element-wise store of the tile).
+    for M, N, K, kc in [(70, 90, 1500, "c"), (29, 65, 700, "step"), (200, 33, 1100, "f")]:
+        a = rng.standard_normal((2, M, K)).astype(dtype)
+        b = rng.standard_normal((2, K, N)).astype(dtype)
+        c0 = rng.standard_normal((2, M, N)).astype(dtype)
+        for ka, kb in [("c", "f"), ("f", "c")]:
+            c = layout(np.zeros_like(c0), kc)
+            c[...] = c0
+            _C.gemm(layout(a, ka), layout(b, kb), c, alpha=-1.0, beta=0.25)
+            check(c, a, b, -1.0, 0.25, c0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

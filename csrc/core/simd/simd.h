@@ -14,6 +14,11 @@
 // elsewhere), so loop tails need no scalar copy of the body.
 // max/min follow the x86 rule: when either operand is NaN, the second one is returned; kernels
 // that must propagate NaN test it with cmp_unord.
+// `fma` is fused (one rounding) on avx512 and avx2; the portable path rounds the product too.
+//
+// Beside this file: simd_int.h (int32/int64 lanes, bit casts, float <-> int conversion),
+// simd_gather.h (indexed loads), simd_math.h (exp, log, tanh, sin, cos), simd_transpose.h
+// (W x W in-register transpose).
 #pragma once
 
 #ifndef FASTNN_ISA_NS
@@ -118,6 +123,21 @@ FASTNN_SIMD_FOR_PS_PD(FASTNN_SIMD_AVX512_OPS)
 #undef FASTNN_SIMD_AVX512_OPS
 #undef FASTNN_SIMD_FOR_PS_PD
 
+FASTNN_SIMD_INLINE Vec<float> round_nearest(Vec<float> a) {
+  return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+}
+FASTNN_SIMD_INLINE Vec<double> round_nearest(Vec<double> a) {
+  return {_mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+}
+FASTNN_SIMD_INLINE Vec<double> widen_lo(Vec<float> a) { return {_mm512_cvtps_pd(_mm512_castps512_ps256(a.v))}; }
+FASTNN_SIMD_INLINE Vec<double> widen_hi(Vec<float> a) {
+  return {_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a.v), 1)))};
+}
+FASTNN_SIMD_INLINE Vec<float> narrow(Vec<double> lo, Vec<double> hi) {
+  return {_mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo.v))),
+                                              _mm256_castps_pd(_mm512_cvtpd_ps(hi.v)), 1))};
+}
+
 // ------------------------------------------------------------------------------- avx2
 #elif defined(FASTNN_ISA_AVX2)
 
@@ -212,6 +232,18 @@ FASTNN_SIMD_INLINE __m256i first_n_epi64(int n) {
 FASTNN_SIMD_FOR_PS_PD(FASTNN_SIMD_AVX2_OPS)
 #undef FASTNN_SIMD_AVX2_OPS
 #undef FASTNN_SIMD_FOR_PS_PD
+
+FASTNN_SIMD_INLINE Vec<float> round_nearest(Vec<float> a) {
+  return {_mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+}
+FASTNN_SIMD_INLINE Vec<double> round_nearest(Vec<double> a) {
+  return {_mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+}
+FASTNN_SIMD_INLINE Vec<double> widen_lo(Vec<float> a) { return {_mm256_cvtps_pd(_mm256_castps256_ps128(a.v))}; }
+FASTNN_SIMD_INLINE Vec<double> widen_hi(Vec<float> a) { return {_mm256_cvtps_pd(_mm256_extractf128_ps(a.v, 1))}; }
+FASTNN_SIMD_INLINE Vec<float> narrow(Vec<double> lo, Vec<double> hi) {
+  return {_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo.v)), _mm256_cvtpd_ps(hi.v), 1)};
+}
 
 // ------------------------------------------------------------------------------- portable
 #else
@@ -314,7 +346,48 @@ FASTNN_SIMD_PORTABLE_OPS(float)
 FASTNN_SIMD_PORTABLE_OPS(double)
 #undef FASTNN_SIMD_PORTABLE_OPS
 
+// Rounding by adding and subtracting 2^(mantissa bits): the baseline ISA (SSE2) has no round
+// instruction. Values that large are integers already; the sign is put back so -0.3 gives -0.
+#define FASTNN_SIMD_PORTABLE_ROUND(T, I, BIG)                                  \
+  FASTNN_SIMD_INLINE Vec<T> round_nearest(Vec<T> a) {                          \
+    typedef I ireg __attribute__((vector_size(16)));                          \
+    const ireg sign = (ireg)a.v & (ireg{} + (I)((uint64_t)1 << (8 * sizeof(I) - 1))); \
+    const typename Vec<T>::reg t = (typename Vec<T>::reg)((ireg)a.v ^ sign);   \
+    typename Vec<T>::reg r = (t + BIG) - BIG;                                  \
+    r = t < BIG ? r : t;                                                       \
+    return {(typename Vec<T>::reg)((ireg)r | sign)};                           \
+  }
+FASTNN_SIMD_PORTABLE_ROUND(float, int32_t, 8388608.0f)
+FASTNN_SIMD_PORTABLE_ROUND(double, int64_t, 4503599627370496.0)
+#undef FASTNN_SIMD_PORTABLE_ROUND
+
+FASTNN_SIMD_INLINE Vec<double> widen_lo(Vec<float> a) {
+  Vec<double> r;
+  r.v[0] = a.v[0];
+  r.v[1] = a.v[1];
+  return r;
+}
+FASTNN_SIMD_INLINE Vec<double> widen_hi(Vec<float> a) {
+  Vec<double> r;
+  r.v[0] = a.v[2];
+  r.v[1] = a.v[3];
+  return r;
+}
+FASTNN_SIMD_INLINE Vec<float> narrow(Vec<double> lo, Vec<double> hi) {
+  Vec<float> r;
+  r.v[0] = float(lo.v[0]);
+  r.v[1] = float(lo.v[1]);
+  r.v[2] = float(hi.v[0]);
+  r.v[3] = float(hi.v[1]);
+  return r;
+}
+
 #endif
+
+// Also on every path (defined in each section above):
+//   round_nearest(a)          to the nearest integer, ties to even (as float)
+//   widen_lo(f), widen_hi(f)  the low / high half of a float vector as doubles
+//   narrow(lo, hi)            two double vectors rounded into one float vector
 
 // ------------------------------------------------------------------------------- every path
 // set1<T>(x): a vector of x in every lane; zero<T>(): all zeros; bcast(p): *p in every lane.

@@ -1,5 +1,6 @@
 // GotoBLAS/BLIS-style GEMM driver: column panels of B (nc), depth blocks (kc) packed into
-// nr-wide strips, row blocks of A (mc) packed into mr-tall strips, then the micro-kernel.
+// nr-wide strips, row blocks of A (mc) packed into mr-tall strips, then the micro-kernel of the
+// CPU path in use (cpu_simd.cpp). Block sizes follow the cache sizes read at run time.
 // Packing reads any strides, so transposed, sliced and broadcast operands need no copy.
 #include "ops/gemm/cpu.h"
 
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <exception>
 #include <new>
-#include <type_traits>
 
 #include "core/cpu_features.h"
 #include "ops/gemm/cpu_kernel.h"
@@ -60,6 +60,26 @@ struct Problem {
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
+// Largest cache blocks for this machine (BLIS's rules): the kc x nr strip of B stays in L1
+// while the row strips of A stream past it, the mc x kc block of A stays in L2, the kc x nc
+// panel of B in the L3. The shares were measured (bench/bench_gemm.py): a B strip filling all
+// of L1 with a long kc (fewer loads and stores of the C tile per multiply-add) beat half of it
+// on both Zen 3 and Zen 4; the A block takes half of L2, the B panel half of L3.
+struct Blocks {
+  int64_t mc, kc, nc;
+};
+
+template <typename T>
+Blocks cache_blocks(const Kernel<T>& kr) {
+  const CacheSizes& c = cache_sizes();
+  const int64_t sz = sizeof(T);
+  Blocks b;
+  b.kc = std::clamp<int64_t>(c.l1d / (kr.nr * sz) / 8 * 8, 64, 1024);
+  b.mc = std::max<int64_t>(kr.mr, std::min<int64_t>(c.l2 / 2 / (b.kc * sz), 4096) / kr.mr * kr.mr);
+  b.nc = std::max<int64_t>(kr.nr, std::min<int64_t>(c.l3 / 2 / (b.kc * sz), 1 << 16) / kr.nr * kr.nr);
+  return b;
+}
+
 // How one product is cut into blocks and shared by a team of threads.
 struct Plan {
   int64_t mc, kc, nc;  // block sizes, balanced so that the last block is not a sliver
@@ -68,17 +88,18 @@ struct Plan {
 
 template <typename T>
 Plan make_plan(const Kernel<T>& kr, int64_t M, int64_t N, int64_t K, int nt) {
+  const Blocks cb = cache_blocks(kr);
   Plan p;
-  const int64_t nk = ceil_div(K, kr.kc);
+  const int64_t nk = ceil_div(K, cb.kc);
   p.kc = ceil_div(K, nk);
-  const int64_t nn = ceil_div(N, kr.nc);
+  const int64_t nn = ceil_div(N, cb.nc);
   p.nc = round_up(ceil_div(N, nn), kr.nr);
   // Row ranges are the cheapest unit to share (no synchronisation inside a range); use them
   // whenever every thread gets at least two micro-tile rows.
   const int64_t mstrips = ceil_div(M, kr.mr);
   p.split_rows = nt == 1 || mstrips >= 2 * nt;
   const int64_t rows = p.split_rows ? ceil_div(M, nt) : M;  // rows per thread
-  p.mc = round_up(ceil_div(rows, ceil_div(rows, kr.mc)), kr.mr);
+  p.mc = round_up(ceil_div(rows, ceil_div(rows, cb.mc)), kr.mr);
   return p;
 }
 
@@ -89,22 +110,6 @@ void scale_only(const Problem<T>& p) {
       T& c = p.C[i * p.sCm + j * p.sCn];
       c = p.beta == T(0) ? T(0) : p.beta * c;
     }
-}
-
-// C block [0:mc, 0:nc] from a packed A block and the strips [s0, s1) of a packed B panel.
-template <typename T>
-inline void macro_kernel(const Kernel<T>& kr, int64_t mc, int64_t nc, int64_t kc, const T* Apack, const T* Bpack,
-                         int64_t s0, int64_t s1, T* C, int64_t sCm, int64_t sCn, T alpha, T beta) {
-  const int mr = kr.mr, nr = kr.nr;
-  for (int64_t s = s0; s < s1; ++s) {
-    const int64_t j = s * nr;
-    const int n = (int)std::min<int64_t>(nr, nc - j);
-    const T* b = Bpack + s * nr * kc;
-    for (int64_t i = 0; i < mc; i += mr) {
-      const int m = (int)std::min<int64_t>(mr, mc - i);
-      kr.ukr(kc, Apack + i * kc, b, C + i * sCm + j * sCn, sCm, sCn, alpha, beta, m, n);
-    }
-  }
 }
 
 // One product computed by a team of nt threads (thread tid). Every thread runs the same
@@ -136,19 +141,19 @@ void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid
         for (int64_t s = s0; s < s1; ++s) {
           kr.pack_b(kc, std::min<int64_t>(nr, nc - s * nr), p.B + pc * p.sBk + (jc + s * nr) * p.sBn, p.sBk, p.sBn,
                     Bbuf + s * nr * kc);
-          if (mc0 > 0) macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, s, s + 1, C0, p.sCm, p.sCn, p.alpha, beta);
+          if (mc0 > 0) kr.block(mc0, nc, kc, Abuf_own, Bbuf, s, s + 1, C0, p.sCm, p.sCn, p.alpha, beta);
         }
         if (nt > 1) {
 #pragma omp barrier
         }
         if (mc0 > 0) {
-          macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, 0, s0, C0, p.sCm, p.sCn, p.alpha, beta);
-          macro_kernel(kr, mc0, nc, kc, Abuf_own, Bbuf, s1, strips, C0, p.sCm, p.sCn, p.alpha, beta);
+          kr.block(mc0, nc, kc, Abuf_own, Bbuf, 0, s0, C0, p.sCm, p.sCn, p.alpha, beta);
+          kr.block(mc0, nc, kc, Abuf_own, Bbuf, s1, strips, C0, p.sCm, p.sCn, p.alpha, beta);
         }
         for (int64_t ic = row0 + mc0; ic < row1; ic += pl.mc) {
           const int64_t mc = std::min(pl.mc, row1 - ic);
           kr.pack_a(mc, kc, p.A + ic * p.sAm + pc * p.sAk, p.sAm, p.sAk, Abuf_own);
-          macro_kernel(kr, mc, nc, kc, Abuf_own, Bbuf, 0, strips, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
+          kr.block(mc, nc, kc, Abuf_own, Bbuf, 0, strips, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
                        p.alpha, beta);
         }
       } else {
@@ -164,7 +169,7 @@ void gemm_team(const Kernel<T>& kr, const Problem<T>& p, const Plan& pl, int tid
             kr.pack_a(std::min(mc, r1 * mr) - r0 * mr, kc, p.A + (ic + r0 * mr) * p.sAm + pc * p.sAk, p.sAm, p.sAk,
                       Abuf_shared + r0 * mr * kc);
 #pragma omp barrier
-          macro_kernel(kr, mc, nc, kc, Abuf_shared, Bbuf, s0, s1, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
+          kr.block(mc, nc, kc, Abuf_shared, Bbuf, s0, s1, p.C + ic * p.sCm + jc * p.sCn, p.sCm, p.sCn,
                        p.alpha, beta);
 #pragma omp barrier
         }
@@ -191,74 +196,15 @@ constexpr double kMinParallelMacs = 80.0 * 80.0 * 80.0;
 constexpr double kSmallMatrixMacs = 256.0 * 256.0 * 256.0;
 
 // Matrix-vector products (M == 1 or N == 1) would waste most of a packed micro-tile, and
-// packing the matrix would cost as much as the product: y[r] = alpha * sum_k X[r, k] v[k]
-// + beta * y[r] reads X in place instead, as dot products when X's rows are contiguous and
-// as a sum of scaled columns when its columns are. This computes rows [r0, r1); acc holds
-// their scratch sums.
+// packing the matrix would cost as much as the product: the kernel's gemv rows read the
+// matrix in place, each thread a range of rows.
 template <typename T>
-inline __attribute__((always_inline)) void gemv_rows(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X,
-                                                     int64_t sr, int64_t sk, const T* v, int64_t sv, T beta, T* y,
-                                                     int64_t sy, T* acc) {
-  if (std::llabs(sk) <= std::llabs(sr) || r1 - r0 == 1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* x = X + r * sr;
-      // 32 partial sums: enough independent chains to hide the add latency once vectorised.
-      T part[32] = {};
-      int64_t k = 0;
-      if (sk == 1 && sv == 1) {
-        for (; k + 32 <= K; k += 32)
-          for (int j = 0; j < 32; ++j) part[j] += x[k + j] * v[k + j];
-      }
-      for (; k < K; ++k) part[0] += x[k * sk] * v[k * sv];
-      for (int w = 16; w >= 1; w /= 2)
-        for (int j = 0; j < w; ++j) part[j] += part[j + w];
-      acc[r] = part[0];
-    }
-  } else {
-    for (int64_t r = r0; r < r1; ++r) acc[r] = T(0);
-    int64_t k = 0;
-    if (sr == 1) {
-      // Four columns per pass over acc: a quarter of the loads and stores of acc.
-      for (; k + 4 <= K; k += 4) {
-        const T *x0 = X + k * sk, *x1 = x0 + sk, *x2 = x1 + sk, *x3 = x2 + sk;
-        const T v0 = v[k * sv], v1 = v[(k + 1) * sv], v2 = v[(k + 2) * sv], v3 = v[(k + 3) * sv];
-        for (int64_t r = r0; r < r1; ++r) acc[r] += (x0[r] * v0 + x1[r] * v1) + (x2[r] * v2 + x3[r] * v3);
-      }
-    }
-    for (; k < K; ++k) {
-      const T* x = X + k * sk;
-      const T vk = v[k * sv];
-      if (sr == 1) {
-        for (int64_t r = r0; r < r1; ++r) acc[r] += x[r] * vk;
-      } else {
-        for (int64_t r = r0; r < r1; ++r) acc[r] += x[r * sr] * vk;
-      }
-    }
-  }
-  for (int64_t r = r0; r < r1; ++r) y[r * sy] = beta == T(0) ? alpha * acc[r] : alpha * acc[r] + beta * y[r * sy];
-}
-
-// The same loops compiled twice: with AVX2+FMA, and for the baseline ISA.
-template <typename T>
-FASTNN_TARGET_AVX2 void gemv_rows_avx2(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X, int64_t sr,
-                                       int64_t sk, const T* v, int64_t sv, T beta, T* y, int64_t sy, T* acc) {
-  gemv_rows(r0, r1, K, alpha, X, sr, sk, v, sv, beta, y, sy, acc);
-}
-
-template <typename T>
-void gemv_rows_portable(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X, int64_t sr, int64_t sk, const T* v,
-                        int64_t sv, T beta, T* y, int64_t sy, T* acc) {
-  gemv_rows(r0, r1, K, alpha, X, sr, sk, v, sv, beta, y, sy, acc);
-}
-
-template <typename T>
-void gemv(int64_t R, int64_t K, T alpha, const T* X, int64_t sr, int64_t sk, const T* v, int64_t sv, T beta, T* y,
-          int64_t sy, T* acc, int nt) {
-  const auto rows = cpu_path_avx2() ? &gemv_rows_avx2<T> : &gemv_rows_portable<T>;
+void gemv(const Kernel<T>& kr, int64_t R, int64_t K, T alpha, const T* X, int64_t sr, int64_t sk, const T* v,
+          int64_t sv, T beta, T* y, int64_t sy, T* acc, int nt) {
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-    rows(R * tid / team, R * (tid + 1) / team, K, alpha, X, sr, sk, v, sv, beta, y, sy, acc);
+    kr.gemv_rows(R * tid / team, R * (tid + 1) / team, K, alpha, X, sr, sk, v, sv, beta, y, sy, acc);
   }
 }
 
@@ -298,9 +244,9 @@ void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t 
     for (int64_t b = 0; b < batch; ++b) {
       const Problem<T> q = at(b);
       if (q.N == 1)  // y = A x: rows of A against the column of B
-        gemv(q.M, q.K, q.alpha, q.A, q.sAm, q.sAk, q.B, q.sBk, q.beta, q.C, q.sCm, acc, team);
+        gemv(kr, q.M, q.K, q.alpha, q.A, q.sAm, q.sAk, q.B, q.sBk, q.beta, q.C, q.sCm, acc, team);
       else  // y = x B: columns of B against the row of A
-        gemv(q.N, q.K, q.alpha, q.B, q.sBn, q.sBk, q.A, q.sAk, q.beta, q.C, q.sCn, acc, team);
+        gemv(kr, q.N, q.K, q.alpha, q.B, q.sBn, q.sBk, q.A, q.sAk, q.beta, q.C, q.sCn, acc, team);
     }
     return;
   }
@@ -346,12 +292,7 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const
                   int64_t sCm, int64_t sCn) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
   Problem<T> p{M, N, K, alpha, beta, A, sAm, sAk, B, sBk, sBn, C, sCm, sCn};
-  if constexpr (std::is_same_v<T, float>)
-    run(cpu_path_avx2() ? gemm_detail::kernel_avx2_f32() : gemm_detail::kernel_portable_f32(), batch, p, sAb, sBb,
-        sCb);
-  else
-    run(cpu_path_avx2() ? gemm_detail::kernel_avx2_f64() : gemm_detail::kernel_portable_f64(), batch, p, sAb, sBb,
-        sCb);
+  run(FASTNN_DISPATCH(gemm_kernel<T>)(), batch, p, sAb, sBb, sCb);
 }
 
 template void gemm_batched<float>(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
