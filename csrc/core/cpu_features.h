@@ -82,3 +82,12 @@ const CacheSizes& cache_sizes();
         return &::fastnn::isa_portable::__VA_ARGS__;      \
     }                                                     \
   }())
+
+// Declares the same names in each path's namespace, for host code to reach with FASTNN_DISPATCH:
+//   FASTNN_DECLARE_PER_PATH(namespace pool { template <typename T> void f(const T* x); })
+#define FASTNN_DECLARE_PER_PATH(...)  \
+  namespace fastnn {                  \
+  namespace isa_avx512 { __VA_ARGS__ } \
+  namespace isa_avx2 { __VA_ARGS__ }   \
+  namespace isa_portable { __VA_ARGS__ } \
+  }
