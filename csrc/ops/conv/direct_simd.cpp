@@ -2,6 +2,7 @@
 // direct_kernels.h for what each computes). Register tiles are sized from the path's register
 // count: accumulators plus the vectors loaded per step fill the register file without spilling.
 #include "core/simd/permute.h"
+#include "core/simd/rows.h"
 #include "ops/conv/direct_kernels.h"
 
 namespace fastnn {
@@ -265,37 +266,6 @@ void adjoint(const T* dyw, int64_t Lv, int64_t OCg, const T* wt, const int64_t* 
 
 // ------------------------------------------------------------------ copies
 
-// Rows are short (8 to 60 elements in LeNet and ResNet layers): whole vectors and one masked
-// tail per row, no calls.
-template <typename T>
-FASTNN_SIMD_INLINE void zero_n(T* dst, int64_t n) {
-  constexpr int V = Vec<T>::W;
-  int64_t j = 0;
-  for (; j + V <= n; j += V) store(dst + j, zero<T>());
-  if (j < n) store_n(dst + j, zero<T>(), int(n - j));
-}
-
-template <typename T>
-FASTNN_SIMD_INLINE void copy_n(const T* src, T* dst, int64_t n, Vec<T> add) {
-  constexpr int V = Vec<T>::W;
-  int64_t j = 0;
-  for (; j + V <= n; j += V) store(dst + j, load(src + j) + add);
-  if (j < n) store_n(dst + j, load_n(src + j, int(n - j)) + add, int(n - j));
-}
-
-// dst[j] = src[j * stride] for j < n, reading no further than src[(n - 1) * stride].
-template <typename T>
-FASTNN_SIMD_INLINE void gather_n(const T* src, int64_t stride, int64_t n, T* dst) {
-  constexpr int V = Vec<T>::W;
-  if (stride == 1) return copy_n(src, dst, n, zero<T>());
-  int64_t j = 0;
-  // Even lanes of two vectors, whose last element read, src[2 * j + 2 * V - 1], stays below
-  // src[2 * n - 1].
-  if (stride == 2)
-    for (; j + V + 1 <= n; j += V) store(dst + j, load_even(src + 2 * j));
-  for (; j < n; ++j) dst[j] = src[j * stride];
-}
-
 template <typename T>
 void pad_plane(const T* chan, int64_t H, int64_t W, int64_t sh, int64_t r0, int64_t sw, int64_t c0, int64_t rows,
                int64_t n, T* plane) {
@@ -309,32 +279,25 @@ void pad_plane(const T* chan, int64_t H, int64_t W, int64_t sh, int64_t r0, int6
     T* dst = plane + i * n;
     const int64_t ih = sh * i + r0;
     if (ih < 0 || ih >= H || lo == hi) {
-      zero_n(dst, n);
+      zero_row(dst, n);
       continue;
     }
-    zero_n(dst, lo);
-    gather_n(chan + ih * W + c0 + lo * sw, sw, hi - lo, dst + lo);
-    zero_n(dst + hi, n - hi);
+    zero_row(dst, lo);
+    gather_row(chan + ih * W + c0 + lo * sw, sw, hi - lo, dst + lo);
+    zero_row(dst + hi, n - hi);
   }
 }
 
 template <typename T>
 void copy_rows(const T* src, int64_t lds, T* dst, int64_t ldd, int64_t rows, int64_t cols, T add) {
   const Vec<T> a = set1<T>(add);
-  if (lds == cols && ldd == cols) return copy_n(src, dst, rows * cols, a);
-  for (int64_t r = 0; r < rows; ++r) copy_n(src + r * lds, dst + r * ldd, cols, a);
+  if (lds == cols && ldd == cols) return copy_row(src, dst, rows * cols, a);
+  for (int64_t r = 0; r < rows; ++r) copy_row(src + r * lds, dst + r * ldd, cols, a);
 }
 
 template <typename T>
 void add_rows(const T* src, int64_t lds, T* dst, int64_t ldd, int64_t rows, int64_t cols) {
-  constexpr int V = Vec<T>::W;
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* s = src + r * lds;
-    T* d = dst + r * ldd;
-    int64_t j = 0;
-    for (; j + V <= cols; j += V) store(d + j, load(d + j) + load(s + j));
-    if (j < cols) store_n(d + j, load_n(d + j, int(cols - j)) + load_n(s + j, int(cols - j)), int(cols - j));
-  }
+  for (int64_t r = 0; r < rows; ++r) add_row(src + r * lds, dst + r * ldd, cols);
 }
 
 }  // namespace
