@@ -25,7 +25,8 @@ CASES = [
     (1, 2, 6, 17, 9, 3, 3, (1, 1), (0, 0), (1, 1), 1),     # 15 columns, 9 channels: remainder tiles
     (2, 4, 5, 35, 4, 3, 3, (1, 2), (1, 1), (1, 2), 2),     # groups, dilation and stride 2 along W only
     (3, 5, 12, 8, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),     # 8 columns: split vectors of 16 lanes
-    (4, 3, 10, 6, 8, 3, 5, (1, 1), (1, 2), (1, 1), 1),     # 6 columns in 10: split vectors of 8 lanes
+    (4, 3, 10, 6, 8, 3, 3, (1, 1), (0, 0), (1, 1), 1),     # 4 columns in 6: split vectors of 8 lanes
+    (2, 2, 9, 4, 5, 3, 3, (1, 1), (0, 0), (1, 1), 1),      # 2 columns in 4: split vectors of 4 lanes
     (2, 2, 6, 64, 3, 1, 7, (1, 1), (0, 3), (1, 1), 1),     # 1 x 7 kernel over 64 columns
 ]
 
