@@ -95,29 +95,30 @@ void max_row(const Pool2dShape& s, const T* x, int64_t oh, T* y, int64_t* idx) {
   for (; ow < s.OW; ++ow) max_cell(s, x, oh, ow, y + ow, idx ? idx + ow : nullptr);
 }
 
-// Output row oh of a 2x2 stride-2 max pool: the even and odd columns of the two input rows.
+// Output row oh of a 2x2 stride-2 max pool: the even and odd columns of the two input rows. The
+// position of each maximum in its window, 0, 1, W or W + 1, is tracked in T lanes (exact: the
+// caller keeps W + 1 below 2^24) and widened to int64 once.
 template <typename T>
 void max_row_2x2(const Pool2dShape& s, const T* x, int64_t oh, T* y, int64_t* idx) {
   constexpr int V = Vec<T>::W;
   const T* r0 = x + 2 * oh * s.W;
   const T* r1 = r0 + s.W;
-  const IndexVec<T> o1 = index_set1<T>(1), oW = index_set1<T>(s.W), oW1 = index_set1<T>(s.W + 1);
+  const Vec<T> o1 = set1<T>(T(1)), oW = set1<T>(T(s.W)), oW1 = set1<T>(T(s.W + 1));
   int64_t ow = 0;
   for (; ow < s.OW && s.OW >= V; ow += V) {
     if (ow + V > s.OW) ow = s.OW - V;  // the last vector overlaps the one before
     Vec<T> ae, ao, be, bo;
     deinterleave(r0 + 2 * ow, ae, ao);
     deinterleave(r1 + 2 * ow, be, bo);
-    Vec<T> m = ae;
-    IndexVec<T> sel = index_set1<T>(0);
+    Vec<T> m = ae, at = zero<T>();
     Mask<T> t = take(ao, m);
-    m = select(t, ao, m), sel = index_select(t, o1, sel);
+    m = select(t, ao, m), at = select(t, o1, at);
     t = take(be, m);
-    m = select(t, be, m), sel = index_select(t, oW, sel);
+    m = select(t, be, m), at = select(t, oW, at);
     t = take(bo, m);
-    m = select(t, bo, m), sel = index_select(t, oW1, sel);
+    m = select(t, bo, m), at = select(t, oW1, at);
     store(y + ow, m);
-    if (idx) index_store(idx + ow, index_iota<T>(2 * oh * s.W + 2 * ow, 2) + sel);
+    if (idx) index_store(idx + ow, index_iota<T>(2 * oh * s.W + 2 * ow, 2) + index_from(at));
   }
   for (; ow < s.OW; ++ow) max_cell(s, x, oh, ow, y + ow, idx ? idx + ow : nullptr);
 }
@@ -229,7 +230,7 @@ void avg_backward_plane(const Pool2dShape& s, bool cip, int64_t div, const T* g,
 
 template <typename T>
 void max_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx, int threads) {
-  const bool fast = is_2x2s2(s);
+  const bool fast = is_2x2s2(s) && s.W < (int64_t(1) << 24) - 1;
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t r = 0; r < s.P * s.OH; ++r) {
     const int64_t p = r / s.OH, oh = r % s.OH;
@@ -242,45 +243,61 @@ void max_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx, int threa
 
 template <typename T>
 bool max_backward_2x2(const Pool2dShape& s, const T* dy, const int64_t* idx, T* dx, int threads) {
-  constexpr int V = Vec<T>::W;
-  const int64_t HW = s.H * s.W;
+  constexpr int H = Vec<T>::W / 2;  // windows per vector: each covers two input columns
+  const int64_t W = s.W, OW = s.OW, OH = s.OH, HW = s.H * s.W;
   int64_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(threads)
   for (int64_t p = 0; p < s.P; ++p) {
     T* d = dx + p * HW;
-    const IndexVec<T> i0 = index_set1<T>(0), i1 = index_set1<T>(1), iW = index_set1<T>(s.W),
-                      iW1 = index_set1<T>(s.W + 1);
-    for (int64_t oh = 0; oh < s.OH; ++oh) {
-      T* r0 = d + 2 * oh * s.W;
-      T* r1 = r0 + s.W;
-      const T* g = dy + (p * s.OH + oh) * s.OW;
-      const int64_t* ip = idx + (p * s.OH + oh) * s.OW;
-      const int64_t base = 2 * oh * s.W;
+    // Targets of the first windows of a row, less the row's first element: the two columns of the
+    // upper input row, then of the lower one.
+    const PairIndex<T> step = pair_index_iota<T>(2 * H, 0), c0 = pair_index_iota<T>(0, 2),
+                       c1 = pair_index_iota<T>(1, 2), c2 = pair_index_iota<T>(W, 2), c3 = pair_index_iota<T>(W + 1, 2);
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      T* r0 = d + 2 * oh * W;
+      T* r1 = r0 + W;
+      const T* g = dy + (p * OH + oh) * OW;
+      const int64_t* ip = idx + (p * OH + oh) * OW;
+      // Lanes 2i and 2i + 1 of a row vector are the two columns of window ow + i: each takes the
+      // window's gradient where the window's index points at it (targets e0, o0 in the upper input
+      // row, e1, o1 in the lower). An index at none of the four is counted: the caller then
+      // scatters instead.
+      auto windows = [&](int64_t ow, PairIndex<T> e0, PairIndex<T> o0, PairIndex<T> e1, PairIndex<T> o1) {
+        const PairIndex<T> at = pair_index_load<T>(ip + ow);
+        const Vec<T> gv = load_dup(g + ow), z = zero<T>();
+        const Mask<T> m0 = pair_eq(at, e0, o0), m1 = pair_eq(at, e1, o1);
+        store(r0 + 2 * ow, select(m0, gv, z));
+        store(r1 + 2 * ow, select(m1, gv, z));
+        bad += !pairs_all(m0 | m1);
+      };
+      const int64_t first = 2 * oh * W;
+      const PairIndex<T> f = pair_index_iota<T>(first, 0);
+      PairIndex<T> e0 = c0 + f, o0 = c1 + f, e1 = c2 + f, o1 = c3 + f;
       int64_t ow = 0;
-      // Each index is compared with the four positions of its window: 0, 1, W or W + 1 past the
-      // window's first element. The last vector may overlap the one before: same writes again.
-      for (; ow < s.OW && s.OW >= V; ow += V) {
-        if (ow + V > s.OW) ow = s.OW - V;
-        const IndexVec<T> at = index_load<T>(ip + ow) - index_iota<T>(base + 2 * ow, 2);
-        const Mask<T> m0 = index_eq(at, i0), m1 = index_eq(at, i1), m2 = index_eq(at, iW), m3 = index_eq(at, iW1);
-        const Vec<T> gv = load(g + ow), z = zero<T>();
-        store_interleaved(r0 + 2 * ow, select(m0, gv, z), select(m1, gv, z));
-        store_interleaved(r1 + 2 * ow, select(m2, gv, z), select(m3, gv, z));
-        bad += !all((m0 | m1) | (m2 | m3));
+      for (; ow + H <= OW; ow += H) {
+        windows(ow, e0, o0, e1, o1);
+        e0 = e0 + step, o0 = o0 + step, e1 = e1 + step, o1 = o1 + step;
       }
-      for (; ow < s.OW; ++ow) {
-        const int64_t at = ip[ow] - base - 2 * ow;
+      if (ow < OW && OW >= H) {
+        // The last vector overlaps the one before: the same writes again.
+        const int64_t at = first + 2 * (OW - H);
+        windows(OW - H, pair_index_iota<T>(at, 2), pair_index_iota<T>(at + 1, 2), pair_index_iota<T>(at + W, 2),
+                pair_index_iota<T>(at + W + 1, 2));
+        ow = OW;
+      }
+      for (; ow < OW; ++ow) {
+        const int64_t at = ip[ow] - first - 2 * ow;
         const T v = g[ow];
         r0[2 * ow] = at == 0 ? v : T(0);
         r0[2 * ow + 1] = at == 1 ? v : T(0);
-        r1[2 * ow] = at == s.W ? v : T(0);
-        r1[2 * ow + 1] = at == s.W + 1 ? v : T(0);
-        bad += (at != 0 && at != 1 && at != s.W && at != s.W + 1);
+        r1[2 * ow] = at == W ? v : T(0);
+        r1[2 * ow + 1] = at == W + 1 ? v : T(0);
+        bad += (at != 0 && at != 1 && at != W && at != W + 1);
       }
-      zero_row(r0 + 2 * s.OW, s.W - 2 * s.OW);
-      zero_row(r1 + 2 * s.OW, s.W - 2 * s.OW);
+      zero_row(r0 + 2 * OW, W - 2 * OW);
+      zero_row(r1 + 2 * OW, W - 2 * OW);
     }
-    zero_row(d + 2 * s.OH * s.W, HW - 2 * s.OH * s.W);
+    zero_row(d + 2 * OH * W, HW - 2 * OH * W);
   }
   return bad == 0;
 }
