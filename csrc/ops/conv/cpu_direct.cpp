@@ -472,12 +472,15 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
       k.wgrad(dyw, OCg, block, off.data(), taps, g.Lv, starts.data(), nb * ns, g.split,
               local + gr * OCg * taps * lanes);
     }
-#pragma omp critical
+    // Each thread sums its lanes (in place: weight i's sum lands below the lanes still to read),
+    // then adds one value per weight under the lock.
     for (int64_t i = 0; i < total; ++i) {
       T sum = 0;
       for (int64_t l = 0; l < lanes; ++l) sum += local[i * lanes + l];
-      dw[i] += sum;
+      local[i] = sum;
     }
+#pragma omp critical
+    for (int64_t i = 0; i < total; ++i) dw[i] += local[i];
   }
   return true;
 }
