@@ -2,9 +2,10 @@
 
 Shapes from ANCHORS.md: the LeNet layers and three ResNet-like layers. ``--quick`` uses N=8 for the
 ResNet-like layers. The two libraries are timed alternately, best of several rounds, so that load from
-other processes on a shared machine hits both alike.
+other processes on a shared machine hits both alike. The CPU path in use (FASTNN_CPU_PATH picks one)
+is printed first and noted on every row.
 
-    python bench/bench_conv.py [--quick] [--algo auto|im2col|direct] [--threads N]
+    [FASTNN_CPU_PATH=avx512|avx2|portable] python bench/bench_conv.py [--quick] [--algo auto|im2col|direct] [--threads N]
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def run(device="cpu", quick=False):
         shape = f"N{n} {c}->{oc} {h}x{h} k{k} s{s} p{p}"
         for kind, ff, tf, mult in (("fwd", f_fwd, t_fwd, 1.0), ("fwd+bwd", f_fb, t_fb, 3.0)):
             a, r = interleaved(ff, tf, repeats, 0.2 if quick else 0.5, rounds)
-            note = f"{label}; fastnn {mult * flops / a / 1e6:.0f} GFLOP/s"
+            note = f"{label}; fastnn {mult * flops / a / 1e6:.0f} GFLOP/s, {fastnn._C.cpu_path()} path"
             rows.append(harness.row(f"conv2d {kind}", shape, a, "PyTorch" if r is not None else None, r, note))
     return rows
 
@@ -99,6 +100,7 @@ if __name__ == "__main__":
         fastnn.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
     if "--algo" in sys.argv:
         fastnn._C.set_conv_algorithm(sys.argv[sys.argv.index("--algo") + 1])
+    print(f"fastnn CPU path {fastnn._C.cpu_path()}, {fastnn.get_num_threads()} threads", flush=True)
     for r in run(quick="--quick" in sys.argv):
         ratio = f"{r['ref_ms'] / r['fastnn_ms']:.2f}x" if r.get("ref_ms") else "-"
         print(f"{r['op']:<16} {r['shape']:<30} fastnn {r['fastnn_ms']:8.3f} ms  ref {r['ref_ms'] or 0:8.3f} ms  "

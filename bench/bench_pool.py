@@ -1,5 +1,6 @@
 """max_pool2d and avg_pool2d 2x2 stride 2 on (32, 64, 56, 56), forward and forward+backward, fastnn vs
-PyTorch CPU side by side (same thread count, alternating, best of rounds). ``--quick`` uses N=8."""
+PyTorch CPU side by side (same thread count, alternating, best of rounds). ``--quick`` uses N=8. The CPU
+path in use (FASTNN_CPU_PATH picks one) is printed first and noted on every row."""
 from __future__ import annotations
 
 import os
@@ -56,7 +57,7 @@ def run(device="cpu", quick=False):
             a, r = interleaved(ff, tf, 7, 0.3, 3)
             rows.append(harness.row(f"{name} 2x2 {kind}", f"({n}, 64, 56, 56) f32", a,
                                     "PyTorch" if r is not None else None, r,
-                                    f"fastnn reads the input at {mbytes / a:.1f} GB/s"))
+                                    f"fastnn reads the input at {mbytes / a:.1f} GB/s, {fastnn._C.cpu_path()} path"))
     return rows
 
 
@@ -64,6 +65,7 @@ if __name__ == "__main__":
     import fastnn
     if "--threads" in sys.argv:  # both libraries use this count
         fastnn.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
+    print(f"fastnn CPU path {fastnn._C.cpu_path()}, {fastnn.get_num_threads()} threads", flush=True)
     for r in run(quick="--quick" in sys.argv):
         ratio = f"{r['ref_ms'] / r['fastnn_ms']:.2f}x" if r.get("ref_ms") else "-"
         print(f"{r['op']:<26} {r['shape']:<22} fastnn {r['fastnn_ms']:8.3f} ms  ref {r['ref_ms'] or 0:8.3f} ms  "

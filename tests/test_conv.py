@@ -100,7 +100,7 @@ def test_large_batch_uses_chunks_and_matches(algo):
     _run_case((300, 6, 12, 12, 16, 5, 1, 0, 1, 1), np.float32, rng)
 
 
-def test_non_contiguous_inputs():
+def test_non_contiguous_inputs(cpu_path):
     rng = np.random.default_rng(3)
     base = rng.standard_normal((4, 6, 12, 18))
     x = base[::2, ::2, :, ::2]                      # strided view

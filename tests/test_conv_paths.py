@@ -1,7 +1,8 @@
 """conv2d kernel paths that only some shapes reach, against PyTorch: the forward's tap blocking (blocks
 larger than L1: many channels), the adjoint input-gradient (small outputs, padding beyond dil*(K-1)),
-per-row position vectors (outputs much narrower than the padded rows) and the weight-gradient's
-grouping of small images, each under every algorithm and CPU path."""
+per-row and split (half-vector) position vectors (outputs narrower than the padded rows or than a
+vector), rows around one and two vectors of 16 lanes, and the weight-gradient's grouping of small
+images, each under every algorithm and CPU path."""
 
 import numpy as np
 import pytest
@@ -19,6 +20,14 @@ CASES = [
     (2, 5, 9, 11, 7, 3, 3, (1, 1), (4, 1), (2, 2), 1),     # dilation, padding beyond dil * (K - 1)
     (1, 1, 5, 5, 1, 5, 5, (1, 1), (2, 2), (1, 1), 1),      # one channel, 1 x 1 output rows of 5
     (40, 4, 9, 9, 6, 3, 3, (1, 1), (0, 0), (1, 1), 2),     # groups; 7 x 7 outputs, many small images
+    (2, 3, 9, 33, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),     # 33 columns: two vectors of 16 and one more
+    (2, 4, 7, 31, 6, 3, 3, (2, 2), (1, 1), (1, 1), 1),     # stride 2 to 16 columns
+    (1, 2, 6, 17, 9, 3, 3, (1, 1), (0, 0), (1, 1), 1),     # 15 columns, 9 channels: remainder tiles
+    (2, 4, 5, 35, 4, 3, 3, (1, 2), (1, 1), (1, 2), 2),     # groups, dilation and stride 2 along W only
+    (3, 5, 12, 8, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),     # 8 columns: split vectors of 16 lanes
+    (4, 3, 10, 6, 8, 3, 3, (1, 1), (0, 0), (1, 1), 1),     # 4 columns in 6: split vectors of 8 lanes
+    (2, 2, 9, 4, 5, 3, 3, (1, 1), (0, 0), (1, 1), 1),      # 2 columns in 4: split vectors of 4 lanes
+    (2, 2, 6, 64, 3, 1, 7, (1, 1), (0, 3), (1, 1), 1),     # 1 x 7 kernel over 64 columns
 ]
 
 

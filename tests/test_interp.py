@@ -1,5 +1,5 @@
 """interpolate / Upsample (nearest, linear, bilinear with align_corners) against PyTorch and numpy,
-with backward, gradcheck and bad inputs."""
+with backward, gradcheck and bad inputs, on every CPU path."""
 import numpy as np
 import pytest
 
@@ -17,7 +17,7 @@ CASES = [(dict(size=(26, 20)),), (dict(size=(7, 31)),), (dict(scale_factor=1.5),
 
 @pytest.mark.parametrize("mode,ac", [("nearest", None), ("bilinear", False), ("bilinear", True)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_interpolate_matches_torch(mode, ac, dtype):
+def test_interpolate_matches_torch(mode, ac, dtype, cpu_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 13, 10)).astype(dtype)
     tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -43,7 +43,7 @@ def test_interpolate_1d(mode, ac):
                                    rtol=1e-12, atol=1e-12)
 
 
-def test_numpy_reference_and_non_contiguous():
+def test_numpy_reference_and_non_contiguous(cpu_path):
     x = np.random.default_rng(2).standard_normal((2, 3, 5, 12))[:, :, :, ::2]
     y = kernels.upsample2d(x, "nearest", (10, 12))
     np.testing.assert_array_equal(y, x.repeat(2, axis=2).repeat(2, axis=3))
@@ -92,3 +92,26 @@ def test_bad_arguments():
         kernels.upsample2d(np.zeros((1, 1, 2, 2)), "nearest", (0, 4))
     with pytest.raises(TypeError, match="float32 or float64"):
         kernels.upsample2d(np.zeros((1, 1, 2, 2), np.int32), "nearest", (4, 4))
+
+
+# Rows around one and two vectors of 16 lanes, for the identity and 2x column maps (plain vector
+# copies), the general gather, and downsampling, where input rows are skipped.
+WIDE_SIZES = [((3, 17), (6, 34)), ((5, 33), (5, 33)), ((4, 31), (9, 47)), ((8, 64), (3, 20)), ((2, 16), (7, 32)),
+              ((1, 40), (1, 80)), ((6, 9), (12, 18))]
+
+
+@pytest.mark.parametrize("mode,ac", [("nearest", None), ("bilinear", False), ("bilinear", True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_interpolate_wide_rows_match_torch(mode, ac, dtype, cpu_path):
+    rng = np.random.default_rng(4)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for (h, w), size in WIDE_SIZES:
+        x = rng.standard_normal((2, 3, h, w)).astype(dtype)
+        y = kernels.upsample2d(x, mode, size, bool(ac))
+        ty = TF.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=ac)
+        np.testing.assert_allclose(y, ty.numpy(), rtol=tol, atol=tol, err_msg=str((h, w, size)))
+        g = rng.standard_normal(y.shape).astype(dtype)
+        dx = kernels.upsample2d_backward(g, mode, (h, w), bool(ac))
+        tx = torch.tensor(x, requires_grad=True)
+        TF.interpolate(tx, size=size, mode=mode, align_corners=ac).backward(torch.tensor(g))
+        np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=tol, atol=tol, err_msg=str((h, w, size)))

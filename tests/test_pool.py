@@ -181,3 +181,91 @@ def test_max_unpool_refuses_invalid_indices():
         F.max_unpool2d(y, idx[:, :2], 2)
     out = F.max_unpool2d(y, idx, 2, output_size=(5, 5))     # a larger plane takes the same indices
     assert out.shape == (1, 3, 5, 5) and float(out.sum()) == float(y.sum())
+
+
+# Rows long enough for the vector kernels on every path (4, 8 and 16 lanes of float32; 2, 4 and 8
+# of float64): widths around one and two vectors of 16, strides 1 and 2 (vectorised) and 3
+# (scalar), with windows clipped by padding at both ends of a row.
+# (shape, kernel, stride, padding, dilation, ceil_mode)
+WIDE = [
+    ((2, 3, 6, 33), 2, 2, 0, 1, False),        # 2x2 stride 2: 16 outputs, one input column left over
+    ((1, 2, 5, 62), 2, 2, 0, 1, True),         # 31 outputs: a vector and an overlapping last one
+    ((1, 2, 4, 18), 2, 2, 0, 1, False),        # 9 outputs: fewer than 16 lanes
+    ((2, 2, 7, 40), 3, 1, 1, 1, False),        # stride 1, padding on both sides
+    ((1, 3, 6, 47), 3, 2, 1, 1, True),         # stride 2 with ceil_mode: the last window clipped
+    ((1, 2, 9, 64), (2, 3), (1, 2), (1, 1), (2, 1), False),  # dilation in H
+    ((1, 2, 8, 70), (3, 2), (2, 1), (0, 1), (1, 3), True),   # dilation in W, stride 1
+    ((1, 1, 5, 50), 3, 3, 1, 1, False),        # stride 3: the scalar loop
+    ((1, 1, 3, 16), 3, 1, 0, 1, False),        # 14 outputs, all of them inner columns
+]
+
+
+def _wide_input(rng, shape, dtype, ties):
+    x = rng.standard_normal(shape).astype(dtype)
+    if ties:  # many equal maxima: the first in scan order must win
+        x = np.round(x).astype(dtype)
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_wide_rows_match_torch(cpu_path, dtype, ties):
+    rng = np.random.default_rng(7)
+    for shape, k, s, p, d, cm in WIDE:
+        x = _wide_input(rng, shape, dtype, ties)
+        x.flat[rng.integers(0, x.size, 3)] = np.nan
+        y, idx = kernels.max_pool2d(x, _pair(k), _pair(s), _pair(p), _pair(d), cm)
+        ty, tidx = TF.max_pool2d(_to_t(x), k, s, p, d, cm, return_indices=True)
+        np.testing.assert_array_equal(y, ty.numpy(), err_msg=str((shape, k, s, p, d, cm)))
+        np.testing.assert_array_equal(idx, tidx.numpy(), err_msg=str((shape, k, s, p, d, cm)))
+        g = rng.standard_normal(y.shape).astype(dtype)
+        dx = kernels.max_pool2d_backward(g, idx, shape[2:])
+        tx = _to_t(x, True)
+        TF.max_pool2d(tx, k, s, p, d, cm).backward(_to_t(g))
+        np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool_wide_rows_match_torch(cpu_path, dtype):
+    rng = np.random.default_rng(8)
+    for shape, k, s, p, d, cm in WIDE:
+        if d != 1:
+            continue
+        for cip, div in ((True, None), (False, None), (True, 5)):
+            x = rng.standard_normal(shape).astype(dtype)
+            y = kernels.avg_pool2d(x, _pair(k), _pair(s), _pair(p), cm, cip, div)
+            ty = TF.avg_pool2d(_to_t(x), k, s, p, cm, cip, div)
+            tol = 1e-6 if dtype == np.float32 else 1e-13
+            np.testing.assert_allclose(y, ty.numpy(), rtol=tol, atol=tol, err_msg=str((shape, k, s, p, cm, cip)))
+            g = rng.standard_normal(y.shape).astype(dtype)
+            dx = kernels.avg_pool2d_backward(g, shape[2:], _pair(k), _pair(s), _pair(p), cm, cip, div)
+            tx = _to_t(x, True)
+            TF.avg_pool2d(tx, k, s, p, cm, cip, div).backward(_to_t(g))
+            np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_max_pool_backward_falls_back_for_foreign_indices(cpu_path):
+    # Indices of a 2x2 geometry that point outside their own window (as max_unpool2d may pass): the
+    # write-once path must detect them and the general scatter give the right sum.
+    rng = np.random.default_rng(9)
+    g = rng.standard_normal((2, 3, 5, 20)).astype(np.float32)
+    idx = rng.integers(0, 10 * 40, size=g.shape).astype(np.int64)
+    dx = kernels.max_pool2d_backward(g, idx, (10, 40))
+    ref = np.zeros((2, 3, 10 * 40), np.float32)
+    for n in range(2):
+        for c in range(3):
+            np.add.at(ref[n, c], idx[n, c].ravel(), g[n, c].ravel())
+    np.testing.assert_allclose(dx.reshape(ref.shape), ref, rtol=1e-6, atol=1e-6)
+
+
+def test_pools_non_contiguous_wide(cpu_path):
+    rng = np.random.default_rng(10)
+    base = rng.standard_normal((2, 4, 40, 36)).astype(np.float32)
+    x = base.transpose(0, 1, 3, 2)[:, ::2]        # transposed and strided view: 36 x 40 rows
+    for fn, tfn in ((F.max_pool2d, TF.max_pool2d), (F.avg_pool2d, TF.avg_pool2d)):
+        y = fn(fastnn.from_numpy(x), 3, 2, 1)
+        np.testing.assert_allclose(y.numpy(), tfn(torch.tensor(x), 3, 2, 1).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def _pair(v):
+    return v if isinstance(v, tuple) else (v, v)

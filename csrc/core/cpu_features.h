@@ -13,12 +13,8 @@
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define FASTNN_HAVE_X86 1
-// For kernels not yet written on the SIMD layer: AVX2 functions reached only on the avx2 and
-// avx512 paths.
-#define FASTNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #else
 #define FASTNN_HAVE_X86 0
-#define FASTNN_TARGET_AVX2
 #endif
 
 namespace fastnn {
@@ -40,9 +36,6 @@ const char* cpu_path_label(CpuPath p);
 std::vector<CpuPath> cpu_paths_built();
 // Why `p` cannot run here ("" when it can).
 std::string cpu_path_unsupported_reason(CpuPath p);
-
-// Kept for kernels not yet written on the SIMD layer: true on the avx2 and avx512 paths.
-inline bool cpu_path_avx2() { return cpu_path() != CpuPath::portable; }
 
 // The vector extensions found (avx2, fma, avx512f, avx512bw, ...), and whether the OS saves
 // the AVX (YMM) and AVX-512 (opmask, ZMM) register state.
@@ -90,3 +83,12 @@ const CacheSizes& cache_sizes();
         return &::fastnn::isa_portable::__VA_ARGS__;      \
     }                                                     \
   }())
+
+// Declares the same names in each path's namespace, for host code to reach with FASTNN_DISPATCH:
+//   FASTNN_DECLARE_PER_PATH(namespace pool { template <typename T> void f(const T* x); })
+#define FASTNN_DECLARE_PER_PATH(...)  \
+  namespace fastnn {                  \
+  namespace isa_avx512 { __VA_ARGS__ } \
+  namespace isa_avx2 { __VA_ARGS__ }   \
+  namespace isa_portable { __VA_ARGS__ } \
+  }

@@ -1,103 +1,61 @@
 // Convolution by im2col + the project's GEMM, with the batch processed in chunks so the
-// column buffer stays bounded (a few MB) whatever N is. Shapes whose per-thread buffers are
-// bounded go to the direct kernels of conv_direct.cpp first, which avoid the column buffer.
+// column buffer stays bounded (sized from the caches) whatever N is. Shapes whose per-thread
+// buffers are bounded go to the direct kernels of cpu_direct.cpp first, which avoid the column
+// buffer. The column loops are in im2col_simd.cpp.
 #include "ops/conv/cpu.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "ops/conv/cpu_direct.h"
 #include "core/cpu_features.h"
+#include "ops/conv/cpu_direct.h"
+#include "ops/conv/im2col_kernels.h"
 #include "ops/gemm/cpu.h"
 
 namespace fastnn {
 namespace {
 
-
-// Elements of the column buffer per chunk: large enough for an efficient GEMM, small
-// enough to stay in the last-level cache for the shapes this library trains.
-constexpr int64_t kColBudget = int64_t(1) << 20;
+// Elements of the column buffer per chunk: large enough for an efficient GEMM, small enough to
+// stay in the last-level cache (an eighth of it: 4 MB of Zen 3's 32 MB, where this was tuned).
+template <typename T>
+int64_t col_budget() {
+  return std::max(cache_sizes().l2, cache_sizes().l3 / 8) / (int64_t)sizeof(T);
+}
 
 // The input-gradient's column buffer is written by the GEMM and read back by col2im at once,
-// each thread on its own images: a chunk that fits the threads' L2 caches is read from there.
-constexpr int64_t kColBudgetL2 = int64_t(1) << 17;
+// each thread on its own images: a chunk that fits one L2 cache is read from there.
+template <typename T>
+int64_t col_budget_l2() {
+  return cache_sizes().l2 / (int64_t)sizeof(T);
+}
 
-int64_t chunk_images(const Conv2dShape& s, int64_t budget = kColBudget) {
+int64_t chunk_images(const Conv2dShape& s, int64_t budget) {
   const int64_t per_image = (s.C / s.groups) * s.KH * s.KW * s.OH * s.OW;
   return std::max<int64_t>(1, std::min<int64_t>(s.N, budget / std::max<int64_t>(per_image, 1)));
 }
 
-// Output columns ow whose input column ow * stride + off lies in [0, W): [lo, hi).
-inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t OW, int64_t& lo, int64_t& hi) {
-  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  hi = W - off <= 0 ? 0 : (W - off + stride - 1) / stride;
-  lo = std::min(lo, OW);
-  hi = std::max(lo, std::min(hi, OW));
-}
-
-// col[(c, kh, kw), (image, oh, ow)] for images [n0, n0 + nb) and the channels of group g.
+// The column loops of the CPU path in use (im2col_simd.cpp), each with its thread count.
 template <typename T>
 void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t nb, int64_t g, T* col) {
-  const int64_t Cg = s.C / s.groups, KK = s.KH * s.KW, OHW = s.OH * s.OW, ld = nb * OHW;
-  const int64_t rows = Cg * KK;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(rows * nb * OHW))
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t nl = 0; nl < nb; ++nl) {
-      const int64_t c = r / KK, kh = (r % KK) / s.KW, kw = r % s.KW;
-      const T* xp = x + ((n0 + nl) * s.C + g * Cg + c) * s.H * s.W;
-      T* dst = col + r * ld + nl * OHW;
-      const int64_t off = kw * s.dil_w - s.pad_w;
-      int64_t lo, hi;
-      valid_range(off, s.stride_w, s.W, s.OW, lo, hi);
-      for (int64_t oh = 0; oh < s.OH; ++oh, dst += s.OW) {
-        const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dil_h;
-        if (ih < 0 || ih >= s.H || lo == hi) {
-          std::fill(dst, dst + s.OW, T(0));
-          continue;
-        }
-        const T* src = xp + ih * s.W + off;
-        std::fill(dst, dst + lo, T(0));
-        if (s.stride_w == 1) {
-          std::memcpy(dst + lo, src + lo, (hi - lo) * sizeof(T));
-        } else {
-          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * s.stride_w];
-        }
-        std::fill(dst + hi, dst + s.OW, T(0));
-      }
-    }
+  const int64_t work = (s.C / s.groups) * s.KH * s.KW * nb * s.OH * s.OW;
+  FASTNN_DISPATCH(conv::im2col<T>)(s, x, n0, nb, g, col, threads_for(work));
 }
 
-// dx[image, c] += sum over taps of dcol: each thread owns whole (image, channel) planes.
 template <typename T>
 void col2im(const Conv2dShape& s, const T* col, int64_t n0, int64_t nb, int64_t g, T* dx) {
-  const int64_t Cg = s.C / s.groups, KK = s.KH * s.KW, OHW = s.OH * s.OW, ld = nb * OHW;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(nb * Cg * KK * OHW))
-  for (int64_t nl = 0; nl < nb; ++nl)
-    for (int64_t c = 0; c < Cg; ++c) {
-      T* xp = dx + ((n0 + nl) * s.C + g * Cg + c) * s.H * s.W;
-      // kw outermost: consecutive row additions then touch either other rows or exactly the same
-      // elements, never a partly overlapping range still in the store buffer (which stalls loads).
-      for (int64_t kw = 0; kw < s.KW; ++kw)
-        for (int64_t kh = 0; kh < s.KH; ++kh) {
-          const T* src = col + (c * KK + kh * s.KW + kw) * ld + nl * OHW;
-          const int64_t off = kw * s.dil_w - s.pad_w;
-          int64_t lo, hi;
-          valid_range(off, s.stride_w, s.W, s.OW, lo, hi);
-          if (lo == hi) continue;
-          for (int64_t oh = 0; oh < s.OH; ++oh) {
-            const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dil_h;
-            if (ih < 0 || ih >= s.H) continue;
-            T* drow = xp + ih * s.W + off;
-            const T* srow = src + oh * s.OW;
-            if (s.stride_w == 1) {
-              for (int64_t ow = lo; ow < hi; ++ow) drow[ow] += srow[ow];
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) drow[ow * s.stride_w] += srow[ow];
-            }
-          }
-        }
-    }
+  const int64_t work = (s.C / s.groups) * s.KH * s.KW * nb * s.OH * s.OW;
+  FASTNN_DISPATCH(conv::col2im<T>)(s, col, n0, nb, g, dx, threads_for(work));
+}
+
+template <typename T>
+void scatter_rows(const Conv2dShape& s, const T* buf, const T* bias, int64_t n0, int64_t nb, int64_t g, T* y) {
+  FASTNN_DISPATCH(conv::scatter_rows<T>)(s, buf, bias, n0, nb, g, y, threads_for(s.OC / s.groups * nb * s.OH * s.OW));
+}
+
+template <typename T>
+void add_bias(const Conv2dShape& s, const T* bias, int64_t n0, int64_t nb, T* y) {
+  FASTNN_DISPATCH(conv::add_bias<T>)(s, bias, n0, nb, y, threads_for(nb * s.OC * s.OH * s.OW));
 }
 
 // buf[oc, (image, p)] = dy[n0 + image, g * OCg + oc, p]: one matrix for one GEMM per chunk.
@@ -111,34 +69,9 @@ void gather_rows(const Conv2dShape& s, const T* dy, int64_t n0, int64_t nb, int6
 }
 
 template <typename T>
-void scatter_rows(const Conv2dShape& s, const T* buf, const T* bias, int64_t n0, int64_t nb, int64_t g, T* y) {
-  const int64_t OCg = s.OC / s.groups, OHW = s.OH * s.OW;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(OCg * nb * OHW))
-  for (int64_t nl = 0; nl < nb; ++nl)
-    for (int64_t oc = 0; oc < OCg; ++oc) {
-      const T* src = buf + (oc * nb + nl) * OHW;
-      T* dst = y + ((n0 + nl) * s.OC + g * OCg + oc) * OHW;
-      const T b = bias ? bias[g * OCg + oc] : T(0);
-      for (int64_t p = 0; p < OHW; ++p) dst[p] = src[p] + b;
-    }
-}
-
-template <typename T>
-void add_bias(const Conv2dShape& s, const T* bias, int64_t n0, int64_t nb, T* y) {
-  const int64_t OHW = s.OH * s.OW;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(nb * s.OC * OHW))
-  for (int64_t nl = 0; nl < nb; ++nl)
-    for (int64_t oc = 0; oc < s.OC; ++oc) {
-      T* dst = y + ((n0 + nl) * s.OC + oc) * OHW;
-      const T b = bias[oc];
-      for (int64_t p = 0; p < OHW; ++p) dst[p] += b;
-    }
-}
-
-template <typename T>
 void forward_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, CKK = Cg * s.KH * s.KW, OHW = s.OH * s.OW;
-  const int64_t nbmax = chunk_images(s);
+  const int64_t nbmax = chunk_images(s, col_budget<T>());
   std::vector<T> col(CKK * nbmax * OHW), buf(nbmax > 1 ? OCg * nbmax * OHW : 0);
   for (int64_t n0 = 0; n0 < s.N; n0 += nbmax) {
     const int64_t nb = std::min(nbmax, s.N - n0), ld = nb * OHW;
@@ -160,7 +93,7 @@ void forward_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias,
 template <typename T>
 void backward_input_im2col(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, CKK = Cg * s.KH * s.KW, OHW = s.OH * s.OW;
-  const int64_t nbmax = chunk_images(s, kColBudgetL2);
+  const int64_t nbmax = chunk_images(s, col_budget_l2<T>());
   std::vector<T> col(CKK * nbmax * OHW);
   for (int64_t n0 = 0; n0 < s.N; n0 += nbmax) {
     const int64_t nb = std::min(nbmax, s.N - n0), ld = nb * OHW;
@@ -178,7 +111,7 @@ void backward_input_im2col(const Conv2dShape& s, const T* dy, const T* w, T* dx)
 template <typename T>
 void backward_weight_im2col(const Conv2dShape& s, const T* x, const T* dy, T* dw) {
   const int64_t Cg = s.C / s.groups, OCg = s.OC / s.groups, CKK = Cg * s.KH * s.KW, OHW = s.OH * s.OW;
-  const int64_t nbmax = chunk_images(s);
+  const int64_t nbmax = chunk_images(s, col_budget<T>());
   std::vector<T> col(CKK * nbmax * OHW), buf(nbmax > 1 ? OCg * nbmax * OHW : 0);
   for (int64_t n0 = 0; n0 < s.N; n0 += nbmax) {
     const int64_t nb = std::min(nbmax, s.N - n0), ld = nb * OHW;

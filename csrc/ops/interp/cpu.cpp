@@ -1,6 +1,6 @@
-// Resampling tables (source index and weights per output row / column) are computed once
-// per call; the planes are then processed in parallel, one plane per task in the backward
-// passes so that the scatter-adds of a plane never race.
+// Resampling tables (source index and weights per output row / column) are computed here once
+// per call; the loops over the planes run on the SIMD layer (interp_simd.cpp), one plane per
+// task in the backward passes so that the scatter-adds of a plane never race.
 #include "ops/interp/cpu.h"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "ops/interp/interp_kernels.h"
 
 namespace fastnn {
 
@@ -28,10 +29,21 @@ std::vector<int64_t> nearest_table(int64_t in, int64_t out, double scale) {
   return t;
 }
 
+interp::Columns columns(const std::vector<int64_t>& t, int64_t in) {
+  const int64_t out = (int64_t)t.size();
+  bool same = out == in, twice = out == 2 * in;
+  for (int64_t o = 0; o < out; ++o) {
+    same = same && t[o] == o;
+    twice = twice && t[o] == o / 2;
+  }
+  return same ? interp::Columns::same : twice ? interp::Columns::twice : interp::Columns::general;
+}
+
 template <typename T>
 struct Linear {
   std::vector<int64_t> i0, i1;
   std::vector<T> w0, w1;
+  interp::LinearAxis<T> axis() const { return {i0.data(), i1.data(), w0.data(), w1.data()}; }
 };
 
 // PyTorch's area_pixel_compute_scale / area_pixel_compute_source_index in the op type.
@@ -62,28 +74,16 @@ template <typename T>
 void upsample_nearest2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, double scale_h,
                                 double scale_w, const T* x, T* y) {
   const auto th = nearest_table(H, OH, scale_h), tw = nearest_table(W, OW, scale_w);
-#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
-  for (int64_t r = 0; r < P * OH; ++r) {
-    const T* src = x + (r / OH) * H * W + th[r % OH] * W;
-    T* dst = y + r * OW;
-    for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[tw[ow]];
-  }
+  FASTNN_DISPATCH(interp::nearest_forward<T>)(P, H, W, OH, OW, th.data(), tw.data(), columns(tw, W), x, y,
+                                              threads_for(P * (H * W + OH * OW)));
 }
 
 template <typename T>
 void upsample_nearest2d_backward(int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW, double scale_h,
                                  double scale_w, const T* dy, T* dx) {
   const auto th = nearest_table(H, OH, scale_h), tw = nearest_table(W, OW, scale_w);
-#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
-  for (int64_t p = 0; p < P; ++p) {
-    T* d = dx + p * H * W;
-    std::fill(d, d + H * W, T(0));
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      const T* g = dy + (p * OH + oh) * OW;
-      T* row = d + th[oh] * W;
-      for (int64_t ow = 0; ow < OW; ++ow) row[tw[ow]] += g[ow];
-    }
-  }
+  FASTNN_DISPATCH(interp::nearest_backward<T>)(P, H, W, OH, OW, th.data(), tw.data(), columns(tw, W), dy, dx,
+                                               threads_for(P * (H * W + OH * OW)));
 }
 
 template <typename T>
@@ -91,18 +91,9 @@ void upsample_bilinear2d_forward(int64_t P, int64_t H, int64_t W, int64_t OH, in
                                  double scale_h, double scale_w, const T* x, T* y) {
   const auto th = linear_table<T>(H, OH, align_corners, scale_h);
   const auto tw = linear_table<T>(W, OW, align_corners, scale_w);
-#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
-  for (int64_t r = 0; r < P * OH; ++r) {
-    const int64_t p = r / OH, oh = r % OH;
-    const T* r0 = x + p * H * W + th.i0[oh] * W;
-    const T* r1 = x + p * H * W + th.i1[oh] * W;
-    const T h0 = th.w0[oh], h1 = th.w1[oh];
-    T* dst = y + r * OW;
-    for (int64_t ow = 0; ow < OW; ++ow) {
-      const int64_t a = tw.i0[ow], b = tw.i1[ow];
-      dst[ow] = h0 * (tw.w0[ow] * r0[a] + tw.w1[ow] * r0[b]) + h1 * (tw.w0[ow] * r1[a] + tw.w1[ow] * r1[b]);
-    }
-  }
+  const int threads = threads_for(P * (H * W + OH * OW));
+  std::vector<T> scratch(threads * 2 * OW);
+  FASTNN_DISPATCH(interp::bilinear_forward<T>)(P, H, W, OH, OW, th.axis(), tw.axis(), x, y, scratch.data(), threads);
 }
 
 template <typename T>
@@ -110,24 +101,10 @@ void upsample_bilinear2d_backward(int64_t P, int64_t H, int64_t W, int64_t OH, i
                                   double scale_h, double scale_w, const T* dy, T* dx) {
   const auto th = linear_table<T>(H, OH, align_corners, scale_h);
   const auto tw = linear_table<T>(W, OW, align_corners, scale_w);
-#pragma omp parallel for schedule(static) num_threads(threads_for(P * (H * W + OH * OW)))
-  for (int64_t p = 0; p < P; ++p) {
-    T* d = dx + p * H * W;
-    std::fill(d, d + H * W, T(0));
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      T* r0 = d + th.i0[oh] * W;
-      T* r1 = d + th.i1[oh] * W;
-      const T h0 = th.w0[oh], h1 = th.w1[oh];
-      const T* g = dy + (p * OH + oh) * OW;
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        const int64_t a = tw.i0[ow], b = tw.i1[ow];
-        r0[a] += h0 * tw.w0[ow] * g[ow];
-        r0[b] += h0 * tw.w1[ow] * g[ow];
-        r1[a] += h1 * tw.w0[ow] * g[ow];
-        r1[b] += h1 * tw.w1[ow] * g[ow];
-      }
-    }
-  }
+  const int threads = threads_for(P * (H * W + OH * OW));
+  std::vector<T> scratch(threads * 2 * OW);
+  FASTNN_DISPATCH(interp::bilinear_backward<T>)(P, H, W, OH, OW, th.axis(), tw.axis(), dy, dx, scratch.data(),
+                                                threads);
 }
 
 #define FASTNN_INTERP_INSTANTIATE(T)                                                                              \
