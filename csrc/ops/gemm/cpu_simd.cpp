@@ -235,10 +235,11 @@ FASTNN_SIMD_INLINE void pack_b_strip(int n, int64_t kc, const T* b, int64_t sk, 
     return;
   }
   if (sk == 1) {
-    for (int64_t k = 0; k < kc; k += W) {
-      const int kb = int(min64(W, kc - k));
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
+    // One vector of columns at a time over all of k: W source rows streamed at once, few
+    // enough for the hardware prefetcher to follow.
+    for (int v = 0; v < NV; ++v) {
+      for (int64_t k = 0; k < kc; k += W) {
+        const int kb = int(min64(W, kc - k));
         V r[W];
         if (n == NR && kb == W) {
           // A full block: unconditional loads keep it in registers.
