@@ -328,6 +328,8 @@ def test_paths_hold_only_their_instructions():
         pytest.skip("objdump (binutils) is not installed")
     so = _C.__file__
     funcs = _functions(so)
+    if not any("fastnn::" in name for name in funcs):
+        pytest.skip(f"{os.path.basename(so)} was stripped of its symbol table: its functions cannot be told apart")
     wide_avx512 = re.compile(r"%zmm|%k[0-7]\b|%[xy]mm(1[6-9]|2[0-9]|3[01])\b")
     found = {"isa_portable": 0, "isa_avx2": 0, "isa_avx512": 0}
     bad = []
