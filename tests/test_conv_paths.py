@@ -28,6 +28,7 @@ CASES = [
     (4, 3, 10, 6, 8, 3, 3, (1, 1), (0, 0), (1, 1), 1),     # 4 columns in 6: split vectors of 8 lanes
     (2, 2, 9, 4, 5, 3, 3, (1, 1), (0, 0), (1, 1), 1),      # 2 columns in 4: split vectors of 4 lanes
     (2, 2, 6, 64, 3, 1, 7, (1, 1), (0, 3), (1, 1), 1),     # 1 x 7 kernel over 64 columns
+    (1, 2, 5, 71, 3, 3, 3, (2, 2), (1, 1), (1, 1), 1),     # stride 2 to 36 columns: vector stride-2 gathers
 ]
 
 

@@ -1,12 +1,9 @@
 // 64-bit element indices lane for lane beside a Vec<T>: IndexVec<T> holds Vec<T>::W int64 values,
-// so an argmax can follow a vector of maxima (select with the same Mask<T>) and stored int64
-// indices can be compared with positions to give a Mask<T> (the backward of max pooling).
+// so an argmax can follow a vector of maxima (select with the same Mask<T>).
 //
 //   index_set1<T>(x), index_iota<T>(start, step)    lanes x, or start + step * i
-//   index_load<T>(p), index_load_n<T>(p, n)         n < W leaves the other lanes 0
-//   index_store(p, a), index_store_n(p, a, n)
-//   a + b, a - b
-//   index_eq(a, b) -> Mask<T>,  index_select(m, a, b): a where m, else b
+//   index_store(p, a), a + b
+//   index_select(m, a, b)                           a where m, else b
 //   index_from(v)                                   lanes of v (whole numbers below 2^31 in
 //                                                   magnitude) as int64
 //
@@ -39,10 +36,6 @@ struct IndexVec<double> {
   __m512i v;
 };
 
-namespace detail {
-FASTNN_SIMD_INLINE __mmask8 first_n_mask8(int n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n < 0 ? 0 : n)) - 1u); }
-}  // namespace detail
-
 template <typename T>
 FASTNN_SIMD_INLINE IndexVec<T> index_set1(int64_t x);
 template <>
@@ -67,57 +60,16 @@ FASTNN_SIMD_INLINE IndexVec<double> index_iota<double>(int64_t start, int64_t st
   const __m512i i = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
   return {_mm512_add_epi64(_mm512_set1_epi64(start), _mm512_mullo_epi64(i, _mm512_set1_epi64(step)))};
 }
-template <typename T>
-FASTNN_SIMD_INLINE IndexVec<T> index_load(const int64_t* p);
-template <>
-FASTNN_SIMD_INLINE IndexVec<float> index_load<float>(const int64_t* p) {
-  return {_mm512_loadu_si512(p), _mm512_loadu_si512(p + 8)};
-}
-template <>
-FASTNN_SIMD_INLINE IndexVec<double> index_load<double>(const int64_t* p) {
-  return {_mm512_loadu_si512(p)};
-}
-template <typename T>
-FASTNN_SIMD_INLINE IndexVec<T> index_load_n(const int64_t* p, int n);
-template <>
-FASTNN_SIMD_INLINE IndexVec<float> index_load_n<float>(const int64_t* p, int n) {
-  return {_mm512_maskz_loadu_epi64(detail::first_n_mask8(n), p),
-          _mm512_maskz_loadu_epi64(detail::first_n_mask8(n - 8), p + 8)};
-}
-template <>
-FASTNN_SIMD_INLINE IndexVec<double> index_load_n<double>(const int64_t* p, int n) {
-  return {_mm512_maskz_loadu_epi64(detail::first_n_mask8(n), p)};
-}
 FASTNN_SIMD_INLINE void index_store(int64_t* p, IndexVec<float> a) {
   _mm512_storeu_si512(p, a.lo);
   _mm512_storeu_si512(p + 8, a.hi);
 }
 FASTNN_SIMD_INLINE void index_store(int64_t* p, IndexVec<double> a) { _mm512_storeu_si512(p, a.v); }
-FASTNN_SIMD_INLINE void index_store_n(int64_t* p, IndexVec<float> a, int n) {
-  _mm512_mask_storeu_epi64(p, detail::first_n_mask8(n), a.lo);
-  _mm512_mask_storeu_epi64(p + 8, detail::first_n_mask8(n - 8), a.hi);
-}
-FASTNN_SIMD_INLINE void index_store_n(int64_t* p, IndexVec<double> a, int n) {
-  _mm512_mask_storeu_epi64(p, detail::first_n_mask8(n), a.v);
-}
 FASTNN_SIMD_INLINE IndexVec<float> operator+(IndexVec<float> a, IndexVec<float> b) {
   return {_mm512_add_epi64(a.lo, b.lo), _mm512_add_epi64(a.hi, b.hi)};
 }
 FASTNN_SIMD_INLINE IndexVec<double> operator+(IndexVec<double> a, IndexVec<double> b) {
   return {_mm512_add_epi64(a.v, b.v)};
-}
-FASTNN_SIMD_INLINE IndexVec<float> operator-(IndexVec<float> a, IndexVec<float> b) {
-  return {_mm512_sub_epi64(a.lo, b.lo), _mm512_sub_epi64(a.hi, b.hi)};
-}
-FASTNN_SIMD_INLINE IndexVec<double> operator-(IndexVec<double> a, IndexVec<double> b) {
-  return {_mm512_sub_epi64(a.v, b.v)};
-}
-FASTNN_SIMD_INLINE Mask<float> index_eq(IndexVec<float> a, IndexVec<float> b) {
-  const unsigned lo = _mm512_cmpeq_epi64_mask(a.lo, b.lo), hi = _mm512_cmpeq_epi64_mask(a.hi, b.hi);
-  return {__mmask16(lo | (hi << 8))};
-}
-FASTNN_SIMD_INLINE Mask<double> index_eq(IndexVec<double> a, IndexVec<double> b) {
-  return {_mm512_cmpeq_epi64_mask(a.v, b.v)};
 }
 FASTNN_SIMD_INLINE IndexVec<float> index_select(Mask<float> m, IndexVec<float> a, IndexVec<float> b) {
   return {_mm512_mask_blend_epi64(__mmask8(m.m), b.lo, a.lo), _mm512_mask_blend_epi64(__mmask8(m.m >> 8), b.hi, a.hi)};
@@ -230,60 +182,16 @@ template <>
 FASTNN_SIMD_INLINE IndexVec<double> index_iota<double>(int64_t start, int64_t step) {
   return {_mm256_setr_epi64x(start, start + step, start + 2 * step, start + 3 * step)};
 }
-template <typename T>
-FASTNN_SIMD_INLINE IndexVec<T> index_load(const int64_t* p);
-template <>
-FASTNN_SIMD_INLINE IndexVec<float> index_load<float>(const int64_t* p) {
-  return {_mm256_loadu_si256((const __m256i*)p), _mm256_loadu_si256((const __m256i*)(p + 4))};
-}
-template <>
-FASTNN_SIMD_INLINE IndexVec<double> index_load<double>(const int64_t* p) {
-  return {_mm256_loadu_si256((const __m256i*)p)};
-}
-template <typename T>
-FASTNN_SIMD_INLINE IndexVec<T> index_load_n(const int64_t* p, int n);
-template <>
-FASTNN_SIMD_INLINE IndexVec<float> index_load_n<float>(const int64_t* p, int n) {
-  return {_mm256_maskload_epi64((const long long*)p, detail::first_n_epi64(n)),
-          _mm256_maskload_epi64((const long long*)(p + 4), detail::first_n_epi64(n - 4))};
-}
-template <>
-FASTNN_SIMD_INLINE IndexVec<double> index_load_n<double>(const int64_t* p, int n) {
-  return {_mm256_maskload_epi64((const long long*)p, detail::first_n_epi64(n))};
-}
 FASTNN_SIMD_INLINE void index_store(int64_t* p, IndexVec<float> a) {
   _mm256_storeu_si256((__m256i*)p, a.lo);
   _mm256_storeu_si256((__m256i*)(p + 4), a.hi);
 }
 FASTNN_SIMD_INLINE void index_store(int64_t* p, IndexVec<double> a) { _mm256_storeu_si256((__m256i*)p, a.v); }
-FASTNN_SIMD_INLINE void index_store_n(int64_t* p, IndexVec<float> a, int n) {
-  _mm256_maskstore_epi64((long long*)p, detail::first_n_epi64(n), a.lo);
-  _mm256_maskstore_epi64((long long*)(p + 4), detail::first_n_epi64(n - 4), a.hi);
-}
-FASTNN_SIMD_INLINE void index_store_n(int64_t* p, IndexVec<double> a, int n) {
-  _mm256_maskstore_epi64((long long*)p, detail::first_n_epi64(n), a.v);
-}
 FASTNN_SIMD_INLINE IndexVec<float> operator+(IndexVec<float> a, IndexVec<float> b) {
   return {_mm256_add_epi64(a.lo, b.lo), _mm256_add_epi64(a.hi, b.hi)};
 }
 FASTNN_SIMD_INLINE IndexVec<double> operator+(IndexVec<double> a, IndexVec<double> b) {
   return {_mm256_add_epi64(a.v, b.v)};
-}
-FASTNN_SIMD_INLINE IndexVec<float> operator-(IndexVec<float> a, IndexVec<float> b) {
-  return {_mm256_sub_epi64(a.lo, b.lo), _mm256_sub_epi64(a.hi, b.hi)};
-}
-FASTNN_SIMD_INLINE IndexVec<double> operator-(IndexVec<double> a, IndexVec<double> b) {
-  return {_mm256_sub_epi64(a.v, b.v)};
-}
-// The low 32 bits of each 64-bit lane result, lanes 0-3 from a and 4-7 from b.
-FASTNN_SIMD_INLINE Mask<float> index_eq(IndexVec<float> a, IndexVec<float> b) {
-  const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-  const __m256i lo = _mm256_permutevar8x32_epi32(_mm256_cmpeq_epi64(a.lo, b.lo), pick);
-  const __m256i hi = _mm256_permutevar8x32_epi32(_mm256_cmpeq_epi64(a.hi, b.hi), pick);
-  return {_mm256_castsi256_ps(_mm256_permute2x128_si256(lo, hi, 0x20))};
-}
-FASTNN_SIMD_INLINE Mask<double> index_eq(IndexVec<double> a, IndexVec<double> b) {
-  return {_mm256_castsi256_pd(_mm256_cmpeq_epi64(a.v, b.v))};
 }
 FASTNN_SIMD_INLINE IndexVec<float> index_select(Mask<float> m, IndexVec<float> a, IndexVec<float> b) {
   const __m256i mi = _mm256_castps_si256(m.m);
@@ -384,38 +292,12 @@ FASTNN_SIMD_INLINE IndexVec<T> index_iota(int64_t start, int64_t step) {
   return r;
 }
 template <typename T>
-FASTNN_SIMD_INLINE IndexVec<T> index_load(const int64_t* p) {
-  IndexVec<T> r;
-  std::memcpy(&r.v, p, sizeof(r.v));
-  return r;
-}
-template <typename T>
-FASTNN_SIMD_INLINE IndexVec<T> index_load_n(const int64_t* p, int n) {
-  IndexVec<T> r = index_set1<T>(0);
-  for (int i = 0; i < n && i < Vec<T>::W; ++i) r.v[i] = p[i];
-  return r;
-}
-template <typename T>
 FASTNN_SIMD_INLINE void index_store(int64_t* p, IndexVec<T> a) {
   std::memcpy(p, &a.v, sizeof(a.v));
 }
 template <typename T>
-FASTNN_SIMD_INLINE void index_store_n(int64_t* p, IndexVec<T> a, int n) {
-  for (int i = 0; i < n && i < Vec<T>::W; ++i) p[i] = a.v[i];
-}
-template <typename T>
 FASTNN_SIMD_INLINE IndexVec<T> operator+(IndexVec<T> a, IndexVec<T> b) {
   return {a.v + b.v};
-}
-template <typename T>
-FASTNN_SIMD_INLINE IndexVec<T> operator-(IndexVec<T> a, IndexVec<T> b) {
-  return {a.v - b.v};
-}
-template <typename T>
-FASTNN_SIMD_INLINE Mask<T> index_eq(IndexVec<T> a, IndexVec<T> b) {
-  Mask<T> m;
-  for (int i = 0; i < Vec<T>::W; ++i) m.m[i] = a.v[i] == b.v[i] ? -1 : 0;
-  return m;
 }
 template <typename T>
 FASTNN_SIMD_INLINE IndexVec<T> index_select(Mask<T> m, IndexVec<T> a, IndexVec<T> b) {

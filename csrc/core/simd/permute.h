@@ -4,6 +4,7 @@
 //   deinterleave(p, even, odd)   even = p[0], p[2], ..., p[2W-2]; odd = p[1], ..., p[2W-1]
 //   load_even(p)                 the `even` half of deinterleave (reads p[0 .. 2W-1])
 //   store_interleaved(p, a, b)   p[2i] = a[i], p[2i+1] = b[i] for i < W (writes p[0 .. 2W-1])
+//   store_dup(p, a)              p[2i] = p[2i+1] = a[i] for i < W (writes p[0 .. 2W-1])
 //   load_dup(p)                  lanes p[0], p[0], p[1], p[1], ..., p[W/2-1], p[W/2-1]
 //   load_halves(lo, hi)          lanes lo[0 .. W/2-1], then hi[0 .. W/2-1]
 //   store_halves(lo, hi, a)      the inverse: the low half of a to lo, the high half to hi
@@ -50,6 +51,16 @@ FASTNN_SIMD_INLINE void store_interleaved(double* p, Vec<double> a, Vec<double> 
   _mm512_storeu_pd(p + 8, _mm512_permutex2var_pd(a.v, _mm512_add_epi64(lo, _mm512_set1_epi64(4)), b.v));
 }
 
+FASTNN_SIMD_INLINE void store_dup(float* p, Vec<float> a) {
+  const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  _mm512_storeu_ps(p, _mm512_permutexvar_ps(lo, a.v));
+  _mm512_storeu_ps(p + 16, _mm512_permutexvar_ps(_mm512_add_epi32(lo, _mm512_set1_epi32(8)), a.v));
+}
+FASTNN_SIMD_INLINE void store_dup(double* p, Vec<double> a) {
+  const __m512i lo = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
+  _mm512_storeu_pd(p, _mm512_permutexvar_pd(lo, a.v));
+  _mm512_storeu_pd(p + 8, _mm512_permutexvar_pd(_mm512_add_epi64(lo, _mm512_set1_epi64(4)), a.v));
+}
 FASTNN_SIMD_INLINE Vec<float> load_dup(const float* p) {
   const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
   return {_mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(p)))};
@@ -105,6 +116,14 @@ FASTNN_SIMD_INLINE void store_interleaved(double* p, Vec<double> a, Vec<double> 
   _mm256_storeu_pd(p + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
 }
 
+FASTNN_SIMD_INLINE void store_dup(float* p, Vec<float> a) {
+  _mm256_storeu_ps(p, _mm256_permutevar8x32_ps(a.v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
+  _mm256_storeu_ps(p + 8, _mm256_permutevar8x32_ps(a.v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
+}
+FASTNN_SIMD_INLINE void store_dup(double* p, Vec<double> a) {
+  _mm256_storeu_pd(p, _mm256_permute4x64_pd(a.v, 0x50));
+  _mm256_storeu_pd(p + 4, _mm256_permute4x64_pd(a.v, 0xFA));
+}
 FASTNN_SIMD_INLINE Vec<float> load_dup(const float* p) {
   return {_mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3))};
 }
@@ -145,6 +164,9 @@ FASTNN_SIMD_INLINE void store_halves(double* lo, double* hi, Vec<double> a) {
       p[2 * i] = a.v[i];                                                                 \
       p[2 * i + 1] = b.v[i];                                                             \
     }                                                                                    \
+  }                                                                                      \
+  FASTNN_SIMD_INLINE void store_dup(T* p, Vec<T> a) {                                    \
+    for (int i = 0; i < Vec<T>::W; ++i) p[2 * i] = p[2 * i + 1] = a.v[i];                \
   }                                                                                      \
   FASTNN_SIMD_INLINE Vec<T> load_dup(const T* p) {                                       \
     Vec<T> r;                                                                            \

@@ -25,8 +25,7 @@ void dup_row(const T* src, T* dst, int64_t n) {
   constexpr int V = Vec<T>::W;
   int64_t j = 0;
   for (; j + V <= n; j += V) {
-    const Vec<T> v = load(src + j);
-    store_interleaved(dst + 2 * j, v, v);
+    store_dup(dst + 2 * j, load(src + j));
   }
   for (; j < n; ++j) dst[2 * j] = dst[2 * j + 1] = src[j];
 }

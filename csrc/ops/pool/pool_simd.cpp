@@ -336,8 +336,8 @@ void avg_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_
         for (; ow < s.OW && s.OW >= V; ow += V) {
           if (ow + V > s.OW) ow = s.OW - V;
           const Vec<T> v = load(g + ow) / dv;
-          store_interleaved(r0 + 2 * ow, v, v);
-          store_interleaved(r1 + 2 * ow, v, v);
+          store_dup(r0 + 2 * ow, v);
+          store_dup(r1 + 2 * ow, v);
         }
         for (; ow < s.OW; ++ow) {
           const T v = g[ow] / div;
