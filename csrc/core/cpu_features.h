@@ -64,14 +64,6 @@ const CacheSizes& cache_sizes();
 #else
 #define FASTNN_DISPATCH_AVX2(...)
 #endif
-// Declares the functions of a *_simd.cpp file (the declarations given) in every path's namespace,
-// as FASTNN_DISPATCH needs them; used at global scope in the family's header.
-#define FASTNN_ISA_DECLARE(...)                                                                 \
-  namespace fastnn {                                                                            \
-  namespace isa_avx512 { __VA_ARGS__ }                                                          \
-  namespace isa_avx2 { __VA_ARGS__ }                                                            \
-  namespace isa_portable { __VA_ARGS__ }                                                        \
-  }
 // A pointer to the instantiation of `fn` (a function, or a variable such as a table of kernels,
 // declared in each isa namespace) for the path in use; it may carry template arguments.
 #define FASTNN_DISPATCH(...)                              \

@@ -4,7 +4,7 @@
 #include "core/cpu_features.h"
 #include "ops/optim/optim.h"
 
-FASTNN_ISA_DECLARE(namespace optim {
+FASTNN_DECLARE_PER_PATH(namespace optim {
   using ::fastnn::optim::AdamScalars;
   using ::fastnn::optim::SgdScalars;
   template <typename T>

@@ -8,7 +8,7 @@
 
 // Multi-threaded over blocks; each thread computes its own counters, so the result does not depend
 // on the thread count.
-FASTNN_ISA_DECLARE(namespace random {
+FASTNN_DECLARE_PER_PATH(namespace random {
   using ::fastnn::random::Dist;
   using ::fastnn::random::Params;
   template <typename T, Dist D>
