@@ -80,6 +80,16 @@ void require_sizes_fit(const std::string& fn, const Geom& g) {
   require_product_fits(fn, "the weight size", {g.OC, g.C / g.groups, g.KH, g.KW});
 }
 
+// The optional bias: an array of `like`'s dtype, or an empty view for None.
+ArrayView optional_bias(Call& call, py::handle bias, const ArrayView& like) {
+  ArrayView b;
+  if (!bias.is_none()) {
+    b = call.array("bias", bias);
+    require_same_dtype(call.fn, like, b);
+  }
+  return b;
+}
+
 py::object conv2d_forward_py(py::handle input, py::handle weight, py::handle bias, py::handle stride,
                              py::handle padding, py::handle dilation, int64_t groups, bool allow_tf32) {
   Call call("conv2d");
@@ -89,11 +99,7 @@ py::object conv2d_forward_py(py::handle input, py::handle weight, py::handle bia
   require_same_dtype(fn, x, w);
   require_ndim(fn, w, 4);
   const bool has_bias = !bias.is_none();
-  ArrayView b;
-  if (has_bias) {
-    b = call.array("bias", bias);
-    require_same_dtype(fn, x, b);
-  }
+  const ArrayView b = optional_bias(call, bias, x);
   const Options o = options(fn, stride, padding, 4, dilation, groups);
   Geom g{};
   g.N = x.dim(0), g.C = x.dim(1), g.H = x.dim(2), g.W = x.dim(3);
@@ -151,11 +157,7 @@ py::object conv2d_backward_input_py(py::handle grad_output, py::handle weight, p
   require_same_dtype(fn, dy, w);
   require_ndim(fn, w, 4);
   const bool has_bias = !bias.is_none();
-  ArrayView b;
-  if (has_bias) {
-    b = call.array("bias", bias);
-    require_same_dtype(fn, dy, b);
-  }
+  const ArrayView b = optional_bias(call, bias, dy);
   const std::vector<int64_t> in_hw = int_list(fn, "input_size", input_size, 2, 1);
   const Options o = options(fn, stride, padding, 2, dilation, groups);
   Geom g{};
