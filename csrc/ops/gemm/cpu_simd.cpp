@@ -5,7 +5,8 @@
 // Register tiles (accumulators + B vectors + one broadcast must fit the register file):
 //   avx512 (32 zmm)  float 14 x 32, double 14 x 16: 28 accumulators + 2 + 1
 //   avx2   (16 ymm)  float  6 x 16, double  6 x  8: 12 + 2 + 1
-//   portable (16 xmm) float 6 x 8,  double  6 x  4: 12 + 2 + 1
+//   portable (16 xmm) float 4 x 8,  double  4 x  4: 8 + 2 + 1, and a temporary for each
+//                     product, as SSE2 has no fused multiply-add (6 rows spilled in the loop)
 // On AVX-512, 14 x 32 was measured against 6 x 64, 12 x 32 and 8 x 48 (Zen 4, float, side by
 // side in one process): one thread, all four within 2 % of each other; two threads, 14 x 32 was
 // ahead by 1-3.5 % at 512^3 and 2048^3 and level at 1024^3 and 128 x 784 x 256. It also has the
@@ -26,8 +27,10 @@ template <typename T>
 struct Tile {
 #if defined(FASTNN_ISA_AVX512)
   static constexpr int MR = 14, NV = 2;
-#else
+#elif defined(FASTNN_ISA_AVX2)
   static constexpr int MR = 6, NV = 2;
+#else
+  static constexpr int MR = 4, NV = 2;
 #endif
   static constexpr int W = Vec<T>::W, NR = NV * W;
 };
