@@ -48,14 +48,4 @@ struct Args {
 
 // Per path: the lanes of Vec<T> for an element size, and the operation (false when it is not
 // defined for that dtype).
-#define FASTNN_SIMD_CHECK_DECLARE(ns)                       \
-  namespace fastnn {                                        \
-  namespace ns {                                            \
-  int simd_check_lanes(int elem_bytes);                     \
-  bool simd_check_run(const simd_check::Args& args);        \
-  }                                                         \
-  }
-FASTNN_SIMD_CHECK_DECLARE(isa_avx512)
-FASTNN_SIMD_CHECK_DECLARE(isa_avx2)
-FASTNN_SIMD_CHECK_DECLARE(isa_portable)
-#undef FASTNN_SIMD_CHECK_DECLARE
+FASTNN_DECLARE_PER_PATH(int simd_check_lanes(int elem_bytes); bool simd_check_run(const simd_check::Args& args);)

@@ -2,6 +2,7 @@
 // packing, the register-tiled micro-kernel and matrix-vector rows, written once on the SIMD
 // layer and compiled per CPU path).
 #pragma once
+#include "core/cpu_features.h"
 #include <cstdint>
 
 namespace fastnn {
@@ -31,14 +32,4 @@ struct Kernel {
 }  // namespace gemm_detail
 }  // namespace fastnn
 
-#define FASTNN_GEMM_DECLARE_KERNELS(ns)               \
-  namespace fastnn {                                  \
-  namespace ns {                                      \
-  template <typename T>                               \
-  const gemm_detail::Kernel<T>& gemm_kernel();        \
-  }                                                   \
-  }
-FASTNN_GEMM_DECLARE_KERNELS(isa_avx512)
-FASTNN_GEMM_DECLARE_KERNELS(isa_avx2)
-FASTNN_GEMM_DECLARE_KERNELS(isa_portable)
-#undef FASTNN_GEMM_DECLARE_KERNELS
+FASTNN_DECLARE_PER_PATH(template <typename T> const gemm_detail::Kernel<T>& gemm_kernel();)
