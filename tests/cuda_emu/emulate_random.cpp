@@ -1,6 +1,6 @@
 // Runs the CUDA random-fill kernels (csrc/ops/random/cuda.cu) on the CPU with the serial launcher
 // of cuda_runtime.h (the grid capped at a few blocks so that the grid-stride loop runs). The test
-// (tests/test_random_kernels.py) rewrites the file's <<<...>>> launch for that launcher into
+// (tests/test_random.py) rewrites the file's <<<...>>> launch for that launcher into
 // random_cuda_emu.cpp, builds this file and compares what it writes with the CPU kernels.
 //
 // Reads cases from stdin, one per line: "dist dtype n key offset p mean std" (dist uniform, normal
