@@ -143,6 +143,18 @@ inline std::vector<int64_t> int_list(const std::string& fn, const char* name, py
   return v;
 }
 
+// A Python integer in [0, 2^bits) (keys and offsets of the random streams).
+inline uint64_t unsigned_arg(const std::string& fn, const char* name, const py::handle& v, int bits = 64) {
+  if (py::isinstance<py::bool_>(v) || !py::hasattr(v, "__index__"))
+    fail_type(fn, std::string("argument '") + name + "' must be an int, got " + detail::type_name(v));
+  py::int_ i(v.attr("__index__")());
+  const py::object limit = py::int_(1).attr("__lshift__")(bits);
+  if (i < py::int_(0) || i >= limit)
+    fail_value(fn, std::string("argument '") + name + "' must be in [0, 2^" + std::to_string(bits) + "), got " +
+                       py::str(i).cast<std::string>());
+  return i.cast<uint64_t>();
+}
+
 // The product of non-negative sizes, which must fit in 63 bits (the kernels index in 64).
 inline int64_t checked_product(const std::string& fn, const std::string& what, std::initializer_list<int64_t> factors) {
   int64_t p = 1;

@@ -23,18 +23,6 @@ namespace {
 using random::Dist;
 using random::Params;
 
-// A Python integer in [0, 2^bits).
-uint64_t as_unsigned(const std::string& fn, const char* name, const py::handle& v, int bits = 64) {
-  if (py::isinstance<py::bool_>(v) || !py::hasattr(v, "__index__"))
-    fail_type(fn, std::string("argument '") + name + "' must be an int, got " + detail::type_name(v));
-  py::int_ i(v.attr("__index__")());
-  const py::object limit = py::int_(1).attr("__lshift__")(bits);
-  if (i < py::int_(0) || i >= limit)
-    fail_value(fn, std::string("argument '") + name + "' must be in [0, 2^" + std::to_string(bits) + "), got " +
-                       py::str(i).cast<std::string>());
-  return i.cast<uint64_t>();
-}
-
 template <typename T, Dist D>
 uint64_t run(Call& call, bool reference, const ArrayView& out, uint64_t key, uint64_t offset, const Params<T>& prm) {
   const long long n = (long long)out.numel();
@@ -78,8 +66,8 @@ uint64_t fill(const char* fn_name, bool reference, Dist d, py::handle out_obj, p
   require_writeable(fn, out);
   require_contiguous(fn, out);
   require_aligned(fn, out);
-  const uint64_t key = as_unsigned(fn, "key", key_obj);
-  const uint64_t offset = as_unsigned(fn, "offset", offset_obj);
+  const uint64_t key = unsigned_arg(fn, "key", key_obj);
+  const uint64_t offset = unsigned_arg(fn, "offset", offset_obj);
   if (!(p >= 0.0 && p <= 1.0)) fail_value(fn, "argument 'p' must be in [0, 1], got " + std::to_string(p));
   if (!std::isfinite(mean)) fail_value(fn, "argument 'mean' must be finite, got " + std::to_string(mean));
   if (!(std >= 0.0 && std::isfinite(std)))
@@ -103,9 +91,9 @@ py::tuple philox4x32_10_py(const std::vector<py::object>& counter, const std::ve
     fail_value(fn, "argument 'counter' must hold 4 words, got " + std::to_string(counter.size()));
   if (key.size() != 2) fail_value(fn, "argument 'key' must hold 2 words, got " + std::to_string(key.size()));
   philox::Block c;
-  for (int i = 0; i < 4; ++i) c.w[i] = (uint32_t)as_unsigned(fn, "counter", counter[i], 32);
-  const uint32_t k0 = (uint32_t)as_unsigned(fn, "key", key[0], 32);
-  const uint32_t k1 = (uint32_t)as_unsigned(fn, "key", key[1], 32);
+  for (int i = 0; i < 4; ++i) c.w[i] = (uint32_t)unsigned_arg(fn, "counter", counter[i], 32);
+  const uint32_t k0 = (uint32_t)unsigned_arg(fn, "key", key[0], 32);
+  const uint32_t k1 = (uint32_t)unsigned_arg(fn, "key", key[1], 32);
   const philox::Block r = philox::philox4x32_10(c, k0, k1);
   return py::make_tuple(r.w[0], r.w[1], r.w[2], r.w[3]);
 }
