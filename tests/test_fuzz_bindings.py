@@ -478,6 +478,48 @@ def test_fuzz_random_fills(data):
         call(which, RANDOM_ARGS, dist, out, key, offset, p)
 
 
+# ----------------------------------------------------------------------------------------- word2vec
+W2V_ARGS = ("syn0", "syn1neg", "tokens", "offsets", "keep_prob", "cum_table", "window", "negative", "alpha",
+            "min_alpha", "word_start", "total_words", "key", "offset", "threads")
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_word2vec_train(data):
+    V = data.draw(st.integers(0, 6))
+    D = data.draw(st.integers(0, 5))
+
+    def table():
+        if data.draw(st.integers(0, 5)) == 0:
+            return data.draw(arrays(2))
+        return np.zeros((V, D), data.draw(st.sampled_from((np.float32, np.float64))))
+
+    syn0 = table()
+    syn1 = syn0 if data.draw(st.integers(0, 9)) == 0 else table()
+    tokens = data.draw(arrays(1, dims=st.integers(0, 12), dtype=data.draw(st.sampled_from((np.int64, np.int32))),
+                              int_values=(-1, V + 1)))
+    n = len(tokens) if tokens.ndim == 1 else 0
+    cuts = sorted(data.draw(st.lists(st.integers(-1, n + 1), min_size=0, max_size=4)))
+    offsets = np.array(cuts if data.draw(st.integers(0, 4)) else cuts[::-1], np.int64)
+    keep = data.draw(st.one_of(st.none(), arrays(1, dims=st.just(V), dtype=np.float64)))
+    if keep is not None and data.draw(st.booleans()):
+        with np.errstate(invalid="ignore"):
+            keep = np.abs(keep) / (1 + np.abs(keep))
+    cum = data.draw(st.one_of(st.none(), st.just(np.arange(1, V + 1, dtype=np.int64)),
+                              arrays(1, dims=st.integers(0, 7), dtype=np.int64, int_values=(-2, 2 ** 33))))
+    r = call("word2vec_train", W2V_ARGS, syn0, syn1, tokens, offsets, keep, cum,
+             data.draw(ints(-1, 4)), data.draw(ints(-1, 4)), data.draw(st.booleans()), data.draw(st.booleans()),
+             data.draw(st.sampled_from((0.025, 0.0, -1.0, math.nan, math.inf))), 1e-4,
+             data.draw(ints(-1, 50)), data.draw(ints(-1, 50)),
+             data.draw(st.sampled_from((1, 0, -1, 2 ** 64, 2 ** 64 - 1, "k"))), data.draw(st.sampled_from((0, -1, 2 ** 64 - 3))),
+             data.draw(st.sampled_from((0, 1, 2, -1, 5000))))
+    if r is not None:
+        assert r[0] == len(tokens) and 0 <= r[1] <= len(tokens)
+        # accepted only with valid values: ids in range, offsets ordered within the tokens
+        assert ((tokens >= 0) & (tokens < syn0.shape[0])).all()
+        assert offsets.size >= 1 and (np.diff(offsets) >= 0).all() and offsets.min() >= 0 and offsets.max() <= n
+
+
 # ----------------------------------------------------------------------------------------- coverage
 FUZZED = {
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
@@ -485,6 +527,7 @@ FUZZED = {
     "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "upsample2d", "upsample2d_backward",
     "conv2d_output_size", "conv_transpose2d_output_size", "pool2d_output_size", "adam_step", "sgd_step",
     "philox_uniform", "philox_normal", "dropout_mask", "philox_fill_reference", "philox4x32_10",
+    "word2vec_train",
 }
 # Module functions that take no array input (configuration and queries).
 NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",
