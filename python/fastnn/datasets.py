@@ -92,3 +92,66 @@ def mnist_subset(return_names=False):
                       "target_names": [str(i) for i in range(10)]}
     return X, y
 from ._image_datasets import FASHION_MNIST_CLASSES, digits_images, fashion_mnist  # noqa: E402,F401  (image sets)
+
+
+# ------------------------------------------------------------------------------------------- text
+# The word2vec corpus and its evaluation sets, from gensim's test data (gensim/test/test_data): read
+# from the installed package's folder, nothing imported from gensim.
+
+def _gensim_test_file(name, loader):
+    import importlib.util
+    import os
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"fastnn.datasets.{loader} reads {name} from gensim's test data, and gensim is not "
+                          "installed: pip install gensim")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "test", "test_data", name)
+    if not os.path.exists(path):
+        raise ImportError(f"fastnn.datasets.{loader}: {path} is missing from the installed gensim "
+                          "(reinstall it: pip install --force-reinstall gensim)")
+    return path
+
+
+def lee_background(tokenized=True):
+    """The Lee background corpus (gensim's lee_background.cor): 300 news documents, one per line.
+
+    Returns a list of documents, each a list of tokens (``fastnn.data.text.tokenize``: lower-cased words), or
+    the raw lines with ``tokenized=False``."""
+    from .data.text import tokenize
+    with open(_gensim_test_file("lee_background.cor", "lee_background"), encoding="utf-8") as f:
+        lines = [line.strip() for line in f if line.strip()]
+    return [tokenize(line) for line in lines] if tokenized else lines
+
+
+def wordsim353():
+    """WordSimilarity-353 (gensim's wordsim353.tsv): ``(pairs, scores)``, 353 lower-cased word pairs and
+    their mean human similarity in [0, 10] (float64)."""
+    pairs, scores = [], []
+    with open(_gensim_test_file("wordsim353.tsv", "wordsim353"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            a, b, s = line.rstrip("\n").split("\t")[:3]
+            pairs.append((a.lower(), b.lower()))
+            scores.append(float(s))
+    return pairs, np.asarray(scores, np.float64)
+
+
+def analogy_questions():
+    """Mikolov's analogy questions (gensim's questions-words.txt): a dict from section name (in file order,
+    e.g. ``"capital-common-countries"``) to a list of lower-cased ``(a, b, c, d)``: a is to b as c is to d."""
+    sections = {}
+    current = None
+    with open(_gensim_test_file("questions-words.txt", "analogy_questions"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith(":"):
+                current = line[1:].strip()
+                sections[current] = []
+            elif line.strip() and current is not None:
+                words = line.lower().split()
+                if len(words) == 4:
+                    sections[current].append(tuple(words))
+    return sections
+
+
+__all__ += ["lee_background", "wordsim353", "analogy_questions"]

@@ -312,3 +312,99 @@ def r2(y_true, y_pred):
     score[ok] = 1 - num[ok] / den[ok]
     score[(den == 0) & (num != 0)] = 0.0
     return float(np.mean(score))
+
+
+# ------------------------------------------------------------------------------------- correlation
+# scipy.stats' names and results (statistic and two-sided p-value of the t test), without scipy.
+
+class CorrelationResult(tuple):
+    """``(statistic, pvalue)``, also readable as ``.statistic`` / ``.correlation`` and ``.pvalue``."""
+
+    def __new__(cls, statistic, pvalue):
+        return super().__new__(cls, (statistic, pvalue))
+
+    statistic = property(lambda self: self[0])
+    correlation = statistic
+    pvalue = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"CorrelationResult(statistic={self[0]!r}, pvalue={self[1]!r})"
+
+
+def _betainc(a, b, x):
+    """The regularised incomplete beta function I_x(a, b) (continued fraction, Numerical Recipes 6.4)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    f = d
+    for m in range(1, 500):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return front * f / a
+
+
+def _correlation_pvalue(r, n):
+    if n <= 2 or not math.isfinite(r):
+        return float("nan")
+    if abs(r) >= 1.0:
+        return 0.0
+    df = n - 2
+    t2 = r * r * df / (1.0 - r * r)
+    return _betainc(df / 2.0, 0.5, df / (df + t2))
+
+
+def _paired(x, y, fn):
+    x = np.asarray(_np(x, "x"), np.float64).ravel()
+    y = np.asarray(_np(y, "y"), np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"{fn}: arguments 'x' and 'y' must have the same length, got {x.size} and {y.size}")
+    if x.size < 2:
+        raise ValueError(f"{fn}: needs at least 2 pairs, got {x.size}")
+    return x, y
+
+
+def pearsonr(x, y):
+    """Pearson's correlation of x and y and its two-sided p-value (``scipy.stats.pearsonr``)."""
+    x, y = _paired(x, y, "pearsonr")
+    xc, yc = x - x.mean(), y - y.mean()
+    den = math.sqrt(float(xc @ xc) * float(yc @ yc))
+    r = float(xc @ yc) / den if den > 0 else float("nan")
+    r = max(-1.0, min(1.0, r)) if math.isfinite(r) else r
+    return CorrelationResult(r, _correlation_pvalue(r, x.size))
+
+
+def rankdata(a):
+    """Ranks from 1, ties given their average rank (``scipy.stats.rankdata``'s default)."""
+    a = np.asarray(a, np.float64).ravel()
+    order = np.argsort(a, kind="mergesort")
+    sorted_a = a[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_a[1:] != sorted_a[:-1], [True]]))
+    ranks = np.empty(a.size, np.float64)
+    for s, e in zip(starts[:-1], starts[1:]):
+        ranks[order[s:e]] = (s + e + 1) / 2.0
+    return ranks
+
+
+def spearmanr(x, y):
+    """Spearman's rank correlation (Pearson's on the average ranks) and its two-sided p-value
+    (``scipy.stats.spearmanr`` for two 1-D samples)."""
+    x, y = _paired(x, y, "spearmanr")
+    r = pearsonr(rankdata(x), rankdata(y))
+    return CorrelationResult(r.statistic, r.pvalue)
+
+
+__all__ += ["pearsonr", "spearmanr", "rankdata", "CorrelationResult"]
