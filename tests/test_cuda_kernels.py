@@ -520,3 +520,61 @@ def test_fused_adam_refuses_mismatched_arrays():
                     dict(sc, amsgrad=True))
     with pytest.raises(ValueError, match="overlap|alias"):
         K.adam_step(p, cp.zeros(6, cp.float32), p, cp.zeros(6, cp.float32), None, sc)
+
+
+# ---------------------------------------------------------------------------- word2vec
+def _w2v_case(dtype, sg, cbow_mean):
+    rng = np.random.default_rng(11)
+    V, D = 23, 17
+    lengths = [30, 20, 1, 0, 12]
+    tokens = rng.integers(0, V, sum(lengths)).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    keep = rng.uniform(0.4, 1.0, V)
+    w = rng.integers(1, 30, V) ** 0.75
+    cum = np.round(np.cumsum(w) / w.sum() * 2.0 ** 32).astype(np.int64)
+    syn0 = (rng.random((V, D)) - 0.5).astype(dtype)
+    syn1 = (rng.standard_normal((V, D)) * 0.3).astype(dtype)
+    args = (3, 4, sg, cbow_mean, 1e-3, 1e-4, 0, 63, 12345, 77)
+    return syn0, syn1, tokens, offsets, keep, cum, args
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sg, cbow_mean", [(True, True), (False, True), (False, False)])
+def test_word2vec_matches_cpu(dtype, sg, cbow_mean):
+    """The same draws and the same first-order update as the CPU kernel on one thread: the GPU's threads
+    update the tables in another order (Hogwild), which changes the result by O(alpha^2) only."""
+    syn0, syn1, tokens, offsets, keep, cum, args = _w2v_case(dtype, sg, cbow_mean)
+    c0, c1 = syn0.copy(), syn1.copy()
+    used, kept, loss = _C.word2vec_train(c0, c1, tokens, offsets, keep, cum, *args, threads=1, compute_loss=True)
+    g0, g1 = cp.asarray(syn0), cp.asarray(syn1)
+    # strided token ids on the device too
+    strided = cp.zeros((len(tokens), 2), np.int64)
+    strided[:, 0] = cp.asarray(tokens)
+    r = K.word2vec_train(g0, g1, strided[:, 0], cp.asarray(offsets), cp.asarray(keep), cp.asarray(cum), *args,
+                         compute_loss=True)
+    assert r[0] == used and r[1] == kept
+    assert r[2] == pytest.approx(loss, rel=1e-3)
+    assert rel_err(host(g0) - syn0, c0 - syn0) < 2e-2
+    assert rel_err(host(g1) - syn1, c1 - syn1) < 2e-2
+
+
+def test_word2vec_errors_on_gpu():
+    syn0, syn1, tokens, offsets, keep, cum, args = _w2v_case(np.float32, True, True)
+    bad = tokens.copy()
+    bad[5] = 23
+    with pytest.raises(ValueError, match=r"'tokens' holds word ids outside \[0, 23\)"):
+        K.word2vec_train(cp.asarray(syn0), cp.asarray(syn1), cp.asarray(bad), cp.asarray(offsets), None,
+                         cp.asarray(cum), *args)
+    with pytest.raises(ValueError, match="'offsets'"):
+        K.word2vec_train(cp.asarray(syn0), cp.asarray(syn1), cp.asarray(tokens), cp.asarray(offsets[::-1].copy()),
+                         None, cp.asarray(cum), *args)
+    with pytest.raises(ValueError, match="'keep_prob' must hold probabilities"):
+        K.word2vec_train(cp.asarray(syn0), cp.asarray(syn1), cp.asarray(tokens), cp.asarray(offsets),
+                         cp.asarray(keep * 3), cp.asarray(cum), *args)
+
+
+def test_word2vec_model_trains_on_the_gpu():
+    import fastnn.models
+    docs = [["a", "b", "c", "d"] * 5, ["x", "y", "z"] * 6] * 20
+    m = fastnn.models.Word2Vec(docs, vector_size=8, min_count=1, epochs=3, workers=1, device="cuda", sample=0)
+    assert isinstance(m.wv.vectors, np.ndarray) and m.wv.vectors.shape == (7, 8) and np.isfinite(m.wv.vectors).all()

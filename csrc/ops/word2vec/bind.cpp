@@ -72,7 +72,7 @@ py::tuple run(Call& call, Config c, const ArrayView& syn0, const ArrayView& syn1
   }
   if (broken) fail_value(fn, broken_message(broken, syn0, tokens, offsets));
   const int64_t lanes = cuda::word2vec_lanes(a.n_tokens);
-  ArrayView kept = call.empty("kept", {a.n_tokens}, DType{'u', 1, true});
+  ArrayView kept = call.empty("kept", {a.n_tokens}, DType{'i', 1, true});
   ArrayView scratch = call.empty("scratch", {lanes, 2 * c.dim}, syn0.dtype);
   ArrayView sums = call.empty("sums", {2}, kFloat64);
   {
