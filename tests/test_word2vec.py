@@ -223,3 +223,155 @@ def test_read_only_and_aliased_tables_are_refused():
     both = np.zeros((12, 4), np.float32)
     with pytest.raises(ValueError, match="overlaps"):
         _C.word2vec_train(**_args(syn0=both[:6], syn1neg=both[3:9]))
+
+
+# ----------------------------------------------------------------------------- loaders
+def test_text_loaders():
+    docs = fastnn.datasets.lee_background()
+    assert len(docs) == 300 and docs[0][:3] == ["hundreds", "of", "people"]
+    assert len(fastnn.datasets.lee_background(tokenized=False)[0]) > 100
+    pairs, scores = fastnn.datasets.wordsim353()
+    assert len(pairs) == 353 == len(scores) and pairs[1] == ("tiger", "cat") and scores[1] == 7.35
+    q = fastnn.datasets.analogy_questions()
+    assert list(q)[0] == "capital-common-countries" and len(q) == 14
+    assert q["capital-common-countries"][0] == ("athens", "greece", "baghdad", "iraq")
+
+
+def test_text_loaders_name_the_package_when_it_is_missing(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gensim" else real(name, *a))
+    with pytest.raises(ImportError, match="pip install gensim"):
+        fastnn.datasets.lee_background()
+
+
+# ----------------------------------------------------------------------------- the model
+TOPICS = [["cat", "dog", "pet", "fur", "paw"], ["car", "road", "wheel", "engine", "fuel"]]
+
+
+def topic_corpus(n=150, seed=0):
+    """Sentences drawn from one of two topics each: words of a topic share contexts."""
+    rng = np.random.default_rng(seed)
+    return [list(rng.choice(TOPICS[i % 2], size=12)) for i in range(n)]
+
+
+def topic_gap(wv):
+    same = np.mean([wv.similarity(a, b) for t in TOPICS for a in t for b in t if a < b])
+    cross = np.mean([wv.similarity(a, b) for a in TOPICS[0] for b in TOPICS[1]])
+    return same - cross
+
+
+@pytest.mark.parametrize("sg", [0, 1])
+@pytest.mark.parametrize("loss", ["negative", "softmax"])
+def test_related_words_end_up_closer(sg, loss):
+    docs = topic_corpus()
+    m = fastnn.models.Word2Vec(docs, vector_size=16, window=3, min_count=1, sample=0, sg=sg, epochs=10, workers=1,
+                               loss=loss, alpha=0.05 if loss == "negative" else 0.5, batch_size=64,
+                               compute_loss=True)
+    untrained = fastnn.models.Word2Vec(docs, vector_size=16, min_count=1, epochs=0)
+    assert topic_gap(m.wv) > 0.3 + topic_gap(untrained.wv)
+    assert m.get_latest_training_loss() > 0
+    assert m.wv.most_similar("cat", topn=4)[0][0] in TOPICS[0]
+
+
+def test_spearman_on_the_real_corpus_well_above_an_untrained_model():
+    """Reduced settings (CBOW, 50 dimensions, 40 epochs on the Lee corpus): the Spearman correlation with the
+    WordSim-353 pairs in the vocabulary is clearly positive (gensim gets 0.2-0.3 here too)."""
+    docs = fastnn.datasets.lee_background()
+    pairs = fastnn.datasets.wordsim353()
+    kw = dict(vector_size=50, min_count=2, alpha=0.05, workers=2, seed=1)
+    m = fastnn.models.Word2Vec(docs, epochs=40, **kw)
+    untrained = fastnn.models.Word2Vec(docs, epochs=0, **kw)
+    _, rho, oov = m.wv.evaluate_word_pairs(pairs)
+    _, rho0, _ = untrained.wv.evaluate_word_pairs(pairs)
+    assert oov < 70 and rho.statistic > 0.15 and rho.statistic > rho0.statistic + 0.1, (rho, rho0)
+    # related pairs (human score >= 6) closer than unrelated ones (< 3)
+    wv, (ps, sc) = m.wv, pairs
+    sims = {p: wv.similarity(*p) for p in ps if p[0] in wv and p[1] in wv}
+    high = [sims[p] for p, s in zip(ps, sc) if p in sims and s >= 6]
+    low = [sims[p] for p, s in zip(ps, sc) if p in sims and s < 3]
+    assert np.mean(high) > np.mean(low) + 0.05
+
+
+def test_one_worker_is_reproducible_and_the_seed_matters():
+    docs = topic_corpus(40)
+    kw = dict(vector_size=8, min_count=1, epochs=2, workers=1)
+    a = fastnn.models.Word2Vec(docs, seed=3, **kw).wv.vectors
+    b = fastnn.models.Word2Vec(docs, seed=3, **kw).wv.vectors
+    c = fastnn.models.Word2Vec(docs, seed=4, **kw).wv.vectors
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_keyed_vectors_interface_and_save_load(tmp_path):
+    docs = topic_corpus(60)
+    m = fastnn.models.Word2Vec(docs, vector_size=12, min_count=1, epochs=3, workers=1)
+    wv = m.wv
+    assert wv.index_to_key[wv.key_to_index["car"]] == "car" and len(wv) == 10
+    assert wv.vectors.shape == (10, 12) and wv.vectors.dtype == np.float32
+    np.testing.assert_array_equal(wv["car"], wv.vectors[wv.key_to_index["car"]])
+    assert wv[["car", "cat"]].shape == (2, 12)
+    v, u = wv["car"], wv["cat"]
+    assert wv.similarity("car", "cat") == pytest.approx(float(v @ u / np.linalg.norm(v) / np.linalg.norm(u)), rel=1e-5)
+    top = wv.most_similar(positive=["car", "cat"], negative=["dog"], topn=3)
+    assert len(top) == 3 and not {"car", "cat", "dog"} & {w for w, _ in top}
+    assert top[0][1] >= top[1][1] >= top[2][1]
+    with pytest.raises(KeyError, match="'zebra' not present"):
+        wv["zebra"]
+    path = tmp_path / "w2v.fnn"
+    m.save(path)
+    back = fastnn.models.Word2Vec.load(path)
+    np.testing.assert_array_equal(back.wv.vectors, wv.vectors)
+    np.testing.assert_array_equal(back.syn1neg, m.syn1neg)
+    assert back.wv.index_to_key == wv.index_to_key and back.window == m.window
+    wv.save(tmp_path / "kv.fnn")
+    np.testing.assert_array_equal(fastnn.models.KeyedVectors.load(tmp_path / "kv.fnn").vectors, wv.vectors)
+    # the table initialises an embedding (a tensor of the same values)
+    np.testing.assert_array_equal(fastnn.from_numpy(wv.vectors).numpy(), wv.vectors)
+
+
+def test_evaluations_against_known_answers_and_scipy():
+    words = ["king", "queen", "man", "woman", "apple", "paris", "france", "rome", "italy"]
+    vecs = np.eye(9, dtype=np.float32)
+    vecs[1] = vecs[0] - vecs[2] + vecs[3]          # queen = king - man + woman
+    vecs[8] = vecs[7] - vecs[5] + vecs[6] + 0.01   # italy = rome - paris + france
+    wv = fastnn.models.KeyedVectors(9, words, vecs)
+    score, sections = wv.evaluate_word_analogies({"family": [("man", "woman", "king", "queen"),
+                                                              ("Man", "Woman", "King", "Queen"),
+                                                              ("man", "king", "woman", "apple"),
+                                                              ("man", "woman", "king", "unknownword")],
+                                                   "capitals": [("paris", "france", "rome", "italy")]})
+    assert [len(s["correct"]) for s in sections] == [2, 1, 3]
+    assert [len(s["incorrect"]) for s in sections] == [1, 0, 1]  # the unknown word's question is not asked
+    assert score == pytest.approx(3 / 4)
+    rng = np.random.default_rng(0)
+    wv = fastnn.models.KeyedVectors(5, words, rng.standard_normal((9, 5)).astype(np.float32))
+    triples = [(words[i], words[j], float(rng.integers(0, 4))) for i in range(9) for j in range(i + 1, 9)]
+    triples.append(("king", "nowhere", 3.0))
+    pearson, spearman, oov = wv.evaluate_word_pairs(triples)
+    assert oov == pytest.approx(100 / len(triples))
+    sims = [wv.similarity(a, b) for a, b, _ in triples[:-1]]
+    gold = [s for _, _, s in triples[:-1]]
+    stats = pytest.importorskip("scipy.stats")
+    assert spearman.statistic == pytest.approx(stats.spearmanr(gold, sims).statistic, abs=1e-6)
+    assert spearman.pvalue == pytest.approx(stats.spearmanr(gold, sims).pvalue, rel=1e-5)
+    assert pearson.statistic == pytest.approx(stats.pearsonr(gold, sims).statistic, abs=1e-6)
+
+
+def test_model_arguments_are_checked():
+    docs = topic_corpus(5)
+    with pytest.raises(NotImplementedError, match="hierarchical softmax"):
+        fastnn.models.Word2Vec(docs, hs=1, min_count=1)
+    with pytest.raises(ValueError, match="'window' must be an int >= 1"):
+        fastnn.models.Word2Vec(docs, window=0)
+    with pytest.raises(ValueError, match="'loss' must be"):
+        fastnn.models.Word2Vec(docs, loss="nce")
+    with pytest.raises(TypeError, match="iterator"):
+        fastnn.models.Word2Vec(iter(docs), min_count=1)
+    with pytest.raises(TypeError, match="sentence 0 is a str"):
+        fastnn.models.Word2Vec(["a sentence as a string"], min_count=1)
+    with pytest.raises(RuntimeError, match="min_count=50"):
+        fastnn.models.Word2Vec(docs, min_count=50)
+    m = fastnn.models.Word2Vec(vector_size=4, min_count=1)
+    with pytest.raises(RuntimeError, match="build_vocab"):
+        m.train(docs)

@@ -5,8 +5,10 @@ trained with SGD by fastnn's autograd. Every prediction costs O(V D): for small 
 
 The pairs follow word2vec's sampling (frequent-word subsampling with the model's keep probabilities,
 reduced random windows), drawn from numpy's generator seeded with the model's seed; they are taken in
-corpus order in mini-batches of ``batch_size`` predictions whose summed loss makes one SGD step, the
-learning rate decaying linearly over the epochs as with negative sampling."""
+corpus order in mini-batches of ``batch_size`` predictions whose mean loss makes one SGD step (a summed
+loss would move a row once per repeat of its word in the batch, which diverges on the small vocabularies
+this form is for), the learning rate decaying linearly from alpha over the epochs as with negative
+sampling; a step size about 0.5 suits it, where negative sampling's per-prediction steps take 0.025."""
 from __future__ import annotations
 
 import numpy as np
@@ -76,7 +78,7 @@ def train_softmax(model, tokens, offsets, epochs, alpha, min_alpha, callbacks):
                 h = (w_in[fastnn.tensor(ctx_ids[b:b + bs], device=dev)] * m.unsqueeze(-1)).sum(1)
                 if model.cbow_mean:
                     h = h / m.sum(1, keepdim=True)
-            loss = F.cross_entropy(h @ w_out.t(), tgt, reduction="sum")
+            loss = F.cross_entropy(h @ w_out.t(), tgt)
             opt.zero_grad()
             loss.backward()
             opt.step()

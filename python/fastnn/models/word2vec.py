@@ -40,7 +40,8 @@ class Word2Vec:
     frequent ones, ``sample`` sets the subsampling of frequent words (0: none), ``negative`` the negatives per
     prediction, ``ns_exponent`` the power of the counts they are drawn by, ``cbow_mean`` the mean (1) or
     sum (0) of the context vectors. ``hs=1`` (hierarchical softmax) is not implemented; ``loss="softmax"``
-    selects the full softmax instead of negative sampling. ``device`` holds the tables ("cpu" or "cuda").
+    selects the full softmax instead of negative sampling (mini-batches of ``batch_size`` predictions, ``alpha``
+the step of their mean loss: about 0.5 suits it). ``device`` holds the tables ("cpu" or "cuda").
     The trained vectors are ``model.wv`` (a ``KeyedVectors``).
     """
 
