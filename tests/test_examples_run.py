@@ -50,6 +50,10 @@ CASES = {
                                   [r"seed 0 augmented: test accuracy 0\.\d{4}", r"mean over 1 seeds"], None),
     "14_data_preparation.py": ([], ("sklearn", "PIL", "h5py"),
                                [r"HDF5 store of the prepared", r"float16: +\d+\.\d\d MB on disk"], None),
+    "20_word2vec_lee.py": (["--epochs", "2", "--vector-size", "16", "--softmax"], ("gensim",),
+                           [r"skip-gram: vocabulary \d+, 2 epochs in .* words/s\)", r"CBOW: vocabulary",
+                            r"Spearman \(WordSim-353, \d+% of pairs in vocabulary\): -?\d\.\d{3}",
+                            r"analogy accuracy: \d\.\d{4} on \d+ questions", r"full softmax \(CBOW\)"], None),
 }
 
 

@@ -157,3 +157,28 @@ def plot_scatter_fit(x, y, curves, path, title=None, xlabel="x", ylabel="y", x_t
     ax.grid(True, alpha=0.3)
     ax.legend()
     return save_figure(fig, path)
+
+
+def plot_embedding(points, labels, path, groups=None, title=None, xlabel="PC 1", ylabel="PC 2"):
+    """Labelled points in 2-D (e.g. a PCA projection of word vectors); ``groups`` (one name per point)
+    colours them."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or len(labels) != len(points):
+        raise ValueError(f"plot_embedding: 'points' must be (n, 2) with one label each, got {points.shape} and "
+                         f"{len(labels)} labels")
+    fig = new_figure(figsize=(7.5, 6))
+    ax = fig.add_subplot(1, 1, 1)
+    names = list(dict.fromkeys(groups)) if groups is not None else [None]
+    for name in names:
+        sel = [i for i in range(len(points)) if groups is None or groups[i] == name]
+        ax.scatter(points[sel, 0], points[sel, 1], s=18, label=name)
+    for (px, py), text in zip(points, labels):
+        ax.annotate(str(text), (px, py), textcoords="offset points", xytext=(3, 3), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if groups is not None:
+        ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    return save_figure(fig, path)
