@@ -111,6 +111,8 @@ class _Embedding(Function):
     def backward(ctx, gy):
         if not ctx.sparse:
             return _EmbeddingGrad.apply(gy, ctx.lookup, ctx.scale), None, None, None, None, None
+        if ctx.scale:
+            raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
         if _mode.enabled:
             raise RuntimeError("embedding: gradients of gradients through a sparse gradient (sparse=True) are not "
                                "supported; use sparse=False")
