@@ -310,6 +310,10 @@ class Tensor:
         from .sparse import strided
         return strided
 
+    def to_dense(self, dtype=None, *, masked_grad=None):
+        """This tensor (already dense), or a copy in ``dtype``; sparse tensors override it."""
+        return self if dtype is None else self.to(dtype)
+
     @property
     def is_cuda(self):
         return self.device.type == "cuda"

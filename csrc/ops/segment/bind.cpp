@@ -358,7 +358,8 @@ void sparse_adam_step_py(py::handle param_obj, py::handle exp_avg_obj, py::handl
   const RowUpdate r = row_update(call, param_obj, ids_obj);
   const ArrayView grad = row_block(call, r, "grad", grad_obj);
   std::vector<ArrayView> state;
-  for (auto [name, obj] : {std::pair<const char*, py::handle>{"exp_avg", exp_avg_obj}, {"exp_avg_sq", exp_avg_sq_obj}}) {
+  const std::pair<const char*, py::handle> moments[] = {{"exp_avg", exp_avg_obj}, {"exp_avg_sq", exp_avg_sq_obj}};
+  for (const auto& [name, obj] : moments) {
     ArrayView v = float_table(call, name, obj, 2);
     require_same_dtype(call.fn, r.dst, v);
     if (v.shape != r.dst.shape)
@@ -400,7 +401,9 @@ void bind_segment(py::module_& m) {
   m.def(
       "segment_reduce",
       [](py::handle src, py::handle index, py::handle offsets, const std::string& mode, py::handle weights,
-         int64_t skip) { return segment_reduce_impl("segment_reduce", false, src, index, offsets, mode, weights, skip); },
+         int64_t skip) {
+        return segment_reduce_impl("segment_reduce", false, src, index, offsets, mode, weights, skip);
+      },
       py::arg("src"), py::arg("index"), py::arg("offsets"), py::arg("mode"), py::arg("weights") = py::none(),
       py::arg("skip") = -1,
       "(out, argmax): out[s] = the sum / mean / column-wise max of the rows src[index[k]] (times weights[k] in "

@@ -29,10 +29,10 @@ namespace segment {
 enum class Mode : int { sum = 0, mean = 1, max = 2 };
 
 // The hyper-parameters of one SparseAdam step, combined on the host (python/fastnn/optim/sparse_adam.py):
-//   g = -g if maximize;  m_old = m;  m += (g - m_old) * one_minus_beta1;
-//   v_old = v;  v += (g * g - v_old) * one_minus_beta2;
-//   p += neg_step_size * ((m_old + (g - m_old) * one_minus_beta1) / (sqrt(v_old + (g*g - v_old) * one_minus_beta2) + eps))
-// operation by operation as torch.optim.SparseAdam writes it.
+//   g = -g if maximize;
+//   m_upd = (g - m) * one_minus_beta1;  v_upd = (g * g - v) * one_minus_beta2;
+//   p += neg_step_size * ((m_upd + m) / (sqrt(v_upd + v) + eps));  m += m_upd;  v += v_upd
+// (m and v their values before the step), operation by operation as torch.optim.SparseAdam writes it.
 template <typename T>
 struct SparseAdamScalars {
   T one_minus_beta1, one_minus_beta2, eps, neg_step_size;

@@ -284,7 +284,8 @@ def _bag_offsets(fn, ids, offsets, include_last_offset):
     if last > n:
         raise RuntimeError(f"offsets[-1] can not be greater than input's length {n} but got offsets[-1] of {last}")
     if off.shape[0] > 1 and bool((xp.diff(off) < 0).any()):
-        raise RuntimeError(f"{fn}: argument 'offsets' must be non-decreasing, got {off.tolist() if off.size < 20 else '...'}")
+        shown = off.tolist() if off.size < 20 else "a decreasing step"
+        raise RuntimeError(f"{fn}: argument 'offsets' must be non-decreasing, got {shown}")
     if not include_last_offset:
         off = xp.concatenate([off, xp.asarray([n], dtype=np.int64)])
     return ids, xp.ascontiguousarray(off)

@@ -97,8 +97,9 @@ def _refuse_sparse(grad, who):
 def _gradients(group, decoupled_weight_decay=False, who=None, sparse_skipped=False):
     """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient, the gradient
     negated under ``maximize`` and plus ``weight_decay * p`` (L2, added to the gradient) unless the caller
-    applies decoupled weight decay itself. The parameter's own gradient is never modified: negation and decay
-    make new arrays."""
+    applies decoupled weight decay itself (``who`` names the optimiser in the error for a sparse gradient;
+    ``sparse_skipped``: sparse gradients are the caller's and are skipped). The parameter's own gradient is
+    never modified: negation and decay make new arrays."""
     maximize = group["maximize"]
     wd = 0 if decoupled_weight_decay else group["weight_decay"]
     for p in group["params"]:
