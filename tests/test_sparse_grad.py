@@ -26,13 +26,31 @@ def test_sparse_gradient_equals_the_dense_one(rng):
         grads.append(e.weight.grad)
     dense, sparse = grads
     assert sparse.is_sparse and sparse.layout == fastnn.sparse_coo and dense.layout == fastnn.strided
-    assert sparse.is_coalesced() and sparse.shape == (40, 5) and sparse.dtype == np.float32
+    assert not sparse.is_coalesced() and sparse.shape == (40, 5) and sparse.dtype == np.float32
     assert sparse.device == dense.device
     np.testing.assert_allclose(sparse.to_dense().numpy(), dense.numpy(), rtol=1e-6)
-    idx = sparse.indices().numpy()
-    assert idx.shape[0] == 1 and np.all(np.diff(idx[0]) > 0) and 3 not in idx[0]
-    np.testing.assert_allclose(sparse.values().numpy(), dense.numpy()[idx[0]], rtol=1e-6)
-    assert sparse._nnz() == len(np.unique(ids.numpy()[ids.numpy() != 3]))
+    # fresh from backward, as PyTorch's: one row per looked-up position, padding positions left out
+    flat = ids.numpy().reshape(-1)
+    np.testing.assert_array_equal(sparse._indices().numpy(), flat[flat != 3][None])
+    np.testing.assert_array_equal(sparse._values().numpy(), g.numpy().reshape(-1, 5)[flat != 3])
+    with pytest.raises(RuntimeError, match="uncoalesced"):
+        sparse.indices()
+    c = sparse.coalesce()
+    idx = c.indices().numpy()
+    assert c.is_coalesced() and idx.shape[0] == 1 and np.all(np.diff(idx[0]) > 0) and 3 not in idx[0]
+    np.testing.assert_allclose(c.values().numpy(), dense.numpy()[idx[0]], rtol=1e-6)
+    assert c._nnz() == len(np.unique(flat[flat != 3]))
+
+
+def test_sparse_gradient_indices_equal_pytorchs(torch, rng):
+    te, fe = _pair(torch, rng)
+    ids = rng.integers(0, 30, (5, 4))
+    te(torch.tensor(ids)).sum().backward()
+    fe(fastnn.tensor(ids)).sum().backward()
+    tg, fg = te.weight.grad, fe.weight.grad
+    assert tg.is_coalesced() == fg.is_coalesced()
+    np.testing.assert_array_equal(fg._indices().numpy(), tg._indices().numpy())
+    np.testing.assert_allclose(fg._values().numpy(), tg._values().numpy(), rtol=1e-6)
 
 
 def test_accumulation_across_calls_and_uses(torch, rng):
@@ -198,3 +216,26 @@ def test_sparse_tensor_api():
         s.exp()
     with pytest.raises(IndexError, match="indices"):
         sparse_rows([5], np.ones((1, 2)), (4, 2))
+
+
+@pytest.mark.parametrize("mode, weighted, padding_idx", [("sum", False, None), ("sum", True, 2), ("mean", False, 2),
+                                                         ("mean", False, None)])
+def test_sparse_bag_gradient_equals_pytorchs(torch, rng, mode, weighted, padding_idx):
+    w = rng.standard_normal((12, 4)).astype(np.float32)
+    ids = rng.integers(0, 12, 17)
+    ids[[0, 5]] = 2
+    offsets = np.array([0, 3, 3, 9, 16])
+    psw = rng.standard_normal(17).astype(np.float32) if weighted else None
+    g = rng.standard_normal((5, 4)).astype(np.float32)
+    grads = []
+    for T in (torch, fastnn):
+        bag = T.nn.EmbeddingBag.from_pretrained(T.tensor(w), freeze=False, mode=mode, sparse=True,
+                                                padding_idx=padding_idx)
+        bag(T.tensor(ids), T.tensor(offsets), per_sample_weights=None if psw is None else T.tensor(psw)).backward(
+            T.tensor(g))
+        grads.append(bag.weight.grad)
+    tg, fg = grads
+    assert fg.is_sparse and not fg.is_coalesced()
+    np.testing.assert_array_equal(fg._indices().numpy(), tg._indices().numpy())
+    np.testing.assert_allclose(fg._values().numpy(), tg._values().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fg.to_dense().numpy(), tg.to_dense().numpy(), rtol=1e-5, atol=1e-6)

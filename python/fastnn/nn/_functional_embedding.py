@@ -1,9 +1,9 @@
 """Embedding lookups: ``embedding``, ``embedding_bag`` and ``multi_hot`` (PyTorch's names and arguments).
 
 The heavy work is the segment family's (``kernels.gather_rows``, ``segment_reduce``, ``index_coalesce``):
-the weight's gradient is computed on the looked-up rows only, coalesced (unique sorted row ids, summed
-rows), and given either as a sparse-rows tensor (``sparse=True``, see ``fastnn.sparse``) or scattered into
-a zero table."""
+the weight's gradient is computed on the looked-up rows only: as a sparse-rows tensor (``sparse=True``, see
+``fastnn.sparse``) holding one row per looked-up position as PyTorch's does (uncoalesced), or, dense, as the
+coalesced rows (unique sorted row ids, summed rows) scattered into a zero table."""
 from __future__ import annotations
 
 import numpy as np
@@ -116,8 +116,20 @@ class _Embedding(Function):
         if _mode.enabled:
             raise RuntimeError("embedding: gradients of gradients through a sparse gradient (sparse=True) are not "
                                "supported; use sparse=False")
-        uniq, rows = _lookup_rows(gy._data, ctx.lookup, ctx.scale)
-        return _make_sparse(uniq, rows, (ctx.lookup.num, rows.shape[1]), True), None, None, None, None, None
+        return _uncoalesced_grad(gy._data, ctx.lookup), None, None, None, None, None
+
+
+def _uncoalesced_grad(gy, lookup):
+    """PyTorch's sparse lookup gradient: one row per looked-up position (padding positions left out),
+    uncoalesced; the optimisers and ``coalesce()`` sum repeated ids when they need to."""
+    rows = gy.reshape(-1, gy.shape[-1])
+    ids = lookup.ids
+    if lookup.padding >= 0:
+        keep = ids != lookup.padding
+        ids, rows = ids[keep], rows[keep]
+    # copies: the gradient must not alias the caller's ids or the incoming gradient
+    ids, rows = ids.astype(np.int64, copy=True), array_module_of(rows).array(rows, order="C", copy=True)
+    return _make_sparse(ids, rows, (lookup.num, rows.shape[1]), False)
 
 
 def _lookup_rows(gy, lookup, scale):
@@ -219,6 +231,8 @@ class _EmbeddingBag(Function):
         if ctx.needs_input_grad[0]:
             if ctx.mode == "max":
                 gw = _wrap(kernels.segment_max_backward(g, ctx.argmax, bags.num))
+            elif ctx.sparse:
+                gw = _bag_sparse_grad(g, bags, psw, ctx.mode)
             else:
                 uniq, offsets, order = bags.group()
                 scale = None
@@ -246,6 +260,24 @@ class _EmbeddingBag(Function):
                 dots = dots * kept
             gpsw = _wrap(dots.reshape(psw.shape))
         return gw, gpsw, None, None, None, None, None
+
+
+def _bag_sparse_grad(g, bags, psw, mode):
+    """PyTorch's sparse bag gradient: each looked-up position gets its bag's output-gradient row, weighted by
+    its per-sample weight or 1 / bag size (mean); uncoalesced, padding positions left out."""
+    xp = array_module_of(g)
+    bag_of = bags.bag_of()
+    rows = kernels.gather_rows(g, bag_of)
+    kept = bags.kept()
+    if psw is not None:
+        rows *= psw._data.reshape(-1, 1).astype(g.dtype, copy=False)
+    elif mode == "mean":
+        size = xp.bincount(bag_of if kept is None else bag_of[kept], minlength=g.shape[0])
+        rows *= (1.0 / xp.maximum(size, 1).astype(g.dtype))[bag_of][:, None]
+    ids = bags.ids.astype(np.int64, copy=True)
+    if kept is not None:
+        ids, rows = ids[kept], rows[kept]
+    return _make_sparse(ids, rows, (bags.num, g.shape[1]), False)
 
 
 _MODES = ("sum", "mean", "max")
