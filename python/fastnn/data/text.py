@@ -1,4 +1,6 @@
-"""Text preparation: a tokenizer and a vocabulary (token <-> index).
+"""Text preparation: a tokenizer, a vocabulary (token <-> index), bag-of-words and TF-IDF
+encoders (``text_features.py``) and a collate function padding variable-length batches
+(``pad_collate.py``).
 
 ``tokenize`` lower-cases and keeps runs of letters and digits (with an inner apostrophe, so
 "don't" stays one word). ``Vocab`` numbers the tokens of a corpus by decreasing frequency after the
@@ -14,7 +16,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-__all__ = ["tokenize", "Vocab", "PAD", "UNK"]
+from .pad_collate import pad_collate  # noqa: F401  (part of this module's API)
+from .text_features import BagOfWords, TfidfEncoder  # noqa: F401
+
+__all__ = ["tokenize", "Vocab", "PAD", "UNK", "BagOfWords", "TfidfEncoder", "pad_collate"]
 
 PAD = "<pad>"
 UNK = "<unk>"
