@@ -92,3 +92,9 @@ def mnist_subset(return_names=False):
                       "target_names": [str(i) for i in range(10)]}
     return X, y
 from ._image_datasets import FASHION_MNIST_CLASSES, digits_images, fashion_mnist  # noqa: E402,F401  (image sets)
+
+# ---------------------------------------------------------------- text classification sets
+# (texts, int64 labels, class names): gensim's Pang & Lee sentences, Debian's fortunes by category
+from ._text_datasets import FORTUNES_CATEGORIES, fortune_categories, fortunes, pang_lee_polarity  # noqa: E402,F401
+
+__all__ += ["pang_lee_polarity", "fortunes", "fortune_categories", "FORTUNES_CATEGORIES"]
