@@ -520,3 +520,79 @@ def test_fused_adam_refuses_mismatched_arrays():
                     dict(sc, amsgrad=True))
     with pytest.raises(ValueError, match="overlap|alias"):
         K.adam_step(p, cp.zeros(6, cp.float32), p, cp.zeros(6, cp.float32), None, sc)
+
+
+# ---------------------------------------------------------------------------- segment
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("itype", [np.int32, np.int64])
+def test_segment_kernels_match_cpu(rng, dtype, itype):
+    for num, d, segs in [(1, 1, 1), (9, 5, 0), (23, 17, 11)]:
+        src = randn(rng, (num, d), dtype)
+        lens = rng.integers(0, 5, segs)
+        ids = rng.integers(0, num, int(lens.sum())).astype(itype)
+        off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        g_src, g_ids, g_off = cp.asarray(src), cp.asarray(ids), cp.asarray(off)
+        np.testing.assert_array_equal(host(K.gather_rows(g_src, g_ids)), _C.gather_rows(src, ids))
+        w = randn(rng, len(ids), dtype)
+        for mode, weights in [("sum", None), ("sum", w), ("mean", None), ("max", None)]:
+            skip = int(ids[0]) if len(ids) else -1
+            out, arg = K.segment_reduce(g_src, g_ids, g_off, mode, None if weights is None else cp.asarray(weights),
+                                        skip)
+            ref, rarg = _C.segment_reduce(src, ids, off, mode, weights, skip)
+            assert rel_err(host(out), ref) < TOL[dtype]
+            if mode == "max":
+                np.testing.assert_array_equal(host(arg), rarg)
+                gy = randn(rng, ref.shape, dtype)
+                assert rel_err(host(K.segment_max_backward(cp.asarray(gy), arg, num)),
+                               _C.segment_max_backward(gy, rarg, num)) < TOL[dtype]
+        for a, b in zip(K.index_coalesce(g_ids, num, 2), _C.index_coalesce(ids, num, 2)):
+            np.testing.assert_array_equal(host(a), b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_segment_row_updates_match_cpu(rng, dtype):
+    table = randn(rng, (40, 7), dtype) * 2
+    ids = np.array([0, 3, 17, 39], np.int64)
+    rows = randn(rng, (4, 7), dtype)
+    a, b = table.copy(), cp.asarray(table)
+    _C.index_add_rows(a, ids, rows, -0.3)
+    K.index_add_rows(b, cp.asarray(ids), cp.asarray(rows), -0.3)
+    assert rel_err(host(b), a) < TOL[dtype]
+    for p in (2.0, 1.0, 3.0, np.inf):
+        a, b = table.copy(), cp.asarray(table)
+        _C.rows_renorm(a, ids, 1.0, p)
+        K.rows_renorm(b, cp.asarray(ids), 1.0, p)
+        assert rel_err(host(b), a) < 1e-5
+    m, v = np.abs(randn(rng, (40, 7), dtype)), np.abs(randn(rng, (40, 7), dtype))
+    sc = dict(one_minus_beta1=0.1, one_minus_beta2=0.001, eps=1e-8, neg_step_size=-0.01, maximize=False)
+    pa, ma, va = table.copy(), m.copy(), v.copy()
+    pb, mb, vb = cp.asarray(table), cp.asarray(m), cp.asarray(v)
+    _C.sparse_adam_step(pa, ma, va, ids, rows, sc)
+    K.sparse_adam_step(pb, mb, vb, cp.asarray(ids), cp.asarray(rows), sc)
+    for got, ref in ((pb, pa), (mb, ma), (vb, va)):
+        assert rel_err(host(got), ref) < TOL[dtype]
+
+
+def test_segment_errors_on_gpu():
+    src = cp.zeros((5, 3), cp.float32)
+    with pytest.raises(IndexError, match="argument 'index' holds 5 at position 1"):
+        K.gather_rows(src, cp.asarray(np.array([0, 5], np.int64)))
+    with pytest.raises(ValueError, match="strictly increasing"):
+        K.index_add_rows(src, cp.asarray(np.array([2, 1], np.int64)), cp.zeros((2, 3), cp.float32))
+    with pytest.raises(ValueError, match="offsets"):
+        K.segment_reduce(src, cp.asarray(np.array([0, 1], np.int64)), cp.asarray(np.array([0, 3], np.int64)), "sum")
+
+
+def test_embedding_layers_on_gpu(rng):
+    w = randn(rng, (30, 6), np.float32)
+    ids = rng.integers(0, 30, (4, 5))
+    for sparse in (False, True):
+        gpu = fastnn.nn.Embedding.from_pretrained(fastnn.tensor(w, device="cuda"), freeze=False, sparse=sparse)
+        cpu = fastnn.nn.Embedding.from_pretrained(fastnn.tensor(w), freeze=False, sparse=sparse)
+        yg, yc = gpu(fastnn.tensor(ids, device="cuda")), cpu(fastnn.tensor(ids))
+        assert rel_err(host(yg._data), yc.detach().numpy()) < 1e-6
+        (yg ** 2).sum().backward()
+        (yc ** 2).sum().backward()
+        gg = gpu.weight.grad.to_dense() if sparse else gpu.weight.grad
+        gc = cpu.weight.grad.to_dense() if sparse else cpu.weight.grad
+        assert rel_err(host(gg._data), gc.numpy()) < 1e-5

@@ -478,6 +478,84 @@ def test_fuzz_random_fills(data):
         call(which, RANDOM_ARGS, dist, out, key, offset, p)
 
 
+# ----------------------------------------------------------------------------------------- segment
+SEGMENT_ARGS = ("src", "index", "offsets", "mode", "weights", "skip", "grad", "argmax", "num_rows", "dst", "ids",
+                "rows", "alpha", "max_norm", "norm_type", "param", "exp_avg", "exp_avg_sq", "scalars")
+SPARSE_ADAM = dict(one_minus_beta1=0.1, one_minus_beta2=0.001, eps=1e-8, neg_step_size=-1e-3, maximize=False)
+
+
+@st.composite
+def index_lists(draw, rows, dtype=None):
+    """Mostly valid 1-D index lists for a table of `rows` rows; sometimes out of range, unsorted, odd."""
+    n = draw(st.integers(0, 12))
+    lo, hi = draw(st.sampled_from(((0, max(rows, 1)), (0, max(rows, 1)), (-3, rows + 3), (rows, rows + 2))))
+    dt = dtype or draw(st.sampled_from((np.int64, np.int64, np.int32, np.float32, np.uint8)))
+    if draw(st.integers(0, 5)) == 0:
+        return draw(arrays(1, dtype=dt, int_values=(lo, hi)))
+    return np.array(np.random.default_rng(draw(st.integers(0, 2 ** 16))).integers(lo, hi, n), dtype=dt)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_segment_lookups(data):
+    rows, d = data.draw(st.integers(0, 8)), data.draw(st.integers(0, 6))
+    src = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)),
+                              st.just(np.random.default_rng(0).standard_normal((rows, d)).astype(np.float32))))
+    nrows = src.shape[0] if src.ndim >= 1 else 0
+    which = data.draw(st.sampled_from(("gather_rows", "segment_reduce", "segment_reduce_reference",
+                                       "segment_max_backward", "index_coalesce")))
+    index = data.draw(index_lists(nrows))
+    if which == "gather_rows":
+        out = call(which, SEGMENT_ARGS, src, index)
+        if out is not None and out.size:
+            np.testing.assert_array_equal(out, src[index.astype(np.int64)])
+    elif which.startswith("segment_reduce"):
+        n = index.shape[0] if index.ndim == 1 else 0
+        cuts = sorted(data.draw(st.lists(st.integers(-1, n + 1), min_size=0, max_size=5)))
+        offsets = np.array(data.draw(st.sampled_from((cuts, [0] + cuts, cuts[::-1]))), dtype=data.draw(
+            st.sampled_from((np.int64, np.int64, np.int32))))
+        mode = data.draw(st.sampled_from(("sum", "mean", "max", "min")))
+        weights = data.draw(st.one_of(st.none(), arrays(1, dims=st.integers(0, 12))))
+        skip = data.draw(st.sampled_from((-1, 0, 2, 2 ** 40)))
+        call(which, SEGMENT_ARGS, src, index, offsets, mode, weights, skip)
+    elif which == "segment_max_backward":
+        grad = data.draw(arrays(2, dims=st.integers(0, 5)))
+        argmax = data.draw(arrays(2, dims=st.integers(0, 5), dtype=np.int64, int_values=(-2, 6)))
+        call(which, SEGMENT_ARGS, grad, argmax, data.draw(ints(-2, 8)))
+    else:
+        r = call(which, SEGMENT_ARGS, index, data.draw(ints(-2, 9)), data.draw(st.sampled_from((-1, 0, 3))))
+        if r is not None:
+            ids, offsets, order = r
+            assert np.all(np.diff(ids) > 0) and offsets[-1] == len(order)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_segment_row_updates(data):
+    rows, d = data.draw(st.integers(0, 8)), data.draw(st.integers(0, 6))
+    dtype = data.draw(st.sampled_from((np.float32, np.float64)))
+    dst = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)), st.just(np.zeros((rows, d), dtype))))
+    nrows = dst.shape[0] if dst.ndim >= 1 else 0
+    ids = data.draw(st.one_of(index_lists(nrows, np.int64),
+                              st.just(np.arange(0, nrows, 2, dtype=np.int64)),
+                              st.just(np.arange(nrows, dtype=np.int64)[::-1].copy())))
+    u = ids.shape[0] if ids.ndim == 1 else 0
+    width = dst.shape[1] if dst.ndim == 2 else d
+    block = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)), st.just(np.ones((u, width), dst.dtype))))
+    which = data.draw(st.sampled_from(("index_add_rows", "rows_renorm", "sparse_adam_step")))
+    if which == "index_add_rows":
+        if data.draw(st.integers(0, 5)) == 0:
+            block = dst  # overlapping
+        call(which, SEGMENT_ARGS, dst, ids, block, data.draw(st.sampled_from((1.0, -0.5, math.nan))))
+    elif which == "rows_renorm":
+        call(which, SEGMENT_ARGS, dst, ids, data.draw(st.sampled_from((1.0, 0.0, -1.0, math.nan, math.inf))),
+             data.draw(st.sampled_from((2.0, 1.0, 0.0, 3.0, math.inf, -math.inf, math.nan))))
+    else:
+        m = data.draw(st.one_of(st.just(np.zeros_like(dst)), arrays(2, dims=st.integers(0, 6))))
+        v = data.draw(st.one_of(st.just(np.zeros_like(dst)), arrays(2, dims=st.integers(0, 6)), st.just(m)))
+        call(which, SEGMENT_ARGS, dst, m, v, ids, block, data.draw(scalars(SPARSE_ADAM)))
+
+
 # ----------------------------------------------------------------------------------------- coverage
 FUZZED = {
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
@@ -485,6 +563,8 @@ FUZZED = {
     "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "upsample2d", "upsample2d_backward",
     "conv2d_output_size", "conv_transpose2d_output_size", "pool2d_output_size", "adam_step", "sgd_step",
     "philox_uniform", "philox_normal", "dropout_mask", "philox_fill_reference", "philox4x32_10",
+    "gather_rows", "segment_reduce", "segment_reduce_reference", "segment_max_backward", "index_coalesce",
+    "index_add_rows", "rows_renorm", "sparse_adam_step",
 }
 # Module functions that take no array input (configuration and queries).
 NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",
