@@ -93,7 +93,7 @@ def demo(epochs=20, seed=0, verbose=1) -> int:
     return 0
 
 
-def demo_text(epochs=20, seed=0, verbose=0) -> int:
+def demo_text(epochs=10, seed=0, verbose=0) -> int:
     """``fastnn demo text``: the embedding classifier (EmbeddingBag mean of words and their character
     n-grams → Linear) on five categories of Debian's fortunes, 5-fold cross-validated; prints the test
     accuracy beside the majority-class baseline, the confusion matrix and the per-class report."""
@@ -131,7 +131,8 @@ def main(argv=None) -> int:
     demo_parser.add_argument("name", nargs="?", default="digits", choices=("digits", "text"),
                              help="digits (default): an MLP on handwritten digits; text: an embedding classifier "
                                   "on fortunes quotations")
-    demo_parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    demo_parser.add_argument("--epochs", type=int, default=None,
+                             help="training epochs (default 20 for digits, 10 per fold for text)")
     demo_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo_parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     sub.add_parser("bench", add_help=False,
@@ -144,11 +145,11 @@ def main(argv=None) -> int:
     if args.command == "info":
         print(info())
     elif args.command == "demo":
-        if args.epochs < 1:
+        if args.epochs is not None and args.epochs < 1:
             parser.error(f"demo: --epochs must be at least 1, got {args.epochs}")
         if args.name == "text":
-            return demo_text(epochs=args.epochs, seed=args.seed)
-        return demo(epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
+            return demo_text(epochs=args.epochs or 10, seed=args.seed)
+        return demo(epochs=args.epochs or 20, seed=args.seed, verbose=0 if args.quiet else 1)
     return 0
 
 
