@@ -4,8 +4,9 @@ process, with tiny settings given on the command line, in a temporary working di
 The child imports the same fastnn as this test process (an installed package, or the source tree
 after tools/dev_build.sh): its PYTHONPATH starts with the folder that holds the imported package.
 Plots go to a temporary folder (FASTNN_EXAMPLES_OUTPUT), so nothing is written into the checkout.
-Examples whose data set is missing (Fashion-MNIST, from the Debian package dataset-fashion-mnist)
-skip, except under CI=true, where missing data is a failure.
+Examples whose data set is missing (Fashion-MNIST, from the Debian package dataset-fashion-mnist;
+the fortunes quotations, from the Debian package fortunes; gensim's bundled sentences) skip, except
+under CI=true, where missing data is a failure.
 """
 import glob
 import importlib.util
@@ -27,6 +28,10 @@ FASHION = "fashion-mnist"
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 ACCURACY = r"test accuracy: ([01]\.\d{4})"
+FORTUNES = "fortunes"
+FORTUNES_FILE = "/usr/share/games/fortunes/startrek"
+TEXT_OUT = [r"pang_lee seed 0: " + ACCURACY + r"  majority baseline: 0\.5000",
+            r"fortunes seed 0: " + ACCURACY + r"  majority baseline: 0\.30\d\d", "confusion matrix", "startrek"]
 
 # script: (tiny flags, what it needs, patterns its output must contain, least accuracy or None)
 CASES = {
@@ -54,6 +59,8 @@ CASES = {
                            [r"skip-gram: vocabulary \d+, 2 epochs in .* words/s\)", r"CBOW: vocabulary",
                             r"Spearman \(WordSim-353, \d+% of pairs in vocabulary\): -?\d\.\d{3}",
                             r"analogy accuracy: \d\.\d{4} on \d+ questions", r"full softmax \(CBOW\)"], None),
+    "21_text_bag_of_words.py": (["--folds", "2", "--epochs", "2"], ("gensim", FORTUNES), TEXT_OUT, None),
+    "22_text_embedding_classifier.py": (["--folds", "2", "--epochs", "2"], ("gensim", FORTUNES), TEXT_OUT, None),
 }
 
 
@@ -67,6 +74,9 @@ def _missing(needs):
         if need == FASHION:
             if not all(os.path.exists(os.path.join(FASHION_MNIST_DIR, f)) for f in FASHION_FILES):
                 return f"Fashion-MNIST not installed in {FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)"
+        elif need == FORTUNES:
+            if not os.path.exists(FORTUNES_FILE):
+                return "Debian's fortunes not installed (apt-get install fortunes)"
         elif importlib.util.find_spec(need) is None:
             return f"needs the Python package {need}"
     return None
@@ -81,7 +91,7 @@ def test_example_runs_from_the_command_line(script, tmp_path):
     flags, needs, patterns, least_accuracy = CASES[script]
     missing = _missing(needs)
     if missing:
-        if IN_CI and any(n == FASHION for n in needs) and missing.startswith("Fashion-MNIST"):
+        if IN_CI and (missing.startswith(("Fashion-MNIST", "Debian's fortunes")) or "gensim" in missing):
             pytest.fail(f"{script}: {missing}; CI=true must have the data")
         pytest.skip(missing)
     out_dir = tmp_path / "output"

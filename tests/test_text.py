@@ -41,3 +41,14 @@ def test_vocab_saved_with_a_model(tmp_path):
     fastnn.save({"model": model.state_dict(), "vocab": v.state_dict()}, tmp_path / "m.fnn")
     back = Vocab.from_state_dict(fastnn.load(tmp_path / "m.fnn")["vocab"])
     assert back.itos == v.itos and back.counts == v.counts and back["y"] == v["y"]
+
+
+def test_char_ngrams():
+    from fastnn.data.text import char_ngrams
+    assert char_ngrams(["abc"], 3, 4) == ["abc", "<ab", "abc", "bc>", "<abc", "abc>"]
+    assert char_ngrams(["a", "bc"], 4, 4, keep_words=False) == ["<bc>"]
+    assert char_ngrams([]) == []
+    with pytest.raises(ValueError, match="n_min"):
+        char_ngrams(["a"], 3, 2)
+    with pytest.raises(TypeError, match="tokens"):
+        char_ngrams("word")

@@ -95,21 +95,9 @@ from ._image_datasets import FASHION_MNIST_CLASSES, digits_images, fashion_mnist
 
 
 # ------------------------------------------------------------------------------------------- text
+from ._text_datasets import _gensim_test_data  # noqa: E402
 # The word2vec corpus and its evaluation sets, from gensim's test data (gensim/test/test_data): read
 # from the installed package's folder, nothing imported from gensim.
-
-def _gensim_test_file(name, loader):
-    import importlib.util
-    import os
-    spec = importlib.util.find_spec("gensim")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"fastnn.datasets.{loader} reads {name} from gensim's test data, and gensim is not "
-                          "installed: pip install gensim")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "test", "test_data", name)
-    if not os.path.exists(path):
-        raise ImportError(f"fastnn.datasets.{loader}: {path} is missing from the installed gensim "
-                          "(reinstall it: pip install --force-reinstall gensim)")
-    return path
 
 
 def lee_background(tokenized=True):
@@ -118,7 +106,7 @@ def lee_background(tokenized=True):
     Returns a list of documents, each a list of tokens (``fastnn.data.text.tokenize``: lower-cased words), or
     the raw lines with ``tokenized=False``."""
     from .data.text import tokenize
-    with open(_gensim_test_file("lee_background.cor", "lee_background"), encoding="utf-8") as f:
+    with open(_gensim_test_data("lee_background.cor", "lee_background"), encoding="utf-8") as f:
         lines = [line.strip() for line in f if line.strip()]
     return [tokenize(line) for line in lines] if tokenized else lines
 
@@ -127,7 +115,7 @@ def wordsim353():
     """WordSimilarity-353 (gensim's wordsim353.tsv): ``(pairs, scores)``, 353 lower-cased word pairs and
     their mean human similarity in [0, 10] (float64)."""
     pairs, scores = [], []
-    with open(_gensim_test_file("wordsim353.tsv", "wordsim353"), encoding="utf-8") as f:
+    with open(_gensim_test_data("wordsim353.tsv", "wordsim353"), encoding="utf-8") as f:
         for line in f:
             if line.startswith("#") or not line.strip():
                 continue
@@ -142,7 +130,7 @@ def analogy_questions():
     e.g. ``"capital-common-countries"``) to a list of lower-cased ``(a, b, c, d)``: a is to b as c is to d."""
     sections = {}
     current = None
-    with open(_gensim_test_file("questions-words.txt", "analogy_questions"), encoding="utf-8") as f:
+    with open(_gensim_test_data("questions-words.txt", "analogy_questions"), encoding="utf-8") as f:
         for line in f:
             if line.startswith(":"):
                 current = line[1:].strip()
@@ -155,3 +143,8 @@ def analogy_questions():
 
 
 __all__ += ["lee_background", "wordsim353", "analogy_questions"]
+# ---------------------------------------------------------------- text classification sets
+# (texts, int64 labels, class names): gensim's Pang & Lee sentences, Debian's fortunes by category
+from ._text_datasets import FORTUNES_CATEGORIES, fortune_categories, fortunes, pang_lee_polarity  # noqa: E402,F401
+
+__all__ += ["pang_lee_polarity", "fortunes", "fortune_categories", "FORTUNES_CATEGORIES"]

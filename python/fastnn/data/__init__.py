@@ -1,7 +1,11 @@
 """Data tools: datasets and loaders (``torch.utils.data`` names), splits and scalers (scikit-learn's)."""
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .image_dataset import ImageDataset
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                      WeightedRandomSampler)
 from .dataloader import DataLoader, default_collate, default_convert
+from .pad_collate import pad_collate
+from . import text  # noqa: F401  (tokenizer, vocabulary, bag-of-words / TF-IDF encoders)
 from .split import KFold, StratifiedKFold, train_test_split, train_val_test_split
 from .scaling import MinMaxScaler, StandardScaler
 from . import transforms  # noqa: F401  (image preparation and augmentation)

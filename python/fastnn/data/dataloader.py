@@ -1,14 +1,14 @@
-"""DataLoader and default_collate, as in ``torch.utils.data`` (single process, no samplers)."""
+"""DataLoader and default_collate, as in ``torch.utils.data`` (single process)."""
 from __future__ import annotations
 
 import collections.abc
-import math
 import numbers
 
 import numpy as np
 
 from . import _arrays
 from .dataset import as_generator
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
 def _stack(arrays, what):
@@ -84,55 +84,77 @@ def default_convert(data):
 
 
 class DataLoader:
-    """Iterate over ``dataset`` in batches.
+    """Iterate over ``dataset`` in batches (``torch.utils.data.DataLoader``'s arguments and rules).
 
     Args:
         dataset: a Dataset (``__getitem__`` + ``__len__``), a Tensor or a numpy array (rows are samples).
         batch_size: samples per batch; ``None`` yields the samples one by one, unbatched.
-        shuffle: draw a new order at the start of every pass, from ``generator``.
+        shuffle: visit the samples in a new random order every pass (a ``RandomSampler``).
+        sampler: the order of the samples (a Sampler or any iterable of indices with ``__len__``);
+            excludes ``shuffle``.
+        batch_sampler: yields whole batches as lists of indices (e.g. buckets of sequences of similar
+            length); excludes ``batch_size``, ``shuffle``, ``sampler`` and ``drop_last``.
         collate_fn: merges a list of samples into a batch (default: :func:`default_collate`).
         drop_last: drop the final batch when it is smaller than ``batch_size``.
-        generator: a numpy Generator or an int seed; default fastnn's global generator, so
-            ``fastnn.manual_seed`` makes the order reproducible.
-        num_workers, pin_memory: accepted for PyTorch compatibility; batches are always built in
-            the calling process.
+        generator: for ``shuffle``: a ``fastnn.Generator``, a numpy Generator or an int seed;
+            default fastnn's global generator, so ``fastnn.manual_seed`` makes the order reproducible.
+        num_workers, pin_memory, timeout, worker_init_fn, multiprocessing_context, prefetch_factor,
+            persistent_workers, pin_memory_device, in_order: accepted for PyTorch compatibility;
+            batches are always built in the calling process.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, *, collate_fn=None, drop_last=False,
-                 generator=None, num_workers=0, pin_memory=False):
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
+                 pin_memory_device="", in_order=True):
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader: 'dataset' must define __getitem__ and __len__, got {type(dataset).__name__}")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
-                                       or batch_size < 1):
-            raise ValueError(f"DataLoader: 'batch_size' must be a positive int or None, got {batch_size!r}")
-        if batch_size is None and drop_last:
-            raise ValueError("DataLoader: 'drop_last' needs a 'batch_size' (it is None)")
         if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
-            raise ValueError(f"DataLoader: 'num_workers' must be a non-negative int, got {num_workers!r}")
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                             f"multiprocessing. Got num_workers={num_workers!r}")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: 'collate_fn' must be callable, got {type(collate_fn).__name__}")
-        if generator is not None:
-            as_generator(generator)  # validate now rather than at the first epoch
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+                                 "and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last")
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+            if generator is not None and not shuffle:
+                as_generator(generator)  # validate now rather than never
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.dataset = dataset
-        self.batch_size = None if batch_size is None else int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.generator = generator
         self.num_workers = int(num_workers)
         self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
         self._custom_collate = collate_fn is not None
         self.collate_fn = collate_fn if collate_fn is not None else (
-            default_collate if batch_size is not None else default_convert)
+            default_collate if self._auto_collation else default_convert)
+
+    @property
+    def _auto_collation(self):
+        return self.batch_sampler is not None
 
     def __len__(self):
-        n = len(self.dataset)
-        if self.batch_size is None:
-            return n
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return len(self.batch_sampler if self._auto_collation else self.sampler)
 
     def _batch_fetcher(self):
         """A function from an index array to a whole batch, when the dataset allows it."""
-        if self._custom_collate or self.batch_size is None:
+        if self._custom_collate or not self._auto_collation:
             return None
         ds = self.dataset
         if _arrays.is_tensor(ds):
@@ -141,23 +163,20 @@ class DataLoader:
             return lambda idx: _arrays.wrap(ds[idx])
         return getattr(ds, "_fetch_batch", None)
 
+    def _index_batches(self):
+        if isinstance(self.batch_sampler, BatchSampler):
+            return self.batch_sampler._index_batches()
+        return self.batch_sampler  # any iterable of index lists
+
     def __iter__(self):
-        n = len(self.dataset)
-        if self.shuffle:
-            order = as_generator(self.generator).permutation(n)
-        else:
-            order = np.arange(n)
-        if self.batch_size is None:
-            for i in order.tolist():
+        if not self._auto_collation:
+            for i in self.sampler:
                 yield self.collate_fn(self.dataset[i])
             return
         fetch = self._batch_fetcher()
-        bs = self.batch_size
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
-            if len(idx) < bs and self.drop_last:
-                return
+        for idx in self._index_batches():
             if fetch is not None:
-                yield fetch(idx)
+                yield fetch(np.asarray(idx, dtype=np.int64))
             else:
-                yield self.collate_fn([self.dataset[i] for i in idx.tolist()])
+                idx = idx.tolist() if isinstance(idx, np.ndarray) else idx
+                yield self.collate_fn([self.dataset[i] for i in idx])

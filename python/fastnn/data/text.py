@@ -1,4 +1,6 @@
-"""Text preparation: a tokenizer and a vocabulary (token <-> index).
+"""Text preparation: a tokenizer, a vocabulary (token <-> index), bag-of-words and TF-IDF
+encoders (``text_features.py``) and a collate function padding variable-length batches
+(``pad_collate.py``).
 
 ``tokenize`` lower-cases and keeps runs of letters and digits (with an inner apostrophe, so
 "don't" stays one word). ``Vocab`` numbers the tokens of a corpus by decreasing frequency after the
@@ -14,7 +16,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-__all__ = ["tokenize", "Vocab", "PAD", "UNK"]
+from .pad_collate import pad_collate  # noqa: F401  (part of this module's API)
+from .text_features import BagOfWords, TfidfEncoder  # noqa: F401
+
+__all__ = ["tokenize", "char_ngrams", "Vocab", "PAD", "UNK", "BagOfWords", "TfidfEncoder", "pad_collate"]
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -26,6 +31,22 @@ def tokenize(text: str, lower: bool = True) -> list[str]:
     if not isinstance(text, str):
         raise TypeError(f"tokenize: argument 'text' must be a str, got {type(text).__name__}")
     return _WORD.findall(text.lower() if lower else text)
+
+
+def char_ngrams(tokens: Iterable[str], n_min: int = 3, n_max: int = 5, keep_words: bool = True) -> list[str]:
+    """The tokens (with ``keep_words``) followed by the character n-grams of each, ``n_min`` to ``n_max``
+    long, of the word framed as ``<word>`` (fastText's subwords): words never seen in training still
+    share pieces ("<unfunny>" has "<un" and "fun") with words that were, which helps on small corpora."""
+    if not 1 <= n_min <= n_max:
+        raise ValueError(f"char_ngrams: need 1 <= n_min <= n_max, got n_min={n_min}, n_max={n_max}")
+    if isinstance(tokens, str):
+        raise TypeError("char_ngrams: 'tokens' must be a list of tokens, got a str (see tokenize)")
+    tokens = list(tokens)
+    out = list(tokens) if keep_words else []
+    for word in tokens:
+        framed = f"<{word}>"
+        out += [framed[i:i + n] for n in range(n_min, n_max + 1) for i in range(len(framed) - n + 1)]
+    return out
 
 
 class Vocab:
