@@ -150,3 +150,36 @@ def test_gradcheck_packed_bidirectional(rng, kind):
         out, _ = m(pack_padded_sequence(x, [2, 4, 3], enforce_sorted=False))
         return pad_packed_sequence(out)[0]
     assert gradcheck(f, [x, w], eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind,kwargs", [("LSTM", {"proj_size": 20, "bidirectional": True}), ("GRU", {}),
+                                         ("RNN", {"bidirectional": True})])
+def test_rows_shared_between_threads_match_torch(torch, rng, kind, kwargs):
+    """A batch large enough for the CPU to give each thread its own rows (uneven packed lengths: the
+    threads' ranges run out at different steps), at 1 and 2 threads."""
+    from torch.nn.utils import rnn as trnn
+    tm = getattr(torch.nn, kind)(6, 48, **kwargs)
+    fm = getattr(nn, kind)(6, 48, **kwargs)
+    fm.load_state_dict({k: fastnn.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    B, T = 40, 9
+    lengths = rng.integers(1, T + 1, B).tolist()
+    x = rng.standard_normal((B, T, 6)).astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    t_out, _ = tm(trnn.pack_padded_sequence(tx, torch.tensor(lengths), True, False))
+    t_pad = trnn.pad_packed_sequence(t_out, True)[0]
+    t_pad.square().sum().backward()
+    old = fastnn.get_num_threads()
+    try:
+        for threads in (1, 2):
+            fastnn.set_num_threads(threads)
+            fx = fastnn.tensor(x, requires_grad=True)
+            f_out, _ = fm(pack_padded_sequence(fx, lengths, True, False))
+            f_pad = pad_packed_sequence(f_out, True)[0]
+            assert rel_err(arr(f_pad), arr(t_pad)) < 1e-4
+            fm.zero_grad()
+            f_pad.square().sum().backward()
+            assert rel_err(fx.grad.numpy(), tx.grad.numpy()) < 1e-4
+            for (name, tp), fp in zip(tm.named_parameters(), fm.parameters()):
+                assert rel_err(fp.grad.numpy(), tp.grad.numpy()) < 1e-4, name
+    finally:
+        fastnn.set_num_threads(old)

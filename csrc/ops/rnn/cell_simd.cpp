@@ -1,11 +1,8 @@
 // The fused per-step gate kernels on the SIMD layer, compiled once per CPU path: one pass over a
 // step's rows turns the two projections into the new state (forward), or the gradient reaching h
 // and c into the gate gradients (backward). Formulas and layouts: ops/rnn/rnn.h.
-#include <omp.h>
-
 #include "core/simd/simd.h"
 #include "core/simd/simd_math.h"
-#include "core/threads.h"
 #include "ops/rnn/cpu.h"
 
 namespace fastnn {
@@ -122,29 +119,17 @@ FASTNN_SIMD_INLINE void bwd_cols(const StepBwd<T>& a, int64_t r, const Cols<T, F
   }
 }
 
-// Rows [0, b) of a step, each in whole vectors then one masked tail; shared between threads when
-// the step is large enough (several transcendental functions per element).
+// Rows [0, b) of a step, each in whole vectors then one masked tail. Single-threaded: the CPU driver
+// (cpu.cpp) gives each thread its own rows for the whole sequence.
 template <class Body>
-void over_rows(int64_t b, int64_t H, int64_t cost, const Body& body) {
-  auto rows = [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) body(r);
-  };
-  const int threads = threads_for(b * H * cost);
-  if (threads == 1 || b < 2) {
-    rows(0, b);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-    rows(b * tid / nt, b * (tid + 1) / nt);
-  }
+void over_rows(int64_t b, const Body& body) {
+  for (int64_t r = 0; r < b; ++r) body(r);
 }
 
 template <Mode M, typename T>
 void forward_mode(const StepFwd<T>& a) {
   constexpr int W = Vec<T>::W;
-  over_rows(a.b, a.H, 4 * gate_count(M), [&](int64_t r) {
+  over_rows(a.b, [&](int64_t r) {
     int64_t j = 0;
     for (; j + W <= a.H; j += W) fwd_cols<M>(a, r, Cols<T, true>{j, W});
     if (j < a.H) fwd_cols<M>(a, r, Cols<T, false>{j, (int)(a.H - j)});
@@ -154,7 +139,7 @@ void forward_mode(const StepFwd<T>& a) {
 template <Mode M, typename T>
 void backward_mode(const StepBwd<T>& a) {
   constexpr int W = Vec<T>::W;
-  over_rows(a.b, a.H, 2 * gate_count(M), [&](int64_t r) {
+  over_rows(a.b, [&](int64_t r) {
     int64_t j = 0;
     for (; j + W <= a.H; j += W) bwd_cols<M>(a, r, Cols<T, true>{j, W});
     if (j < a.H) bwd_cols<M>(a, r, Cols<T, false>{j, (int)(a.H - j)});

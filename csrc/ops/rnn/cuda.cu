@@ -165,12 +165,14 @@ struct CudaOps {
 
 template <typename T>
 void sequence_forward_cuda(const SeqFwd<T>& s, cudaStream_t stream) {
-  run_forward(CudaOps<T>{stream}, s);
+  forward_rows(CudaOps<T>{stream}, s, 0, s.B);
 }
 
 template <typename T>
 void sequence_backward_cuda(const SeqBwd<T>& s, cudaStream_t stream) {
-  run_backward(CudaOps<T>{stream}, s);
+  const CudaOps<T> ops{stream};
+  backward_rows(ops, s, 0, s.B);
+  weight_grads(ops, s);
 }
 
 template void sequence_forward_cuda<float>(const SeqFwd<float>&, cudaStream_t);

@@ -43,87 +43,108 @@ inline std::vector<int64_t> step_offsets(const Seq& q) {
 }
 inline int64_t step_at(const Seq& q, int64_t s) { return q.reverse ? q.steps - 1 - s : s; }
 
-// rows [0, b) of a (rows, cols) state from `init` (zeros when null)
+// The loops below run on rows [r0, r1) of the batch: rows never interact, so the CPU gives each
+// thread its own range for the whole sequence (no synchronisation per step), and the GPU runs all.
+// Row r of step t exists when r < batch_sizes[t]; every pointer is moved to the range's first row.
+
 template <class Ops, typename T>
-void init_rows(const Ops& ops, T* dst, const T* init, int64_t n) {
-  if (init) ops.copy(dst, init, n);
-  else ops.zero(dst, n);
+void init_rows(const Ops& ops, T* dst, const T* init, int64_t r0, int64_t r1, int64_t cols) {
+  if (r1 <= r0) return;
+  if (init) ops.copy(dst + r0 * cols, init + r0 * cols, (r1 - r0) * cols);
+  else ops.zero(dst + r0 * cols, (r1 - r0) * cols);
 }
 
+inline int64_t end_row(int64_t b, int64_t r1) { return b < r1 ? b : r1; }
+
 template <typename T, class Ops>
-void run_forward(const Ops& ops, const SeqFwd<T>& q) {
+void forward_rows(const Ops& ops, const SeqFwd<T>& q, int64_t r0, int64_t r1) {
   const int64_t H = q.H, P = q.P, GH = q.G() * H;
-  init_rows(ops, q.hn, q.h0, q.B * P);
-  if (q.mode == Mode::lstm) init_rows(ops, q.cn, q.c0, q.B * H);
+  init_rows(ops, q.hn, q.h0, r0, r1, P);
+  if (q.mode == Mode::lstm) init_rows(ops, q.cn, q.c0, r0, r1, H);
   const std::vector<int64_t> off = step_offsets(q);
   const int64_t plane = q.N * H;
   for (int64_t s = 0; s < q.steps; ++s) {
-    const int64_t t = step_at(q, s), b = q.batch_sizes[t], o = off[t];
-    if (b == 0) continue;
-    ops.gemm(b, GH, P, q.hn, P, 1, q.w_hh, 1, P, T(0), q.hg, GH);
+    const int64_t t = step_at(q, s), o = off[t] + r0, b = end_row(q.batch_sizes[t], r1) - r0;
+    if (b <= 0) continue;
+    T* hn = q.hn + r0 * P;
+    T* hg = q.hg + r0 * GH;
+    ops.gemm(b, GH, P, hn, P, 1, q.w_hh, 1, P, T(0), hg, GH);
     T* h_out = q.out + o * P;
-    if (q.proj()) h_out = q.saved ? q.saved + 5 * plane + o * H : q.hc;
-    StepFwd<T> a{b, H, q.xg + o * GH, q.hg, q.b_ih, q.b_hh, q.hn, q.cn, h_out, q.saved ? q.saved + o * H : nullptr,
-                 plane};
+    if (q.proj()) h_out = q.saved ? q.saved + 5 * plane + o * H : q.hc + r0 * H;
+    StepFwd<T> a{b,  H,         q.xg + o * GH, hg, q.b_ih, q.b_hh, hn, q.mode == Mode::lstm ? q.cn + r0 * H : nullptr,
+                 h_out, q.saved ? q.saved + o * H : nullptr, plane};
     ops.step_forward(q.mode, a);
     if (q.proj()) ops.gemm(b, P, H, h_out, H, 1, q.w_hr, 1, H, T(0), q.out + o * P, P);
-    ops.copy(q.hn, q.out + o * P, b * P);
+    ops.copy(hn, q.out + o * P, b * P);
   }
 }
 
 // h_prev (and c_prev) of every row of every step, gathered once: the previous step's rows, or
 // h0 / c0 for a row's first step.
 template <typename T, class Ops>
-void gather_previous(const Ops& ops, const SeqBwd<T>& q, const std::vector<int64_t>& off) {
+void gather_previous(const Ops& ops, const SeqBwd<T>& q, const std::vector<int64_t>& off, int64_t r0, int64_t r1) {
   const int64_t H = q.H, P = q.P;
-  const T* c_all = q.mode == Mode::lstm ? q.saved + 4 * q.N * H : nullptr;
+  const bool lstm = q.mode == Mode::lstm;
+  const T* c_all = lstm ? q.saved + 4 * q.N * H : nullptr;
+  auto from_init = [&](T* dst, const T* init, int64_t row, int64_t n, int64_t cols) {
+    if (n <= 0) return;
+    if (init) ops.copy(dst, init + row * cols, n * cols);
+    else ops.zero(dst, n * cols);
+  };
   for (int64_t s = 0; s < q.steps; ++s) {
-    const int64_t t = step_at(q, s), b = q.batch_sizes[t], o = off[t];
-    int64_t carried = 0;
+    const int64_t t = step_at(q, s), hi = end_row(q.batch_sizes[t], r1), o = off[t];
+    if (hi <= r0) continue;
+    int64_t carried = r0;  // rows [r0, carried) continue the previous step's
     if (s > 0) {
-      const int64_t tp = step_at(q, s - 1), bp = q.batch_sizes[tp];
-      carried = b < bp ? b : bp;
-      ops.copy(q.hprev + o * P, q.out + off[tp] * P, carried * P);
-      if (q.mode == Mode::lstm) ops.copy(q.cprev + o * H, c_all + off[tp] * H, carried * H);
-    }
-    if (b > carried) {
-      if (q.h0) ops.copy(q.hprev + (o + carried) * P, q.h0 + carried * P, (b - carried) * P);
-      else ops.zero(q.hprev + (o + carried) * P, (b - carried) * P);
-      if (q.mode == Mode::lstm) {
-        if (q.c0) ops.copy(q.cprev + (o + carried) * H, q.c0 + carried * H, (b - carried) * H);
-        else ops.zero(q.cprev + (o + carried) * H, (b - carried) * H);
+      const int64_t tp = step_at(q, s - 1);
+      carried = end_row(q.batch_sizes[tp], hi);
+      if (carried > r0) {
+        ops.copy(q.hprev + (o + r0) * P, q.out + (off[tp] + r0) * P, (carried - r0) * P);
+        if (lstm) ops.copy(q.cprev + (o + r0) * H, c_all + (off[tp] + r0) * H, (carried - r0) * H);
+      } else {
+        carried = r0;
       }
     }
+    from_init(q.hprev + (o + carried) * P, q.h0, carried, hi - carried, P);
+    if (lstm) from_init(q.cprev + (o + carried) * H, q.c0, carried, hi - carried, H);
   }
 }
 
+// Everything of the backward but the weight gradients (weight_grads, over all rows at once).
 template <typename T, class Ops>
-void run_backward(const Ops& ops, const SeqBwd<T>& q) {
+void backward_rows(const Ops& ops, const SeqBwd<T>& q, int64_t r0, int64_t r1) {
   const int64_t H = q.H, P = q.P, GH = q.G() * H;
   const bool gru = q.mode == Mode::gru, lstm = q.mode == Mode::lstm;
-  init_rows(ops, q.dh0, q.dhn, q.B * P);
-  if (lstm) init_rows(ops, q.dc0, q.dcn, q.B * H);
+  init_rows(ops, q.dh0, q.dhn, r0, r1, P);
+  if (lstm) init_rows(ops, q.dc0, q.dcn, r0, r1, H);
   const std::vector<int64_t> off = step_offsets(q);
-  gather_previous(ops, q, off);
+  gather_previous(ops, q, off, r0, r1);
   const int64_t plane = q.N * H;
   for (int64_t s = q.steps - 1; s >= 0; --s) {
-    const int64_t t = step_at(q, s), b = q.batch_sizes[t], o = off[t];
-    if (b == 0) continue;
-    const T *dh_a = q.dy + o * P, *dh_b = q.dh0;
+    const int64_t t = step_at(q, s), o = off[t] + r0, b = end_row(q.batch_sizes[t], r1) - r0;
+    if (b <= 0) continue;
+    T* dh = q.dh0 + r0 * P;
+    const T *dh_a = q.dy + o * P, *dh_b = dh;
     if (q.proj()) {  // the gradient reaching h~ = (dy + dh) W_hr
-      ops.add(q.dH + o * P, q.dy + o * P, q.dh0, b * P);
-      ops.gemm(b, H, P, q.dH + o * P, P, 1, q.w_hr, H, 1, T(0), q.dhc, H);
-      dh_a = q.dhc;
+      ops.add(q.dH + o * P, q.dy + o * P, dh, b * P);
+      ops.gemm(b, H, P, q.dH + o * P, P, 1, q.w_hr, H, 1, T(0), q.dhc + r0 * H, H);
+      dh_a = q.dhc + r0 * H;
       dh_b = nullptr;
     }
-    StepBwd<T> a{b,        H,    q.saved + o * H, plane,        q.hprev + o * P, q.cprev ? q.cprev + o * H : nullptr,
-                 dh_a,     dh_b, q.dc0,           q.dgx + o * GH, q.dgh + o * GH, q.dh0};
+    StepBwd<T> a{b,    H,    q.saved + o * H, plane,         q.hprev + o * P, lstm ? q.cprev + o * H : nullptr,
+                 dh_a, dh_b, lstm ? q.dc0 + r0 * H : nullptr, q.dgx + o * GH, q.dgh + o * GH, dh};
     ops.step_backward(q.mode, a);
     // dh_prev = dgh W_hh (+ dh z, already in dh0, for the GRU)
-    ops.gemm(b, P, GH, q.dgh + o * GH, GH, 1, q.w_hh, P, 1, gru ? T(1) : T(0), q.dh0, P);
+    ops.gemm(b, P, GH, q.dgh + o * GH, GH, 1, q.w_hh, P, 1, gru ? T(1) : T(0), dh, P);
   }
+}
+
+// dW_hh = dgh^T h_prev and dW_hr = dH^T h~, each one GEMM over all steps.
+template <typename T, class Ops>
+void weight_grads(const Ops& ops, const SeqBwd<T>& q) {
+  const int64_t H = q.H, P = q.P, GH = q.G() * H;
   ops.gemm(GH, P, q.N, q.dgh, 1, GH, q.hprev, P, 1, T(0), q.dw_hh, P);
-  if (q.proj()) ops.gemm(P, H, q.N, q.dH, 1, P, q.saved + 5 * plane, H, 1, T(0), q.dw_hr, H);
+  if (q.proj()) ops.gemm(P, H, q.N, q.dH, 1, P, q.saved + 5 * q.N * H, H, 1, T(0), q.dw_hr, H);
 }
 
 }  // namespace rnn
