@@ -70,8 +70,12 @@ class _RecurrentSequence(Function):
         wrap = Tensor._wrap
         dx = wrap(kernels.matmul(dgx, w_ih)) if need[0] else None
         dw_ih = wrap(kernels.matmul(dgx.T, xd)) if need[1] else None
-        db_ih = wrap(dgx.sum(axis=0)) if ctx.has_bias and need[3] else None
-        db_hh = wrap(dgh.sum(axis=0)) if ctx.has_bias and need[4] else None
+        db_ih = db_hh = None
+        if ctx.has_bias and (need[3] or need[4]):
+            s_x = dgx.sum(axis=0)
+            s_h = s_x if dgh is dgx else dgh.sum(axis=0)  # the same gradient except for the GRU
+            db_ih = wrap(s_x) if need[3] else None
+            db_hh = wrap(s_h if dgh is not dgx else s_x.copy()) if need[4] else None
         return (dx, dw_ih, wrap(dw_hh) if need[2] else None, db_ih, db_hh,
                 wrap(dw_hr) if dw_hr is not None and need[5] else None,
                 wrap(dh0) if need[6] else None, wrap(dc0) if dc0 is not None and need[7] else None, None)
