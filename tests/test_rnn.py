@@ -334,6 +334,10 @@ def test_forward_errors_name_argument_and_shapes():
         nn.GRU(3, 4)(fastnn.zeros(5, 2, 3), fastnn.zeros(2, 4))
     with pytest.raises(RuntimeError, match="For unbatched 2-D input, hx and cx should also be 2-D"):
         m(fastnn.zeros(5, 3), (fastnn.zeros(1, 2, 4), fastnn.zeros(1, 2, 4)))
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+        m(fastnn.zeros(0, 2, 3))
+    out, h = nn.GRU(3, 4)(fastnn.zeros(5, 0, 3))  # an empty batch is allowed, as in PyTorch
+    assert tuple(out.shape) == (5, 0, 4) and tuple(h.shape) == (1, 0, 4)
     with pytest.raises(ValueError, match="does not match weight dtype"):
         m(fastnn.zeros(5, 2, 3, dtype=fastnn.float64))
     cell = nn.GRUCell(3, 4)

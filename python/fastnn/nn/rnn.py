@@ -197,6 +197,8 @@ class RNNBase(Module):
             sorted_indices = unsorted_indices = None
             x = input.transpose(0, 1) if self.batch_first else input
             steps, batch = x.shape[0], x.shape[1]
+            if steps == 0:
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
             batch_sizes = (batch,) * steps
             rows = x.reshape(steps * batch, x.shape[2])
         if rows.shape[-1] != self.input_size:
