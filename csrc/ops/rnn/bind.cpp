@@ -114,7 +114,6 @@ const T* ptr_or_null(const std::optional<ArrayView>& v) {
   return v ? v->ptr<const T>() : nullptr;
 }
 
-template <typename T>
 void fill_seq(rnn::Seq& s, const Layer& l, bool reverse) {
   s.mode = l.mode;
   s.steps = (int64_t)l.batch_sizes.size();
@@ -150,7 +149,7 @@ py::tuple rnn_forward_py(py::handle mode, py::handle xg_obj, py::handle w_hh, py
   with_float_type(l.w_hh, [&](auto zero) {
     using T = decltype(zero);
     rnn::SeqFwd<T> s{};
-    fill_seq<T>(s, l, reverse);
+    fill_seq(s, l, reverse);
     s.xg = xg.ptr<const T>();
     s.w_hh = l.w_hh.ptr<const T>();
     s.b_ih = ptr_or_null<T>(b_ih);
@@ -208,7 +207,7 @@ py::tuple rnn_backward_py(py::handle mode, py::handle w_hh, py::handle w_hr, py:
   with_float_type(l.w_hh, [&](auto zero) {
     using T = decltype(zero);
     rnn::SeqBwd<T> s{};
-    fill_seq<T>(s, l, reverse);
+    fill_seq(s, l, reverse);
     s.w_hh = l.w_hh.ptr<const T>();
     s.w_hr = ptr_or_null<T>(l.w_hr);
     s.h0 = ptr_or_null<T>(l.h0);

@@ -2,7 +2,8 @@
 // gives the GEMM, the fused gate kernels and the row copies of the CPU (cpu.cpp) or of CUDA
 // (cuda.cu). Per step the forward runs one GEMM (h_prev W_hh^T), one gate kernel (and, for a
 // projected LSTM, one more GEMM); the backward one gate kernel and one GEMM (dgh W_hh), and the
-// weight gradients are one GEMM each over all steps. Layouts and formulas: rnn.h.
+// weight gradients are one GEMM each over all steps. Host code only: the work buffers come from the
+// binding (numpy on the CPU, cupy's pool on CUDA). Layouts and formulas: rnn.h.
 #pragma once
 #include <cstdint>
 #include <vector>
