@@ -598,6 +598,51 @@ def test_fuzz_segment_row_updates(data):
         call(which, SEGMENT_ARGS, dst, m, v, ids, block, data.draw(scalars(SPARSE_ADAM)))
 
 
+# ----------------------------------------------------------------------------------------- rnn
+RNN_ARGS = ("mode", "xg", "w_hh", "b_ih", "b_hh", "w_hr", "h0", "c0", "batch_sizes", "reverse", "training", "out",
+            "saved", "dy", "dh_n", "dc_n", "rnn_forward", "rnn_backward")
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_rnn(data):
+    """Mostly consistent shapes with one argument perturbed: wrong sizes, layouts, dtypes, batch sizes."""
+    mode = data.draw(st.sampled_from(("lstm", "gru", "rnn_tanh", "rnn_relu", "lstm", "bad", 3)))
+    G = {"lstm": 4, "gru": 3}.get(mode, 1)
+    H, B = data.draw(st.integers(0, 5)), data.draw(st.integers(0, 4))
+    proj = mode == "lstm" and H > 1 and data.draw(st.booleans())
+    P = H - 1 if proj else H
+    bs = sorted(data.draw(st.lists(st.integers(0, B), max_size=4)), reverse=True)
+    if data.draw(st.integers(0, 9)) == 0:
+        bs = data.draw(st.one_of(st.lists(ints(), max_size=4), st.sampled_from(("ab", None, [1.5], 3))))
+    small = isinstance(bs, list) and all(isinstance(b, int) and 0 <= b <= 9 for b in bs)
+    N = sum(bs) if small else 2
+    dt = data.draw(st.sampled_from((np.float32, np.float64)))
+    shapes = {"xg": (N, G * H), "w_hh": (G * H, P), "b_ih": (G * H,), "b_hh": (G * H,), "w_hr": (P, H),
+              "h0": (B, P), "c0": (B, H), "dy": (N, P), "dh_n": (B, P), "dc_n": (B, H)}
+    bad = data.draw(st.sampled_from(tuple(shapes) + ("none",) * 6))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    args = {}
+    for k, shp in shapes.items():
+        if k == bad:
+            args[k] = data.draw(st.one_of(arrays(len(shp)), st.just(None), st.just([1.0])))
+        elif k == "w_hr" and not proj or k in ("c0", "dc_n") and mode != "lstm":
+            args[k] = None
+        else:
+            args[k] = (rng.standard_normal(shp) * 0.5).astype(dt)
+    reverse = data.draw(st.booleans())
+    r = call("rnn_forward", RNN_ARGS, mode, args["xg"], args["w_hh"], args["b_ih"], args["b_hh"], args["w_hr"],
+             args["h0"], args["c0"], bs, reverse, True)
+    if r is None:
+        return
+    out, hn, cn, saved = r
+    assert np.isfinite(out).all() and out.shape == (N, P)
+    if data.draw(st.integers(0, 3)) == 0:
+        saved = data.draw(arrays(3))
+    call("rnn_backward", RNN_ARGS, mode, args["w_hh"], args["w_hr"], args["h0"], args["c0"], bs, reverse, out,
+         saved, args["dy"], args["dh_n"], args["dc_n"])
+
+
 # ----------------------------------------------------------------------------------------- coverage
 FUZZED = {
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
@@ -606,7 +651,7 @@ FUZZED = {
     "conv2d_output_size", "conv_transpose2d_output_size", "pool2d_output_size", "adam_step", "sgd_step",
     "philox_uniform", "philox_normal", "dropout_mask", "philox_fill_reference", "philox4x32_10",
     "word2vec_train", "gather_rows", "segment_reduce", "segment_reduce_reference", "segment_max_backward",
-    "index_coalesce", "index_add_rows", "rows_renorm", "sparse_adam_step",
+    "index_coalesce", "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
 }
 # Module functions that take no array input (configuration and queries).
 NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",

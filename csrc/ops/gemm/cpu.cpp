@@ -211,7 +211,7 @@ void gemv(const Kernel<T>& kr, int64_t R, int64_t K, T alpha, const T* X, int64_
 }
 
 template <typename T>
-void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t sBb, int64_t sCb) {
+void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t sBb, int64_t sCb, int max_threads) {
   // The micro-kernel stores rows of C with vector stores: keep C's unit stride on columns by
   // computing C^T = B^T A^T when C is column-major.
   if (std::llabs(p.sCm) < std::llabs(p.sCn)) {
@@ -237,7 +237,7 @@ void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t 
     return;
   }
   const double macs = double(p.M) * double(p.N) * double(p.K);
-  int nt = get_num_threads();
+  int nt = max_threads > 0 && max_threads < get_num_threads() ? max_threads : get_num_threads();
   if (macs * double(batch) < kMinParallelMacs) nt = 1;
   if (p.M == 1 || p.N == 1) {
     const int64_t R = p.N == 1 ? p.M : p.N;
@@ -292,9 +292,16 @@ template <typename T>
 void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t sAb, int64_t sAm,
                   int64_t sAk, const T* B, int64_t sBb, int64_t sBk, int64_t sBn, T beta, T* C, int64_t sCb,
                   int64_t sCm, int64_t sCn) {
+  gemm_batched_threads<T>(0, batch, M, N, K, alpha, A, sAb, sAm, sAk, B, sBb, sBk, sBn, beta, C, sCb, sCm, sCn);
+}
+
+template <typename T>
+void gemm_batched_threads(int max_threads, int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                          int64_t sAb, int64_t sAm, int64_t sAk, const T* B, int64_t sBb, int64_t sBk, int64_t sBn,
+                          T beta, T* C, int64_t sCb, int64_t sCm, int64_t sCn) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
   Problem<T> p{M, N, K, alpha, beta, A, sAm, sAk, B, sBk, sBn, C, sCm, sCn};
-  run(FASTNN_DISPATCH(gemm_kernel<T>)(), batch, p, sAb, sBb, sCb);
+  run(FASTNN_DISPATCH(gemm_kernel<T>)(), batch, p, sAb, sBb, sCb, max_threads);
 }
 
 template void gemm_batched<float>(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
@@ -303,5 +310,11 @@ template void gemm_batched<float>(int64_t, int64_t, int64_t, int64_t, float, con
 template void gemm_batched<double>(int64_t, int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
                                    int64_t, const double*, int64_t, int64_t, int64_t, double, double*, int64_t,
                                    int64_t, int64_t);
+template void gemm_batched_threads<float>(int, int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                          int64_t, int64_t, const float*, int64_t, int64_t, int64_t, float, float*,
+                                          int64_t, int64_t, int64_t);
+template void gemm_batched_threads<double>(int, int64_t, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                           int64_t, int64_t, const double*, int64_t, int64_t, int64_t, double,
+                                           double*, int64_t, int64_t, int64_t);
 
 }  // namespace fastnn

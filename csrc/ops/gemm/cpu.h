@@ -13,4 +13,12 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha,
                   const T* B, int64_t sBb, int64_t sBk, int64_t sBn, T beta,
                   T* C, int64_t sCb, int64_t sCm, int64_t sCn);
 
+// The same on at most `max_threads` threads (0: fastnn.set_num_threads's count; 1: the calling thread
+// alone, for callers that share work between threads themselves).
+template <typename T>
+void gemm_batched_threads(int max_threads, int64_t batch, int64_t M, int64_t N, int64_t K, T alpha,
+                          const T* A, int64_t sAb, int64_t sAm, int64_t sAk,
+                          const T* B, int64_t sBb, int64_t sBk, int64_t sBn, T beta,
+                          T* C, int64_t sCb, int64_t sCm, int64_t sCn);
+
 }  // namespace fastnn
