@@ -2,9 +2,9 @@
 ``sparse=True`` give their weight's gradient. A (rows, d) tensor is stored as its row ids (``_indices()``,
 shape (1, nnz)) and the values of those rows (``_values()``, shape (nnz, d)); rows not listed are zero.
 
-Lookups coalesce their gradients natively (unique sorted ids, summed rows: ``kernels.index_coalesce`` and
-``segment_reduce``), so a gradient fresh from backward is coalesced; sums of sparse tensors concatenate, as in
-PyTorch, and are coalesced again by the optimisers. ``dense + sparse`` and ``sparse + dense`` give dense
+A lookup's gradient holds one row per looked-up position, uncoalesced, as PyTorch's does; ``coalesce()``
+(unique sorted ids, summed rows: ``kernels.index_coalesce`` and ``segment_reduce``) runs natively when an
+optimiser or ``to_dense`` needs it. Sums of sparse tensors concatenate, as in PyTorch. ``dense + sparse`` and ``sparse + dense`` give dense
 tensors; the dense element-wise API (``_data``) is refused with a message naming ``to_dense()``."""
 from __future__ import annotations
 
