@@ -249,3 +249,30 @@ def test_windows_per_part_do_not_cross_boundaries():
         assert parts[name].min() >= part.start and parts[name].max() < part.stop
     assert isinstance(ds, SlidingWindows) and "SlidingWindows" in repr(ds)
     assert not set(parts["train"]) & set(itertools.chain(parts["val"], parts["test"]))
+
+
+def test_sunspots_loader():
+    import os
+    if os.environ.get("CI", "").lower() != "true":
+        pytest.importorskip("statsmodels")
+    from fastnn.datasets import sunspots
+    year, activity = sunspots()
+    assert year.shape == activity.shape == (309,)
+    assert year.dtype == np.int64 and activity.dtype == np.float32
+    assert year[0] == 1700 and year[-1] == 2008 and np.all(np.diff(year) == 1)
+    assert activity[0] == 5.0 and activity.min() >= 0 and 150 < activity.max() < 200
+
+
+def test_sunspots_missing_package_names_install_command(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("statsmodels"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    from fastnn.datasets import sunspots
+    with pytest.raises(ImportError, match="pip install statsmodels"):
+        sunspots()
