@@ -39,7 +39,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="1-D"):
         train_forecaster(np.zeros((20, 2)))
     with pytest.raises(ValueError, match="too few"):
-        train_forecaster(np.arange(30.0), sequence_length=12)
+        train_forecaster(np.arange(18.0), sequence_length=12)
     with pytest.raises(ValueError, match="test_size"):
         train_forecaster(np.arange(300.0), test_size=1.2)
     with pytest.raises(ValueError, match="sequence_length"):
