@@ -50,6 +50,11 @@ CASES = {
                                   [r"seed 0 augmented: test accuracy 0\.\d{4}", r"mean over 1 seeds"], None),
     "14_data_preparation.py": ([], ("sklearn", "PIL", "h5py"),
                                [r"HDF5 store of the prepared", r"float16: +\d+\.\d\d MB on disk"], None),
+    "34_sunspot_forecast.py": (["--epochs", "2"], ("statsmodels",),
+                               [r"seed 0: LSTM test RMSE \d+\.\d\d after 2 epochs",
+                                r"test 1947-2008 \(62\)", r"naive last-value forecast +33\.28",
+                                r"ARIMA\(9,0,0\) \(statsmodels\) +19\.\d\d", r"the LSTM (beats|does NOT beat) the naive"],
+                               None),
 }
 
 
