@@ -10,6 +10,7 @@ from .gemm import matmul
 from .interp import upsample2d, upsample2d_backward
 from .optim import adam_step, sgd_step
 from .random import dropout_mask, philox_normal, philox_uniform
+from .rnn import rnn_backward, rnn_forward
 from .pool import adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, avg_pool2d, \
     avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_size
 
@@ -17,4 +18,4 @@ __all__ = ["matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"
            "conv_transpose2d_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "pool2d_output_size",
            "upsample2d", "upsample2d_backward", "adam_step", "sgd_step", "philox_uniform",
-           "philox_normal", "dropout_mask"]
+           "philox_normal", "dropout_mask", "rnn_forward", "rnn_backward"]

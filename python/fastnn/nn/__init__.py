@@ -10,4 +10,5 @@ from .activation import *  # noqa: F401,F403
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout  # noqa: F401
 from .loss import *  # noqa: F401,F403
 from ._cnn_layers import *  # noqa: F401,F403
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401
 from . import functional, init, utils  # noqa: F401
