@@ -40,6 +40,7 @@ from .creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, zero
                        triu_indices, cdist, Generator)
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import random, autograd
+from .sparse import layout, strided, sparse_coo  # noqa: F401
 from . import nn, optim
 from .serialization import save, load
 from .summary import summary

@@ -342,6 +342,21 @@ def _tensor_helpers():
     return _HELPERS
 
 
+def _accumulate_sparse(cur, g):
+    """``.grad`` after adding ``g`` when either is sparse: sparse + sparse stays sparse (rows concatenated,
+    as PyTorch does), a dense ``.grad`` takes a sparse ``g`` in place, a sparse ``.grad`` plus a dense ``g``
+    becomes dense."""
+    if cur is None:
+        return g
+    if cur.is_sparse:
+        return cur + g
+    if cur.grad_fn is None and type(cur._data) is np.ndarray and cur._data.flags.writeable \
+            and cur._data.flags.c_contiguous:
+        g._add_into(cur._data)
+        return cur
+    return cur + g
+
+
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, allow_unused=False):
     """Back-propagate ``root_grads`` from ``roots``.
 
@@ -443,9 +458,16 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                         continue
                 if not isinstance(g, Tensor):
                     raise TypeError(f"backward of {node.name()} returned {type(g).__name__} where a Tensor was expected")
-                if g._data.shape != inp._data.shape:
+                if g.is_sparse:
+                    # sparse-rows gradients (embeddings with sparse=True) reach leaves as they are; ops
+                    # between the lookup and a leaf take the dense form
+                    if ifn is not None:
+                        g = g.to_dense()
+                    elif g.dtype != inp._data.dtype:
+                        g = g.to(inp._data.dtype)
+                elif g._data.shape != inp._data.shape:
                     g = _sum_to(g, inp._data.shape, node)
-                if g._data.dtype != inp._data.dtype:
+                if g.dtype != inp._data.dtype:
                     g = g.to(inp._data.dtype)
                 if ifn is None:
                     e = leaf_grads.get(id(inp))
@@ -483,6 +505,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
             cur = leaf._grad
             if create_graph:
                 leaf._grad = g if cur is None else cur + g
+                continue
+            if g.is_sparse or (cur is not None and cur.is_sparse):
+                leaf._grad = _accumulate_sparse(cur, g)
+                g = None
                 continue
             if cur is None:
                 if _stealable(g, assigned):

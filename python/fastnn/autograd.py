@@ -217,9 +217,9 @@ class Function:
                     else:
                         raise TypeError(f"{cls.__name__}.backward returned {type(r).__name__} for argument {p}; "
                                         "expected a Tensor or None")
-                if r is not None and r._data.shape != args[p]._data.shape:
+                if r is not None and (tuple(r.shape) if r.is_sparse else r._data.shape) != args[p]._data.shape:
                     try:
-                        np.broadcast_shapes(r._data.shape, args[p]._data.shape)
+                        np.broadcast_shapes(tuple(r.shape), args[p]._data.shape)
                     except ValueError:
                         raise RuntimeError(f"function {cls.__name__}Backward returned an invalid gradient at index "
                                            f"{p} - got {list(r.shape)} but expected shape compatible with "

@@ -259,6 +259,7 @@ class Tensor:
     _retains_grad = False
     _name = None
     _hist = None        # states before in-place ops recorded by autograd (see _autograd_engine._edge)
+    is_sparse = False   # fastnn.sparse.SparseRowsTensor (sparse gradients of embeddings) says True
     __array_priority__ = 1000   # numpy defers binary operators to Tensor's reflected ones
 
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):
@@ -303,6 +304,11 @@ class Tensor:
     @property
     def device(self):
         return backend.device_of(self._data)
+
+    @property
+    def layout(self):
+        from .sparse import strided
+        return strided
 
     @property
     def is_cuda(self):
@@ -390,7 +396,7 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}")
-            if value._data.shape != self._data.shape:
+            if tuple(value.shape) != self._data.shape:
                 raise RuntimeError(f"assigned grad has data of a different size: {tuple(value.shape)} "
                                    f"vs the tensor's {tuple(self.shape)}")
         self._grad = value

@@ -11,6 +11,8 @@ from .interp import upsample2d, upsample2d_backward
 from .optim import adam_step, sgd_step
 from .random import dropout_mask, philox_normal, philox_uniform
 from .rnn import rnn_backward, rnn_forward
+from .segment import gather_rows, index_add_rows, index_coalesce, rows_renorm, segment_max_backward, \
+    segment_reduce, sparse_adam_step
 from .pool import adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, avg_pool2d, \
     avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_size
 
@@ -18,4 +20,6 @@ __all__ = ["matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"
            "conv_transpose2d_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "pool2d_output_size",
            "upsample2d", "upsample2d_backward", "adam_step", "sgd_step", "philox_uniform",
-           "philox_normal", "dropout_mask", "rnn_forward", "rnn_backward"]
+           "philox_normal", "dropout_mask", "rnn_forward", "rnn_backward",
+           "gather_rows", "segment_reduce", "segment_max_backward", "index_coalesce",
+           "index_add_rows", "rows_renorm", "sparse_adam_step"]

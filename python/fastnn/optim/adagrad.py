@@ -28,7 +28,10 @@ class Adagrad(Optimizer):
             lr = group["lr"]
             lr_decay = group["lr_decay"]
             eps = group["eps"]
-            for p, pd, g in _gradients(group):
+            for p in group["params"]:
+                if p._grad is not None and p._grad.is_sparse:
+                    _sparse_adagrad(p, self.state[p], group)
+            for p, pd, g in _gradients(group, sparse_skipped=True):
                 state = self.state[p]
                 if not state:
                     _init_state(state, pd, "sum", fill=group["initial_accumulator_value"])
@@ -42,3 +45,22 @@ class Adagrad(Optimizer):
                 std *= clr
                 pd -= std
         return loss
+
+
+def _sparse_adagrad(p, state, group):
+    """PyTorch's Adagrad update for a sparse-rows gradient: only the rows present change (sum and parameter)."""
+    if group["weight_decay"] != 0:
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    if not state:
+        _init_state(state, p._data, "sum", fill=group["initial_accumulator_value"])
+    step = _next_step(state)
+    clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+    g = p._grad.coalesce()
+    ids, v = g._idx, g._vals
+    if group["maximize"]:
+        v = -v
+    s = state["sum"]._data
+    s[ids] += v * v
+    std = np.sqrt(s[ids])
+    std += group["eps"]
+    p._data[ids] += (v / std) * v.dtype.type(-clr)

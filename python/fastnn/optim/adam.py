@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .optimizer import Optimizer, _check_non_negative, _init_state, _next_step, _scratch, _update
+from .optimizer import Optimizer, _check_non_negative, _init_state, _next_step, _scratch, _update, _refuse_sparse
 
 __all__ = ["Adam", "AdamW"]
 
@@ -55,6 +55,7 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
+                _refuse_sparse(p._grad, "Adam")
                 pd, g = p._data, p._grad._data
                 state = self.state[p]
                 if not state:

@@ -88,7 +88,13 @@ def _update(kernel, array_update, pd, g, *rest):
     (kernel if _fusable(pd, g) else array_update)(pd, g, *rest)
 
 
-def _gradients(group, decoupled_weight_decay=False):
+def _refuse_sparse(grad, who):
+    """PyTorch's error for a sparse gradient given to an optimiser that has no sparse update."""
+    if grad is not None and grad.is_sparse:
+        raise RuntimeError(f"{who} does not support sparse gradients, please consider SparseAdam instead")
+
+
+def _gradients(group, decoupled_weight_decay=False, who=None, sparse_skipped=False):
     """``(p, p's array, gradient array)`` for each parameter of ``group`` that has a gradient, the gradient
     negated under ``maximize`` and plus ``weight_decay * p`` (L2, added to the gradient) unless the caller
     applies decoupled weight decay itself. The parameter's own gradient is never modified: negation and decay
@@ -97,8 +103,9 @@ def _gradients(group, decoupled_weight_decay=False):
     wd = 0 if decoupled_weight_decay else group["weight_decay"]
     for p in group["params"]:
         grad = p._grad
-        if grad is None:
+        if grad is None or (sparse_skipped and grad.is_sparse):
             continue
+        _refuse_sparse(grad, who)
         pd = p._data
         g = grad._data
         if maximize:
@@ -204,6 +211,8 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
+                elif g.is_sparse:
+                    g.zero_()
                 else:
                     if g.grad_fn is not None:
                         g = g.detach()

@@ -25,7 +25,7 @@ class RMSprop(Optimizer):
             eps = group["eps"]
             momentum = group["momentum"]
             centered = group["centered"]
-            for p, pd, g in _gradients(group):
+            for p, pd, g in _gradients(group, who="RMSprop"):
                 state = self.state[p]
                 if not state:
                     _init_state(state, pd, "square_avg", *(["momentum_buffer"] if momentum > 0 else []),

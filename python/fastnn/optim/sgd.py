@@ -36,7 +36,13 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
-                pd, g = p._data, p._grad._data
+                if p._grad.is_sparse:
+                    g = _sparse_sgd(p, group)
+                    if g is None:
+                        continue
+                else:
+                    g = p._grad._data
+                pd = p._data
                 buf = None
                 first = False
                 if momentum != 0:
@@ -50,6 +56,25 @@ class SGD(Optimizer):
                     s = scalars[first] = _sgd_scalars(group, first)
                 _update(kernels.sgd_step, _sgd_arrays, pd, g, buf, s)
         return loss
+
+
+def _sparse_sgd(p, group):
+    """A sparse-rows gradient: without momentum only its rows are updated, natively (None is returned);
+    with momentum the buffer, as PyTorch's sparse one, ends up holding every row ever touched and updates
+    them all at each step, so the dense gradient is returned for the dense update."""
+    if group["weight_decay"] != 0:
+        raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
+    if group["momentum"] != 0:
+        return p._grad.to_dense()._data
+    g = p._grad.coalesce()
+    pd = p._data
+    lr = group["lr"]
+    rows = g._rows()
+    if pd.flags.c_contiguous and pd.dtype == rows.dtype:
+        kernels.index_add_rows(pd.reshape(pd.shape[0], -1), g._idx, rows, lr if group["maximize"] else -lr)
+    else:
+        pd[g._idx] += (lr if group["maximize"] else -lr) * g._vals
+    return None
 
 
 def _sgd_scalars(group, first):

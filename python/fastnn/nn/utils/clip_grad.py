@@ -21,13 +21,25 @@ def _as_list(parameters, fn):
                         f"got {type(parameters).__name__}") from None
 
 
+def _values(t):
+    """The array holding a gradient's elements: a sparse-rows gradient is coalesced first (in place on its
+    parameter by the callers), so duplicates count once."""
+    return t.coalesce()._vals if t.is_sparse else t._data
+
+
+def _coalesce_grads(params):
+    for p in params:
+        if p.grad is not None and p.grad.is_sparse and not p.grad.is_coalesced():
+            p.grad = p.grad.coalesce()
+
+
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """The ``norm_type``-norm of all ``tensors`` together, as a 0-d Tensor on their device."""
     tensors = [t for t in _as_list(tensors, "get_total_norm") if t is not None]
     norm_type = float(norm_type)
     if not tensors:
         return Tensor._wrap(np.zeros((), dtype=np.float32))
-    arrs = [t._data for t in tensors]
+    arrs = [_values(t) for t in tensors]
     dtype = arrs[0].dtype
     xp = array_module_of(arrs[0])
     # Partial norms stay arrays on the gradients' device: reading each back to the host would wait
@@ -59,13 +71,13 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         # the host whether to clip would wait for the GPU at every step.
         coef = xp.minimum(float(max_norm) / (tn.astype(np.float64) + 1e-6), 1.0)
         for p in params:
-            g = p.grad._data
+            g = _values(p.grad)
             g *= coef.astype(g.dtype)
         return
     coef = float(max_norm) / (float(tn) + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for p in params:
-            g = p.grad._data
+            g = _values(p.grad)
             g *= g.dtype.type(coef)
 
 
@@ -75,6 +87,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     Returns the total norm before clipping (a 0-d Tensor), like PyTorch.
     """
     params = _as_list(parameters, "clip_grad_norm_")
+    _coalesce_grads(params)
     grads = [p.grad for p in params if p.grad is not None]
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     if grads:
@@ -85,7 +98,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element into ``[-clip_value, clip_value]`` in place."""
     clip_value = float(clip_value)
-    for p in _as_list(parameters, "clip_grad_value_"):
+    params = _as_list(parameters, "clip_grad_value_")
+    _coalesce_grads(params)
+    for p in params:
         if p.grad is not None:
-            g = p.grad._data
+            g = _values(p.grad)
             array_module_of(g).clip(g, -clip_value, clip_value, out=g)
