@@ -13,8 +13,8 @@ import numpy as np
 
 from fastnn.datasets import sunspots
 from fastnn.demos import FORECAST
+from fastnn.metrics import rmse
 from fastnn.train import train_forecaster
-from fastnn.train.forecast import rmse
 
 
 def arima_one_step(series, n_fit, test_index, orders=(9,)):

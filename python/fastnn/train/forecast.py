@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from ..metrics import rmse
+
 _CELLS = ("lstm", "gru", "rnn")
 
 
@@ -38,12 +40,6 @@ class RecurrentForecaster(_module_base()):
             x = x.unsqueeze(-1)
         out, _ = self.rnn(x)
         return self.head(out[:, -1])
-
-
-def rmse(y_true, y_pred):
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
 class ForecastResult:
