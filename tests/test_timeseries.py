@@ -169,6 +169,8 @@ def test_bad_targets_and_data():
         timeseries_dataset_from_array(np.arange(10.0), np.arange(12.0), 3)
     with pytest.raises(ValueError, match="no window has a target"):
         timeseries_dataset_from_array(np.arange(10.0), np.arange(3.0), 3, start_index=4)
+    with pytest.raises(ValueError, match="no time steps"):
+        timeseries_dataset_from_array(np.zeros((0, 3)), None, 1)
     with pytest.raises(ValueError, match="time dimension"):
         timeseries_dataset_from_array(np.float64(3.0), None, 1)
     with pytest.raises(TypeError, match="seed"):

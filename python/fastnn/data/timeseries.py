@@ -156,9 +156,11 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
 
     arr = _series_array(data, "data", who)
     n = int(arr.shape[0])
+    if n == 0:
+        raise ValueError(f"{who}: 'data' has no time steps (shape {tuple(arr.shape)})")
     start = 0 if start_index is None else start_index
     end = n if end_index is None else end_index
-    if not 0 <= start < max(n, 1):
+    if not 0 <= start < n:
         raise ValueError(f"{who}: 'start_index' must be 0 or greater and lower than the length of the data ({n}), "
                          f"got start_index={start_index}")
     if not 0 < end <= n:
