@@ -21,7 +21,7 @@ from fastnn.data.text import PAD, UNK, Vocab
 from fastnn.nn import functional as F
 from fastnn.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
-CONFIG = dict(train=20000, test=1000, embed=32, hidden_size=128, epochs=8, lr=3e-3, batch_size=128, seed=0)
+CONFIG = dict(train=20000, test=1000, embed=32, hidden_size=128, epochs=3, lr=3e-3, batch_size=128, seed=0)
 START, END = "<s>", "</s>"
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december"]
