@@ -61,6 +61,24 @@ CASES = {
                             r"analogy accuracy: \d\.\d{4} on \d+ questions", r"full softmax \(CBOW\)"], None),
     "21_text_bag_of_words.py": (["--folds", "2", "--epochs", "2"], ("gensim", FORTUNES), TEXT_OUT, None),
     "22_text_embedding_classifier.py": (["--folds", "2", "--epochs", "2"], ("gensim", FORTUNES), TEXT_OUT, None),
+    "30_sequence_tagging.py": (["--epochs", "1", "--train", "64", "--test", "16"], (),
+                               [r"per-step tag accuracy", r"threshold on each value alone +0\.\d{4}",
+                                r"bidirectional LSTM +0\.\d{4}", r"forward-backward with the true model +0\.\d{4}"],
+                               None),
+    "31_sequence_classification.py": (["--epochs", "2", "--hidden", "16"], ("sklearn",),
+                                      [r"linear classifier on the last row only 0\.\d{4}",
+                                       ACCURACY + r" \(LSTM, 16 hidden units, 2 epochs\)", "macro avg"], 0.2),
+    "32_sequence_generation.py": (["--epochs", "1", "--hidden", "16"], ("sklearn",),
+                                  [r"next-row MSE on 360 test digits.*: LSTM 0\.\d{4}, class-mean image 0\.04\d\d",
+                                   r"labels \d+ of 10 generated digits"], None),
+    "33_seq2seq_dates.py": (["--epochs", "1", "--train", "256", "--test", "32"], (),
+                            [r"exact-match accuracy: [01]\.\d{4}  per-character accuracy: [01]\.\d{4}",
+                             r"'.+' -> "], None),
+    "34_sunspot_forecast.py": (["--epochs", "2"], ("statsmodels",),
+                               [r"seed 0: LSTM test RMSE \d+\.\d\d after 2 epochs",
+                                r"test 1947-2008 \(62\)", r"naive last-value forecast +33\.28",
+                                r"ARIMA\(9,0,0\) \(statsmodels\) +19\.\d\d", r"the LSTM (beats|does NOT beat) the naive"],
+                               None),
 }
 
 
@@ -91,8 +109,8 @@ def test_example_runs_from_the_command_line(script, tmp_path):
     flags, needs, patterns, least_accuracy = CASES[script]
     missing = _missing(needs)
     if missing:
-        if IN_CI and (missing.startswith(("Fashion-MNIST", "Debian's fortunes")) or "gensim" in missing):
-            pytest.fail(f"{script}: {missing}; CI=true must have the data")
+        if IN_CI:  # .ci/run installs every data set and the test extra's packages
+            pytest.fail(f"{script}: {missing}; CI=true must have it")
         pytest.skip(missing)
     out_dir = tmp_path / "output"
     env = dict(os.environ)

@@ -67,72 +67,27 @@ def bench(argv) -> int:
 
 def demo(epochs=20, seed=0, verbose=1) -> int:
     """``fastnn demo``: train the digits MLP and print test accuracy, confusion matrix and report."""
-    import time
-
-    from . import metrics
-    from .datasets import digits
-    from .train import train_tabular
-
-    try:
-        X, y = digits()
-    except ImportError as exc:
-        print(f"fastnn demo: {exc}", file=sys.stderr)
-        return 2
-    print(f"fastnn demo: a dense network (64 -> 64 -> 10) on scikit-learn's handwritten digits "
-          f"({len(X)} images of 8x8 pixels), 80/20 stratified split, standardised on the training part\n")
-    start = time.perf_counter()
-    result = train_tabular(X, y, "classification", hidden=(64,), epochs=epochs, lr=2e-3, batch_size=64, seed=seed,
-                           verbose=verbose)
-    elapsed = time.perf_counter() - start
-    print(f"\ntrained {epochs} epochs in {elapsed:.1f}s")
-    print(f"test accuracy: {result.scores['accuracy']:.4f} on {len(result.y_test)} held-out images\n")
-    print("confusion matrix (rows: true digit, columns: predicted digit):")
-    print(result.confusion)
-    print()
-    print(metrics.classification_report(result.y_test, result.y_pred, digits=3))
-    return 0
+    from .demos import digits
+    return digits(epochs=epochs, seed=seed, verbose=verbose)
 
 
-def demo_text(epochs=10, seed=0, verbose=0) -> int:
-    """``fastnn demo text``: the embedding classifier (EmbeddingBag mean of words and their character
-    n-grams → Linear) on five categories of Debian's fortunes, 5-fold cross-validated; prints the test
-    accuracy beside the majority-class baseline, the confusion matrix and the per-class report."""
-    import time
-
-    from .datasets import fortunes
-    from .train.text import classify_texts
-
-    try:
-        texts, y, names = fortunes()
-    except (FileNotFoundError, ImportError) as exc:
-        print(f"fastnn demo text: {exc}", file=sys.stderr)
-        return 2
-    print(f"fastnn demo text: an EmbeddingBag(mean) -> Linear classifier on {len(texts)} quotations of Debian's "
-          f"fortunes in {len(names)} categories ({', '.join(names)}); words plus their character 3-5-grams, "
-          "stratified 5-fold cross-validation (every quotation predicted once)\n")
-    start = time.perf_counter()
-    r = classify_texts(texts, y, names, model="embedding", subwords=True, epochs=epochs, weight_decay=0.0, seed=seed,
-                       verbose=verbose)
-    print(f"trained 5 folds x {epochs} epochs in {time.perf_counter() - start:.1f}s")
-    print(f"test accuracy: {r.accuracy:.4f}  (majority-class baseline {r.baseline_accuracy:.4f}, "
-          f"chance {1 / len(names):.4f})\n")
-    print("confusion matrix (rows: true category, columns: predicted):")
-    print(r.confusion)
-    print()
-    print(r.report())
-    return 0
+def demo_list() -> str:
+    from .demos import DEFAULT, DEMOS
+    width = max(len(n) for n in DEMOS)
+    return "\n".join(f"{name:<{width}}  {d.summary}" for name, d in DEMOS.items()) + \
+        f"\n\n`fastnn demo` alone runs {DEFAULT}; `fastnn demo NAME` runs the one named."
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn command-line tool")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="version, CPU path, threads, CUDA status")
-    demo_parser = sub.add_parser("demo", help="train an MLP on real handwritten digits and show its test results")
-    demo_parser.add_argument("name", nargs="?", default="digits", choices=("digits", "text"),
-                             help="digits (default): an MLP on handwritten digits; text: an embedding classifier "
-                                  "on fortunes quotations")
-    demo_parser.add_argument("--epochs", type=int, default=None,
-                             help="training epochs (default 20 for digits, 10 per fold for text)")
+    demo_parser = sub.add_parser("demo", help="train a small model on real data and show its results beside a "
+                                              "baseline (`fastnn demo --list` names them)")
+    demo_parser.add_argument("name", nargs="?", default=None,
+                             help="which demo (default: the digits MLP); --list shows them all")
+    demo_parser.add_argument("--list", action="store_true", help="list the demos, one line each")
+    demo_parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's own)")
     demo_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo_parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     sub.add_parser("bench", add_help=False,
@@ -145,11 +100,17 @@ def main(argv=None) -> int:
     if args.command == "info":
         print(info())
     elif args.command == "demo":
+        from .demos import DEFAULT, DEMOS
+        if args.list:
+            print(demo_list())
+            return 0
+        name = DEFAULT if args.name is None else args.name
+        if name not in DEMOS:
+            demo_parser.error(f"unknown demo {name!r}; choose one of: {', '.join(DEMOS)} (fastnn demo --list)")
         if args.epochs is not None and args.epochs < 1:
-            parser.error(f"demo: --epochs must be at least 1, got {args.epochs}")
-        if args.name == "text":
-            return demo_text(epochs=args.epochs or 10, seed=args.seed)
-        return demo(epochs=args.epochs or 20, seed=args.seed, verbose=0 if args.quiet else 1)
+            demo_parser.error(f"--epochs must be at least 1, got {args.epochs}")
+        epochs = {} if args.epochs is None else {"epochs": args.epochs}
+        return DEMOS[name].run(seed=args.seed, verbose=0 if args.quiet else 1, **epochs)
     return 0
 
 

@@ -148,3 +148,25 @@ __all__ += ["lee_background", "wordsim353", "analogy_questions"]
 from ._text_datasets import FORTUNES_CATEGORIES, fortune_categories, fortunes, pang_lee_polarity  # noqa: E402,F401
 
 __all__ += ["pang_lee_polarity", "fortunes", "fortune_categories", "FORTUNES_CATEGORIES"]
+# ---------------------------------------------------------------- time series
+
+
+def sunspots():
+    """Yearly mean sunspot numbers 1700–2008 (309 years) from statsmodels.
+
+    Returns ``(year, activity)``: ``year`` int64 of shape (309,), ``activity`` float32 of shape
+    (309,), in time order. Split it with ``fastnn.data.chronological_split`` and cut windows with
+    ``fastnn.data.timeseries_dataset_from_array``.
+    """
+    try:
+        from statsmodels.datasets import sunspots as source
+    except ImportError as exc:
+        raise ImportError("fastnn.datasets.sunspots needs statsmodels, which ships this data set: "
+                          "pip install statsmodels") from exc
+    frame = source.load_pandas().data
+    year = np.ascontiguousarray(frame["YEAR"].to_numpy(), dtype=np.int64)
+    activity = np.ascontiguousarray(frame["SUNACTIVITY"].to_numpy(), dtype=np.float32)
+    return year, activity
+
+
+__all__.append("sunspots")

@@ -5,3 +5,4 @@ from .callbacks import (Callback, CallbackList, CSVLogger, EarlyStopping, Histor
 from .checkpoint import load_checkpoint, resume, save_checkpoint
 from .loop import CVResult, Metric, cross_validate, evaluate, fit, predict
 from .tabular import Ensemble, TabularResult, mlp, train_tabular
+from .forecast import ForecastResult, RecurrentForecaster, train_forecaster  # noqa: F401

@@ -1,0 +1,57 @@
+"""``fastnn demo``: the registry of demos, ``--list``, the default (digits) and the sunspot forecaster."""
+import os
+import re
+
+import pytest
+
+from fastnn import cli, demos
+
+
+def _need_statsmodels():
+    if os.environ.get("CI", "").lower() != "true":
+        pytest.importorskip("statsmodels")
+
+
+def test_list_names_every_demo_with_one_line(capsys):
+    assert cli.main(["demo", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert set(demos.DEMOS) >= {"digits", "forecast"}
+    lines = [line for line in out.splitlines() if line.strip()]
+    for name, demo in demos.DEMOS.items():
+        assert sum(line.split()[0] == name for line in lines) == 1
+        assert demo.summary in out
+        assert callable(demo.run)
+    assert demos.DEFAULT == "digits"
+
+
+def test_demo_alone_runs_digits(capsys):
+    pytest.importorskip("sklearn")
+    assert cli.main(["demo", "--epochs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fastnn demo: a dense network (64 -> 64 -> 10) on scikit-learn's handwritten digits")
+    assert "trained 1 epochs" in out and "test accuracy: " in out and "confusion matrix" in out
+    assert cli.main(["demo", "digits", "--epochs", "1", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == out.splitlines()[0]
+
+
+def test_unknown_demo_and_bad_epochs_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["demo", "nope"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown demo 'nope'" in err and "digits" in err and "forecast" in err
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "forecast", "--epochs", "0"])
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+
+
+def test_forecast_demo_prints_rmse_beside_naive(capsys):
+    _need_statsmodels()
+    assert cli.main(["demo", "forecast", "--epochs", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fastnn demo forecast: an LSTM")
+    m = re.search(r"test RMSE over 62 years \(1947-2008\): LSTM (\d+\.\d\d), naive last-value forecast (\d+\.\d\d)",
+                  out)
+    assert m, out
+    assert float(m.group(2)) == pytest.approx(33.28, abs=0.01)  # the naive forecast does not depend on training
+    assert "trained 3 epochs" in out
