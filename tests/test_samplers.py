@@ -206,3 +206,19 @@ def test_dataloader_positional_arguments_follow_pytorch():
     # dataset, batch_size, shuffle, sampler, batch_sampler, num_workers, collate_fn, pin_memory, drop_last
     loader = DataLoader(_dataset(5), 2, False, None, None, 0, lambda b: len(b), False, True)
     assert list(loader) == [2, 2]
+
+
+def test_multinomial_without_replacement_uses_zero_weights_last_as_pytorch(torch):
+    w = [0.0, 1.0, 2.0, 0.0]
+    for seed in range(20):
+        fastnn.manual_seed(seed)
+        got = fastnn.multinomial(fastnn.tensor(w), 3).numpy()
+        ref = torch.multinomial(torch.tensor(w), 3).numpy()
+        assert sorted(got[:2]) == sorted(ref[:2]) == [1, 2] and got[2] in (0, 3) and ref[2] in (0, 3)
+        assert len(set(got)) == 3
+    with pytest.raises(RuntimeError, match="n_sample > prob_dist.size"):
+        fastnn.multinomial(fastnn.tensor(w), 5)
+    # drawing without replacement follows the weights: the heavier category comes first more often
+    fastnn.manual_seed(0)
+    firsts = [int(fastnn.multinomial(fastnn.tensor([1.0, 3.0]), 2).numpy()[0]) for _ in range(400)]
+    assert 0.65 < np.mean(firsts) < 0.85

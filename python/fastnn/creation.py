@@ -258,9 +258,16 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         tot = row.sum()
         if tot <= 0:
             raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and num_samples > np.count_nonzero(row):
+        if replacement:
+            rows.append(g.choice(len(row), size=num_samples, replace=True, p=row / tot))
+            continue
+        if num_samples > len(row):
             raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-        rows.append(g.choice(len(row), size=num_samples, replace=replacement, p=row / tot))
+        # Exponential race (smallest E / p first) = drawing one by one without replacement; as in PyTorch,
+        # categories of weight 0 come last once the others are used up (in index order here).
+        with np.errstate(divide="ignore"):
+            keys = g.exponential(size=len(row)) / row
+        rows.append(np.argsort(keys, kind="stable")[:num_samples])
     out = np.stack(rows).astype(np.int64)
     return _finish(out[0] if single else out, backend.device_of(input._data), False)
 
