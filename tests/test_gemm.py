@@ -185,6 +185,38 @@ def test_gemm_team_over_a_batch(cpu_path, threads, rng):
     check(c, a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_b_against_the_plain_gemm(cpu_path, threads, rng, dtype):
+    # B packed once (PackedB, as the recurrent loops use it) and multiplied with a batch of A: the
+    # same results as the plain GEMM. Row counts around the tile (rows split between threads or
+    # the column strips), N around the strip width (zero-padded last strip), K over several depth
+    # blocks, B row-major or transposed (x @ W.T), A and C strided, beta 0 (NaNs never read) and not.
+    mr, nr = TILES[(cpu_path, dtype)]
+    shapes = [(M, N, K) for M in around(mr) for N in (1, nr - 1, nr + 1) for K in (1, 9)]
+    shapes += [(0, 5, 3), (4, 0, 3), (4, 5, 0), (32, 512, 128), (64, 128, 512), (3 * mr + 2, 2 * nr + 5, 1300)]
+    for M, N, K in shapes:
+        a = rng.standard_normal((2, M, K)).astype(dtype)
+        b = rng.standard_normal((K, N)).astype(dtype)
+        c0 = rng.standard_normal((2, M, N)).astype(dtype)
+        for ka, kb, kc, beta in [("c", "c", "c", 0.0), ("f", "f", "c", 0.5), ("step", "neg", "f", -1.0)]:
+            c = layout(np.full_like(c0, np.nan) if beta == 0 else c0.copy(), kc)
+            _C._gemm_packed_b(layout(a, ka), layout(b[None], kb)[0], c, alpha=1.5, beta=beta)
+            ref = np.full_like(c0, np.nan) if beta == 0 else c0.copy()
+            _C.gemm(a, np.broadcast_to(b, (2, K, N)), ref, alpha=1.5, beta=beta)
+            check(c, a, np.broadcast_to(b, (2, K, N)), 1.5, beta, c0)
+            np.testing.assert_allclose(c, ref, rtol=10 * np.finfo(dtype).eps * max(K, 1), atol=1e-5)
+
+
+def test_packed_b_alpha_zero_and_bad_shapes(cpu_path):
+    c = np.full((1, 3, 4), 2.0)
+    _C._gemm_packed_b(np.full((1, 3, 5), np.nan), np.ones((5, 4)), c, alpha=0.0, beta=0.5)
+    assert np.all(c == 1.0)
+    with pytest.raises(ValueError, match="shapes do not agree"):
+        _C._gemm_packed_b(np.ones((1, 3, 5)), np.ones((4, 4)), np.ones((1, 3, 4)))
+    with pytest.raises(TypeError):
+        _C._gemm_packed_b(np.ones((1, 3, 5)), np.ones((5, 4), np.float32), np.ones((1, 3, 4)))
+
+
 @settings(max_examples=40, deadline=None)
 @given(M=st.integers(0, 40), N=st.integers(0, 40), K=st.integers(0, 40), batch=st.integers(1, 3),
        ta=st.booleans(), tb=st.booleans(), tc=st.booleans(), step=st.integers(1, 3),

@@ -77,9 +77,42 @@ std::string gemm_path_py(py::handle a_obj, py::handle b_obj, bool allow_tf32) {
 #endif
 }
 
+#if !FASTNN_CUDA_MODULE
+// Test-only (fastnn._C._gemm_packed_b): out = alpha * a @ b + beta * out through PackedB, b packed
+// once and used for every matrix of the batch, as the recurrent loops use it.
+void gemm_packed_b_py(py::handle a_obj, py::handle b_obj, py::handle out_obj, double alpha, double beta) {
+  Call call("_gemm_packed_b");
+  ArrayView a = call.float_array("a", a_obj, 3);
+  ArrayView b = call.array("b", b_obj);
+  ArrayView out = call.array("out", out_obj);
+  require_same_dtype(call.fn, a, b);
+  require_same_dtype(call.fn, a, out);
+  require_ndim(call.fn, b, 2);
+  require_ndim(call.fn, out, 3);
+  require_aligned(call.fn, a);
+  require_aligned(call.fn, b);
+  if (a.dim(0) != out.dim(0) || a.dim(2) != b.dim(0) || a.dim(1) != out.dim(1) || b.dim(1) != out.dim(2))
+    fail_value(call.fn, "shapes do not agree: a " + a.shape_str() + " @ b " + b.shape_str() + " -> out " +
+                            out.shape_str() + " (expected a (batch, M, K), b (K, N), out (batch, M, N))");
+  require_output(call.fn, out, {&a, &b});
+  with_float_type(a, [&](auto zero) {
+    using T = decltype(zero);
+    py::gil_scoped_release release;
+    const PackedB<T> packed(b.dim(0), b.dim(1), b.ptr<const T>(), b.strides[0], b.strides[1]);
+    for (int64_t i = 0; i < out.dim(0); ++i)
+      packed.multiply(0, out.dim(1), (T)alpha, a.ptr<const T>() + i * a.strides[0], a.strides[1], a.strides[2],
+                      (T)beta, out.ptr<T>() + i * out.strides[0], out.strides[1], out.strides[2]);
+  });
+}
+#endif
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
+#if !FASTNN_CUDA_MODULE
+  m.def("_gemm_packed_b", &gemm_packed_b_py, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("alpha") = 1.0,
+        py::arg("beta") = 0.0, "Test-only: out[i] = alpha * a[i] @ b + beta * out[i] through a B packed once.");
+#endif
   m.def("gemm", &gemm_py, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
         py::arg("allow_tf32") = false,
         "out[i] = alpha * a[i] @ b[i] + beta * out[i] for 3-D arrays (batch, M, K) @ (batch, K, N) of any strides.\n"

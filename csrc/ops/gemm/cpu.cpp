@@ -289,6 +289,68 @@ void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t 
 }  // namespace
 
 template <typename T>
+PackedB<T>::PackedB(int64_t K, int64_t N, const T* B, int64_t sBk, int64_t sBn)
+    : kr_(&FASTNN_DISPATCH(gemm_kernel<T>)()), src_(B), K_(K), N_(N), sBk_(sBk), sBn_(sBn) {
+  const Blocks cb = cache_blocks(*kr_);
+  kc_ = K > 0 ? ceil_div(K, ceil_div(K, cb.kc)) : 1;
+  mc_ = cb.mc;
+  const int64_t width = round_up(std::max<int64_t>(N, 1), kr_->nr);
+  data_ = static_cast<T*>(std::aligned_alloc(64, round_up(sizeof(T) * width * std::max<int64_t>(K, 1), 64)));
+  if (!data_) throw std::bad_alloc();
+  if (N > 0)
+    for (int64_t pc = 0; pc < K; pc += kc_) kr_->pack_b(std::min(kc_, K - pc), N, B + pc * sBk, sBk, sBn, data_ + pc * width);
+}
+
+template <typename T>
+PackedB<T>::~PackedB() {
+  std::free(data_);
+}
+
+// Nothing to share but the read-only packed B: a few rows of C are split by B's strips (each thread
+// packs all of A, which is small then), more by rows; no barrier either way.
+template <typename T>
+void PackedB<T>::multiply(int max_threads, int64_t M, T alpha, const T* A, int64_t sAm, int64_t sAk, T beta, T* C,
+                          int64_t sCm, int64_t sCn) const {
+  if (M <= 0 || N_ <= 0) return;
+  if (K_ == 0 || alpha == T(0)) {
+    scale_only(Problem<T>{M, N_, K_, alpha, beta, A, sAm, sAk, src_, sBk_, sBn_, C, sCm, sCn});
+    return;
+  }
+  const Kernel<T>& kr = *kr_;
+  const int64_t width = round_up(N_, kr.nr), strips = width / kr.nr;
+  int nt = max_threads > 0 && max_threads < get_num_threads() ? max_threads : get_num_threads();
+  if (double(M) * double(N_) * double(K_) < kMinParallelMacs) nt = 1;
+  const bool split_rows = ceil_div(M, kr.mr) >= 2 * nt;
+  const int64_t mc = std::min(mc_, round_up(M, kr.mr));
+  std::exception_ptr error;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t row0 = split_rows ? M * tid / team : 0, row1 = split_rows ? M * (tid + 1) / team : M;
+    const int64_t s0 = split_rows ? 0 : strips * tid / team, s1 = split_rows ? strips : strips * (tid + 1) / team;
+    try {
+      T* Abuf = static_cast<T*>(tl_pack_a.get(sizeof(T) * mc * kc_));
+      for (int64_t pc = 0; pc < K_; pc += kc_) {
+        const int64_t kc = std::min(kc_, K_ - pc);
+        const T b = pc == 0 ? beta : T(1);
+        for (int64_t ic = row0; ic < row1 && s1 > s0; ic += mc) {
+          const int64_t m = std::min(mc, row1 - ic);
+          kr.pack_a(m, kc, A + ic * sAm + pc * sAk, sAm, sAk, Abuf);
+          kr.block(m, N_, kc, Abuf, data_ + pc * width, s0, s1, C + ic * sCm, sCm, sCn, alpha, b);
+        }
+      }
+    } catch (...) {
+#pragma omp critical(fastnn_gemm_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+template class PackedB<float>;
+template class PackedB<double>;
+
+template <typename T>
 void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t sAb, int64_t sAm,
                   int64_t sAk, const T* B, int64_t sBb, int64_t sBk, int64_t sBn, T beta, T* C, int64_t sCb,
                   int64_t sCm, int64_t sCn) {

@@ -198,8 +198,9 @@ py::tuple rnn_backward_py(py::handle mode, py::handle w_hh, py::handle w_hr, py:
   if (lstm) dc0 = call.empty("dc0", {l.B, l.H}, dt);
   ArrayView dw_hh = call.empty("dw_hh", {GH, l.P}, dt);
   if (proj) dw_hr = call.empty("dw_hr", {l.P, l.H}, dt);
-  ArrayView hprev = call.empty("hprev", {l.N, l.P}, dt);
-  if (lstm) cprev = call.empty("cprev", {l.N, l.H}, dt);
+  const int64_t prev = rnn::prev_rows(l.batch_sizes.data(), (int64_t)l.batch_sizes.size(), l.B, l.N);
+  ArrayView hprev = call.empty("hprev", {prev, l.P}, dt);
+  if (lstm) cprev = call.empty("cprev", {prev, l.H}, dt);
   if (proj) {
     dH = call.empty("dH", {l.N, l.P}, dt);
     dhc = call.empty("dhc", {l.B, l.H}, dt);

@@ -17,11 +17,15 @@ namespace {
 
 template <typename T>
 struct CpuOps {
-  int gemm_threads;  // 1 inside a thread's own range of rows, 0 (all) otherwise
+  int gemm_threads;          // 1 inside a thread's own range of rows, 0 (all) otherwise
+  const PackedB<T>* w_hh;  // the recurrent weight as every step's GEMM takes it, packed once, or null
   // C (M x N, row stride sCm) = A B + beta C, A and B of any strides
   void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t sAm, int64_t sAk, const T* B, int64_t sBk,
             int64_t sBn, T beta, T* C, int64_t sCm) const {
-    gemm_batched_threads<T>(gemm_threads, 1, M, N, K, T(1), A, 0, sAm, sAk, B, 0, sBk, sBn, beta, C, 0, sCm, 1);
+    if (w_hh && w_hh->packs(K, N, B, sBk, sBn))
+      w_hh->multiply(gemm_threads, M, T(1), A, sAm, sAk, beta, C, sCm, 1);
+    else
+      gemm_batched_threads<T>(gemm_threads, 1, M, N, K, T(1), A, 0, sAm, sAk, B, 0, sBk, sBn, beta, C, 0, sCm, 1);
   }
   void step_forward(Mode m, const StepFwd<T>& a) const { FASTNN_DISPATCH(rnn::step_forward<T>)(m, a); }
   void step_backward(Mode m, const StepBwd<T>& a) const { FASTNN_DISPATCH(rnn::step_backward<T>)(m, a); }
@@ -48,12 +52,15 @@ int row_threads(const Seq& q) {
 }
 
 // body(ops, r0, r1) on the batch's rows: one range per thread, each running its whole sequence with
-// single-threaded GEMMs (no synchronisation per step), or all rows with multi-threaded GEMMs.
+// single-threaded GEMMs (no synchronisation per step), or all rows with multi-threaded GEMMs. The
+// per-step GEMMs with W_hh take it packed once (w_hh: K x N with strides sk, sn as they read it)
+// instead of packing it again at every step.
 template <typename T, class Body>
-void over_row_ranges(const Seq& q, const Body& body) {
+void over_row_ranges(const Seq& q, const T* w_hh, int64_t K, int64_t N, int64_t sk, int64_t sn, const Body& body) {
   const int nt = row_threads(q);
+  const PackedB<T> packed(K, N, w_hh, sk, sn);
   if (nt == 1) {
-    body(CpuOps<T>{0}, int64_t(0), q.B);
+    body(CpuOps<T>{0, &packed}, int64_t(0), q.B);
     return;
   }
   std::exception_ptr error;  // an exception must not leave the parallel region
@@ -61,7 +68,7 @@ void over_row_ranges(const Seq& q, const Body& body) {
   {
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
     try {
-      body(CpuOps<T>{1}, q.B * tid / team, q.B * (tid + 1) / team);
+      body(CpuOps<T>{1, &packed}, q.B * tid / team, q.B * (tid + 1) / team);
     } catch (...) {
 #pragma omp critical(fastnn_rnn_error)
       if (!error) error = std::current_exception();
@@ -74,13 +81,17 @@ void over_row_ranges(const Seq& q, const Body& body) {
 
 template <typename T>
 void sequence_forward_cpu(const SeqFwd<T>& s) {
-  over_row_ranges<T>(s, [&](const CpuOps<T>& ops, int64_t r0, int64_t r1) { forward_rows(ops, s, r0, r1); });
+  const int64_t GH = s.G() * s.H;  // hg = h W_hh^T
+  over_row_ranges<T>(s, s.w_hh, s.P, GH, 1, s.P,
+                     [&](const CpuOps<T>& ops, int64_t r0, int64_t r1) { forward_rows(ops, s, r0, r1); });
 }
 
 template <typename T>
 void sequence_backward_cpu(const SeqBwd<T>& s) {
-  over_row_ranges<T>(s, [&](const CpuOps<T>& ops, int64_t r0, int64_t r1) { backward_rows(ops, s, r0, r1); });
-  weight_grads(CpuOps<T>{0}, s);
+  const int64_t GH = s.G() * s.H;  // dh_prev = dgh W_hh
+  over_row_ranges<T>(s, s.w_hh, GH, s.P, s.P, 1,
+                     [&](const CpuOps<T>& ops, int64_t r0, int64_t r1) { backward_rows(ops, s, r0, r1); });
+  weight_grads(CpuOps<T>{0, nullptr}, s);
 }
 
 template void sequence_forward_cpu<float>(const SeqFwd<float>&);

@@ -33,8 +33,19 @@ template <typename T>
 struct SeqBwd : Seq {
   const T *w_hh, *w_hr, *h0, *c0, *out, *saved, *dy, *dhn, *dcn;  // h0, c0, dhn, dcn may be null
   T *dgx, *dgh, *dh0, *dc0, *dw_hh, *dw_hr;                       // dgh == dgx unless GRU
-  T *hprev, *cprev, *dH, *dhc;  // work: (N, P), (N, H) LSTM, (N, P) and (B, H) with a projection
+  // work: hprev (prev_rows(), P), cprev (prev_rows(), H) LSTM, dH (N, P) and dhc (B, H) with a projection
+  T *hprev, *cprev, *dH, *dhc;
 };
+
+// Whether every step has all B rows (a padded batch): then each step's previous h and c are the rows
+// of the step before it in `out` and in saved's c plane, and only the first step's (h0, c0) need a
+// buffer, of B rows; otherwise they are gathered for all N rows.
+inline bool consecutive(const int64_t* batch_sizes, int64_t steps, int64_t B) {
+  return steps > 0 && batch_sizes[0] == B && batch_sizes[steps - 1] == B;  // non-increasing: all B
+}
+inline int64_t prev_rows(const int64_t* batch_sizes, int64_t steps, int64_t B, int64_t N) {
+  return consecutive(batch_sizes, steps, B) ? B : N;
+}
 
 // Row offset of every step, and the step processed at position s.
 inline std::vector<int64_t> step_offsets(const Seq& q) {
@@ -119,11 +130,23 @@ void backward_rows(const Ops& ops, const SeqBwd<T>& q, int64_t r0, int64_t r1) {
   init_rows(ops, q.dh0, q.dhn, r0, r1, P);
   if (lstm) init_rows(ops, q.dc0, q.dcn, r0, r1, H);
   const std::vector<int64_t> off = step_offsets(q);
-  gather_previous(ops, q, off, r0, r1);
   const int64_t plane = q.N * H;
+  const bool shifted = consecutive(q.batch_sizes, q.steps, q.B);
+  if (shifted) {
+    init_rows(ops, q.hprev, q.h0, r0, r1, P);
+    if (lstm) init_rows(ops, q.cprev, q.c0, r0, r1, H);
+  } else {
+    gather_previous(ops, q, off, r0, r1);
+  }
   for (int64_t s = q.steps - 1; s >= 0; --s) {
     const int64_t t = step_at(q, s), o = off[t] + r0, b = end_row(q.batch_sizes[t], r1) - r0;
     if (b <= 0) continue;
+    const T *hp = q.hprev + o * P, *cp = lstm ? q.cprev + o * H : nullptr;
+    if (shifted) {
+      const int64_t po = s > 0 ? off[step_at(q, s - 1)] + r0 : -1;  // the previous step's rows
+      hp = po >= 0 ? q.out + po * P : q.hprev + r0 * P;
+      if (lstm) cp = po >= 0 ? q.saved + 4 * plane + po * H : q.cprev + r0 * H;
+    }
     T* dh = q.dh0 + r0 * P;
     const T *dh_a = q.dy + o * P, *dh_b = dh;
     if (q.proj()) {  // the gradient reaching h~ = (dy + dh) W_hr
@@ -132,7 +155,7 @@ void backward_rows(const Ops& ops, const SeqBwd<T>& q, int64_t r0, int64_t r1) {
       dh_a = q.dhc + r0 * H;
       dh_b = nullptr;
     }
-    StepBwd<T> a{b,    H,    q.saved + o * H, plane,         q.hprev + o * P, lstm ? q.cprev + o * H : nullptr,
+    StepBwd<T> a{b,    H,    q.saved + o * H, plane,         hp, cp,
                  dh_a, dh_b, lstm ? q.dc0 + r0 * H : nullptr, q.dgx + o * GH, q.dgh + o * GH, dh};
     ops.step_backward(q.mode, a);
     // dh_prev = dgh W_hh (+ dh z, already in dh0, for the GRU)
@@ -144,7 +167,18 @@ void backward_rows(const Ops& ops, const SeqBwd<T>& q, int64_t r0, int64_t r1) {
 template <typename T, class Ops>
 void weight_grads(const Ops& ops, const SeqBwd<T>& q) {
   const int64_t H = q.H, P = q.P, GH = q.G() * H;
-  ops.gemm(GH, P, q.N, q.dgh, 1, GH, q.hprev, P, 1, T(0), q.dw_hh, P);
+  if (consecutive(q.batch_sizes, q.steps, q.B)) {
+    // Every step but the first processed against the output rows one step away, the first
+    // against h0 (nothing when h0 is zero).
+    const int64_t B = q.B, rest = q.N - B;
+    const T* g_rest = q.dgh + (q.reverse ? 0 : B) * GH;
+    const T* g_first = q.dgh + (q.reverse ? rest : 0) * GH;
+    if (rest > 0) ops.gemm(GH, P, rest, g_rest, 1, GH, q.out + (q.reverse ? B : 0) * P, P, 1, T(0), q.dw_hh, P);
+    if (q.h0) ops.gemm(GH, P, B, g_first, 1, GH, q.h0, P, 1, rest > 0 ? T(1) : T(0), q.dw_hh, P);
+    else if (rest == 0) ops.zero(q.dw_hh, GH * P);
+  } else {
+    ops.gemm(GH, P, q.N, q.dgh, 1, GH, q.hprev, P, 1, T(0), q.dw_hh, P);
+  }
   if (q.proj()) ops.gemm(P, H, q.N, q.dH, 1, P, q.saved + 5 * q.N * H, H, 1, T(0), q.dw_hr, H);
 }
 
