@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include "core/cpu_features.h"
+#include "core/host_pool.h"
 
 namespace py = pybind11;
 
@@ -40,6 +41,8 @@ PYBIND11_MODULE(_C, m) {
   }, "Data cache sizes in bytes (per core for L1d and L2), as the kernels' blocking reads them.");
   m.def("get_num_threads", &fastnn::get_num_threads);
   m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
+  m.def("_host_pool_bytes", []() { return py::make_tuple(fastnn::host_pool::cached_bytes(), fastnn::host_pool::cap_bytes()); },
+        "(bytes of freed kernel outputs held for reuse, the cap): see core/host_pool.h.");
   // A FASTNN_CPU_PATH that names an unknown path, or one this CPU cannot run, fails the import
   // with a message saying why, instead of running another path than the one asked for.
   fastnn::refresh_cpu_path();

@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "core/array_view.h"
+#if !FASTNN_CUDA_MODULE
+#include "core/host_pool.h"
+#endif
 #include "core/checks.h"
 
 #ifndef FASTNN_CUDA_MODULE
@@ -104,7 +107,7 @@ class Call {
     for (size_t i = 0; i < shape.size(); ++i) sh[i] = py::int_(shape[i]);
     py::object obj = cupy().attr("empty")(sh, py::arg("dtype") = dtype.name());
 #else
-    py::object obj = py::array(numpy_dtype(dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+    py::object obj = host_pool::empty_array(numpy_dtype(dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()));
 #endif
     return view_of(fn, name, obj);
   }
