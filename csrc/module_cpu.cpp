@@ -41,6 +41,12 @@ PYBIND11_MODULE(_C, m) {
   }, "Data cache sizes in bytes (per core for L1d and L2), as the kernels' blocking reads them.");
   m.def("get_num_threads", &fastnn::get_num_threads);
   m.def("set_num_threads", &fastnn::set_num_threads, py::arg("n"));
+  m.def("host_empty", [](const std::vector<py::ssize_t>& shape, const py::dtype& dtype) {
+          for (py::ssize_t d : shape)
+            if (d < 0) throw py::value_error("host_empty: argument 'shape' has a negative size");
+          return fastnn::host_pool::empty_array(dtype, shape);
+        }, py::arg("shape"), py::arg("dtype"),
+        "An uninitialised C-contiguous array, from the pool of freed kernel outputs when it is large.");
   m.def("_host_pool_bytes", []() { return py::make_tuple(fastnn::host_pool::cached_bytes(), fastnn::host_pool::cap_bytes()); },
         "(bytes of freed kernel outputs held for reuse, the cap): see core/host_pool.h.");
   // A FASTNN_CPU_PATH that names an unknown path, or one this CPU cannot run, fails the import

@@ -250,6 +250,15 @@ def check_same_device(a, b, op):
                            f"devices, {da} and {db}; move them with .to(device) first")
 
 
+def empty(shape, dtype, like):
+    """An uninitialised C-contiguous array on the device of array ``like``: large host arrays come from
+    the pool of freed kernel outputs (csrc/core/host_pool.h), device arrays from cupy's pool."""
+    if is_cuda_array(like):
+        return cupy_module().empty(shape, dtype=dtype)
+    from . import _C
+    return _C.host_empty(tuple(int(d) for d in shape), np.dtype(dtype))
+
+
 def array_module_of(a):
     return _cupy() if is_cuda_array(a) else np
 

@@ -12,7 +12,7 @@ from .. import kernels
 from .. import dtypes as _dtypes
 from .._autograd_engine import _mode, no_grad
 from ..autograd import Function
-from ..backend import array_module_of
+from ..backend import array_module_of, empty
 from ..sparse import _make_sparse
 from ..tensor import Tensor, _wrap
 
@@ -128,8 +128,9 @@ def _uncoalesced_grad(gy, lookup):
         keep = ids != lookup.padding
         ids, rows = ids[keep], rows[keep]
     # copies: the gradient must not alias the caller's ids or the incoming gradient
-    ids, rows = ids.astype(np.int64, copy=True), array_module_of(rows).array(rows, order="C", copy=True)
-    return _make_sparse(ids, rows, (lookup.num, rows.shape[1]), False)
+    values = empty(rows.shape, rows.dtype, rows)
+    values[...] = rows
+    return _make_sparse(ids.astype(np.int64, copy=True), values, (lookup.num, rows.shape[1]), False)
 
 
 def _lookup_rows(gy, lookup, scale):
