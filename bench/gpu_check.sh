@@ -2,13 +2,37 @@
 # One command for a machine with an NVIDIA GPU (H100 here): build, GPU tests, compute-sanitizer on
 # a small subset, then the GPU benchmarks; about 6 minutes at most, a short table printed last.
 #
-#   bash bench/gpu_check.sh            (logs and JSON under $OUT, or /tmp/fastnn-gpu-check)
+#   bash bench/gpu_check.sh                 every family (logs and JSON under $OUT, or /tmp/fastnn-gpu-check)
+#   bash bench/gpu_check.sh rnn segment     only these kernel families' GPU tests, sanitizer cases and
+#                                           benchmarks (the build and the convention checks always run):
+#                                           gemm conv pool interp optim random segment rnn word2vec
 #
 # Needs: Python with numpy, cupy, pytest, pybind11, scikit-build-core, cmake, ninja and nvcc;
 # torch (with CUDA) is optional: it adds the cuDNN/cuBLAS-TF32 references. No package registry
 # is used: the build is `pip install --no-build-isolation --no-deps .`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Family -> the tests of tests/test_cuda_kernels.py that check it (a pytest -k expression), the test
+# files of its own, and the bench/run.py families that time it.
+declare -A KEYS=([gemm]="gemm or matmul or tf32" [conv]="conv" [pool]="pool" [interp]="upsample"
+                 [optim]="fused" [random]="philox or dropout or random" [segment]="segment or embedding"
+                 [rnn]="rnn" [word2vec]="word2vec")
+declare -A FILES=([rnn]="tests/test_rnn_cuda.py")
+declare -A BENCH=([gemm]="cuda" [conv]="cuda" [pool]="cuda" [interp]="cuda" [segment]="embedding" [rnn]="rnn"
+                  [word2vec]="word2vec")
+FAMILIES=("$@")
+for f in "${FAMILIES[@]}"; do
+  if [ -z "${KEYS[$f]+x}" ]; then
+    echo "gpu_check: unknown family '$f'; choose among: ${!KEYS[*]}" >&2
+    exit 2
+  fi
+done
+K_EXPR="" EXTRA_FILES="" BENCH_ONLY=""
+for f in "${FAMILIES[@]}"; do
+  K_EXPR="${K_EXPR:+$K_EXPR or }${KEYS[$f]}"
+  [ -n "${FILES[$f]+x}" ] && EXTRA_FILES="$EXTRA_FILES ${FILES[$f]}"
+  [ -n "${BENCH[$f]+x}" ] && case ",$BENCH_ONLY," in *",${BENCH[$f]},"*) ;; *) BENCH_ONLY="${BENCH_ONLY:+$BENCH_ONLY,}${BENCH[$f]}" ;; esac
+done
 LOG=${OUT:-/tmp/fastnn-gpu-check}
 mkdir -p "$LOG"
 export PYTHONUNBUFFERED=1
@@ -71,12 +95,21 @@ fi
 # 2. GPU tests: the kernel tests, the calling convention of both modules, the build checks (which
 #    must also pass with a GPU present), then the gpu-marked tests of the other areas (their modules
 #    may need packages this machine lacks, so collection errors there do not stop the rest).
-step "pytest cuda kernels" 120 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider \
-  "$REPO/tests/test_cuda_kernels.py" "$REPO/tests/test_native_convention.py" "$REPO/tests/test_cuda_build.py"
+if [ ${#FAMILIES[@]} -gt 0 ]; then
+  step "pytest cuda convention" 60 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider \
+    "$REPO/tests/test_native_convention.py" "$REPO/tests/test_cuda_build.py"
+  # (-k also matches a test file's name: "rnn" selects all of test_rnn_cuda.py)
+  step "pytest cuda ${FAMILIES[*]}" 120 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider \
+    "$REPO/tests/test_cuda_kernels.py" $(for t in $EXTRA_FILES; do echo "$REPO/$t"; done) -k "$K_EXPR"
+else
+  step "pytest cuda kernels" 120 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider \
+    "$REPO/tests/test_cuda_kernels.py" "$REPO/tests/test_rnn_cuda.py" "$REPO/tests/test_native_convention.py" \
+    "$REPO/tests/test_cuda_build.py"
+fi
 tail -3 "$LOG/tests.log"
 #    Order: end-to-end device rules and training first, then every layer, then the whole op
 #    registry (cupy compiles each new element-wise kernel on first use, so a cold run is slower).
-if [ "$(left)" -gt 200 ]; then
+if [ ${#FAMILIES[@]} -eq 0 ] && [ "$(left)" -gt 200 ]; then
   step "pytest -m gpu (others)" 150 "$LOG/tests.log" python3 -m pytest -q -m gpu -p no:cacheprovider -rf \
     --continue-on-collection-errors --ignore="$REPO/tests/test_cuda_kernels.py" \
     "$REPO/tests/test_devices.py" "$REPO/tests/test_layers_on_device.py" "$REPO/tests/test_ops.py" "$REPO/tests"
@@ -86,7 +119,8 @@ fi
 # 3. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck) on a
 #    few small cases of every kernel family.
 SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-SUBSET="test_gemm_layouts and f32 or test_gemm_matches_cpu and f64 and 2-17 or conv2d_forward_and_grads and f32 and (cc2 or cc3) or max_pool2d_matches_cpu and f32 or avg_pool2d_matches_cpu and f32 and pc1 or adaptive_pools and f32 or upsample and f32 and shape0"
+SUBSET="test_gemm_layouts and f32 or test_gemm_matches_cpu and f64 and 2-17 or conv2d_forward_and_grads and f32 and (cc2 or cc3) or max_pool2d_matches_cpu and f32 or avg_pool2d_matches_cpu and f32 and pc1 or adaptive_pools and f32 or upsample and f32 and shape0 or segment_kernels_match_cpu and f32 or word2vec_matches_cpu and float32"
+[ ${#FAMILIES[@]} -gt 0 ] && SUBSET="($SUBSET) and ($K_EXPR)"
 # The benchmark keeps about 100 s in reserve: the sanitizers run only in what is left beyond it.
 if [ -x "$SAN" ] && [ "$(left)" -gt 160 ]; then
   step memcheck 60 "$LOG/sanitizer.log" "$SAN" --tool memcheck --error-exitcode 9 --target-processes all \
@@ -102,8 +136,13 @@ fi
 
 # 4. Benchmarks: the kernel table (fastnn vs cuBLAS / cuDNN), then the training-step table.
 cd "$REPO"
-step "bench cuda" 100 "$LOG/bench_cuda.txt" python3 bench/run.py --device cuda --quick --only cuda --json "$LOG/bench_cuda.json"
-[ "$(left)" -gt 30 ] && step "bench train (cuda)" 40 "$LOG/bench_train.txt" python3 bench/run.py --device cuda --quick --only train
+if [ ${#FAMILIES[@]} -gt 0 ]; then
+  [ -n "$BENCH_ONLY" ] && step "bench $BENCH_ONLY" 100 "$LOG/bench_cuda.txt" python3 bench/run.py --device cuda --quick \
+    --only "$BENCH_ONLY" --json "$LOG/bench_cuda.json"
+else
+  step "bench cuda" 100 "$LOG/bench_cuda.txt" python3 bench/run.py --device cuda --quick --only cuda --json "$LOG/bench_cuda.json"
+  [ "$(left)" -gt 30 ] && step "bench train (cuda)" 40 "$LOG/bench_train.txt" python3 bench/run.py --device cuda --quick --only train
+fi
 
 {
   echo "== gpu_check: $(head -1 "$LOG/card.txt"), $((SECONDS - START)) s"
