@@ -27,19 +27,6 @@ SHAPES = [
 ]
 
 
-def interleaved(fn_fast, fn_ref, repeats, min_time, rounds):
-    best_f = best_r = None
-    for _ in range(rounds):
-        t = harness.time_ms(fn_fast, warmup=1, repeats=repeats, min_time=min_time)
-        best_f = t if best_f is None else min(best_f, t)
-        if fn_ref is not None:
-            harness.pause()
-            t = harness.time_ms(fn_ref, warmup=1, repeats=repeats, min_time=min_time)
-            best_r = t if best_r is None else min(best_r, t)
-            harness.pause()
-    return best_f, best_r
-
-
 def run(device="cpu", quick=False):
     import fastnn
     import fastnn.nn.functional as F
@@ -88,7 +75,7 @@ def run(device="cpu", quick=False):
 
         shape = f"N{n} {c}->{oc} {h}x{h} k{k} s{s} p{p}"
         for kind, ff, tf, mult in (("fwd", f_fwd, t_fwd, 1.0), ("fwd+bwd", f_fb, t_fb, 3.0)):
-            a, r = interleaved(ff, tf, repeats, 0.2 if quick else 0.5, rounds)
+            a, r = harness.interleaved(ff, tf, repeats, 0.2 if quick else 0.5, rounds, warmup=1)
             note = f"{label}; fastnn {mult * flops / a / 1e6:.0f} GFLOP/s, {fastnn._C.cpu_path()} path"
             rows.append(harness.row(f"conv2d {kind}", shape, a, "PyTorch" if r is not None else None, r, note))
     return rows

@@ -11,7 +11,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from bench_conv import interleaved  # noqa: E402
 
 
 def run(device="cpu", quick=False):
@@ -57,7 +56,7 @@ def run(device="cpu", quick=False):
     for bag in (False, True):
         for sparse in (False, True):
             fl, f_fb, tl, t_fb = pair(sparse, bag)
-            a, r = interleaved(f_fb, t_fb, 7, 0.3, 3)
+            a, r = harness.interleaved(f_fb, t_fb, 7, 0.3, 3, device)
             what = "EmbeddingBag sum 512x20" if bag else "Embedding 4096 ids"
             rows.append(harness.row(f"{what} fwd+bwd {'sparse' if sparse else 'dense'}", shape, a,
                                     "PyTorch" if r is not None else None, r, f"{path} path"))
@@ -70,7 +69,7 @@ def run(device="cpu", quick=False):
         if torch is not None:
             t_fb()
             topt = getattr(torch.optim, name)(tl.parameters(), **kw)
-        a, r = interleaved(fopt.step, topt.step if topt is not None else None, 7, 0.3, 3)
+        a, r = harness.interleaved(fopt.step, topt.step if topt is not None else None, 7, 0.3, 3, device)
         rows.append(harness.row(f"{name} step, sparse grad 4096 ids", shape, a, "PyTorch" if r is not None else None,
                                 r, f"{path} path"))
     return rows

@@ -10,7 +10,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from bench_conv import interleaved  # noqa: E402
 
 
 def run(device="cpu", quick=False):
@@ -54,7 +53,7 @@ def run(device="cpu", quick=False):
                 top(tx, 2).backward(tg)
 
         for kind, ff, tf in (("fwd", f_fwd, t_fwd), ("fwd+bwd", f_fb, t_fb)):
-            a, r = interleaved(ff, tf, 7, 0.3, 3)
+            a, r = harness.interleaved(ff, tf, 7, 0.3, 3)
             rows.append(harness.row(f"{name} 2x2 {kind}", f"({n}, 64, 56, 56) f32", a,
                                     "PyTorch" if r is not None else None, r,
                                     f"fastnn reads the input at {mbytes / a:.1f} GB/s, {fastnn._C.cpu_path()} path"))

@@ -10,7 +10,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from bench_conv import interleaved  # noqa: E402
 
 
 def run(device="cpu", quick=False):
@@ -32,7 +31,7 @@ def run(device="cpu", quick=False):
         return F.dropout(fx, 0.5)
 
     t_dropout = (lambda: torch.nn.functional.dropout(tx, 0.5)) if torch is not None else None
-    a, r = interleaved(f_dropout, t_dropout, 7, 0.3, 3)
+    a, r = harness.interleaved(f_dropout, t_dropout, 7, 0.3, 3)
     rows.append(harness.row("dropout p=0.5 (train)", f"({n}, 64, 56, 56) f32", a, "PyTorch" if r is not None else None,
                             r, f"fastnn {x.size / a / 1e6:.2f} G elements/s"))
 
@@ -46,7 +45,7 @@ def run(device="cpu", quick=False):
     if torch is not None:
         tout = torch.empty(size)
         t_normal = lambda: tout.normal_()  # noqa: E731
-    a, r = interleaved(f_normal, t_normal, 7, 0.3, 3)
+    a, r = harness.interleaved(f_normal, t_normal, 7, 0.3, 3)
     rows.append(harness.row("normal fill (Philox, Box-Muller)", f"{size >> 20}M f32", a,
                             "PyTorch" if r is not None else None, r, f"fastnn {size / a / 1e6:.2f} G values/s"))
     return rows

@@ -39,8 +39,8 @@ def _copy_weights(torch, src, dst):
             p.copy_(torch.from_numpy(np.array(src.get_parameter(name).detach().numpy())))
 
 
-def _steps(lib, model, x, y):
-    xt, yt = lib.tensor(x), lib.tensor(y)
+def _steps(lib, model, x, y, device="cpu"):
+    xt, yt = lib.tensor(x, device=device), lib.tensor(y, device=device)
     opt = lib.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = lib.nn.MSELoss()
 
@@ -57,26 +57,22 @@ def _steps(lib, model, x, y):
     return train, infer
 
 
-def _interleaved(fn_fast, fn_ref, repeats, min_time, rounds):
-    best_f = best_r = None
-    for _ in range(rounds):
-        t = harness.time_ms(fn_fast, warmup=2, repeats=repeats, min_time=min_time)
-        best_f = t if best_f is None else min(best_f, t)
-        if fn_ref is not None:
-            harness.pause()
-            t = harness.time_ms(fn_ref, warmup=2, repeats=repeats, min_time=min_time)
-            best_r = t if best_r is None else min(best_r, t)
-            harness.pause()
-    return best_f, best_r
+def _synced(torch, fn):
+    """``fn`` followed by a wait for the GPU, so its wall time covers the work it queued."""
+    def run():
+        fn()
+        torch.cuda.synchronize()
+    return run
 
 
 def run(device="cpu", quick=False):
     import fastnn
-    if device != "cpu":
-        return []
     torch = harness.try_import_torch()
+    on_gpu = device != "cpu"
+    if on_gpu and torch is not None and not torch.cuda.is_available():
+        torch = None  # a CPU-only PyTorch is no reference for the GPU
     threads = fastnn.get_num_threads()
-    if torch is not None:
+    if torch is not None and not on_gpu:
         torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, STEPS, INPUT)).astype(np.float32)
@@ -87,14 +83,15 @@ def run(device="cpu", quick=False):
     for kind in ("LSTM", "GRU"):
         fastnn.manual_seed(0)
         model_f = _model(fastnn, kind)
-        train_f, infer_f = _steps(fastnn, model_f, x, y)
         train_t = infer_t = None
         if torch is not None:
             model_t = _model(torch, kind)
-            _copy_weights(torch, model_f, model_t)
-            train_t, infer_t = _steps(torch, model_t, x, y)
+            _copy_weights(torch, model_f, model_t)  # from the CPU weights, before either moves
+            train_t, infer_t = (_synced(torch, f) if on_gpu else f for f in _steps(torch, model_t.to(device), x, y,
+                                                                                   device))
+        train_f, infer_f = _steps(fastnn, model_f.to(device), x, y, device)
         for what, ff, ft in (("Adam training step", train_f, train_t), ("inference forward", infer_f, infer_t)):
-            t_fast, t_ref = _interleaved(ff, ft, repeats, min_time, rounds)
+            t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
             note = f"fastnn {BATCH / t_fast * 1e3:,.0f} samples/s"
             if t_ref is not None:
                 note += f", PyTorch {BATCH / t_ref * 1e3:,.0f} samples/s"

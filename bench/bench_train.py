@@ -131,7 +131,7 @@ def _tiny_op_rows(fastnn, torch, repeats):
         def f_torch():
             (at * bt).sum().backward()
 
-    t_fast, t_ref = _interleaved(f_fast, f_torch, "cpu", repeats, 0.3, 3)
+    t_fast, t_ref = harness.interleaved(f_fast, f_torch, repeats, 0.3, 3)
     return [harness.row("autograd overhead: (a*b).sum().backward()", "8 elems f32", t_fast,
                         "PyTorch" if t_ref is not None else None, t_ref,
                         "3 ops forward + backward; time per call")]
@@ -182,7 +182,7 @@ def _optimizer_rows(fastnn, torch, repeats, quick):
                 p.grad = torch.from_numpy(g)
             step_t = getattr(torch.optim, cls)(pt, **kw).step
         min_time = 0.2 if quick else 0.5
-        t_fast, t_ref = _interleaved(make_fast(), step_t, "cpu", repeats, min_time, 2 if quick else 3)
+        t_fast, t_ref = harness.interleaved(make_fast(), step_t, repeats, min_time, 2 if quick else 3)
         old = optimizer_module._FUSED
         optimizer_module._FUSED = False
         try:
@@ -196,21 +196,6 @@ def _optimizer_rows(fastnn, torch, repeats, quick):
     return rows
 
 
-def _interleaved(fn_fast, fn_ref, device, repeats, min_time, rounds):
-    """Best-of-rounds medians, alternating the two libraries so that load from other processes on a
-    shared machine hits both alike."""
-    best_f = best_r = None
-    for _ in range(rounds):
-        t = harness.time_ms(fn_fast, device=device, warmup=2, repeats=repeats, min_time=min_time)
-        best_f = t if best_f is None else min(best_f, t)
-        if fn_ref is not None:
-            harness.pause()
-            t = harness.time_ms(fn_ref, device=device, warmup=2, repeats=repeats, min_time=min_time)
-            best_r = t if best_r is None else min(best_r, t)
-            harness.pause()
-    return best_f, best_r
-
-
 def _case_row(case, fastnn, torch, device, rng, repeats, quick, label_suffix=""):
     x, y = case.make_input(rng, case.batch)
     step_f = case.build_fastnn(fastnn, device, x, y)
@@ -218,7 +203,7 @@ def _case_row(case, fastnn, torch, device, rng, repeats, quick, label_suffix="")
     step_t = None
     if _torch_on(torch, device):
         step_t = case.build_torch(torch, device, x, y, weights)
-    t_fast, t_ref = _interleaved(step_f, step_t, device, repeats, 0.3 if quick else 1.0, 2 if quick else 4)
+    t_fast, t_ref = harness.interleaved(step_f, step_t, repeats, 0.3 if quick else 1.0, 2 if quick else 4, device)
     note = f"fastnn {case.batch / t_fast * 1e3:,.0f} samples/s"
     if t_ref is not None:
         note += f", PyTorch {case.batch / t_ref * 1e3:,.0f} samples/s"

@@ -36,6 +36,21 @@ def time_ms(fn, device="cpu", warmup=2, repeats=7, min_time=0.0):
     return 1e3 * statistics.median(times)
 
 
+def interleaved(fn_fast, fn_ref, repeats, min_time, rounds, device="cpu", warmup=2):
+    """Best-of-rounds medians of ``fn_fast`` and ``fn_ref`` (None: no reference), alternating the two so
+    that load from other processes on a shared machine hits both alike."""
+    best_f = best_r = None
+    for _ in range(rounds):
+        t = time_ms(fn_fast, device, warmup=warmup, repeats=repeats, min_time=min_time)
+        best_f = t if best_f is None else min(best_f, t)
+        if fn_ref is not None:
+            pause()
+            t = time_ms(fn_ref, device, warmup=warmup, repeats=repeats, min_time=min_time)
+            best_r = t if best_r is None else min(best_r, t)
+            pause()
+    return best_f, best_r
+
+
 def pause(seconds=0.2):
     """Let OpenBLAS/OpenMP worker threads stop spinning before timing another library."""
     time.sleep(seconds)

@@ -56,3 +56,17 @@ def test_bench_train_rows_on_cuda(bench_modules, monkeypatch):
     _check_rows(rows, [c.name for c in bench_train.CASES])
     for r in rows[:len(bench_train.CASES)]:
         assert "samples/s" in r["note"], r
+
+
+def test_bench_rnn_and_embedding_rows_on_cuda(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_embedding
+    import bench_rnn
+    monkeypatch.setattr(bench_rnn, "BATCH", 4)
+    monkeypatch.setattr(bench_rnn, "STEPS", 3)
+    rows = bench_rnn.run("cuda", quick=True)
+    _check_rows(rows, ["LSTM Adam training step", "LSTM inference forward", "GRU Adam training step",
+                       "GRU inference forward"])
+    rows = bench_embedding.run("cuda", quick=True)
+    _check_rows(rows, ["Embedding 4096 ids fwd+bwd dense", "Embedding 4096 ids fwd+bwd sparse",
+                       "EmbeddingBag sum 512x20 fwd+bwd dense", "SparseAdam step, sparse grad 4096 ids"])
