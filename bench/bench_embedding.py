@@ -76,11 +76,4 @@ def run(device="cpu", quick=False):
 
 
 if __name__ == "__main__":
-    import fastnn
-    if "--threads" in sys.argv:  # both libraries use this count
-        fastnn.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
-    print(f"fastnn CPU path {fastnn._C.cpu_path()}, {fastnn.get_num_threads()} threads", flush=True)
-    for r in run(quick="--quick" in sys.argv):
-        ratio = f"{r['ref_ms'] / r['fastnn_ms']:.2f}x" if r.get("ref_ms") else "-"
-        print(f"{r['op']:<44} {r['shape']:<16} fastnn {r['fastnn_ms']:8.3f} ms  ref {r['ref_ms'] or 0:8.3f} ms  "
-              f"{ratio:>6}  {r['note']}", flush=True)
+    harness.standalone(run)

@@ -250,7 +250,4 @@ def run(device="cpu", quick=False):
 
 
 if __name__ == "__main__":
-    for r in run(quick="--quick" in sys.argv):
-        ratio = f"{r['ref_ms'] / r['fastnn_ms']:.2f}x" if r.get("ref_ms") else "-"
-        print(f"{r['op']:<50} {r['shape']:<14} fastnn {r['fastnn_ms']:.3f} ms  ref {r['ref_ms']} ms  {ratio}  "
-              f"{r['note']}")
+    harness.standalone(run)

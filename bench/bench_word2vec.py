@@ -101,13 +101,8 @@ def _mean_sd(values):
 
 if __name__ == "__main__":
     import fastnn
-    if "--threads" in sys.argv:
-        fastnn.set_num_threads(int(sys.argv[sys.argv.index("--threads") + 1]))
+    harness.standalone(run)
     quick = "--quick" in sys.argv
-    for r in run(quick=quick):
-        ratio = f"{r['ref_ms'] / r['fastnn_ms']:.2f}x" if r.get("ref_ms") else "-"
-        print(f"{r['op']:<38} {r['shape']:<28} fastnn {r['fastnn_ms']:9.1f} ms  ref {r['ref_ms'] or 0:9.1f} ms  "
-              f"{ratio:>6}  {r['note']}", flush=True)
     if "--seeds" in sys.argv:
         seeds = int(sys.argv[sys.argv.index("--seeds") + 1])
         epochs = 5 if quick else 40

@@ -60,6 +60,28 @@ def row(op, shape, fastnn_ms, ref, ref_ms, note=""):
     return {"op": op, "shape": shape, "fastnn_ms": fastnn_ms, "ref": ref, "ref_ms": ref_ms, "note": note}
 
 
+def standalone(run, argv=None):
+    """A bench script run on its own: ``--threads N`` (both libraries use it), ``--quick``; prints what
+    the figures are measured on, then one line per row of ``run("cpu", quick)``. Returns the rows."""
+    import sys
+
+    import fastnn
+    argv = sys.argv[1:] if argv is None else argv
+    if "--threads" in argv:
+        fastnn.set_num_threads(int(argv[argv.index("--threads") + 1]))
+    print(f"fastnn on {fastnn._C.cpu_model()}, CPU path {fastnn._C.cpu_path()}, {fastnn.get_num_threads()} threads",
+          flush=True)
+    rows = run("cpu", "--quick" in argv)
+    if rows:
+        w_op = max(len(r["op"]) for r in rows)
+        w_shape = max(len(r["shape"]) for r in rows)
+        for r in rows:
+            ref = f"{r['ref']} {r['ref_ms']:9.3f} ms  {r['ref_ms'] / r['fastnn_ms']:6.2f}x" if r.get("ref_ms") else "no reference"
+            print(f"{r['op']:<{w_op}}  {r['shape']:<{w_shape}}  fastnn {r['fastnn_ms']:9.3f} ms  {ref}  {r['note']}",
+                  flush=True)
+    return rows
+
+
 def try_import_torch():
     try:
         import torch
