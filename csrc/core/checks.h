@@ -155,6 +155,21 @@ inline uint64_t unsigned_arg(const std::string& fn, const char* name, const py::
   return i.cast<uint64_t>();
 }
 
+// One entry of a dict of hyper-parameters (the fused optimiser updates take theirs so): a number, or a
+// flag read as Python's bool; a missing key is named.
+inline double scalars_number(const std::string& fn, const py::dict& scalars, const char* key) {
+  if (!scalars.contains(key)) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
+  py::object v = scalars[key];
+  if (!PyNumber_Check(v.ptr()) || py::isinstance<py::str>(v))
+    fail_type(fn, std::string("scalars['") + key + "'] must be a number, got " + detail::type_name(v));
+  return py::float_(v);
+}
+
+inline bool scalars_flag(const std::string& fn, const py::dict& scalars, const char* key) {
+  if (!scalars.contains(key)) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
+  return py::bool_(scalars[key]);
+}
+
 // The product of non-negative sizes, which must fit in 63 bits (the kernels index in 64).
 inline int64_t checked_product(const std::string& fn, const std::string& what, std::initializer_list<int64_t> factors) {
   int64_t p = 1;

@@ -53,30 +53,18 @@ std::vector<ArrayView> update_arrays(Call& call, size_t required,
   return vs;
 }
 
-double number(const std::string& fn, const py::dict& scalars, const char* key) {
-  if (!scalars.contains(key)) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
-  py::object v = scalars[key];
-  if (!PyNumber_Check(v.ptr()) || py::isinstance<py::str>(v))
-    fail_type(fn, std::string("scalars['") + key + "'] must be a number, got " + detail::type_name(v));
-  return py::float_(v);
-}
-
-bool flag(const std::string& fn, const py::dict& scalars, const char* key) {
-  if (!scalars.contains(key)) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
-  return py::bool_(scalars[key]);
-}
-
 template <typename T>
 AdamScalars<T> adam_scalars(const std::string& fn, const py::dict& s) {
-  auto f = [&](const char* k) { return (T)number(fn, s, k); };
+  auto f = [&](const char* k) { return (T)scalars_number(fn, s, k); };
+  auto b = [&](const char* k) { return scalars_flag(fn, s, k); };
   return {f("l2"), f("decay"), f("w"), f("one_minus_w"), f("beta2"), f("one_minus_beta2"), f("bias_correction2_sqrt"),
-          f("eps"), f("step_size"), flag(fn, s, "lerp_low"), flag(fn, s, "maximize"), flag(fn, s, "amsgrad")};
+          f("eps"), f("step_size"), b("lerp_low"), b("maximize"), b("amsgrad")};
 }
 
 template <typename T>
 SgdScalars<T> sgd_scalars(const std::string& fn, const py::dict& s) {
-  auto f = [&](const char* k) { return (T)number(fn, s, k); };
-  auto b = [&](const char* k) { return flag(fn, s, k); };
+  auto f = [&](const char* k) { return (T)scalars_number(fn, s, k); };
+  auto b = [&](const char* k) { return scalars_flag(fn, s, k); };
   return {f("l2"), f("momentum"), f("one_minus_dampening"), f("lr"), b("dampened"), b("nesterov"), b("maximize"),
           b("first")};
 }
@@ -91,7 +79,7 @@ void adam_step_py(py::handle param, py::handle grad, py::handle exp_avg, py::han
                   py::handle max_exp_avg_sq, const py::dict& scalars) {
   Call call("adam_step");
   const std::string& fn = call.fn;
-  if (flag(fn, scalars, "amsgrad") == max_exp_avg_sq.is_none())
+  if (scalars_flag(fn, scalars, "amsgrad") == max_exp_avg_sq.is_none())
     fail_value(fn, "argument 'max_exp_avg_sq' must be given exactly when amsgrad is set");
   const std::vector<ArrayView> vs = update_arrays(
       call, 4, {{"param", param}, {"grad", grad}, {"exp_avg", exp_avg}, {"exp_avg_sq", exp_avg_sq},
@@ -115,7 +103,7 @@ void adam_step_py(py::handle param, py::handle grad, py::handle exp_avg, py::han
 void sgd_step_py(py::handle param, py::handle grad, py::handle momentum_buffer, const py::dict& scalars) {
   Call call("sgd_step");
   const std::string& fn = call.fn;
-  if ((number(fn, scalars, "momentum") != 0) == momentum_buffer.is_none())
+  if ((scalars_number(fn, scalars, "momentum") != 0) == momentum_buffer.is_none())
     fail_value(fn, "argument 'momentum_buffer' must be given exactly when momentum is not 0");
   const std::vector<ArrayView> vs =
       update_arrays(call, 2, {{"param", param}, {"grad", grad}, {"momentum_buffer", momentum_buffer}});

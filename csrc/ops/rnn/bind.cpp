@@ -109,9 +109,10 @@ Layer layer_args(Call& call, py::handle mode, py::handle w_hh, py::handle w_hr, 
   return l;
 }
 
+// The data of an optional array argument or output, null when absent.
 template <typename T>
-const T* ptr_or_null(const std::optional<ArrayView>& v) {
-  return v ? v->ptr<const T>() : nullptr;
+T* ptr_or_null(const std::optional<ArrayView>& v) {
+  return v ? v->ptr<T>() : nullptr;
 }
 
 void fill_seq(rnn::Seq& s, const Layer& l, bool reverse) {
@@ -159,10 +160,10 @@ py::tuple rnn_forward_py(py::handle mode, py::handle xg_obj, py::handle w_hh, py
     s.c0 = ptr_or_null<T>(l.c0);
     s.out = out.ptr<T>();
     s.hn = hn.ptr<T>();
-    s.cn = cn ? cn->ptr<T>() : nullptr;
-    s.saved = saved ? saved->ptr<T>() : nullptr;
+    s.cn = ptr_or_null<T>(cn);
+    s.saved = ptr_or_null<T>(saved);
     s.hg = hg.ptr<T>();
-    s.hc = hc ? hc->ptr<T>() : nullptr;
+    s.hc = ptr_or_null<T>(hc);
 #if FASTNN_CUDA_MODULE
     cudaStream_t stream = call.stream();
     py::gil_scoped_release release;
@@ -221,13 +222,13 @@ py::tuple rnn_backward_py(py::handle mode, py::handle w_hh, py::handle w_hr, py:
     s.dgx = dgx.ptr<T>();
     s.dgh = dgh ? dgh->ptr<T>() : s.dgx;
     s.dh0 = dh0.ptr<T>();
-    s.dc0 = dc0 ? dc0->ptr<T>() : nullptr;
+    s.dc0 = ptr_or_null<T>(dc0);
     s.dw_hh = dw_hh.ptr<T>();
-    s.dw_hr = dw_hr ? dw_hr->ptr<T>() : nullptr;
+    s.dw_hr = ptr_or_null<T>(dw_hr);
     s.hprev = hprev.ptr<T>();
-    s.cprev = cprev ? cprev->ptr<T>() : nullptr;
-    s.dH = dH ? dH->ptr<T>() : nullptr;
-    s.dhc = dhc ? dhc->ptr<T>() : nullptr;
+    s.cprev = ptr_or_null<T>(cprev);
+    s.dH = ptr_or_null<T>(dH);
+    s.dhc = ptr_or_null<T>(dhc);
 #if FASTNN_CUDA_MODULE
     cudaStream_t stream = call.stream();
     py::gil_scoped_release release;

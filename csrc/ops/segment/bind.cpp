@@ -344,14 +344,6 @@ void rows_renorm_py(py::handle dst_obj, py::handle ids_obj, double max_norm, dou
   });
 }
 
-double number(const std::string& fn, const py::dict& scalars, const char* key) {
-  if (!scalars.contains(key)) fail_value(fn, std::string("argument 'scalars' has no '") + key + "'");
-  py::object v = scalars[key];
-  if (!PyNumber_Check(v.ptr()) || py::isinstance<py::str>(v))
-    fail_type(fn, std::string("scalars['") + key + "'] must be a number, got " + detail::type_name(v));
-  return py::float_(v);
-}
-
 void sparse_adam_step_py(py::handle param_obj, py::handle exp_avg_obj, py::handle exp_avg_sq_obj, py::handle ids_obj,
                          py::handle grad_obj, const py::dict& scalars) {
   Call call("sparse_adam_step");
@@ -372,12 +364,11 @@ void sparse_adam_step_py(py::handle param_obj, py::handle exp_avg_obj, py::handl
   }
   require_no_overlap(call.fn, state[0], state[1]);
   const std::string& fn = call.fn;
-  if (!scalars.contains("maximize")) fail_value(fn, "argument 'scalars' has no 'maximize'");
-  const bool maximize = py::bool_(scalars["maximize"]);
+  const bool maximize = scalars_flag(fn, scalars, "maximize");
   with_float_type(r.dst, [&](auto zt) {
     using T = decltype(zt);
-    const SparseAdamScalars<T> s{(T)number(fn, scalars, "one_minus_beta1"), (T)number(fn, scalars, "one_minus_beta2"),
-                                 (T)number(fn, scalars, "eps"), (T)number(fn, scalars, "neg_step_size"), maximize};
+    auto f = [&](const char* k) { return (T)scalars_number(fn, scalars, k); };
+    const SparseAdamScalars<T> s{f("one_minus_beta1"), f("one_minus_beta2"), f("eps"), f("neg_step_size"), maximize};
     if (r.u * r.d == 0) return;
 #if FASTNN_CUDA_MODULE
     cudaStream_t stream = call.stream();
