@@ -76,10 +76,11 @@ struct Block {
 }  // namespace
 
 py::array empty_array(const py::dtype& dtype, const std::vector<py::ssize_t>& shape) {
-  size_t n = 1;
-  for (py::ssize_t d : shape) n *= size_t(d);
-  const size_t bytes = n * size_t(dtype.itemsize());
-  if (bytes < kMinBytes || pool().cap == 0) return py::array(dtype, shape);
+  size_t bytes = size_t(dtype.itemsize());
+  bool fits = true;
+  for (py::ssize_t d : shape) fits = fits && d >= 0 && !__builtin_mul_overflow(bytes, size_t(d), &bytes);
+  // numpy's own allocation raises its error for a size that does not fit
+  if (!fits || bytes < kMinBytes || pool().cap == 0) return py::array(dtype, shape);
   const size_t size = rounded(bytes);
   Block* owner = new Block{acquire(size), size};
   py::capsule base(owner, [](void* q) {
