@@ -274,7 +274,7 @@ def test_dropout_is_the_same_on_every_path_and_thread_count(rng):
 
 def test_results_do_not_depend_on_the_thread_count(rng):
     """Each output element is computed by one thread in one order, whatever the split: bitwise equal."""
-    q, k, v, do = _inputs(rng, 1, 2, 1, 300, 300, 32, 32)
+    q, k, v, do = _inputs(rng, 3, 2, 1, 300, 300, 32, 32)  # 3 heads: split over 2 threads, whole on 3
     old = fastnn.get_num_threads()
     got = []
     try:

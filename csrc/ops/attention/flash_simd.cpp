@@ -502,8 +502,9 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
   const int64_t dq_head = G * p.Lq * p.D;  // dq elements of one key/value head's query heads
   if (heads == 0) return;
   int threads = threads_for(p.B * p.Hq * (p.Lq + 1) * (p.Lk + 1) * (p.D + p.Dv + 8));
-  // Whole heads per thread when there are enough of them, else key tiles with private dq buffers.
-  const bool split_heads = heads < threads && n_kt > 1;
+  // Whole heads per thread when they share out evenly or are many, else key tiles with private dq
+  // buffers (3 heads on 2 threads would otherwise keep one thread idle for a third of the time).
+  const bool split_heads = n_kt > 1 && heads % threads != 0 && heads < 4 * (int64_t)threads;
   const int64_t items = split_heads ? heads * n_kt : heads;
   if (threads > items) threads = (int)(items > 0 ? items : 1);
   // Query tiles a key tile visits (per query head), plus its share of fixed costs.
