@@ -273,14 +273,20 @@ const void* mask_row_ptr(const Problem<T>& p, int64_t b, int64_t h, int64_t i) {
   return static_cast<const T*>(p.mask) + at;
 }
 
-// The largest of s[0:width) (width a multiple of W).
+// The largest of s[0:width) (width a multiple of W), NaN when one is NaN (so that a row of NaN
+// scores gives NaN, as PyTorch's, not the zeros of a fully masked row).
 template <typename T>
 T row_max(const T* s, int64_t width) {
   using V = Vec<T>;
   constexpr int W = V::W;
   V m = simd::set1<T>(T(-INFINITY));
-  for (int64_t j = 0; j < width; j += W) m = simd::max(simd::load(s + j), m);
-  return simd::reduce_max(m);
+  simd::Mask<T> nan = simd::cmp_lt(m, m);
+  for (int64_t j = 0; j < width; j += W) {
+    const V x = simd::load(s + j);
+    m = simd::max(x, m);
+    nan = nan | simd::is_nan(x);
+  }
+  return simd::any(nan) ? T(NAN) : simd::reduce_max(m);
 }
 
 // exp(x) for x <= 0 or NaN (scores minus their row's max or log-sum-exp): simd::exp's reduction
@@ -455,7 +461,7 @@ void forward(const Problem<T>& p, T* out, T* lse) {
             T* s = S + i * BK;
             mask_row<T>(p, mask_row_ptr(p, b, h, i0 + i), i0 + i, j0, nk, width, s);
             const T mt = row_max(s, width);
-            const T m_new = mt > m[i] ? mt : m[i];
+            const T m_new = mt > m[i] || mt != mt ? mt : m[i];
             if (m_new == T(-INFINITY)) {  // nothing kept so far in this row
               std::memset(s, 0, sizeof(T) * width);
               continue;
@@ -473,7 +479,7 @@ void forward(const Problem<T>& p, T* out, T* lse) {
           nn<T>(nq, p.Dv, nk, S, BK, 1, v + j0 * p.vs.l, p.vs.l, o, p.Dv);
         }
         for (int64_t i = 0; i < nq; ++i) {
-          const bool any = l[i] > T(0);
+          const bool any = l[i] != T(0);  // NaN too: NaN scores give NaN
           if (any) scale_row(o + i * p.Dv, p.Dv, T(1) / l[i]);
           else if (p.Dv > 0) std::memset(o + i * p.Dv, 0, sizeof(T) * p.Dv);
           lse[bh * p.Lq + i0 + i] = any ? m[i] + (T)std::log(l[i]) : T(-INFINITY);
