@@ -63,6 +63,10 @@ struct Tile {
   static constexpr int BK = 2 * NR;
 };
 
+// 0, 1, ..., W - 1: the lane numbers of a vector.
+template <typename T>
+alignas(64) constexpr T kLanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -262,7 +266,16 @@ void mask_row(const Problem<T>& p, const void* mrow, int64_t gi, int64_t j0, int
   }
   int64_t limit = nk;
   if (p.causal && gi - j0 + 1 < limit) limit = gi - j0 + 1 < 0 ? 0 : gi - j0 + 1;
-  for (int64_t j = limit; j < width; ++j) s[j] = T(-INFINITY);
+  // -inf from limit on, in whole vectors (element stores followed by the vector loads of the next
+  // pass would stall on store forwarding): the vector holding `limit` keeps its lanes below it.
+  const V ninf = simd::set1<T>(T(-INFINITY));
+  int64_t j = limit / W * W;
+  if (j < limit) {
+    const V lane = simd::load(kLanes<T>);
+    simd::store(s + j, simd::select(simd::cmp_ge(lane, simd::set1<T>(T(limit - j))), ninf, simd::load(s + j)));
+    j += W;
+  }
+  for (; j < width; j += W) simd::store(s + j, ninf);
 }
 
 template <typename T>
