@@ -302,21 +302,27 @@ T row_max(const T* s, int64_t width) {
   return simd::any(nan) ? T(NAN) : simd::reduce_max(m);
 }
 
-// exp(x) for x <= 0 or NaN (scores minus their row's max or log-sum-exp): simd::exp's reduction
-// and polynomial (simd_math.h), with one 2^n scale since no result overflows, and results below the
-// normal range flushed to 0 (they are below 2^-126 of the row's largest weight).
+// exp(x) for x <= 0 (scores minus their row's max or log-sum-exp): simd::exp's reduction and
+// polynomial (simd_math.h) with one 2^n scale, since no result overflows. x is clamped at `lowest`,
+// where n = -127 (-1023 for double) makes that scale's exponent field 0: results below the normal
+// range (under 2^-126 of the row's largest weight) come out as exactly 0, -inf (masked) included,
+// without a compare. A NaN x would give 0: rows holding NaN are handled before (nan_row).
 template <typename T>
 FASTNN_SIMD_INLINE Vec<T> exp_nonpositive(Vec<T> x) {
   namespace md = simd::math_detail;
   using C = md::ExpC<T>;
-  const Vec<T> lowest = simd::set1<T>(sizeof(T) == 4 ? T(-87.0) : T(-708.0));
-  const Vec<T> xc = simd::max(x, lowest);
+  const Vec<T> xc = simd::max(x, simd::set1<T>(sizeof(T) == 4 ? T(-88.0) : T(-709.0)));
   const Vec<T> n = simd::round_nearest(xc * simd::set1<T>(T(1.44269504088896340736)));
   Vec<T> r = simd::fma(n, simd::set1<T>(-C::ln2_hi), xc);
   r = simd::fma(n, simd::set1<T>(-C::ln2_lo), r);
   const Vec<T> er = simd::set1<T>(T(1)) + simd::fma(r * r, md::poly(r, C::q), r);
-  const Vec<T> y = simd::select(simd::cmp_lt(x, lowest), simd::zero<T>(), er * md::pow2(n));
-  return simd::select(simd::is_nan(x), x, y);
+  return er * md::pow2(n);
+}
+
+// A row whose scores hold NaN (its max or lse is NaN): NaN weights, so its outputs are NaN.
+template <typename T>
+void nan_row(T* s, int64_t width) {
+  for (int64_t j = 0; j < width; ++j) s[j] = T(NAN);
 }
 
 // s[j] = exp(s[j] - shift) over [0, width); returns their sum.
@@ -479,6 +485,11 @@ void forward(const Problem<T>& p, T* out, T* lse) {
               std::memset(s, 0, sizeof(T) * width);
               continue;
             }
+            if (m_new != m_new) {
+              nan_row(s, width);
+              m[i] = l[i] = m_new;
+              continue;
+            }
             const T sum = exp_row(s, width, m_new);
             const T alpha = m[i] == T(-INFINITY) ? T(0) : (T)std::exp(m[i] - m_new);
             if (alpha != T(1)) scale_row(o + i * p.Dv, p.Dv, alpha);
@@ -609,6 +620,11 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
                 if (lse[i] == T(-INFINITY)) {  // a fully masked row: no gradient
                   std::memset(s, 0, sizeof(T) * width);
                   std::memset(dp, 0, sizeof(T) * width);
+                  continue;
+                }
+                if (lse[i] != lse[i]) {
+                  nan_row(s, width);
+                  nan_row(dp, width);
                   continue;
                 }
                 mask_row<T>(p, mask_row_ptr(p, b, h, i0 + i), i0 + i, j0, nk, width, s);
