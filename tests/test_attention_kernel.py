@@ -433,3 +433,9 @@ def test_nan_scores_give_nan_like_pytorch(rng):
     assert np.isnan(_C.attention_forward_reference(q, k, v, None, False, 0.5)[0]).all()
     dq, dk, dv = kernels.attention_backward(do, q, k, v, out, lse, None, False, 0.5)
     assert np.isnan(dq).all()
+    k[0, 0, 66, 3] = np.inf    # +inf scores: exp(inf - inf) is NaN in PyTorch's softmax too
+    q[0, 0, 1] = 1.0
+    out, lse, _ = kernels.attention_forward(q, k, v, None, False, 0.5)
+    assert np.isnan(out[0, 0, 1]).all()  # q row 1 is all ones: its score with key 66 is +inf
+    ref = _C.attention_forward_reference(q, k, v, None, False, 0.5)[0]
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))

@@ -480,13 +480,14 @@ void forward(const Problem<T>& p, T* out, T* lse) {
             T* s = S + i * BK;
             mask_row<T>(p, mask_row_ptr(p, b, h, i0 + i), i0 + i, j0, nk, width, s);
             const T mt = row_max(s, width);
-            const T m_new = mt > m[i] || mt != mt ? mt : m[i];
+            T m_new = mt > m[i] || mt != mt ? mt : m[i];
             if (m_new == T(-INFINITY)) {  // nothing kept so far in this row
               std::memset(s, 0, sizeof(T) * width);
               continue;
             }
-            if (m_new != m_new) {
+            if (m_new != m_new || m_new == T(INFINITY)) {  // NaN, or +inf - inf: NaN as in PyTorch
               nan_row(s, width);
+              m_new = T(NAN);
               m[i] = l[i] = m_new;
               continue;
             }
