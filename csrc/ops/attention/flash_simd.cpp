@@ -549,10 +549,20 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
     for (int64_t kt = 0; kt < n_kt; ++kt) c += tile_cost(kt);
     return c;
   };
+  // Private dq buffers, one per thread over every head; calloc'ed, so the pages of heads a thread never
+  // touches are never backed by memory, and the sum below reads only the heads each thread ran
+  // (head_range: its first and last head, or -1, -2 when it ran none).
   T* dq_parts = nullptr;
+  int64_t* head_range = nullptr;
   if (split_heads) {
     dq_parts = static_cast<T*>(std::calloc((size_t)threads * heads * (dq_head > 0 ? dq_head : 1), sizeof(T)));
-    if (!dq_parts) throw std::bad_alloc();
+    head_range = static_cast<int64_t*>(std::malloc(sizeof(int64_t) * 2 * threads));
+    if (!dq_parts || !head_range) {
+      std::free(dq_parts);
+      std::free(head_range);
+      throw std::bad_alloc();
+    }
+    for (int t = 0; t < threads; ++t) head_range[2 * t] = -1, head_range[2 * t + 1] = -2;
   }
   const int64_t zero_work = p.B * p.Hq * p.Lq * p.D + heads * p.Lk * (p.D + p.Dv);
   // Every gradient starts at zero: the tiles add into them.
@@ -579,6 +589,7 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
       const int tid = omp_get_thread_num();
       int64_t x0, x1;
       cost_range(items, tid, omp_get_num_threads(), cost, &x0, &x1);
+      if (split_heads && x1 > x0) head_range[2 * tid] = x0 / n_kt, head_range[2 * tid + 1] = (x1 - 1) / n_kt;
       int64_t packed = -1;
       for (int64_t x = x0; x < x1; ++x) {
         const int64_t hd = split_heads ? x / n_kt : x;
@@ -657,17 +668,22 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
   }
   if (failed) {
     std::free(dq_parts);
+    std::free(head_range);
     throw std::bad_alloc();
   }
   if (split_heads) {
-    const int64_t n = heads * dq_head;
-#pragma omp parallel for schedule(static) num_threads(threads_for(n * threads))
-    for (int64_t e = 0; e < n; ++e) {
-      T acc = 0;
-      for (int t = 0; t < threads; ++t) acc += dq_parts[(int64_t)t * n + e];
-      g.dq[e] = acc;
+#pragma omp parallel for schedule(static) num_threads(threads_for(heads * dq_head * 2))
+    for (int64_t hd = 0; hd < heads; ++hd) {
+      T* dst = g.dq + hd * dq_head;
+      if (dq_head > 0) std::memset(dst, 0, sizeof(T) * dq_head);
+      for (int t = 0; t < threads; ++t) {
+        if (hd < head_range[2 * t] || hd > head_range[2 * t + 1]) continue;
+        const T* src = dq_parts + ((int64_t)t * heads + hd) * dq_head;
+        for (int64_t e = 0; e < dq_head; ++e) dst[e] += src[e];
+      }
     }
     std::free(dq_parts);
+    std::free(head_range);
   }
 }
 
