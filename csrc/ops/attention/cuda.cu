@@ -29,8 +29,8 @@
 #include <type_traits>
 
 #include "core/cuda_common.cuh"
-#include "core/philox.h"
 #include "ops/attention/cuda.h"
+#include "ops/attention/dropout.h"
 #include "ops/random/random.h"
 
 namespace fastnn::cuda::attention {
@@ -104,11 +104,7 @@ struct Drop {
   uint64_t key = 0, offset = 0, threshold = 0;
   A scale = A(1);
   __device__ __forceinline__ A z(long long n) const {
-    uint64_t block;
-    int value;
-    ::fastnn::random::element_place(n, 4, &block, &value);
-    const ::fastnn::philox::Block b = ::fastnn::philox::draw(key, offset, block);
-    return b.w[value] >= threshold ? scale : A(0);
+    return ::fastnn::attention::kept(key, offset, threshold, n) ? scale : A(0);
   }
 };
 
