@@ -56,9 +56,11 @@ struct Tile {
   static constexpr int MR = 4, NV = 2;
 #endif
   static constexpr int W = Vec<T>::W, NR = NV * W;
-  // Query rows and keys of a tile. A BQ x BK score tile and the rows of V it reads stay in L1/L2.
-  static constexpr int BQ = 48;
-  static constexpr int BK = NR * (sizeof(T) == 4 ? 2 : 2);
+  // Query rows and keys of a tile. Measured on Zen 4 (avx512, float, one thread, CPU time): BQ in
+  // 32..144 and BK in 64..192 within 3 % of each other at L 512 and 2048, BK = 64 the slowest (the
+  // online softmax rescales more often); 64 x 128 keeps a score tile at 32 KiB.
+  static constexpr int BQ = 64;
+  static constexpr int BK = 2 * NR;
 };
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -215,16 +217,31 @@ void pack_strips(int64_t L, int64_t K, const T* src, int64_t ls, T* dst) {
   }
 }
 
+// dst (n rows of K, contiguous) = a * rows of src (row stride ls): a query tile packed with the scale
+// folded in, so the scores come out of the product scaled.
+template <typename T>
+void pack_rows_scaled(int64_t n, int64_t K, const T* src, int64_t ls, T a, T* dst) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  const V av = simd::set1<T>(a);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* r = src + i * ls;
+    T* d = dst + i * K;
+    int64_t k = 0;
+    for (; k + W <= K; k += W) simd::store(d + k, simd::load(r + k) * av);
+    if (k < K) simd::store_n(d + k, simd::load_n(r + k, int(K - k)) * av, int(K - k));
+  }
+}
+
 // ---------------------------------------------------------------- row operations
 
-// Scores of row i (global query index gi) of a tile starting at key j0 with nk keys, in place:
-// s = scale * s + additive mask, -inf where masked (boolean mask, causal, or past nk up to width).
+// Scores of row i (global query index gi) of a tile starting at key j0 with nk keys (already scaled:
+// the query rows are packed times scale), in place: s += additive mask, -inf where masked (boolean
+// mask, causal, or past nk up to width).
 template <typename T>
 void mask_row(const Problem<T>& p, const void* mrow, int64_t gi, int64_t j0, int64_t nk, int64_t width, T* s) {
   using V = Vec<T>;
   constexpr int W = V::W;
-  const V sc = simd::set1<T>((T)p.scale);
-  for (int64_t j = 0; j < width; j += W) simd::store(s + j, simd::load(s + j) * sc);
   if (p.mask_kind == MaskKind::additive) {
     const T* m = static_cast<const T*>(mrow) + j0 * p.mask_sk;
     if (p.mask_sk == 1) {
@@ -266,6 +283,23 @@ T row_max(const T* s, int64_t width) {
   return simd::reduce_max(m);
 }
 
+// exp(x) for x <= 0 or NaN (scores minus their row's max or log-sum-exp): simd::exp's reduction
+// and polynomial (simd_math.h), with one 2^n scale since no result overflows, and results below the
+// normal range flushed to 0 (they are below 2^-126 of the row's largest weight).
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> exp_nonpositive(Vec<T> x) {
+  namespace md = simd::math_detail;
+  using C = md::ExpC<T>;
+  const Vec<T> lowest = simd::set1<T>(sizeof(T) == 4 ? T(-87.0) : T(-708.0));
+  const Vec<T> xc = simd::max(x, lowest);
+  const Vec<T> n = simd::round_nearest(xc * simd::set1<T>(T(1.44269504088896340736)));
+  Vec<T> r = simd::fma(n, simd::set1<T>(-C::ln2_hi), xc);
+  r = simd::fma(n, simd::set1<T>(-C::ln2_lo), r);
+  const Vec<T> er = simd::set1<T>(T(1)) + simd::fma(r * r, md::poly(r, C::q), r);
+  const Vec<T> y = simd::select(simd::cmp_lt(x, lowest), simd::zero<T>(), er * md::pow2(n));
+  return simd::select(simd::is_nan(x), x, y);
+}
+
 // s[j] = exp(s[j] - shift) over [0, width); returns their sum.
 template <typename T>
 T exp_row(T* s, int64_t width, T shift) {
@@ -274,7 +308,7 @@ T exp_row(T* s, int64_t width, T shift) {
   const V sh = simd::set1<T>(shift);
   V acc = simd::zero<T>();
   for (int64_t j = 0; j < width; j += W) {
-    const V e = simd::exp(simd::load(s + j) - sh);
+    const V e = exp_nonpositive(simd::load(s + j) - sh);
     simd::store(s + j, e);
     acc += e;
   }
@@ -383,12 +417,13 @@ void forward(const Problem<T>& p, T* out, T* lse) {
   bool failed = false;
 #pragma omp parallel num_threads(threads) reduction(|| : failed)
   {
-    Scratch s_kt, s_s, s_ml, s_keep;
+    Scratch s_kt, s_s, s_ml, s_keep, s_q;
     T* kt = s_kt.take<T>(strips_all * NR * p.D);
+    T* qp = s_q.take<T>((int64_t)BQ * p.D);
     T* S = s_s.take<T>((int64_t)BQ * BK);
     T* ml = s_ml.take<T>(2 * BQ);
     uint8_t* keep = s_keep.take<uint8_t>(BK);
-    if (!(s_kt.ok && s_s.ok && s_ml.ok && s_keep.ok)) {
+    if (!(s_kt.ok && s_s.ok && s_ml.ok && s_keep.ok && s_q.ok)) {
       failed = true;
     } else {
       int64_t x0, x1;
@@ -404,7 +439,7 @@ void forward(const Problem<T>& p, T* out, T* lse) {
           pack_strips<T>(p.Lk, p.D, p.k + b * p.ks.b + hk * p.ks.h, p.ks.l, kt);
           packed = b * p.Hk + hk;
         }
-        const T* q = p.q + b * p.qs.b + h * p.qs.h + i0 * p.qs.l;
+        pack_rows_scaled<T>(nq, p.D, p.q + b * p.qs.b + h * p.qs.h + i0 * p.qs.l, p.qs.l, (T)p.scale, qp);
         const T* v = p.v + b * p.vs.b + hk * p.vs.h;
         T* o = out + (bh * p.Lq + i0) * p.Dv;
         for (int64_t i = 0; i < nq; ++i) {
@@ -415,7 +450,7 @@ void forward(const Problem<T>& p, T* out, T* lse) {
         for (int64_t j0 = 0; j0 < lk; j0 += BK) {
           const int64_t nk = min64(BK, lk - j0);
           const int64_t tile_strips = ceil_div(nk, NR), width = tile_strips * NR;
-          nt<T>(nq, p.D, q, p.qs.l, kt + (j0 / NR) * p.D * NR, tile_strips, S, BK);
+          nt<T>(nq, p.D, qp, p.D, kt + (j0 / NR) * p.D * NR, tile_strips, S, BK);
           for (int64_t i = 0; i < nq; ++i) {
             T* s = S + i * BK;
             mask_row<T>(p, mask_row_ptr(p, b, h, i0 + i), i0 + i, j0, nk, width, s);
@@ -498,14 +533,15 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
   bool failed = false;
 #pragma omp parallel num_threads(threads) reduction(|| : failed)
   {
-    Scratch s_kt, s_vt, s_s, s_dp, s_delta, s_keep;
+    Scratch s_kt, s_vt, s_s, s_dp, s_delta, s_keep, s_q;
+    T* qp = s_q.take<T>((int64_t)BQ * p.D);
     T* kt_p = s_kt.take<T>(strips_all * NR * p.D);
     T* vt_p = s_vt.take<T>(strips_all * NR * p.Dv);
     T* S = s_s.take<T>((int64_t)BQ * BK);
     T* dP = s_dp.take<T>((int64_t)BQ * BK);
     T* delta = s_delta.take<T>(G * p.Lq);
     uint8_t* keep = s_keep.take<uint8_t>(BK);
-    if (!(s_kt.ok && s_vt.ok && s_s.ok && s_dp.ok && s_delta.ok && s_keep.ok)) {
+    if (!(s_kt.ok && s_vt.ok && s_s.ok && s_dp.ok && s_delta.ok && s_keep.ok && s_q.ok)) {
       failed = true;
     } else {
       const int tid = omp_get_thread_num();
@@ -544,7 +580,8 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
               const T* q = p.q + b * p.qs.b + h * p.qs.h + i0 * p.qs.l;
               const T* dout = g.dout + b * g.dos.b + h * g.dos.h + i0 * g.dos.l;
               const T* lse = g.lse + bh * p.Lq + i0;
-              nt<T>(nq, p.D, q, p.qs.l, kt_p + (j0 / NR) * p.D * NR, tile_strips, S, BK);
+              pack_rows_scaled<T>(nq, p.D, q, p.qs.l, scale, qp);
+              nt<T>(nq, p.D, qp, p.D, kt_p + (j0 / NR) * p.D * NR, tile_strips, S, BK);
               nt<T>(nq, p.Dv, dout, g.dos.l, vt_p + (j0 / NR) * p.Dv * NR, tile_strips, dP, BK);
               for (int64_t i = 0; i < nq; ++i) {
                 T* s = S + i * BK;
