@@ -6,9 +6,6 @@
 #include "cuda_runtime.h"
 
 #include <algorithm>
-#include <memory>
-#include <thread>
-#include <vector>
 
 #define __CUDA_ARCH__ 900  // the TF32 kernel's body is compiled for sm_80 and later only
 #include "ops/gemm/core.cuh"
@@ -21,29 +18,8 @@ inline long long g_last_batch = 0;  // the batch count of the last GEMM launch (
 namespace fastnn::cuda::gemm_detail {
 template <class Kernel>
 void emu_run_blocks(dim3 grid, unsigned threads, Kernel kernel) {
-  std::barrier<> bar(threads);
-  std::vector<std::unique_ptr<std::barrier<>>> warps;
-  for (unsigned w = 0; w < threads / 32; ++w) {
-    warps.push_back(std::make_unique<std::barrier<>>(32));
-    g_warp_bar[w] = warps.back().get();
-  }
-  g_bar = &bar;
   ++g_launches;
-  std::vector<std::thread> ts;
-  for (unsigned t = 0; t < threads; ++t)
-    ts.emplace_back([&, t] {
-      threadIdx = {t, 0, 0};
-      blockDim.x = threads;
-      gridDim = grid;
-      for (unsigned z = 0; z < grid.z; ++z)
-        for (unsigned y = 0; y < grid.y; ++y)
-          for (unsigned x = 0; x < grid.x; ++x) {
-            blockIdx = {x, y, z};
-            kernel();
-            bar.arrive_and_wait();
-          }
-    });
-  for (auto& th : ts) th.join();
+  emu_run_threaded(grid, threads, kernel);
 }
 
 template <typename T, typename AAcc, typename BAcc, typename CAcc>

@@ -1,14 +1,19 @@
-// CPU stand-in for <mma.h>: the wmma TF32 m16n16k8 fragments that csrc/ops/gemm/core.cuh uses.
+// CPU stand-in for <mma.h>: the wmma TF32 m16n16k8 fragments that csrc/ops/gemm/core.cuh uses and
+// the float16/bfloat16 m16n16k16 fragments (float accumulation) of csrc/ops/attention/cuda.cu.
 // A real fragment is spread over the 32 lanes of a warp in an unspecified layout; here every
 // emulated thread holds the whole tile, so the kernel's collective calls (load, mma, store) each
 // do the full work per thread. That keeps every property the kernel may rely on (per-element
 // conversion over num_elements, store-then-read through shared memory with __syncwarp) and none
 // it may not (no lane owns a known element). The products use TF32 inputs exactly, as the tensor
-// cores do, and accumulate in float32.
+// cores do, and accumulate in float32; float16/bfloat16 operands are held as the floats they equal
+// (their products are exact in float32).
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+
+#include "cuda_bf16.h"
+#include "cuda_fp16.h"
 
 namespace nvcuda::wmma {
 struct matrix_a {};
@@ -28,7 +33,9 @@ template <int M, int N, int K> struct tile_shape<accumulator, M, N, K> { static 
 
 template <class Use, int M, int N, int K, class T, class Layout = void>
 struct fragment {
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, precision::tf32>, "only the TF32 fragments are emulated");
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, precision::tf32> || std::is_same_v<T, __half> ||
+                    std::is_same_v<T, __nv_bfloat16>,
+                "only the TF32, float16 and bfloat16 fragments are emulated");
   static constexpr int rows = tile_shape<Use, M, N, K>::rows, cols = tile_shape<Use, M, N, K>::cols;
   static constexpr int num_elements = rows * cols;
   float x[num_elements];  // element (r, c) at x[r * cols + c]
@@ -52,13 +59,19 @@ inline float tf32_bits(float v) {
   return v;
 }
 
-template <class Use, int M, int N, int K, class T, class Layout>
-void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
+inline float to_float(float v) { return v; }
+inline float to_float(__half v) { return __half2float(v); }
+inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <class Use, int M, int N, int K, class T, class Layout, class P>
+void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const P* p, unsigned ldm) {
   static_assert(!std::is_void_v<Layout>, "an operand fragment needs its layout");
+  static_assert(std::is_same_v<P, float> ? (std::is_same_v<T, float> || std::is_same_v<T, precision::tf32>) : std::is_same_v<P, T>,
+                "the pointer's type must be the fragment's element type");
   using F = fragment<Use, M, N, K, T, Layout>;
   for (int r = 0; r < F::rows; ++r)
     for (int c = 0; c < F::cols; ++c)
-      f.x[r * F::cols + c] = std::is_same_v<Layout, row_major> ? p[(long long)r * ldm + c] : p[r + (long long)c * ldm];
+      f.x[r * F::cols + c] = to_float(std::is_same_v<Layout, row_major> ? p[(long long)r * ldm + c] : p[r + (long long)c * ldm]);
 }
 
 template <int M, int N, int K>
@@ -73,15 +86,18 @@ void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
   for (float& e : f.x) e = v;
 }
 
-template <int M, int N, int K, class LA, class LB>
-void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, precision::tf32, LA>& a,
-              const fragment<matrix_b, M, N, K, precision::tf32, LB>& b,
-              const fragment<accumulator, M, N, K, float>& c) {
+template <int M, int N, int K, class T, class LA, class LB>
+void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, T, LA>& a,
+              const fragment<matrix_b, M, N, K, T, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  static_assert(!std::is_same_v<T, float>, "an operand fragment is TF32, float16 or bfloat16");
+  constexpr bool tf32 = std::is_same_v<T, precision::tf32>;
   float out[M * N];
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) {
       float s = c.x[m * N + n];
-      for (int k = 0; k < K; ++k) s = __builtin_fmaf(tf32_bits(a.x[m * K + k]), tf32_bits(b.x[k * N + n]), s);
+      for (int k = 0; k < K; ++k)
+        s = tf32 ? __builtin_fmaf(tf32_bits(a.x[m * K + k]), tf32_bits(b.x[k * N + n]), s)
+                 : __builtin_fmaf(a.x[m * K + k], b.x[k * N + n], s);
       out[m * N + n] = s;
     }
   std::memcpy(d.x, out, sizeof out);

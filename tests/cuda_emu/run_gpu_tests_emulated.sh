@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs tests/test_cuda_kernels.py, test_native_convention.py and test_cuda_build.py on a machine
-# without a GPU: fastnn._C_cuda is built from the real sources for the CPU (tests/cuda_emu/cuda_runtime.h
-# stands in for the CUDA runtime; kernel launches are rewritten for a serial launcher, the GEMM
-# kernels, TF32 included, run with emulated threads and barriers; each family's bind.cpp is compiled
+# Runs tests/test_cuda_kernels.py, test_native_convention.py, test_cuda_build.py and the families'
+# test_*_cuda.py files on a machine without a GPU: fastnn._C_cuda is built from the real sources for
+# the CPU (tests/cuda_emu/cuda_runtime.h stands in for the CUDA runtime; kernel launches with an
+# integer grid are rewritten for a serial launcher, those with a dim3 grid (the attention kernels) and
+# the GEMM kernels, TF32 included, run with emulated threads, barriers, warp shuffles and wmma
+# fragments; each family's bind.cpp is compiled
 # for the CUDA module) and cupy is replaced by a host-memory stand-in whose arrays export
 # __cuda_array_interface__. Checks the bindings and the kernels against the CPU module; the
 # device-memory checks need a real GPU and are deselected.
@@ -59,5 +61,5 @@ export FASTNN_EMU_MODULE_DIR="$W"
 LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
   PYTHONPATH="tests/cuda_emu/fake_cupy:tests/cuda_emu:python${PYTHONPATH:+:$PYTHONPATH}" \
   python3 -m pytest -p emu_module_plugin -q -p no:cacheprovider tests/test_cuda_kernels.py \
-  tests/test_native_convention.py tests/test_cuda_build.py tests/test_rnn_cuda.py \
+  tests/test_native_convention.py tests/test_cuda_build.py tests/test_rnn_cuda.py tests/test_attention_cuda.py \
   -k "${EMU_TESTS:-not many_row and not errors_on_gpu and not broadcast_batch}" "$@"

@@ -47,6 +47,13 @@ Elem elem_of(Call& call, const ArrayView& v, py::handle obj) {
 // The dtype lse has for element type e: float64 for float64 inputs, else float32.
 DType lse_dtype(Elem e) { return e == Elem::f64 ? kFloat64 : kFloat32; }
 
+// bfloat16 is ml_dtypes' dtype, which an array interface describes only as two raw bytes: its outputs
+// are allocated as uint16 and handed back viewed as q's dtype.
+DType storage_dtype(Elem e, const ArrayView& q) { return e == Elem::bf16 ? DType{'u', 2, true} : q.dtype; }
+py::object as_elem(Elem e, const ArrayView& q, const ArrayView& a) {
+  return e == Elem::bf16 ? a.object.attr("view")(q.object.attr("dtype")) : a.object;
+}
+
 // A 4-D array with unit stride on its last dimension (any strides on the others).
 ArrayView head_array(Call& call, const char* name, py::handle obj) {
   ArrayView a = call.array(name, obj, 4);
@@ -170,7 +177,7 @@ py::tuple forward_impl(const char* fn, bool reference, py::handle q_obj, py::han
                        py::handle offset) {
   Call call(fn);
   const Inputs in = read_inputs(call, q_obj, k_obj, v_obj, mask_obj, is_causal, scale, dropout_p, key, offset);
-  ArrayView out = call.empty("out", {in.B, in.Hq, in.Lq, in.Dv}, in.q.dtype);
+  ArrayView out = call.empty("out", {in.B, in.Hq, in.Lq, in.Dv}, storage_dtype(in.elem, in.q));
   ArrayView lse = call.empty("lse", {in.B, in.Hq, in.Lq}, lse_dtype(in.elem));
   const uint64_t counters =
       in.dropout_p > 0 ? random::counters_for<float>(random::Dist::keep_mask, in.B * in.Hq * in.Lq * in.Lk) : 0;
@@ -201,7 +208,7 @@ py::tuple forward_impl(const char* fn, bool reference, py::handle q_obj, py::han
 #endif
     });
   }
-  return py::make_tuple(out.object, lse.object, py::int_(counters));
+  return py::make_tuple(as_elem(in.elem, in.q, out), lse.object, py::int_(counters));
 }
 
 py::tuple backward_impl(const char* fn, bool reference, py::handle dout_obj, py::handle q_obj, py::handle k_obj,
@@ -223,9 +230,9 @@ py::tuple backward_impl(const char* fn, bool reference, py::handle dout_obj, py:
   require_shape(call.fn, lse, {in.B, in.Hq, in.Lq}, "(B, Hq, Lq) of 'q'");
   require_contiguous(call.fn, lse);
   require_aligned(call.fn, lse);
-  ArrayView dq = call.empty("dq", {in.B, in.Hq, in.Lq, in.D}, in.q.dtype);
-  ArrayView dk = call.empty("dk", {in.B, in.Hk, in.Lk, in.D}, in.q.dtype);
-  ArrayView dv = call.empty("dv", {in.B, in.Hk, in.Lk, in.Dv}, in.q.dtype);
+  ArrayView dq = call.empty("dq", {in.B, in.Hq, in.Lq, in.D}, storage_dtype(in.elem, in.q));
+  ArrayView dk = call.empty("dk", {in.B, in.Hk, in.Lk, in.D}, storage_dtype(in.elem, in.q));
+  ArrayView dv = call.empty("dv", {in.B, in.Hk, in.Lk, in.Dv}, storage_dtype(in.elem, in.q));
   if (in.B * in.Hk > 0) {
     with_elem(in.elem, [&](auto zt, auto za) {
       using T = decltype(zt);
@@ -258,7 +265,7 @@ py::tuple backward_impl(const char* fn, bool reference, py::handle dout_obj, py:
 #endif
     });
   }
-  return py::make_tuple(dq.object, dk.object, dv.object);
+  return py::make_tuple(as_elem(in.elem, in.q, dq), as_elem(in.elem, in.q, dk), as_elem(in.elem, in.q, dv));
 }
 
 const char* kForwardDoc =

@@ -468,7 +468,9 @@ def full(shape, v, dtype):
 
 
 def empty(shape, dtype):
-    return _w(_np.full(shape, _np.nan if _np.dtype(dtype).kind == "f" else -7, dtype))
+    kind = _np.dtype(dtype).kind
+    fill = _np.nan if kind == "f" else _np.iinfo(dtype).max if kind == "u" else -7
+    return _w(_np.full(shape, fill, dtype))
 
 
 def ones(shape, dtype):
