@@ -245,7 +245,8 @@ def _to_4d(t, batch, heads):
     full = tuple(batch) + (heads, L, E)
     if tuple(t.shape) != full:
         t = t.expand(*full)
-    return t.reshape(int(np.prod(batch, dtype=np.int64)), heads, L, E)
+    shape = (int(np.prod(batch, dtype=np.int64)), heads, L, E)
+    return t if tuple(t.shape) == shape else t.reshape(shape)
 
 
 def _mask_to_4d(mask, batch, hq, L, S):
@@ -316,7 +317,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         out = _sdpa_math_4d(q4, k4, v4, mask, bool(is_causal), scale, dropout_p)
     else:
         out = _FusedAttention.apply(q4, k4, v4, mask, bool(is_causal), scale, dropout_p)
-    return out.reshape(tuple(lead) + (L, Ev))
+    shape = tuple(lead) + (L, Ev)
+    return out if tuple(out.shape) == shape else out.reshape(shape)
 
 
 def _sdpa_math_4d(q, k, v, mask, is_causal, scale, dropout_p):
