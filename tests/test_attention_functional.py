@@ -205,10 +205,11 @@ def test_sdpa_and_mha_without_weights_run_the_fused_kernel():
     assert F.scaled_dot_product_attention(q, q, q).grad_fn.name() == "_FusedAttentionBackward0"
     m = fastnn.nn.MultiheadAttention(8, 2)
     x = fastnn.randn(3, 2, 8)
-    names, stack = set(), [m(x, x, x, need_weights=False)[0].grad_fn]
+    names, seen, stack = set(), set(), [m(x, x, x, need_weights=False)[0].grad_fn]
     while stack:
         node = stack.pop()
-        if node is not None and node.name() not in names:
+        if node is not None and id(node) not in seen:
+            seen.add(id(node))
             names.add(node.name())
             stack += [f for f, _ in node.next_functions]
     assert "_FusedAttentionBackward0" in names
