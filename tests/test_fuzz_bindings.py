@@ -647,6 +647,7 @@ def test_fuzz_rnn(data):
 ATTENTION_ARGS = ("q", "k", "v", "mask", "is_causal", "scale", "dropout_p", "key", "offset", "dout", "out", "lse",
                   "attention_forward", "attention_backward", "attention_forward_reference",
                   "attention_backward_reference")
+NORM_ARGS = ("x", "weight", "bias", "eps", "dy", "mean", "rstd", "output_mask")
 
 
 @SETTINGS
@@ -699,6 +700,45 @@ def test_fuzz_attention(data):
         assert g[0].shape == q.shape and g[1].shape == k.shape and g[2].shape == v.shape
 
 
+# ----------------------------------------------------------------------------------------- norm
+@SETTINGS
+@given(st.data())
+def test_fuzz_norm(data):
+    """Mostly consistent (rows, C) blocks with one argument perturbed; accepted calls agree with the reference."""
+    centered = data.draw(st.booleans())
+    kind = "layer_norm" if centered else "rms_norm"
+    rows, C = data.draw(st.integers(0, 9)), data.draw(st.integers(0, 40))
+    dt = data.draw(st.sampled_from((np.float32, np.float64)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    good = {"x": (rows, C), "weight": (C,), "bias": (C,), "dy": (rows, C)}
+    bad = data.draw(st.sampled_from(tuple(good) + ("none",) * 4))
+    args = {}
+    for k, shp in good.items():
+        if k == bad:
+            args[k] = data.draw(st.one_of(arrays(len(shp)), st.just(None), st.just([1.0])))
+        elif k in ("weight", "bias") and data.draw(st.integers(0, 3)) == 0:
+            args[k] = None
+        else:
+            args[k] = (rng.standard_normal(shp) * 2).astype(dt)
+    eps = data.draw(st.sampled_from((1e-5, 1e-5, 0.0, -1.0, math.nan, math.inf, None, "e", 2 ** 70)))
+    ref = data.draw(st.sampled_from(("", "", "_reference")))
+    fargs = (args["x"], args["weight"], args["bias"], eps) if centered else (args["x"], args["weight"], eps)
+    r = call(kind + "_forward" + ref, NORM_ARGS, *fargs)
+    if r is not None and ref == "":
+        want = getattr(_C, kind + "_forward_reference")(*fargs)
+        for g, w in zip(r, want):
+            _close(g, w, g.dtype)
+    x = args["x"]
+    if isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype in (np.float32, np.float64):
+        stats = (r[1:] if r is not None else (np.ones(x.shape[0], x.dtype),) * (2 if centered else 1))
+        stats = list(stats if centered else stats[-1:])
+        if data.draw(st.integers(0, 4)) == 0:
+            stats[0] = data.draw(arrays(1))
+        mask = data.draw(st.sampled_from(((True,) * 3, (False, True, False), (True, False, True), "ab", (1, 2, 3))))
+        mask = mask if isinstance(mask, str) or not isinstance(mask[0], bool) else mask[:3 if centered else 2]
+        call(kind + "_backward" + ref, NORM_ARGS, args["dy"], x, *stats, args["weight"], mask)
+
+
 # ----------------------------------------------------------------------------------------- coverage
 FUZZED = {
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
@@ -709,6 +749,9 @@ FUZZED = {
     "word2vec_train", "gather_rows", "segment_reduce", "segment_reduce_reference", "segment_max_backward",
     "index_coalesce", "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
     "attention_forward", "attention_backward", "attention_forward_reference", "attention_backward_reference",
+    "layer_norm_forward", "layer_norm_backward", "rms_norm_forward", "rms_norm_backward",
+    "layer_norm_forward_reference", "layer_norm_backward_reference", "rms_norm_forward_reference",
+    "rms_norm_backward_reference",
 }
 # Module functions that take no array input (configuration and queries).
 NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",
