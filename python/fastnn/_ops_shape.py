@@ -441,7 +441,7 @@ def _split_recorded(tensor, sizes, d):
     def bw(*grads):
         if _mode.enabled:
             return (cat(grads, d),)
-        return (_wrap(xp.concatenate([g._data for g in grads], axis=d)),)
+        return (_wrap(xp.concatenate([g._data for g in grads], axis=d, out=backend.out_like(a))),)
 
     node = Node(bw, (tensor,), "Split", n_outputs=len(parts), out_meta=[(p.shape, p.dtype, xp) for p in parts])
     out = []
