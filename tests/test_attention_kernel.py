@@ -274,7 +274,7 @@ def test_dropout_is_the_same_on_every_path_and_thread_count(rng):
 
 def test_results_do_not_depend_on_the_thread_count(rng):
     """Each output element is computed by one thread in one order, whatever the split: bitwise equal."""
-    q, k, v, do = _inputs(rng, 1, 2, 1, 300, 300, 32, 32)
+    q, k, v, do = _inputs(rng, 3, 2, 1, 300, 300, 32, 32)  # 3 heads: split over 2 threads, whole on 3
     old = fastnn.get_num_threads()
     got = []
     try:
@@ -422,3 +422,14 @@ def test_long_sequence_allocates_no_score_matrix():
     assert r.returncode == 0, r.stderr
     grown = int(r.stdout.strip().splitlines()[-1])
     assert grown < 128 * 2 ** 20, f"peak RSS grew by {grown / 2 ** 20:.0f} MiB"
+
+
+def test_nan_scores_give_nan_like_pytorch(rng):
+    q, k, v, do = _inputs(rng, 1, 1, 1, 4, 70, 8, 8)
+    q[0, 0, 1] = np.nan        # a whole row of NaN scores
+    k[0, 0, 66, 3] = np.nan    # one NaN score in every row, in the second key tile
+    out, lse, _ = kernels.attention_forward(q, k, v, None, False, 0.5)
+    assert np.isnan(out).all() and np.isnan(lse).all()
+    assert np.isnan(_C.attention_forward_reference(q, k, v, None, False, 0.5)[0]).all()
+    dq, dk, dv = kernels.attention_backward(do, q, k, v, out, lse, None, False, 0.5)
+    assert np.isnan(dq).all()

@@ -50,7 +50,7 @@ DType lse_dtype(Elem e) { return e == Elem::f64 ? kFloat64 : kFloat32; }
 // A 4-D array with unit stride on its last dimension (any strides on the others).
 ArrayView head_array(Call& call, const char* name, py::handle obj) {
   ArrayView a = call.array(name, obj, 4);
-  if (a.shape[3] > 1 && a.strides[3] != 1)
+  if (a.numel() > 0 && a.shape[3] > 1 && a.strides[3] != 1)
     fail_value(call.fn, "argument '" + a.name + "' " + a.shape_str() +
                             " must have unit stride on its last dimension, got element stride " +
                             std::to_string(a.strides[3]));

@@ -56,10 +56,16 @@ struct Tile {
   static constexpr int MR = 4, NV = 2;
 #endif
   static constexpr int W = Vec<T>::W, NR = NV * W;
-  // Query rows and keys of a tile. A BQ x BK score tile and the rows of V it reads stay in L1/L2.
-  static constexpr int BQ = 48;
-  static constexpr int BK = NR * (sizeof(T) == 4 ? 2 : 2);
+  // Query rows and keys of a tile. Measured on Zen 4 (avx512, float, one thread, CPU time): BQ in
+  // 32..144 and BK in 64..192 within 3 % of each other at L 512 and 2048, BK = 64 the slowest (the
+  // online softmax rescales more often); 64 x 128 keeps a score tile at 32 KiB.
+  static constexpr int BQ = 64;
+  static constexpr int BK = 2 * NR;
 };
+
+// 0, 1, ..., W - 1: the lane numbers of a vector.
+template <typename T>
+alignas(64) constexpr T kLanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -215,16 +221,31 @@ void pack_strips(int64_t L, int64_t K, const T* src, int64_t ls, T* dst) {
   }
 }
 
+// dst (n rows of K, contiguous) = a * rows of src (row stride ls): a query tile packed with the scale
+// folded in, so the scores come out of the product scaled.
+template <typename T>
+void pack_rows_scaled(int64_t n, int64_t K, const T* src, int64_t ls, T a, T* dst) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  const V av = simd::set1<T>(a);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* r = src + i * ls;
+    T* d = dst + i * K;
+    int64_t k = 0;
+    for (; k + W <= K; k += W) simd::store(d + k, simd::load(r + k) * av);
+    if (k < K) simd::store_n(d + k, simd::load_n(r + k, int(K - k)) * av, int(K - k));
+  }
+}
+
 // ---------------------------------------------------------------- row operations
 
-// Scores of row i (global query index gi) of a tile starting at key j0 with nk keys, in place:
-// s = scale * s + additive mask, -inf where masked (boolean mask, causal, or past nk up to width).
+// Scores of row i (global query index gi) of a tile starting at key j0 with nk keys (already scaled:
+// the query rows are packed times scale), in place: s += additive mask, -inf where masked (boolean
+// mask, causal, or past nk up to width).
 template <typename T>
 void mask_row(const Problem<T>& p, const void* mrow, int64_t gi, int64_t j0, int64_t nk, int64_t width, T* s) {
   using V = Vec<T>;
   constexpr int W = V::W;
-  const V sc = simd::set1<T>((T)p.scale);
-  for (int64_t j = 0; j < width; j += W) simd::store(s + j, simd::load(s + j) * sc);
   if (p.mask_kind == MaskKind::additive) {
     const T* m = static_cast<const T*>(mrow) + j0 * p.mask_sk;
     if (p.mask_sk == 1) {
@@ -245,7 +266,16 @@ void mask_row(const Problem<T>& p, const void* mrow, int64_t gi, int64_t j0, int
   }
   int64_t limit = nk;
   if (p.causal && gi - j0 + 1 < limit) limit = gi - j0 + 1 < 0 ? 0 : gi - j0 + 1;
-  for (int64_t j = limit; j < width; ++j) s[j] = T(-INFINITY);
+  // -inf from limit on, in whole vectors (element stores followed by the vector loads of the next
+  // pass would stall on store forwarding): the vector holding `limit` keeps its lanes below it.
+  const V ninf = simd::set1<T>(T(-INFINITY));
+  int64_t j = limit / W * W;
+  if (j < limit) {
+    const V lane = simd::load(kLanes<T>);
+    simd::store(s + j, simd::select(simd::cmp_ge(lane, simd::set1<T>(T(limit - j))), ninf, simd::load(s + j)));
+    j += W;
+  }
+  for (; j < width; j += W) simd::store(s + j, ninf);
 }
 
 template <typename T>
@@ -256,14 +286,37 @@ const void* mask_row_ptr(const Problem<T>& p, int64_t b, int64_t h, int64_t i) {
   return static_cast<const T*>(p.mask) + at;
 }
 
-// The largest of s[0:width) (width a multiple of W).
+// The largest of s[0:width) (width a multiple of W), NaN when one is NaN (so that a row of NaN
+// scores gives NaN, as PyTorch's, not the zeros of a fully masked row).
 template <typename T>
 T row_max(const T* s, int64_t width) {
   using V = Vec<T>;
   constexpr int W = V::W;
   V m = simd::set1<T>(T(-INFINITY));
-  for (int64_t j = 0; j < width; j += W) m = simd::max(simd::load(s + j), m);
-  return simd::reduce_max(m);
+  simd::Mask<T> nan = simd::cmp_lt(m, m);
+  for (int64_t j = 0; j < width; j += W) {
+    const V x = simd::load(s + j);
+    m = simd::max(x, m);
+    nan = nan | simd::is_nan(x);
+  }
+  return simd::any(nan) ? T(NAN) : simd::reduce_max(m);
+}
+
+// exp(x) for x <= 0 or NaN (scores minus their row's max or log-sum-exp): simd::exp's reduction
+// and polynomial (simd_math.h), with one 2^n scale since no result overflows, and results below the
+// normal range flushed to 0 (they are below 2^-126 of the row's largest weight).
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> exp_nonpositive(Vec<T> x) {
+  namespace md = simd::math_detail;
+  using C = md::ExpC<T>;
+  const Vec<T> lowest = simd::set1<T>(sizeof(T) == 4 ? T(-87.0) : T(-708.0));
+  const Vec<T> xc = simd::max(x, lowest);
+  const Vec<T> n = simd::round_nearest(xc * simd::set1<T>(T(1.44269504088896340736)));
+  Vec<T> r = simd::fma(n, simd::set1<T>(-C::ln2_hi), xc);
+  r = simd::fma(n, simd::set1<T>(-C::ln2_lo), r);
+  const Vec<T> er = simd::set1<T>(T(1)) + simd::fma(r * r, md::poly(r, C::q), r);
+  const Vec<T> y = simd::select(simd::cmp_lt(x, lowest), simd::zero<T>(), er * md::pow2(n));
+  return simd::select(simd::is_nan(x), x, y);
 }
 
 // s[j] = exp(s[j] - shift) over [0, width); returns their sum.
@@ -274,7 +327,7 @@ T exp_row(T* s, int64_t width, T shift) {
   const V sh = simd::set1<T>(shift);
   V acc = simd::zero<T>();
   for (int64_t j = 0; j < width; j += W) {
-    const V e = simd::exp(simd::load(s + j) - sh);
+    const V e = exp_nonpositive(simd::load(s + j) - sh);
     simd::store(s + j, e);
     acc += e;
   }
@@ -383,12 +436,13 @@ void forward(const Problem<T>& p, T* out, T* lse) {
   bool failed = false;
 #pragma omp parallel num_threads(threads) reduction(|| : failed)
   {
-    Scratch s_kt, s_s, s_ml, s_keep;
+    Scratch s_kt, s_s, s_ml, s_keep, s_q;
     T* kt = s_kt.take<T>(strips_all * NR * p.D);
+    T* qp = s_q.take<T>((int64_t)BQ * p.D);
     T* S = s_s.take<T>((int64_t)BQ * BK);
     T* ml = s_ml.take<T>(2 * BQ);
     uint8_t* keep = s_keep.take<uint8_t>(BK);
-    if (!(s_kt.ok && s_s.ok && s_ml.ok && s_keep.ok)) {
+    if (!(s_kt.ok && s_s.ok && s_ml.ok && s_keep.ok && s_q.ok)) {
       failed = true;
     } else {
       int64_t x0, x1;
@@ -404,7 +458,7 @@ void forward(const Problem<T>& p, T* out, T* lse) {
           pack_strips<T>(p.Lk, p.D, p.k + b * p.ks.b + hk * p.ks.h, p.ks.l, kt);
           packed = b * p.Hk + hk;
         }
-        const T* q = p.q + b * p.qs.b + h * p.qs.h + i0 * p.qs.l;
+        pack_rows_scaled<T>(nq, p.D, p.q + b * p.qs.b + h * p.qs.h + i0 * p.qs.l, p.qs.l, (T)p.scale, qp);
         const T* v = p.v + b * p.vs.b + hk * p.vs.h;
         T* o = out + (bh * p.Lq + i0) * p.Dv;
         for (int64_t i = 0; i < nq; ++i) {
@@ -415,12 +469,12 @@ void forward(const Problem<T>& p, T* out, T* lse) {
         for (int64_t j0 = 0; j0 < lk; j0 += BK) {
           const int64_t nk = min64(BK, lk - j0);
           const int64_t tile_strips = ceil_div(nk, NR), width = tile_strips * NR;
-          nt<T>(nq, p.D, q, p.qs.l, kt + (j0 / NR) * p.D * NR, tile_strips, S, BK);
+          nt<T>(nq, p.D, qp, p.D, kt + (j0 / NR) * p.D * NR, tile_strips, S, BK);
           for (int64_t i = 0; i < nq; ++i) {
             T* s = S + i * BK;
             mask_row<T>(p, mask_row_ptr(p, b, h, i0 + i), i0 + i, j0, nk, width, s);
             const T mt = row_max(s, width);
-            const T m_new = mt > m[i] ? mt : m[i];
+            const T m_new = mt > m[i] || mt != mt ? mt : m[i];
             if (m_new == T(-INFINITY)) {  // nothing kept so far in this row
               std::memset(s, 0, sizeof(T) * width);
               continue;
@@ -438,7 +492,7 @@ void forward(const Problem<T>& p, T* out, T* lse) {
           nn<T>(nq, p.Dv, nk, S, BK, 1, v + j0 * p.vs.l, p.vs.l, o, p.Dv);
         }
         for (int64_t i = 0; i < nq; ++i) {
-          const bool any = l[i] > T(0);
+          const bool any = l[i] != T(0);  // NaN too: NaN scores give NaN
           if (any) scale_row(o + i * p.Dv, p.Dv, T(1) / l[i]);
           else if (p.Dv > 0) std::memset(o + i * p.Dv, 0, sizeof(T) * p.Dv);
           lse[bh * p.Lq + i0 + i] = any ? m[i] + (T)std::log(l[i]) : T(-INFINITY);
@@ -467,8 +521,9 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
   const int64_t dq_head = G * p.Lq * p.D;  // dq elements of one key/value head's query heads
   if (heads == 0) return;
   int threads = threads_for(p.B * p.Hq * (p.Lq + 1) * (p.Lk + 1) * (p.D + p.Dv + 8));
-  // Whole heads per thread when there are enough of them, else key tiles with private dq buffers.
-  const bool split_heads = heads < threads && n_kt > 1;
+  // Whole heads per thread when they share out evenly or are many, else key tiles with private dq
+  // buffers (3 heads on 2 threads would otherwise keep one thread idle for a third of the time).
+  const bool split_heads = n_kt > 1 && heads % threads != 0 && heads < 4 * (int64_t)threads;
   const int64_t items = split_heads ? heads * n_kt : heads;
   if (threads > items) threads = (int)(items > 0 ? items : 1);
   // Query tiles a key tile visits (per query head), plus its share of fixed costs.
@@ -498,14 +553,15 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
   bool failed = false;
 #pragma omp parallel num_threads(threads) reduction(|| : failed)
   {
-    Scratch s_kt, s_vt, s_s, s_dp, s_delta, s_keep;
+    Scratch s_kt, s_vt, s_s, s_dp, s_delta, s_keep, s_q;
+    T* qp = s_q.take<T>((int64_t)BQ * p.D);
     T* kt_p = s_kt.take<T>(strips_all * NR * p.D);
     T* vt_p = s_vt.take<T>(strips_all * NR * p.Dv);
     T* S = s_s.take<T>((int64_t)BQ * BK);
     T* dP = s_dp.take<T>((int64_t)BQ * BK);
     T* delta = s_delta.take<T>(G * p.Lq);
     uint8_t* keep = s_keep.take<uint8_t>(BK);
-    if (!(s_kt.ok && s_vt.ok && s_s.ok && s_dp.ok && s_delta.ok && s_keep.ok)) {
+    if (!(s_kt.ok && s_vt.ok && s_s.ok && s_dp.ok && s_delta.ok && s_keep.ok && s_q.ok)) {
       failed = true;
     } else {
       const int tid = omp_get_thread_num();
@@ -544,7 +600,8 @@ void backward(const Problem<T>& p, const Grads<T, T>& g) {
               const T* q = p.q + b * p.qs.b + h * p.qs.h + i0 * p.qs.l;
               const T* dout = g.dout + b * g.dos.b + h * g.dos.h + i0 * g.dos.l;
               const T* lse = g.lse + bh * p.Lq + i0;
-              nt<T>(nq, p.D, q, p.qs.l, kt_p + (j0 / NR) * p.D * NR, tile_strips, S, BK);
+              pack_rows_scaled<T>(nq, p.D, q, p.qs.l, scale, qp);
+              nt<T>(nq, p.D, qp, p.D, kt_p + (j0 / NR) * p.D * NR, tile_strips, S, BK);
               nt<T>(nq, p.Dv, dout, g.dos.l, vt_p + (j0 / NR) * p.Dv * NR, tile_strips, dP, BK);
               for (int64_t i = 0; i < nq; ++i) {
                 T* s = S + i * BK;

@@ -58,9 +58,10 @@ void forward_reference(const Problem<T>& p, T* out, T* lse) {
         double l = 0;
         if (m > -INFINITY)
           for (int64_t j = 0; j < p.Lk; ++j) l += std::exp(s[j] - m);
-        const double L = l > 0 ? m + std::log(l) : -INFINITY;
+        for (int64_t j = 0; j < p.Lk; ++j) l += s[j] != s[j] ? s[j] : 0.0;
+        const double L = l != 0 ? m + std::log(l) : -INFINITY;  // NaN scores give NaN
         for (auto& x : o) x = 0;
-        if (l > 0)
+        if (l != 0)
           for (int64_t j = 0; j < p.Lk; ++j) {
             const double w = std::exp(s[j] - L) * keep_factor(p, b, h, i, j);
             const T* v = p.v + b * p.vs.b + (h / G) * p.vs.h + j * p.vs.l;
