@@ -540,3 +540,22 @@ def test_modified_saved_tensor_raises_like_torch(torch):
     h.mul_(3.0)
     (y.sum() + h.sum()).backward()
     assert x.grad.tolist() == [8.0, 8.0]
+
+
+def test_split_and_chunk_gradients_through_one_node(torch):
+    """split/chunk record one node for all pieces: pieces without a gradient contribute zeros, uneven sizes
+    and dims other than 0 work, and gradients of gradients flow through the concatenating backward."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((4, 7))
+    x, tx = fastnn.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    p, tp = x.split([2, 4, 1], dim=1), tx.split([2, 4, 1], dim=1)
+    assert p[0].grad_fn is p[2].grad_fn
+    (p[0].sum() * 3 + (p[2] * p[2]).sum()).backward()
+    (tp[0].sum() * 3 + (tp[2] * tp[2]).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    x.grad = None
+    q, r = x.chunk(2, dim=0)
+    (q * 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.r_[np.full((2, 7), 2.0), np.zeros((2, 7))])
+    assert gradcheck(lambda t: t.chunk(3, dim=1)[1] * t.chunk(3, dim=1)[2][:, :2], [x])
+    assert gradgradcheck(lambda t: t.split([3, 4], dim=1)[1] ** 3, [x])

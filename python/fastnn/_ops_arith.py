@@ -12,6 +12,14 @@ from ._autograd_engine import _mode
 from .tensor import Tensor, _as_tensor_like, _bcast_error, _make, _operands, _scalar_operand, _sum_to, _wrap, _xp
 
 
+def _pooled(ad, bd):
+    """A pooled destination for ``ad (op) bd`` when both are host arrays of one shape and dtype (the residual
+    adds and gradient products of a training step), else None."""
+    if bd.__class__ is ad.__class__ and bd.shape == ad.shape and bd.dtype == ad.dtype:
+        return backend.out_like(ad)
+    return None
+
+
 def _add_bw(g):
     return g, g
 
@@ -19,7 +27,7 @@ def _add_bw(g):
 def _add(a, b):
     ad, bd, bt = _operands(a, b, "add")
     try:
-        out = ad + bd
+        out = np.add(ad, bd, out=_pooled(ad, bd))
     except ValueError:
         _bcast_error("add", ad, bd)
     if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):
@@ -55,7 +63,7 @@ def _rsub(a, b):
 def _mul(a, b):
     ad, bd, bt = _operands(a, b, "mul")
     try:
-        out = ad * bd
+        out = np.multiply(ad, bd, out=_pooled(ad, bd))
     except ValueError:
         _bcast_error("mul", ad, bd)
     if _mode.enabled and (a._requires_grad or (bt is not None and bt._requires_grad)):

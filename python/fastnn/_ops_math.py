@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import backend
 from . import dtypes as _dt
 from ._autograd_engine import _mode
 from .tensor import Tensor, _as_tensor_like, _bcast_error, _filled, _make, _on_device_of, _operands, _wrap
@@ -116,9 +117,15 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def relu(input):
     a = input._data
-    out = np.maximum(a, 0)
+    out = np.maximum(a, 0, out=backend.out_like(a))
     if _mode.enabled and input._requires_grad:
-        return _make(out, (input,), lambda g: (g * _wrap((a > 0).astype(a.dtype)),), "Relu")
+        def bw(g):
+            if _mode.enabled:
+                return (g * _wrap((a > 0).astype(a.dtype)),)
+            gd = g._data
+            return (_wrap(np.multiply(gd, np.greater(a, 0, out=backend.out_like(a, np.bool_)),
+                                      out=backend.out_like(gd))),)
+        return _make(out, (input,), bw, "Relu")
     return _wrap(out)
 
 

@@ -259,6 +259,31 @@ def empty(shape, dtype, like):
     return _C.host_empty(tuple(int(d) for d in shape), np.dtype(dtype))
 
 
+# Host results from this size up come from the pool (csrc/core/host_pool.h kMinBytes): malloc maps larger
+# blocks fresh and gives them back on free, so each training step would fault their pages in again.
+_POOL_MIN_BYTES = 1 << 18
+
+
+def empty_on(shape, dtype, device):
+    """An uninitialised C-contiguous array on ``device``; large host arrays come from the pool."""
+    if as_device(device) == CPU:
+        from . import _C
+        return _C.host_empty(tuple(int(d) for d in shape), np.dtype(dtype))
+    return array_module(device).empty(shape, dtype=dtype)
+
+
+def out_like(a, dtype=None):
+    """A pooled destination shaped like host array ``a`` (``dtype`` or a's) for an elementwise result, or
+    None (the ufunc allocates) for small and device arrays: ``np.add(x, y, out=out_like(x))``."""
+    if a.__class__ is not np.ndarray:
+        return None
+    dt = a.dtype if dtype is None else np.dtype(dtype)
+    if a.size * dt.itemsize < _POOL_MIN_BYTES:
+        return None
+    from . import _C
+    return _C.host_empty(a.shape, dt)
+
+
 def array_module_of(a):
     return _cupy() if is_cuda_array(a) else np
 

@@ -22,6 +22,11 @@ def _check_p(p, fn):
         raise ValueError(f"{fn}: dropout probability has to be between 0 and 1, but got {p}")
 
 
+def _out_for(a, mask):
+    """A pooled destination for ``a * mask`` when the mask has a's shape and dtype, else None."""
+    return backend.out_like(a) if mask.shape == a.shape and mask.dtype == a.dtype else None
+
+
 def _apply_mask(input, mask, inplace, fn):
     """``input * mask`` with the mask a constant array (broadcastable), optionally in place."""
     if inplace:
@@ -29,12 +34,12 @@ def _apply_mask(input, mask, inplace, fn):
             raise RuntimeError(f"{fn}(inplace=True) is only supported on tensors that do not require grad")
         input._data *= mask
         return input
-    out = input._data * mask
+    out = np.multiply(input._data, mask, out=_out_for(input._data, mask))
     if _mode.enabled and input._requires_grad:
         def bw(g):
             if _mode.enabled:
                 return (g * _wrap(mask),)
-            return (_wrap(g._data * mask),)
+            return (_wrap(np.multiply(g._data, mask, out=_out_for(g._data, mask))),)
         return _make(out, (input,), bw, "Dropout")
     return _wrap(out)
 
@@ -52,7 +57,7 @@ def _keep_mask(shape, p, dtype, device):
         return backend.to_device(np.zeros(shape, dtype=dtype), device)
     # other float dtypes get the float64 mask rounded once, as 1/(1-p) rounds in their own dtype
     kernel_dtype = dtype if dtype in _PHILOX_DTYPES else np.dtype(np.float64)
-    mask = backend.array_module(device).empty(shape, dtype=kernel_dtype)
+    mask = backend.empty_on(shape, kernel_dtype, device)
     _random.philox_draw(lambda key, offset: kernels.dropout_mask(mask, p, key, offset))
     if kernel_dtype != dtype:
         mask = mask.astype(dtype)
