@@ -8,19 +8,9 @@ CPU with the kernels emulated: threads, barriers, shuffles and the wmma fragment
 import numpy as np
 import pytest
 
-from fastnn import _C, backend, kernels
+from fastnn import _C, kernels
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not backend.cuda_available(), reason="needs a CUDA GPU and cupy")]
-
-if backend.cuda_available():
-    import cupy as cp
-
-    from fastnn import _C_cuda as K
-else:  # the module is skipped; keep the names defined for collection
-    cp = K = None
-
-TOL = {np.float32: 2e-5, np.float64: 1e-12}
+from gpu_family import TOL, K, cp, host, pytestmark  # noqa: F401
 
 
 def rel_err(got, ref):
@@ -41,9 +31,6 @@ def dev(a):
     order = np.argsort(a.strides, kind="stable")[::-1]
     return cp.asarray(np.ascontiguousarray(a.transpose(order))).transpose(tuple(np.argsort(order)))
 
-
-def host(a):
-    return cp.asnumpy(a)
 
 
 def heads(rng, B, H, L, D, dtype, strided):

@@ -12,32 +12,7 @@ import fastnn
 import fastnn.cuda
 from fastnn import _C, backend, kernels
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not backend.cuda_available(), reason="needs a CUDA GPU and cupy")]
-
-if backend.cuda_available():
-    import cupy as cp
-
-    from fastnn import _C_cuda
-    K = _C_cuda
-else:  # the module is skipped; keep the names defined for collection
-    cp = K = _C_cuda = None
-
-
-def rel_err(got, ref):
-    got = np.asarray(got, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert got.shape == ref.shape, (got.shape, ref.shape)
-    assert not np.isnan(got).any(), "NaN in the result (an element was not written?)"
-    denom = np.linalg.norm(ref.ravel())
-    return np.linalg.norm((got - ref).ravel()) / (denom if denom > 0 else 1.0)
-
-
-TOL = {np.float32: 2e-5, np.float64: 1e-12}
-
-
-def host(a):
-    return cp.asnumpy(a)
+from gpu_family import TOL, K, cp, host, pytestmark, rel_err  # noqa: F401
 
 
 def randn(rng, shape, dtype):
@@ -86,12 +61,12 @@ def test_gemm_layouts(rng, dtype, layout):
 def test_gemm_fast_path_is_taken(rng):
     a = cp.asarray(randn(rng, (1, 128, 64), np.float32))
     b = cp.asarray(randn(rng, (1, 64, 256), np.float32))
-    assert _C_cuda.gemm_path(a, b) == "simt-vec"
+    assert K.gemm_path(a, b) == "simt-vec"
     at = cp.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
-    assert _C_cuda.gemm_path(at, b) == "simt-vec"
-    assert _C_cuda.gemm_path(a[:, :, 1:], b[:, 1:, :]) == "simt"
-    assert _C_cuda.gemm_path(a.astype(cp.float64), b.astype(cp.float64)) == "simt"
-    assert _C_cuda.gemm_path(a, b, True).startswith("tf32")
+    assert K.gemm_path(at, b) == "simt-vec"
+    assert K.gemm_path(a[:, :, 1:], b[:, 1:, :]) == "simt"
+    assert K.gemm_path(a.astype(cp.float64), b.astype(cp.float64)) == "simt"
+    assert K.gemm_path(a, b, True).startswith("tf32")
 
 
 def test_gemm_alpha_beta_and_nan_not_read(rng):
@@ -99,7 +74,7 @@ def test_gemm_alpha_beta_and_nan_not_read(rng):
     b = randn(rng, (2, 21, 40), np.float32)
     c0 = randn(rng, (2, 33, 40), np.float32)
     out = cp.asarray(c0)
-    _C_cuda.gemm(cp.asarray(a), cp.asarray(b), out, 0.5, -2.0)
+    K.gemm(cp.asarray(a), cp.asarray(b), out, 0.5, -2.0)
     assert rel_err(host(out), 0.5 * (a.astype(np.float64) @ b) - 2.0 * c0) < 1e-5
     out = cp.full((2, 33, 40), np.nan, np.float32)  # beta == 0: C must not be read
     K.gemm(cp.asarray(a), cp.asarray(b), out, alpha=1.0, beta=0.0)
@@ -140,7 +115,7 @@ def test_gemm_tf32(rng, M, N, K_):
     a = cp.asarray(randn(rng, (1, M, K_), np.float32))
     b = cp.asarray(randn(rng, (1, K_, N), np.float32))
     out = cp.full((1, M, N), np.nan, cp.float32)
-    _C_cuda.gemm(a, b, out, 1.0, 0.0, True)
+    K.gemm(a, b, out, 1.0, 0.0, True)
     ref = host(a).astype(np.float64) @ host(b).astype(np.float64)
     err = rel_err(host(out), ref)
     assert err < 3e-3, err  # TF32 keeps 10 mantissa bits
@@ -204,7 +179,7 @@ def test_gemm_errors_on_gpu(rng):
         __cuda_array_interface__ = {"shape": (1, 2, 2), "typestr": "<f4", "data": (host_arr.ctypes.data, False),
                                     "strides": None, "version": 3}
     with pytest.raises(ValueError, match="'out' is not CUDA device memory"):
-        _C_cuda.gemm(a, cp.ones((1, 3, 2), cp.float32), HostMemoryClaimingToBeDevice())
+        K.gemm(a, cp.ones((1, 3, 2), cp.float32), HostMemoryClaimingToBeDevice())
 
 
 # ---------------------------------------------------------------------------- convolution
@@ -290,7 +265,7 @@ def test_conv_transpose2d_through_backward_input_bias(rng):
     bias = randn(rng, (3,), np.float32)
     H, W = (5 - 1) * 2 - 2 + 3 + 1, (6 - 1) * 2 - 2 + 3 + 1
     gx, gw, gbias = cp.asarray(x), cp.asarray(w), cp.asarray(bias)
-    out = _C_cuda.conv2d_backward_input(gx, gw, (H, W), (2, 2), (1, 1), (1, 1), 1, bias=gbias)
+    out = K.conv2d_backward_input(gx, gw, (H, W), (2, 2), (1, 1), (1, 1), 1, bias=gbias)
     ref = _C.conv2d_backward_input(x, w, [H, W], [2, 2], [1, 1], [1, 1], 1) + bias[None, :, None, None]
     assert rel_err(host(out), ref) < 2e-5
     assert rel_err(_C.conv2d_backward_input(x, w, [H, W], [2, 2], [1, 1], [1, 1], 1, bias=bias), ref) < 1e-6
@@ -311,7 +286,7 @@ def test_conv2d_vs_torch_cudnn(rng, torch):
 def test_conv2d_tf32_flag(rng):
     x = cp.asarray(randn(rng, (2, 32, 16, 16), np.float32))
     w = cp.asarray(randn(rng, (64, 32, 3, 3), np.float32))
-    out = _C_cuda.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1, True)
+    out = K.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1, True)
     ref = _C.conv2d_forward(host(x).astype(np.float64), host(w).astype(np.float64), None, [1, 1], [1, 1, 1, 1],
                             [1, 1], 1)
     assert rel_err(host(out), ref) < 3e-3

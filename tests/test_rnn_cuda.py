@@ -5,34 +5,9 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _C, backend, nn
+from fastnn import _C, nn
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not backend.cuda_available(), reason="needs a CUDA GPU and cupy")]
-
-if backend.cuda_available():
-    import cupy as cp
-
-    from fastnn import _C_cuda as K
-else:  # the module is skipped; keep the names defined for collection
-    cp = K = None
-
-TOL = {np.float32: 2e-5, np.float64: 1e-12}
-
-
-def rel_err(got, ref):
-    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
-    assert got.shape == ref.shape and not np.isnan(got).any()
-    d = np.linalg.norm(ref.ravel())
-    return np.linalg.norm((got - ref).ravel()) / (d if d > 0 else 1.0)
-
-
-def dev(a):
-    return None if a is None else cp.asarray(a)
-
-
-def host(a):
-    return None if a is None else cp.asnumpy(a)
+from gpu_family import TOL, K, cp, dev, host, pytestmark, rel_err  # noqa: F401
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
