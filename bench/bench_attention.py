@@ -93,17 +93,12 @@ def _rows_for(shape, dtype_name, device, torch, quick, rng):
 
 
 def run(device="cpu", quick=False):
-    import fastnn
-    torch = harness.try_import_torch()
+    torch = harness.reference_torch(device)
     on_gpu = device != "cpu"
     if on_gpu:
         import fastnn.backend as backend
         if not backend.cuda_available():
             return []
-        if torch is not None and not torch.cuda.is_available():
-            torch = None  # a CPU-only PyTorch is no reference for the GPU
-    elif torch is not None:
-        torch.set_num_threads(fastnn.get_num_threads())
     rng = np.random.default_rng(0)
     rows = []
     if on_gpu:

@@ -30,11 +30,7 @@ def _step(lib, x, gy, device):
 
 def run(device="cpu", quick=False):
     import fastnn
-    torch = harness.try_import_torch()
-    if device != "cpu":
-        torch = None if torch is None or not torch.cuda.is_available() else torch
-    elif torch is not None:
-        torch.set_num_threads(fastnn.get_num_threads())
+    torch = harness.reference_torch(device)
     rng = np.random.default_rng(0)
     repeats, min_time, rounds = (3, 0.1, 1) if quick else (7, 0.5, 3)
     rows = []

@@ -57,23 +57,10 @@ def _steps(lib, model, x, y, device="cpu"):
     return train, infer
 
 
-def _synced(torch, fn):
-    """``fn`` followed by a wait for the GPU, so its wall time covers the work it queued."""
-    def run():
-        fn()
-        torch.cuda.synchronize()
-    return run
-
 
 def run(device="cpu", quick=False):
     import fastnn
-    torch = harness.try_import_torch()
-    on_gpu = device != "cpu"
-    if on_gpu and torch is not None and not torch.cuda.is_available():
-        torch = None  # a CPU-only PyTorch is no reference for the GPU
-    threads = fastnn.get_num_threads()
-    if torch is not None and not on_gpu:
-        torch.set_num_threads(threads)
+    torch = harness.reference_torch(device)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, STEPS, INPUT)).astype(np.float32)
     y = rng.standard_normal((BATCH, 1)).astype(np.float32)
@@ -83,22 +70,14 @@ def run(device="cpu", quick=False):
     for kind in ("LSTM", "GRU"):
         fastnn.manual_seed(0)
         model_f = _model(fastnn, kind)
-        train_t = infer_t = None
+        steps_t = None
         if torch is not None:
             model_t = _model(torch, kind)
             _copy_weights(torch, model_f, model_t)  # from the CPU weights, before either moves
-            train_t, infer_t = (_synced(torch, f) if on_gpu else f for f in _steps(torch, model_t.to(device), x, y,
-                                                                                   device))
-        train_f, infer_f = _steps(fastnn, model_f.to(device), x, y, device)
-        for what, ff, ft in (("Adam training step", train_f, train_t), ("inference forward", infer_f, infer_t)):
-            t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
-            note = f"fastnn {BATCH / t_fast * 1e3:,.0f} samples/s"
-            if t_ref is not None:
-                note += f", PyTorch {BATCH / t_ref * 1e3:,.0f} samples/s"
-            rows.append(harness.row(f"{kind} {what}", shape, t_fast, "PyTorch" if t_ref is not None else None, t_ref,
-                                    note))
+            steps_t = _steps(torch, model_t.to(device), x, y, device)
+        steps_f = _steps(fastnn, model_f.to(device), x, y, device)
+        rows += harness.model_step_rows(kind, shape, BATCH, steps_f, steps_t, repeats, min_time, rounds, device)
     return rows
-
 
 if __name__ == "__main__":
     harness.standalone(run)

@@ -88,3 +88,40 @@ def try_import_torch():
     except ImportError:
         return None
     return torch
+
+
+def reference_torch(device):
+    """PyTorch as the reference for ``device``, or None: none installed, or a CPU-only build asked to
+    time the GPU. On the CPU it runs with fastnn's thread count."""
+    torch = try_import_torch()
+    if torch is None:
+        return None
+    if device != "cpu":
+        return torch if torch.cuda.is_available() else None
+    import fastnn
+    torch.set_num_threads(fastnn.get_num_threads())
+    return torch
+
+
+def synced(torch, fn):
+    """``fn`` followed by a wait for PyTorch's GPU, so its wall time covers the work it queued."""
+    def run():
+        fn()
+        torch.cuda.synchronize()
+    return run
+
+
+def model_step_rows(name, shape, batch, steps_fast, steps_ref, repeats, min_time, rounds, device="cpu"):
+    """Rows "<name> Adam training step" and "<name> inference forward" from (train, infer) callables of
+    each library (``steps_ref`` None without a reference), with the throughputs in the notes."""
+    rows = []
+    for k, what in enumerate(("Adam training step", "inference forward")):
+        fn_ref = None
+        if steps_ref is not None:
+            fn_ref = synced(try_import_torch(), steps_ref[k]) if device != "cpu" else steps_ref[k]
+        t_fast, t_ref = interleaved(steps_fast[k], fn_ref, repeats, min_time, rounds, device)
+        note = f"fastnn {batch / t_fast * 1e3:,.0f} samples/s"
+        if t_ref is not None:
+            note += f", PyTorch {batch / t_ref * 1e3:,.0f} samples/s"
+        rows.append(row(f"{name} {what}", shape, t_fast, "PyTorch" if t_ref is not None else None, t_ref, note))
+    return rows
