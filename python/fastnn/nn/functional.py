@@ -8,3 +8,4 @@ from ._functional_loss import *  # noqa: F401,F403
 from ._functional_misc import *  # noqa: F401,F403
 from .conv_functional import *  # noqa: F401,F403
 from ._functional_embedding import *  # noqa: F401,F403
+from ._functional_norm import *  # noqa: F401,F403
