@@ -45,7 +45,7 @@ from . import nn, optim
 from .serialization import save, load
 from .summary import summary
 from . import data, train, metrics, datasets
-from . import cuda, backends, models
+from . import cuda, backends, models, utils
 
 __version__ = _C.__version__
 

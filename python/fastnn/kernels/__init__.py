@@ -4,6 +4,7 @@ Tensor ops (autograd) call these; these call the native module of the arrays' de
 ``backend.kernel_module(device)`` (``fastnn._C`` or ``fastnn._C_cuda``, which have the same functions
 and arguments). One file per kernel family, named as its folder under ``csrc/ops/``.
 """
+from .attention import attention_backward, attention_forward
 from .conv import conv2d, conv2d_backward_input, conv2d_backward_weight, conv2d_output_size, \
     conv_transpose2d_output_size
 from .gemm import matmul
@@ -22,4 +23,5 @@ __all__ = ["matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "pool2d_output_size",
            "upsample2d", "upsample2d_backward", "adam_step", "sgd_step", "philox_uniform",
            "philox_normal", "dropout_mask", "word2vec_train", "gather_rows", "segment_reduce", "segment_max_backward", "index_coalesce",
-           "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward"]
+           "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
+           "attention_forward", "attention_backward"]

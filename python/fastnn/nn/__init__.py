@@ -13,4 +13,8 @@ from ._cnn_layers import *  # noqa: F401,F403
 from .embedding import Embedding, EmbeddingBag  # noqa: F401
 from .normalization import LayerNorm, RMSNorm  # noqa: F401
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401
+from .attention import MultiheadAttention  # noqa: F401
+from .transformer import (Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer,  # noqa: F401
+                          TransformerDecoderLayer)
+from .positional import SinusoidalPositionalEncoding, LearnedPositionalEmbedding, RotaryEmbedding  # noqa: F401
 from . import functional, init, utils  # noqa: F401

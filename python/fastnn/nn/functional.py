@@ -9,3 +9,5 @@ from ._functional_misc import *  # noqa: F401,F403
 from .conv_functional import *  # noqa: F401,F403
 from ._functional_embedding import *  # noqa: F401,F403
 from ._functional_norm import *  # noqa: F401,F403
+from ._functional_attention import *  # noqa: F401,F403
+from ._functional_mha import *  # noqa: F401,F403
