@@ -79,6 +79,13 @@ CASES = {
                                 r"test 1947-2008 \(62\)", r"naive last-value forecast +33\.28",
                                 r"ARIMA\(9,0,0\) \(statsmodels\) +19\.\d\d", r"the LSTM (beats|does NOT beat) the naive"],
                                None),
+    "40_vit_digits.py": (["--epochs", "3"], ("sklearn",),
+                         [ACCURACY + r" \(target >= 0\.90\) after 3 epochs", "macro avg"], 0.3),
+    "43_char_lm_fortunes.py": (["--steps", "20", "--d-model", "32", "--layers", "1", "--eval-every", "10"], (FORTUNES,),
+                               [r"5-gram Kneser-Ney baseline: validation perplexity 5\.66\d",
+                                r"step 20: train loss \d\.\d{4}, validation loss \d\.\d{4}",
+                                r"validation perplexity: transformer \d+\.\d{3}, 5-gram Kneser-Ney 5\.66\d",
+                                r"sample \(temperature 0\.8, top_k 10\)"], None),
 }
 
 
