@@ -81,6 +81,8 @@ CASES = {
                                None),
     "40_vit_digits.py": (["--epochs", "3"], ("sklearn",),
                          [ACCURACY + r" \(target >= 0\.90\) after 3 epochs", "macro avg"], 0.3),
+    "41_vit_fashion_mnist.py": (["--epochs", "1", "--subset", "600"], (FASHION,),
+                                [ACCURACY + r" \(150 images\) after 1 epochs", r"target >= 0\.85", "Ankle boot"], 0.2),
     "42_order_task.py": (["--epochs", "2", "--train", "600", "--test", "200"], ("sklearn",),
                          [r"bag of words \(token counts -> 64 -> 1\): test accuracy 0\.\d{4} \(chance 0\.5\)",
                           ACCURACY + r" \(transformer classifier, 2 epochs", r"accuracy by length: 4 tokens"], 0.5),
