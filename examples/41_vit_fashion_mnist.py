@@ -28,7 +28,7 @@ CONFIG = dict(patch_size=7, num_layers=4, num_heads=4, hidden_dim=64, mlp_dim=12
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--subset", type=int, default=0, help="train on this many images, test on a quarter as many "
                         "(0: all 60000 / 10000)")
     parser.add_argument("--seed", type=int, default=0)
