@@ -198,3 +198,18 @@ def test_sdpa_errors():
     _raises("same number of heads", value=fastnn.randn(2, 2, 6, 8), enable_gqa=True)
     _raises("must be a Tensor", TypeError, query=np.zeros((2, 4, 5, 8), np.float32))
     _raises("at least 2 dimensions", query=fastnn.randn(8))
+
+
+def test_sdpa_and_mha_without_weights_run_the_fused_kernel():
+    q = fastnn.randn(2, 3, 4, 8, requires_grad=True)
+    assert F.scaled_dot_product_attention(q, q, q).grad_fn.name() == "_FusedAttentionBackward0"
+    m = fastnn.nn.MultiheadAttention(8, 2)
+    x = fastnn.randn(3, 2, 8)
+    names, seen, stack = set(), set(), [m(x, x, x, need_weights=False)[0].grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is not None and id(node) not in seen:
+            seen.add(id(node))
+            names.add(node.name())
+            stack += [f for f, _ in node.next_functions]
+    assert "_FusedAttentionBackward0" in names

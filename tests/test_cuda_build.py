@@ -207,7 +207,10 @@ RUNTIME = {"device_count", "device_info", "current_device", "set_device", "synch
 CPU_ONLY = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",
             "get_num_threads", "set_num_threads", "host_empty",
             # the generator's known answers and its plain reference, for the tests
-            "philox4x32_10", "philox_fill_reference", "segment_reduce_reference"}
+            "philox4x32_10", "philox_fill_reference", "segment_reduce_reference",
+            "attention_forward_reference", "attention_backward_reference",
+            "layer_norm_forward_reference", "layer_norm_backward_reference", "rms_norm_forward_reference",
+            "rms_norm_backward_reference"}
 
 
 def test_both_modules_have_the_same_functions_and_arguments():

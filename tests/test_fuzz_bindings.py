@@ -643,6 +643,102 @@ def test_fuzz_rnn(data):
          saved, args["dy"], args["dh_n"], args["dc_n"])
 
 
+# ----------------------------------------------------------------------------------------- attention
+ATTENTION_ARGS = ("q", "k", "v", "mask", "is_causal", "scale", "dropout_p", "key", "offset", "dout", "out", "lse",
+                  "attention_forward", "attention_backward", "attention_forward_reference",
+                  "attention_backward_reference")
+NORM_ARGS = ("x", "weight", "bias", "eps", "dy", "mean", "rstd", "output_mask")
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_attention(data):
+    """Mostly consistent shapes with one argument perturbed: other shapes, layouts, dtypes, masks, scalars. A
+    forward that succeeds on finite inputs agrees with the plain reference; the backward is then fuzzed."""
+    B, Hk, G = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2)), data.draw(st.integers(1, 2))
+    Hq, Lq, Lk = Hk * G, data.draw(st.integers(0, 9)), data.draw(st.integers(0, 9))
+    D, Dv = data.draw(st.integers(0, 5)), data.draw(st.integers(0, 5))
+    dt = data.draw(st.sampled_from((np.float32, np.float64)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    shapes = {"q": (B, Hq, Lq, D), "k": (B, Hk, Lk, D), "v": (B, Hk, Lk, Dv)}
+    bad = data.draw(st.sampled_from(tuple(shapes) + ("none",) * 4))
+    args = {}
+    for name, shp in shapes.items():
+        args[name] = data.draw(st.one_of(arrays(4, dims=st.integers(0, 5)), st.just(None), st.just([1.0]))) \
+            if name == bad else rng.standard_normal(shp).astype(dt)
+    mask_kind = data.draw(st.sampled_from(("none", "none", "bool", "add", "odd")))
+    mask = None
+    if mask_kind == "bool":
+        mshape = tuple(data.draw(st.sampled_from((1, n))) for n in (B, Hq, Lq)) + (Lk,)
+        mask = rng.random(mshape) > 0.3
+    elif mask_kind == "add":
+        mask = rng.standard_normal((1, 1, Lq, Lk)).astype(dt)
+    elif mask_kind == "odd":
+        mask = data.draw(arrays(data.draw(st.integers(3, 4)), dims=st.integers(0, 5)))
+    causal = data.draw(st.booleans())
+    scale = data.draw(st.sampled_from((0.5, 1.0, 0.0, -2.0, math.nan, math.inf)))
+    p = data.draw(st.sampled_from((0.0, 0.0, 0.3, 1.0, -0.1, math.nan)))
+    key, offset = data.draw(st.sampled_from((0, 5, -1, 2 ** 64, 2 ** 64 - 1))), data.draw(st.sampled_from((0, 3, -2)))
+    which = data.draw(st.sampled_from(("attention_forward", "attention_forward_reference")))
+    r = call(which, ATTENTION_ARGS, args["q"], args["k"], args["v"], mask, causal, scale, p, key, offset)
+    if r is None:
+        return
+    out, lse, counters = r
+    q, k, v = args["q"], args["k"], args["v"]
+    assert out.shape == q.shape[:3] + (v.shape[3],) and lse.shape == q.shape[:3] and counters >= 0
+    finite = all(np.isfinite(a).all() for a in (q, k, v)) and (mask is None or np.isfinite(mask).all())
+    if finite and which == "attention_forward" and q.dtype in (np.float32, np.float64):
+        ref, ref_lse, _ = _C.attention_forward_reference(q, k, v, mask, causal, scale, p, key, offset)
+        _close(out, ref, q.dtype)
+    dout = data.draw(st.one_of(st.just(rng.standard_normal(out.shape).astype(out.dtype)),
+                               arrays(4, dims=st.integers(0, 5))))
+    if data.draw(st.integers(0, 3)) == 0:
+        lse = data.draw(arrays(3, dims=st.integers(0, 5)))
+    back = data.draw(st.sampled_from(("attention_backward", "attention_backward_reference")))
+    g = call(back, ATTENTION_ARGS, dout, q, k, v, out, lse, mask, causal, scale, p, key, offset)
+    if g is not None:
+        assert g[0].shape == q.shape and g[1].shape == k.shape and g[2].shape == v.shape
+
+
+# ----------------------------------------------------------------------------------------- norm
+@SETTINGS
+@given(st.data())
+def test_fuzz_norm(data):
+    """Mostly consistent (rows, C) blocks with one argument perturbed; accepted calls agree with the reference."""
+    centered = data.draw(st.booleans())
+    kind = "layer_norm" if centered else "rms_norm"
+    rows, C = data.draw(st.integers(0, 9)), data.draw(st.integers(0, 40))
+    dt = data.draw(st.sampled_from((np.float32, np.float64)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    good = {"x": (rows, C), "weight": (C,), "bias": (C,), "dy": (rows, C)}
+    bad = data.draw(st.sampled_from(tuple(good) + ("none",) * 4))
+    args = {}
+    for k, shp in good.items():
+        if k == bad:
+            args[k] = data.draw(st.one_of(arrays(len(shp)), st.just(None), st.just([1.0])))
+        elif k in ("weight", "bias") and data.draw(st.integers(0, 3)) == 0:
+            args[k] = None
+        else:
+            args[k] = (rng.standard_normal(shp) * 2).astype(dt)
+    eps = data.draw(st.sampled_from((1e-5, 1e-5, 0.0, -1.0, math.nan, math.inf, None, "e", 2 ** 70)))
+    ref = data.draw(st.sampled_from(("", "", "_reference")))
+    fargs = (args["x"], args["weight"], args["bias"], eps) if centered else (args["x"], args["weight"], eps)
+    r = call(kind + "_forward" + ref, NORM_ARGS, *fargs)
+    if r is not None and ref == "":
+        want = getattr(_C, kind + "_forward_reference")(*fargs)
+        for g, w in zip(r, want):
+            _close(g, w, g.dtype)
+    x = args["x"]
+    if isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype in (np.float32, np.float64):
+        stats = (r[1:] if r is not None else (np.ones(x.shape[0], x.dtype),) * (2 if centered else 1))
+        stats = list(stats if centered else stats[-1:])
+        if data.draw(st.integers(0, 4)) == 0:
+            stats[0] = data.draw(arrays(1))
+        mask = data.draw(st.sampled_from(((True,) * 3, (False, True, False), (True, False, True), "ab", (1, 2, 3))))
+        mask = mask if isinstance(mask, str) or not isinstance(mask[0], bool) else mask[:3 if centered else 2]
+        call(kind + "_backward" + ref, NORM_ARGS, args["dy"], x, *stats, args["weight"], mask)
+
+
 # ----------------------------------------------------------------------------------------- coverage
 FUZZED = {
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
@@ -652,6 +748,10 @@ FUZZED = {
     "philox_uniform", "philox_normal", "dropout_mask", "philox_fill_reference", "philox4x32_10",
     "word2vec_train", "gather_rows", "segment_reduce", "segment_reduce_reference", "segment_max_backward",
     "index_coalesce", "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
+    "attention_forward", "attention_backward", "attention_forward_reference", "attention_backward_reference",
+    "layer_norm_forward", "layer_norm_backward", "rms_norm_forward", "rms_norm_backward",
+    "layer_norm_forward_reference", "layer_norm_backward_reference", "rms_norm_forward_reference",
+    "rms_norm_backward_reference",
 }
 # Module functions that take no array input (configuration and queries).
 NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",

@@ -18,6 +18,7 @@ def rel_err(got, ref):
 
 def pair(torch, kind, *args, **kwargs):
     """The same layer in both libraries, fastnn's parameters loaded from PyTorch's randomised state dict."""
+    torch.manual_seed(0)
     tm = getattr(torch.nn, kind)(*args, **kwargs)
     with torch.no_grad():
         for p in tm.parameters():
@@ -29,7 +30,8 @@ def pair(torch, kind, *args, **kwargs):
 
 
 def check_layer(torch, tm, fm, x, tol=1e-4):
-    """Output and the gradients (input and parameters) of one random weighting of the output."""
+    """Output and the gradients (input and parameters) of one random weighting of the output. (At C=1 the
+    input gradient of LayerNorm is exactly 0; PyTorch's is rounding noise of about 1e-5 times the weight.)"""
     tx = torch.tensor(x, requires_grad=True)
     fx = fastnn.tensor(x, requires_grad=True)
     ty, fy = tm(tx), fm(fx)
@@ -172,3 +174,119 @@ def test_gradcheck(rng, fn, affine):
         params = params[:1]
     assert gradcheck(f, [x, *params], eps=1e-6, atol=1e-5, rtol=1e-4)
     assert gradgradcheck(f, [x, *params], eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------ the norm kernels
+from fastnn import _C, kernels  # noqa: E402
+
+KERNEL_SHAPES = [(1, 1), (3, 1), (5, 7), (17, 16), (33, 129), (64, 1000), (2, 4099)]
+
+
+def _kernel_inputs(rng, rows, C, dtype, affine):
+    x = (rng.standard_normal((rows, C)) * 2 + 3).astype(dtype)
+    w = rng.standard_normal(C).astype(dtype) if affine else None
+    b = rng.standard_normal(C).astype(dtype) if affine else None
+    dy = rng.standard_normal((rows, C)).astype(dtype)
+    return x, w, b, dy
+
+
+def _close(got, ref, dtype):
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for g, r in zip(got, ref):
+        assert (g is None) == (r is None)
+        if r is not None:
+            assert g.dtype == r.dtype and g.shape == r.shape
+            assert rel_err(g, r) < tol
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_kernels_match_reference_on_every_path(cpu_path, rng, dtype, affine):
+    for rows, C in KERNEL_SHAPES:
+        x, w, b, dy = _kernel_inputs(rng, rows, C, dtype, affine)
+        fwd = _C.layer_norm_forward(x, w, b, 1e-5)
+        _close(fwd, _C.layer_norm_forward_reference(x, w, b, 1e-5), dtype)
+        _, mean, rstd = fwd
+        _close(_C.layer_norm_backward(dy, x, mean, rstd, w),
+               _C.layer_norm_backward_reference(dy, x, mean, rstd, w), dtype)
+        fwd = _C.rms_norm_forward(x, w, 1e-6)
+        _close(fwd, _C.rms_norm_forward_reference(x, w, 1e-6), dtype)
+        _close(_C.rms_norm_backward(dy, x, fwd[1], w), _C.rms_norm_backward_reference(dy, x, fwd[1], w), dtype)
+
+
+def test_kernels_against_numpy(rng):
+    x, w, b, dy = _kernel_inputs(rng, 9, 13, np.float64, True)
+    y, mean, rstd = kernels.layer_norm_forward(x, w, b, 1e-3)
+    mu = x.mean(1, keepdims=True)
+    rs = 1 / np.sqrt(x.var(1, keepdims=True) + 1e-3)
+    assert np.allclose(y, (x - mu) * rs * w + b, rtol=1e-12, atol=1e-12)
+    assert np.allclose(mean, mu[:, 0]) and np.allclose(rstd, rs[:, 0])
+    y, rstd = kernels.rms_norm_forward(x, None, None)
+    rs = 1 / np.sqrt((x * x).mean(1, keepdims=True) + np.finfo(np.float64).eps)
+    assert np.allclose(y, x * rs, rtol=1e-12) and np.allclose(rstd, rs[:, 0])
+
+
+def test_large_mean_keeps_the_variance(rng):
+    # the two-pass variance: with a mean 1e4 times the spread, the one-pass E[x^2] - E[x]^2 would have no
+    # correct digit in float32; what remains is the float32 rounding of the mean itself (~1e-3 of the spread)
+    x = (rng.standard_normal((4, 300)) + 1e4).astype(np.float32)
+    y, _, _ = kernels.layer_norm_forward(x)
+    x64 = x.astype(np.float64)
+    ref = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-5)
+    assert rel_err(y, ref) < 2e-3
+
+
+def test_output_mask_and_empty(rng):
+    x, w, b, dy = _kernel_inputs(rng, 6, 5, np.float32, True)
+    _, mean, rstd = _C.layer_norm_forward(x, w, b)
+    full = _C.layer_norm_backward(dy, x, mean, rstd, w)
+    dx, dw, db = _C.layer_norm_backward(dy, x, mean, rstd, w, output_mask=(False, True, False))
+    assert dx is None and db is None and np.array_equal(dw, full[1])
+    dx, dw = _C.rms_norm_backward(dy, x, rstd, w, output_mask=(True, False))
+    assert dw is None and dx.shape == x.shape
+    # zero rows: empty outputs and zero parameter gradients
+    e = np.zeros((0, 5), np.float32)
+    y, mean, rstd = _C.layer_norm_forward(e, w, b)
+    assert y.shape == (0, 5) and mean.shape == (0,)
+    dx, dw, db = _C.layer_norm_backward(e, e, mean, rstd, w)
+    assert dx.shape == (0, 5) and np.all(dw == 0) and np.all(db == 0)
+
+
+def test_parameter_gradients_do_not_depend_on_threads(rng):
+    x, w, b, dy = _kernel_inputs(rng, 3001, 96, np.float32, True)
+    _, mean, rstd = _C.layer_norm_forward(x, w, b)
+    old = fastnn.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            fastnn.set_num_threads(n)
+            outs.append(_C.layer_norm_backward(dy, x, mean, rstd, w))
+    finally:
+        fastnn.set_num_threads(old)
+    for o in outs[1:]:
+        for a, b_ in zip(o, outs[0]):
+            assert np.array_equal(a, b_)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda x: _C.layer_norm_forward(x[:, ::2]), ValueError, "contiguous"),
+    (lambda x: _C.layer_norm_forward(x, np.ones(3, np.float32)), ValueError, "weight"),
+    (lambda x: _C.layer_norm_forward(x, np.ones(8, np.float64)), TypeError, "same dtype"),
+    (lambda x: _C.layer_norm_forward(x.astype(np.int32)), TypeError, "float32 or float64"),
+    (lambda x: _C.layer_norm_forward(x[0]), ValueError, "2-D"),
+    (lambda x: _C.layer_norm_forward(x, None, None, -1.0), ValueError, "eps"),
+    (lambda x: _C.rms_norm_forward(x, None, float("nan")), ValueError, "eps"),
+    (lambda x: _C.layer_norm_backward(x, x, np.zeros(3, np.float32), np.zeros(4, np.float32)), ValueError, "mean"),
+    (lambda x: _C.rms_norm_backward(x[:2], x, np.zeros(4, np.float32)), ValueError, "dy"),
+])
+def test_kernel_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(np.ones((4, 8), np.float32))
+
+
+def test_layer_uses_kernels_and_falls_back_for_other_dtypes(torch, rng):
+    # float16 input: the Tensor-op path (no float16 kernel), same values as PyTorch's within float16 precision
+    x = rng.standard_normal((4, 8)).astype(np.float16)
+    got = F.layer_norm(fastnn.tensor(x), (8,)).numpy().astype(np.float64)
+    ref = torch.nn.functional.layer_norm(torch.tensor(x).float(), (8,)).numpy()
+    assert np.abs(got - ref).max() < 1e-2

@@ -14,6 +14,7 @@ from .random import dropout_mask, philox_normal, philox_uniform
 from .segment import gather_rows, index_add_rows, index_coalesce, rows_renorm, segment_max_backward, \
     segment_reduce, sparse_adam_step
 from .rnn import rnn_backward, rnn_forward
+from .norm import layer_norm_backward, layer_norm_forward, rms_norm_backward, rms_norm_forward
 from .pool import adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, avg_pool2d, \
     avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_size
 from .word2vec import word2vec_train
@@ -24,4 +25,5 @@ __all__ = ["matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"
            "upsample2d", "upsample2d_backward", "adam_step", "sgd_step", "philox_uniform",
            "philox_normal", "dropout_mask", "word2vec_train", "gather_rows", "segment_reduce", "segment_max_backward", "index_coalesce",
            "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
+           "layer_norm_forward", "layer_norm_backward", "rms_norm_forward", "rms_norm_backward",
            "attention_forward", "attention_backward"]

@@ -245,7 +245,8 @@ def _to_4d(t, batch, heads):
     full = tuple(batch) + (heads, L, E)
     if tuple(t.shape) != full:
         t = t.expand(*full)
-    return t.reshape(int(np.prod(batch, dtype=np.int64)), heads, L, E)
+    shape = (int(np.prod(batch, dtype=np.int64)), heads, L, E)
+    return t if tuple(t.shape) == shape else t.reshape(shape)
 
 
 def _mask_to_4d(mask, batch, hq, L, S):
@@ -311,11 +312,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         backend.check_same_device(attn_mask._data, query._data, _FN)
         mask = _mask_to_4d(attn_mask, batch, hq, L, S)
     q4, k4, v4 = _to_4d(query, batch, hq), _to_4d(key, batch, hk), _to_4d(value, batch, hk)
-    if isinstance(mask, Tensor) or dropout_p == 1.0 or not _fused_available():
+    # the Tensor-op path: a mask that takes gradients, everything dropped, empty problems
+    if isinstance(mask, Tensor) or dropout_p == 1.0 or 0 in q4.shape or 0 in k4.shape or 0 in v4.shape:
         out = _sdpa_math_4d(q4, k4, v4, mask, bool(is_causal), scale, dropout_p)
     else:
         out = _FusedAttention.apply(q4, k4, v4, mask, bool(is_causal), scale, dropout_p)
-    return out.reshape(tuple(lead) + (L, Ev))
+    shape = tuple(lead) + (L, Ev)
+    return out if tuple(out.shape) == shape else out.reshape(shape)
 
 
 def _sdpa_math_4d(q, k, v, mask, is_causal, scale, dropout_p):
@@ -332,6 +335,3 @@ def _sdpa_math_4d(q, k, v, mask, is_causal, scale, dropout_p):
     out = _attention_math(q, k, v, mask, is_causal, scale, keep)[0]
     return out if dt == want else out.to(want)
 
-
-def _fused_available():
-    return hasattr(kernels, "attention_forward")

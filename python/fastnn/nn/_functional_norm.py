@@ -1,9 +1,15 @@
 """Layer normalisation and RMS normalisation over the trailing dims (``F.layer_norm``, ``F.rms_norm``)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..tensor import Tensor
+from .. import kernels
+from .._autograd_engine import _mode
+from ..autograd import Function
+from ..backend import array_module_of
+from ..tensor import Tensor, _wrap
 
 __all__ = ["layer_norm", "rms_norm"]
 
@@ -56,23 +62,102 @@ def check_norm_args(input, normalized_shape, params, fn, star="*, "):
     return shape
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
-    """Normalise over the last ``len(normalized_shape)`` dims to zero mean and unit (biased) variance, then
-    scale by ``weight`` and shift by ``bias`` (each of ``normalized_shape``, optional)."""
-    shape = check_norm_args(input, normalized_shape, (("weight", weight), ("bias", bias)), "layer_norm")
-    dims = tuple(range(input.ndim - len(shape), input.ndim))
-    if input.numel() == 0:
-        y = input * 1
+def _rows(a, C):
+    """Array ``a`` as a C-contiguous (rows, C) block (a view when it already is one)."""
+    if not a.flags.c_contiguous:
+        a = array_module_of(a).ascontiguousarray(a)
+    return a.reshape(-1, C)
+
+
+def _norm_ops(x, weight, bias, n, eps, centered):
+    """The normalisation written with Tensor ops (differentiable to any order)."""
+    dims = tuple(range(x.ndim - n, x.ndim))
+    if x.numel() == 0:
+        y = x * 1
     else:
-        mean = input.mean(dim=dims, keepdim=True)
-        centred = input - mean
-        var = (centred * centred).mean(dim=dims, keepdim=True)
-        y = centred * (var + eps).rsqrt()
+        xc = x - x.mean(dim=dims, keepdim=True) if centered else x
+        y = xc * ((xc * xc).mean(dim=dims, keepdim=True) + eps).rsqrt()
     if weight is not None:
         y = y * weight
     if bias is not None:
         y = y + bias
     return y
+
+
+def _norm_backward_ops(gy, x, weight, n, eps, centered, need):
+    """(dx, dweight, dbias) of the normalisation as Tensor ops, the statistics recomputed from ``x`` so that
+    the gradients are themselves differentiable (gradients of gradients)."""
+    dims = tuple(range(x.ndim - n, x.ndim))
+    lead = tuple(range(x.ndim - n))
+    xc = x - x.mean(dim=dims, keepdim=True) if centered else x
+    rstd = ((xc * xc).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    xhat = xc * rstd
+    dx = dw = db = None
+    if need[0]:
+        g = gy * weight if weight is not None else gy
+        inner = g - xhat * (g * xhat).mean(dim=dims, keepdim=True)
+        if centered:
+            inner = inner - g.mean(dim=dims, keepdim=True)
+        dx = rstd * inner
+    if need[1]:
+        dw = (gy * xhat).sum(dim=lead) if lead else gy * xhat
+    if need[2]:
+        db = gy.sum(dim=lead) if lead else gy * 1
+    return dx, dw, db
+
+
+class _Norm(Function):
+    """Layer norm (``centered``) or RMS norm over the last ``n`` dims through the norm kernels. The first-order
+    backward runs the backward kernel; under ``create_graph`` it is written with Tensor ops instead."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n, eps, centered):
+        C = math.prod(x.shape[x.ndim - n:])
+        x2 = _rows(x._data, C)
+        w = None if weight is None else _rows(weight._data, C).reshape(C)
+        if centered:
+            b = None if bias is None else _rows(bias._data, C).reshape(C)
+            y, mean, rstd = kernels.layer_norm_forward(x2, w, b, eps)
+        else:
+            (y, rstd), mean = kernels.rms_norm_forward(x2, w, eps), None
+        ctx.save_for_backward(x, weight)
+        ctx.arrays = (x2, w, mean, rstd)
+        ctx.n, ctx.eps, ctx.centered = n, eps, centered
+        return _wrap(y.reshape(x.shape))
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad[:3]
+        if _mode.enabled:
+            dx, dw, db = _norm_backward_ops(gy, x, weight, ctx.n, ctx.eps, ctx.centered, need)
+            return dx, dw, db, None, None, None
+        x2, w, mean, rstd = ctx.arrays
+        g2 = _rows(gy._data, x2.shape[1])
+        if ctx.centered:
+            dx, dw, db = kernels.layer_norm_backward(g2, x2, mean, rstd, w, need)
+        else:
+            (dx, dw), db = kernels.rms_norm_backward(g2, x2, rstd, w, need[:2]), None
+        wshape = x.shape[x.ndim - ctx.n:]
+        return (None if dx is None else _wrap(dx.reshape(x.shape)),
+                None if dw is None else _wrap(dw.reshape(wshape)),
+                None if db is None else _wrap(db.reshape(wshape)), None, None, None)
+
+
+def _norm(input, weight, bias, n, eps, centered):
+    """Through the kernels for float32/float64 with matching parameter dtypes, else with Tensor ops."""
+    dt = input.dtype
+    if input.numel() == 0 or dt not in (np.float32, np.float64) or \
+            any(p is not None and p.dtype != dt for p in (weight, bias)):
+        return _norm_ops(input, weight, bias, n, eps, centered)
+    return _Norm.apply(input, weight, bias, n, float(eps), centered)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """Normalise over the last ``len(normalized_shape)`` dims to zero mean and unit (biased) variance, then
+    scale by ``weight`` and shift by ``bias`` (each of ``normalized_shape``, optional)."""
+    shape = check_norm_args(input, normalized_shape, (("weight", weight), ("bias", bias)), "layer_norm")
+    return _norm(input, weight, bias, len(shape), eps, True)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -81,11 +166,4 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     shape = check_norm_args(input, normalized_shape, (("weight", weight),), "rms_norm", star="*")
     if eps is None:
         eps = float(np.finfo(input.dtype).eps)
-    dims = tuple(range(input.ndim - len(shape), input.ndim))
-    if input.numel() == 0:
-        y = input * 1
-    else:
-        y = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
-    if weight is not None:
-        y = y * weight
-    return y
+    return _norm(input, weight, None, len(shape), eps, False)

@@ -1,0 +1,53 @@
+"""Layer normalisation, fastnn vs PyTorch side by side: nn.LayerNorm forward + backward (the input's and the
+parameters' gradients) at a transformer's token block (32*64 tokens of width 128) and a wide one (8192 x 1024).
+
+Both libraries get the same input, output gradient and thread count; the two are timed alternately.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SHAPES = ((32 * 64, 128), (8192, 1024))
+
+
+def _step(lib, x, gy, device):
+    xt = lib.tensor(x, device=device, requires_grad=True)
+    g = lib.tensor(gy, device=device)
+    m = lib.nn.LayerNorm(x.shape[1]).to(device)
+
+    def run():
+        xt.grad = None
+        m.weight.grad = m.bias.grad = None
+        m(xt).backward(g)
+    return run
+
+
+def run(device="cpu", quick=False):
+    import fastnn
+    torch = harness.try_import_torch()
+    if device != "cpu":
+        torch = None if torch is None or not torch.cuda.is_available() else torch
+    elif torch is not None:
+        torch.set_num_threads(fastnn.get_num_threads())
+    rng = np.random.default_rng(0)
+    repeats, min_time, rounds = (3, 0.1, 1) if quick else (7, 0.5, 3)
+    rows = []
+    for shape in SHAPES:
+        x = rng.standard_normal(shape).astype(np.float32)
+        gy = rng.standard_normal(shape).astype(np.float32)
+        ff = _step(fastnn, x, gy, device)
+        ft = None if torch is None else _step(torch, x, gy, device)
+        t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
+        rows.append(harness.row("LayerNorm forward+backward", f"{shape[0]}x{shape[1]}", t_fast,
+                                "PyTorch" if t_ref is not None else None, t_ref))
+    return rows
+
+
+if __name__ == "__main__":
+    harness.standalone(run)

@@ -1,0 +1,39 @@
+// The normalisation kernels on the CPU: the SIMD ones (norm_simd.cpp, one instantiation per CPU path),
+// their drivers (cpu.cpp) and the plain reference (ref.cpp). Contract: norm.h.
+#pragma once
+#include <cstdint>
+
+#include "core/cpu_features.h"
+#include "ops/norm/norm.h"
+
+FASTNN_DECLARE_PER_PATH(namespace norm {
+  template <typename T>
+  void norm_forward(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                    T* rstd);
+  // `partial`: 2 * block_count(rows) * C elements of workspace when dw or db is wanted.
+  template <typename T>
+  void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean, const T* rstd,
+                     const T* w, T* dx, T* dw, T* db, T* partial);
+})
+
+namespace fastnn {
+namespace norm {
+
+// The kernels of the CPU path in use (mean and db null for RMS norm; dx, dw, db null when not wanted).
+template <typename T>
+void norm_forward_cpu(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y,
+                      T* mean, T* rstd);
+template <typename T>
+void norm_backward_cpu(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean, const T* rstd,
+                       const T* w, T* dx, T* dw, T* db);
+
+// Plain references for the tests: scalar loops, one row and one column at a time, in index order.
+template <typename T>
+void norm_forward_reference(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y,
+                            T* mean, T* rstd);
+template <typename T>
+void norm_backward_reference(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean,
+                             const T* rstd, const T* w, T* dx, T* dw, T* db);
+
+}  // namespace norm
+}  // namespace fastnn

@@ -1,0 +1,18 @@
+// The normalisation kernels on the GPU (cuda.cu), launched on `stream`. Contract: norm.h.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "ops/norm/norm.h"
+
+namespace fastnn::cuda::norm {
+
+template <typename T>
+void norm_forward(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                  T* rstd, cudaStream_t stream);
+template <typename T>
+void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean, const T* rstd,
+                   const T* w, T* dx, T* dw, T* db, cudaStream_t stream);
+
+}  // namespace fastnn::cuda::norm

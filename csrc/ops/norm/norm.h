@@ -1,0 +1,40 @@
+// The normalisation family's contract, shared by the CPU kernels (norm_simd.cpp, cpu.cpp), the plain
+// reference (ref.cpp) and the CUDA kernels (cuda.cu).
+//
+// x is a C-contiguous (rows, C) block: each row is one sample's normalized_shape flattened. Two
+// normalisations share every kernel, told apart by `centered`:
+//
+//   layer norm (centered)   mean_r = sum_j x[r, j] / C
+//                           rstd_r = 1 / sqrt(sum_j (x[r, j] - mean_r)^2 / C + eps)   (biased variance)
+//                           xhat   = (x - mean_r) * rstd_r
+//   RMS norm (!centered)    rstd_r = 1 / sqrt(sum_j x[r, j]^2 / C + eps);  xhat = x * rstd_r  (no mean)
+//
+//   forward    y = xhat * weight[j] + bias[j]  (weight, bias optional: 1 and 0 when absent)
+//              mean (rows,) (layer norm only) and rstd (rows,) are written for the backward
+//   backward   g = dy * weight[j]
+//              dx = rstd_r * (g - [centered] sum_j g / C - xhat * sum_j (g * xhat) / C)
+//              dweight[j] = sum_r dy[r, j] * xhat[r, j];  dbias[j] = sum_r dy[r, j]
+//
+// Every array (dx, dweight, dbias optional: null when not wanted) has x's dtype, float32 or float64,
+// and is C-contiguous. The variance is computed in two passes over the row (the mean first), so a
+// large mean does not cancel the variance's digits. C = 0 gives mean 0 and rstd 1 / sqrt(eps).
+// dweight and dbias are reduced deterministically: on the CPU, partial sums over fixed blocks of
+// rows (the blocks depend on `rows` only, not on the thread count) added in block order; on CUDA,
+// one thread per column adding the rows in order.
+#pragma once
+#include <cstdint>
+
+namespace fastnn {
+namespace norm {
+
+// The CPU backward's blocks of rows for dweight / dbias: at most kMaxBlocks blocks of equal size
+// (the last one shorter); their partial sums need 2 * blocks * C elements of workspace.
+constexpr int64_t kMaxBlocks = 64;
+inline int64_t block_rows(int64_t rows) {
+  const int64_t blocks = rows < kMaxBlocks ? rows : kMaxBlocks;
+  return blocks > 0 ? (rows + blocks - 1) / blocks : 1;
+}
+inline int64_t block_count(int64_t rows) { return rows > 0 ? (rows + block_rows(rows) - 1) / block_rows(rows) : 0; }
+
+}  // namespace norm
+}  // namespace fastnn

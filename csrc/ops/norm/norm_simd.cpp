@@ -1,0 +1,175 @@
+// The normalisation kernels on the SIMD layer, compiled once per CPU path (contract: norm.h).
+// A row is the unit of work: its statistics are sums over C contiguous elements kept in four vector
+// accumulators, then one more pass writes the row. Threads take whole rows (forward) or whole
+// blocks of rows (backward, each with its own partial sums of dweight / dbias, added afterwards in
+// block order), so the results do not depend on the thread count.
+#include <cmath>
+
+#include "core/simd/simd.h"
+#include "core/threads.h"
+#include "ops/norm/cpu.h"
+
+namespace fastnn {
+namespace FASTNN_ISA_NS {
+namespace norm {
+namespace {
+
+using simd::Vec;
+
+// The first n (<= W) lanes at p, zeros after.
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> ld(const T* p, int n) {
+  return n == Vec<T>::W ? simd::load(p) : simd::load_n(p, n);
+}
+template <typename T>
+FASTNN_SIMD_INLINE void st(T* p, Vec<T> v, int n) {
+  if (n == Vec<T>::W) simd::store(p, v);
+  else simd::store_n(p, v, n);
+}
+
+// f(j, n) over the row [0, C) in vectors: n = W, then one tail with n < W.
+template <typename T, typename F>
+FASTNN_SIMD_INLINE void each_vec(int64_t C, F&& f) {
+  constexpr int V = Vec<T>::W;
+  int64_t j = 0;
+  for (; j + V <= C; j += V) f(j, V);
+  if (j < C) f(j, int(C - j));
+}
+
+// sum_j (x[j] - mu)^2, or sum_j x[j] when `square` is false (mu unused): four accumulators, so the
+// additions are not one dependency chain.
+template <typename T, bool square>
+FASTNN_SIMD_INLINE T row_sum(const T* x, int64_t C, T mu) {
+  constexpr int V = Vec<T>::W;
+  const Vec<T> m = simd::set1<T>(mu);
+  Vec<T> a0 = simd::zero<T>(), a1 = a0, a2 = a0, a3 = a0;
+  auto term = [&](Vec<T> v) {
+    if constexpr (square) {
+      const Vec<T> d = v - m;
+      return d * d;
+    } else {
+      return v;
+    }
+  };
+  int64_t j = 0;
+  for (; j + 4 * V <= C; j += 4 * V) {
+    a0 += term(simd::load(x + j));
+    a1 += term(simd::load(x + j + V));
+    a2 += term(simd::load(x + j + 2 * V));
+    a3 += term(simd::load(x + j + 3 * V));
+  }
+  for (; j + V <= C; j += V) a0 += term(simd::load(x + j));
+  T tail = T(0);  // scalar: a masked load would add (0 - mu)^2 in the unused lanes
+  for (; j < C; ++j) tail += square ? (x[j] - mu) * (x[j] - mu) : x[j];
+  return simd::reduce_add((a0 + a1) + (a2 + a3)) + tail;
+}
+
+template <typename T>
+void forward_rows(bool centered, int64_t r0, int64_t r1, int64_t C, const T* x, const T* w, const T* b, T eps, T* y,
+                  T* mean, T* rstd) {
+  const T inv_c = C > 0 ? T(1) / T(C) : T(0);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* xr = x + r * C;
+    T* yr = y + r * C;
+    const T mu = centered ? row_sum<T, false>(xr, C, T(0)) * inv_c : T(0);
+    const T ss = row_sum<T, true>(xr, C, mu);
+    const T rs = T(1) / std::sqrt(ss * inv_c + eps);
+    if (mean) mean[r] = mu;
+    rstd[r] = rs;
+    const Vec<T> m = simd::set1<T>(mu), s = simd::set1<T>(rs);
+    if (w && b)
+      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, simd::fma((ld(xr + j, n) - m) * s, ld(w + j, n), ld(b + j, n)), n); });
+    else if (w)
+      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, (ld(xr + j, n) - m) * s * ld(w + j, n), n); });
+    else if (b)
+      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, (ld(xr + j, n) - m) * s + ld(b + j, n), n); });
+    else
+      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, (ld(xr + j, n) - m) * s, n); });
+  }
+}
+
+// One block of rows of the backward: dx for each row, and the block's partial sums pw / pb.
+template <typename T>
+void backward_rows(bool centered, int64_t r0, int64_t r1, int64_t C, const T* dy, const T* x, const T* mean,
+                   const T* rstd, const T* w, T* dx, T* pw, T* pb) {
+  const T inv_c = C > 0 ? T(1) / T(C) : T(0);
+  if (pw)
+    for (int64_t j = 0; j < C; ++j) pw[j] = T(0);
+  if (pb)
+    for (int64_t j = 0; j < C; ++j) pb[j] = T(0);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* xr = x + r * C;
+    const T* gr = dy + r * C;
+    const Vec<T> m = simd::set1<T>(centered ? mean[r] : T(0)), s = simd::set1<T>(rstd[r]);
+    Vec<T> sg = simd::zero<T>(), sgx = sg;
+    each_vec<T>(C, [&](int64_t j, int n) {
+      const Vec<T> d = ld(gr + j, n);
+      const Vec<T> xh = (ld(xr + j, n) - m) * s;  // zero lanes past the tail: d is zero there
+      const Vec<T> g = w ? d * ld(w + j, n) : d;
+      sg += g;
+      sgx = simd::fma(g, xh, sgx);
+      if (pw) st(pw + j, simd::fma(d, xh, ld(pw + j, n)), n);
+      if (pb) st(pb + j, ld(pb + j, n) + d, n);
+    });
+    if (!dx) continue;
+    const Vec<T> mg = simd::set1<T>(centered ? simd::reduce_add(sg) * inv_c : T(0));
+    const Vec<T> mgx = simd::set1<T>(simd::reduce_add(sgx) * inv_c);
+    T* dr = dx + r * C;
+    each_vec<T>(C, [&](int64_t j, int n) {
+      const Vec<T> d = ld(gr + j, n);
+      const Vec<T> xh = (ld(xr + j, n) - m) * s;
+      const Vec<T> g = w ? d * ld(w + j, n) : d;
+      st(dr + j, s * (g - mg - xh * mgx), n);
+    });
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void norm_forward(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                  T* rstd) {
+  const int threads = threads_for(rows * C * 4);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t r = 0; r < rows; ++r) forward_rows(centered, r, r + 1, C, x, w, b, eps, y, mean, rstd);
+}
+
+template <typename T>
+void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean, const T* rstd,
+                   const T* w, T* dx, T* dw, T* db, T* partial) {
+  const int64_t br = fastnn::norm::block_rows(rows), nb = fastnn::norm::block_count(rows);
+  T* pw = dw ? partial : nullptr;
+  T* pb = db ? partial + nb * C : nullptr;
+  const int threads = threads_for(rows * C * 6);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t k = 0; k < nb; ++k) {
+    const int64_t r1 = (k + 1) * br < rows ? (k + 1) * br : rows;
+    backward_rows(centered, k * br, r1, C, dy, x, mean, rstd, w, dx, pw ? pw + k * C : nullptr,
+                  pb ? pb + k * C : nullptr);
+  }
+  // the blocks' partial sums, added in block order for every column
+  T* outs[2] = {dw, db};
+  const T* parts[2] = {pw, pb};
+  for (int o = 0; o < 2; ++o) {
+    if (!outs[o]) continue;
+    T* out = outs[o];
+    const T* p = parts[o];
+    each_vec<T>(C, [&](int64_t j, int n) {
+      Vec<T> acc = simd::zero<T>();
+      for (int64_t k = 0; k < nb; ++k) acc += ld(p + k * C + j, n);
+      st(out + j, acc, n);
+    });
+  }
+}
+
+#define FASTNN_NORM_SIMD(T)                                                                                     \
+  template void norm_forward<T>(bool, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*);            \
+  template void norm_backward<T>(bool, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*, \
+                                 T*, T*);
+FASTNN_NORM_SIMD(float)
+FASTNN_NORM_SIMD(double)
+#undef FASTNN_NORM_SIMD
+
+}  // namespace norm
+}  // namespace FASTNN_ISA_NS
+}  // namespace fastnn

@@ -1,0 +1,29 @@
+"""The normalisation family (``csrc/ops/norm/``): layer normalisation and RMS normalisation of each row of a
+contiguous (rows, C) block, forward and backward. Arrays in, arrays out, on the arrays' device; float32 or
+float64, weight / bias (C,) of the same dtype or None."""
+from __future__ import annotations
+
+from .. import backend
+
+
+def layer_norm_forward(x, weight=None, bias=None, eps=1e-5):
+    """``(y, mean, rstd)``: ``y = (x - mean) * rstd * weight + bias`` per row, ``rstd = 1 / sqrt(var + eps)``
+    (biased variance); ``mean`` and ``rstd`` (rows,) are what the backward needs."""
+    return backend.kernel("layer_norm_forward", x, weight, bias)(x, weight, bias, eps)
+
+
+def layer_norm_backward(dy, x, mean, rstd, weight=None, output_mask=(True, True, True)):
+    """``(dx, dweight, dbias)`` of layer_norm_forward; an entry is None where ``output_mask`` is False."""
+    return backend.kernel("layer_norm_backward", dy, x, mean, rstd, weight)(dy, x, mean, rstd, weight,
+                                                                            tuple(output_mask))
+
+
+def rms_norm_forward(x, weight=None, eps=None):
+    """``(y, rstd)``: ``y = x * rstd * weight`` per row, ``rstd = 1 / sqrt(mean(x**2) + eps)``; ``eps`` None is
+    the machine epsilon of x's dtype."""
+    return backend.kernel("rms_norm_forward", x, weight)(x, weight, eps)
+
+
+def rms_norm_backward(dy, x, rstd, weight=None, output_mask=(True, True)):
+    """``(dx, dweight)`` of rms_norm_forward; an entry is None where ``output_mask`` is False."""
+    return backend.kernel("rms_norm_backward", dy, x, rstd, weight)(dy, x, rstd, weight, tuple(output_mask))

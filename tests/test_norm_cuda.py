@@ -1,0 +1,93 @@
+"""The normalisation family's CUDA kernels (fastnn._C_cuda.layer_norm_* / rms_norm_*) against the CPU
+reference on the same inputs, and nn.LayerNorm / nn.RMSNorm on the GPU against the CPU. Marked ``gpu``: skipped
+without a GPU and cupy (tests/cuda_emu/run_gpu_tests_emulated.sh runs them on the CPU with the kernels
+emulated)."""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _C, backend, nn
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not backend.cuda_available(), reason="needs a CUDA GPU and cupy")]
+
+if backend.cuda_available():
+    import cupy as cp
+
+    from fastnn import _C_cuda as K
+else:  # the module is skipped; keep the names defined for collection
+    cp = K = None
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+def rel_err(got, ref):
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    assert got.shape == ref.shape and not np.isnan(got).any()
+    d = np.linalg.norm(ref.ravel())
+    return np.linalg.norm((got - ref).ravel()) / (d if d > 0 else 1.0)
+
+
+def dev(a):
+    return None if a is None else cp.asarray(a)
+
+
+def host(a):
+    return None if a is None else cp.asnumpy(a)
+
+
+def same(got, ref, dtype):
+    for g, e in zip(got, ref):
+        assert (g is None) == (e is None)
+        if e is not None:
+            assert rel_err(host(g), e) < TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("rows,C", [(1, 1), (7, 5), (33, 130), (0, 4)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_norm_kernels_match_cpu_reference(dtype, rows, C, affine):
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((rows, C)) * 2 + 1).astype(dtype)
+    dy = rng.standard_normal((rows, C)).astype(dtype)
+    w = rng.standard_normal(C).astype(dtype) if affine else None
+    b = rng.standard_normal(C).astype(dtype) if affine else None
+    ref = _C.layer_norm_forward_reference(x, w, b, 1e-5)
+    same(K.layer_norm_forward(dev(x), dev(w), dev(b), 1e-5), ref, dtype)
+    _, mean, rstd = ref
+    same(K.layer_norm_backward(dev(dy), dev(x), dev(mean), dev(rstd), dev(w)),
+         _C.layer_norm_backward_reference(dy, x, mean, rstd, w), dtype)
+    ref = _C.rms_norm_forward_reference(x, w, None)
+    same(K.rms_norm_forward(dev(x), dev(w), None), ref, dtype)
+    same(K.rms_norm_backward(dev(dy), dev(x), dev(ref[1]), dev(w), (True, True)),
+         _C.rms_norm_backward_reference(dy, x, ref[1], w), dtype)
+    got = K.layer_norm_backward(dev(dy), dev(x), dev(mean), dev(rstd), dev(w), (False, True, False))
+    assert got[0] is None and got[2] is None
+
+
+@pytest.mark.parametrize("kind", ["LayerNorm", "RMSNorm"])
+def test_layers_on_gpu_match_cpu(kind):
+    rng = np.random.default_rng(3)
+    m = getattr(nn, kind)((3, 4))
+    with fastnn.no_grad():
+        m.weight.copy_(fastnn.tensor(rng.standard_normal((3, 4)).astype(np.float32)))
+    x = rng.standard_normal((5, 3, 4)).astype(np.float32)
+    xc = fastnn.tensor(x, requires_grad=True)
+    yc = m(xc)
+    (yc * yc).sum().backward()
+    gw_c = m.weight.grad.numpy().copy()
+    m.zero_grad()
+    m.to("cuda")
+    xg = fastnn.tensor(x, device="cuda", requires_grad=True)
+    yg = m(xg)
+    (yg * yg).sum().backward()
+    assert rel_err(yg.cpu().detach().numpy(), yc.detach().numpy()) < 1e-5
+    assert rel_err(xg.grad.cpu().numpy(), xc.grad.numpy()) < 1e-5
+    assert rel_err(m.weight.grad.cpu().numpy(), gw_c) < 1e-5
+
+
+def test_norm_errors_on_gpu():
+    with pytest.raises(TypeError, match="host memory"):
+        K.layer_norm_forward(np.zeros((2, 8), np.float32))
+    with pytest.raises(ValueError, match="weight"):
+        K.rms_norm_forward(cp.zeros((2, 8), cp.float32), cp.zeros(3, cp.float32))
