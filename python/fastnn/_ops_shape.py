@@ -7,7 +7,7 @@ import numpy as np
 
 from . import backend
 from . import dtypes as _dt
-from ._autograd_engine import _mode
+from ._autograd_engine import Node, _mode
 from .tensor import (Size, Tensor, _array_on, _as_tensor_like, _canon_dim, _check_same_device, _filled, _inplace_op,
                      _make, _on_device_of, _scalar_operand, _wrap, _xp)
 
@@ -412,6 +412,8 @@ def split(tensor, split_size_or_sections, dim=0):
         sizes = [builtins.int(x) for x in split_size_or_sections]
         if builtins.sum(sizes) != n:
             raise RuntimeError(f"split: split_sizes {sizes} must sum to the size of dim {d} ({n})")
+    if _mode.enabled and tensor._requires_grad and len(sizes) > 1:
+        return _split_recorded(tensor, sizes, d)
     out = []
     start = 0
     idx = [slice(None)] * nd
@@ -419,6 +421,36 @@ def split(tensor, split_size_or_sections, dim=0):
         idx[d] = slice(start, start + s)
         out.append(tensor[tuple(idx)])
         start += s
+    return tuple(out)
+
+
+def _split_recorded(tensor, sizes, d):
+    """split's pieces as the outputs of one node whose backward concatenates their gradients (pieces without
+    one get zeros): one pass over the input's gradient, instead of a zero-filled full-size gradient per piece
+    added together (attention's q, k, v chunks of the packed input projection)."""
+    a = tensor._data
+    xp = _xp(a)
+    idx = [slice(None)] * a.ndim
+    parts = []
+    start = 0
+    for s in sizes:
+        idx[d] = slice(start, start + s)
+        parts.append(a[tuple(idx)])
+        start += s
+
+    def bw(*grads):
+        if _mode.enabled:
+            return (cat(grads, d),)
+        return (_wrap(xp.concatenate([g._data for g in grads], axis=d)),)
+
+    node = Node(bw, (tensor,), "Split", n_outputs=len(parts), out_meta=[(p.shape, p.dtype, xp) for p in parts])
+    out = []
+    for k, p in enumerate(parts):
+        t = _wrap(p)
+        t.grad_fn = node
+        t._out_idx = k
+        t._requires_grad = True
+        out.append(t)
     return tuple(out)
 
 

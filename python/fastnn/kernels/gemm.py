@@ -64,7 +64,7 @@ def matmul(a, b, out=None):
         if dt == b.dtype and dt.char in "fd" and a.shape[1] == b.shape[0]:
             shape = (a.shape[0], b.shape[1])
             if out is None:
-                res = np.empty(shape, dt)
+                res = backend.empty(shape, dt, a)  # large results reuse pooled memory: no fresh page faults
             elif (type(out) is np.ndarray and out.shape == shape and out.dtype == dt and out.flags.writeable
                   and not np.may_share_memory(out, a) and not np.may_share_memory(out, b)):
                 res = out
