@@ -43,6 +43,7 @@ def transformer_nll(model, ids, block):
     """Summed negative log-likelihood (nats) of ids[1:], each token given up to ``block`` tokens before it:
     windows of ``block`` tokens moved by ``block // 2``, each scoring the tokens the previous one did not."""
     model.eval()
+    block = min(block, len(ids))
     total, scored, stride = 0.0, 1, max(block // 2, 1)
     starts = list(range(0, max(len(ids) - block, 0) + 1, stride))
     if starts[-1] + block < len(ids):
