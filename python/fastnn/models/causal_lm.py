@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from .. import arange, cat, multinomial, nn, no_grad, ones
+from .. import bool as bool_
 from ..nn import functional as F
 
 
@@ -41,7 +42,7 @@ class CausalSelfAttention(nn.Module):
             k, v = cat([past[0], k], dim=2), cat([past[1], v], dim=2)
             causal = False
             if L > 1:  # query i sits at position S + i: it sees the cache and the new tokens up to itself
-                mask = ones(L, S + L, dtype="bool", device=x.device).tril(diagonal=S)
+                mask = ones(L, S + L, dtype=bool_, device=x.device).tril(diagonal=S)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(N, L, E)
