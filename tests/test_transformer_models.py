@@ -219,6 +219,16 @@ def test_vit_shapes_patches_and_attention_maps():
         VisionTransformer(image_size=8, patch_size=3)
 
 
+def test_vit_takes_torchvisions_arguments_in_order():
+    # torchvision.models.VisionTransformer(image_size, patch_size, num_layers, num_heads, hidden_dim, mlp_dim,
+    # dropout, attention_dropout, num_classes)
+    vit = VisionTransformer(8, 4, 3, 2, 8, 16, 0.1, 0.2, 5, in_channels=3)
+    assert len(vit.encoder.layers) == 3 and vit.head.out_features == 5 and vit.conv_proj.in_channels == 3
+    assert all(layer.self_attn.dropout == 0.2 for layer in vit.encoder.layers)
+    assert all(layer.self_attn.num_heads == 2 for layer in vit.encoder.layers)
+    assert tuple(vit(fastnn.randn(2, 3, 8, 8)).shape) == (2, 5)
+
+
 def test_vit_trains_on_a_few_digits():
     pytest.importorskip("sklearn")
     from fastnn.datasets import digits

@@ -13,10 +13,14 @@ from .. import cat, nn, zeros
 
 
 class VisionTransformer(nn.Module):
-    """ViT: (N, in_channels, image_size, image_size) images -> (N, num_classes) logits."""
+    """ViT: (N, in_channels, image_size, image_size) images -> (N, num_classes) logits.
+
+    The first nine arguments are torchvision's, in its order (``dropout`` after the embedding and in the
+    blocks, ``attention_dropout`` on the attention weights); ``in_channels`` is added for grey images.
+    """
 
     def __init__(self, image_size=28, patch_size=7, num_layers=4, num_heads=4, hidden_dim=64, mlp_dim=128,
-                 dropout=0.0, num_classes=10, in_channels=1, activation="gelu"):
+                 dropout=0.0, attention_dropout=0.0, num_classes=10, in_channels=1, activation="gelu"):
         super().__init__()
         for name, value in (("image_size", image_size), ("patch_size", patch_size), ("num_layers", num_layers),
                             ("num_heads", num_heads), ("hidden_dim", hidden_dim), ("mlp_dim", mlp_dim),
@@ -39,6 +43,7 @@ class VisionTransformer(nn.Module):
         self.dropout = nn.Dropout(dropout)
         layer = nn.TransformerEncoderLayer(hidden_dim, num_heads, mlp_dim, dropout, activation=activation,
                                            batch_first=True, norm_first=True)
+        layer.self_attn.dropout = attention_dropout  # on the attention weights, apart from the residual dropout
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.ln = nn.LayerNorm(hidden_dim)
         self.head = nn.Linear(hidden_dim, num_classes)
