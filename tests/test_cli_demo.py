@@ -55,3 +55,13 @@ def test_forecast_demo_prints_rmse_beside_naive(capsys):
     assert m, out
     assert float(m.group(2)) == pytest.approx(33.28, abs=0.01)  # the naive forecast does not depend on training
     assert "trained 3 epochs" in out
+
+
+def test_vit_demo_prints_test_accuracy(capsys):
+    pytest.importorskip("sklearn")
+    assert cli.main(["demo", "vit", "--epochs", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fastnn demo vit: a vision transformer (2 layers, 64 dims, 4 heads) on scikit-learn's")
+    m = re.search(r"test accuracy: ([01]\.\d{4}) on 360 held-out images", out)
+    assert m and float(m.group(1)) > 0.2, out  # two epochs: well above chance (0.1); the full demo reaches >= 0.90
+    assert "trained 2 epochs" in out and "macro avg" in out

@@ -79,6 +79,18 @@ CASES = {
                                 r"test 1947-2008 \(62\)", r"naive last-value forecast +33\.28",
                                 r"ARIMA\(9,0,0\) \(statsmodels\) +19\.\d\d", r"the LSTM (beats|does NOT beat) the naive"],
                                None),
+    "40_vit_digits.py": (["--epochs", "3"], ("sklearn",),
+                         [ACCURACY + r" \(target >= 0\.90\) after 3 epochs", "macro avg"], 0.3),
+    "41_vit_fashion_mnist.py": (["--epochs", "1", "--subset", "600"], (FASHION,),
+                                [ACCURACY + r" \(150 images\) after 1 epochs", r"target >= 0\.85", "Ankle boot"], 0.2),
+    "42_order_task.py": (["--epochs", "2", "--train", "600", "--test", "200"], ("sklearn",),
+                         [r"bag of words \(token counts -> 64 -> 1\): test accuracy 0\.\d{4} \(chance 0\.5\)",
+                          ACCURACY + r" \(transformer classifier, 2 epochs", r"accuracy by length: 4 tokens"], 0.5),
+    "43_char_lm_fortunes.py": (["--steps", "20", "--d-model", "32", "--layers", "1", "--eval-every", "10"], (FORTUNES,),
+                               [r"5-gram Kneser-Ney baseline: validation perplexity 5\.66\d",
+                                r"step 20: train loss \d\.\d{4}, validation loss \d\.\d{4}",
+                                r"validation perplexity: transformer \d+\.\d{3}, 5-gram Kneser-Ney 5\.66\d",
+                                r"sample \(temperature 0\.8, top_k 10\)"], None),
 }
 
 

@@ -102,6 +102,39 @@ def text(epochs=10, seed=0, verbose=0) -> int:
     return 0
 
 
+# The vision transformer's settings on digits, shared with examples/40_vit_digits.py.
+VIT_DIGITS = dict(patch_size=2, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128, lr=2e-3, batch_size=32,
+                  epochs=15)
+
+
+def vit(epochs=VIT_DIGITS["epochs"], seed=0, verbose=1) -> int:
+    """``fastnn demo vit``: a vision transformer on scikit-learn's digits (2x2 patches, CLS token, learned
+    positions); prints the test accuracy and the per-class report."""
+    from . import metrics
+    from .data import train_test_split
+    from .datasets import digits as load_digits
+    from .train import train_vit
+
+    try:
+        X, y = load_digits()
+    except ImportError as exc:
+        print(f"fastnn demo vit: {exc}", file=sys.stderr)
+        return 2
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, seed=seed)
+    images = lambda a: a.reshape(-1, 1, 8, 8)  # noqa: E731
+    config = {k: v for k, v in VIT_DIGITS.items() if k != "epochs"}
+    print(f"fastnn demo vit: a vision transformer ({config['num_layers']} layers, {config['hidden_dim']} dims, "
+          f"{config['num_heads']} heads) on scikit-learn's handwritten digits ({len(X)} images of 8x8 pixels cut into "
+          f"{(8 // config['patch_size']) ** 2} patches of {config['patch_size']}x{config['patch_size']}), 80/20 "
+          "stratified split\n")
+    r = train_vit(images(X_train), y_train, images(X_test), y_test, image_size=8, epochs=epochs, seed=seed,
+                  verbose=2 if verbose else 0, **config)
+    print(f"\ntrained {epochs} epochs in {r.seconds:.1f}s")
+    print(f"test accuracy: {r.accuracy:.4f} on {len(y_test)} held-out images\n")
+    print(metrics.classification_report(y_test, r.y_pred, digits=3))
+    return 0
+
+
 DEMOS = {
     "digits": Demo("a dense network on scikit-learn's handwritten digits: test accuracy, confusion matrix, report "
                    "(the default)", digits),
@@ -109,5 +142,6 @@ DEMOS = {
                      "forecast", forecast),
     "text": Demo("an EmbeddingBag classifier on five categories of Debian's fortunes quotations: cross-validated "
                  "accuracy beside the majority-class baseline", text),
+    "vit": Demo("a vision transformer on scikit-learn's handwritten digits: test accuracy and per-class report", vit),
 }
 DEFAULT = "digits"

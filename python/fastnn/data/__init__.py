@@ -12,3 +12,5 @@ from . import transforms  # noqa: F401  (image preparation and augmentation)
 from .describe import DatasetReport, describe  # noqa: F401
 from .hdf5 import H5Dataset, save_h5  # noqa: F401  (h5py is imported only when used)
 from .timeseries import SlidingWindows, chronological_split, timeseries_dataset_from_array  # noqa: F401
+from . import sequence_tasks  # noqa: F401  (generated order-sensitive tasks)
+from .sequence_tasks import sorted_sequences, token_counts  # noqa: F401

@@ -2,3 +2,7 @@
 from .lenet import LeNet5, DigitsCNN  # noqa: F401
 from .keyed_vectors import KeyedVectors  # noqa: F401
 from .word2vec import Word2Vec  # noqa: F401
+from .char_ngram import CharNGramModel  # noqa: F401
+from .transformer_heads import TokenEncoder, TransformerClassifier, TransformerTagger  # noqa: F401
+from .causal_lm import CausalTransformerLM  # noqa: F401
+from .vit import VisionTransformer  # noqa: F401
