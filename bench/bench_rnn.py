@@ -32,29 +32,6 @@ def _model(lib, kind):
     return Net()
 
 
-def _copy_weights(torch, src, dst):
-    """PyTorch model ``dst`` given fastnn model ``src``'s weights (same parameter names)."""
-    with torch.no_grad():
-        for name, p in dst.named_parameters():
-            p.copy_(torch.from_numpy(np.array(src.get_parameter(name).detach().numpy())))
-
-
-def _steps(lib, model, x, y, device="cpu"):
-    xt, yt = lib.tensor(x, device=device), lib.tensor(y, device=device)
-    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = lib.nn.MSELoss()
-
-    def train():
-        opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        opt.step()
-
-    def infer():
-        with lib.no_grad():
-            model(xt)
-
-    return train, infer
 
 
 
@@ -73,9 +50,9 @@ def run(device="cpu", quick=False):
         steps_t = None
         if torch is not None:
             model_t = _model(torch, kind)
-            _copy_weights(torch, model_f, model_t)  # from the CPU weights, before either moves
-            steps_t = _steps(torch, model_t.to(device), x, y, device)
-        steps_f = _steps(fastnn, model_f.to(device), x, y, device)
+            harness.copy_weights(torch, model_f, model_t)  # from the CPU weights, before either moves
+            steps_t = harness.adam_steps(torch, model_t.to(device), torch.nn.MSELoss(), x, y, device)
+        steps_f = harness.adam_steps(fastnn, model_f.to(device), fastnn.nn.MSELoss(), x, y, device)
         rows += harness.model_step_rows(kind, shape, BATCH, steps_f, steps_t, repeats, min_time, rounds, device)
     return rows
 

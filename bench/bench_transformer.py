@@ -33,30 +33,6 @@ def _model(lib):
     return Classifier()
 
 
-def _copy_weights(torch, src, dst):
-    """PyTorch model ``dst`` given fastnn model ``src``'s weights (the same state-dict names)."""
-    state = {k: torch.from_numpy(np.array(v.numpy())) for k, v in src.state_dict().items()}
-    dst.load_state_dict(state)
-
-
-def _steps(lib, model, x, y, device="cpu"):
-    xt, yt = lib.tensor(x, device=device), lib.tensor(y, device=device)
-    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = lib.nn.CrossEntropyLoss()
-
-    def train():
-        model.train()
-        opt.zero_grad()
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        opt.step()
-
-    def infer():
-        model.eval()
-        with lib.no_grad():
-            model(xt)
-
-    return train, infer
 
 
 
@@ -73,9 +49,9 @@ def run(device="cpu", quick=False):
     steps_t = None
     if torch is not None:
         model_t = _model(torch)
-        _copy_weights(torch, model_f, model_t)
-        steps_t = _steps(torch, model_t.to(device), x, y, device)
-    steps_f = _steps(fastnn, model_f.to(device), x, y, device)
+        harness.copy_weights(torch, model_f, model_t)
+        steps_t = harness.adam_steps(torch, model_t.to(device), torch.nn.CrossEntropyLoss(), x, y, device)
+    steps_f = harness.adam_steps(fastnn, model_f.to(device), fastnn.nn.CrossEntropyLoss(), x, y, device)
     return harness.model_step_rows("TransformerEncoder", shape, BATCH, steps_f, steps_t, repeats, min_time, rounds,
                                    device)
 

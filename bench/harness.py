@@ -9,6 +9,8 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
+
 
 def _sync(device):
     if device.startswith("cuda"):
@@ -125,3 +127,28 @@ def model_step_rows(name, shape, batch, steps_fast, steps_ref, repeats, min_time
             note += f", PyTorch {batch / t_ref * 1e3:,.0f} samples/s"
         rows.append(row(f"{name} {what}", shape, t_fast, "PyTorch" if t_ref is not None else None, t_ref, note))
     return rows
+
+
+def copy_weights(torch, src, dst):
+    """PyTorch model ``dst`` given fastnn model ``src``'s state (the same state-dict names)."""
+    dst.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in src.state_dict().items()})
+
+
+def adam_steps(lib, model, loss_fn, x, y, device="cpu"):
+    """(train, infer) callables of ``lib`` (fastnn or torch): one Adam step on (x, y) with ``loss_fn``, in
+    training mode, and one forward without gradients in eval mode."""
+    xt, yt = lib.tensor(x, device=device), lib.tensor(y, device=device)
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train():
+        model.train()
+        opt.zero_grad()
+        loss_fn(model(xt), yt).backward()
+        opt.step()
+
+    def infer():
+        model.eval()
+        with lib.no_grad():
+            model(xt)
+
+    return train, infer
