@@ -132,13 +132,6 @@ def main(epochs=CONFIG["epochs"], n_train=CONFIG["train"], n_test=CONFIG["test"]
 
 
 if __name__ == "__main__":
-    import argparse
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=CONFIG["epochs"], help=f"epochs (default {CONFIG['epochs']})")
-    parser.add_argument("--train", type=int, default=CONFIG["train"],
-                        help=f"training series (default {CONFIG['train']})")
-    parser.add_argument("--test", type=int, default=CONFIG["test"], help=f"test series (default {CONFIG['test']})")
-    args = parser.parse_args()
-    if min(args.epochs, args.train, args.test) < 1:
-        parser.error("--epochs, --train and --test must be at least 1")
-    main(epochs=args.epochs, n_train=args.train, n_test=args.test)
+    main(**_common.count_options(__doc__, epochs=("epochs", CONFIG["epochs"], "epochs"),
+                                 train=("n_train", CONFIG["train"], "training series"),
+                                 test=("n_test", CONFIG["test"], "test series")))

@@ -60,12 +60,5 @@ def main(epochs=CONFIG["epochs"], hidden_size=CONFIG["hidden_size"], verbose=0):
 
 
 if __name__ == "__main__":
-    import argparse
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=CONFIG["epochs"], help=f"epochs (default {CONFIG['epochs']})")
-    parser.add_argument("--hidden", type=int, default=CONFIG["hidden_size"],
-                        help=f"LSTM hidden units (default {CONFIG['hidden_size']})")
-    args = parser.parse_args()
-    if args.epochs < 1 or args.hidden < 1:
-        parser.error("--epochs and --hidden must be at least 1")
-    main(epochs=args.epochs, hidden_size=args.hidden)
+    main(**_common.count_options(__doc__, epochs=("epochs", CONFIG["epochs"], "epochs"),
+                                 hidden=("hidden_size", CONFIG["hidden_size"], "LSTM hidden units")))

@@ -66,3 +66,16 @@ def save_plot(fn, name, *args, **kwargs):
     path = getattr(plot, fn)(*args, path=output_path(name), **kwargs)
     print(f"saved {os.path.relpath(path)}")
     return path
+
+
+def count_options(doc, **options):
+    """Parse the command line's ``--name N`` options, each a count of at least 1: ``options`` maps a name
+    to (the keyword of main() it sets, its default, what it counts). Returns main()'s keyword arguments."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, (_, default, what) in options.items():
+        parser.add_argument(f"--{name}", type=int, default=default, help=f"{what} (default {default})")
+    args = vars(parser.parse_args())
+    if min(args.values()) < 1:
+        parser.error(" and ".join(f"--{n}" for n in options) + " must be at least 1")
+    return {keyword: args[name] for name, (keyword, _, _) in options.items()}
