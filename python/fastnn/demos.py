@@ -17,17 +17,25 @@ class Demo(NamedTuple):
     run: Callable[..., int]  # run(epochs=..., seed=0, verbose=1) -> exit status
 
 
+def _load(prefix, loader, errors=(ImportError,)):
+    """``loader()``, or None after saying on stderr why it failed (a missing optional package or data file)."""
+    try:
+        return loader()
+    except errors as exc:
+        print(f"{prefix}: {exc}", file=sys.stderr)
+        return None
+
+
 def digits(epochs=20, seed=0, verbose=1) -> int:
     """Train the digits MLP and print test accuracy, confusion matrix and report."""
     from . import metrics
     from .datasets import digits as load_digits
     from .train import train_tabular
 
-    try:
-        X, y = load_digits()
-    except ImportError as exc:
-        print(f"fastnn demo: {exc}", file=sys.stderr)
+    data = _load("fastnn demo", load_digits)
+    if data is None:
         return 2
+    X, y = data
     print(f"fastnn demo: a dense network (64 -> 64 -> 10) on scikit-learn's handwritten digits "
           f"({len(X)} images of 8x8 pixels), 80/20 stratified split, standardised on the training part\n")
     start = time.perf_counter()
@@ -52,11 +60,10 @@ def forecast(epochs=150, seed=0, verbose=1) -> int:
     from .datasets import sunspots
     from .train import train_forecaster
 
-    try:
-        year, activity = sunspots()
-    except ImportError as exc:
-        print(f"fastnn demo: {exc}", file=sys.stderr)
+    data = _load("fastnn demo", sunspots)
+    if data is None:
         return 2
+    year, activity = data
     L = FORECAST["sequence_length"]
     print(f"fastnn demo forecast: an LSTM ({FORECAST['hidden_size']} hidden units) forecasting the yearly sunspot "
           f"number one year ahead from the {L} years before it, on statsmodels' sunspots "
@@ -81,11 +88,10 @@ def text(epochs=10, seed=0, verbose=0) -> int:
     from .datasets import fortunes
     from .train.text import classify_texts
 
-    try:
-        texts, y, names = fortunes()
-    except (FileNotFoundError, ImportError) as exc:
-        print(f"fastnn demo text: {exc}", file=sys.stderr)
+    data = _load("fastnn demo text", fortunes, (FileNotFoundError, ImportError))
+    if data is None:
         return 2
+    texts, y, names = data
     print(f"fastnn demo text: an EmbeddingBag(mean) -> Linear classifier on {len(texts)} quotations of Debian's "
           f"fortunes in {len(names)} categories ({', '.join(names)}); words plus their character 3-5-grams, "
           "stratified 5-fold cross-validation (every quotation predicted once)\n")
@@ -115,11 +121,10 @@ def vit(epochs=VIT_DIGITS["epochs"], seed=0, verbose=1) -> int:
     from .datasets import digits as load_digits
     from .train import train_vit
 
-    try:
-        X, y = load_digits()
-    except ImportError as exc:
-        print(f"fastnn demo vit: {exc}", file=sys.stderr)
+    data = _load("fastnn demo vit", load_digits)
+    if data is None:
         return 2
+    X, y = data
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, seed=seed)
     images = lambda a: a.reshape(-1, 1, 8, 8)  # noqa: E731
     config = {k: v for k, v in VIT_DIGITS.items() if k != "epochs"}
