@@ -8,6 +8,8 @@ from .dtypes import (float16, half, float32, float, float64, double, int8, uint8
                      int64, long, bool, get_default_dtype, set_default_dtype)
 from .backend import Device as device
 from .backend import get_default_device, set_default_device
+from .backend import use_deterministic_algorithms, are_deterministic_algorithms_enabled, \
+    is_deterministic_algorithms_warn_only_enabled
 from ._autograd_engine import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
 from .tensor import Tensor, Size, is_tensor, is_floating_point, numel, clone, detach
 from ._ops_arith import (add, sub, mul, div, true_divide, floor_divide, pow, neg, negative, rsub, remainder, fmod,

@@ -206,9 +206,32 @@ def allow_tf32(op) -> bool:
     return _backends.cuda.matmul.allow_tf32 if op == "matmul" else _backends.cudnn.allow_tf32
 
 
+_deterministic_algorithms = {"mode": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """``fastnn.use_deterministic_algorithms`` (PyTorch's name): every GPU kernel that has a choice sums in a
+    fixed order (bitwise reproducible from run to run), at some speed. CPU kernels are deterministic always."""
+    if not isinstance(mode, bool):
+        raise TypeError(f"use_deterministic_algorithms: argument 'mode' must be a bool, got {type(mode).__name__}")
+    if not isinstance(warn_only, bool):
+        raise TypeError("use_deterministic_algorithms: argument 'warn_only' must be a bool, "
+                        f"got {type(warn_only).__name__}")
+    _deterministic_algorithms.update(mode=mode, warn_only=warn_only)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _deterministic_algorithms["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _deterministic_algorithms["mode"] and _deterministic_algorithms["warn_only"]
+
+
 def deterministic() -> bool:
-    """``fastnn.backends.cudnn.deterministic``: GPU reductions in a fixed order (bitwise reproducible)."""
-    return _backends.cudnn.deterministic
+    """Whether GPU reductions must run in a fixed order (bitwise reproducible): under
+    ``fastnn.use_deterministic_algorithms(True)`` or ``fastnn.backends.cudnn.deterministic``."""
+    return _deterministic_algorithms["mode"] or _backends.cudnn.deterministic
 
 
 def is_cuda_array(a) -> bool:

@@ -18,6 +18,33 @@
 //   rows_renorm      dst[ids[u]] *= max_norm / (norm + 1e-7) where norm = ||dst[ids[u]]||_p > max_norm
 //   sparse_adam_step PyTorch's SparseAdam update of the rows ids[u] of (param, exp_avg, exp_avg_sq)
 //
+// Graph aggregation reads a graph's edges through a CSR view: the edges e grouped by their target
+// node (offsets over positions k, one segment per target), perm[k] the edge id at position k and
+// col[k] = the source node of that edge. Weights and per-edge values stay in edge order (one row per
+// edge id); the kernels read them through perm, so nothing is permuted on the host. The backward of
+// an aggregation runs the same kernels over the transposed view (edges grouped by source), built
+// once and cached, so it is a gather, never a scatter with atomics.
+//
+//   segment_reduce  (extended) mode min (column-wise minimum, argmin in `argmax`, NaN propagates);
+//                   weights in modes sum and mean: mean = (sum of w[k] * src[index[k]]) / rows kept;
+//                   weights of shape (n, H) with d % H == 0 weight column block h (C = d / H columns)
+//                   of each row by w[k, h] (multi-head attention weights); with `weight_index`, the
+//                   weight of position k is row weight_index[k] of `weights` (edge order)
+//   segment_dot     out[wi(k), h] = sum_{c < C} a[s, h*C + c] * src[index[k], h*C + c] for k in
+//                   segment s, wi(k) = weight_index[k] (or k): the gradient of the weights of a
+//                   weighted sum (SDDMM); rows of `out` no position names are 0
+//   csr_from_index  offsets (num_rows + 1) and perm (n): the positions k of an unsorted index list
+//                   grouped by value, ascending, stable in k (a counting sort)
+//   segment_softmax out[perm[k], h] = exp(src[perm[k], h] - max) / sum over segment s of k (softmax of
+//                   each column within each segment; rows of src in edge order); rows no position
+//                   names are 0
+//   segment_softmax_backward  dsrc[e, h] = out[e, h] * (grad[e, h] - sum_{k in s} grad[perm[k], h] * out[perm[k], h])
+//
+// Every result is deterministic on the CPU (each output row or column block has one owner thread,
+// sums run in position order, no atomics). On CUDA, `deterministic` (fastnn.use_deterministic_algorithms)
+// selects kernels with a fixed summation order; without it, kernels may balance long segments over
+// several warps and combine them with atomics.
+//
 // Tables and row blocks are C-contiguous; every index is checked against its range by the binding
 // before a kernel runs, so the kernels trust their indices.
 #pragma once
@@ -26,7 +53,7 @@
 namespace fastnn {
 namespace segment {
 
-enum class Mode : int { sum = 0, mean = 1, max = 2 };
+enum class Mode : int { sum = 0, mean = 1, max = 2, min = 3 };
 
 // The hyper-parameters of one SparseAdam step, combined on the host (python/fastnn/optim/sparse_adam.py):
 //   g = -g if maximize;
