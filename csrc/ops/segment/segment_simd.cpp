@@ -43,16 +43,6 @@ FASTNN_SIMD_INLINE void scale_row(T s, T* dst, int64_t d) {
   if (j < d) simd::store_n(dst + j, simd::load_n(dst + j, int(d - j)) * sv, int(d - j));
 }
 
-// dst[j] /= c
-template <typename T>
-FASTNN_SIMD_INLINE void divide_row(T c, T* dst, int64_t d) {
-  constexpr int V = Vec<T>::W;
-  const Vec<T> cv = simd::set1<T>(c);
-  int64_t j = 0;
-  for (; j + V <= d; j += V) simd::store(dst + j, simd::load(dst + j) / cv);
-  if (j < d) simd::store_n(dst + j, simd::load_n(dst + j, int(d - j)) / cv, int(d - j));
-}
-
 }  // namespace
 
 template <typename T, typename I>
@@ -162,11 +152,11 @@ FASTNN_SIMD_INLINE void sum_block(const Gathered<T, I>& g, int64_t k0, int64_t k
       else acc[v] = simd::fma(simd::gather(wrow, hid + v * V), xv, acc[v]);
     }
   }
-  const Vec<T> scale = simd::set1<T>(mean && kept > 1 ? T(1) / T(kept) : T(1));
+  const Vec<T> count = simd::set1<T>(T(kept));
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) {
     Vec<T> o = acc[v];
-    if (mean && kept > 1) o = o * scale;
+    if (mean && kept > 1) o = o / count;  // a division, as the reference and PyTorch round it
     if (v < NV - 1 || last == V) simd::store(out + j0 + v * V, o);
     else simd::store_n(out + j0 + v * V, o, last);
   }
