@@ -277,6 +277,33 @@ def test_segment_softmax_and_backward_match_numpy(cpu_path, rng, dtype, itype):
                                    atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("h", [1, 3, 8, 17])
+def test_segment_softmax_over_long_segments_with_infinite_logits(cpu_path, rng, h):
+    """Segments longer than the kernels' buffered chunk (hubs), with -inf logits (masked edges): a segment
+    whose logits are all -inf gives NaN as the plain formula does, one with some finite logits gives them
+    all the weight."""
+    lens = [1000, 300, 257, 5, 0, 600]
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    e = int(offsets[-1])
+    perm = rng.permutation(e)
+    src = rng.standard_normal((e, h)) * 10
+    src[perm[offsets[1]:offsets[2]]] = -np.inf                    # a long segment of -inf only
+    src[perm[offsets[5]:offsets[5] + 590], 0] = -np.inf          # a long segment with 10 finite logits
+    with np.errstate(invalid="ignore"):
+        ref = softmax_ref(src, offsets, perm)
+    out = kernels.segment_softmax(src, offsets, perm)
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
+    assert np.isnan(out[perm[offsets[1]:offsets[2]]]).all()
+    g = rng.standard_normal((e, h))
+    ok = ~np.isnan(ref).any(1)
+    ds = kernels.segment_softmax_backward(g, out, offsets, perm)
+    dref = np.zeros((e, h))
+    for s in range(len(lens)):
+        k = perm[offsets[s]:offsets[s + 1]]
+        dref[k] = ref[k] * (g[k] - (g[k] * ref[k]).sum(0))
+    np.testing.assert_allclose(ds[ok], dref[ok], rtol=1e-9, atol=1e-12)
+
+
 def test_segment_softmax_gradient_against_finite_differences(rng):
     n, e, h = 6, 30, 2
     _, dst = graph(rng, n, e)

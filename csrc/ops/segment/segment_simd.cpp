@@ -64,7 +64,7 @@ void gather_rows(int64_t n, int64_t d, const T* src, const I* index, T* out) {
 namespace {
 
 constexpr int kMaxVecs = simd::kVectorRegisters / 4;  // accumulators per block: 8 on avx512, else 4
-constexpr int64_t kPrefetch = 8;                       // positions ahead
+constexpr int64_t kPrefetch = 8;                      // positions ahead
 
 // The first segment of run t of `runs`: cost(s) = positions before segment s + s.
 inline int64_t run_start(const int64_t* offsets, int64_t segs, int t, int runs) {
@@ -355,7 +355,161 @@ void segment_dot(int64_t segs, int64_t d, int64_t heads, const T* a, const T* sr
 // ------------------------------------------------------------------ segment softmax
 //
 // Each segment is a set of rows of an (num_rows, h) table in edge order, named by perm; columns are
-// independent. Blocks of V columns are processed with vectors (the tail masked).
+// independent. Wide rows (h >= V) are processed row by row with vectors of columns (the tail masked).
+// Narrow rows (h < V: one or a few attention heads) would use a lane or two of each vector and touch
+// each scattered row several times, so their segments are copied, a chunk of positions at a time, into
+// a column-major buffer: each row is read and written once, and the exponentials run over whole
+// vectors of positions. Segments longer than a chunk keep a running maximum and a rescaled sum.
+
+namespace {
+
+constexpr int64_t kChunk = 256;  // positions per buffered chunk of a narrow segment
+
+// buf[c * kChunk + i] = src[perm[k0 + i] * h + c]
+template <typename T, typename I>
+FASTNN_SIMD_INLINE void gather_columns(const T* src, const I* perm, int64_t k0, int64_t len, int64_t h, T* buf) {
+  for (int64_t i = 0; i < len; ++i) {
+    const T* row = src + (int64_t)perm[k0 + i] * h;
+    for (int64_t c = 0; c < h; ++c) buf[c * kChunk + i] = row[c];
+  }
+}
+template <typename T, typename I>
+FASTNN_SIMD_INLINE void scatter_columns(const T* buf, const I* perm, int64_t k0, int64_t len, int64_t h, T* dst) {
+  for (int64_t i = 0; i < len; ++i) {
+    T* row = dst + (int64_t)perm[k0 + i] * h;
+    for (int64_t c = 0; c < h; ++c) row[c] = buf[c * kChunk + i];
+  }
+}
+
+// max(m, col[0, len)), NaN propagating.
+template <typename T>
+T column_max(const T* col, int64_t len, T m) {
+  constexpr int V = Vec<T>::W;
+  Vec<T> mv = simd::set1<T>(m);
+  int64_t i = 0;
+  for (; i + V <= len; i += V) {
+    const Vec<T> x = simd::load(col + i);
+    mv = simd::select(simd::is_nan(x), x, simd::max(x, mv));
+  }
+  if (simd::any(simd::is_nan(mv))) return NAN;
+  T r = simd::reduce_max(mv);
+  for (; i < len; ++i) {
+    if (col[i] != col[i]) return NAN;
+    r = col[i] > r ? col[i] : r;
+  }
+  return r;
+}
+
+// col[i] = exp(col[i] - m) for i < len; returns their sum.
+template <typename T>
+T column_exp(T* col, int64_t len, T m) {
+  constexpr int V = Vec<T>::W;
+  const Vec<T> mv = simd::set1<T>(m);
+  Vec<T> sum = simd::zero<T>();
+  int64_t i = 0;
+  for (; i + V <= len; i += V) {
+    const Vec<T> y = simd::exp(simd::load(col + i) - mv);
+    simd::store(col + i, y);
+    sum += y;
+  }
+  T total = simd::reduce_add(sum);
+  if (i < len) {  // the lanes past len hold exp(-m): summed only up to len
+    const int n = int(len - i);
+    alignas(64) T y[V];
+    simd::store(y, simd::exp(simd::load_n(col + i, n) - mv));
+    for (int l = 0; l < n; ++l) {
+      col[i + l] = y[l];
+      total += y[l];
+    }
+  }
+  return total;
+}
+
+// col[i] *= s for i < len.
+template <typename T>
+FASTNN_SIMD_INLINE void column_scale(T* col, int64_t len, T s) {
+  constexpr int V = Vec<T>::W;
+  const Vec<T> sv = simd::set1<T>(s);
+  int64_t i = 0;
+  for (; i + V <= len; i += V) simd::store(col + i, simd::load(col + i) * sv);
+  if (i < len) simd::store_n(col + i, simd::load_n(col + i, int(len - i)) * sv, int(len - i));
+}
+
+// Softmax of the narrow rows (h < V) of one segment [k0, k1).
+template <typename T, typename I>
+void softmax_narrow(const T* src, const I* perm, int64_t k0, int64_t k1, int64_t h, T* out) {
+  constexpr int V = Vec<T>::W;
+  alignas(64) T buf[V * kChunk];
+  const int64_t len = k1 - k0;
+  if (len <= kChunk) {
+    gather_columns(src, perm, k0, len, h, buf);
+    for (int64_t c = 0; c < h; ++c) {
+      T* col = buf + c * kChunk;
+      const T m = column_max(col, len, T(-INFINITY));
+      column_scale(col, len, T(1) / column_exp(col, len, m));
+    }
+    scatter_columns(buf, perm, k0, len, h, out);
+    return;
+  }
+  T m[V], sum[V];
+  for (int64_t c = 0; c < h; ++c) m[c] = -INFINITY, sum[c] = 0;
+  for (int64_t b = k0; b < k1; b += kChunk) {
+    const int64_t n = k1 - b < kChunk ? k1 - b : kChunk;
+    gather_columns(src, perm, b, n, h, buf);
+    for (int64_t c = 0; c < h; ++c) {
+      const T cm = column_max(buf + c * kChunk, n, m[c]);
+      if (cm == T(-INFINITY)) continue;  // only -inf so far: nothing to add (the final pass gives NaN if all are)
+      if (sum[c] != T(0) && cm != m[c]) sum[c] *= std::exp(m[c] - cm);
+      m[c] = cm;
+      sum[c] += column_exp(buf + c * kChunk, n, cm);
+    }
+  }
+  for (int64_t b = k0; b < k1; b += kChunk) {
+    const int64_t n = k1 - b < kChunk ? k1 - b : kChunk;
+    gather_columns(src, perm, b, n, h, buf);
+    for (int64_t c = 0; c < h; ++c) {
+      T* col = buf + c * kChunk;
+      column_exp(col, n, m[c]);
+      column_scale(col, n, T(1) / sum[c]);
+    }
+    scatter_columns(buf, perm, b, n, h, out);
+  }
+}
+
+// The softmax backward of the narrow rows of one segment: dsrc = out * (grad - sum(grad * out)).
+template <typename T, typename I>
+void softmax_backward_narrow(const T* grad, const T* out, const I* perm, int64_t k0, int64_t k1, int64_t h,
+                             T* dsrc) {
+  constexpr int V = Vec<T>::W;
+  alignas(64) T gb[V * kChunk], ob[V * kChunk];
+  T dot[V];
+  for (int64_t c = 0; c < h; ++c) dot[c] = 0;
+  const int64_t len = k1 - k0;
+  for (int64_t b = k0; b < k1; b += kChunk) {
+    const int64_t n = k1 - b < kChunk ? k1 - b : kChunk;
+    gather_columns(grad, perm, b, n, h, gb);
+    gather_columns(out, perm, b, n, h, ob);
+    for (int64_t c = 0; c < h; ++c) dot[c] += dot_row(gb + c * kChunk, ob + c * kChunk, n);
+  }
+  for (int64_t b = k0; b < k1; b += kChunk) {
+    const int64_t n = k1 - b < kChunk ? k1 - b : kChunk;
+    if (len > kChunk) {  // a short segment's chunk is still in the buffers
+      gather_columns(grad, perm, b, n, h, gb);
+      gather_columns(out, perm, b, n, h, ob);
+    }
+    for (int64_t c = 0; c < h; ++c) {
+      T* g = gb + c * kChunk;
+      const T* o = ob + c * kChunk;
+      const Vec<T> dv = simd::set1<T>(dot[c]);
+      int64_t i = 0;
+      for (; i + V <= n; i += V) simd::store(g + i, simd::load(o + i) * (simd::load(g + i) - dv));
+      if (i < n) simd::store_n(g + i, simd::load_n(o + i, int(n - i)) * (simd::load_n(g + i, int(n - i)) - dv), int(n - i));
+    }
+    scatter_columns(gb, perm, b, n, h, dsrc);
+  }
+}
+
+}  // namespace
 
 namespace {
 
@@ -387,6 +541,10 @@ void segment_softmax(int64_t segs, int64_t h, const T* src, const int64_t* offse
   for_segment_runs(offsets, segs, h * 8, serial, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       const int64_t k0 = offsets[s], k1 = offsets[s + 1];
+      if (h < V) {
+        softmax_narrow(src, perm, k0, k1, h, out);
+        continue;
+      }
       for (int64_t j = 0; j < h; j += V) {
         const int n = int(h - j < V ? h - j : V);
         Vec<T> m = simd::set1<T>(-INFINITY);
@@ -420,6 +578,10 @@ void segment_softmax_backward(int64_t segs, int64_t h, const T* grad, const T* o
   for_segment_runs(offsets, segs, h * 4, serial, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       const int64_t k0 = offsets[s], k1 = offsets[s + 1];
+      if (h < V) {
+        softmax_backward_narrow(grad, out, perm, k0, k1, h, dsrc);
+        continue;
+      }
       for (int64_t j = 0; j < h; j += V) {
         const int n = int(h - j < V ? h - j : V);
         Vec<T> dot = simd::zero<T>();
