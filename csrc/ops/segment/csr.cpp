@@ -4,6 +4,7 @@
 // places its positions in increasing order. The result is stable in position and the same at any
 // thread count, with no atomics.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "core/threads.h"
@@ -17,41 +18,55 @@ int64_t csr_from_index_cpu(int64_t n, const I* index, int64_t rows, int64_t* off
   // Per-chunk counts cost `rows` each: more chunks than the positions pay for would only add work.
   int chunks = threads_for(n * 4);
   if ((int64_t)chunks * rows > 4 * n) chunks = 1;
-  std::vector<int64_t> slot((size_t)chunks * (size_t)rows, 0);  // counts, then next free slot
+  // Counts, then next free slots; each chunk zeroes its own in the parallel region.
+  std::unique_ptr<int64_t[]> slot(new int64_t[(size_t)chunks * (size_t)rows]);
   std::vector<int64_t> bad((size_t)chunks, -1);
   auto chunk_begin = [&](int t) { return n * t / chunks; };
-#pragma omp parallel for schedule(static, 1) num_threads(chunks)
-  for (int t = 0; t < chunks; ++t) {
-    int64_t* cnt = slot.data() + (size_t)t * rows;
-    const int64_t k1 = chunk_begin(t + 1);
-    for (int64_t k = chunk_begin(t); k < k1; ++k) {
-      const uint64_t v = (uint64_t)(int64_t)index[k];
-      if (v >= (uint64_t)rows) {
-        bad[t] = k;
-        break;
-      }
-      ++cnt[v];
-    }
-  }
-  for (int t = 0; t < chunks; ++t)
-    if (bad[t] >= 0) return bad[t];
-  int64_t running = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    offsets[r] = running;
+  int64_t first_bad = -1;
+  // One parallel region (waking a team costs more than this whole sort on small lists).
+#pragma omp parallel num_threads(chunks)
+  {
+#pragma omp for schedule(static, 1)
     for (int t = 0; t < chunks; ++t) {
-      int64_t& c = slot[(size_t)t * rows + r];
-      const int64_t count = c;
-      c = running;
-      running += count;
+      int64_t* cnt = slot.get() + (size_t)t * rows;
+      std::fill(cnt, cnt + rows, int64_t(0));
+      const int64_t k1 = chunk_begin(t + 1);
+      for (int64_t k = chunk_begin(t); k < k1; ++k) {
+        const uint64_t v = (uint64_t)(int64_t)index[k];
+        if (v >= (uint64_t)rows) {
+          bad[t] = k;
+          break;
+        }
+        ++cnt[v];
+      }
+    }
+#pragma omp single
+    {
+      for (int t = 0; t < chunks && first_bad < 0; ++t) first_bad = bad[t];
+      if (first_bad < 0) {
+        int64_t running = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+          offsets[r] = running;
+          for (int t = 0; t < chunks; ++t) {
+            int64_t& c = slot[(size_t)t * rows + r];
+            const int64_t count = c;
+            c = running;
+            running += count;
+          }
+        }
+        offsets[rows] = running;
+      }
+    }
+    if (first_bad < 0) {
+#pragma omp for schedule(static, 1)
+      for (int t = 0; t < chunks; ++t) {
+        int64_t* next = slot.get() + (size_t)t * rows;
+        const int64_t k1 = chunk_begin(t + 1);
+        for (int64_t k = chunk_begin(t); k < k1; ++k) perm[next[(int64_t)index[k]]++] = (I)k;
+      }
     }
   }
-  offsets[rows] = running;
-#pragma omp parallel for schedule(static, 1) num_threads(chunks)
-  for (int t = 0; t < chunks; ++t) {
-    int64_t* next = slot.data() + (size_t)t * rows;
-    const int64_t k1 = chunk_begin(t + 1);
-    for (int64_t k = chunk_begin(t); k < k1; ++k) perm[next[(int64_t)index[k]]++] = (I)k;
-  }
+  if (first_bad >= 0) return first_bad;
   return -1;
 }
 
