@@ -365,6 +365,40 @@ def test_every_kernel_gives_the_same_bits_at_1_and_2_threads(rng):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("d", [20, 64, 100])
+def test_a_hub_with_most_edges_splits_columns_between_threads(rng, d):
+    """One target with 80 % of the edges (a virtual node, or one bag): the kernels split its columns instead
+    of its rows between threads; values and bits stay the same at any thread count."""
+    n, e = 500, 40_000
+    src = rng.integers(0, n, e)
+    dst = np.where(rng.random(e) < 0.8, 7, rng.integers(0, n, e))
+    offsets, perm = kernels.csr_from_index(dst, n)
+    col = src[perm]
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    wh = rng.random((e, 4 if d % 4 == 0 else 1)).astype(np.float32)
+    old = fastnn.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            fastnn.set_num_threads(threads)
+            results.append([kernels.segment_reduce(x, col, offsets, m) for m in MODES] +
+                           [kernels.segment_reduce(x, col, offsets, "sum", wh, -1, perm),
+                            kernels.segment_reduce(x, None, np.array([0, n], np.int64), "max")])
+    finally:
+        fastnn.set_num_threads(old)
+    for a, b in zip(*results):
+        for u, v in zip(a, b):
+            if u is not None:
+                np.testing.assert_array_equal(u, v)
+    for m, (out, arg) in zip(MODES, results[1]):
+        ref, rarg = reduce_ref(x, col, offsets, m)
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-2)  # float32 sums of 32,000 rows
+        if arg is not None:
+            np.testing.assert_array_equal(arg, rarg)
+    np.testing.assert_allclose(results[1][4][0], reduce_ref(x, col, offsets, "sum", wh, perm)[0], rtol=1e-4, atol=1e-2)
+    np.testing.assert_array_equal(results[1][5][1][0], x.argmax(0))
+
+
 # ------------------------------------------------------------------ bad input
 
 def test_bad_input_names_the_argument_and_shapes():

@@ -92,6 +92,29 @@ inline void for_segment_runs(const int64_t* offsets, int64_t segs, int64_t work_
   for (int t = 0; t < runs; ++t) body(run_start(offsets, segs, t, runs), run_start(offsets, segs, t + 1, runs));
 }
 
+// body(s0, s1, j0, j1) on the columns [j0, j1) of the segments [s0, s1), one call per thread: runs of
+// segments as above, or, when one segment alone outweighs a thread's share (a hub, or a single bag) and
+// the rows are wide enough, every segment on runs of whole vectors of columns.
+template <class Body>
+inline void for_reduce_work(const int64_t* offsets, int64_t segs, int64_t d, int lanes, Body&& body) {
+  const int64_t n = offsets[segs] - offsets[0];
+  const int threads = threads_for((n + segs) * d);
+  const int64_t vecs = (d + lanes - 1) / lanes;
+  if (threads > 1 && vecs >= threads) {
+    int64_t longest = 0;
+    for (int64_t s = 0; s < segs; ++s) longest = offsets[s + 1] - offsets[s] > longest ? offsets[s + 1] - offsets[s] : longest;
+    if ((longest + 1) * threads > n + segs) {
+#pragma omp parallel for schedule(static, 1) num_threads(threads)
+      for (int t = 0; t < threads; ++t) {
+        const int64_t j0 = vecs * t / threads * lanes, j1 = vecs * (t + 1) / threads * lanes;
+        body(int64_t(0), segs, j0, j1 < d ? j1 : d);
+      }
+      return;
+    }
+  }
+  for_segment_runs(offsets, segs, d, false, [&](int64_t s0, int64_t s1) { body(s0, s1, int64_t(0), d); });
+}
+
 template <typename I>
 FASTNN_SIMD_INLINE int64_t row_of(const I* index, int64_t k) {
   return index ? (int64_t)index[k] : k;
@@ -163,14 +186,15 @@ FASTNN_SIMD_INLINE void sum_block(const Gathered<T, I>& g, int64_t k0, int64_t k
 }
 
 template <typename T, typename I, Weighting WT>
-void sum_segments(const Gathered<T, I>& g, const int64_t* offsets, int64_t s0, int64_t s1, bool mean, T* out) {
+void sum_segments(const Gathered<T, I>& g, const int64_t* offsets, int64_t s0, int64_t s1, int64_t jb, int64_t je,
+                  bool mean, T* out) {
   constexpr int V = Vec<T>::W;
   constexpr int64_t B = kMaxVecs * V;
   const int64_t d = g.d;
   alignas(64) int32_t hid[kMaxVecs * V];
   const int64_t C = d / (g.heads > 0 ? g.heads : 1);
-  for (int64_t j0 = 0; j0 < d; j0 += B) {
-    const int64_t cols = d - j0 < B ? d - j0 : B;
+  for (int64_t j0 = jb; j0 < je; j0 += B) {
+    const int64_t cols = je - j0 < B ? je - j0 : B;
     const int nv = int((cols + V - 1) / V), last = int(cols - (nv - 1) * V);
     if constexpr (WT == Weighting::head_per_vector || WT == Weighting::head_per_lane)
       for (int64_t j = 0; j < nv * V; ++j) {
@@ -269,9 +293,9 @@ void segment_reduce(int64_t segs, int64_t d, const T* src, const I* index, const
     // Half the accumulators of a sum: each column also carries its row index.
     constexpr int NB = kMaxVecs / 2;
     constexpr int64_t B = NB * V;
-    for_segment_runs(offsets, segs, d, false, [&](int64_t s0, int64_t s1) {
-      for (int64_t j0 = 0; j0 < d; j0 += B) {
-        const int64_t cols = d - j0 < B ? d - j0 : B;
+    for_reduce_work(offsets, segs, d, V, [&](int64_t s0, int64_t s1, int64_t jb, int64_t je) {
+      for (int64_t j0 = jb; j0 < je; j0 += B) {
+        const int64_t cols = je - j0 < B ? je - j0 : B;
         const int nv = int((cols + V - 1) / V), last = int(cols - (nv - 1) * V);
         for (int64_t s = s0; s < s1; ++s) {
           const int64_t k0 = offsets[s], k1 = offsets[s + 1];
@@ -298,11 +322,11 @@ void segment_reduce(int64_t segs, int64_t d, const T* src, const I* index, const
   }
   const bool mean = mode == Mode::mean;
   const int64_t C = heads > 0 ? d / heads : d;
-  for_segment_runs(offsets, segs, d, false, [&](int64_t s0, int64_t s1) {
-    if (!w) sum_segments<T, I, Weighting::none>(g, offsets, s0, s1, mean, out);
-    else if (heads == 1) sum_segments<T, I, Weighting::scalar>(g, offsets, s0, s1, mean, out);
-    else if (C % V == 0) sum_segments<T, I, Weighting::head_per_vector>(g, offsets, s0, s1, mean, out);
-    else sum_segments<T, I, Weighting::head_per_lane>(g, offsets, s0, s1, mean, out);
+  for_reduce_work(offsets, segs, d, V, [&](int64_t s0, int64_t s1, int64_t jb, int64_t je) {
+    if (!w) sum_segments<T, I, Weighting::none>(g, offsets, s0, s1, jb, je, mean, out);
+    else if (heads == 1) sum_segments<T, I, Weighting::scalar>(g, offsets, s0, s1, jb, je, mean, out);
+    else if (C % V == 0) sum_segments<T, I, Weighting::head_per_vector>(g, offsets, s0, s1, jb, je, mean, out);
+    else sum_segments<T, I, Weighting::head_per_lane>(g, offsets, s0, s1, jb, je, mean, out);
   });
 }
 
