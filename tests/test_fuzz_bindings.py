@@ -605,8 +605,10 @@ def test_fuzz_segment_graph(data):
             assert off[-1] == n and (np.diff(off) >= 0).all() and sorted(p.tolist()) == list(range(n))
     elif which == "segment_dot":
         segs = max(offsets.shape[0] - 1, 0) if offsets.ndim == 1 else 0
-        src = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)), st.just(rng.standard_normal((rows, d)).astype(dtype))))
-        a = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)), st.just(rng.standard_normal((segs, d)).astype(dtype))))
+        src = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)),
+                                  st.just(rng.standard_normal((rows, d)).astype(dtype))))
+        a = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)),
+                                st.just(rng.standard_normal((segs, d)).astype(dtype))))
         heads = data.draw(st.sampled_from((1, 1, 2, 3, 0, -1)))
         weight_index = data.draw(st.one_of(st.none(), st.just(perm), index_lists(n)))
         num_out = data.draw(st.sampled_from((-1, n, n + 2, 0, -5)))

@@ -102,7 +102,10 @@ inline void for_reduce_work(const int64_t* offsets, int64_t segs, int64_t d, int
   const int64_t vecs = (d + lanes - 1) / lanes;
   if (threads > 1 && vecs >= threads) {
     int64_t longest = 0;
-    for (int64_t s = 0; s < segs; ++s) longest = offsets[s + 1] - offsets[s] > longest ? offsets[s + 1] - offsets[s] : longest;
+    for (int64_t s = 0; s < segs; ++s) {
+      const int64_t len = offsets[s + 1] - offsets[s];
+      longest = len > longest ? len : longest;
+    }
     if ((longest + 1) * threads > n + segs) {
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
       for (int t = 0; t < threads; ++t) {
@@ -171,7 +174,8 @@ FASTNN_SIMD_INLINE void sum_block(const Gathered<T, I>& g, int64_t k0, int64_t k
       const Vec<T> xv = (v < NV - 1 || last == V) ? simd::load(x + v * V) : simd::load_n(x + v * V, last);
       if constexpr (WT == Weighting::none) acc[v] += xv;
       else if constexpr (WT == Weighting::scalar) acc[v] = simd::fma(ws, xv, acc[v]);
-      else if constexpr (WT == Weighting::head_per_vector) acc[v] = simd::fma(simd::set1<T>(wrow[hid[v * V]]), xv, acc[v]);
+      else if constexpr (WT == Weighting::head_per_vector)
+        acc[v] = simd::fma(simd::set1<T>(wrow[hid[v * V]]), xv, acc[v]);
       else acc[v] = simd::fma(simd::gather(wrow, hid + v * V), xv, acc[v]);
     }
   }
@@ -527,7 +531,10 @@ void softmax_backward_narrow(const T* grad, const T* out, const I* perm, int64_t
       const Vec<T> dv = simd::set1<T>(dot[c]);
       int64_t i = 0;
       for (; i + V <= n; i += V) simd::store(g + i, simd::load(o + i) * (simd::load(g + i) - dv));
-      if (i < n) simd::store_n(g + i, simd::load_n(o + i, int(n - i)) * (simd::load_n(g + i, int(n - i)) - dv), int(n - i));
+      if (i < n) {
+        const int r = int(n - i);
+        simd::store_n(g + i, simd::load_n(o + i, r) * (simd::load_n(g + i, r) - dv), r);
+      }
     }
     scatter_columns(gb, perm, b, n, h, dsrc);
   }
