@@ -46,7 +46,8 @@
 // several warps and combine them with atomics.
 //
 // Tables and row blocks are C-contiguous; every index is checked against its range by the binding
-// before a kernel runs, so the kernels trust their indices.
+// before a kernel runs, so the kernels trust their indices (csr_from_index on the CPU checks in its
+// counting pass, before it writes anything indexed by a value).
 #pragma once
 #include <cstdint>
 
