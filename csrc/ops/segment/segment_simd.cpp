@@ -64,7 +64,7 @@ void gather_rows(int64_t n, int64_t d, const T* src, const I* index, T* out) {
 namespace {
 
 constexpr int kMaxVecs = simd::kVectorRegisters / 4;  // accumulators per block: 8 on avx512, else 4
-constexpr int64_t kPrefetch = 8;                      // positions ahead
+constexpr int64_t kPrefetch = 16;                      // positions ahead
 
 // The first segment of run t of `runs`: cost(s) = positions before segment s + s.
 inline int64_t run_start(const int64_t* offsets, int64_t segs, int t, int runs) {
@@ -135,18 +135,30 @@ struct Gathered {
   const I* weight_index;
 };
 
-enum class Weighting { none, scalar, head_per_vector, head_per_lane };
+// How a position's weight row (`heads` values) scales a vector of columns: not at all; one scalar; one
+// head per vector (a head's columns fill whole vectors); a few heads per vector (vectors hold whole
+// heads: the heads' weights are blended lane by lane); otherwise gathered lane by lane.
+enum class Weighting { none, scalar, head_per_vector, heads_in_vector, head_per_lane };
 
 FASTNN_SIMD_INLINE void prefetch_row(const void* p, int64_t bytes) {
   const char* c = static_cast<const char*>(p);
   for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b, 0, 3);
 }
 
+// The lanes of a block that the heads of its columns select (weighted by head).
+template <typename T>
+struct HeadLanes {
+  alignas(64) int32_t hid[kMaxVecs * Vec<T>::W];  // the head of each lane's column
+  simd::Mask<T> from[Vec<T>::W];                   // heads_in_vector: lanes of the i-th head on, i >= 1
+  int per_vector, width;                           // heads per vector, columns per head
+};
+
 // Columns [j0, j0 + (NV - 1) * V + last) of segment [k0, k1): out = sum of w * rows (divided by the
-// number of rows kept for mean). `hid`: the head of each lane's column (weighted by head).
+// number of rows kept for mean).
 template <typename T, typename I, int NV, Weighting WT>
 FASTNN_SIMD_INLINE void sum_block(const Gathered<T, I>& g, int64_t k0, int64_t k1, int64_t j0, int last, bool mean,
-                                  const int32_t* hid, T* out) {
+                                  const HeadLanes<T>& hl, T* out) {
+  const int32_t* hid = hl.hid;
   constexpr int V = Vec<T>::W;
   Vec<T> acc[NV];
 #pragma GCC unroll 8
@@ -157,6 +169,8 @@ FASTNN_SIMD_INLINE void sum_block(const Gathered<T, I>& g, int64_t k0, int64_t k
     if (k + kPrefetch < g.prefetch_end) {
       const int64_t ra = row_of(g.index, k + kPrefetch);
       if (ra != g.skip) prefetch_row(g.src + ra * g.d + j0, row_bytes);
+      if constexpr (WT != Weighting::none)  // weights in edge order: scattered too
+        __builtin_prefetch(g.w + row_of(g.weight_index, k + kPrefetch) * g.heads + hid[0], 0, 3);
     }
     const int64_t r = row_of(g.index, k);
     if (r == g.skip) continue;
@@ -176,7 +190,12 @@ FASTNN_SIMD_INLINE void sum_block(const Gathered<T, I>& g, int64_t k0, int64_t k
       else if constexpr (WT == Weighting::scalar) acc[v] = simd::fma(ws, xv, acc[v]);
       else if constexpr (WT == Weighting::head_per_vector)
         acc[v] = simd::fma(simd::set1<T>(wrow[hid[v * V]]), xv, acc[v]);
-      else acc[v] = simd::fma(simd::gather(wrow, hid + v * V), xv, acc[v]);
+      else if constexpr (WT == Weighting::heads_in_vector) {
+        Vec<T> wv = simd::set1<T>(wrow[hid[v * V]]);
+        for (int i = 1; i < hl.per_vector; ++i)
+          wv = simd::select(hl.from[i], simd::set1<T>(wrow[hid[v * V + i * hl.width]]), wv);
+        acc[v] = simd::fma(wv, xv, acc[v]);
+      } else acc[v] = simd::fma(simd::gather(wrow, hid + v * V), xv, acc[v]);
     }
   }
   const Vec<T> count = simd::set1<T>(T(kept));
@@ -195,15 +214,24 @@ void sum_segments(const Gathered<T, I>& g, const int64_t* offsets, int64_t s0, i
   constexpr int V = Vec<T>::W;
   constexpr int64_t B = kMaxVecs * V;
   const int64_t d = g.d;
-  alignas(64) int32_t hid[kMaxVecs * V];
+  HeadLanes<T> hl;
   const int64_t C = d / (g.heads > 0 ? g.heads : 1);
+  hl.width = int(C < V ? C : V);
+  hl.per_vector = int(V / hl.width);
+  if constexpr (WT == Weighting::heads_in_vector) {
+    alignas(64) T lane[V];
+    for (int l = 0; l < V; ++l) lane[l] = T(l);
+    for (int i = 1; i < hl.per_vector; ++i)
+      hl.from[i] = simd::cmp_ge(simd::load(lane), simd::set1<T>(T(i * hl.width)));
+  }
+  for (int64_t j = 0; j < kMaxVecs * V; ++j) hl.hid[j] = 0;
   for (int64_t j0 = jb; j0 < je; j0 += B) {
     const int64_t cols = je - j0 < B ? je - j0 : B;
     const int nv = int((cols + V - 1) / V), last = int(cols - (nv - 1) * V);
-    if constexpr (WT == Weighting::head_per_vector || WT == Weighting::head_per_lane)
+    if constexpr (WT != Weighting::none && WT != Weighting::scalar)
       for (int64_t j = 0; j < nv * V; ++j) {
         const int64_t h = (j0 + j) / C;
-        hid[j] = int32_t(h < g.heads ? h : g.heads - 1);  // lanes past d read a real weight, then unused
+        hl.hid[j] = int32_t(h < g.heads ? h : g.heads - 1);  // lanes past d read a real weight, then unused
       }
     for (int64_t s = s0; s < s1; ++s) {
       T* o = out + s * d;
@@ -211,7 +239,7 @@ void sum_segments(const Gathered<T, I>& g, const int64_t* offsets, int64_t s0, i
       switch (nv) {
 #define FASTNN_SUM_BLOCK(N) \
   case N:                   \
-    if constexpr (N <= kMaxVecs) sum_block<T, I, N, WT>(g, k0, k1, j0, last, mean, hid, o); \
+    if constexpr (N <= kMaxVecs) sum_block<T, I, N, WT>(g, k0, k1, j0, last, mean, hl, o); \
     break;
         FASTNN_SUM_BLOCK(1)
         FASTNN_SUM_BLOCK(2)
@@ -330,6 +358,7 @@ void segment_reduce(int64_t segs, int64_t d, const T* src, const I* index, const
     if (!w) sum_segments<T, I, Weighting::none>(g, offsets, s0, s1, jb, je, mean, out);
     else if (heads == 1) sum_segments<T, I, Weighting::scalar>(g, offsets, s0, s1, jb, je, mean, out);
     else if (C % V == 0) sum_segments<T, I, Weighting::head_per_vector>(g, offsets, s0, s1, jb, je, mean, out);
+    else if (V % C == 0) sum_segments<T, I, Weighting::heads_in_vector>(g, offsets, s0, s1, jb, je, mean, out);
     else sum_segments<T, I, Weighting::head_per_lane>(g, offsets, s0, s1, jb, je, mean, out);
   });
 }
