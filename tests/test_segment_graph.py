@@ -277,7 +277,7 @@ def test_segment_softmax_and_backward_match_numpy(cpu_path, rng, dtype, itype):
                                    atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-@pytest.mark.parametrize("h", [1, 3, 8, 17])
+@pytest.mark.parametrize("h", [1, 2, 3, 8, 17])
 def test_segment_softmax_over_long_segments_with_infinite_logits(cpu_path, rng, h):
     """Segments longer than the kernels' buffered chunk (hubs), with -inf logits (masked edges): a segment
     whose logits are all -inf gives NaN as the plain formula does, one with some finite logits gives them
