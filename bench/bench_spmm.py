@@ -3,8 +3,10 @@ N 100k nodes, E 1M edges, F 64 float32 (``--quick``: N 20k, E 200k), the CSR vie
 target) built once before timing, as the references' CSR is prebuilt too. Rows, fastnn's array-level
 kernels vs PyTorch CPU side by side (same thread count, alternating, best of rounds):
 
-- sum aggregation vs ``torch.sparse.mm`` on a CSR tensor, and vs PyTorch's gather + ``index_add_``;
-- weighted sum (one weight per edge, kept in edge order) vs ``torch.sparse.mm`` with those values;
+- sum aggregation vs ``torch.sparse.mm`` on a CSR tensor, and vs PyTorch's gather + ``index_add_``; also on a
+  graph of the same size with uniform degrees;
+- weighted sum (one weight per edge, kept in edge order and read through ``perm``) vs ``torch.sparse.mm`` with
+  those values;
 - mean and max vs ``scatter_reduce`` ("mean" / "amax", include_self=False) on the gathered messages;
 - segment softmax over the edges of each target (H 1 and 8) vs the scatter-max / exp / scatter-sum chain;
 - SDDMM (``segment_dot``: one dot product per edge) vs a gather and a row-wise product;
@@ -74,6 +76,14 @@ def run(device="cpu", quick=False):
         "torch.sparse.mm CSR", ref(lambda: torch.sparse.mm(t["csr"], tx)))
     add("graph sum aggregation vs gather+index_add_", lambda: kernels.segment_reduce(x, col, offsets, "sum"),
         "PyTorch gather+index_add_", ref(index_add))
+    # The same sizes with uniform degrees (shared/ANCHORS.md's reference figures are for this graph).
+    usrc, udst = rng.integers(0, n, e), rng.integers(0, n, e)
+    uoff, uperm = kernels.csr_from_index(udst, n)
+    ucol = usrc[uperm]
+    if torch is not None:
+        t["ucsr"] = torch.sparse_csr_tensor(torch.from_numpy(uoff), torch.from_numpy(ucol), torch.ones(e), size=(n, n))
+    add("graph sum aggregation (SpMM), uniform degrees", lambda: kernels.segment_reduce(x, ucol, uoff, "sum"),
+        "torch.sparse.mm CSR", ref(lambda: torch.sparse.mm(t["ucsr"], tx)))
     add("graph weighted sum aggregation", lambda: kernels.segment_reduce(x, col, offsets, "sum", w, -1, perm),
         "torch.sparse.mm CSR", ref(lambda: torch.sparse.mm(t["csr_w"], tx)), extra="weights in edge order")
     add("graph mean aggregation", lambda: kernels.segment_reduce(x, col, offsets, "mean"),
