@@ -400,7 +400,11 @@ void segment_dot(int64_t segs, int64_t d, int64_t heads, const T* a, const T* sr
     for (int64_t s = s0; s < s1; ++s) {
       const T* as = a + s * d;
       for (int64_t k = offsets[s]; k < offsets[s + 1]; ++k) {
-        if (k + kPrefetch < end) prefetch_row(src + row_of(index, k + kPrefetch) * d, d * (int64_t)sizeof(T));
+        if (k + kPrefetch < end) {
+          prefetch_row(src + row_of(index, k + kPrefetch) * d, d * (int64_t)sizeof(T));
+          // the output rows are scattered over an (E, heads) table in edge order: fetch them for writing
+          __builtin_prefetch(out + row_of(weight_index, k + kPrefetch) * heads, 1, 3);
+        }
         const T* x = src + row_of(index, k) * d;
         T* o = out + row_of(weight_index, k) * heads;
         for (int64_t h = 0; h < heads; ++h) o[h] += dot_row(as + h * C, x + h * C, C);
