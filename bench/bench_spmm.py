@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -38,6 +39,8 @@ def run(device="cpu", quick=False):
     if device != "cpu":
         return []
     torch = harness.reference_torch(device)
+    # (PyTorch warns that its sparse CSR support is in beta and that invariant checks are off.)
+    warnings.filterwarnings("ignore", message=".*[Ss]parse.*", category=UserWarning)
     n, e, f = (20_000, 200_000, 64) if quick else (100_000, 1_000_000, 64)
     rng = np.random.default_rng(0)
     src, dst = power_law_graph(rng, n, e)
