@@ -164,3 +164,28 @@ def test_transform_errors_and_repr():
     assert "ToUndirected()" in repr(TF.Compose([TF.ToUndirected()]))
     with pytest.raises(ValueError, match="edge_index"):
         TF.VirtualNode()(Data(x=fastnn.ones(3, 1), edge_index=fastnn.tensor([0, 1, 2])))
+
+
+@pytest.mark.parametrize("split", ["train_rest", "test_rest", "random"])
+@pytest.mark.parametrize("num_splits", [1, 3])
+def test_random_node_split_matches_pyg_counts(pyg, split, num_splits):
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 3, 80)
+    ours, theirs = pair(pyg, x=np.ones((80, 1), np.float32), y=y)
+    kwargs = dict(split=split, num_splits=num_splits, num_train_per_class=5, num_val=0.2, num_test=10)
+    o, t = TF.RandomNodeSplit(**kwargs)(ours), pyg.transforms.RandomNodeSplit(**kwargs)(theirs)
+    for key in ("train_mask", "val_mask", "test_mask"):
+        assert o[key].dtype == fastnn.bool and tuple(o[key].shape) == tuple(t[key].shape)
+        np.testing.assert_array_equal(o[key].numpy().sum(0), t[key].numpy().sum(0))
+    masks = [o[k].numpy().reshape(80, -1) for k in ("train_mask", "val_mask", "test_mask")]
+    assert not np.any((masks[0] & masks[1]) | (masks[0] & masks[2]) | (masks[1] & masks[2]))
+    if split != "train_rest":
+        for c in range(3):
+            assert np.all(masks[0][y == c].sum(0) == 5)
+    fastnn.manual_seed(2)
+    a = TF.RandomNodeSplit()(ours)
+    fastnn.manual_seed(2)
+    b = TF.RandomNodeSplit()(ours)
+    np.testing.assert_array_equal(a.train_mask.numpy(), b.train_mask.numpy())
+    with pytest.raises(ValueError, match="split"):
+        TF.RandomNodeSplit(split="bad")

@@ -6,6 +6,7 @@ from .self_loops import AddRemainingSelfLoops, AddSelfLoops, RemoveSelfLoops
 from .normalize_features import NormalizeFeatures
 from .virtual_node import VirtualNode
 from .random_link_split import RandomLinkSplit
+from .random_node_split import RandomNodeSplit
 
 __all__ = ["BaseTransform", "Compose", "ToUndirected", "AddSelfLoops", "AddRemainingSelfLoops", "RemoveSelfLoops",
-           "NormalizeFeatures", "VirtualNode", "RandomLinkSplit"]
+           "NormalizeFeatures", "VirtualNode", "RandomLinkSplit", "RandomNodeSplit"]
