@@ -56,7 +56,8 @@ def test_simple_transforms_match_pyg(pyg, seed):
     rng = np.random.default_rng(seed)
     arrays = graph(rng)
     cases = [(TF.ToUndirected(), T.ToUndirected()), (TF.ToUndirected(reduce="add"), T.ToUndirected(reduce="add")),
-             (TF.AddSelfLoops(), T.AddSelfLoops()), (TF.AddSelfLoops("edge_attr", 0.5), T.AddSelfLoops("edge_attr", 0.5)),
+             (TF.AddSelfLoops(), T.AddSelfLoops()),
+             (TF.AddSelfLoops("edge_attr", 0.5), T.AddSelfLoops("edge_attr", 0.5)),
              (TF.AddRemainingSelfLoops(), T.AddRemainingSelfLoops()), (TF.RemoveSelfLoops(), T.RemoveSelfLoops()),
              (TF.NormalizeFeatures(), T.NormalizeFeatures()), (TF.VirtualNode(), T.VirtualNode()),
              (TF.Compose([TF.ToUndirected(), TF.AddSelfLoops(), TF.VirtualNode()]),
@@ -76,7 +77,6 @@ def test_simple_transforms_match_pyg(pyg, seed):
 
 
 def test_virtual_node_on_a_batch_and_with_no_edges(pyg):
-    import torch
     rng = np.random.default_rng(3)
     data = [Data(x=fastnn.tensor(rng.standard_normal((k, 2)).astype(np.float32)),
                  edge_index=fastnn.tensor([[0, 1], [1, 0]])) for k in (2, 3)]
@@ -86,7 +86,6 @@ def test_virtual_node_on_a_batch_and_with_no_edges(pyg):
     assert int(b.edge_index.max()) == 5 and b.edge_type.numpy().tolist()[-1] == 2
     ours, theirs = pair(pyg, x=np.ones((3, 1), np.float32), edge_index=np.zeros((2, 0), np.int64))
     same_data(TF.VirtualNode()(ours), pyg.transforms.VirtualNode()(theirs))
-    del torch
 
 
 def _pairs(ei):
