@@ -3,8 +3,7 @@ conversions, subgraphs and sampling."""
 from .num_nodes import maybe_num_nodes
 from .degree import degree
 
-# scatter / softmax over an index (the aggregation kernels):
-# from .scatter import scatter
-# from .softmax import softmax
+from ._scatter import scatter
+from ._softmax import softmax
 
-__all__ = ["maybe_num_nodes", "degree"]
+__all__ = ["maybe_num_nodes", "degree", "scatter", "softmax"]
