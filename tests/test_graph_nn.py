@@ -21,7 +21,7 @@ def graph(rng, n, e, isolated=0, loops=True, dups=True):
     m = max(n - isolated, 1)
     ei = rng.integers(0, m, (2, e))
     if e >= 4 and loops:
-        ei[1, :2] = ei[0, :2]
+        ei[:, 0], ei[:, 1] = 0, m - 1
     if e >= 6 and dups:
         ei[:, 4] = ei[:, 5]
     return ei
@@ -44,6 +44,8 @@ def load_from(fmodel, tmodel):
 
 
 def close(f, t, what):
+    if f is None and t.numel() == 0:     # the gradient of an empty input
+        return
     np.testing.assert_allclose(f.detach().numpy() if hasattr(f, "detach") else f, t.detach().numpy(),
                                rtol=RTOL, atol=ATOL, err_msg=what)
 
@@ -79,7 +81,11 @@ def test_gcn_conv_equals_pyg(rng, n, e, iso, improved, weighted):
     tm = pyg_nn.GCNConv(5, 3, improved=improved)
     fm = gnn.GCNConv(5, 3, improved=improved)
     fin, tin = ([fx, fe, fw], [tx, te, tw]) if weighted else ([fx, fe], [tx, te])
-    check_layer(fm, tm, fin, tin, [0, 2] if weighted else [0])
+    loops = ei[0][ei[0] == ei[1]]
+    # two weighted self-loops at one node: the kept one's weight is used, and PyTorch's index_put backward
+    # also hands the overwritten one a gradient; the overwritten weight's true gradient is 0
+    unique_loops = len(np.unique(loops)) == len(loops)
+    check_layer(fm, tm, fin, tin, [0, 2] if weighted and unique_loops else [0])
 
 
 def test_gcn_conv_without_normalisation_and_cached(rng):
@@ -324,9 +330,14 @@ def test_default_propagate_equals_pyg(rng, aggr, flow):
     ei = graph(rng, 11, 35, 2)
     fx, tx = both(rng.standard_normal((11, 3)), True)
     fe, te = both(ei)
-    fm, tm = gnn.MessagePassing(aggr=aggr, flow=flow), pyg_nn.MessagePassing(aggr=aggr, flow=flow)
+
+    class Copy(pyg_nn.MessagePassing):
+        def forward(self, x, edge_index):
+            return self.propagate(edge_index, x=x)
+
+    fm, tm = gnn.MessagePassing(aggr=aggr, flow=flow), Copy(aggr=aggr, flow=flow)
     assert fm._sig.fused
-    fo, to = fm.propagate(fe, x=fx), tm.propagate(te, x=tx)
+    fo, to = fm.propagate(fe, x=fx), tm(tx, te)
     close(fo, to, aggr)
     fo.sum().backward()
     to.sum().backward()
