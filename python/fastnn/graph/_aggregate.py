@@ -327,7 +327,8 @@ def spmm(csr, x, edge_weight=None, reduce="sum"):
             msg = gather(x, csr.col)
             heads = 1 if wa.ndim == 1 else wa.shape[1]
             wp = gather(edge_weight.reshape(csr.num_edges, heads), csr.perm)
-            m = (msg.reshape(csr.num_edges, heads, -1) * wp.reshape(csr.num_edges, heads, 1)).reshape(msg.shape)
+            e, d = csr.num_edges, xa.shape[1]
+            m = (msg.reshape(e, heads, d // heads) * wp.reshape(e, heads, 1)).reshape(msg.shape)
             return _segments(m, csr.groups(), csr.num_dst, mode, contiguous=True)
     if _mode.enabled and (x._requires_grad or (edge_weight is not None and edge_weight._requires_grad)):
         return _SpMM.apply(x, edge_weight, csr, mode, xa, wa)
