@@ -319,7 +319,7 @@ py::object segment_dot_py(py::handle a_obj, py::handle src_obj, py::handle index
 #else
       py::gil_scoped_release release;
       // Positions naming one output row twice sum into it: on one thread, in position order.
-      const bool serial = wix && segment::index_cover<I>(n, wix, rows_out).repeats;
+      const bool serial = wix && segment::index_cover<I>(n, wix, rows_out, 0, n).repeats;
       segment::segment_dot_cpu<T, I>(segs, d, heads, a.ptr<const T>(), src.ptr<const T>(), ix,
                                      offsets.ptr<const int64_t>(), wix, rows_out, serial, out.ptr<T>());
 #endif
@@ -368,18 +368,21 @@ SoftmaxArgs softmax_args(Call& call, const ArrayView& table, py::handle offsets_
   SoftmaxArgs r{table.shape[0], table.shape[1], 0, index_list(call, "offsets", offsets_obj, true),
                 index_list(call, "perm", perm_obj)};
   const int64_t n = r.perm.numel();
+#if FASTNN_CUDA_MODULE
   require_in_range(call, r.perm, r.rows);
+  checked_offsets(call, r.offsets, n);
+#else
   const std::vector<int64_t> off = checked_offsets(call, r.offsets, n);
-  r.segs = r.offsets.numel() - 1;
-#if !FASTNN_CUDA_MODULE
+  // The range check and what the kernels need to know of perm, in one pass.
   with_index_type(r.perm, [&](auto zi) {
     using I = decltype(zi);
-    const segment::IndexCover c =
-        segment::index_cover<I>(off.back() - off.front(), r.perm.ptr<const I>() + off.front(), r.rows);
+    const segment::IndexCover c = segment::index_cover<I>(n, r.perm.ptr<const I>(), r.rows, off.front(), off.back());
+    if (c.first_bad >= 0) raise_out_of_range(call, r.perm, c.first_bad, r.rows);
     r.zero_first = !c.covers_all;
     r.serial = c.repeats;
   });
 #endif
+  r.segs = r.offsets.numel() - 1;
   return r;
 }
 

@@ -59,23 +59,29 @@ int64_t first_bad_index(int64_t n, const I* index, int64_t rows, bool increasing
   return -1;
 }
 
-// Of an index list already known to lie in [0, rows): whether a value occurs twice, and whether every
-// value of [0, rows) occurs.
+// Of the positions [b, e) of an index list: whether a value occurs twice, and whether every value of
+// [0, rows) occurs; with the range check of all n positions in the same pass (`first_bad` as
+// first_bad_index's, and then the other fields are unspecified).
 struct IndexCover {
+  int64_t first_bad;
   bool repeats, covers_all;
 };
 template <typename I>
-IndexCover index_cover(int64_t n, const I* index, int64_t rows) {
-  std::vector<unsigned char> seen((size_t)rows, 0);
+IndexCover index_cover(int64_t n, const I* index, int64_t rows, int64_t b, int64_t e) {
+  std::vector<uint64_t> seen((size_t)(rows + 63) / 64, 0);
   int64_t distinct = 0;
   bool repeats = false;
   for (int64_t k = 0; k < n; ++k) {
-    unsigned char& s = seen[(size_t)index[k]];
-    repeats |= s != 0;
-    distinct += s == 0;
-    s = 1;
+    const uint64_t v = (uint64_t)(int64_t)index[k];
+    if (v >= (uint64_t)rows) return {k, false, false};
+    if (k < b || k >= e) continue;
+    uint64_t& word = seen[v >> 6];
+    const uint64_t bit = uint64_t(1) << (v & 63);
+    repeats |= (word & bit) != 0;
+    distinct += (word & bit) == 0;
+    word |= bit;
   }
-  return {repeats, distinct == rows};
+  return {-1, repeats, distinct == rows};
 }
 
 }  // namespace segment

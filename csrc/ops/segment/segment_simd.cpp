@@ -5,6 +5,7 @@
 // thread count.
 #include <cmath>
 
+#include "core/simd/index.h"
 #include "core/simd/rows.h"
 #include "core/simd/simd.h"
 #include "core/simd/simd_gather.h"
@@ -40,16 +41,6 @@ FASTNN_SIMD_INLINE void scale_row(T s, T* dst, int64_t d) {
   int64_t j = 0;
   for (; j + V <= d; j += V) simd::store(dst + j, simd::load(dst + j) * sv);
   if (j < d) simd::store_n(dst + j, simd::load_n(dst + j, int(d - j)) * sv, int(d - j));
-}
-
-// dst[j] /= c
-template <typename T>
-FASTNN_SIMD_INLINE void divide_row(T c, T* dst, int64_t d) {
-  constexpr int V = Vec<T>::W;
-  const Vec<T> cv = simd::set1<T>(c);
-  int64_t j = 0;
-  for (; j + V <= d; j += V) simd::store(dst + j, simd::load(dst + j) / cv);
-  if (j < d) simd::store_n(dst + j, simd::load_n(dst + j, int(d - j)) / cv, int(d - j));
 }
 
 }  // namespace
@@ -161,11 +152,11 @@ FASTNN_SIMD_INLINE void sum_block(const Gathered<T, I>& g, int64_t k0, int64_t k
       else acc[v] = simd::fma(simd::gather(wrow, hid + v * V), xv, acc[v]);
     }
   }
-  const Vec<T> scale = simd::set1<T>(mean && kept > 1 ? T(1) / T(kept) : T(1));
+  const Vec<T> count = simd::set1<T>(T(kept));
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) {
     Vec<T> o = acc[v];
-    if (mean && kept > 1) o = o * scale;
+    if (mean && kept > 1) o = o / count;  // a division, as the reference and PyTorch round it
     if (v < NV - 1 || last == V) simd::store(out + j0 + v * V, o);
     else simd::store_n(out + j0 + v * V, o, last);
   }
@@ -208,64 +199,60 @@ void sum_segments(const Gathered<T, I>& g, const int64_t* offsets, int64_t s0, i
   }
 }
 
-// Max (or min) of a block of columns [j0, j0 + cols) of a segment, NaN propagating, with the row of
-// the first position where each column reached it (the plain reference's rule: a later row wins only
-// when strictly better, or NaN where the best so far is not). Pass one finds the extremes with whole
-// vectors; pass two walks the positions again until every column has found its first row, and takes
-// the value from that row (so -0 and 0, or NaN payloads, come out as the reference's).
-template <typename T, typename I, bool MAX>
-void extreme_block(const Gathered<T, I>& g, int64_t k0, int64_t k1, int64_t j0, int64_t cols, T* o, int64_t* a) {
+// Max (or min) of columns [j0, j0 + (NV - 1) * V + last) of a segment, with the row each came from,
+// in one pass: a later row replaces the best so far only when strictly better, or NaN where the best
+// is not (the plain reference's rule, so ties keep the first row and NaN propagates).
+template <typename T, typename I, int NV, bool MAX>
+FASTNN_SIMD_INLINE void extreme_block(const Gathered<T, I>& g, int64_t k0, int64_t k1, int64_t j0, int last, T* o,
+                                      int64_t* a) {
   constexpr int V = Vec<T>::W;
-  constexpr int NB = kMaxVecs;
-  const int nv = int((cols + V - 1) / V);
-  Vec<T> m[NB];
-  for (int v = 0; v < nv; ++v) m[v] = simd::set1<T>(MAX ? -INFINITY : INFINITY);
-  int64_t kept = 0;
-  for (int64_t k = k0; k < k1; ++k) {
+  const int64_t cols = (NV - 1) * V + last;
+  int64_t k = k0;
+  while (k < k1 && row_of(g.index, k) == g.skip) ++k;
+  if (k == k1) {
+    simd::zero_row(o + j0, cols);
+    for (int64_t j = 0; j < cols; ++j) a[j0 + j] = -1;
+    return;
+  }
+  Vec<T> m[NV];
+  simd::IndexVec<T> arg[NV];
+  {
+    const int64_t r = row_of(g.index, k);
+    const T* x = g.src + r * g.d + j0;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      m[v] = (v < NV - 1 || last == V) ? simd::load(x + v * V) : simd::load_n(x + v * V, last);
+      arg[v] = simd::index_set1<T>(r);
+    }
+  }
+  for (++k; k < k1; ++k) {
     if (k + kPrefetch < g.prefetch_end) {
       const int64_t ra = row_of(g.index, k + kPrefetch);
       if (ra != g.skip) prefetch_row(g.src + ra * g.d + j0, cols * (int64_t)sizeof(T));
     }
     const int64_t r = row_of(g.index, k);
     if (r == g.skip) continue;
-    ++kept;
     const T* x = g.src + r * g.d + j0;
-    for (int v = 0; v < nv; ++v) {
-      const int n = int(cols - v * V < V ? cols - v * V : V);
-      const Vec<T> xv = n == V ? simd::load(x + v * V) : simd::load_n(x + v * V, n);
-      const Vec<T> best = MAX ? simd::max(xv, m[v]) : simd::min(xv, m[v]);  // m[v] when either is NaN
-      m[v] = simd::select(simd::is_nan(xv), xv, best);
+    const simd::IndexVec<T> rv = simd::index_set1<T>(r);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const Vec<T> xv = (v < NV - 1 || last == V) ? simd::load(x + v * V) : simd::load_n(x + v * V, last);
+      const auto better = (MAX ? simd::cmp_gt(xv, m[v]) : simd::cmp_lt(xv, m[v])) |
+                          (simd::is_nan(xv) & ~simd::is_nan(m[v]));
+      m[v] = simd::select(better, xv, m[v]);
+      arg[v] = simd::index_select(better, rv, arg[v]);
     }
   }
-  if (kept == 0) {
-    simd::zero_row(o + j0, cols);
-    for (int64_t j = 0; j < cols; ++j) a[j0 + j] = -1;
-    return;
-  }
-  for (int v = 0; v < nv; ++v) {
-    const int n = int(cols - v * V < V ? cols - v * V : V);
-    simd::store_n(o + j0 + v * V, m[v], n);
-  }
-  for (int64_t j = 0; j < cols; ++j) a[j0 + j] = -1;
-  int64_t missing = cols;
-  for (int64_t k = k0; k < k1 && missing > 0; ++k) {
-    const int64_t r = row_of(g.index, k);
-    if (r == g.skip) continue;
-    const T* x = g.src + r * g.d + j0;
-    for (int v = 0; v < nv; ++v) {
-      const int n = int(cols - v * V < V ? cols - v * V : V);
-      const Vec<T> xv = n == V ? simd::load(x + v * V) : simd::load_n(x + v * V, n);
-      const auto hit = simd::cmp_eq(xv, m[v]) | (simd::is_nan(xv) & simd::is_nan(m[v]));
-      if (!simd::any(hit)) continue;
-      for (int l = 0; l < n; ++l) {
-        const int64_t j = j0 + v * V + l;
-        const T y = x[v * V + l], best = o[j];
-        if (a[j] < 0 && (y == best || (y != y && best != best))) {
-          a[j] = r;
-          o[j] = y;
-          --missing;
-        }
-      }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    if (v < NV - 1 || last == V) {
+      simd::store(o + j0 + v * V, m[v]);
+      simd::index_store(a + j0 + v * V, arg[v]);
+    } else {
+      simd::store_n(o + j0 + v * V, m[v], last);
+      alignas(64) int64_t t[V];
+      simd::index_store(t, arg[v]);
+      for (int l = 0; l < last; ++l) a[j0 + v * V + l] = t[l];
     }
   }
 }
@@ -279,15 +266,31 @@ void segment_reduce(int64_t segs, int64_t d, const T* src, const I* index, const
   if (segs <= 0 || d <= 0) return;
   const Gathered<T, I> g{src, index, d, skip, offsets[segs], w, heads, weight_index};
   if (mode == Mode::max || mode == Mode::min) {
+    // Half the accumulators of a sum: each column also carries its row index.
+    constexpr int NB = kMaxVecs / 2;
+    constexpr int64_t B = NB * V;
     for_segment_runs(offsets, segs, d, false, [&](int64_t s0, int64_t s1) {
-      constexpr int64_t B = kMaxVecs * V;
       for (int64_t j0 = 0; j0 < d; j0 += B) {
         const int64_t cols = d - j0 < B ? d - j0 : B;
+        const int nv = int((cols + V - 1) / V), last = int(cols - (nv - 1) * V);
         for (int64_t s = s0; s < s1; ++s) {
-          if (mode == Mode::max)
-            extreme_block<T, I, true>(g, offsets[s], offsets[s + 1], j0, cols, out + s * d, argmax + s * d);
-          else
-            extreme_block<T, I, false>(g, offsets[s], offsets[s + 1], j0, cols, out + s * d, argmax + s * d);
+          const int64_t k0 = offsets[s], k1 = offsets[s + 1];
+          T* o = out + s * d;
+          int64_t* a = argmax + s * d;
+          switch (nv) {
+#define FASTNN_EXTREME_BLOCK(N)                                                         \
+  case N:                                                                               \
+    if constexpr (N <= NB) {                                                            \
+      if (mode == Mode::max) extreme_block<T, I, N, true>(g, k0, k1, j0, last, o, a);   \
+      else extreme_block<T, I, N, false>(g, k0, k1, j0, last, o, a);                    \
+    }                                                                                   \
+    break;
+            FASTNN_EXTREME_BLOCK(1)
+            FASTNN_EXTREME_BLOCK(2)
+            FASTNN_EXTREME_BLOCK(3)
+            FASTNN_EXTREME_BLOCK(4)
+#undef FASTNN_EXTREME_BLOCK
+          }
         }
       }
     });
