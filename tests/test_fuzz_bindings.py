@@ -522,7 +522,8 @@ def test_fuzz_word2vec_train(data):
 
 # ----------------------------------------------------------------------------------------- segment
 SEGMENT_ARGS = ("src", "index", "offsets", "mode", "weights", "skip", "grad", "argmax", "num_rows", "dst", "ids",
-                "rows", "alpha", "max_norm", "norm_type", "param", "exp_avg", "exp_avg_sq", "scalars")
+                "rows", "alpha", "max_norm", "norm_type", "param", "exp_avg", "exp_avg_sq", "scalars", "weight_index",
+                "deterministic", "a", "heads", "num_out", "perm", "out")
 SPARSE_ADAM = dict(one_minus_beta1=0.1, one_minus_beta2=0.001, eps=1e-8, neg_step_size=-1e-3, maximize=False)
 
 
@@ -557,9 +558,17 @@ def test_fuzz_segment_lookups(data):
         offsets = np.array(data.draw(st.sampled_from((cuts, [0] + cuts, cuts[::-1]))), dtype=data.draw(
             st.sampled_from((np.int64, np.int64, np.int32))))
         mode = data.draw(st.sampled_from(("sum", "mean", "max", "min")))
-        weights = data.draw(st.one_of(st.none(), arrays(1, dims=st.integers(0, 12))))
+        weights = data.draw(st.one_of(st.none(), arrays(1, dims=st.integers(0, 12)), arrays(2, dims=st.integers(0, 6))))
         skip = data.draw(st.sampled_from((-1, 0, 2, 2 ** 40)))
-        call(which, SEGMENT_ARGS, src, index, offsets, mode, weights, skip)
+        weight_index = data.draw(st.one_of(st.none(), index_lists(weights.shape[0] if isinstance(weights, np.ndarray)
+                                                                  and weights.ndim else 0)))
+        if data.draw(st.integers(0, 4)) == 0:
+            index = None
+        r = call(which, SEGMENT_ARGS, src, index, offsets, mode, weights, skip, weight_index,
+                 data.draw(st.booleans()))
+        if r is not None and weights is None and index is not None and skip == -1:
+            ref, rarg = _C.segment_reduce_reference(src, index, offsets, mode)
+            _close(r[0], ref, src.dtype)
     elif which == "segment_max_backward":
         grad = data.draw(arrays(2, dims=st.integers(0, 5)))
         argmax = data.draw(arrays(2, dims=st.integers(0, 5), dtype=np.int64, int_values=(-2, 6)))
@@ -569,6 +578,52 @@ def test_fuzz_segment_lookups(data):
         if r is not None:
             ids, offsets, order = r
             assert np.all(np.diff(ids) > 0) and offsets[-1] == len(order)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_segment_graph(data):
+    """segment_dot, csr_from_index and the segment softmax on mostly valid CSR views of small graphs, with bad
+    shapes, dtypes, offsets and out-of-range indices mixed in."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    rows, d = data.draw(st.integers(0, 8)), data.draw(st.integers(0, 6))
+    dtype = data.draw(st.sampled_from((np.float32, np.float64)))
+    which = data.draw(st.sampled_from(("segment_dot", "csr_from_index", "segment_softmax",
+                                       "segment_softmax_backward")))
+    index = data.draw(index_lists(rows))
+    n = index.shape[0] if index.ndim == 1 else 0
+    try:  # the CSR view of a valid list; odd lists (bad dtype, unaligned, out of range) get a trivial one
+        offsets, perm = _C.csr_from_index(index, rows)
+    except (ValueError, TypeError, IndexError):
+        offsets, perm = np.array([0, n], np.int64), np.arange(n)
+    if data.draw(st.integers(0, 5)) == 0:
+        offsets = data.draw(arrays(1, dims=st.integers(0, 6), dtype=np.int64, int_values=(-1, n + 2)))
+    if which == "csr_from_index":
+        r = call(which, SEGMENT_ARGS, index, data.draw(st.sampled_from((rows, rows, 0, -1, 2 ** 41))))
+        if r is not None:
+            off, p = r
+            assert off[-1] == n and (np.diff(off) >= 0).all() and sorted(p.tolist()) == list(range(n))
+    elif which == "segment_dot":
+        segs = max(offsets.shape[0] - 1, 0) if offsets.ndim == 1 else 0
+        src = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)), st.just(rng.standard_normal((rows, d)).astype(dtype))))
+        a = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)), st.just(rng.standard_normal((segs, d)).astype(dtype))))
+        heads = data.draw(st.sampled_from((1, 1, 2, 3, 0, -1)))
+        weight_index = data.draw(st.one_of(st.none(), st.just(perm), index_lists(n)))
+        num_out = data.draw(st.sampled_from((-1, n, n + 2, 0, -5)))
+        call(which, SEGMENT_ARGS, a, src, data.draw(st.sampled_from((index, None))), offsets, heads, weight_index,
+             num_out)
+    else:
+        e = perm.shape[0] if perm.ndim == 1 else 0
+        src = data.draw(st.one_of(arrays(2, dims=st.integers(0, 6)),
+                                  st.just(rng.standard_normal((e, data.draw(st.integers(0, 4)))).astype(dtype))))
+        perm = data.draw(st.one_of(st.just(perm), index_lists(e)))
+        if which == "segment_softmax":
+            r = call(which, SEGMENT_ARGS, src, offsets, perm)
+            if r is not None and r.size and np.isfinite(src).all():
+                assert np.isfinite(r).all() and (r >= 0).all() and (r <= 1 + 1e-6).all()
+        else:
+            grad = data.draw(st.one_of(st.just(np.ones_like(src)), arrays(2, dims=st.integers(0, 6))))
+            call(which, SEGMENT_ARGS, grad, src, offsets, perm)
 
 
 @SETTINGS
@@ -747,7 +802,8 @@ FUZZED = {
     "conv2d_output_size", "conv_transpose2d_output_size", "pool2d_output_size", "adam_step", "sgd_step",
     "philox_uniform", "philox_normal", "dropout_mask", "philox_fill_reference", "philox4x32_10",
     "word2vec_train", "gather_rows", "segment_reduce", "segment_reduce_reference", "segment_max_backward",
-    "index_coalesce", "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
+    "index_coalesce", "index_add_rows", "rows_renorm", "sparse_adam_step", "segment_dot", "csr_from_index",
+    "segment_softmax", "segment_softmax_backward", "rnn_forward", "rnn_backward",
     "attention_forward", "attention_backward", "attention_forward_reference", "attention_backward_reference",
     "layer_norm_forward", "layer_norm_backward", "rms_norm_forward", "rms_norm_backward",
     "layer_norm_forward_reference", "layer_norm_backward_reference", "rms_norm_forward_reference",

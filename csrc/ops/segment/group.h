@@ -33,14 +33,55 @@ void index_coalesce(int64_t n, const I* index, int64_t skip, std::vector<int64_t
 }
 
 // The first position whose value lies outside [lowest, rows) (or, with `increasing`, is not above
-// the one before), or -1.
+// the one before), or -1. Blocks are checked with a branch-free min / max first (vectorised by the
+// compiler), and searched one by one only when they hold a bad value.
 template <typename I>
 int64_t first_bad_index(int64_t n, const I* index, int64_t rows, bool increasing, int64_t lowest = 0) {
-  for (int64_t k = 0; k < n; ++k) {
-    const int64_t v = (int64_t)index[k];
-    if (v < lowest || v >= rows || (increasing && k > 0 && v <= (int64_t)index[k - 1])) return k;
+  if (increasing) {
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t v = (int64_t)index[k];
+      if (v < lowest || v >= rows || (k > 0 && v <= (int64_t)index[k - 1])) return k;
+    }
+    return -1;
+  }
+  constexpr int64_t kBlock = 4096;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = b + kBlock < n ? b + kBlock : n;
+    I lo = index[b], hi = index[b];
+    for (int64_t k = b; k < e; ++k) {
+      lo = index[k] < lo ? index[k] : lo;
+      hi = index[k] > hi ? index[k] : hi;
+    }
+    if ((int64_t)lo >= lowest && (int64_t)hi < rows) continue;
+    for (int64_t k = b; k < e; ++k)
+      if ((int64_t)index[k] < lowest || (int64_t)index[k] >= rows) return k;
   }
   return -1;
+}
+
+// Of the positions [b, e) of an index list: whether a value occurs twice, and whether every value of
+// [0, rows) occurs; with the range check of all n positions in the same pass (`first_bad` as
+// first_bad_index's, and then the other fields are unspecified).
+struct IndexCover {
+  int64_t first_bad;
+  bool repeats, covers_all;
+};
+template <typename I>
+IndexCover index_cover(int64_t n, const I* index, int64_t rows, int64_t b, int64_t e) {
+  std::vector<uint64_t> seen((size_t)(rows + 63) / 64, 0);
+  int64_t distinct = 0;
+  bool repeats = false;
+  for (int64_t k = 0; k < n; ++k) {
+    const uint64_t v = (uint64_t)(int64_t)index[k];
+    if (v >= (uint64_t)rows) return {k, false, false};
+    if (k < b || k >= e) continue;
+    uint64_t& word = seen[v >> 6];
+    const uint64_t bit = uint64_t(1) << (v & 63);
+    repeats |= (word & bit) != 0;
+    distinct += (word & bit) == 0;
+    word |= bit;
+  }
+  return {-1, repeats, distinct == rows};
 }
 
 }  // namespace segment
