@@ -48,6 +48,7 @@ from .serialization import save, load
 from .summary import summary
 from . import data, train, metrics, datasets
 from . import cuda, backends, models, utils
+from . import graph  # noqa: E402  (PyG's counterpart: Data, Batch, DataLoader, utils, nn, transforms)
 
 __version__ = _C.__version__
 
