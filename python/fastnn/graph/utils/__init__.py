@@ -20,12 +20,12 @@ from .dropout import dropout_edge
 from .convert import from_networkx, from_scipy_sparse_matrix, to_networkx, to_scipy_sparse_matrix
 from .smiles import from_smiles
 
-# scatter / softmax over an index (the segment kernels):
-# from .scatter import scatter
-# from .softmax import softmax
+# scatter / softmax over an index (the segment kernels)
+from ._scatter import scatter
+from ._softmax import softmax
 
 __all__ = [
-    "maybe_num_nodes", "degree",
+    "maybe_num_nodes", "degree", "scatter", "softmax",
     "contains_self_loops", "remove_self_loops", "segregate_self_loops", "add_self_loops",
     "add_remaining_self_loops", "get_self_loop_attr",
     "coalesce", "sort_edge_index", "is_undirected", "to_undirected",
