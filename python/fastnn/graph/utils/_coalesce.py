@@ -6,7 +6,6 @@ import numpy as np
 from .. import _arrays
 from ._missing import MISSING, edge_values, result
 from ._reduce import scatter_rows
-from .num_nodes import maybe_num_nodes
 
 _REDUCES = ("sum", "add", "mean", "min", "max", "mul")
 
