@@ -4,6 +4,7 @@
 // position and the range); tables and row blocks must be C-contiguous.
 #include <pybind11/stl.h>
 
+#include <climits>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -43,11 +44,16 @@ ArrayView index_list(Call& call, const char* name, py::handle obj, bool wide = f
   return v;
 }
 
+// f(I{}) with I the index type `dt` (int32 or int64).
+template <class F>
+decltype(auto) with_index_dtype(DType dt, F&& f) {
+  if (dt == kInt64) return f(int64_t{});
+  return f(int32_t{});
+}
 // f(I{}) with I the element type of index list `v`.
 template <class F>
 decltype(auto) with_index_type(const ArrayView& v, F&& f) {
-  if (v.dtype == kInt64) return f(int64_t{});
-  return f(int32_t{});
+  return with_index_dtype(v.dtype, std::forward<F>(f));
 }
 
 // Element k of index list `v` (on either device), as an int64.
@@ -66,6 +72,13 @@ int64_t index_at(Call& call, const ArrayView& v, int64_t k) {
   return x;
 }
 
+// The IndexError for position `bad` of index list `v`, whose value lies outside [lowest, rows).
+[[noreturn]] void raise_out_of_range(Call& call, const ArrayView& v, int64_t bad, int64_t rows, int64_t lowest = 0) {
+  throw py::index_error(call.fn + ": argument '" + v.name + "' holds " + std::to_string(index_at(call, v, bad)) +
+                        " at position " + std::to_string(bad) + ", outside the range [" + std::to_string(lowest) +
+                        ", " + std::to_string(rows) + ") of the table's rows (index out of range)");
+}
+
 // IndexError unless every value of `v` lies in [lowest, rows); with `increasing`, ValueError unless
 // they also rise strictly (a coalesced id list).
 void require_in_range(Call& call, const ArrayView& v, int64_t rows, bool increasing = false, int64_t lowest = 0) {
@@ -81,11 +94,7 @@ void require_in_range(Call& call, const ArrayView& v, int64_t rows, bool increas
   });
   if (bad < 0) return;
   const int64_t x = index_at(call, v, bad);
-  if (x < lowest || x >= rows)
-    throw py::index_error(call.fn + ": argument '" + v.name + "' holds " + std::to_string(x) + " at position " +
-                          std::to_string(bad) + ", outside the range [" + std::to_string(lowest) + ", " +
-                          std::to_string(rows) +
-                          ") of the table's rows (index out of range)");
+  if (x < lowest || x >= rows) raise_out_of_range(call, v, bad, rows, lowest);
   fail_value(call.fn, "argument '" + v.name + "' must be strictly increasing (unique sorted row ids): position " +
                           std::to_string(bad) + " holds " + std::to_string(x) + " after " +
                           std::to_string(index_at(call, v, bad - 1)));
@@ -101,7 +110,8 @@ Mode mode_named(const std::string& fn, const std::string& name) {
   if (name == "sum") return Mode::sum;
   if (name == "mean") return Mode::mean;
   if (name == "max") return Mode::max;
-  fail_value(fn, "argument 'mode' must be 'sum', 'mean' or 'max', got '" + name + "'");
+  if (name == "min") return Mode::min;
+  fail_value(fn, "argument 'mode' must be 'sum', 'mean', 'max' or 'min', got '" + name + "'");
 }
 
 // The offsets of `segs` segments over a list of n positions: int64, non-decreasing, within [0, n].
@@ -151,33 +161,86 @@ py::object gather_rows_py(py::handle src_obj, py::handle index_obj) {
   return out.object;
 }
 
+// An index list argument that may be None (`given` false: the kernels read position k as k).
+struct OptionalIndex {
+  bool given = false;
+  ArrayView v;
+  const void* ptr() const { return given ? v.data : nullptr; }
+};
+
+OptionalIndex optional_index(Call& call, const char* name, py::handle obj) {
+  OptionalIndex r;
+  if (obj.is_none()) return r;
+  r.given = true;
+  r.v = index_list(call, name, obj);
+  return r;
+}
+
+// `b` must hold the index type of `a` (when both are given): one kernel instantiation reads both.
+void require_same_index_type(Call& call, const OptionalIndex& a, const OptionalIndex& b) {
+  if (a.given && b.given && a.v.dtype != b.v.dtype)
+    fail_type(call.fn, "argument '" + b.v.name + "' holds " + b.v.dtype.name() + " indices but '" + a.v.name +
+                           "' holds " + a.v.dtype.name() + ": both must have one index dtype");
+}
+
+// The index type of the first given list (int64 when none is).
+DType index_dtype(const OptionalIndex& a, const OptionalIndex& b) {
+  return a.given ? a.v.dtype : b.given ? b.v.dtype : kInt64;
+}
+
+// `n` positions as the length of `index`, or of `src` when index is None.
+void require_positions(Call& call, const OptionalIndex& wi, int64_t n) {
+  if (wi.given && wi.v.numel() != n)
+    fail_value(call.fn, "argument '" + wi.v.name + "' has shape " + wi.v.shape_str() + " but there are " +
+                            std::to_string(n) + " positions (the length of 'index', or of 'src' when index is None)");
+}
+
 py::tuple segment_reduce_impl(const char* fn, bool reference, py::handle src_obj, py::handle index_obj,
                               py::handle offsets_obj, const std::string& mode_name, py::handle weights_obj,
-                              int64_t skip) {
+                              int64_t skip, py::handle weight_index_obj, bool deterministic) {
   Call call(fn);
   const ArrayView src = float_table(call, "src", src_obj, 2);
-  const ArrayView index = index_list(call, "index", index_obj);
+  const OptionalIndex index = optional_index(call, "index", index_obj);
   const ArrayView offsets = index_list(call, "offsets", offsets_obj, true);
   const Mode mode = mode_named(call.fn, mode_name);
-  const int64_t n = index.numel(), d = src.shape[1];
+  const OptionalIndex weight_index = optional_index(call, "weight_index", weight_index_obj);
+  require_same_index_type(call, index, weight_index);
+  const int64_t n = index.given ? index.v.numel() : src.shape[0], d = src.shape[1];
   ArrayView weights;
+  int64_t heads = 1;
   const bool weighted = !weights_obj.is_none();
   if (weighted) {
-    if (mode != Mode::sum)
-      fail_value(call.fn, "argument 'weights' is supported with mode 'sum' only, got mode '" + mode_name + "'");
-    weights = float_table(call, "weights", weights_obj, 1);
+    if (mode != Mode::sum && mode != Mode::mean)
+      fail_value(call.fn, "argument 'weights' is supported with modes 'sum' and 'mean' only, got mode '" +
+                              mode_name + "'");
+    weights = call.array("weights", weights_obj);
+    require_float(call.fn, weights);
+    if (weights.ndim() != 1 && weights.ndim() != 2)
+      fail_value(call.fn, "argument 'weights' must be 1-D (one weight per position) or 2-D (one per position and "
+                          "head), got shape " + weights.shape_str());
+    require_contiguous(call.fn, weights);
+    require_aligned(call.fn, weights);
     require_same_dtype(call.fn, src, weights);
-    if (weights.numel() != n)
-      fail_value(call.fn, "argument 'weights' has shape " + weights.shape_str() + " but 'index' has " +
-                              index.shape_str() + ": one weight per position");
+    heads = weights.ndim() == 2 ? weights.shape[1] : 1;
+    if (heads < 1 || d % heads != 0)
+      fail_value(call.fn, "argument 'weights' has shape " + weights.shape_str() + " but 'src' has " +
+                              src.shape_str() + ": the number of heads (weights' columns) must divide src's columns");
+    if (!weight_index.given && weights.shape[0] != n)
+      fail_value(call.fn, "argument 'weights' has shape " + weights.shape_str() + " but there are " +
+                              std::to_string(n) + " positions (the length of 'index'): one weight row per position");
   }
-  require_in_range(call, index, src.shape[0]);
+  if (weight_index.given) {
+    if (!weighted) fail_value(call.fn, "argument 'weight_index' is given without 'weights'");
+    require_positions(call, weight_index, n);
+    require_in_range(call, weight_index.v, weights.shape[0]);
+  }
+  if (index.given) require_in_range(call, index.v, src.shape[0]);
   checked_offsets(call, offsets, n);
   const int64_t segs = offsets.numel() - 1;
   ArrayView out = call.empty("out", {segs, d}, src.dtype);
   py::object argmax_obj = py::none();
   int64_t* argmax = nullptr;
-  if (mode == Mode::max) {
+  if (mode == Mode::max || mode == Mode::min) {
     ArrayView a = call.empty("argmax", {segs, d}, kInt64);
     argmax = a.ptr<int64_t>();
     argmax_obj = a.object;
@@ -186,24 +249,26 @@ py::tuple segment_reduce_impl(const char* fn, bool reference, py::handle src_obj
     with_float_type(src, [&](auto zt) {
       using T = decltype(zt);
       const T* w = weighted ? weights.ptr<const T>() : nullptr;
-      with_index_type(index, [&](auto zi) {
+      with_index_dtype(index_dtype(index, weight_index), [&](auto zi) {
         using I = decltype(zi);
-        const I* ix = index.ptr<const I>();
+        const I* ix = static_cast<const I*>(index.ptr());
+        const I* wix = static_cast<const I*>(weight_index.ptr());
         const int64_t* off = offsets.ptr<const int64_t>();
 #if FASTNN_CUDA_MODULE
         (void)reference;
         cudaStream_t stream = call.stream();
         py::gil_scoped_release release;
-        cuda::segment::segment_reduce<T, I>(segs, d, src.ptr<const T>(), ix, off, w, mode, skip, out.ptr<T>(),
-                                            argmax, stream);
+        cuda::segment::segment_reduce<T, I>(segs, d, src.ptr<const T>(), ix, off, w, heads, wix, mode, skip,
+                                            out.ptr<T>(), argmax, deterministic, stream);
 #else
+        (void)deterministic;  // every CPU kernel is deterministic
         py::gil_scoped_release release;
         if (reference)
-          segment::segment_reduce_reference<T, I>(segs, d, src.ptr<const T>(), ix, off, w, mode, skip, out.ptr<T>(),
-                                                  argmax);
+          segment::segment_reduce_reference<T, I>(segs, d, src.ptr<const T>(), ix, off, w, heads, wix, mode, skip,
+                                                  out.ptr<T>(), argmax);
         else
-          segment::segment_reduce_cpu<T, I>(segs, d, src.ptr<const T>(), ix, off, w, mode, skip, out.ptr<T>(),
-                                            argmax);
+          segment::segment_reduce_cpu<T, I>(segs, d, src.ptr<const T>(), ix, off, w, heads, wix, mode, skip,
+                                            out.ptr<T>(), argmax);
 #endif
       });
     });
@@ -211,7 +276,171 @@ py::tuple segment_reduce_impl(const char* fn, bool reference, py::handle src_obj
   return py::make_tuple(out.object, argmax_obj);
 }
 
-py::object segment_max_backward_py(py::handle grad_obj, py::handle argmax_obj, int64_t num_rows) {
+py::object segment_dot_py(py::handle a_obj, py::handle src_obj, py::handle index_obj, py::handle offsets_obj,
+                          int64_t heads, py::handle weight_index_obj, int64_t num_out) {
+  Call call("segment_dot");
+  const ArrayView a = float_table(call, "a", a_obj, 2);
+  const ArrayView src = float_table(call, "src", src_obj, 2);
+  require_same_dtype(call.fn, a, src);
+  const OptionalIndex index = optional_index(call, "index", index_obj);
+  const ArrayView offsets = index_list(call, "offsets", offsets_obj, true);
+  const OptionalIndex weight_index = optional_index(call, "weight_index", weight_index_obj);
+  require_same_index_type(call, index, weight_index);
+  const int64_t n = index.given ? index.v.numel() : src.shape[0], d = src.shape[1];
+  const int64_t segs = offsets.numel() - 1;
+  if (a.shape[1] != d || (segs >= 0 && a.shape[0] != segs))
+    fail_value(call.fn, "argument 'a' has shape " + a.shape_str() + " but 'src' has " + src.shape_str() + " and '" +
+                            "offsets' " + offsets.shape_str() + ": a must be (segments, src's columns)");
+  if (heads < 1 || d % heads != 0)
+    fail_value(call.fn, "argument 'heads' must be >= 1 and divide src's " + std::to_string(d) + " columns, got " +
+                            std::to_string(heads));
+  require_positions(call, weight_index, n);
+  if (num_out != -1) row_count(call.fn, "num_out", num_out);
+  if (!weight_index.given && num_out != -1 && num_out < n)
+    fail_value(call.fn, "argument 'num_out' is " + std::to_string(num_out) + " but without 'weight_index' position " +
+                            "k writes row k of the output: it must be -1 or at least " + std::to_string(n));
+  const int64_t rows_out = num_out == -1 ? n : num_out;
+  require_product_fits(call.fn, "the output (num_out x heads)", {rows_out, heads});
+  if (index.given) require_in_range(call, index.v, src.shape[0]);
+  if (weight_index.given) require_in_range(call, weight_index.v, rows_out);
+  checked_offsets(call, offsets, n);
+  ArrayView out = call.empty("out", {rows_out, heads}, src.dtype);
+  with_float_type(src, [&](auto zt) {
+    using T = decltype(zt);
+    with_index_dtype(index_dtype(index, weight_index), [&](auto zi) {
+      using I = decltype(zi);
+      const I* ix = static_cast<const I*>(index.ptr());
+      const I* wix = static_cast<const I*>(weight_index.ptr());
+#if FASTNN_CUDA_MODULE
+      cudaStream_t stream = call.stream();
+      py::gil_scoped_release release;
+      cuda::segment::segment_dot<T, I>(segs, d, heads, a.ptr<const T>(), src.ptr<const T>(), ix,
+                                       offsets.ptr<const int64_t>(), wix, rows_out, out.ptr<T>(), stream);
+#else
+      py::gil_scoped_release release;
+      // Positions naming one output row twice sum into it: on one thread, in position order.
+      const bool serial = wix && segment::index_cover<I>(n, wix, rows_out).repeats;
+      segment::segment_dot_cpu<T, I>(segs, d, heads, a.ptr<const T>(), src.ptr<const T>(), ix,
+                                     offsets.ptr<const int64_t>(), wix, rows_out, serial, out.ptr<T>());
+#endif
+    });
+  });
+  return out.object;
+}
+
+py::tuple csr_from_index_py(py::handle index_obj, int64_t num_rows) {
+  Call call("csr_from_index");
+  const ArrayView index = index_list(call, "index", index_obj);
+  const int64_t rows = row_count(call.fn, "num_rows", num_rows);
+  const int64_t n = index.numel();
+  if (index.dtype != kInt64 && n > INT32_MAX)
+    fail_value(call.fn, "argument 'index' holds " + std::to_string(n) + " int32 indices: positions past 2^31 - 1 "
+                        "need int64 indices");
+  ArrayView offsets = call.empty("offsets", {rows + 1}, kInt64);
+  ArrayView perm = call.empty("perm", {n}, index.dtype);
+  with_index_type(index, [&](auto zi) {
+    using I = decltype(zi);
+#if FASTNN_CUDA_MODULE
+    require_in_range(call, index, rows);
+    cudaStream_t stream = call.stream();
+    py::gil_scoped_release release;
+    cuda::segment::csr_from_index<I>(n, index.ptr<const I>(), rows, offsets.ptr<int64_t>(), perm.ptr<I>(), stream);
+#else
+    int64_t bad;
+    {
+      py::gil_scoped_release release;
+      bad = segment::csr_from_index_cpu<I>(n, index.ptr<const I>(), rows, offsets.ptr<int64_t>(), perm.ptr<I>());
+    }
+    if (bad >= 0) raise_out_of_range(call, index, bad, rows);
+#endif
+  });
+  return py::make_tuple(offsets.object, perm.object);
+}
+
+// The arguments of segment_softmax and its backward: (E, H) tables in edge order and the CSR grouping.
+struct SoftmaxArgs {
+  int64_t rows, h, segs;
+  ArrayView offsets, perm;
+  bool zero_first = true, serial = true;  // what the CPU kernels need to know of perm
+};
+
+SoftmaxArgs softmax_args(Call& call, const ArrayView& table, py::handle offsets_obj, py::handle perm_obj) {
+  SoftmaxArgs r{table.shape[0], table.shape[1], 0, index_list(call, "offsets", offsets_obj, true),
+                index_list(call, "perm", perm_obj)};
+  const int64_t n = r.perm.numel();
+  require_in_range(call, r.perm, r.rows);
+  const std::vector<int64_t> off = checked_offsets(call, r.offsets, n);
+  r.segs = r.offsets.numel() - 1;
+#if !FASTNN_CUDA_MODULE
+  with_index_type(r.perm, [&](auto zi) {
+    using I = decltype(zi);
+    const segment::IndexCover c =
+        segment::index_cover<I>(off.back() - off.front(), r.perm.ptr<const I>() + off.front(), r.rows);
+    r.zero_first = !c.covers_all;
+    r.serial = c.repeats;
+  });
+#endif
+  return r;
+}
+
+py::object segment_softmax_py(py::handle src_obj, py::handle offsets_obj, py::handle perm_obj) {
+  Call call("segment_softmax");
+  const ArrayView src = float_table(call, "src", src_obj, 2);
+  const SoftmaxArgs p = softmax_args(call, src, offsets_obj, perm_obj);
+  ArrayView out = call.empty("out", {p.rows, p.h}, src.dtype);
+  if (p.rows * p.h == 0) return out.object;
+  with_float_type(src, [&](auto zt) {
+    using T = decltype(zt);
+    with_index_type(p.perm, [&](auto zi) {
+      using I = decltype(zi);
+#if FASTNN_CUDA_MODULE
+      cudaStream_t stream = call.stream();
+      py::gil_scoped_release release;
+      cuda::segment::segment_softmax<T, I>(p.segs, p.h, src.ptr<const T>(), p.offsets.ptr<const int64_t>(),
+                                           p.perm.ptr<const I>(), p.rows, out.ptr<T>(), stream);
+#else
+      py::gil_scoped_release release;
+      segment::segment_softmax_cpu<T, I>(p.segs, p.h, src.ptr<const T>(), p.offsets.ptr<const int64_t>(),
+                                         p.perm.ptr<const I>(), p.rows, p.zero_first, p.serial, out.ptr<T>());
+#endif
+    });
+  });
+  return out.object;
+}
+
+py::object segment_softmax_backward_py(py::handle grad_obj, py::handle out_obj, py::handle offsets_obj,
+                                       py::handle perm_obj) {
+  Call call("segment_softmax_backward");
+  const ArrayView grad = float_table(call, "grad", grad_obj, 2);
+  const ArrayView out = float_table(call, "out", out_obj, 2);
+  require_same_dtype(call.fn, grad, out);
+  if (grad.shape != out.shape)
+    fail_value(call.fn, "argument 'out' has shape " + out.shape_str() + " but 'grad' has " + grad.shape_str());
+  const SoftmaxArgs p = softmax_args(call, out, offsets_obj, perm_obj);
+  ArrayView dsrc = call.empty("dsrc", {p.rows, p.h}, out.dtype);
+  if (p.rows * p.h == 0) return dsrc.object;
+  with_float_type(out, [&](auto zt) {
+    using T = decltype(zt);
+    with_index_type(p.perm, [&](auto zi) {
+      using I = decltype(zi);
+#if FASTNN_CUDA_MODULE
+      cudaStream_t stream = call.stream();
+      py::gil_scoped_release release;
+      cuda::segment::segment_softmax_backward<T, I>(p.segs, p.h, grad.ptr<const T>(), out.ptr<const T>(),
+                                                    p.offsets.ptr<const int64_t>(), p.perm.ptr<const I>(), p.rows,
+                                                    dsrc.ptr<T>(), stream);
+#else
+      py::gil_scoped_release release;
+      segment::segment_softmax_backward_cpu<T, I>(p.segs, p.h, grad.ptr<const T>(), out.ptr<const T>(),
+                                                  p.offsets.ptr<const int64_t>(), p.perm.ptr<const I>(), p.rows,
+                                                  p.zero_first, p.serial, dsrc.ptr<T>());
+#endif
+    });
+  });
+  return dsrc.object;
+}
+
+py::object segment_max_backward_py(py::handle grad_obj, py::handle argmax_obj, int64_t num_rows, bool deterministic) {
   Call call("segment_max_backward");
   const ArrayView grad = float_table(call, "grad", grad_obj, 2);
   const ArrayView argmax = call.array("argmax", argmax_obj, 2);
@@ -232,8 +461,9 @@ py::object segment_max_backward_py(py::handle grad_obj, py::handle argmax_obj, i
       cudaStream_t stream = call.stream();
       py::gil_scoped_release release;
       cuda::segment::segment_max_backward<T>(segs, d, grad.ptr<const T>(), argmax.ptr<const int64_t>(), rows,
-                                             dst.ptr<T>(), stream);
+                                             dst.ptr<T>(), deterministic, stream);
 #else
+      (void)deterministic;
       py::gil_scoped_release release;
       segment::segment_max_backward_cpu<T>(segs, d, grad.ptr<const T>(), argmax.ptr<const int64_t>(), rows,
                                            dst.ptr<T>());
@@ -392,16 +622,39 @@ void bind_segment(py::module_& m) {
   m.def(
       "segment_reduce",
       [](py::handle src, py::handle index, py::handle offsets, const std::string& mode, py::handle weights,
-         int64_t skip) {
-        return segment_reduce_impl("segment_reduce", false, src, index, offsets, mode, weights, skip);
+         int64_t skip, py::handle weight_index, bool deterministic) {
+        return segment_reduce_impl("segment_reduce", false, src, index, offsets, mode, weights, skip, weight_index,
+                                   deterministic);
       },
       py::arg("src"), py::arg("index"), py::arg("offsets"), py::arg("mode"), py::arg("weights") = py::none(),
-      py::arg("skip") = -1,
-      "(out, argmax): out[s] = the sum / mean / column-wise max of the rows src[index[k]] (times weights[k] in "
-      "mode 'sum') for k in [offsets[s], offsets[s+1]) whose index is not `skip`; empty segments give 0; argmax "
-      "(mode 'max' only, else None) holds the row each maximum came from, -1 for an empty segment.");
+      py::arg("skip") = -1, py::arg("weight_index") = py::none(), py::arg("deterministic") = false,
+      "(out, arg): out[s] = the sum / mean / column-wise max / min of the rows src[index[k]] (index None: row k) for "
+      "k in [offsets[s], offsets[s+1]) whose index is not `skip`, in modes 'sum' and 'mean' times the weight of "
+      "position k: weights[k] (or weights[weight_index[k]]), a scalar, or with 2-D weights (n, H) one per block of "
+      "d / H columns; mean divides by the rows kept. Empty segments give 0; arg (modes 'max' and 'min', else None) "
+      "holds the row each extreme came from, -1 for an empty segment. `deterministic`: a fixed summation order on "
+      "CUDA (the CPU's is always fixed).");
   m.def("segment_max_backward", &segment_max_backward_py, py::arg("grad"), py::arg("argmax"), py::arg("num_rows"),
-        "A new (num_rows, d) table: zeros plus grad[s, j] at row argmax[s, j] of column j (rows -1 skipped).");
+        py::arg("deterministic") = false,
+        "A new (num_rows, d) table: zeros plus grad[s, j] at row argmax[s, j] of column j (rows -1 skipped); also "
+        "the backward of mode 'min' through its arg.");
+  m.def("segment_dot", &segment_dot_py, py::arg("a"), py::arg("src"), py::arg("index"), py::arg("offsets"),
+        py::arg("heads") = 1, py::arg("weight_index") = py::none(), py::arg("num_out") = -1,
+        "out (num_out, or the number of positions, x heads): out[wi(k), h] = the dot product of column block h "
+        "(width d / heads) of a[s] and of src[index[k]] (index None: row k) for each position k of segment s; "
+        "wi(k) = weight_index[k] (positions naming one row add up) or k; rows no position names are 0. The "
+        "gradient of the weights of a weighted segment sum (SDDMM).");
+  m.def("csr_from_index", &csr_from_index_py, py::arg("index"), py::arg("num_rows"),
+        "(offsets, perm): the positions of an unsorted index list grouped by value, ascending and stable in "
+        "position (a counting sort); value v's positions are perm[offsets[v]:offsets[v+1]]. offsets int64 "
+        "(num_rows + 1), perm of index's dtype. IndexError for a value outside [0, num_rows).");
+  m.def("segment_softmax", &segment_softmax_py, py::arg("src"), py::arg("offsets"), py::arg("perm"),
+        "out (E, H): the softmax of each column of src (E, H, rows in edge order) over each segment's rows "
+        "perm[offsets[s]:offsets[s+1]] (max-subtracted); rows no position names are 0.");
+  m.def("segment_softmax_backward", &segment_softmax_backward_py, py::arg("grad"), py::arg("out"), py::arg("offsets"),
+        py::arg("perm"),
+        "dsrc (E, H) = out * (grad - the sum over the segment of grad * out), per column: the gradient of "
+        "segment_softmax given its output; rows no position names are 0.");
   m.def("index_coalesce", &index_coalesce_py, py::arg("index"), py::arg("num_rows"), py::arg("skip") = -1,
         "(ids, offsets, order): the positions of `index` whose value is not `skip`, grouped by value: `order` "
         "sorted by (value, position), `ids` the distinct values ascending, group g at order[offsets[g]:offsets[g+1]].");
@@ -419,11 +672,13 @@ void bind_segment(py::module_& m) {
   m.def(
       "segment_reduce_reference",
       [](py::handle src, py::handle index, py::handle offsets, const std::string& mode, py::handle weights,
-         int64_t skip) {
-        return segment_reduce_impl("segment_reduce_reference", true, src, index, offsets, mode, weights, skip);
+         int64_t skip, py::handle weight_index, bool deterministic) {
+        return segment_reduce_impl("segment_reduce_reference", true, src, index, offsets, mode, weights, skip,
+                                   weight_index, deterministic);
       },
       py::arg("src"), py::arg("index"), py::arg("offsets"), py::arg("mode"), py::arg("weights") = py::none(),
-      py::arg("skip") = -1, "segment_reduce's plain reference: one element at a time, in position order.");
+      py::arg("skip") = -1, py::arg("weight_index") = py::none(), py::arg("deterministic") = false,
+      "segment_reduce's plain reference: one element at a time, in position order.");
 #endif
 }
 

@@ -11,8 +11,8 @@ from .gemm import matmul
 from .interp import upsample2d, upsample2d_backward
 from .optim import adam_step, sgd_step
 from .random import dropout_mask, philox_normal, philox_uniform
-from .segment import gather_rows, index_add_rows, index_coalesce, rows_renorm, segment_max_backward, \
-    segment_reduce, sparse_adam_step
+from .segment import csr_from_index, gather_rows, index_add_rows, index_coalesce, rows_renorm, segment_dot, \
+    segment_max_backward, segment_reduce, segment_softmax, segment_softmax_backward, sparse_adam_step
 from .rnn import rnn_backward, rnn_forward
 from .norm import layer_norm_backward, layer_norm_forward, rms_norm_backward, rms_norm_forward
 from .pool import adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, avg_pool2d, \
@@ -24,6 +24,7 @@ __all__ = ["matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "pool2d_output_size",
            "upsample2d", "upsample2d_backward", "adam_step", "sgd_step", "philox_uniform",
            "philox_normal", "dropout_mask", "word2vec_train", "gather_rows", "segment_reduce", "segment_max_backward", "index_coalesce",
+           "segment_dot", "csr_from_index", "segment_softmax", "segment_softmax_backward",
            "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
            "layer_norm_forward", "layer_norm_backward", "rms_norm_forward", "rms_norm_backward",
            "attention_forward", "attention_backward"]
