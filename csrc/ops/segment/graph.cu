@@ -1,7 +1,8 @@
 // The edge-level kernels of graph attention on the GPU (contract: segment.h), one warp per segment,
 // every reduction a fixed shuffle tree (so the results are the same at every run):
 // - segment_dot: for each position, one dot product per head between the segment's row of `a` and
-//   the position's source row. When a head's width C divides 32, a warp step covers 32 / C heads at
+//   the position's source row (added into the output with atomicAdd when weight_index names the
+//   rows, so that positions naming one row add up; exact and repeatable when they name distinct rows). When a head's width C divides 32, a warp step covers 32 / C heads at
 //   once and reduces each group of C lanes; otherwise the lanes stride over one head at a time.
 // - segment_softmax (and its backward): the lanes stride over the segment's positions, one column at
 //   a time: the column's maximum, the sum of exponentials, then the normalised values.
@@ -10,6 +11,13 @@
 
 namespace fastnn::cuda::segment {
 namespace {
+
+// Positions naming one output row (through weight_index) add up; the output starts at 0.
+template <typename T>
+__device__ __forceinline__ void put(T* at, T v, bool shared_rows) {
+  if (shared_rows) atomicAdd(at, v);
+  else *at = v;
+}
 
 template <typename T, typename I>
 __global__ void __launch_bounds__(kBlock) dot_kernel(long long segs, long long d, long long heads, const T* __restrict__ a,
@@ -29,14 +37,14 @@ __global__ void __launch_bounds__(kBlock) dot_kernel(long long segs, long long d
           const long long c = cb + lane;
           T v = c < d ? as[c] * xs[c] : T(0);
           for (int m = (int)C / 2; m > 0; m >>= 1) v += __shfl_xor_sync(kFullMask, v, m);
-          if (c < d && lane % C == 0) o[c / C] = v;
+          if (c < d && lane % C == 0) put(o + c / C, v, weight_index != nullptr);
         }
       } else {
         for (long long h = 0; h < heads; ++h) {
           T v = 0;
           for (long long c = h * C + lane; c < (h + 1) * C; c += 32) v += as[c] * xs[c];
           v = warp_sum(v);
-          if (lane == 0) o[h] = v;
+          if (lane == 0) put(o + h, v, weight_index != nullptr);
         }
       }
     }
@@ -56,10 +64,10 @@ __global__ void __launch_bounds__(kBlock) softmax_kernel(long long segs, long lo
       m = warp_max_nan(m);
       T z = 0;
       for (long long k = k0 + lane; k < k1; k += 32) z += exp_of(src[(long long)perm[k] * h + c] - m);
-      z = warp_sum(z);
+      const T inv = T(1) / warp_sum(z);
       for (long long k = k0 + lane; k < k1; k += 32) {
         const long long at = (long long)perm[k] * h + c;
-        out[at] = exp_of(src[at] - m) / z;
+        out[at] = exp_of(src[at] - m) * inv;
       }
     }
   }
