@@ -122,6 +122,18 @@ def test_csr_is_cached_and_rebuilt_when_the_tensor_changes(rng):
     np.testing.assert_array_equal(np.sort(t.perm), np.arange(20))
 
 
+def test_csr_is_rebuilt_after_an_unrecorded_in_place_write(rng):
+    ei = fastnn.tensor(random_graph(rng, 8, 8, 20))
+    csr = A.csr_of(ei, (8, 8))
+    v = ei._version
+    ei[1] = 3                                               # same array, new values
+    assert ei._version == v + 1
+    fresh = A.csr_of(ei, (8, 8))
+    assert fresh is not csr and fresh.offsets[3] == 0 and fresh.offsets[4] == 20
+    ei.add_(0)
+    assert A.csr_of(ei, (8, 8)) is not fresh
+
+
 def test_transpose_groups_by_source(rng):
     ei = random_graph(rng, 6, 9, 40)
     csr = A.CSR.build(ei[0], ei[1], 6, 9)

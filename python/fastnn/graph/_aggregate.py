@@ -60,10 +60,11 @@ def _check_float(t, name, fn):
 # ------------------------------------------------------------------ caching on index tensors
 
 def _cache(t):
-    """The cache dict attached to tensor ``t``, emptied when its array was replaced or written in place."""
+    """The cache dict attached to tensor ``t``, emptied when its array was replaced or written in place
+    through ``t`` (``Tensor._version``; a write through a separately held view of its memory is not seen)."""
     c = t.__dict__.get("_graph_cache")
     a = t._data
-    v = getattr(t, "_version", 0)
+    v = t._version
     if c is None or c["array"] is not a or c["version"] != v:
         # holding the array keeps its id unique while cached
         c = {"array": a, "version": v}
