@@ -78,4 +78,4 @@ def count_options(doc, **options):
     args = vars(parser.parse_args())
     if min(args.values()) < 1:
         parser.error(" and ".join(f"--{n}" for n in options) + " must be at least 1")
-    return {keyword: args[name] for name, (keyword, _, _) in options.items()}
+    return {keyword: args[name.replace("-", "_")] for name, (keyword, _, _) in options.items()}  # argparse: - → _

@@ -65,3 +65,13 @@ def test_vit_demo_prints_test_accuracy(capsys):
     m = re.search(r"test accuracy: ([01]\.\d{4}) on 360 held-out images", out)
     assert m and float(m.group(1)) > 0.2, out  # two epochs: well above chance (0.1); the full demo reaches >= 0.90
     assert "trained 2 epochs" in out and "macro avg" in out
+
+
+def test_graph_demo_prints_held_out_accuracy(capsys):
+    pytest.importorskip("networkx")
+    assert cli.main(["demo", "graph", "--epochs", "100", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fastnn demo graph: a 2-layer GCN (34 -> 16 -> 2) on Zachary's karate club")
+    m = re.search(r"held-out accuracy: ([01]\.\d{4}) \(mean of 5 draws, min ([01]\.\d{4}); chance 0\.5\)", out)
+    assert m and float(m.group(1)) >= 0.85, out  # the full demo (200 epochs) reaches >= 0.90
+    assert "trained 5 x 100 epochs" in out and "draw 0" not in out  # --quiet: no line per draw

@@ -91,6 +91,21 @@ CASES = {
                                 r"step 20: train loss \d\.\d{4}, validation loss \d\.\d{4}",
                                 r"validation perplexity: transformer \d+\.\d{3}, 5-gram Kneser-Ney 5\.66\d",
                                 r"sample \(temperature 0\.8, top_k 10\)"], None),
+    "50_gcn_karate.py": (["--epochs", "100", "--seeds", "2"], ("networkx",),
+                         [r"seed 1: labelled members \[", ACCURACY + r" \(GCN, held-out members, mean over 2 seeds",
+                          r"without the graph \(Linear for GCNConv\): 0\.\d{4}"], 0.8),
+    "51_gin_molecules.py": (["--epochs", "2", "--molecules", "150", "--hidden", "16"], ("rdkit", "datamol", "sklearn"),
+                            [r"150 molecules", r"random split: test RMSE GIN \d+\.\d{3} \(2 epochs",
+                             r"scaffold split: test RMSE GIN \d+\.\d{3}", r"Morgan fingerprint \+ ridge \d+\.\d{3}"],
+                            None),
+    "52_graph_classification.py": (["--epochs", "3", "--graphs", "200", "--hidden", "16"], (),
+                                   [ACCURACY + r" \(GIN, 3 epochs", r"dense network on \(nodes, edges\): 0\.\d{4}",
+                                    r"on the degree histogram: 0\.\d{4}"], None),
+    "53_link_prediction.py": (["--epochs", "20", "--seeds", "1"], ("networkx",),
+                              [r"split 0: 25 test edges", r"test ROC-AUC: 0\.\d{4} \(GCN encoder",
+                               r"common neighbours 0\.\d{4}, Adamic-Adar 0\.\d{4}"], None),
+    "54_graph_laplacian.py": ([], (), [r"all matrices equal their dense formulas", r"2 zero eigenvalues of L",
+                                       r"separates the triangle from the square: True"], None),
 }
 
 

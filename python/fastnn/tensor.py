@@ -259,6 +259,10 @@ class Tensor:
     _retains_grad = False
     _name = None
     _hist = None        # states before in-place ops recorded by autograd (see _autograd_engine._edge)
+    # PyTorch's version counter: bumped by every in-place write through this tensor object (writes
+    # through a separately held view of its memory are not counted), so caches keyed on a tensor's
+    # values (a graph's CSR grouping of edge_index) know when to rebuild.
+    _version = 0
     is_sparse = False   # fastnn.sparse.SparseRowsTensor (sparse gradients of embeddings) says True
     __array_priority__ = 1000   # numpy defers binary operators to Tensor's reflected ones
 
@@ -728,6 +732,7 @@ class Tensor:
             # part of a graph: record it (the gradient through a zeroed tensor is zero)
             return _inplace_op(self, lambda old: old * 0)
         self._data[...] = 0
+        self._version += 1
         return self
 
     def fill_(self, value):
@@ -738,6 +743,7 @@ class Tensor:
         if isinstance(value, Tensor):
             value = value.item()
         self._data[...] = value
+        self._version += 1
         return self
 
     def copy_(self, src, non_blocking=False):
@@ -753,6 +759,7 @@ class Tensor:
         except ValueError:
             raise RuntimeError(f"copy_: source of shape {tuple(s.shape)} cannot be broadcast to the "
                                f"destination's shape {tuple(self.shape)}") from None
+        self._version += 1
         return self
 
     def _binary_inplace(self, other, ufunc, fallback, name):
@@ -780,6 +787,7 @@ class Tensor:
         except TypeError as e:
             raise RuntimeError(f"{name}: result type cannot be cast to the destination's dtype {self.dtype}: {e}") \
                 from None
+        self._version += 1
         return self
 
     def add_(self, other, *, alpha=1):
@@ -890,6 +898,7 @@ class Tensor:
             self._check_inplace()
             return _inplace_op(self, fn)
         self._data[...] = fn(_wrap(self._data))._data
+        self._version += 1
         return self
 
     # ---- dtype / device conversion
@@ -1092,6 +1101,7 @@ def _inplace_op(self, fn, reshape=False):
     self.grad_fn = res.grad_fn
     self._out_idx = res._out_idx
     self._requires_grad = res._requires_grad
+    self._version += 1
     return self
 
 

@@ -52,7 +52,19 @@ template <class T> inline T emu_shfl(T v, unsigned src) {
 }
 template <class T> inline T __shfl_sync(unsigned, T v, int src, int = 32) { return emu_shfl(v, (unsigned)src); }
 template <class T> inline T __shfl_xor_sync(unsigned, T v, int lane_mask, int = 32) { return emu_shfl(v, (threadIdx.x % 32) ^ (unsigned)lane_mask); }
+// A vote: each lane posts its predicate, then every lane reads all of its warp's (warp barriers as above).
+inline unsigned __ballot_sync(unsigned, int pred) {
+  const unsigned w = threadIdx.x / 32;
+  g_warp_xchg[w][threadIdx.x % 32][0] = pred != 0;
+  __syncwarp();
+  unsigned bits = 0;
+  for (unsigned l = 0; l < 32; ++l) bits |= (unsigned)g_warp_xchg[w][l][0] << l;
+  __syncwarp();
+  return bits;
+}
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
 struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(8) float2 { float x, y; };
 struct alignas(16) uint4 { unsigned x, y, z, w; };
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 struct alignas(16) double2 { double x, y; };

@@ -1,6 +1,12 @@
-// The segment-reduction kernels on the GPU (contract: segment.h): one thread per output element
-// (per unique row for rows_renorm) in a grid-stride loop; the scatter of segment_max_backward adds
-// with atomicAdd. Index lists are checked on the device (first_bad_index) before the kernels run.
+// The row kernels of the segment family on the GPU (contract: segment.h): gathers, sparse row updates
+// and the backward of max / min, one thread per output element (per unique row for rows_renorm) in a
+// grid-stride loop. Index lists are checked on the device (first_bad_index) before the kernels run.
+// The aggregation kernels live beside this file: reduce.cu (segment_reduce), graph.cu (segment_dot,
+// segment softmax), csr.cu (csr_from_index).
+//
+// segment_max_backward scatters grad into the rows that won: with atomicAdd, or, when deterministic,
+// by grouping the (row, column) cells' contributions with csr_from_index (stable, so in segment order)
+// and summing each cell's list in that order.
 #include <cmath>
 
 #include "core/cuda_common.cuh"
@@ -32,41 +38,32 @@ __global__ void gather_kernel(long long n, long long d, const T* __restrict__ sr
   }
 }
 
-template <typename T, typename I>
-__global__ void reduce_kernel(long long segs, long long d, const T* __restrict__ src, const I* __restrict__ index,
-                              const long long* __restrict__ offsets, const T* __restrict__ w, Mode mode,
-                              long long skip, T* __restrict__ out, long long* __restrict__ argmax) {
-  FASTNN_GRID_STRIDE(e, segs * d) {
-    const long long s = e / d, j = e - s * d;
-    T acc = 0;
-    long long kept = 0, arg = -1;
-    for (long long k = offsets[s]; k < offsets[s + 1]; ++k) {
-      const long long r = (long long)index[k];
-      if (r == skip) continue;
-      const T x = src[r * d + j];
-      if (mode == Mode::max) {
-        if (kept == 0 || x > acc || (x != x && acc == acc)) {
-          acc = x;
-          arg = r;
-        }
-      } else {
-        acc += w ? w[k] * x : x;
-      }
-      ++kept;
-    }
-    if (kept == 0) acc = 0;
-    if (mode == Mode::mean && kept > 1) acc /= T(kept);
-    out[e] = acc;
-    if (argmax) argmax[e] = arg;
-  }
-}
-
 template <typename T>
 __global__ void max_backward_kernel(long long segs, long long d, const T* __restrict__ grad,
                                     const long long* __restrict__ argmax, T* __restrict__ dst) {
   FASTNN_GRID_STRIDE(e, segs * d) {
     const long long r = argmax[e];
     if (r >= 0) atomicAdd(dst + r * d + (e % d), grad[e]);
+  }
+}
+
+// The cell argmax[e] * d + column of each contribution e; the one past the last cell for none.
+__global__ void cell_of_kernel(long long segs, long long d, long long rows, const long long* __restrict__ argmax,
+                               long long* __restrict__ cell) {
+  FASTNN_GRID_STRIDE(e, segs * d) {
+    const long long r = argmax[e];
+    cell[e] = r >= 0 ? r * d + e % d : rows * d;
+  }
+}
+
+// dst[c] = the sum of its contributions in segment order (offsets / order from csr_from_index).
+template <typename T>
+__global__ void sum_cells_kernel(long long cells, const long long* __restrict__ offsets,
+                                 const long long* __restrict__ order, const T* __restrict__ grad, T* __restrict__ dst) {
+  FASTNN_GRID_STRIDE(c, cells) {
+    T acc = 0;
+    for (long long k = offsets[c]; k < offsets[c + 1]; ++k) acc += grad[order[k]];
+    dst[c] = acc;
   }
 }
 
@@ -168,21 +165,27 @@ void gather_rows(int64_t n, int64_t d, const T* src, const I* index, T* out, cud
   check_launch("gather_rows");
 }
 
-template <typename T, typename I>
-void segment_reduce(int64_t segs, int64_t d, const T* src, const I* index, const int64_t* offsets, const T* w,
-                    Mode mode, int64_t skip, T* out, int64_t* argmax, cudaStream_t stream) {
-  reduce_kernel<T, I><<<blocks(segs * d), kThreads, 0, stream>>>(
-      segs, d, src, index, (const long long*)offsets, w, mode, skip, out, (long long*)argmax);
-  check_launch("segment_reduce");
-}
-
 template <typename T>
 void segment_max_backward(int64_t segs, int64_t d, const T* grad, const int64_t* argmax, int64_t rows, T* dst,
-                          cudaStream_t stream) {
-  check(cudaMemsetAsync(dst, 0, (size_t)(rows * d) * sizeof(T), stream), "segment_max_backward");
-  if (segs * d == 0) return;
-  max_backward_kernel<T><<<blocks(segs * d), kThreads, 0, stream>>>(segs, d, grad, (const long long*)argmax, dst);
-  check_launch("segment_max_backward");
+                          bool deterministic, cudaStream_t stream) {
+  const long long n = segs * d, cells = rows * d;
+  if (!deterministic || n == 0) {
+    check(cudaMemsetAsync(dst, 0, (size_t)cells * sizeof(T), stream), "segment_max_backward");
+    if (n == 0) return;
+    max_backward_kernel<T><<<blocks(n), kThreads, 0, stream>>>(segs, d, grad, (const long long*)argmax, dst);
+    check_launch("segment_max_backward");
+    return;
+  }
+  long long* scratch = nullptr;  // cell (n), offsets (cells + 2), order (n)
+  check(cudaMallocAsync((void**)&scratch, (size_t)(2 * n + cells + 2) * sizeof(long long), stream),
+        "segment_max_backward: scratch memory");
+  long long *cell = scratch, *offsets = scratch + n, *order = offsets + cells + 2;
+  cell_of_kernel<<<blocks(n), kThreads, 0, stream>>>(segs, d, rows, (const long long*)argmax, cell);
+  check_launch("segment_max_backward (cells)");
+  csr_from_index<int64_t>(n, (const int64_t*)cell, cells + 1, (int64_t*)offsets, (int64_t*)order, stream);
+  sum_cells_kernel<T><<<blocks(cells), kThreads, 0, stream>>>(cells, offsets, order, grad, dst);
+  check_launch("segment_max_backward (sums)");
+  check(cudaFreeAsync(scratch, stream), "segment_max_backward: scratch memory");
 }
 
 template <typename T>
@@ -208,13 +211,12 @@ void sparse_adam_step(int64_t u, int64_t d, const int64_t* ids, const T* g, T* p
 template int64_t first_bad_index<int32_t>(int64_t, const int32_t*, int64_t, bool, int64_t, cudaStream_t);
 template int64_t first_bad_index<int64_t>(int64_t, const int64_t*, int64_t, bool, int64_t, cudaStream_t);
 #define FASTNN_SEGMENT_INDEXED(T, I)                                                                           \
-  template void gather_rows<T, I>(int64_t, int64_t, const T*, const I*, T*, cudaStream_t);                    \
-  template void segment_reduce<T, I>(int64_t, int64_t, const T*, const I*, const int64_t*, const T*, Mode, int64_t, \
-                                     T*, int64_t*, cudaStream_t);
+  template void gather_rows<T, I>(int64_t, int64_t, const T*, const I*, T*, cudaStream_t);
 #define FASTNN_SEGMENT_TYPED(T)                                                                                 \
   FASTNN_SEGMENT_INDEXED(T, int32_t)                                                                            \
   FASTNN_SEGMENT_INDEXED(T, int64_t)                                                                            \
-  template void segment_max_backward<T>(int64_t, int64_t, const T*, const int64_t*, int64_t, T*, cudaStream_t); \
+  template void segment_max_backward<T>(int64_t, int64_t, const T*, const int64_t*, int64_t, T*, bool,            \
+                                        cudaStream_t);                                                          \
   template void index_add_rows<T>(int64_t, int64_t, const int64_t*, const T*, T, T*, cudaStream_t);             \
   template void rows_renorm<T>(int64_t, int64_t, const int64_t*, T*, double, double, cudaStream_t);             \
   template void sparse_adam_step<T>(int64_t, int64_t, const int64_t*, const T*, T*, T*, T*,                     \
