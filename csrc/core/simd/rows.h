@@ -7,6 +7,7 @@
 //   add_row(src, dst, n)                   dst[j] += src[j]
 //   gather_row(src, stride, n, dst)        dst[j] = src[j * stride]
 //   scatter_add_row(src, stride, n, dst)   dst[j * stride] += src[j]
+//   load_upto(p, n) / store_upto(p, v, n)  one vector's first n (<= W) lanes, whole when n == W
 //
 // for j < n. The strided forms read or write no element past src / dst[(n - 1) * stride].
 #pragma once
@@ -18,6 +19,16 @@
 namespace fastnn {
 namespace FASTNN_ISA_NS {
 namespace simd {
+
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> load_upto(const T* p, int n) {
+  return n == Vec<T>::W ? load(p) : load_n(p, n);
+}
+template <typename T>
+FASTNN_SIMD_INLINE void store_upto(T* p, Vec<T> v, int n) {
+  if (n == Vec<T>::W) store(p, v);
+  else store_n(p, v, n);
+}
 
 template <typename T>
 FASTNN_SIMD_INLINE void zero_row(T* dst, int64_t n) {

@@ -5,6 +5,7 @@
 // block order), so the results do not depend on the thread count.
 #include <cmath>
 
+#include "core/simd/rows.h"
 #include "core/simd/simd.h"
 #include "core/threads.h"
 #include "ops/norm/cpu.h"
@@ -16,16 +17,6 @@ namespace {
 
 using simd::Vec;
 
-// The first n (<= W) lanes at p, zeros after.
-template <typename T>
-FASTNN_SIMD_INLINE Vec<T> ld(const T* p, int n) {
-  return n == Vec<T>::W ? simd::load(p) : simd::load_n(p, n);
-}
-template <typename T>
-FASTNN_SIMD_INLINE void st(T* p, Vec<T> v, int n) {
-  if (n == Vec<T>::W) simd::store(p, v);
-  else simd::store_n(p, v, n);
-}
 
 // f(j, n) over the row [0, C) in vectors: n = W, then one tail with n < W.
 template <typename T, typename F>
@@ -77,14 +68,22 @@ void forward_rows(bool centered, int64_t r0, int64_t r1, int64_t C, const T* x, 
     if (mean) mean[r] = mu;
     rstd[r] = rs;
     const Vec<T> m = simd::set1<T>(mu), s = simd::set1<T>(rs);
+    using simd::load_upto;
+    using simd::store_upto;
     if (w && b)
-      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, simd::fma((ld(xr + j, n) - m) * s, ld(w + j, n), ld(b + j, n)), n); });
+      each_vec<T>(C, [&](int64_t j, int n) {
+        store_upto(yr + j, simd::fma((load_upto(xr + j, n) - m) * s, load_upto(w + j, n), load_upto(b + j, n)), n);
+      });
     else if (w)
-      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, (ld(xr + j, n) - m) * s * ld(w + j, n), n); });
+      each_vec<T>(C, [&](int64_t j, int n) {
+        store_upto(yr + j, (load_upto(xr + j, n) - m) * s * load_upto(w + j, n), n);
+      });
     else if (b)
-      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, (ld(xr + j, n) - m) * s + ld(b + j, n), n); });
+      each_vec<T>(C, [&](int64_t j, int n) {
+        store_upto(yr + j, (load_upto(xr + j, n) - m) * s + load_upto(b + j, n), n);
+      });
     else
-      each_vec<T>(C, [&](int64_t j, int n) { st(yr + j, (ld(xr + j, n) - m) * s, n); });
+      each_vec<T>(C, [&](int64_t j, int n) { store_upto(yr + j, (load_upto(xr + j, n) - m) * s, n); });
   }
 }
 
@@ -103,23 +102,23 @@ void backward_rows(bool centered, int64_t r0, int64_t r1, int64_t C, const T* dy
     const Vec<T> m = simd::set1<T>(centered ? mean[r] : T(0)), s = simd::set1<T>(rstd[r]);
     Vec<T> sg = simd::zero<T>(), sgx = sg;
     each_vec<T>(C, [&](int64_t j, int n) {
-      const Vec<T> d = ld(gr + j, n);
-      const Vec<T> xh = (ld(xr + j, n) - m) * s;  // zero lanes past the tail: d is zero there
-      const Vec<T> g = w ? d * ld(w + j, n) : d;
+      const Vec<T> d = simd::load_upto(gr + j, n);
+      const Vec<T> xh = (simd::load_upto(xr + j, n) - m) * s;  // zero lanes past the tail: d is zero there
+      const Vec<T> g = w ? d * simd::load_upto(w + j, n) : d;
       sg += g;
       sgx = simd::fma(g, xh, sgx);
-      if (pw) st(pw + j, simd::fma(d, xh, ld(pw + j, n)), n);
-      if (pb) st(pb + j, ld(pb + j, n) + d, n);
+      if (pw) simd::store_upto(pw + j, simd::fma(d, xh, simd::load_upto(pw + j, n)), n);
+      if (pb) simd::store_upto(pb + j, simd::load_upto(pb + j, n) + d, n);
     });
     if (!dx) continue;
     const Vec<T> mg = simd::set1<T>(centered ? simd::reduce_add(sg) * inv_c : T(0));
     const Vec<T> mgx = simd::set1<T>(simd::reduce_add(sgx) * inv_c);
     T* dr = dx + r * C;
     each_vec<T>(C, [&](int64_t j, int n) {
-      const Vec<T> d = ld(gr + j, n);
-      const Vec<T> xh = (ld(xr + j, n) - m) * s;
-      const Vec<T> g = w ? d * ld(w + j, n) : d;
-      st(dr + j, s * (g - mg - xh * mgx), n);
+      const Vec<T> d = simd::load_upto(gr + j, n);
+      const Vec<T> xh = (simd::load_upto(xr + j, n) - m) * s;
+      const Vec<T> g = w ? d * simd::load_upto(w + j, n) : d;
+      simd::store_upto(dr + j, s * (g - mg - xh * mgx), n);
     });
   }
 }
@@ -156,8 +155,8 @@ void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T*
     const T* p = parts[o];
     each_vec<T>(C, [&](int64_t j, int n) {
       Vec<T> acc = simd::zero<T>();
-      for (int64_t k = 0; k < nb; ++k) acc += ld(p + k * C + j, n);
-      st(out + j, acc, n);
+      for (int64_t k = 0; k < nb; ++k) acc += simd::load_upto(p + k * C + j, n);
+      simd::store_upto(out + j, acc, n);
     });
   }
 }

@@ -578,15 +578,6 @@ void softmax_backward_narrow(const T* grad, const T* out, const I* perm, int64_t
 
 namespace {
 
-template <typename T>
-FASTNN_SIMD_INLINE Vec<T> load_cols(const T* p, int n) {
-  return n == Vec<T>::W ? simd::load(p) : simd::load_n(p, n);
-}
-template <typename T>
-FASTNN_SIMD_INLINE void store_cols(T* p, Vec<T> x, int n) {
-  if (n == Vec<T>::W) simd::store(p, x);
-  else simd::store_n(p, x, n);
-}
 
 template <typename T>
 void zero_table(int64_t total, bool serial, T* out) {
@@ -614,20 +605,20 @@ void segment_softmax(int64_t segs, int64_t h, const T* src, const int64_t* offse
         const int n = int(h - j < V ? h - j : V);
         Vec<T> m = simd::set1<T>(-INFINITY);
         for (int64_t k = k0; k < k1; ++k) {
-          const Vec<T> x = load_cols(src + (int64_t)perm[k] * h + j, n);
+          const Vec<T> x = simd::load_upto(src + (int64_t)perm[k] * h + j, n);
           m = simd::select(simd::is_nan(x), x, simd::max(x, m));
         }
         Vec<T> sum = simd::zero<T>();
         for (int64_t k = k0; k < k1; ++k) {
           const int64_t e = (int64_t)perm[k] * h + j;
-          const Vec<T> y = simd::exp(load_cols(src + e, n) - m);
-          store_cols(out + e, y, n);
+          const Vec<T> y = simd::exp(simd::load_upto(src + e, n) - m);
+          simd::store_upto(out + e, y, n);
           sum += y;
         }
         const Vec<T> inv = simd::set1<T>(T(1)) / sum;
         for (int64_t k = k0; k < k1; ++k) {
           const int64_t e = (int64_t)perm[k] * h + j;
-          store_cols(out + e, load_cols(out + e, n) * inv, n);
+          simd::store_upto(out + e, simd::load_upto(out + e, n) * inv, n);
         }
       }
     }
@@ -652,11 +643,11 @@ void segment_softmax_backward(int64_t segs, int64_t h, const T* grad, const T* o
         Vec<T> dot = simd::zero<T>();
         for (int64_t k = k0; k < k1; ++k) {
           const int64_t e = (int64_t)perm[k] * h + j;
-          dot = simd::fma(load_cols(grad + e, n), load_cols(out + e, n), dot);
+          dot = simd::fma(simd::load_upto(grad + e, n), simd::load_upto(out + e, n), dot);
         }
         for (int64_t k = k0; k < k1; ++k) {
           const int64_t e = (int64_t)perm[k] * h + j;
-          store_cols(dsrc + e, load_cols(out + e, n) * (load_cols(grad + e, n) - dot), n);
+          simd::store_upto(dsrc + e, simd::load_upto(out + e, n) * (simd::load_upto(grad + e, n) - dot), n);
         }
       }
     }
