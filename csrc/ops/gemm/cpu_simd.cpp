@@ -392,6 +392,7 @@ struct NarrowTile {
 // Layouts of A the compiler sees a unit stride in: its rows contiguous (stride along k is 1),
 // its columns contiguous (stride between rows is 1: a transposed view), or neither.
 enum NarrowLayout { kRowMajor, kColMajor, kStrided };
+constexpr int kNarrowAhead = 16;
 
 // C[0:R, 0:n] over steps [0, kc) of k; Bp: kc x W, zero past column n.
 template <typename T, int R, int L>
@@ -407,6 +408,12 @@ FASTNN_SIMD_INLINE void narrow_tile(int64_t kc, const T* A, int64_t sm, int64_t 
   for (int64_t k = 0; k < kc; ++k) {
     const V b = simd::load(Bp + k * W);
     const T* a = A + k * ak;
+    if constexpr (L == kColMajor) {
+      // Every step of k reads new cache lines (a row of a transposed operand): fetch them
+      // kNarrowAhead steps early, as the hardware prefetcher does not keep up.
+      __builtin_prefetch(a + kNarrowAhead * ak);
+      __builtin_prefetch(a + kNarrowAhead * ak + R - 1);
+    }
 #pragma GCC unroll 32
     for (int i = 0; i < R; ++i) c[i][0] = simd::fma(simd::bcast(a + i * am), b, c[i][0]);
   }
@@ -418,7 +425,9 @@ FASTNN_SIMD_INLINE void narrow_tile(int64_t kc, const T* A, int64_t sm, int64_t 
 template <typename T, int L>
 void narrow_rows_layout(int64_t r0, int64_t r1, int64_t kc, T alpha, const T* A, int64_t sm, int64_t sk,
                         const T* Bp, T beta, T* C, int64_t rs, int64_t cs, int n) {
-  constexpr int MR = NarrowTile<T>::MR;
+  // Rows apart in memory each need an address register: past 8 of them GCC spills the pointers
+  // and reloads them at every step of k.
+  constexpr int MR = L == kColMajor ? NarrowTile<T>::MR : 8;
   int64_t i = r0;
   for (; i + MR <= r1; i += MR) narrow_tile<T, MR, L>(kc, A + i * sm, sm, sk, Bp, C + i * rs, rs, cs, alpha, beta, n);
   if constexpr (MR > 8) {
