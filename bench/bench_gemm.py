@@ -1,7 +1,9 @@
 """GEMM: fastnn's kernel (through kernels.matmul) against numpy.matmul (OpenBLAS), 1 and 2 threads.
 
 Shapes: squares 64 to 2048 and the layers of an MNIST MLP (128x784 @ 784x256, 128x256 @ 256x128),
-float32, plus float64 at 512 and 1024. Each row is the best of five alternating rounds of
+float32, plus float64 at 512 and 1024, and a graph layer's narrow products on a Cora-sized graph
+(X @ W: 2708x1433 @ 1433x16, and the weight gradient G^T @ X with G^T a transposed view of
+2708x16), where the note also gives PyTorch's time when it is installed. Each row is the best of five alternating rounds of
 (numpy median, fastnn median), so that load from other processes on a shared machine hits both
 and a burst of it during one round does not decide the row. Each note names fastnn's CPU path
 and the kernel OpenBLAS runs (threadpoolctl's "architecture").
@@ -24,6 +26,15 @@ FORCED_OPENBLAS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 SQUARES = [64, 128, 256, 512, 1024, 2048]
 MLP = [(128, 256, 784), (128, 128, 256)]  # (M, N, K): (M, K) @ (K, N)
+GAT = [(2708, 16, 1433, False), (16, 1433, 2708, True)]  # (M, N, K, a is a transposed view)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
 
 
 def _thread_limiter():
@@ -61,17 +72,19 @@ def run(device: str, quick: bool) -> list[dict]:
     forced = [v for v in FORCED_OPENBLAS if os.environ.get(v)]
     if forced:
         setting += " (forced by " + ", ".join(forced) + ")"
-    shapes = [("sgemm", n, n, n, np.float32) for n in (SQUARES if not quick else [64, 256, 1024])]
-    shapes += [("sgemm", m, n, k, np.float32) for m, n, k in MLP]
+    shapes = [("sgemm", n, n, n, np.float32, False) for n in (SQUARES if not quick else [64, 256, 1024])]
+    shapes += [("sgemm", m, n, k, np.float32, False) for m, n, k in MLP]
     if not quick:
-        shapes += [("dgemm", n, n, n, np.float64) for n in (512, 1024)]
+        shapes += [("dgemm", n, n, n, np.float64, False) for n in (512, 1024)]
+    shapes += [("sgemm", m, n, k, np.float32, ta) for m, n, k, ta in GAT]
+    torch = _torch()
     rounds = 2 if quick else 5
     rng = np.random.default_rng(0)
     old_threads = fastnn.get_num_threads()
     rows = []
     try:
-        for op, M, N, K, dtype in shapes:
-            a = rng.standard_normal((M, K)).astype(dtype)
+        for op, M, N, K, dtype, ta in shapes:
+            a = rng.standard_normal((K, M)).astype(dtype).T if ta else rng.standard_normal((M, K)).astype(dtype)
             b = rng.standard_normal((K, N)).astype(dtype)
             c = np.empty((M, N), dtype)
             flop = 2.0 * M * N * K
@@ -83,8 +96,15 @@ def run(device: str, quick: bool) -> list[dict]:
                 if ctx:
                     ctx.__enter__()
                 try:
+                    # PyTorch only for the graph layer's shapes, where it is the usual reference.
+                    t_th = float("inf") if torch is not None and (M, N, K, ta) in GAT else None
+                    if t_th is not None:
+                        torch.set_num_threads(threads)
+                        a_th, b_th = torch.from_numpy(a), torch.from_numpy(b)
                     t_np = t_fn = float("inf")
                     for _ in range(rounds):
+                        if t_th is not None:
+                            t_th = min(t_th, harness.time_ms(lambda: torch.matmul(a_th, b_th), repeats=repeats))
                         t_np = min(t_np, harness.time_ms(lambda: np.matmul(a, b, out=c), repeats=repeats))
                         harness.pause(0.2)  # OpenBLAS workers spin for ~0.1 s after a call
                         t_fn = min(t_fn, harness.time_ms(lambda: kernels.matmul(a, b, out=c), repeats=repeats))
@@ -93,10 +113,13 @@ def run(device: str, quick: bool) -> list[dict]:
                     if ctx:
                         ctx.__exit__(None, None, None)
                 gf_fn, gf_np = flop / t_fn / 1e6, flop / t_np / 1e6
-                note = f"{threads} thr: fastnn {gf_fn:.0f} GFLOP/s, numpy {gf_np:.0f} GFLOP/s; {setting}"
+                note = f"{threads} thr: fastnn {gf_fn:.0f} GFLOP/s, numpy {gf_np:.0f} GFLOP/s"
+                if t_th is not None:
+                    note += f", torch {t_th:.3f} ms ({flop / t_th / 1e6:.0f} GFLOP/s)"
+                note += f"; {setting}"
                 if limiter is None:
                     note += " (numpy threads not limited: threadpoolctl missing)"
-                rows.append(harness.row(op, f"{M}x{K} @ {K}x{N}, {threads} thr", t_fn,
+                rows.append(harness.row(op, f"{M}x{K}{'(T)' if ta else ''} @ {K}x{N}, {threads} thr", t_fn,
                                         "numpy (OpenBLAS)", t_np, note))
     finally:
         fastnn.set_num_threads(old_threads)

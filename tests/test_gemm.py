@@ -217,6 +217,64 @@ def test_packed_b_alpha_zero_and_bad_shapes(cpu_path):
         _C._gemm_packed_b(np.ones((1, 3, 5)), np.ones((5, 4), np.float32), np.ones((1, 3, 4)))
 
 
+# Rows of C the narrow-product kernel holds in registers (ops/gemm/cpu_simd.cpp, NarrowTile).
+NARROW_MR = {"avx512": 24, "avx2": 12, "portable": 8}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_narrow_side(cpu_path, threads, rng, dtype):
+    # One side of at most one vector (A read in place against a packed K x lanes panel of B; a
+    # narrow M through C^T = B^T A^T): the narrow side on both sides of the lane count, the other
+    # over full register tiles and every tail (8, 4, 2, 1 rows) and split between threads, K = 1,
+    # 2 and odd, every operand row-major, transposed, stepped or reversed, alpha and beta.
+    lanes = _C._simd_lanes(cpu_path, np.dtype(dtype).itemsize)
+    mr = NARROW_MR[cpu_path]
+    narrow = sorted({1, 2, lanes - 1, lanes, lanes + 1} - {0})
+    wide = [3, 2 * mr + 15, 4 * mr + 1]
+    kinds = [("c", "c", "c"), ("f", "f", "c"), ("c", "f", "f"), ("step", "neg", "step"), ("neg", "step", "f")]
+    for n in narrow:
+        for m in wide:
+            for K in (1, 2, 37):
+                for M, N in ((m, n), (n, m)):
+                    a = rng.standard_normal((1, M, K)).astype(dtype)
+                    b = rng.standard_normal((1, K, N)).astype(dtype)
+                    c0 = rng.standard_normal((1, M, N)).astype(dtype)
+                    for i, (ka, kb, kc) in enumerate(kinds):
+                        alpha, beta = [(1.0, 0.0), (1.5, -0.5), (-2.0, 1.0), (0.5, 0.0), (1.0, 0.25)][i]
+                        c = layout(np.full_like(c0, np.nan) if beta == 0 else c0.copy(), kc)
+                        _C.gemm(layout(a, ka), layout(b, kb), c, alpha=alpha, beta=beta)
+                        check(c, a, b, alpha, beta, c0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_narrow_depth_blocks_and_batches(cpu_path, threads, rng, dtype):
+    # Narrow products with K past the depth block of the B panel (half of L2: beta applied once,
+    # then accumulated), K = 0 (beta only), and batches: many small matrices (whole matrices per
+    # thread), a few big ones (rows split inside each), an operand broadcast over the batch.
+    lanes = _C._simd_lanes(cpu_path, np.dtype(dtype).itemsize)
+    cases = [(1, 30, lanes - 1, 70000, "none"), (1, 3, 61, 70000, "none"), (2, 9, 5, 0, "none"),
+             (16, 40, lanes, 30, "none"), (16, 2, 50, 30, "b"), (3, 700, 3, 300, "a"), (3, lanes, 500, 300, "b")]
+    for batch, M, N, K, bcast in cases:
+        a = rng.standard_normal((1 if bcast == "a" else batch, M, K)).astype(dtype)
+        b = rng.standard_normal((1 if bcast == "b" else batch, K, N)).astype(dtype)
+        A = np.broadcast_to(a, (batch, M, K))
+        B = np.broadcast_to(b, (batch, K, N))
+        c0 = rng.standard_normal((batch, M, N)).astype(dtype)
+        c = c0.copy()
+        _C.gemm(A, layout(B, "f"), c, alpha=0.75, beta=-1.5)
+        check(c, A, B, 0.75, -1.5, c0)
+
+
+def test_matmul_graph_layer_shapes(rng):
+    # A graph layer's products on a Cora-sized graph: X @ W and the weight gradient G^T @ X (G^T a
+    # transposed view), the shapes the narrow rows are for.
+    x = rng.standard_normal((2708, 1433)).astype(np.float32)
+    w = rng.standard_normal((1433, 16)).astype(np.float32)
+    g = rng.standard_normal((2708, 16)).astype(np.float32)
+    check(kernels.matmul(x, w), x, w)
+    check(kernels.matmul(g.T, x), g.T, x)
+
+
 @settings(max_examples=40, deadline=None)
 @given(M=st.integers(0, 40), N=st.integers(0, 40), K=st.integers(0, 40), batch=st.integers(1, 3),
        ta=st.booleans(), tb=st.booleans(), tc=st.booleans(), step=st.integers(1, 3),

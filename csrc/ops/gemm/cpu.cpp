@@ -210,21 +210,69 @@ void gemv(const Kernel<T>& kr, int64_t R, int64_t K, T alpha, const T* X, int64_
   }
 }
 
+// The same product as C^T = B^T A^T: M and N, A and B (with their batch strides) trade places.
+template <typename T>
+void transpose(Problem<T>& p, int64_t& sAb, int64_t& sBb) {
+  std::swap(p.M, p.N);
+  std::swap(p.A, p.B);
+  const int64_t am = p.sAm, ak = p.sAk;
+  p.sAm = p.sBn;
+  p.sAk = p.sBk;
+  p.sBk = ak;
+  p.sBn = am;
+  std::swap(p.sCm, p.sCn);
+  std::swap(sAb, sBb);
+}
+
+// Products with at most one vector of columns (N <= kr.w): the kernel's narrow rows read A in
+// place against B packed once into a kc x w panel per depth block (the panel stays in half of L2;
+// each thread packs its own, which costs 1/narrow_mr of its share of the product). Threads own
+// ranges of whole register tiles of rows or, for a batch, whole matrices. buf: nt panels.
+template <typename T>
+void narrow(const Kernel<T>& kr, int64_t batch, const Problem<T>& p, int64_t sAb, int64_t sBb, int64_t sCb, int nt,
+            bool split_batch, T* buf, int64_t kcb) {
+  const int64_t w = kr.w, tiles = ceil_div(p.M, kr.narrow_mr);
+  const int64_t panel = round_up(kcb * w, 64 / sizeof(T));  // cache-line apart
+  auto part = [&](int64_t b, int64_t r0, int64_t r1, T* Bp) {
+    const T* A = p.A + b * sAb;
+    const T* B = p.B + b * sBb;
+    for (int64_t pc = 0; pc < p.K; pc += kcb) {
+      const int64_t kc = std::min(kcb, p.K - pc);
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = B + (pc + k) * p.sBk;
+        T* dst = Bp + k * w;
+        if (p.sBn == 1) std::memcpy(dst, src, sizeof(T) * p.N);
+        else
+          for (int64_t j = 0; j < p.N; ++j) dst[j] = src[j * p.sBn];
+        std::fill(dst + p.N, dst + w, T(0));
+      }
+      kr.narrow_rows(r0, r1, kc, p.alpha, A + pc * p.sAk, p.sAm, p.sAk, Bp, pc == 0 ? p.beta : T(1),
+                     p.C + b * sCb, p.sCm, p.sCn, int(p.N));
+    }
+  };
+  if (nt == 1) {  // a small product: not even a serial region's entry
+    for (int64_t b = 0; b < batch; ++b) part(b, 0, p.M, buf);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+    T* Bp = buf + tid * panel;
+    if (split_batch) {
+      for (int64_t b = batch * tid / team; b < batch * (tid + 1) / team; ++b) part(b, 0, p.M, Bp);
+    } else {
+      const int64_t r0 = std::min(p.M, tiles * tid / team * kr.narrow_mr);
+      const int64_t r1 = std::min(p.M, tiles * (tid + 1) / team * kr.narrow_mr);
+      for (int64_t b = 0; b < batch && r1 > r0; ++b) part(b, r0, r1, Bp);
+    }
+  }
+}
+
 template <typename T>
 void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t sBb, int64_t sCb, int max_threads) {
   // The micro-kernel stores rows of C with vector stores: keep C's unit stride on columns by
   // computing C^T = B^T A^T when C is column-major.
-  if (std::llabs(p.sCm) < std::llabs(p.sCn)) {
-    std::swap(p.M, p.N);
-    std::swap(p.A, p.B);
-    const int64_t am = p.sAm, ak = p.sAk;
-    p.sAm = p.sBn;
-    p.sAk = p.sBk;
-    p.sBk = ak;
-    p.sBn = am;
-    std::swap(p.sCm, p.sCn);
-    std::swap(sAb, sBb);
-  }
+  if (std::llabs(p.sCm) < std::llabs(p.sCn)) transpose(p, sAb, sBb);
   auto at = [&](int64_t b) {
     Problem<T> q = p;
     q.A += b * sAb;
@@ -252,12 +300,26 @@ void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t 
     }
     return;
   }
+  const bool split_batch =
+      nt > 1 && batch >= nt && (batch % nt == 0 || batch >= 4 * nt || macs < kSmallMatrixMacs);
+  // A narrow side of at most one vector: the narrow rows (C's unit stride stays on its columns
+  // when both sides are narrow; otherwise C^T = B^T A^T makes the narrow side the columns).
+  // Through C^T, C is stored element by element and the lanes past M are wasted: measured
+  // (Zen 4, float, 2 threads, M = 2..16 by N, K = 64..1024) the packed path, whose edge tiles
+  // cost only their own rows, is faster below half a vector of rows, the narrow rows above.
+  if ((p.N <= kr.w || (p.M <= kr.w && 2 * p.M >= kr.w))) {
+    if (p.N > kr.w) transpose(p, sAb, sBb);
+    const int64_t kcb = std::max<int64_t>(1, std::min<int64_t>(p.K, cache_sizes().l2 / 2 / (kr.w * sizeof(T))));
+    const int64_t kc = ceil_div(p.K, ceil_div(p.K, kcb));
+    const int64_t panel = round_up(kc * kr.w, 64 / sizeof(T));
+    T* buf = static_cast<T*>(tl_pack_b.get(sizeof(T) * panel * nt));
+    narrow(kr, batch, p, sAb, sBb, sCb, nt, split_batch, buf, kc);
+    return;
+  }
   if (nt == 1) {
     for (int64_t b = 0; b < batch; ++b) gemm_single(kr, at(b));
     return;
   }
-  const bool split_batch =
-      batch >= nt && (batch % nt == 0 || batch >= 4 * nt || macs < kSmallMatrixMacs);
   if (split_batch) {
     // An exception must not leave an OpenMP region: keep the first, rethrow after it.
     std::exception_ptr error;

@@ -12,6 +12,8 @@ template <typename T>
 struct Kernel {
   const char* name;
   int mr, nr;  // micro-tile of C held in registers
+  int w;       // lanes of one vector: the most columns narrow_rows takes
+  int narrow_mr;  // rows of C narrow_rows holds in registers
   // Packs an mc x kc block of A (element strides sm, sk) into ceil(mc/mr) strips of mr x kc,
   // k-major within a strip; the rows of the last strip past mc are left unset (never read into
   // a result: the micro-kernel runs only the rows that exist).
@@ -27,6 +29,11 @@ struct Kernel {
   // y stride sy; y not read when beta == 0), read in place; acc: scratch of R elements.
   void (*gemv_rows)(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X, int64_t sr, int64_t sk, const T* v,
                     int64_t sv, T beta, T* y, int64_t sy, T* acc);
+  // Rows [r0, r1) of C = alpha * A @ B + beta * C (C not read when beta == 0) over kc steps of k,
+  // for C of n <= w columns (row/column strides rs, cs): A (strides sm, sk) read in place, Bp the
+  // kc x n block of B packed as kc rows of w, zero past n.
+  void (*narrow_rows)(int64_t r0, int64_t r1, int64_t kc, T alpha, const T* A, int64_t sm, int64_t sk,
+                      const T* Bp, T beta, T* C, int64_t rs, int64_t cs, int n);
 };
 
 }  // namespace gemm_detail

@@ -39,6 +39,44 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // ---------------------------------------------------------------- micro-kernel
 
+// C[0:R, 0:n] = alpha * c + beta * C (C not read when beta == 0): whole vectors where C's
+// columns are contiguous, the last one masked; through a buffer when they are strided.
+template <typename T, int R, int NVU>
+FASTNN_SIMD_INLINE void store_tile(const Vec<T> (&c)[R][NVU], T* C, int64_t rs, int64_t cs, T alpha, T beta, int n) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  const V va = simd::set1<T>(alpha), vb = simd::set1<T>(beta);
+  if (cs == 1) {
+#pragma GCC unroll 32
+    for (int i = 0; i < R; ++i) {
+      T* row = C + i * rs;
+#pragma GCC unroll 4
+      for (int v = 0; v < NVU; ++v) {
+        const int cols = n - v * W;
+        if (cols >= W) {
+          simd::store(row + v * W, beta == T(0) ? c[i][v] * va : simd::fma(simd::load(row + v * W), vb, c[i][v] * va));
+        } else if (cols > 0) {
+          simd::store_n(row + v * W,
+                        beta == T(0) ? c[i][v] * va : simd::fma(simd::load_n(row + v * W, cols), vb, c[i][v] * va),
+                        cols);
+        }
+      }
+    }
+    return;
+  }
+  // Strided columns: through a buffer, element by element.
+  alignas(64) T buf[R * NVU * W];
+#pragma GCC unroll 32
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NVU; ++v) simd::store(buf + (i * NVU + v) * W, c[i][v] * va);
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < n; ++j) {
+      T& dst = C[i * rs + j * cs];
+      dst = beta == T(0) ? buf[i * NVU * W + j] : buf[i * NVU * W + j] + beta * dst;
+    }
+}
+
 // C[0:R, 0:n] (n <= NVU * W) from one packed strip of A (stride MR per k) and one of B
 // (stride NR per k).
 template <typename T, int R, int NVU>
@@ -69,36 +107,7 @@ FASTNN_SIMD_INLINE void tile(int64_t kc, const T* __restrict Ap, const T* __rest
     Ap += MR;
     Bp += NR;
   }
-  const V va = simd::set1<T>(alpha), vb = simd::set1<T>(beta);
-  if (cs == 1) {
-#pragma GCC unroll 16
-    for (int i = 0; i < R; ++i) {
-      T* row = C + i * rs;
-#pragma GCC unroll 4
-      for (int v = 0; v < NVU; ++v) {
-        const int cols = n - v * W;
-        if (cols >= W) {
-          simd::store(row + v * W, beta == T(0) ? c[i][v] * va : simd::fma(simd::load(row + v * W), vb, c[i][v] * va));
-        } else if (cols > 0) {
-          simd::store_n(row + v * W,
-                        beta == T(0) ? c[i][v] * va : simd::fma(simd::load_n(row + v * W, cols), vb, c[i][v] * va),
-                        cols);
-        }
-      }
-    }
-    return;
-  }
-  // Strided columns: through a buffer, element by element.
-  alignas(64) T buf[R * NVU * W];
-#pragma GCC unroll 16
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NVU; ++v) simd::store(buf + (i * NVU + v) * W, c[i][v] * va);
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < n; ++j) {
-      T& dst = C[i * rs + j * cs];
-      dst = beta == T(0) ? buf[i * NVU * W + j] : buf[i * NVU * W + j] + beta * dst;
-    }
+  store_tile<T, R, NVU>(c, C, rs, cs, alpha, beta, n);
 }
 
 template <typename T>
@@ -361,6 +370,88 @@ void gemv_rows(int64_t r0, int64_t r1, int64_t K, T alpha, const T* X, int64_t s
   for (int64_t r = r0; r < r1; ++r) y[r * sy] = beta == T(0) ? alpha * acc[r] : alpha * acc[r] + beta * y[r * sy];
 }
 
+// ---------------------------------------------------------------- narrow products
+
+// C = alpha * A @ B + beta * C where C has at most one vector of columns (a tall matrix times a
+// narrow one, as in a graph layer's X @ W). Packing A would cost as much as the product (each of
+// its elements is used n <= W times) and a packed micro-tile would be mostly padding, so A is read
+// in place: NarrowTile<T>::MR rows of C in registers, one vector each, one broadcast of A and one
+// fused multiply-add per row and step of k. The accumulators, the B vector and a broadcast (held
+// in a register where the ISA cannot fold it into the fma) fill the register file.
+template <typename T>
+struct NarrowTile {
+#if defined(FASTNN_ISA_AVX512)
+  static constexpr int MR = 24;
+#elif defined(FASTNN_ISA_AVX2)
+  static constexpr int MR = 12;
+#else
+  static constexpr int MR = 8;
+#endif
+};
+
+// Layouts of A the compiler sees a unit stride in: its rows contiguous (stride along k is 1),
+// its columns contiguous (stride between rows is 1: a transposed view), or neither.
+enum NarrowLayout { kRowMajor, kColMajor, kStrided };
+constexpr int kNarrowAhead = 16;
+
+// C[0:R, 0:n] over steps [0, kc) of k; Bp: kc x W, zero past column n.
+template <typename T, int R, int L>
+FASTNN_SIMD_INLINE void narrow_tile(int64_t kc, const T* A, int64_t sm, int64_t sk, const T* __restrict Bp, T* C,
+                                    int64_t rs, int64_t cs, T alpha, T beta, int n) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  const int64_t am = L == kColMajor ? 1 : sm, ak = L == kRowMajor ? 1 : sk;
+  V c[R][1];
+#pragma GCC unroll 32
+  for (int i = 0; i < R; ++i) c[i][0] = simd::zero<T>();
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    const V b = simd::load(Bp + k * W);
+    const T* a = A + k * ak;
+    if constexpr (L == kColMajor) {
+      // Every step of k reads new cache lines (a row of a transposed operand): fetch them
+      // kNarrowAhead steps early, as the hardware prefetcher does not keep up.
+      __builtin_prefetch(a + kNarrowAhead * ak);
+      __builtin_prefetch(a + kNarrowAhead * ak + R - 1);
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < R; ++i) c[i][0] = simd::fma(simd::bcast(a + i * am), b, c[i][0]);
+  }
+  store_tile<T, R, 1>(c, C, rs, cs, alpha, beta, n);
+}
+
+// Rows [r0, r1) of C: full tiles, then the rest in tiles of 8, 4, 2 and 1 rows (a few
+// kernels instead of one per row count; the rest is at most one tile per call).
+template <typename T, int L>
+void narrow_rows_layout(int64_t r0, int64_t r1, int64_t kc, T alpha, const T* A, int64_t sm, int64_t sk,
+                        const T* Bp, T beta, T* C, int64_t rs, int64_t cs, int n) {
+  // Rows apart in memory each need an address register: past 8 of them GCC spills the pointers
+  // and reloads them at every step of k.
+  constexpr int MR = L == kColMajor ? NarrowTile<T>::MR : 8;
+  int64_t i = r0;
+  for (; i + MR <= r1; i += MR) narrow_tile<T, MR, L>(kc, A + i * sm, sm, sk, Bp, C + i * rs, rs, cs, alpha, beta, n);
+  if constexpr (MR > 8) {
+    for (; i + 8 <= r1; i += 8) narrow_tile<T, 8, L>(kc, A + i * sm, sm, sk, Bp, C + i * rs, rs, cs, alpha, beta, n);
+  }
+  if (i + 4 <= r1) {
+    narrow_tile<T, 4, L>(kc, A + i * sm, sm, sk, Bp, C + i * rs, rs, cs, alpha, beta, n);
+    i += 4;
+  }
+  if (i + 2 <= r1) {
+    narrow_tile<T, 2, L>(kc, A + i * sm, sm, sk, Bp, C + i * rs, rs, cs, alpha, beta, n);
+    i += 2;
+  }
+  if (i < r1) narrow_tile<T, 1, L>(kc, A + i * sm, sm, sk, Bp, C + i * rs, rs, cs, alpha, beta, n);
+}
+
+template <typename T>
+void narrow_rows(int64_t r0, int64_t r1, int64_t kc, T alpha, const T* A, int64_t sm, int64_t sk, const T* Bp,
+                 T beta, T* C, int64_t rs, int64_t cs, int n) {
+  if (sk == 1) narrow_rows_layout<T, kRowMajor>(r0, r1, kc, alpha, A, sm, sk, Bp, beta, C, rs, cs, n);
+  else if (sm == 1) narrow_rows_layout<T, kColMajor>(r0, r1, kc, alpha, A, sm, sk, Bp, beta, C, rs, cs, n);
+  else narrow_rows_layout<T, kStrided>(r0, r1, kc, alpha, A, sm, sk, Bp, beta, C, rs, cs, n);
+}
+
 }  // namespace
 
 template <typename T>
@@ -372,8 +463,9 @@ const gemm_detail::Kernel<T>& gemm_kernel() {
 #else
   static constexpr const char* kName = "portable";
 #endif
-  static const gemm_detail::Kernel<T> k{kName, Tile<T>::MR, Tile<T>::NR, &pack_a<T>, &pack_b<T>, &block<T>,
-                                        &gemv_rows<T>};
+  static const gemm_detail::Kernel<T> k{kName,      Tile<T>::MR,       Tile<T>::NR,    Tile<T>::W,
+                                        NarrowTile<T>::MR, &pack_a<T>, &pack_b<T>, &block<T>,
+                                        &gemv_rows<T>, &narrow_rows<T>};
   return k;
 }
 
