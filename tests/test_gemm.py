@@ -226,7 +226,8 @@ def test_gemm_narrow_side(cpu_path, threads, rng, dtype):
     # One side of at most one vector (A read in place against a packed K x lanes panel of B; a
     # narrow M through C^T = B^T A^T): the narrow side on both sides of the lane count, the other
     # over full register tiles and every tail (8, 4, 2, 1 rows) and split between threads, K = 1,
-    # 2 and odd, every operand row-major, transposed, stepped or reversed, alpha and beta.
+    # 2 and odd, and deep enough (300) for a narrow M to take the narrow rows, every operand
+    # row-major, transposed, stepped or reversed, alpha and beta.
     lanes = _C._simd_lanes(cpu_path, np.dtype(dtype).itemsize)
     mr = NARROW_MR[cpu_path]
     narrow = sorted({1, 2, lanes - 1, lanes, lanes + 1} - {0})
@@ -234,7 +235,7 @@ def test_gemm_narrow_side(cpu_path, threads, rng, dtype):
     kinds = [("c", "c", "c"), ("f", "f", "c"), ("c", "f", "f"), ("step", "neg", "step"), ("neg", "step", "f")]
     for n in narrow:
         for m in wide:
-            for K in (1, 2, 37):
+            for K in (1, 2, 37, 300):
                 for M, N in ((m, n), (n, m)):
                     a = rng.standard_normal((1, M, K)).astype(dtype)
                     b = rng.standard_normal((1, K, N)).astype(dtype)

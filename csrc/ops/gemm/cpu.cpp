@@ -306,8 +306,10 @@ void run(const Kernel<T>& kr, int64_t batch, Problem<T> p, int64_t sAb, int64_t 
   // when both sides are narrow; otherwise C^T = B^T A^T makes the narrow side the columns).
   // Through C^T, C is stored element by element and the lanes past M are wasted: measured
   // (Zen 4, float, 2 threads, M = 2..16 by N, K = 64..1024) the packed path, whose edge tiles
-  // cost only their own rows, is faster below half a vector of rows, the narrow rows above.
-  if ((p.N <= kr.w || (p.M <= kr.w && 2 * p.M >= kr.w))) {
+  // cost only their own rows, is faster below half a vector of rows, the narrow rows above; and
+  // at a shallow depth those element stores outweigh the products (16 x 64 @ 64 x 1024: 39 us
+  // against 25; 16 x 128 @ 128 x 1024: 49 against 38), which from K = 256 on they no longer do.
+  if (p.N <= kr.w || (p.M <= kr.w && 2 * p.M >= kr.w && p.K >= 256)) {
     if (p.N > kr.w) transpose(p, sAb, sBb);
     const int64_t kcb = std::max<int64_t>(1, std::min<int64_t>(p.K, cache_sizes().l2 / 2 / (kr.w * sizeof(T))));
     const int64_t kc = ceil_div(p.K, ceil_div(p.K, kcb));
