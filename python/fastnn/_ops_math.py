@@ -259,7 +259,7 @@ erfc = _unary("erfc", lambda a: 1.0 - _erf_fwd(a), lambda x, y, g: g * (-(x * x)
 def _erfinv_fwd(a):
     # Giles's single-precision approximation ("Approximating the erfinv function", 2010) as a start,
     # then two Newton steps on erf(x) = y in float64, which bring it to float64 accuracy.
-    y = np.asarray(a, dtype=np.float64)
+    y = a.astype(np.float64)  # a method, not np.asarray, so a cupy array stays on its device
     with np.errstate(divide="ignore", invalid="ignore"):
         w = -np.log((1.0 - y) * (1.0 + y))
         ws = w - 2.5
