@@ -48,6 +48,8 @@ from .serialization import save, load
 from .summary import summary
 from . import data, train, metrics, datasets
 from . import cuda, backends, models, utils
+from ._ops_math import erfinv
+from . import distributions
 
 __version__ = _C.__version__
 

@@ -256,6 +256,36 @@ erf = _unary("erf", _erf_fwd, lambda x, y, g: g * (-(x * x)).exp() * _TWO_OVER_S
 erfc = _unary("erfc", lambda a: 1.0 - _erf_fwd(a), lambda x, y, g: g * (-(x * x)).exp() * -_TWO_OVER_SQRT_PI)
 
 
+def _erfinv_fwd(a):
+    # Giles's single-precision approximation ("Approximating the erfinv function", 2010) as a start,
+    # then two Newton steps on erf(x) = y in float64, which bring it to float64 accuracy.
+    y = a.astype(np.float64)  # a method, not np.asarray, so a cupy array stays on its device
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = -np.log((1.0 - y) * (1.0 + y))
+        ws = w - 2.5
+        p = 2.81022636e-08
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                  -0.00417768164, 0.246640727, 1.50140941):
+            p = c + p * ws
+        wl = np.sqrt(w) - 3.0
+        q = -0.000200214257
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                  0.00943887047, 1.00167406, 2.83297682):
+            q = c + q * wl
+        x = np.where(w < 5.0, p, q) * y
+        for _ in range(2):
+            x = x - (_erf_fwd(x) - y) / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
+        x = np.where(np.abs(y) == 1.0, np.copysign(np.inf, y), x)
+        x = np.where(np.abs(y) > 1.0, np.nan, x)
+    return x.astype(a.dtype, copy=False)
+
+
+# d erfinv(y) / dy = sqrt(pi) / 2 * exp(erfinv(y)^2); the output is recomputed as a Tensor when a graph is
+# recorded so the rule itself differentiates
+erfinv = _unary("erfinv", _erfinv_fwd,
+                lambda x, y, g: g * (_saved(y, lambda: erfinv(x)) ** 2).exp() * (1.0 / _TWO_OVER_SQRT_PI))
+
+
 def gelu(input, approximate="none"):
     if approximate == "tanh":
         k = math.sqrt(2.0 / math.pi)
@@ -499,7 +529,7 @@ def _attach():
     methods = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan",
                "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsin", "arccos",
                "arctan", "arcsinh", "arccosh", "arctanh", "reciprocal", "square", "sigmoid", "relu", "erf", "erfc",
-               "abs", "absolute", "sign", "sgn", "signbit", "floor", "ceil", "trunc", "fix", "round", "frac",
+               "erfinv", "abs", "absolute", "sign", "sgn", "signbit", "floor", "ceil", "trunc", "fix", "round", "frac",
                "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "nan_to_num", "clamp", "clip",
                "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin", "atan2", "arctan2", "logaddexp",
                "lerp", "addcmul", "addcdiv", "addmm", "outer", "ger", "isclose", "allclose", "equal"]
