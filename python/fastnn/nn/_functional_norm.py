@@ -11,7 +11,7 @@ from ..autograd import Function
 from ..backend import array_module_of
 from ..tensor import Tensor, _wrap
 
-__all__ = ["layer_norm", "rms_norm"]
+__all__ = ["layer_norm", "rms_norm", "group_norm", "instance_norm"]
 
 
 def _shape_list(shape):
@@ -167,3 +167,97 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if eps is None:
         eps = float(np.finfo(input.dtype).eps)
     return _norm(input, weight, None, len(shape), eps, False)
+
+
+def _check_channel_params(input, params, fn):
+    """Each non-None tensor of ``params`` ((name, tensor) pairs) must be a vector of ``input.shape[1]`` values."""
+    C = input.shape[1]
+    for name, t in params:
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fn}: argument '{name}' must be a Tensor or None, got {type(t).__name__}")
+        if t.ndim != 1 or t.shape[0] != C:
+            raise RuntimeError(f"{fn}: expected {name} to be a vector of size equal to the number of channels in "
+                               f"input ({C}), but got {name} of shape {_shape_list(t.shape)} and input of shape "
+                               f"{_shape_list(input.shape)}")
+
+
+def _channel_affine(y, weight, bias):
+    """``y * weight + bias`` with the (C,) vectors broadcast over dim 1 of (N, C, *) ``y``."""
+    bshape = (1, y.shape[1]) + (1,) * (y.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(bshape)
+    if bias is not None:
+        y = y + bias.reshape(bshape)
+    return y
+
+
+def _rowwise_norm(input, rows, eps):
+    """Normalise ``input`` (N, C, *) to zero mean and unit (biased) variance within each of the ``rows`` equal
+    slices it is cut into in memory order, through the layer-norm kernels (no affine)."""
+    x = input.reshape(input.shape[0], rows, -1) if input.numel() else input
+    if input.numel() == 0:
+        return input * 1
+    return _norm(x, None, None, 1, eps, True).reshape(input.shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Normalise (N, C, *) ``input`` over each group of ``C // num_groups`` consecutive channels (and all the
+    trailing dims) of each sample, then scale by ``weight`` and shift by ``bias`` (each (C,), optional)."""
+    fn = "group_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if isinstance(num_groups, (bool, np.bool_)) or not isinstance(num_groups, (int, np.integer)):
+        raise TypeError(f"{fn}: argument 'num_groups' must be an int, got {type(num_groups).__name__}")
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"{fn}: expected a floating point input, got dtype {input.dtype}")
+    C = input.shape[1]
+    if num_groups <= 0 or C % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {_shape_list(input.shape)} and num_groups={num_groups}")
+    if input.shape[0] * C // num_groups * math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{_shape_list([input.shape[0] * C // num_groups, num_groups] + list(input.shape[2:]))}")
+    _check_channel_params(input, (("weight", weight), ("bias", bias)), fn)
+    return _channel_affine(_rowwise_norm(input, int(num_groups), eps), weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-05):
+    """Normalise each channel of each sample of (N, C, *) ``input`` over its trailing dims (``use_input_stats``)
+    or with ``running_mean``/``running_var``; with input statistics the running buffers, when given, move by
+    ``momentum`` towards the batch average of the per-instance means and unbiased variances (in place)."""
+    fn = "instance_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: argument 'input' must be a Tensor, got {type(input).__name__}")
+    if input.ndim < 2:
+        raise RuntimeError(f"{fn}: expected at least 2-D input (N, C, *), got shape {_shape_list(input.shape)}")
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"{fn}: expected a floating point input, got dtype {input.dtype}")
+    _check_channel_params(input, (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                                  ("running_var", running_var)), fn)
+    N, C = input.shape[0], input.shape[1]
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        bshape = (1, C) + (1,) * (input.ndim - 2)
+        y = (input - running_mean.reshape(bshape)) * (running_var.reshape(bshape) + eps).rsqrt()
+        return _channel_affine(y, weight, bias)
+    spatial = math.prod(input.shape[2:])
+    if spatial == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{_shape_list(input.shape)}")
+    if (running_mean is not None or running_var is not None) and input.numel():
+        # Outside any graph: the buffers take the batch average of the per-instance statistics.
+        m = float(momentum)
+        xs = input._data.reshape(N, C, spatial)
+        if running_mean is not None:
+            running_mean._data *= (1.0 - m)
+            running_mean._data += m * xs.mean(axis=(0, 2)).astype(running_mean._data.dtype, copy=False)
+        if running_var is not None:
+            running_var._data *= (1.0 - m)
+            running_var._data += m * xs.var(axis=2, ddof=1).mean(axis=0).astype(running_var._data.dtype, copy=False)
+    return _channel_affine(_rowwise_norm(input, C, eps), weight, bias)

@@ -114,8 +114,8 @@ class Conv2d(_Conv):
 
     def forward(self, input):
         x, padding = self._explicit_padding(input)
-        p = self._parameters
-        return CF.conv2d(x, p["weight"], p["bias"], self.stride, padding, self.dilation, self.groups)
+        # Attribute access, not _parameters: a parametrization (spectral norm) computes the weight on access.
+        return CF.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv1d(_Conv):

@@ -42,8 +42,8 @@ class Linear(Module):
         reset_fan_in_uniform(self.weight, self.bias)
 
     def forward(self, input):
-        p = self._parameters
-        return linear(input, p["weight"], p["bias"])
+        # Attribute access, not _parameters: a parametrization (spectral norm) computes the weight on access.
+        return linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,11 +1,14 @@
-"""``LayerNorm`` and ``RMSNorm``: normalisation over the trailing ``normalized_shape`` dims of each sample."""
+"""``LayerNorm``, ``RMSNorm`` (the trailing ``normalized_shape`` dims of each sample) and ``GroupNorm`` (groups of
+channels of each sample)."""
 from __future__ import annotations
+
+import numpy as np
 
 from . import _functional_norm as FN
 from ._layer_params import empty_tensor as _empty
 from .module import Module, Parameter
 
-__all__ = ["LayerNorm", "RMSNorm"]
+__all__ = ["LayerNorm", "RMSNorm", "GroupNorm"]
 
 
 class LayerNorm(Module):
@@ -66,3 +69,39 @@ class RMSNorm(Module):
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalise each sample of (N, C, *) input over ``num_groups`` groups of consecutive channels, then a
+    per-channel affine (weight starts at ones, bias at zeros) when ``affine`` (PyTorch's ``nn.GroupNorm``)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-05, affine=True, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        for name, v in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"GroupNorm: argument '{name}' must be a positive int, got {v!r}")
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups = int(num_groups)
+        self.num_channels = int(num_channels)
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(_empty((self.num_channels,), dtype, device))
+            if bias:
+                self.bias = Parameter(_empty((self.num_channels,), dtype, device))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    reset_parameters = LayerNorm.reset_parameters
+
+    def forward(self, input):
+        return FN.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
