@@ -1,6 +1,5 @@
 """optim.swa_utils against torch.optim.swa_utils: the same model, the same sequence of weights,
 the same averages (SWA and EMA, list and per-tensor functions, with and without buffers)."""
-import io
 
 import numpy as np
 import pytest

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend
 from .._atomic import atomic_open, atomic_path
-from ..tensor import Tensor, _wrap, is_tensor
+from ..tensor import _wrap, is_tensor
 
 __all__ = ["make_grid", "save_image", "encode_png"]
 
