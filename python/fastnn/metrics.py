@@ -442,3 +442,168 @@ def roc_auc_score(y_true, y_score):
 
 
 __all__.append("roc_auc_score")
+
+
+# ---- evaluation of generative models ------------------------------------------------------------
+
+def _float64(x, name, ndim=None):
+    a = _np(x, name).astype(np.float64, copy=False)
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"argument '{name}' must be {ndim}-D, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"argument '{name}' holds NaN or infinite values")
+    return a
+
+
+def _clip_eigenvalues(w):
+    """Eigenvalues of a positive semi-definite matrix with rounding noise set to zero: a
+    rank-deficient covariance (fewer samples than features) has eigenvalues of about
+    +-eps * largest, whose square roots (about 1e-8) would otherwise add up to a visible error."""
+    tol = w.size * np.finfo(np.float64).eps * max(float(np.abs(w).max(initial=0.0)), np.finfo(np.float64).tiny)
+    return np.where(w > tol, w, 0.0)
+
+
+def _psd_sqrt(s):
+    """Square root of a symmetric positive semi-definite matrix by eigendecomposition."""
+    w, v = np.linalg.eigh((s + s.T) / 2)
+    return (v * np.sqrt(_clip_eigenvalues(w))) @ v.T
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2):
+    """Fréchet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2) (the FID formula):
+
+        ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)).
+
+    ``Tr((S1 S2)^(1/2))`` is computed as ``Tr((S1^(1/2) S2 S1^(1/2))^(1/2))``: the inner matrix is
+    symmetric positive semi-definite, so both roots come from ``numpy.linalg.eigh`` and stay real,
+    where the general ``scipy.linalg.sqrtm`` of the non-symmetric product can return complex
+    values for nearly singular covariances. Inputs in float64; returns a Python float.
+    """
+    mu1 = _float64(mu1, "mu1", 1)
+    mu2 = _float64(mu2, "mu2", 1)
+    sigma1 = _float64(sigma1, "sigma1", 2)
+    sigma2 = _float64(sigma2, "sigma2", 2)
+    d = mu1.shape[0]
+    if mu2.shape != (d,):
+        raise ValueError(f"frechet_distance: 'mu1' and 'mu2' must have the same shape, got {mu1.shape} and {mu2.shape}")
+    for name, s in (("sigma1", sigma1), ("sigma2", sigma2)):
+        if s.shape != (d, d):
+            raise ValueError(f"frechet_distance: argument '{name}' must have shape ({d}, {d}) to match the means, "
+                             f"got {s.shape}")
+    root1 = _psd_sqrt(sigma1)
+    inner = root1 @ ((sigma2 + sigma2.T) / 2) @ root1
+    w = np.linalg.eigvalsh((inner + inner.T) / 2)
+    tr_covmean = float(np.sqrt(_clip_eigenvalues(w)).sum())
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+
+
+def feature_statistics(features):
+    """Mean and covariance (unbiased, rows are samples: ``numpy.cov(features, rowvar=False)``) of a
+    (N, D) feature matrix, as float64 numpy arrays."""
+    f = _float64(features, "features", 2)
+    if f.shape[0] < 2:
+        raise ValueError(f"feature_statistics: argument 'features' needs at least 2 samples (rows) for a "
+                         f"covariance, got shape {f.shape}")
+    return f.mean(axis=0), np.atleast_2d(np.cov(f, rowvar=False))
+
+
+def frechet_distance_from_features(real, fake):
+    """Fréchet distance between the Gaussians fitted to two (N, D) feature matrices (rows are
+    samples), for example a classifier's penultimate-layer activations of real and generated images."""
+    r = _float64(real, "real", 2)
+    f = _float64(fake, "fake", 2)
+    if r.shape[1] != f.shape[1]:
+        raise ValueError(f"frechet_distance_from_features: 'real' and 'fake' must have the same number of "
+                         f"features (columns), got shapes {r.shape} and {f.shape}")
+    for name, a in (("real", r), ("fake", f)):
+        if a.shape[0] < 2:
+            raise ValueError(f"frechet_distance_from_features: argument '{name}' needs at least 2 samples (rows), "
+                             f"got shape {a.shape}")
+    return frechet_distance(*feature_statistics(r), *feature_statistics(f))
+
+
+def _probabilities(probs, name="probs"):
+    p = _float64(probs, name, 2)
+    if p.shape[0] == 0 or p.shape[1] == 0:
+        raise ValueError(f"argument '{name}' must be a non-empty (N, C) matrix of class probabilities, got shape {p.shape}")
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError(f"argument '{name}' must hold probabilities in [0, 1]; apply softmax to logits first")
+    sums = p.sum(axis=1)
+    if not np.allclose(sums, 1.0, rtol=0, atol=1e-3):  # loose enough for float16/float32 softmax outputs
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValueError(f"argument '{name}': each row must sum to 1 (class probabilities), row {worst} sums to "
+                         f"{sums[worst]:.6g}; apply softmax to logits first")
+    return p
+
+
+class InceptionScoreResult(tuple):
+    """``(mean, std)`` of the Inception score over the splits (the standard definition's return
+    value); ``float(result)`` and ``result.mean`` give the mean."""
+
+    def __new__(cls, mean, std):
+        return super().__new__(cls, (float(mean), float(std)))
+
+    @property
+    def mean(self):
+        return self[0]
+
+    @property
+    def std(self):
+        return self[1]
+
+    def __float__(self):
+        return self[0]
+
+
+def inception_score(probs, splits=1):
+    """Inception score ``exp(E_x[KL(p(y|x) || p(y))])`` of an (N, C) matrix of class probabilities
+    p(y|x) given by a classifier to N generated samples.
+
+    High when each sample is confidently one class (sharp p(y|x)) *and* the classes are varied
+    (flat marginal p(y)); ranges from 1 to C. As in the standard definition the samples are cut
+    into ``splits`` consecutive parts of N // splits rows (the remainder is dropped), each part
+    uses its own marginal, and the mean and standard deviation over the parts are returned.
+    """
+    p = _probabilities(probs)
+    if isinstance(splits, bool) or not isinstance(splits, numbers.Integral) or not 1 <= splits <= p.shape[0]:
+        raise ValueError(f"inception_score: argument 'splits' must be an integer in [1, N={p.shape[0]}], got {splits!r}")
+    size = p.shape[0] // splits
+    scores = []
+    for k in range(splits):
+        part = p[k * size:(k + 1) * size]
+        marginal = part.mean(axis=0)
+        # 0 * log 0 = 0, as scipy.stats.entropy defines the KL divergence
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0)
+        scores.append(math.exp(terms.sum(axis=1).mean()))
+    return InceptionScoreResult(np.mean(scores), np.std(scores))
+
+
+def mean_max_probability(probs):
+    """Mean over the samples of the largest class probability: how confidently a classifier puts
+    each (generated) sample in one class. It says nothing of diversity: one confidently classified
+    image repeated scores high too, hence ``inception_score`` beside it."""
+    return float(_probabilities(probs).max(axis=1).mean())
+
+
+def psnr(x, y, data_range=1.0):
+    """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE(x, y))`` in decibels, over all
+    elements (scikit-image's ``peak_signal_noise_ratio`` with ``data_range``); ``inf`` for identical
+    inputs. ``data_range`` is the span of possible values: 1.0 for images in [0, 1], 255 for uint8."""
+    a = _float64(x, "x")
+    b = _float64(y, "y")
+    if a.shape != b.shape:
+        raise ValueError(f"psnr: 'x' and 'y' must have the same shape, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        raise ValueError("psnr: 'x' and 'y' are empty")
+    if isinstance(data_range, bool) or not isinstance(data_range, numbers.Real) or not data_range > 0:
+        raise ValueError(f"psnr: argument 'data_range' must be a positive number, got {data_range!r}")
+    err = float(np.mean((a - b) ** 2))
+    if err == 0.0:
+        return float("inf")
+    return float(10.0 * math.log10(float(data_range) ** 2 / err))
+
+
+__all__ += ["frechet_distance", "frechet_distance_from_features", "feature_statistics", "inception_score",
+            "InceptionScoreResult", "mean_max_probability", "psnr"]
