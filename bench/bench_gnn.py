@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -42,7 +43,10 @@ def aggregation_rows(torch, pyg, quick, note):
     mps = {a: MessagePassing(aggr=a) for a in ("add", "mean", "max")}
     for m in mps.values():
         m.propagate(fe, x=fx)          # builds and caches the CSR view on fe
+    t_spmm = t_index_add = None
     if torch is not None:
+        # (PyTorch warns that its sparse CSR support is in beta and that invariant checks are off.)
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*", category=UserWarning)
         src, dst = torch.from_numpy(ei[0]), torch.from_numpy(ei[1])
         tx = torch.from_numpy(x)
         adj = torch.sparse_coo_tensor(torch.stack([dst, src]), torch.ones(e), (n, n)).coalesce().to_sparse_csr()
@@ -52,11 +56,9 @@ def aggregation_rows(torch, pyg, quick, note):
 
         def t_index_add():
             return torch.zeros(n, f).index_add_(0, dst, tx.index_select(0, src))
-    for name, ref, fn in (("sum vs torch.sparse.mm (CSR)", "PyTorch", "t_spmm"),
-                          ("sum vs gather + index_add_", "PyTorch", "t_index_add")):
-        a, r = harness.interleaved(lambda: mps["add"].propagate(fe, x=fx),
-                                   locals()[fn] if torch is not None else None, 7, 0.3, 3)
-        rows.append(harness.row(f"propagate {name}", shape, a, ref if r is not None else None, r, note))
+    for name, ref_fn in (("sum vs torch.sparse.mm (CSR)", t_spmm), ("sum vs gather + index_add_", t_index_add)):
+        a, r = harness.interleaved(lambda: mps["add"].propagate(fe, x=fx), ref_fn, 7, 0.3, 3)
+        rows.append(harness.row(f"propagate {name}", shape, a, "PyTorch" if r is not None else None, r, note))
     for aggr in ("mean", "max"):
         t_fn = None
         if pyg is not None:
@@ -83,7 +85,7 @@ def layer_rows(torch, pyg, note):
         t_fb = None
         if pyg is not None:
             tl = getattr(pyg.nn, name)(fin, fout)
-            fl.load_state_dict({k: fastnn.tensor(v.detach().numpy().copy()) for k, v in tl.state_dict().items()})
+            harness.copy_weights(torch, fl, tl)
             te, tx = torch.from_numpy(ei), torch.from_numpy(x)
 
             def t_fb(tl=tl, te=te, tx=tx):

@@ -18,15 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-
-
-def power_law_graph(rng, n, e):
-    """(src, dst) int64: targets drawn with a Zipf-like skew (a few hubs with many edges, many nodes with
-    none), sources uniform."""
-    weights = 1.0 / np.arange(1, n + 1) ** 0.8
-    dst = rng.choice(n, size=e, p=weights / weights.sum())
-    dst = rng.permutation(n)[dst]  # hubs spread over the id range
-    return rng.integers(0, n, e), dst
+from bench_spmm import power_law_graph  # noqa: E402
 
 
 def run(device="cpu", quick=False):

@@ -35,6 +35,7 @@ from fastnn import metrics, nn, optim  # noqa: E402
 from fastnn.datasets import solubility  # noqa: E402
 from fastnn.graph import DataLoader  # noqa: E402
 from fastnn.graph.nn import GINConv, global_add_pool, global_mean_pool  # noqa: E402
+from fastnn.train.graph import predict_graphs, train_graph_epoch  # noqa: E402
 
 
 class AtomEncoder(nn.Module):
@@ -119,23 +120,12 @@ def train_gin(graphs, y, train, test, cardinalities, epochs, seed, hidden):
     test_loader = DataLoader([graphs[i] for i in test], batch_size=256)
 
     def predict():
-        model.eval()
-        with fastnn.no_grad():
-            out = [model(b.x, b.edge_index, b.batch).numpy()[:, 0] for b in test_loader]
-        return np.concatenate(out) * std + mean
+        return predict_graphs(model, test_loader)[:, 0] * std + mean
 
     losses, curve = [], []
     for _ in range(epochs):
-        model.train()
-        total = 0.0
-        for batch in loader:
-            opt.zero_grad()
-            loss = F.mse_loss(model(batch.x, batch.edge_index, batch.batch), batch.y)
-            loss.backward()
-            opt.step()
-            total += float(loss.item()) * batch.num_graphs
+        losses.append(train_graph_epoch(model, loader, F.mse_loss, opt))
         sched.step()
-        losses.append(total / len(train_set))
         curve.append(metrics.rmse(y[test], predict()))
     return predict(), losses, curve
 

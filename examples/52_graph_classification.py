@@ -26,6 +26,7 @@ from fastnn.data import train_test_split
 from fastnn.datasets import synthetic_graphs
 from fastnn.graph import DataLoader
 from fastnn.graph.nn import GINConv, global_add_pool
+from fastnn.train.graph import predict_graphs, train_graph_epoch
 from fastnn.train import train_tabular
 
 CLASSES = ["forest", "has a cycle"]
@@ -54,12 +55,7 @@ class GIN(nn.Module):
 
 
 def evaluate(model, loader):
-    model.eval()
-    preds = []
-    with fastnn.no_grad():
-        for data in loader:
-            preds.append(model(data.x, data.edge_index, data.batch).argmax(dim=1).numpy())
-    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+    return predict_graphs(model, loader).argmax(axis=1)
 
 
 def summaries(graphs):
@@ -101,16 +97,8 @@ def main():
     losses, accuracies = [], []
     start = time.perf_counter()
     for epoch in range(args["epochs"]):
-        model.train()
-        total = 0.0
-        for data in train_loader:
-            opt.zero_grad()
-            loss = F.cross_entropy(model(data.x, data.edge_index, data.batch), data.y)
-            loss.backward()
-            opt.step()
-            total += float(loss.item()) * data.num_graphs
+        losses.append(train_graph_epoch(model, train_loader, F.cross_entropy, opt))
         sched.step()
-        losses.append(total / len(train))
         accuracies.append(float(np.mean(evaluate(model, test_loader) == y_test)))
         if epoch % 5 == 4 or epoch == args["epochs"] - 1:
             print(f"epoch {epoch + 1}: training loss {losses[-1]:.4f}, test accuracy {accuracies[-1]:.4f}")

@@ -42,6 +42,13 @@ def torch():
     return pytest.importorskip("torch")
 
 
+@pytest.fixture(scope="session")
+def pyg():
+    """torch_geometric, the graph tests' reference (it needs torch)."""
+    pytest.importorskip("torch")
+    return pytest.importorskip("torch_geometric")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

@@ -9,23 +9,7 @@ import pytest
 import fastnn
 from fastnn.graph import Batch, Data, DataLoader
 from fastnn.graph.loader import NeighborLoader
-
-
-@pytest.fixture(scope="module")
-def pyg():
-    pytest.importorskip("torch")
-    return pytest.importorskip("torch_geometric")
-
-
-def to_torch(v):
-    import torch
-    return torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
-
-
-def pair(pyg, **arrays):
-    ours = Data(**{k: fastnn.tensor(v) if isinstance(v, np.ndarray) else v for k, v in arrays.items()})
-    theirs = pyg.data.Data(**{k: to_torch(v) for k, v in arrays.items()})
-    return ours, theirs
+from graph_compare import graph_pair as pair, to_torch
 
 
 def same_value(a, b, key=""):

@@ -5,20 +5,7 @@ import pytest
 import fastnn
 from fastnn.graph import Data
 from fastnn.graph import transforms as TF
-
-
-@pytest.fixture(scope="module")
-def pyg():
-    pytest.importorskip("torch")
-    return pytest.importorskip("torch_geometric")
-
-
-def pair(pyg, **arrays):
-    """The same graph as a fastnn Data and a PyG Data."""
-    import torch
-    ours = Data(**{k: fastnn.tensor(v) if isinstance(v, np.ndarray) else v for k, v in arrays.items()})
-    theirs = pyg.data.Data(**{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in arrays.items()})
-    return ours, theirs
+from graph_compare import graph_pair as pair
 
 
 def same_data(ours, theirs):

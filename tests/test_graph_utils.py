@@ -7,12 +7,6 @@ import fastnn
 from fastnn.graph import utils as U
 
 
-@pytest.fixture(scope="module")
-def pyg():
-    pytest.importorskip("torch")
-    return pytest.importorskip("torch_geometric")
-
-
 def graphs():
     """(name, edge_index array, num_nodes) covering the edge cases."""
     rng = np.random.default_rng(7)

@@ -7,29 +7,11 @@ import fastnn
 from fastnn import nn
 from fastnn.autograd import gradcheck, gradgradcheck
 import fastnn.nn.functional as F
-
-
-def rel_err(got, ref):
-    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
-    assert got.shape == ref.shape, (got.shape, ref.shape)
-    return np.linalg.norm((got - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1.0)
+from torch_compare import layer_pair, rel_err
 
 
 def pair(torch, kind, *args, **kwargs):
-    """The same layer in both libraries, fastnn's state loaded from PyTorch's randomised state dict."""
-    torch.manual_seed(0)
-    tm = getattr(torch.nn, kind)(*args, **kwargs)
-    with torch.no_grad():
-        for p in tm.parameters():
-            p.copy_(torch.randn_like(p))
-        for name, b in tm.named_buffers():
-            if name == "running_var":
-                b.copy_(torch.rand_like(b) + 0.5)
-            elif name == "running_mean":
-                b.copy_(torch.randn_like(b))
-    fm = getattr(nn, kind)(*args, **kwargs)
-    missing, unexpected = fm.load_state_dict({k: fastnn.tensor(v.numpy()) for k, v in tm.state_dict().items()})
-    assert not missing and not unexpected
+    tm, fm = layer_pair(torch, kind, *args, **kwargs)
     assert list(fm.state_dict()) == list(tm.state_dict())
     return tm, fm
 

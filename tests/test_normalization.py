@@ -7,26 +7,7 @@ import fastnn
 from fastnn import nn
 from fastnn.autograd import gradcheck, gradgradcheck
 import fastnn.nn.functional as F
-
-
-def rel_err(got, ref):
-    """Relative error, absolute below a norm of 1 (LayerNorm's input gradient at C=1 is rounding noise)."""
-    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
-    assert got.shape == ref.shape, (got.shape, ref.shape)
-    return np.linalg.norm((got - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1.0)
-
-
-def pair(torch, kind, *args, **kwargs):
-    """The same layer in both libraries, fastnn's parameters loaded from PyTorch's randomised state dict."""
-    torch.manual_seed(0)
-    tm = getattr(torch.nn, kind)(*args, **kwargs)
-    with torch.no_grad():
-        for p in tm.parameters():
-            p.copy_(torch.randn_like(p))
-    fm = getattr(nn, kind)(*args, **kwargs)
-    missing, unexpected = fm.load_state_dict({k: fastnn.tensor(v.numpy()) for k, v in tm.state_dict().items()})
-    assert not missing and not unexpected
-    return tm, fm
+from torch_compare import layer_pair as pair, rel_err
 
 
 def check_layer(torch, tm, fm, x, tol=1e-4):

@@ -8,16 +8,7 @@ import fastnn
 from fastnn import nn
 from fastnn.autograd import gradcheck, gradgradcheck
 from fastnn.nn.utils import parametrize
-
-
-def rel_err(got, ref):
-    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
-    assert got.shape == ref.shape, (got.shape, ref.shape)
-    return np.linalg.norm((got - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1.0)
-
-
-def to_fastnn(sd):
-    return {k: fastnn.tensor(v.detach().numpy()) for k, v in sd.items()}
+from torch_compare import fastnn_state, rel_err
 
 
 LAYERS = [
@@ -42,7 +33,7 @@ def pair(torch, kind, args, kwargs, legacy=False, **sn):
         tm = torch.nn.utils.parametrizations.spectral_norm(tm, **sn)
         fm = nn.utils.parametrizations.spectral_norm(fm, **sn)
     assert list(fm.state_dict()) == list(tm.state_dict())
-    res = fm.load_state_dict(to_fastnn(tm.state_dict()))
+    res = fm.load_state_dict(fastnn_state(tm.state_dict()))
     assert not res.missing_keys and not res.unexpected_keys
     return tm, fm
 
@@ -159,7 +150,7 @@ def test_gradient_penalty_through_spectral_norm_critic_matches_torch(torch):
                                  mod.utils.parametrizations.spectral_norm(lib.nn.Linear(12, 1))).double()
     tm = build(torch, torch.nn)
     fm = build(fastnn, nn)
-    fm.load_state_dict(to_fastnn(tm.state_dict()))
+    fm.load_state_dict(fastnn_state(tm.state_dict()))
     x = np.random.default_rng(2).standard_normal((3, 1, 5, 5))
     tx, fx = torch.tensor(x, requires_grad=True), fastnn.tensor(x, requires_grad=True)
     tg, = torch.autograd.grad(tm(tx).sum(), tx, create_graph=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import _functional_norm as FN
 from .batchnorm import _BatchNorm
+from .normalization import reset_affine
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
@@ -22,10 +23,7 @@ class _InstanceNorm(_BatchNorm):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.weight is not None:
-            self.weight._data[...] = 1
-        if self.bias is not None:
-            self.bias._data[...] = 0
+        reset_affine(self)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

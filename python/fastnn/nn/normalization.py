@@ -11,6 +11,21 @@ from .module import Module, Parameter
 __all__ = ["LayerNorm", "RMSNorm", "GroupNorm"]
 
 
+def _affine_parameters(module, shape, affine, bias, dtype, device):
+    """``weight`` and ``bias`` Parameters of ``shape`` when ``affine`` (no ``bias`` unless ``bias``), else
+    registered as None, as PyTorch's normalisation layers hold them."""
+    module.register_parameter("weight", Parameter(_empty(shape, dtype, device)) if affine else None)
+    module.register_parameter("bias", Parameter(_empty(shape, dtype, device)) if affine and bias else None)
+
+
+def reset_affine(module):
+    """A normalisation layer's affine parameters back to the identity: weight ones, bias zeros."""
+    if getattr(module, "weight", None) is not None:
+        module.weight._data[...] = 1
+    if getattr(module, "bias", None) is not None:
+        module.bias._data[...] = 0
+
+
 class LayerNorm(Module):
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the last ``len(normalized_shape)`` dims; weight
     starts at ones and bias at zeros (PyTorch's ``nn.LayerNorm``)."""
@@ -20,22 +35,11 @@ class LayerNorm(Module):
         self.normalized_shape = FN.normalized_tuple(normalized_shape, "LayerNorm")
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_empty(self.normalized_shape, dtype, device))
-            if bias:
-                self.bias = Parameter(_empty(self.normalized_shape, dtype, device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.weight is not None:
-            self.weight._data[...] = 1
-        if self.bias is not None:
-            self.bias._data[...] = 0
+        reset_affine(self)
 
     def forward(self, input):
         return FN.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -54,15 +58,12 @@ class RMSNorm(Module):
         self.normalized_shape = FN.normalized_tuple(normalized_shape, "RMSNorm")
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(_empty(self.normalized_shape, dtype, device))
-        else:
-            self.register_parameter("weight", None)
+        self.register_parameter("weight", Parameter(_empty(self.normalized_shape, dtype, device))
+                                if elementwise_affine else None)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.weight is not None:
-            self.weight._data[...] = 1
+        reset_affine(self)
 
     def forward(self, input):
         return FN.rms_norm(input, self.normalized_shape, self.weight, self.eps)
@@ -86,18 +87,11 @@ class GroupNorm(Module):
         self.num_channels = int(num_channels)
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(_empty((self.num_channels,), dtype, device))
-            if bias:
-                self.bias = Parameter(_empty((self.num_channels,), dtype, device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (self.num_channels,), affine, bias, dtype, device)
         self.reset_parameters()
 
-    reset_parameters = LayerNorm.reset_parameters
+    def reset_parameters(self):
+        reset_affine(self)
 
     def forward(self, input):
         return FN.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

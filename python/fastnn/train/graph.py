@@ -1,5 +1,7 @@
-"""Transductive node labelling on one graph: a 2-layer GCN (Kipf & Welling) trained on a few labelled
-nodes predicts the others. Used by ``fastnn demo graph`` and examples/50_gcn_karate.py."""
+"""Training helpers for graphs. Transductive node labelling on one graph: a 2-layer GCN (Kipf & Welling)
+trained on a few labelled nodes predicts the others (``fastnn demo graph``, examples/50_gcn_karate.py).
+Graph-level models over a graph DataLoader: one training epoch and the predictions of a loader
+(examples/51 and 52)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -65,6 +67,30 @@ def train_node_classifier(model, data, train_mask, epochs=200, lr=0.01, weight_d
     with no_grad():
         out, hidden = model(data.x, data.edge_index)
     return out.argmax(dim=1).numpy(), hidden.numpy()
+
+
+def train_graph_epoch(model, loader, loss_fn, optimizer):
+    """One epoch of ``loss_fn(model(x, edge_index, batch), y)`` over the batches of a graph ``loader``, one
+    optimiser step per batch; returns the mean loss per graph."""
+    model.train()
+    total, graphs = 0.0, 0
+    for data in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(data.x, data.edge_index, data.batch), data.y)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.item()) * data.num_graphs
+        graphs += data.num_graphs
+    return total / max(graphs, 1)
+
+
+def predict_graphs(model, loader):
+    """``model(x, edge_index, batch)`` on every batch of a graph ``loader`` in eval mode without gradients,
+    concatenated as one numpy array (one row per graph)."""
+    from .. import no_grad
+    model.eval()
+    with no_grad():
+        return np.concatenate([model(d.x, d.edge_index, d.batch).numpy() for d in loader])
 
 
 class NodeLabellingResult(NamedTuple):

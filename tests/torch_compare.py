@@ -1,0 +1,37 @@
+"""Helpers of the tests that compare a fastnn layer with PyTorch's on the same weights and data."""
+import numpy as np
+
+import fastnn
+from fastnn import nn
+
+
+def rel_err(got, ref):
+    """Relative error, absolute below a norm of 1 (an input gradient that is rounding noise, as LayerNorm's
+    at C=1, is compared in absolute terms)."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    assert got.shape == ref.shape, (got.shape, ref.shape)
+    return np.linalg.norm((got - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1.0)
+
+
+def fastnn_state(state_dict):
+    """A PyTorch state dict as fastnn tensors."""
+    return {k: fastnn.tensor(v.detach().numpy()) for k, v in state_dict.items()}
+
+
+def layer_pair(torch, kind, *args, **kwargs):
+    """The same layer in both libraries: PyTorch's parameters (and running statistics) randomised, then loaded
+    into fastnn's."""
+    torch.manual_seed(0)
+    tm = getattr(torch.nn, kind)(*args, **kwargs)
+    with torch.no_grad():
+        for p in tm.parameters():
+            p.copy_(torch.randn_like(p))
+        for name, b in tm.named_buffers():
+            if name == "running_var":
+                b.copy_(torch.rand_like(b) + 0.5)
+            elif name == "running_mean":
+                b.copy_(torch.randn_like(b))
+    fm = getattr(nn, kind)(*args, **kwargs)
+    missing, unexpected = fm.load_state_dict(fastnn_state(tm.state_dict()))
+    assert not missing and not unexpected
+    return tm, fm
