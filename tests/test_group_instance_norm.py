@@ -7,28 +7,13 @@ import fastnn
 from fastnn import nn
 from fastnn.autograd import gradcheck, gradgradcheck
 import fastnn.nn.functional as F
-from torch_compare import layer_pair, rel_err
+from torch_compare import check_layer, layer_pair, rel_err
 
 
 def pair(torch, kind, *args, **kwargs):
     tm, fm = layer_pair(torch, kind, *args, **kwargs)
     assert list(fm.state_dict()) == list(tm.state_dict())
     return tm, fm
-
-
-def check_layer(torch, tm, fm, x, tol=1e-4):
-    tx = torch.tensor(x, requires_grad=True)
-    fx = fastnn.tensor(x, requires_grad=True)
-    ty, fy = tm(tx), fm(fx)
-    assert rel_err(fy.detach().numpy(), ty.detach().numpy()) < tol
-    w = np.random.default_rng(3).standard_normal(x.shape).astype(x.dtype)
-    (ty * torch.tensor(w)).sum().backward()
-    (fy * fastnn.tensor(w)).sum().backward()
-    assert rel_err(fx.grad.numpy(), tx.grad.numpy()) < tol
-    for (name, tp), (_, fp) in zip(tm.named_parameters(), fm.named_parameters()):
-        assert rel_err(fp.grad.numpy(), tp.grad.numpy()) < tol, name
-    for (name, tb), (_, fb) in zip(tm.named_buffers(), fm.named_buffers()):
-        assert rel_err(fb.numpy(), tb.numpy()) < tol, name
 
 
 GROUP_CASES = [

@@ -7,22 +7,7 @@ import fastnn
 from fastnn import nn
 from fastnn.autograd import gradcheck, gradgradcheck
 import fastnn.nn.functional as F
-from torch_compare import layer_pair as pair, rel_err
-
-
-def check_layer(torch, tm, fm, x, tol=1e-4):
-    """Output and the gradients (input and parameters) of one random weighting of the output. (At C=1 the
-    input gradient of LayerNorm is exactly 0; PyTorch's is rounding noise of about 1e-5 times the weight.)"""
-    tx = torch.tensor(x, requires_grad=True)
-    fx = fastnn.tensor(x, requires_grad=True)
-    ty, fy = tm(tx), fm(fx)
-    assert rel_err(fy.detach().numpy(), ty.detach().numpy()) < tol
-    w = np.random.default_rng(3).standard_normal(x.shape).astype(x.dtype)
-    (ty * torch.tensor(w)).sum().backward()
-    (fy * fastnn.tensor(w)).sum().backward()
-    assert rel_err(fx.grad.numpy(), tx.grad.numpy()) < tol
-    for (name, tp), (_, fp) in zip(tm.named_parameters(), fm.named_parameters()):
-        assert rel_err(fp.grad.numpy(), tp.grad.numpy()) < tol, name
+from torch_compare import check_layer, layer_pair as pair, rel_err
 
 
 LAYER_CASES = [

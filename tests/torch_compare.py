@@ -35,3 +35,20 @@ def layer_pair(torch, kind, *args, **kwargs):
     missing, unexpected = fm.load_state_dict(fastnn_state(tm.state_dict()))
     assert not missing and not unexpected
     return tm, fm
+
+
+def check_layer(torch, tm, fm, x, tol=1e-4):
+    """Output, the gradients (input and parameters) of one random weighting of the output, and the buffers
+    (running statistics) after the call, within ``tol`` of PyTorch's."""
+    tx = torch.tensor(x, requires_grad=True)
+    fx = fastnn.tensor(x, requires_grad=True)
+    ty, fy = tm(tx), fm(fx)
+    assert rel_err(fy.detach().numpy(), ty.detach().numpy()) < tol
+    w = np.random.default_rng(3).standard_normal(x.shape).astype(x.dtype)
+    (ty * torch.tensor(w)).sum().backward()
+    (fy * fastnn.tensor(w)).sum().backward()
+    assert rel_err(fx.grad.numpy(), tx.grad.numpy()) < tol
+    for (name, tp), (_, fp) in zip(tm.named_parameters(), fm.named_parameters()):
+        assert rel_err(fp.grad.numpy(), tp.grad.numpy()) < tol, name
+    for (name, tb), (_, fb) in zip(tm.named_buffers(), fm.named_buffers()):
+        assert rel_err(fb.numpy(), tb.numpy()) < tol, name
