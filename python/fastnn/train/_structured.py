@@ -267,7 +267,16 @@ class Objective:
         self.names = None
         self._flat_metrics = None
 
-    # the flat-mode metric objects (also the single output's, in per-output mode)
+    def check_metrics(self):
+        """Fail on unknown metric names before training (a dict may hold per-output metrics)."""
+        from .loop import resolve_metrics
+        if isinstance(self.metrics, dict):
+            for v in self.metrics.values():
+                resolve_metrics(v)
+        else:
+            resolve_metrics(self.metrics)
+
+    # the flat-mode metric objects
     def flat_metrics(self):
         from .loop import resolve_metrics
         if self._flat_metrics is None:

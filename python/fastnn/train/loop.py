@@ -510,7 +510,7 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
             if not callable(getattr(optimizer, attr, None)):
                 raise TypeError(f"fit: 'optimizer' must have {attr}(), got {type(optimizer).__name__}")
         objective = Objective(loss_fn, metrics, loss_weights, model)
-        objective.flat_metrics()  # unknown metric names fail before training
+        objective.check_metrics()  # unknown metric names fail before training
     for name, opt in optimizers.items():
         for attr in ("zero_grad", "step", "state_dict"):
             if not callable(getattr(opt, attr, None)):
@@ -564,7 +564,7 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         steps = None
     state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
                        epochs=int(epochs), initial_epoch=int(initial_epoch), steps_per_epoch=steps, history=history,
-                       loss_fn=loss_fn, metrics=None if custom else objective.flat_metrics(),
+                       loss_fn=loss_fn, metrics=metrics,
                        global_step=int(global_step))
     if not custom:
         state.model, state.optimizer, state.scheduler = model, optimizer, scheduler  # as given, even non-Modules
@@ -618,7 +618,7 @@ def evaluate(model, data, loss_fn=None, metrics=(), *, batch_size=256, device=No
     also ``<output>_loss`` and ``<output>_<metric>`` (see :func:`fit`)."""
     loader = as_loader(data, batch_size, False, "data")
     objective = Objective(loss_fn, metrics, loss_weights, model, require_loss=False, where="evaluate")
-    objective.flat_metrics()
+    objective.check_metrics()
     return _evaluate_loader(model, loader, objective, _model_device(model, device))
 
 
