@@ -399,6 +399,14 @@ def named(obj, arg, default):
     return {default: obj}
 
 
+def _same_structure(a, b):
+    try:
+        pa, pb = list(a.named_parameters()), list(b.named_parameters())
+    except AttributeError:
+        return False
+    return [(k, tuple(v.shape)) for k, v in pa] == [(k, tuple(v.shape)) for k, v in pb]
+
+
 def named_ema(ema, models, where="fit"):
     """``{model_name: AveragedModel}`` from one averaged model (of the single model) or a dict."""
     if ema is None:
@@ -411,9 +419,13 @@ def named_ema(ema, models, where="fit"):
         out = dict(ema)
     elif len(models) == 1:
         out = {next(iter(models)): ema}
-    else:
-        raise ValueError(f"{where}: 'ema' is one averaged model but there are several models {list(models)}; pass a "
-                         "dict {model_name: AveragedModel}")
+    else:  # the one model whose parameters have the averaged copy's names and shapes
+        matches = [k for k, m in models.items() if _same_structure(getattr(ema, "module", None), m)]
+        if len(matches) != 1:
+            raise ValueError(f"{where}: 'ema' is one averaged model but there are several models {list(models)} and "
+                             f"{'none' if not matches else 'several'} of them match its parameters; pass a dict "
+                             "{model_name: AveragedModel}")
+        out = {matches[0]: ema}
     for k, v in out.items():
         if not callable(getattr(v, "update_parameters", None)):
             raise TypeError(f"{where}: 'ema[{k!r}]' must be an optim.swa_utils.AveragedModel (with "
