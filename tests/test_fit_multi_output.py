@@ -258,3 +258,32 @@ def test_mismatched_outputs_losses_weights_and_targets_raise():
     with pytest.raises(ValueError, match=r"'output_names' has 3 names"):
         model = Misnamed()
         fit(model, data, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), verbose=0)
+
+
+def test_image_head_metrics_and_a_plain_progress_line(capsys):
+    rng = np.random.default_rng(2)
+    X = rng.random((24, 1, 4, 4)).astype(np.float32)
+    y = (X.mean((1, 2, 3)) > 0.5).astype(np.int64)
+
+    class ClassifyAndDenoise(nn.Module):
+        output_names = ("label", "image")
+
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU())
+            self.cls = nn.Linear(8, 2)
+            self.dec = nn.Sequential(nn.Linear(8, 16), nn.Unflatten(1, (1, 4, 4)))
+
+        def forward(self, x):
+            h = self.enc(x)
+            return self.cls(h), self.dec(h)
+
+    model = ClassifyAndDenoise()
+    fit(model, (X, {"label": y, "image": X}), {"label": nn.CrossEntropyLoss(), "image": nn.MSELoss()},
+        optim.Adam(model.parameters(), lr=0.01), epochs=1, metrics={"image": ["mse", "mae"]}, verbose=2)
+    line = capsys.readouterr().out
+    assert "Epoch 1/1" in line and "label_loss: " in line and "image_mse: " in line
+    ev = evaluate(model, (X, (y, X)), [None, nn.MSELoss()], {"image": "mse"})
+    assert set(ev) == {"loss", "image_loss", "image_mse"}  # only the image head has a loss here
+    assert ev["image_mse"] == pytest.approx(ev["image_loss"], rel=1e-5)
+    assert ev["loss"] == pytest.approx(ev["image_loss"])

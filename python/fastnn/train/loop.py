@@ -116,6 +116,16 @@ def _threshold_for(loss_fn):
     return 0.0 if "WithLogits" in name or "with_logits" in fn_name else 0.5
 
 
+def _per_sample_rows(fn):
+    """A regression metric that also takes image-like outputs: (N, C, H, W) becomes (N, C*H*W)."""
+    def metric(y_true, y_pred):
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        if t.ndim > 2 and t.shape == p.shape:
+            t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
+        return fn(t, p)
+    return metric
+
+
 def resolve_metrics(metrics, loss_fn=None):
     """Metric objects from names (``accuracy``, ``precision``, ``recall``, ``f1``, ``mse``, ``mae``,
     ``rmse``, ``r2``), callables ``fn(y_true, y_pred)`` or a dict ``{name: callable}``."""
@@ -132,7 +142,8 @@ def resolve_metrics(metrics, loss_fn=None):
         "f1": lambda t, p: _metrics.precision_recall_f1(t, p, "macro", threshold=thr)[2],
     }
     aliases = {"acc": "accuracy", "f1_score": "f1", "f1_macro": "f1"}
-    regression = {"mse": _metrics.mse, "mae": _metrics.mae, "rmse": _metrics.rmse, "r2": _metrics.r2}
+    regression = {k: _per_sample_rows(f) for k, f in
+                  (("mse", _metrics.mse), ("mae", _metrics.mae), ("rmse", _metrics.rmse), ("r2", _metrics.r2))}
     out, names = [], set()
     for name, m in items:
         if isinstance(m, Metric):
