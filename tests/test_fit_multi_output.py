@@ -250,7 +250,8 @@ def test_mismatched_outputs_losses_weights_and_targets_raise():
         run([nn.CrossEntropyLoss(), nn.MSELoss()], metrics={"acc": "accuracy", "output_2": "mae"})
     with pytest.raises(TypeError, match=r"loss_fn\[1\]"):
         run([nn.CrossEntropyLoss(), "mse"])
-    with pytest.raises(ValueError, match=r"same number of samples.*\[0\]\[1\]: 15"):
+    with pytest.raises(ValueError, match=r"'train_data': every array needs the same number of samples.*"
+                                         r"train_data\[0\]\[1\]: 15"):
         run(data=((U, V[:15]), (cls, reg)))
 
     class Misnamed(TwoHeads):

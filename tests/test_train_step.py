@@ -10,7 +10,7 @@ import fastnn.nn.functional as F
 from fastnn import nn, optim
 from fastnn.data import DataLoader, TensorDataset
 from fastnn.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from fastnn.train import (CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint, TrainState, fit,
+from fastnn.train import (CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint, TrainState, fit,
                           load_checkpoint, resume, save_checkpoint)
 
 
@@ -260,3 +260,20 @@ def test_save_checkpoint_with_dicts_and_a_custom_loop_state(tmp_path):
         resume(path, {"critic": nn.Linear(2, 1), "generator": models2["generator"]})
     state = TrainState(models=models, optimizers=opts)
     assert state.model is models["generator"] and state.optimizer is opts["generator"] and state.global_step == 0
+
+
+def test_weights_only_checkpoints_of_several_models(tmp_path):
+    X = _real(16)
+    models, opts, scheds, ema = _gan()
+    ck = ModelCheckpoint(tmp_path / "w.fnn", monitor="d_loss", save_weights_only=True)
+    fit(models, X, optimizer=opts, train_step=gan_step, epochs=1, callbacks=[ck], verbose=0)
+    saved = fastnn.load(tmp_path / "w.fnn")
+    assert set(saved) == {"generator", "discriminator"}
+    want = {k: {n: v.numpy().copy() for n, v in m.state_dict().items()} for k, m in models.items()}
+    for m in models.values():
+        for p in m.parameters():
+            p.data.mul_(0.0)
+    ck.restore()
+    for k, m in models.items():
+        for n, v in m.state_dict().items():
+            np.testing.assert_array_equal(v.numpy(), want[k][n])

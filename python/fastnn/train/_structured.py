@@ -103,20 +103,21 @@ class StructuredDataset(Dataset):
         return self._take(lambda t: _arrays.wrap(t._data[indices]))
 
 
-def structured_data(data):
+def structured_data(data, name="data"):
     """A StructuredDataset when ``data`` is ``(X, Y)``/``(X,)`` with nested X or Y, or a dict of inputs;
     else None (the flat ``(x..., y)`` convention applies)."""
     if isinstance(data, dict):
         if not is_nested(data):
             return None
-        return StructuredDataset(data, None, has_target=False)
+        return StructuredDataset(data, None, has_target=False, name=name)
     if not isinstance(data, tuple) or not any(is_nested(d) for d in data):
         return None
     if len(data) not in (1, 2):
-        raise ValueError(f"nested data must be (inputs, targets) or (inputs,), got a tuple of {len(data)} elements")
+        raise ValueError(f"'{name}': nested data must be (inputs, targets) or (inputs,), got a tuple of "
+                         f"{len(data)} elements")
     if len(data) == 2 and data[1] is not None:
-        return StructuredDataset(data[0], data[1])
-    return StructuredDataset(data[0], None, has_target=False)
+        return StructuredDataset(data[0], data[1], name=name)
+    return StructuredDataset(data[0], None, has_target=False, name=name)
 
 
 _INPUT_KEYS = ("x", "input", "inputs", "image", "images")
@@ -395,6 +396,7 @@ class Objective:
         for n in self.names:
             if self.out_metrics[n]:
                 if tgts[n] is None:
-                    raise ValueError(f"{self.where}: metrics of output {n!r} need its target, but the batches have none")
+                    raise ValueError(f"{self.where}: metrics of output {n!r} need its target, but the batches have "
+                                     "none")
                 logs.update(_compute_metrics(self.out_metrics[n], tgts[n], outs[n], prefix + self._prefix(n)))
         return logs

@@ -37,7 +37,7 @@ def as_loader(data, batch_size=32, shuffle=False, name="data"):
         return None
     if isinstance(data, DataLoader):
         return data
-    structured = structured_data(data) if isinstance(data, (tuple, dict)) else None
+    structured = structured_data(data, name) if isinstance(data, (tuple, dict)) else None
     if structured is not None:
         return DataLoader(structured, batch_size=batch_size, shuffle=shuffle)
     if isinstance(data, dict):
