@@ -288,3 +288,41 @@ def test_image_head_metrics_and_a_plain_progress_line(capsys):
     assert set(ev) == {"loss", "image_loss", "image_mse"}  # only the image head has a loss here
     assert ev["image_mse"] == pytest.approx(ev["image_loss"], rel=1e-5)
     assert ev["loss"] == pytest.approx(ev["image_loss"])
+
+
+def test_weighted_two_head_training_matches_a_pytorch_loop(torch):
+    from torch_compare import fastnn_state, rel_err
+    U, V, cls, reg = _data(40, seed=4)
+
+    class TorchTwoHeads(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.u, self.v = torch.nn.Linear(4, 8), torch.nn.Linear(3, 8)
+            self.cls, self.reg = torch.nn.Linear(8, 3), torch.nn.Linear(8, 2)
+
+        def forward(self, u, v):
+            h = (self.u(u) + self.v(v)).relu()
+            return self.cls(h), self.reg(h)
+
+    torch.manual_seed(0)
+    tm = TorchTwoHeads()
+    fm = TwoHeads()
+    fm.load_state_dict(fastnn_state(tm.state_dict()))
+    t_opt = torch.optim.Adam(tm.parameters(), lr=0.01)
+    losses = []
+    for _ in range(3):
+        tot = 0.0
+        for s in range(0, 40, 16):
+            t_opt.zero_grad()
+            o1, o2 = tm(torch.tensor(U[s:s + 16]), torch.tensor(V[s:s + 16]))
+            loss = (0.7 * torch.nn.functional.cross_entropy(o1, torch.tensor(cls[s:s + 16]))
+                    + 2.0 * torch.nn.functional.mse_loss(o2, torch.tensor(reg[s:s + 16])))
+            loss.backward()
+            t_opt.step()
+            tot += loss.item() * len(U[s:s + 16])
+        losses.append(tot / 40)
+    hist = fit(fm, ((U, V), (cls, reg)), [nn.CrossEntropyLoss(), nn.MSELoss()], optim.Adam(fm.parameters(), lr=0.01),
+               loss_weights=[0.7, 2.0], epochs=3, batch_size=16, shuffle=False, verbose=0)
+    assert hist.history["loss"] == pytest.approx(losses, rel=1e-5)
+    for k, v in tm.state_dict().items():
+        assert rel_err(fm.state_dict()[k].numpy(), v.numpy()) < 1e-5, k
