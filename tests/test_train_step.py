@@ -90,6 +90,17 @@ def test_gan_run_interrupted_and_resumed_equals_the_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(got[k], v, err_msg=k)
     assert resumed.history == full.history and resumed.epoch == full.epoch
 
+    # the same by hand: resume() with dicts, then fit(initial_epoch=...), whose step count starts at
+    # initial_epoch * batches per epoch
+    fastnn.manual_seed(5)
+    models3, opts3, scheds3, ema3 = _gan()
+    ck3 = resume(tmp_path / "gan3.fnn", models3, opts3, scheds3, ema={"generator": ema3})
+    fit(models3, X, optimizer=opts3, train_step=gan_step, epochs=5, scheduler=scheds3, ema=ema3, batch_size=16,
+        verbose=0, initial_epoch=ck3["epoch"])
+    got = _all_weights(models3, ema3, opts3)
+    for k, v in reference.items():
+        np.testing.assert_array_equal(got[k], v, err_msg=k)
+
 
 def test_logged_values_are_batch_weighted_epoch_means_and_state_counts_steps():
     X = _real(50)
@@ -277,3 +288,26 @@ def test_weights_only_checkpoints_of_several_models(tmp_path):
     for k, m in models.items():
         for n, v in m.state_dict().items():
             np.testing.assert_array_equal(v.numpy(), want[k][n])
+
+
+def test_a_step_parameter_with_a_default_is_not_the_state():
+    X = _real(8)
+    got = []
+
+    def step(batch, models, optimizers, n_critic=5):
+        got.append(n_critic)
+        return {}
+
+    def step_state(batch, models, optimizers, state=None):
+        got.append(type(state).__name__)
+        return {}
+
+    def val(batch, models, state):
+        got.append(state.epoch)
+        return {"v": 1.0}
+
+    m = nn.Linear(2, 1)
+    fit(m, X, optimizer=optim.SGD(m.parameters(), lr=0.1), train_step=step, epochs=1, verbose=0)
+    fit(m, X, optimizer=optim.SGD(m.parameters(), lr=0.1), train_step=step_state, val_step=val, val_data=X,
+        epochs=1, verbose=0)
+    assert got == [5, "TrainState", 0]

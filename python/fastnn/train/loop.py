@@ -365,7 +365,10 @@ class _Step:
         except (TypeError, ValueError):
             params = []
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        self.wants_state = len(positional) > n_args or any(p.kind == p.VAR_POSITIONAL for p in params)
+        # a further parameter with a default (``n_critic=5``) is the user's own, unless it is named ``state``
+        extra = positional[n_args] if len(positional) > n_args else None
+        self.wants_state = (extra is not None and (extra.default is inspect.Parameter.empty or extra.name == "state")
+                            or extra is None and any(p.kind == p.VAR_POSITIONAL for p in params))
 
 
 def _current_lr(optimizer):
@@ -585,6 +588,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         steps = len(train_loader)
     except TypeError:
         steps = None
+    if resume_from is None and initial_epoch and steps is not None:
+        global_step = int(initial_epoch) * steps  # the steps an uninterrupted run would have counted
     state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
                        epochs=int(epochs), initial_epoch=int(initial_epoch), steps_per_epoch=steps, history=history,
                        loss_fn=loss_fn, metrics=metrics,
