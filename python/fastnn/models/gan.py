@@ -148,6 +148,8 @@ class WGANCritic(nn.Module):
     - ``"spectral"``: spectral normalisation of every convolution and the linear layer
       (``nn.utils.parametrizations.spectral_norm``);
     - ``"batch"``: ``BatchNorm2d`` as the original WGAN's (weight clipping) critic; not for WGAN-GP.
+
+    The weights keep PyTorch's default initialisation (``dcgan_weights_init`` can be applied by hand).
     """
 
     def __init__(self, nc=1, ndf=64, image_size=64, normalization=None):
@@ -174,7 +176,8 @@ class WGANCritic(nn.Module):
             layers.append(nn.LeakyReLU(0.2))
         layers += [nn.Flatten(), spectral(nn.Linear(channels * s0 * s0, 1))]
         self.main = nn.Sequential(*layers)
-        self.apply(dcgan_weights_init)
+        # PyTorch's default initialisation, not DCGAN's N(0, 0.02): with that the critic's input gradients start
+        # near 0, so the penalty (||grad|| - 1)^2 starts at its maximum and dominates the first epochs.
 
     def forward(self, input):
         _check_images("WGANCritic", input, self.nc, self.image_size)

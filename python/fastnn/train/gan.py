@@ -26,11 +26,17 @@ clip_value=0.01; WGAN-GP Adam(lr=1e-4, betas=(0.0, 0.9)), n_critic=5, lambda_gp=
 from __future__ import annotations
 
 import contextlib
+import copy
 import numbers
+import time
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["gradient_penalty", "gan_train_step", "wgan_train_step", "wgan_gp_train_step", "sample_latent"]
+from .callbacks import Callback
+
+__all__ = ["gradient_penalty", "gan_train_step", "wgan_train_step", "wgan_gp_train_step", "sample_latent", "generate",
+           "SampleGrid", "GANResult", "train_gan", "VARIANTS"]
 
 
 def _as_tensor(x, name):
@@ -286,3 +292,153 @@ def wgan_gp_train_step(nz, n_critic=5, lambda_gp=10.0, *, generator=None):
         return gradient_penalty(critic, real, fake, lambda_gp, generator)
 
     return _wgan_step(nz, n_critic, owner, penalty, lambda critic: None, generator)
+
+
+class SampleGrid(Callback):
+    """A callback saving a grid of the generator's images for fixed latent vectors after every ``every``
+    epochs: ``path`` is formatted with ``epoch`` (1-based), e.g. ``"samples_{epoch:03d}.png"``. The
+    generator (or its EMA copy) runs in eval mode under no_grad on ``z`` (default: ``n`` vectors drawn
+    once from a generator seeded with ``seed``, so every epoch shows the same latents). Images in [-1, 1]
+    are mapped to [0, 1] (``value_range``). ``generator=None`` takes the run's: its EMA copy when ``fit``
+    keeps one for ``"generator"``, else ``models["generator"]``. ``paths`` lists the files written."""
+
+    def __init__(self, generator, path, nz=None, *, z=None, n=64, nrow=8, every=1, seed=0, value_range=(-1.0, 1.0)):
+        from .. import Generator
+        if z is None:
+            if nz is None:
+                raise ValueError("SampleGrid: give nz (the latent size) or z (the latent vectors)")
+            z = sample_latent(_positive(n, "n", "SampleGrid"), _check_latent(nz, "SampleGrid"),
+                              generator=Generator().manual_seed(seed))
+        self.generator, self.path, self.z, self.nrow, self.value_range = generator, path, z, nrow, value_range
+        self.every = _positive(every, "every", "SampleGrid")
+        self.paths = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.paths.append(self.save(self.path.format(epoch=epoch + 1)))
+
+    def _generator(self):
+        if self.generator is not None:
+            return self.generator
+        ema = getattr(self.state, "ema", None) or {}
+        if "generator" in ema:
+            return ema["generator"].module
+        models = getattr(self.state, "models", None) or {}
+        if "generator" not in models:
+            raise ValueError("SampleGrid: no generator given and the run has no model named 'generator'")
+        return models["generator"]
+
+    def save(self, path):
+        from ..utils import save_image
+        images = generate(self._generator(), self.z)
+        save_image(images, path, nrow=self.nrow, normalize=True, value_range=self.value_range)
+        return path
+
+
+def _positive(value, name, owner):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def generate(generator, z):
+    """The generator's images for latents ``z``, in eval mode under no_grad (its mode is restored)."""
+    from .. import no_grad
+    was_training = generator.training
+    generator.eval()
+    try:
+        with no_grad():
+            return generator(z).detach()
+    finally:
+        generator.train(was_training)
+
+
+# The papers' settings per recipe: optimiser, learning rate and betas; the critic of each.
+VARIANTS = {
+    "dcgan": dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), critic="dcgan"),
+    "wgan": dict(optimizer="rmsprop", lr=5e-5, betas=None, critic="batch"),
+    "wgan-gp": dict(optimizer="adam", lr=1e-4, betas=(0.0, 0.9), critic=None),
+}
+
+
+class GANResult(NamedTuple):
+    generator: object          # the trained generator (the EMA copy's module when ema_decay is given)
+    critic: object             # the discriminator / critic
+    history: object            # fit's History: d_loss, g_loss (+ d_real, d_fake or wasserstein, gp) per epoch
+    seconds: float             # training time
+    nz: object                 # the latent size
+    raw_generator: object      # the generator the optimiser trained (the same object without EMA)
+    untrained: object          # a copy of the generator as initialised, the baseline of every score
+
+    def sample(self, n, seed=0, untrained=False):
+        """``n`` generated images (numpy, float32, in [-1, 1]) from latents drawn with ``seed``, by the trained
+        generator or (``untrained=True``) by the same generator before training."""
+        from .. import Generator
+        z = sample_latent(n, self.nz, generator=Generator().manual_seed(seed))
+        return generate(self.untrained if untrained else self.generator, z).numpy()
+
+
+def train_gan(images, variant="wgan-gp", *, epochs=10, nz=64, ngf=64, ndf=64, batch_size=64, lr=None, betas=None,
+              n_critic=5, clip_value=0.01, lambda_gp=10.0, label_smoothing=0.0, critic_normalization="default",
+              ema_decay=None, seed=0, verbose=0, callbacks=(), device=None) -> GANResult:
+    """Train a DCGAN-style generator on real ``images`` (N, C, H, W) scaled to [-1, 1] with one of the
+    recipes of ``VARIANTS`` (``"dcgan"``, ``"wgan"``, ``"wgan-gp"``) through ``fit``'s custom training
+    step, with the papers' optimisers unless ``lr``/``betas`` are given. The discriminator is
+    ``DCGANDiscriminator`` for ``"dcgan"`` and ``WGANCritic`` otherwise, with batch normalisation for
+    weight clipping (as the WGAN paper) and none for the gradient penalty (``critic_normalization``
+    overrides it). ``ema_decay`` keeps an exponential moving average of the generator's weights (and
+    batch-norm statistics), updated after every step; the result's ``generator`` is then that average.
+    ``callbacks`` go to ``fit`` (e.g. :class:`SampleGrid`); batches are shuffled, the last partial one
+    dropped."""
+    from .. import from_numpy, manual_seed
+    from .. import optim
+    from ..data import DataLoader, TensorDataset
+    from ..models import DCGANDiscriminator, DCGANGenerator, WGANCritic
+    from .loop import fit
+
+    if variant not in VARIANTS:
+        raise ValueError(f"train_gan: variant must be one of {list(VARIANTS)}, got {variant!r}")
+    x = np.asarray(images.numpy() if hasattr(images, "numpy") else images, dtype=np.float32)
+    if x.ndim != 4 or x.shape[2] != x.shape[3] or len(x) < batch_size:
+        raise ValueError(f"train_gan: images must have shape (N, C, S, S) with N >= batch_size ({batch_size}), "
+                         f"got {x.shape}")
+    if x.min() < -1.0 - 1e-6 or x.max() > 1.0 + 1e-6:
+        raise ValueError(f"train_gan: images must be scaled to [-1, 1] (the generator's Tanh range), got values "
+                         f"in [{x.min():.3g}, {x.max():.3g}]")
+    cfg = VARIANTS[variant]
+    manual_seed(seed)
+    nc, size = x.shape[1], x.shape[2]
+    G = DCGANGenerator(nz=nz, ngf=ngf, nc=nc, image_size=size)
+    norm = cfg["critic"] if critic_normalization == "default" else critic_normalization
+    if variant == "dcgan":
+        D, d_name, step = DCGANDiscriminator(nc=nc, ndf=ndf, image_size=size), "discriminator", \
+            gan_train_step(nz, label_smoothing=label_smoothing)
+    else:
+        D, d_name = WGANCritic(nc=nc, ndf=ndf, image_size=size, normalization=norm), "critic"
+        step = wgan_train_step(nz, n_critic, clip_value) if variant == "wgan" else \
+            wgan_gp_train_step(nz, n_critic, lambda_gp)
+    lr = cfg["lr"] if lr is None else lr
+    betas = cfg["betas"] if betas is None else betas
+
+    def make_optimizer(model):
+        if cfg["optimizer"] == "rmsprop":
+            return optim.RMSprop(model.parameters(), lr=lr)
+        return optim.Adam(model.parameters(), lr=lr, betas=betas)
+
+    models = {"generator": G, d_name: D}
+    if device is not None:
+        for m in models.values():
+            m.to(device)
+    optimizers = {name: make_optimizer(m) for name, m in models.items()}
+    ema = None
+    if ema_decay is not None:
+        from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+    untrained = copy.deepcopy(G)
+    loader = DataLoader(TensorDataset(from_numpy(x)), batch_size=batch_size, shuffle=True, drop_last=True)
+    start = time.perf_counter()
+    history = fit(models, loader, optimizer=optimizers, train_step=step, epochs=epochs, callbacks=list(callbacks),
+                  ema=None if ema is None else {"generator": ema}, verbose=verbose, device=device)
+    seconds = time.perf_counter() - start
+    final = G if ema is None else ema.module
+    return GANResult(final, D, history, seconds, nz, G, untrained)
