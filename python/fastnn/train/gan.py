@@ -380,7 +380,7 @@ class GANResult(NamedTuple):
 
 def train_gan(images, variant="wgan-gp", *, epochs=10, nz=64, ngf=64, ndf=64, batch_size=64, lr=None, betas=None,
               n_critic=5, clip_value=0.01, lambda_gp=10.0, label_smoothing=0.0, critic_normalization="default",
-              ema_decay=None, seed=0, verbose=0, callbacks=(), device=None) -> GANResult:
+              ema_decay=None, seed=0, verbose=0, callbacks=(), device=None, resume_from=None) -> GANResult:
     """Train a DCGAN-style generator on real ``images`` (N, C, H, W) scaled to [-1, 1] with one of the
     recipes of ``VARIANTS`` (``"dcgan"``, ``"wgan"``, ``"wgan-gp"``) through ``fit``'s custom training
     step, with the papers' optimisers unless ``lr``/``betas`` are given. The discriminator is
@@ -389,7 +389,8 @@ def train_gan(images, variant="wgan-gp", *, epochs=10, nz=64, ngf=64, ndf=64, ba
     overrides it). ``ema_decay`` keeps an exponential moving average of the generator's weights (and
     batch-norm statistics), updated after every step; the result's ``generator`` is then that average.
     ``callbacks`` go to ``fit`` (e.g. :class:`SampleGrid`); batches are shuffled, the last partial one
-    dropped."""
+    dropped. ``resume_from``: a checkpoint of an interrupted run with the same settings (``ModelCheckpoint`` in
+    ``callbacks``) to continue from; the result is then the uninterrupted run's."""
     from .. import from_numpy, manual_seed
     from .. import optim
     from ..data import DataLoader, TensorDataset
@@ -438,7 +439,8 @@ def train_gan(images, variant="wgan-gp", *, epochs=10, nz=64, ngf=64, ndf=64, ba
     loader = DataLoader(TensorDataset(from_numpy(x)), batch_size=batch_size, shuffle=True, drop_last=True)
     start = time.perf_counter()
     history = fit(models, loader, optimizer=optimizers, train_step=step, epochs=epochs, callbacks=list(callbacks),
-                  ema=None if ema is None else {"generator": ema}, verbose=verbose, device=device)
+                  ema=None if ema is None else {"generator": ema}, verbose=verbose, device=device,
+                  resume_from=resume_from)
     seconds = time.perf_counter() - start
     final = G if ema is None else ema.module
     return GANResult(final, D, history, seconds, nz, G, untrained)
