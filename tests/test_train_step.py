@@ -311,3 +311,55 @@ def test_a_step_parameter_with_a_default_is_not_the_state():
     fit(m, X, optimizer=optim.SGD(m.parameters(), lr=0.1), train_step=step_state, val_step=val, val_data=X,
         epochs=1, verbose=0)
     assert got == [5, "TrainState", 0]
+
+
+class _TwoInTwoOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(2, 2), nn.Linear(1, 2)
+
+    def forward(self, x, t):
+        h = self.a(x) + self.b(t)
+        return {"sum": h.sum(1, keepdim=True), "diff": h - x}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not fastnn.cuda.is_available(), reason="needs a CUDA GPU and cupy")
+def test_gpu_custom_and_multi_output_runs_match_the_cpu():
+    """Batches (nested ones included) go to the models' device; EMA models follow ``device=``."""
+    X = _real(40)
+    Y = np.stack([X[:, 0] * X[:, 1], X[:, 0] - X[:, 1]], 1).astype(np.float32)
+
+    def build():
+        fastnn.manual_seed(0)
+        models = {"a": nn.Linear(2, 4), "b": nn.Linear(4, 2)}
+        return models, {k: optim.Adam(m.parameters(), lr=0.01) for k, m in models.items()}
+
+    def step(batch, models, optimizers):
+        x, y = batch
+        for o in optimizers.values():
+            o.zero_grad()
+        loss = F.mse_loss(models["b"](models["a"](x).tanh()), y)
+        loss.backward()
+        for o in optimizers.values():
+            o.step()
+        return {"loss": loss}
+
+    results = {}
+    for dev in ("cpu", "cuda"):
+        models, opts = build()
+        ema = AveragedModel(models["b"], multi_avg_fn=get_ema_multi_avg_fn(0.9))
+        h = fit(models, (X, Y), optimizer=opts, train_step=step, epochs=2, batch_size=16, shuffle=False, ema=ema,
+                device=dev, verbose=0)
+        fastnn.manual_seed(1)
+        net = _TwoInTwoOut()
+        h2 = fit(net, ((X, X[:, :1]), {"sum": Y[:, :1], "diff": Y}), {"sum": nn.MSELoss(), "diff": nn.L1Loss()},
+                 optim.SGD(net.parameters(), lr=0.1), loss_weights={"diff": 0.5}, epochs=2, batch_size=16,
+                 shuffle=False, device=dev, verbose=0)
+        results[dev + " multi"] = [h2.history[k] for k in ("loss", "sum_loss", "diff_loss")]
+        results[dev] = (h.history["loss"], [p.detach().cpu().numpy() for p in ema.parameters()])
+        assert all(p.device.type == dev for p in ema.parameters())
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-4)
+    np.testing.assert_allclose(results["cuda multi"], results["cpu multi"], rtol=1e-4)
+    for g, c in zip(results["cuda"][1], results["cpu"][1]):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
