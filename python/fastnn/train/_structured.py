@@ -339,11 +339,15 @@ class Objective:
                 raise ValueError(f"{where}: the targets have keys {unknown} that are not output names; the model's "
                                  f"outputs are {names}")
             return {n: target.get(n) for n in names}
-        if isinstance(target, (list, tuple)) and not _is_namedtuple(target):
-            if len(target) != len(names):
-                raise ValueError(f"{where}: got {len(target)} targets but the model has {len(names)} outputs {names}")
-            return dict(zip(names, target))
         with_loss = [n for n in names if self.losses[n] is not None]
+        if isinstance(target, (list, tuple)) and not _is_namedtuple(target):
+            if len(target) == len(names):
+                return dict(zip(names, target))
+            if len(target) == len(with_loss):  # one target per output that has a loss (as Keras)
+                given = dict(zip(with_loss, target))
+                return {n: given.get(n) for n in names}
+            raise ValueError(f"{where}: got {len(target)} targets but the model has {len(names)} outputs {names}"
+                             + (f" ({len(with_loss)} with a loss)" if len(with_loss) != len(names) else ""))
         if len(names) == 1 or len(with_loss) == 1:
             return {n: (target if n == (names[0] if len(names) == 1 else with_loss[0]) else None) for n in names}
         raise ValueError(f"{where}: got 1 target but the model has {len(names)} outputs {names} with losses "
