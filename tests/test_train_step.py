@@ -363,3 +363,24 @@ def test_gpu_custom_and_multi_output_runs_match_the_cpu():
     np.testing.assert_allclose(results["cuda multi"], results["cpu multi"], rtol=1e-4)
     for g, c in zip(results["cuda"][1], results["cpu"][1]):
         np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+
+
+def test_a_version_1_checkpoint_still_resumes(tmp_path):
+    import json
+    import fastnn.serialization
+    model = nn.Linear(2, 3)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    model(fastnn.randn(4, 2)).sum().backward()
+    opt.step()
+    fastnn.serialization.save({
+        "format": "fastnn.checkpoint", "version": 1, "epoch": 2, "model": model.state_dict(),
+        "optimizer": opt.state_dict(), "rng_state": json.dumps(fastnn.random.get_rng_state()),
+        "history": json.dumps({"loss": [1.0, 0.5]}), "history_epochs": json.dumps({}), "extra": json.dumps({})},
+        tmp_path / "v1.fnn")
+    ck = load_checkpoint(tmp_path / "v1.fnn")
+    assert list(ck["models"]) == ["model"] and ck["scheduler"] is None and ck["global_step"] == 0
+    fresh = nn.Linear(2, 3)
+    fresh_opt = optim.Adam(fresh.parameters(), lr=0.01)
+    resume(tmp_path / "v1.fnn", fresh, fresh_opt)
+    np.testing.assert_array_equal(fresh.weight.detach().numpy(), model.weight.detach().numpy())
+    assert fresh_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
