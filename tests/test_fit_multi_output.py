@@ -232,7 +232,7 @@ def test_mismatched_outputs_losses_weights_and_targets_raise():
         model = TwoHeads()
         fit(model, data, loss_fn, optim.SGD(model.parameters(), lr=0.1), verbose=0, **kw)
 
-    with pytest.raises(ValueError, match=r"'loss_fn' has keys \['out'\].*\['output_1', 'output_2'\]"):
+    with pytest.raises(ValueError, match=r"^fit: 'loss_fn' has keys \['out'\].*\['output_1', 'output_2'\]"):
         run({"out": nn.MSELoss()})
     with pytest.raises(ValueError, match=r"'loss_fn' has 3 entries but the model has 2 outputs"):
         run([nn.MSELoss()] * 3)
