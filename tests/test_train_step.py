@@ -384,3 +384,22 @@ def test_a_version_1_checkpoint_still_resumes(tmp_path):
     resume(tmp_path / "v1.fnn", fresh, fresh_opt)
     np.testing.assert_array_equal(fresh.weight.detach().numpy(), model.weight.detach().numpy())
     assert fresh_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+
+@pytest.mark.parametrize("make_gen", [lambda: 5, lambda: fastnn.Generator().manual_seed(3),
+                                      lambda: np.random.default_rng(8)], ids=["int", "fastnn", "numpy"])
+def test_resume_is_exact_with_a_loader_of_its_own_generator(tmp_path, make_gen):
+    X = _real(40)
+
+    def run(resume_from=None, callbacks=()):
+        fastnn.manual_seed(0)
+        models, opts, scheds, ema = _gan()
+        loader = DataLoader(fastnn.from_numpy(X), batch_size=8, shuffle=True, generator=make_gen())
+        fit(models, loader, optimizer=opts, train_step=gan_step, epochs=3, verbose=0, callbacks=list(callbacks),
+            resume_from=resume_from)
+        return {f"{k}.{n}": v.numpy().copy() for k, m in models.items() for n, v in m.state_dict().items()}
+
+    full = run(callbacks=[ModelCheckpoint(tmp_path / "c{epoch}.fnn", save_best_only=False)])
+    resumed = run(resume_from=tmp_path / "c1.fnn")
+    for k, v in full.items():
+        np.testing.assert_array_equal(resumed[k], v, err_msg=k)
