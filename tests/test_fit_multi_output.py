@@ -178,6 +178,10 @@ def test_an_output_without_a_loss_and_a_single_target():
                epochs=1, metrics={"output_1": "accuracy"}, verbose=0)
     assert set(hist.history) == {"loss", "output_1_loss", "output_1_accuracy", "lr"}
     assert hist.history["loss"] == hist.history["output_1_loss"]
+    # a list of targets for the outputs that have a loss only
+    hist = fit(model, ((U, V), [reg]), [None, nn.MSELoss()], optim.Adam(model.parameters(), lr=0.01), epochs=1,
+               verbose=0)
+    assert set(hist.history) == {"loss", "output_2_loss", "lr"}
 
 
 def test_a_tuple_output_with_one_loss_and_one_target_keeps_the_flat_convention():
@@ -228,7 +232,7 @@ def test_mismatched_outputs_losses_weights_and_targets_raise():
         model = TwoHeads()
         fit(model, data, loss_fn, optim.SGD(model.parameters(), lr=0.1), verbose=0, **kw)
 
-    with pytest.raises(ValueError, match=r"'loss_fn' has keys \['out'\].*\['output_1', 'output_2'\]"):
+    with pytest.raises(ValueError, match=r"^fit: 'loss_fn' has keys \['out'\].*\['output_1', 'output_2'\]"):
         run({"out": nn.MSELoss()})
     with pytest.raises(ValueError, match=r"'loss_fn' has 3 entries but the model has 2 outputs"):
         run([nn.MSELoss()] * 3)

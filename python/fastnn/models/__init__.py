@@ -7,3 +7,4 @@ from .transformer_heads import TokenEncoder, TransformerClassifier, TransformerT
 from .causal_lm import CausalTransformerLM  # noqa: F401
 from .vit import VisionTransformer  # noqa: F401
 from .gan import DCGANDiscriminator, DCGANGenerator, WGANCritic, dcgan_weights_init  # noqa: F401
+from .inception import BasicConv2d, InceptionBlock  # noqa: F401

@@ -8,3 +8,4 @@ from .tabular import Ensemble, TabularResult, mlp, train_tabular
 from .forecast import ForecastResult, RecurrentForecaster, train_forecaster  # noqa: F401
 from .vision import ViTResult, train_vit  # noqa: F401
 from .gan import gan_train_step, gradient_penalty, wgan_gp_train_step, wgan_train_step  # noqa: F401
+from .generative import ImageEvaluator  # noqa: F401

@@ -26,6 +26,7 @@ from ..data.split import KFold, StratifiedKFold
 from ._structured import Objective, batch_len, concat, host, split_batch, structured_data
 from ._structured import to_tensor as _to_tensor
 from .callbacks import CallbackList, History, ProgressBar, TrainState
+from .checkpoint import loader_streams
 
 # ---------------------------------------------------------------- data
 
@@ -558,7 +559,7 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     global_step = 0
     if resume_from is not None:
         from .checkpoint import resume
-        ckpt = resume(resume_from, model, optimizer, scheduler, ema=ema)
+        ckpt = resume(resume_from, model, optimizer, scheduler, ema=ema, data_streams=loader_streams(train_loader))
         initial_epoch = ckpt["epoch"]
         global_step = ckpt["global_step"]
         history = History(ckpt["history"], **ckpt["history_epochs"])
@@ -593,7 +594,7 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
                        epochs=int(epochs), initial_epoch=int(initial_epoch), steps_per_epoch=steps, history=history,
                        loss_fn=loss_fn, metrics=metrics,
-                       global_step=int(global_step))
+                       global_step=int(global_step), data_streams=loader_streams(train_loader))
     if not custom:
         state.model, state.optimizer, state.scheduler = model, optimizer, scheduler  # as given, even non-Modules
     cbs = CallbackList(cb_list, state)
