@@ -75,3 +75,20 @@ def test_graph_demo_prints_held_out_accuracy(capsys):
     m = re.search(r"held-out accuracy: ([01]\.\d{4}) \(mean of 5 draws, min ([01]\.\d{4}); chance 0\.5\)", out)
     assert m and float(m.group(1)) >= 0.85, out  # the full demo (200 epochs) reaches >= 0.90
     assert "trained 5 x 100 epochs" in out and "draw 0" not in out  # --quiet: no line per draw
+
+
+def test_gan_demo_saves_a_grid_and_prints_scores_beside_the_untrained_generator(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demos, "GAN_EVALUATOR_EPOCHS", 1)  # the full demo trains its classifier 8 epochs
+    assert cli.main(["demo", "gan", "--epochs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fastnn demo gan: a WGAN-GP on scikit-learn's handwritten digits (1797 images of 8x8")
+    assert "trained 1 epochs" in out and "Epoch 1/1" not in out  # --quiet: no per-epoch line
+    score = r"confidence ([01]\.\d{3})   inception score +(\d+\.\d\d)   Frechet distance +(\d+\.\d)"
+    for name in ("WGAN-GP generator", "untrained generator", "real training digits"):
+        assert re.search(name + " +" + score, out), out
+    real = re.search("real training digits +" + score, out)
+    assert 1 <= float(real.group(2)) <= 10
+    png = tmp_path / "gan_digits_samples.png"
+    assert png.stat().st_size > 500 and f"saved a grid of 64 generated digits to {png}" in out

