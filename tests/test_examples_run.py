@@ -114,7 +114,8 @@ CASES = {
     "64_wgan.py": (GAN_FLAGS, ("mlxtend",), [GAN_SCORE.format(r"WGAN \(weight clipping\)"), GAN_SCORE.format("WGAN-GP"),
                                              GAN_SCORE.format("WGAN-GP, untrained generator")], None),
     "65_gan_comparison.py": (GAN_FLAGS + ["--dataset", "digits"], ("sklearn",),
-                             [r"256 images of 8x8", GAN_SCORE.format("DCGAN"), GAN_SCORE.format(r"WGAN \(weight clipping\)"),
+                             [r"256 images of 8x8", GAN_SCORE.format("DCGAN"),
+                              GAN_SCORE.format(r"WGAN \(weight clipping\)"),
                               GAN_SCORE.format("WGAN-GP"), r"65_side_by_side\.png \(left to right: DCGAN, WGAN"], None),
 }
 

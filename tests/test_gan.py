@@ -133,7 +133,8 @@ def test_bad_arguments_and_shapes():
     step = gan_train_step(8)
     D = DCGANDiscriminator(ndf=4, image_size=8)
     opts = {"generator": optim.Adam(G.parameters()), "discriminator": optim.Adam(D.parameters())}
-    with pytest.raises(KeyError, match=r"models needs one of the keys \['discriminator', 'critic'\], got \['generator'\]"):
+    with pytest.raises(KeyError,
+                       match=r"models needs one of the keys \['discriminator', 'critic'\], got \['generator'\]"):
         step(fastnn.randn(4, 1, 8, 8), {"generator": G}, opts)
     with pytest.raises(KeyError, match="optimizers needs the key 'discriminator'"):
         step(fastnn.randn(4, 1, 8, 8), {"generator": G, "discriminator": D}, {"generator": opts["generator"]})
@@ -394,7 +395,6 @@ def test_train_gan_runs_each_recipe_through_fit(variant, tmp_path):
     assert s.shape == (5, 1, 8, 8) and s.dtype == np.float32 and np.abs(s).max() <= 1
     np.testing.assert_array_equal(r.sample(5, seed=3), r.sample(5, seed=3))
     assert not np.array_equal(r.sample(5, untrained=True), s)
-    opt = r.history  # noqa: F841 (the run is fit's: its History)
     if variant == "wgan":
         assert max(float(p.abs().max()) for p in r.critic.parameters()) <= 0.01 + 1e-7
     if variant == "wgan-gp":
