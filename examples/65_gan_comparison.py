@@ -16,7 +16,7 @@ import _gan_common
 from _common import fastnn, output_path, save_plot
 
 if __name__ == "__main__":
-    args, ev, results, scores = _gan_common.run(__doc__, "65", ["dcgan", "wgan", "wgan-gp"], epochs=20)
+    args, ev, results, scores = _gan_common.run(__doc__, "65", ["dcgan", "wgan", "wgan-gp"], epochs=10)
     # one picture: 64 samples of each recipe (same latents), left to right in the order trained
     grids = [fastnn.utils.make_grid(fastnn.from_numpy(r.sample(64, seed=args.seed + 1)), nrow=8, normalize=True,
                                     value_range=(-1, 1), pad_value=1.0).numpy() for r in results.values()]
