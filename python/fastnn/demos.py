@@ -171,11 +171,12 @@ def graph(epochs=200, seed=0, verbose=1) -> int:
     return 0
 
 
-# The WGAN-GP settings on digits, shared with the GAN examples' digits runs: the paper's critic steps and
-# penalty with a larger learning rate and n_critic=2, so a minute of training on 2 cores suffices.
+# The WGAN-GP settings on digits, shared with the GAN examples' digits runs: the paper's penalty with a larger
+# learning rate, beta1 = 0.5 and n_critic=2, and an EMA of the generator's weights, so that well under a minute
+# of training on 2 cores gives recognisable digits (Frechet distance 39 against 85 after 10 epochs without EMA).
 GAN_DIGITS = dict(variant="wgan-gp", nz=32, ngf=32, ndf=32, lr=1e-3, betas=(0.5, 0.9), n_critic=2, lambda_gp=10.0,
-                  batch_size=32, epochs=10)
-GAN_EVALUATOR_EPOCHS = 8  # the digits classifier that scores the samples: about 98% held-out accuracy
+                  batch_size=32, ema_decay=0.999, epochs=100)
+GAN_EVALUATOR_EPOCHS = None  # the scoring classifier's own default (about 1500 steps: 0.994 held-out accuracy)
 
 
 def _score_line(name, scores):
@@ -206,7 +207,8 @@ def gan(epochs=GAN_DIGITS["epochs"], seed=0, verbose=1) -> int:
     print(f"fastnn demo gan: a WGAN-GP on scikit-learn's handwritten digits ({len(x)} images of 8x8 pixels): DCGAN "
           f"generator (z of {config['nz']} -> 4x4 -> 8x8), convolutional critic, gradient penalty "
           f"lambda={config['lambda_gp']:g}, {config['n_critic']} critic steps per generator step, Adam "
-          f"lr={config['lr']:g} betas={config['betas']}\n")
+          f"lr={config['lr']:g} betas={config['betas']}, samples from an EMA of the generator's weights "
+          f"(decay {config['ema_decay']})\n")
     start = time.perf_counter()
     evaluator = ImageEvaluator(x, y, epochs=GAN_EVALUATOR_EPOCHS, seed=seed)
     print(f"evaluation classifier trained in {time.perf_counter() - start:.1f}s: held-out accuracy "
