@@ -2,8 +2,9 @@
 
 Every hook receives the 0-based ``epoch`` (or batch index) and a ``logs`` dict. A callback sees
 the run through ``self.state`` (a :class:`TrainState`): ``state.model``, ``state.optimizer``,
-``state.scheduler``, ``state.epochs``, ``state.history``; setting ``state.stop_training = True``
-ends the run after the current epoch. Custom loops (GANs, diffusion) can drive the same callbacks
+``state.scheduler`` (the single or first ones), ``state.models``, ``state.optimizers``,
+``state.schedulers``, ``state.ema`` (dicts by name), ``state.epochs``, ``state.global_step``,
+``state.history``; setting ``state.stop_training = True`` ends the run after the current epoch. Custom loops (GANs, diffusion) can drive the same callbacks
 through :class:`CallbackList`.
 """
 from __future__ import annotations
