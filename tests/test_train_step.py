@@ -238,6 +238,8 @@ def test_custom_step_errors():
     models, opts, scheds, ema = _gan()
     with pytest.raises(TypeError, match="dict of models needs a custom 'train_step'"):
         fit(models, X, nn.MSELoss(), opts, verbose=0)
+    with pytest.raises(TypeError, match="'optimizer' must be one object or a dict name -> object, got a list"):
+        fit(models, X, optimizer=list(opts.values()), train_step=gan_step, verbose=0)
     with pytest.raises(TypeError, match="must return a dict"):
         fit(models, X, optimizer=opts, train_step=lambda b, m, o: 1.0, verbose=0)
     with pytest.raises(ValueError, match="'val_data' needs 'val_step'"):

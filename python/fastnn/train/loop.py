@@ -406,6 +406,8 @@ def named(obj, arg, default):
     """``{name: obj}`` from one object or a dict of named objects (None gives ``{}``)."""
     if obj is None:
         return {}
+    if isinstance(obj, (list, tuple)):
+        raise TypeError(f"'{arg}' must be one object or a dict name -> object, got a {type(obj).__name__}")
     if isinstance(obj, dict):
         for k in obj:
             if not isinstance(k, str):
