@@ -89,6 +89,9 @@ def test_gan_run_interrupted_and_resumed_equals_the_uninterrupted_run(tmp_path):
     for k, v in reference.items():
         np.testing.assert_array_equal(got[k], v, err_msg=k)
     assert resumed.history == full.history and resumed.epoch == full.epoch
+    with pytest.warns(RuntimeWarning, match="4 batches per epoch and this run has 2"):
+        fit(models2, X, optimizer=opts2, train_step=gan_step, epochs=3, batch_size=32, verbose=0,
+            resume_from=tmp_path / "gan2.fnn")
 
     # the same by hand: resume() with dicts, then fit(initial_epoch=...), whose step count starts at
     # initial_epoch * batches per epoch

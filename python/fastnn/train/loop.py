@@ -591,6 +591,11 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         steps = len(train_loader)
     except TypeError:
         steps = None
+    if resume_from is not None and None not in (steps, ckpt["steps_per_epoch"]) and steps != ckpt["steps_per_epoch"]:
+        import warnings
+        warnings.warn(f"fit: the checkpoint {str(resume_from)!r} was written by a run of {ckpt['steps_per_epoch']} "
+                      f"batches per epoch and this run has {steps}: it will not continue exactly as the interrupted "
+                      "run (same data and batch_size?)", RuntimeWarning, stacklevel=2)
     if resume_from is None and initial_epoch and steps is not None:
         global_step = int(initial_epoch) * steps  # the steps an uninterrupted run would have counted
     state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
