@@ -541,7 +541,7 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         objective = Objective(loss_fn, metrics, loss_weights, model)
         objective.check_metrics()  # unknown metric names fail before training
     for name, opt in optimizers.items():
-        for attr in ("zero_grad", "step", "state_dict"):
+        for attr in ("zero_grad", "step"):
             if not callable(getattr(opt, attr, None)):
                 raise TypeError(f"fit: optimizer {name!r} must have {attr}(), got {type(opt).__name__}")
     for name, m in models.items():
