@@ -1,0 +1,105 @@
+"""Training recipes for the autoencoders of ``fastnn.models``, shared by the examples, ``fastnn demo vae`` and
+the tests: ``add_noise``, ``train_autoencoder`` (plain or denoising, with held-out reconstruction figures)
+and ``train_vae`` (β-VAE, with the held-out ELBO)."""
+from __future__ import annotations
+
+import numbers
+import time
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+__all__ = ["add_noise", "AutoencoderResult", "train_autoencoder", "VAEResult", "train_vae"]
+
+
+def _images(x, name, fn):
+    a = np.asarray(x, dtype=np.float32)
+    if a.ndim != 4 or len(a) == 0 or a.shape[2] != a.shape[3]:
+        raise ValueError(f"{fn}: '{name}' must be a non-empty batch of square images (N, C, H, H), got shape "
+                         f"{a.shape}")
+    return a
+
+
+def add_noise(images, std, seed=0, clip=(0.0, 1.0)):
+    """``images`` plus Gaussian noise of standard deviation ``std`` (numpy, drawn from ``seed``), clipped to
+    ``clip`` (None: not clipped) so the noisy images stay valid intensities. Returns float32."""
+    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not std >= 0:
+        raise ValueError(f"add_noise: argument 'std' must be a number >= 0, got {std!r}")
+    a = np.asarray(images, dtype=np.float32)
+    noisy = a + np.float32(std) * np.random.default_rng(seed).standard_normal(a.shape, dtype=np.float32)
+    return noisy if clip is None else np.clip(noisy, clip[0], clip[1])
+
+
+class AutoencoderResult(NamedTuple):
+    """``train_autoencoder``'s result: figures on the held-out images (MSE per pixel, PSNR in dB with data
+    range 1). ``input_mse``/``input_psnr`` compare the (noisy) inputs with the clean images: the baseline the
+    output must beat; ``output_mse``/``output_psnr`` compare the reconstructions with the clean images."""
+    model: object
+    history: object
+    seconds: float
+    input_mse: float
+    output_mse: float
+    input_psnr: float
+    output_psnr: float
+    inputs: np.ndarray
+    outputs: np.ndarray
+
+
+def train_autoencoder(x_train, x_test, *, noise_std=0.0, latent_dim=32, channels=(32, 64), epochs=30, lr=2e-3,
+                      batch_size=64, seed=0, verbose=0) -> AutoencoderResult:
+    """Train a :class:`~fastnn.models.ConvAutoencoder` on images in [0, 1] (N, C, H, H) with the mean squared
+    error, Adam and ``fastnn.train.fit``. With ``noise_std > 0`` it is a denoising autoencoder: inputs get
+    clipped Gaussian noise (fixed draws, different for the training and the held-out images) and the targets
+    are the clean images."""
+    from .. import manual_seed, nn, optim
+    from ..metrics import psnr
+    from ..models import ConvAutoencoder
+    from .loop import fit, predict
+    x_train, x_test = _images(x_train, "x_train", "train_autoencoder"), _images(x_test, "x_test", "train_autoencoder")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise ValueError(f"train_autoencoder: 'x_train' and 'x_test' images differ: {x_train.shape[1:]} and "
+                         f"{x_test.shape[1:]}")
+    in_train = add_noise(x_train, noise_std, seed + 1) if noise_std else x_train
+    in_test = add_noise(x_test, noise_std, seed + 2) if noise_std else x_test
+    manual_seed(seed)
+    model = ConvAutoencoder(x_train.shape[1], x_train.shape[2], latent_dim, channels)
+    start = time.perf_counter()
+    history = fit(model, (in_train, x_train), nn.MSELoss(), optim.Adam(model.parameters(), lr=lr), epochs=epochs,
+                  val_data=(in_test, x_test), batch_size=batch_size, verbose=verbose)
+    seconds = time.perf_counter() - start
+    model.eval()
+    out = predict(model, (in_test, x_test), batch_size=512)
+    return AutoencoderResult(model, history, seconds, float(np.mean((in_test - x_test) ** 2)),
+                             float(np.mean((out - x_test) ** 2)), psnr(in_test, x_test), psnr(out, x_test), in_test,
+                             out)
+
+
+class VAEResult(NamedTuple):
+    """``train_vae``'s result: the model, its history (``loss`` is the β-weighted negative ELBO per image), the
+    training time and the ELBO on the held-out images (an ``ELBOResult``, None without them)."""
+    model: object
+    history: object
+    seconds: float
+    elbo: Optional[object]
+
+
+def train_vae(x_train, x_test=None, *, latent_dim=16, beta=1.0, channels=(32, 64), hidden_dim=256, epochs=20,
+              lr=2e-3, batch_size=64, seed=0, verbose=0) -> VAEResult:
+    """Train a :class:`~fastnn.models.ConvVAE` on images in [0, 1] (N, C, H, H) with :func:`~fastnn.models.vae_loss`
+    (Bernoulli reconstruction + ``beta`` x KL), Adam and ``fastnn.train.fit``; ``x_test`` (optional) gives the
+    held-out validation loss each epoch and the held-out ELBO at the end."""
+    from .. import Generator, manual_seed, optim
+    from ..models import ConvVAE, elbo, vae_loss
+    from .loop import fit
+    x_train = _images(x_train, "x_train", "train_vae")
+    if x_test is not None:
+        x_test = _images(x_test, "x_test", "train_vae")
+    manual_seed(seed)
+    model = ConvVAE(x_train.shape[1], x_train.shape[2], latent_dim, channels, hidden_dim)
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    start = time.perf_counter()
+    history = fit(model, (x_train, x_train), lambda out, x: vae_loss(out[0], x, out[1], out[2], beta=beta), optimizer, epochs=epochs,
+                  val_data=None if x_test is None else (x_test, x_test), batch_size=batch_size, verbose=verbose)
+    seconds = time.perf_counter() - start
+    held_out = None if x_test is None else elbo(model, x_test, generator=Generator().manual_seed(seed))
+    return VAEResult(model, history, seconds, held_out)
