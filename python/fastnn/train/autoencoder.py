@@ -9,7 +9,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-__all__ = ["add_noise", "AutoencoderResult", "train_autoencoder", "VAEResult", "train_vae"]
+__all__ = ["add_noise", "AutoencoderResult", "train_autoencoder", "VAEResult", "train_vae", "vae_train_step",
+           "vae_val_step"]
 
 
 def _images(x, name, fn):
@@ -74,6 +75,49 @@ def train_autoencoder(x_train, x_test, *, noise_std=0.0, latent_dim=32, channels
                              out)
 
 
+def _first(batch):
+    """The images of a batch: the batch itself, or the first element of ``(images, ...)``."""
+    return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+
+def _vae_logs(model, x, beta, reconstruction):
+    """The β-weighted loss (mean over the batch) and the numbers to log: ``loss``, ``reconstruction`` and ``kl``
+    (each in nats per image)."""
+    from ..models.autoencoder import _check_vae_args, _vae_terms
+    recon, mu, logvar = model(x)
+    _check_vae_args(recon, x, mu, logvar, beta, reconstruction, "vae_train_step")
+    rec, kl = _vae_terms(recon, x, mu, logvar, reconstruction)
+    loss = (rec + beta * kl).mean()
+    return loss, {"loss": float(loss.item()), "reconstruction": float(rec.mean().item()),
+                  "kl": float(kl.mean().item())}
+
+
+def vae_train_step(beta=1.0, reconstruction="bce", model="vae"):
+    """A ``train_step`` for ``fastnn.train.fit`` training the VAE named ``model`` (in ``fit``'s dicts of models
+    and optimisers) on batches of images ``x`` or ``(x, ...)``: one :func:`~fastnn.models.vae_loss` update.
+    It logs ``loss`` (reconstruction + ``beta`` x KL), ``reconstruction`` and ``kl``, in nats per image."""
+
+    def step(batch, models, optimizers):
+        vae, opt = models[model], optimizers[model]
+        opt.zero_grad()
+        loss, logs = _vae_logs(vae, _first(batch), beta, reconstruction)
+        loss.backward()
+        opt.step()
+        return logs
+
+    return step
+
+
+def vae_val_step(beta=1.0, reconstruction="bce", model="vae"):
+    """The ``val_step`` going with :func:`vae_train_step`: the same numbers on held-out batches (logged with
+    ``val_``)."""
+
+    def step(batch, models):
+        return _vae_logs(models[model], _first(batch), beta, reconstruction)[1]
+
+    return step
+
+
 class VAEResult(NamedTuple):
     """``train_vae``'s result: the model, its history (``loss`` is the β-weighted negative ELBO per image), the
     training time and the ELBO on the held-out images (an ``ELBOResult``, None without them)."""
@@ -86,10 +130,11 @@ class VAEResult(NamedTuple):
 def train_vae(x_train, x_test=None, *, latent_dim=16, beta=1.0, channels=(32, 64), hidden_dim=256, epochs=20,
               lr=2e-3, batch_size=64, seed=0, verbose=0) -> VAEResult:
     """Train a :class:`~fastnn.models.ConvVAE` on images in [0, 1] (N, C, H, H) with :func:`~fastnn.models.vae_loss`
-    (Bernoulli reconstruction + ``beta`` x KL), Adam and ``fastnn.train.fit``; ``x_test`` (optional) gives the
-    held-out validation loss each epoch and the held-out ELBO at the end."""
+    (Bernoulli reconstruction + ``beta`` x KL), Adam and ``fastnn.train.fit`` with :func:`vae_train_step`; the
+    history holds ``loss``, ``reconstruction`` and ``kl`` per image. ``x_test`` (optional) gives the same
+    figures on held-out images each epoch (``val_`` keys) and the held-out ELBO at the end."""
     from .. import Generator, manual_seed, optim
-    from ..models import ConvVAE, elbo, vae_loss
+    from ..models import ConvVAE, elbo
     from .loop import fit
     x_train = _images(x_train, "x_train", "train_vae")
     if x_test is not None:
@@ -98,8 +143,9 @@ def train_vae(x_train, x_test=None, *, latent_dim=16, beta=1.0, channels=(32, 64
     model = ConvVAE(x_train.shape[1], x_train.shape[2], latent_dim, channels, hidden_dim)
     optimizer = optim.Adam(model.parameters(), lr=lr)
     start = time.perf_counter()
-    history = fit(model, (x_train, x_train), lambda out, x: vae_loss(out[0], x, out[1], out[2], beta=beta), optimizer, epochs=epochs,
-                  val_data=None if x_test is None else (x_test, x_test), batch_size=batch_size, verbose=verbose)
+    history = fit({"vae": model}, x_train, optimizer={"vae": optimizer}, train_step=vae_train_step(beta),
+                  val_step=None if x_test is None else vae_val_step(beta), epochs=epochs, val_data=x_test,
+                  batch_size=batch_size, verbose=verbose)
     seconds = time.perf_counter() - start
     held_out = None if x_test is None else elbo(model, x_test, generator=Generator().manual_seed(seed))
     return VAEResult(model, history, seconds, held_out)
