@@ -7,7 +7,8 @@ gives the digit's logits (output "label") and a transposed-convolution decoder h
 loss is the weighted sum, and the history holds ``label_loss``, ``image_loss``, ``label_accuracy`` and their
 ``val_`` counterparts.
 
-Three weightings are trained on the same data: both heads, and each head alone (the other weighted 0, so it
+The training images get fresh noise at every epoch (``fastnn.train.NoisyImages``). Three weightings are
+trained on the same data: both heads, and each head alone (the other weighted 0, so it
 stays untrained). Held-out accuracy is reported beside chance, and the denoised MSE beside the noisy input's.
 Saves the loss curves and a noisy / denoised / clean grid with the predicted labels as PNG.
 """
@@ -21,7 +22,7 @@ from fastnn import metrics
 from fastnn.data import train_test_split
 from fastnn.datasets import digits_images
 from fastnn.models import DenoisingClassifier
-from fastnn.train import add_noise, fit, predict
+from fastnn.train import NoisyImages, add_noise, fit, predict
 
 CONFIG = dict(epochs=40, lr=2e-3, batch_size=64, noise_std=0.4, latent_dim=64, seed=0)
 # The image loss is a mean squared error per pixel (about 0.08 for the noisy input), the label loss a
@@ -32,11 +33,11 @@ WEIGHTINGS = {"both heads": {"label": 1.0, "image": 20.0},
 
 
 def train(x_train, y_train, x_test, y_test, weights, cfg, verbose):
-    noisy_train = add_noise(x_train, cfg["noise_std"], seed=cfg["seed"] + 1)
     noisy_test = add_noise(x_test, cfg["noise_std"], seed=cfg["seed"] + 2)
     fastnn.manual_seed(cfg["seed"])
     model = DenoisingClassifier(in_channels=1, image_size=8, num_classes=10, latent_dim=cfg["latent_dim"])
-    history = fit(model, (noisy_train, {"label": y_train, "image": x_train}),
+    # Each batch: noisy images (fresh noise every epoch) and the targets {"label": labels, "image": clean images}.
+    history = fit(model, NoisyImages(x_train, cfg["noise_std"], labels=y_train),
                   {"label": nn.CrossEntropyLoss(), "image": nn.MSELoss()}, fastnn.optim.Adam(model.parameters(),
                                                                                           lr=cfg["lr"]),
                   epochs=cfg["epochs"], loss_weights=weights, metrics={"label": ["accuracy"]},

@@ -9,7 +9,7 @@ import fastnn
 from fastnn import metrics, nn
 from fastnn.data import train_test_split
 from fastnn.models import ConvVAE, DenoisingClassifier, DigitsCNN, elbo
-from fastnn.train import add_noise, fit, predict, train_autoencoder, train_vae, vae_train_step, vae_val_step
+from fastnn.train import NoisyImages, add_noise, fit, predict, train_autoencoder, train_vae, vae_train_step, vae_val_step
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,31 @@ def test_add_noise_is_seeded_and_clipped():
         add_noise(x, -1)
 
 
+def test_noisy_images_draw_fresh_noise_from_the_global_generator():
+    x = np.full((6, 1, 4, 4), 0.5, np.float32)
+    data = NoisyImages(x, 0.3, labels=np.arange(6))
+    fastnn.manual_seed(7)
+    first = data._fetch_batch(np.arange(6))
+    second = data._fetch_batch(np.arange(6))
+    fastnn.manual_seed(7)
+    again = data._fetch_batch(np.arange(6))
+    assert np.array_equal(first[0].numpy(), again[0].numpy())
+    assert not np.array_equal(first[0].numpy(), second[0].numpy())
+    assert 0 <= first[0].numpy().min() and first[0].numpy().max() <= 1
+    assert set(first[1]) == {"label", "image"} and np.array_equal(first[1]["image"].numpy(), x)
+    noisy, target = data[2]
+    assert tuple(noisy.shape) == (1, 4, 4) and int(target["label"].item()) == 2
+    noisy, clean = NoisyImages(x, 0.3)[0]
+    assert tuple(clean.shape) == (1, 4, 4)
+    with pytest.raises(ValueError, match="6 images but 2 labels"):
+        NoisyImages(x, 0.1, labels=[0, 1])
+    with pytest.raises(ValueError, match="'std'"):
+        NoisyImages(x, -0.1)
+
+
 def test_denoising_autoencoder_lowers_held_out_noise_mse(digits):
     x_train, x_test, _, _ = digits
-    r = train_autoencoder(x_train[:800], x_test[:200], noise_std=0.4, latent_dim=32, epochs=12, lr=3e-3)
+    r = train_autoencoder(x_train[:800], x_test[:200], noise_std=0.4, latent_dim=32, epochs=8, lr=3e-3)
     assert r.input_mse == pytest.approx(np.mean((r.inputs - x_test[:200]) ** 2))
     assert r.output_mse < 0.6 * r.input_mse, (r.input_mse, r.output_mse)
     assert r.output_psnr > r.input_psnr + 2
@@ -48,7 +70,7 @@ def test_two_headed_model_trains_both_heads_with_loss_weights(digits):
     model = DenoisingClassifier(image_size=8, latent_dim=64)
     history = fit(model, (noisy_train, {"label": y_train, "image": x_train}),
                   {"label": nn.CrossEntropyLoss(), "image": nn.MSELoss()}, fastnn.optim.Adam(model.parameters(), 3e-3),
-                  epochs=12, loss_weights={"label": 1.0, "image": 20.0}, metrics={"label": ["accuracy"]},
+                  epochs=8, loss_weights={"label": 1.0, "image": 20.0}, metrics={"label": ["accuracy"]},
                   batch_size=64, verbose=0)
     assert {"loss", "label_loss", "image_loss", "label_accuracy"} <= set(history.history)
     loss = history.history

@@ -9,7 +9,9 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-__all__ = ["add_noise", "AutoencoderResult", "train_autoencoder", "VAEResult", "train_vae", "vae_train_step",
+from ..data.dataset import Dataset
+
+__all__ = ["add_noise", "NoisyImages", "AutoencoderResult", "train_autoencoder", "VAEResult", "train_vae", "vae_train_step",
            "vae_val_step"]
 
 
@@ -31,6 +33,42 @@ def add_noise(images, std, seed=0, clip=(0.0, 1.0)):
     return noisy if clip is None else np.clip(noisy, clip[0], clip[1])
 
 
+class NoisyImages(Dataset):
+    """Clean images paired with noisy copies drawn afresh at every fetch, so that each epoch of a denoising
+    model sees new noise: sample ``i`` is ``(noisy, clean)``, or with ``labels`` ``(noisy, {"label": label,
+    "image": clean})``, the targets of :class:`~fastnn.models.DenoisingClassifier`'s outputs. The noise is
+    Gaussian of standard deviation ``std``, clipped to ``clip``, drawn from fastnn's global generator (so
+    ``fastnn.manual_seed`` reproduces it and checkpoints restore it)."""
+
+    def __init__(self, images, std, labels=None, clip=(0.0, 1.0)):
+        if isinstance(std, bool) or not isinstance(std, numbers.Real) or not std >= 0:
+            raise ValueError(f"NoisyImages: argument 'std' must be a number >= 0, got {std!r}")
+        self.images = _images(images, "images", "NoisyImages")
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise ValueError(f"NoisyImages: {len(self.images)} images but {len(self.labels)} labels")
+        self.std, self.clip = float(std), clip
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        noisy, target = self._fetch_batch(np.asarray([i]))
+        return noisy[0], ({k: v[0] for k, v in target.items()} if isinstance(target, dict) else target[0])
+
+    def _fetch_batch(self, idx):
+        from .. import from_numpy
+        from ..creation import randn
+        clean = self.images[idx]
+        noisy = clean + self.std * randn(*clean.shape).numpy()
+        if self.clip is not None:
+            noisy = np.clip(noisy, self.clip[0], self.clip[1])
+        noisy, clean = from_numpy(noisy.astype(np.float32)), from_numpy(np.ascontiguousarray(clean))
+        if self.labels is None:
+            return noisy, clean
+        return noisy, {"label": from_numpy(np.ascontiguousarray(self.labels[idx])), "image": clean}
+
+
 class AutoencoderResult(NamedTuple):
     """``train_autoencoder``'s result: figures on the held-out images (MSE per pixel, PSNR in dB with data
     range 1). ``input_mse``/``input_psnr`` compare the (noisy) inputs with the clean images: the baseline the
@@ -50,8 +88,8 @@ def train_autoencoder(x_train, x_test, *, noise_std=0.0, latent_dim=32, channels
                       batch_size=64, seed=0, verbose=0) -> AutoencoderResult:
     """Train a :class:`~fastnn.models.ConvAutoencoder` on images in [0, 1] (N, C, H, H) with the mean squared
     error, Adam and ``fastnn.train.fit``. With ``noise_std > 0`` it is a denoising autoencoder: inputs get
-    clipped Gaussian noise (fixed draws, different for the training and the held-out images) and the targets
-    are the clean images."""
+    clipped Gaussian noise (drawn afresh each epoch for the training images, :class:`NoisyImages`; fixed for
+    the held-out images) and the targets are the clean images."""
     from .. import manual_seed, nn, optim
     from ..metrics import psnr
     from ..models import ConvAutoencoder
@@ -60,12 +98,12 @@ def train_autoencoder(x_train, x_test, *, noise_std=0.0, latent_dim=32, channels
     if x_train.shape[1:] != x_test.shape[1:]:
         raise ValueError(f"train_autoencoder: 'x_train' and 'x_test' images differ: {x_train.shape[1:]} and "
                          f"{x_test.shape[1:]}")
-    in_train = add_noise(x_train, noise_std, seed + 1) if noise_std else x_train
     in_test = add_noise(x_test, noise_std, seed + 2) if noise_std else x_test
     manual_seed(seed)
     model = ConvAutoencoder(x_train.shape[1], x_train.shape[2], latent_dim, channels)
     start = time.perf_counter()
-    history = fit(model, (in_train, x_train), nn.MSELoss(), optim.Adam(model.parameters(), lr=lr), epochs=epochs,
+    train = NoisyImages(x_train, noise_std) if noise_std else (x_train, x_train)
+    history = fit(model, train, nn.MSELoss(), optim.Adam(model.parameters(), lr=lr), epochs=epochs,
                   val_data=(in_test, x_test), batch_size=batch_size, verbose=verbose)
     seconds = time.perf_counter() - start
     model.eval()
