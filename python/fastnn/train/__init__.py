@@ -9,3 +9,4 @@ from .forecast import ForecastResult, RecurrentForecaster, train_forecaster  # n
 from .vision import ViTResult, train_vit  # noqa: F401
 from .autoencoder import (AutoencoderResult, NoisyImages, VAEResult, add_noise, train_autoencoder, train_vae,  # noqa: F401
                           vae_train_step, vae_val_step)
+from .generative import ImageEvaluator  # noqa: F401
