@@ -176,7 +176,7 @@ class DenoisingClassifier(_ImageModel):
 
     output_names = ("label", "image")
 
-    def __init__(self, in_channels=1, image_size=8, num_classes=10, latent_dim=64, channels=(32, 64), dropout=0.2):
+    def __init__(self, in_channels=1, image_size=28, num_classes=10, latent_dim=64, channels=(32, 64), dropout=0.2):
         super().__init__()
         channels, side = _geometry("DenoisingClassifier", in_channels, image_size, channels)
         self.in_channels, self.image_size, self.channels = int(in_channels), int(image_size), channels
