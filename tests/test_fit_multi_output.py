@@ -178,6 +178,10 @@ def test_an_output_without_a_loss_and_a_single_target():
                epochs=1, metrics={"output_1": "accuracy"}, verbose=0)
     assert set(hist.history) == {"loss", "output_1_loss", "output_1_accuracy", "lr"}
     assert hist.history["loss"] == hist.history["output_1_loss"]
+    # a list of targets for the outputs that have a loss only
+    hist = fit(model, ((U, V), [reg]), [None, nn.MSELoss()], optim.Adam(model.parameters(), lr=0.01), epochs=1,
+               verbose=0)
+    assert set(hist.history) == {"loss", "output_2_loss", "lr"}
 
 
 def test_a_tuple_output_with_one_loss_and_one_target_keeps_the_flat_convention():
@@ -228,7 +232,7 @@ def test_mismatched_outputs_losses_weights_and_targets_raise():
         model = TwoHeads()
         fit(model, data, loss_fn, optim.SGD(model.parameters(), lr=0.1), verbose=0, **kw)
 
-    with pytest.raises(ValueError, match=r"'loss_fn' has keys \['out'\].*\['output_1', 'output_2'\]"):
+    with pytest.raises(ValueError, match=r"^fit: 'loss_fn' has keys \['out'\].*\['output_1', 'output_2'\]"):
         run({"out": nn.MSELoss()})
     with pytest.raises(ValueError, match=r"'loss_fn' has 3 entries but the model has 2 outputs"):
         run([nn.MSELoss()] * 3)
@@ -250,7 +254,8 @@ def test_mismatched_outputs_losses_weights_and_targets_raise():
         run([nn.CrossEntropyLoss(), nn.MSELoss()], metrics={"acc": "accuracy", "output_2": "mae"})
     with pytest.raises(TypeError, match=r"loss_fn\[1\]"):
         run([nn.CrossEntropyLoss(), "mse"])
-    with pytest.raises(ValueError, match=r"same number of samples.*\[0\]\[1\]: 15"):
+    with pytest.raises(ValueError, match=r"'train_data': every array needs the same number of samples.*"
+                                         r"train_data\[0\]\[1\]: 15"):
         run(data=((U, V[:15]), (cls, reg)))
 
     class Misnamed(TwoHeads):
@@ -258,3 +263,70 @@ def test_mismatched_outputs_losses_weights_and_targets_raise():
     with pytest.raises(ValueError, match=r"'output_names' has 3 names"):
         model = Misnamed()
         fit(model, data, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), verbose=0)
+
+
+def test_image_head_metrics_and_a_plain_progress_line(capsys):
+    rng = np.random.default_rng(2)
+    X = rng.random((24, 1, 4, 4)).astype(np.float32)
+    y = (X.mean((1, 2, 3)) > 0.5).astype(np.int64)
+
+    class ClassifyAndDenoise(nn.Module):
+        output_names = ("label", "image")
+
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU())
+            self.cls = nn.Linear(8, 2)
+            self.dec = nn.Sequential(nn.Linear(8, 16), nn.Unflatten(1, (1, 4, 4)))
+
+        def forward(self, x):
+            h = self.enc(x)
+            return self.cls(h), self.dec(h)
+
+    model = ClassifyAndDenoise()
+    fit(model, (X, {"label": y, "image": X}), {"label": nn.CrossEntropyLoss(), "image": nn.MSELoss()},
+        optim.Adam(model.parameters(), lr=0.01), epochs=1, metrics={"image": ["mse", "mae"]}, verbose=2)
+    line = capsys.readouterr().out
+    assert "Epoch 1/1" in line and "label_loss: " in line and "image_mse: " in line
+    ev = evaluate(model, (X, (y, X)), [None, nn.MSELoss()], {"image": "mse"})
+    assert set(ev) == {"loss", "image_loss", "image_mse"}  # only the image head has a loss here
+    assert ev["image_mse"] == pytest.approx(ev["image_loss"], rel=1e-5)
+    assert ev["loss"] == pytest.approx(ev["image_loss"])
+
+
+def test_weighted_two_head_training_matches_a_pytorch_loop(torch):
+    from torch_compare import fastnn_state, rel_err
+    U, V, cls, reg = _data(40, seed=4)
+
+    class TorchTwoHeads(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.u, self.v = torch.nn.Linear(4, 8), torch.nn.Linear(3, 8)
+            self.cls, self.reg = torch.nn.Linear(8, 3), torch.nn.Linear(8, 2)
+
+        def forward(self, u, v):
+            h = (self.u(u) + self.v(v)).relu()
+            return self.cls(h), self.reg(h)
+
+    torch.manual_seed(0)
+    tm = TorchTwoHeads()
+    fm = TwoHeads()
+    fm.load_state_dict(fastnn_state(tm.state_dict()))
+    t_opt = torch.optim.Adam(tm.parameters(), lr=0.01)
+    losses = []
+    for _ in range(3):
+        tot = 0.0
+        for s in range(0, 40, 16):
+            t_opt.zero_grad()
+            o1, o2 = tm(torch.tensor(U[s:s + 16]), torch.tensor(V[s:s + 16]))
+            loss = (0.7 * torch.nn.functional.cross_entropy(o1, torch.tensor(cls[s:s + 16]))
+                    + 2.0 * torch.nn.functional.mse_loss(o2, torch.tensor(reg[s:s + 16])))
+            loss.backward()
+            t_opt.step()
+            tot += loss.item() * len(U[s:s + 16])
+        losses.append(tot / 40)
+    hist = fit(fm, ((U, V), (cls, reg)), [nn.CrossEntropyLoss(), nn.MSELoss()], optim.Adam(fm.parameters(), lr=0.01),
+               loss_weights=[0.7, 2.0], epochs=3, batch_size=16, shuffle=False, verbose=0)
+    assert hist.history["loss"] == pytest.approx(losses, rel=1e-5)
+    for k, v in tm.state_dict().items():
+        assert rel_err(fm.state_dict()[k].numpy(), v.numpy()) < 1e-5, k

@@ -100,7 +100,12 @@ def test_save_load_round_trip(evaluator, digits, tmp_path):
 
 def test_deterministic_for_a_seed(digits):
     x, y = digits
+    fastnn.manual_seed(123)
+    expected = fastnn.rand(3).numpy()
+    fastnn.manual_seed(123)
     a = ImageEvaluator(x[:200], y[:200], epochs=1, seed=3)
+    # the evaluator's own seed leaves the caller's global random state alone
+    np.testing.assert_array_equal(fastnn.rand(3).numpy(), expected)
     b = ImageEvaluator(x[:200], y[:200], epochs=1, seed=3)
     c = ImageEvaluator(x[:200], y[:200], epochs=1, seed=4)
     np.testing.assert_array_equal(a.test_indices, b.test_indices)
@@ -146,6 +151,8 @@ def test_bad_input(evaluator, digits):
         ImageEvaluator(x[:20], y[:20].astype(np.float32))
     with pytest.raises(ValueError, match="epochs"):
         ImageEvaluator(x[:20], y[:20], epochs=0)
+    with pytest.raises(ValueError, match="'lr'"):
+        ImageEvaluator(x[:20], y[:20], lr=-1.0)
     with pytest.raises(ValueError, match="test_size"):
         ImageEvaluator(x[:20], y[:20], test_size=1.5)
     with pytest.raises(ValueError, match="2 classes"):

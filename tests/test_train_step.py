@@ -10,7 +10,7 @@ import fastnn.nn.functional as F
 from fastnn import nn, optim
 from fastnn.data import DataLoader, TensorDataset
 from fastnn.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from fastnn.train import (CSVLogger, EarlyStopping, History, LambdaCallback, ModelCheckpoint, TrainState, fit,
+from fastnn.train import (CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint, TrainState, fit,
                           load_checkpoint, resume, save_checkpoint)
 
 
@@ -89,6 +89,17 @@ def test_gan_run_interrupted_and_resumed_equals_the_uninterrupted_run(tmp_path):
     for k, v in reference.items():
         np.testing.assert_array_equal(got[k], v, err_msg=k)
     assert resumed.history == full.history and resumed.epoch == full.epoch
+
+    # the same by hand: resume() with dicts, then fit(initial_epoch=...), whose step count starts at
+    # initial_epoch * batches per epoch
+    fastnn.manual_seed(5)
+    models3, opts3, scheds3, ema3 = _gan()
+    ck3 = resume(tmp_path / "gan3.fnn", models3, opts3, scheds3, ema={"generator": ema3})
+    fit(models3, X, optimizer=opts3, train_step=gan_step, epochs=5, scheduler=scheds3, ema=ema3, batch_size=16,
+        verbose=0, initial_epoch=ck3["epoch"])
+    got = _all_weights(models3, ema3, opts3)
+    for k, v in reference.items():
+        np.testing.assert_array_equal(got[k], v, err_msg=k)
 
 
 def test_logged_values_are_batch_weighted_epoch_means_and_state_counts_steps():
@@ -260,3 +271,135 @@ def test_save_checkpoint_with_dicts_and_a_custom_loop_state(tmp_path):
         resume(path, {"critic": nn.Linear(2, 1), "generator": models2["generator"]})
     state = TrainState(models=models, optimizers=opts)
     assert state.model is models["generator"] and state.optimizer is opts["generator"] and state.global_step == 0
+
+
+def test_weights_only_checkpoints_of_several_models(tmp_path):
+    X = _real(16)
+    models, opts, scheds, ema = _gan()
+    ck = ModelCheckpoint(tmp_path / "w.fnn", monitor="d_loss", save_weights_only=True)
+    fit(models, X, optimizer=opts, train_step=gan_step, epochs=1, callbacks=[ck], verbose=0)
+    saved = fastnn.load(tmp_path / "w.fnn")
+    assert set(saved) == {"generator", "discriminator"}
+    want = {k: {n: v.numpy().copy() for n, v in m.state_dict().items()} for k, m in models.items()}
+    for m in models.values():
+        for p in m.parameters():
+            p.data.mul_(0.0)
+    ck.restore()
+    for k, m in models.items():
+        for n, v in m.state_dict().items():
+            np.testing.assert_array_equal(v.numpy(), want[k][n])
+
+
+def test_a_step_parameter_with_a_default_is_not_the_state():
+    X = _real(8)
+    got = []
+
+    def step(batch, models, optimizers, n_critic=5):
+        got.append(n_critic)
+        return {}
+
+    def step_state(batch, models, optimizers, state=None):
+        got.append(type(state).__name__)
+        return {}
+
+    def val(batch, models, state):
+        got.append(state.epoch)
+        return {"v": 1.0}
+
+    m = nn.Linear(2, 1)
+    fit(m, X, optimizer=optim.SGD(m.parameters(), lr=0.1), train_step=step, epochs=1, verbose=0)
+    fit(m, X, optimizer=optim.SGD(m.parameters(), lr=0.1), train_step=step_state, val_step=val, val_data=X,
+        epochs=1, verbose=0)
+    assert got == [5, "TrainState", 0]
+
+
+class _TwoInTwoOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(2, 2), nn.Linear(1, 2)
+
+    def forward(self, x, t):
+        h = self.a(x) + self.b(t)
+        return {"sum": h.sum(1, keepdim=True), "diff": h - x}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not fastnn.cuda.is_available(), reason="needs a CUDA GPU and cupy")
+def test_gpu_custom_and_multi_output_runs_match_the_cpu():
+    """Batches (nested ones included) go to the models' device; EMA models follow ``device=``."""
+    X = _real(40)
+    Y = np.stack([X[:, 0] * X[:, 1], X[:, 0] - X[:, 1]], 1).astype(np.float32)
+
+    def build():
+        fastnn.manual_seed(0)
+        models = {"a": nn.Linear(2, 4), "b": nn.Linear(4, 2)}
+        return models, {k: optim.Adam(m.parameters(), lr=0.01) for k, m in models.items()}
+
+    def step(batch, models, optimizers):
+        x, y = batch
+        for o in optimizers.values():
+            o.zero_grad()
+        loss = F.mse_loss(models["b"](models["a"](x).tanh()), y)
+        loss.backward()
+        for o in optimizers.values():
+            o.step()
+        return {"loss": loss}
+
+    results = {}
+    for dev in ("cpu", "cuda"):
+        models, opts = build()
+        ema = AveragedModel(models["b"], multi_avg_fn=get_ema_multi_avg_fn(0.9))
+        h = fit(models, (X, Y), optimizer=opts, train_step=step, epochs=2, batch_size=16, shuffle=False, ema=ema,
+                device=dev, verbose=0)
+        fastnn.manual_seed(1)
+        net = _TwoInTwoOut()
+        h2 = fit(net, ((X, X[:, :1]), {"sum": Y[:, :1], "diff": Y}), {"sum": nn.MSELoss(), "diff": nn.L1Loss()},
+                 optim.SGD(net.parameters(), lr=0.1), loss_weights={"diff": 0.5}, epochs=2, batch_size=16,
+                 shuffle=False, device=dev, verbose=0)
+        results[dev + " multi"] = [h2.history[k] for k in ("loss", "sum_loss", "diff_loss")]
+        results[dev] = (h.history["loss"], [p.detach().cpu().numpy() for p in ema.parameters()])
+        assert all(p.device.type == dev for p in ema.parameters())
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-4)
+    np.testing.assert_allclose(results["cuda multi"], results["cpu multi"], rtol=1e-4)
+    for g, c in zip(results["cuda"][1], results["cpu"][1]):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+
+
+def test_a_version_1_checkpoint_still_resumes(tmp_path):
+    import json
+    import fastnn.serialization
+    model = nn.Linear(2, 3)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    model(fastnn.randn(4, 2)).sum().backward()
+    opt.step()
+    fastnn.serialization.save({
+        "format": "fastnn.checkpoint", "version": 1, "epoch": 2, "model": model.state_dict(),
+        "optimizer": opt.state_dict(), "rng_state": json.dumps(fastnn.random.get_rng_state()),
+        "history": json.dumps({"loss": [1.0, 0.5]}), "history_epochs": json.dumps({}), "extra": json.dumps({})},
+        tmp_path / "v1.fnn")
+    ck = load_checkpoint(tmp_path / "v1.fnn")
+    assert list(ck["models"]) == ["model"] and ck["scheduler"] is None and ck["global_step"] == 0
+    fresh = nn.Linear(2, 3)
+    fresh_opt = optim.Adam(fresh.parameters(), lr=0.01)
+    resume(tmp_path / "v1.fnn", fresh, fresh_opt)
+    np.testing.assert_array_equal(fresh.weight.detach().numpy(), model.weight.detach().numpy())
+    assert fresh_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+
+@pytest.mark.parametrize("make_gen", [lambda: 5, lambda: fastnn.Generator().manual_seed(3),
+                                      lambda: np.random.default_rng(8)], ids=["int", "fastnn", "numpy"])
+def test_resume_is_exact_with_a_loader_of_its_own_generator(tmp_path, make_gen):
+    X = _real(40)
+
+    def run(resume_from=None, callbacks=()):
+        fastnn.manual_seed(0)
+        models, opts, scheds, ema = _gan()
+        loader = DataLoader(fastnn.from_numpy(X), batch_size=8, shuffle=True, generator=make_gen())
+        fit(models, loader, optimizer=opts, train_step=gan_step, epochs=3, verbose=0, callbacks=list(callbacks),
+            resume_from=resume_from)
+        return {f"{k}.{n}": v.numpy().copy() for k, m in models.items() for n, v in m.state_dict().items()}
+
+    full = run(callbacks=[ModelCheckpoint(tmp_path / "c{epoch}.fnn", save_best_only=False)])
+    resumed = run(resume_from=tmp_path / "c1.fnn")
+    for k, v in full.items():
+        np.testing.assert_array_equal(resumed[k], v, err_msg=k)

@@ -103,20 +103,21 @@ class StructuredDataset(Dataset):
         return self._take(lambda t: _arrays.wrap(t._data[indices]))
 
 
-def structured_data(data):
+def structured_data(data, name="data"):
     """A StructuredDataset when ``data`` is ``(X, Y)``/``(X,)`` with nested X or Y, or a dict of inputs;
     else None (the flat ``(x..., y)`` convention applies)."""
     if isinstance(data, dict):
         if not is_nested(data):
             return None
-        return StructuredDataset(data, None, has_target=False)
+        return StructuredDataset(data, None, has_target=False, name=name)
     if not isinstance(data, tuple) or not any(is_nested(d) for d in data):
         return None
     if len(data) not in (1, 2):
-        raise ValueError(f"nested data must be (inputs, targets) or (inputs,), got a tuple of {len(data)} elements")
+        raise ValueError(f"'{name}': nested data must be (inputs, targets) or (inputs,), got a tuple of "
+                         f"{len(data)} elements")
     if len(data) == 2 and data[1] is not None:
-        return StructuredDataset(data[0], data[1])
-    return StructuredDataset(data[0], None, has_target=False)
+        return StructuredDataset(data[0], data[1], name=name)
+    return StructuredDataset(data[0], None, has_target=False, name=name)
 
 
 _INPUT_KEYS = ("x", "input", "inputs", "image", "images")
@@ -205,25 +206,29 @@ def output_names(output, model):
 
 def flat_outputs(output, names):
     if isinstance(output, dict):
-        return [output[k] for k in names]
+        by_name = {str(k): v for k, v in output.items()}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise ValueError(f"the model returned a dict with keys {list(by_name)}, without the outputs {missing} of "
+                             "its first batch")
+        return [by_name[n] for n in names]
     if isinstance(output, (list, tuple)) and not _is_namedtuple(output):
         return list(output)
     return [output]
 
 
-def _by_output(value, names, arg, what, allow_missing):
-    """``{output_name: entry}`` from a list/tuple (by position) or a dict (by name)."""
+def _by_output(value, names, arg, where):
+    """``{output_name: entry}`` from a list/tuple (by position) or a dict (by name; missing names give None)."""
     if isinstance(value, dict):
         unknown = [k for k in value if k not in names]
         if unknown:
-            raise ValueError(f"'{arg}' has keys {unknown} that are not output names; the model's outputs are {names}")
-        missing = [n for n in names if n not in value]
-        if missing and not allow_missing:
-            raise ValueError(f"'{arg}' has no {what} for the outputs {missing}; the model's outputs are {names}")
+            raise ValueError(f"{where}: '{arg}' has keys {unknown} that are not output names; the model's outputs "
+                             f"are {names}")
         return {n: value.get(n) for n in names}
     if isinstance(value, (list, tuple)):
         if len(value) != len(names):
-            raise ValueError(f"'{arg}' has {len(value)} entries but the model has {len(names)} outputs {names}")
+            raise ValueError(f"{where}: '{arg}' has {len(value)} entries but the model has {len(names)} outputs "
+                             f"{names}")
         return dict(zip(names, value))
     return None
 
@@ -301,7 +306,7 @@ class Objective:
         self.names = names
         # losses
         if isinstance(loss_fn, (list, tuple, dict)):
-            losses = _by_output(loss_fn, names, "loss_fn", "loss", allow_missing=True)
+            losses = _by_output(loss_fn, names, "loss_fn", where)
         elif loss_fn is not None:
             losses = {n: loss_fn for n in names}
         else:
@@ -310,7 +315,7 @@ class Objective:
             raise ValueError(f"{where}: 'loss_fn' gives no loss for any of the outputs {names}")
         self.losses = losses
         # weights
-        w = _by_output(self.loss_weights, names, "loss_weights", "weight", allow_missing=True) \
+        w = _by_output(self.loss_weights, names, "loss_weights", where) \
             if self.loss_weights is not None else {}
         self.weights = {n: 1.0 if w.get(n) is None else float(w[n]) for n in names}
         # metrics
@@ -318,7 +323,7 @@ class Objective:
         m = self.metrics
         self.out_metrics = {}
         if isinstance(m, dict) and (len(names) > 1 or all(k in names for k in m)):
-            per = _by_output(m, names, "metrics", "metric", allow_missing=True)
+            per = _by_output(m, names, "metrics", where)
             for n in names:
                 self.out_metrics[n] = resolve_metrics(per[n], losses[n]) if per[n] is not None else []
         else:
@@ -338,11 +343,15 @@ class Objective:
                 raise ValueError(f"{where}: the targets have keys {unknown} that are not output names; the model's "
                                  f"outputs are {names}")
             return {n: target.get(n) for n in names}
-        if isinstance(target, (list, tuple)) and not _is_namedtuple(target):
-            if len(target) != len(names):
-                raise ValueError(f"{where}: got {len(target)} targets but the model has {len(names)} outputs {names}")
-            return dict(zip(names, target))
         with_loss = [n for n in names if self.losses[n] is not None]
+        if isinstance(target, (list, tuple)) and not _is_namedtuple(target):
+            if len(target) == len(names):
+                return dict(zip(names, target))
+            if len(target) == len(with_loss):  # one target per output that has a loss (as Keras)
+                given = dict(zip(with_loss, target))
+                return {n: given.get(n) for n in names}
+            raise ValueError(f"{where}: got {len(target)} targets but the model has {len(names)} outputs {names}"
+                             + (f" ({len(with_loss)} with a loss)" if len(with_loss) != len(names) else ""))
         if len(names) == 1 or len(with_loss) == 1:
             return {n: (target if n == (names[0] if len(names) == 1 else with_loss[0]) else None) for n in names}
         raise ValueError(f"{where}: got 1 target but the model has {len(names)} outputs {names} with losses "
@@ -395,6 +404,7 @@ class Objective:
         for n in self.names:
             if self.out_metrics[n]:
                 if tgts[n] is None:
-                    raise ValueError(f"{self.where}: metrics of output {n!r} need its target, but the batches have none")
+                    raise ValueError(f"{self.where}: metrics of output {n!r} need its target, but the batches have "
+                                     "none")
                 logs.update(_compute_metrics(self.out_metrics[n], tgts[n], outs[n], prefix + self._prefix(n)))
         return logs

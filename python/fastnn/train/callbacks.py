@@ -295,7 +295,7 @@ class ModelCheckpoint(Callback):
         else:
             save_checkpoint(path, st.models or st.model, st.optimizers or st.optimizer, st.schedulers or st.scheduler,
                             epoch=epoch + 1, history=st.history, ema=st.ema or None,
-                            global_step=getattr(st, "global_step", 0))
+                            global_step=getattr(st, "global_step", 0), data_streams=getattr(st, "data_streams", ()))
         self.last_path = path
         if path not in self.saved_paths:
             self.saved_paths.append(path)

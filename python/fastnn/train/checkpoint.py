@@ -27,21 +27,51 @@ def _rng_state_json():
     return json.dumps(fastnn_random.get_rng_state())
 
 
+def loader_streams(loader):
+    """The random streams a loader shuffles with when they are its own (``DataLoader(generator=...)``: a
+    ``fastnn.Generator``, a numpy Generator or an int seed) rather than fastnn's global one, whose state
+    checkpoints already hold."""
+    out = []
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    for sampler in (getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None), batch_sampler):
+        draws = getattr(sampler, "_draws", None)
+        if draws is None or draws.generator is None:
+            continue
+        stream = draws._seeded if draws._seeded is not None else draws.generator
+        if all(stream is not s for s in out):
+            out.append(stream)
+    return out
+
+
+def _stream_state(stream):
+    if hasattr(stream, "get_state"):  # fastnn.Generator
+        return stream.get_state()
+    return stream.bit_generator.state  # numpy Generator
+
+
+def _set_stream_state(stream, state):
+    if hasattr(stream, "set_state"):
+        stream.set_state(state)
+    else:
+        stream.bit_generator.state = state
+
+
 def _named(obj, default):
     from .loop import named
     return named(obj, default, default)
 
 
 def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, history=None, extra=None, *, ema=None,
-                    global_step=0):
+                    global_step=0, data_streams=()):
     """Write a resumable checkpoint.
 
     ``model``, ``optimizer``, ``scheduler``: one object each, or dicts name -> object (a run with
     several models: a generator and a critic with their optimisers and schedulers). ``ema``: an
     ``AveragedModel`` or a dict model name -> AveragedModel. ``epoch`` is the number of epochs
     completed (the ``initial_epoch`` a resumed run starts at), ``global_step`` the training steps run.
-    ``history`` is a History callback or its ``.history`` dict; ``extra`` any JSON-serialisable dict.
-    The RNG state and history are stored as JSON strings (they hold 128-bit integers and NaNs).
+    ``history`` is a History callback or its ``.history`` dict; ``extra`` any JSON-serialisable dict;
+    ``data_streams`` the loader's own shuffling streams (:func:`loader_streams`). The RNG states and
+    history are stored as JSON strings (they hold 128-bit integers and NaNs).
     """
     models = _named(model, "model")
     if not models:
@@ -60,6 +90,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
         "schedulers": {k: s.state_dict() for k, s in _named(scheduler, "scheduler").items()},
         "ema": {k: m.state_dict() for k, m in _named(ema, "model").items()},
         "rng_state": _rng_state_json(),
+        "data_rng_state": json.dumps([_stream_state(g) for g in (data_streams or ())]),
         "history": json.dumps(hist if hist is not None else {}),
         "history_epochs": json.dumps({"epoch": history.epoch, "key_epochs": history.key_epochs}
                                      if hasattr(history, "key_epochs") else {}),
@@ -106,6 +137,7 @@ def load_checkpoint(path, map_location=None):
         "optimizer": _first(optimizers),
         "scheduler": _first(schedulers),
         "rng_state": json.loads(state["rng_state"]),
+        "data_rng_state": json.loads(state.get("data_rng_state", "[]")),
         "history": json.loads(state["history"]),
         # epochs run and epochs of each history key (absent from checkpoints of a plain dict)
         "history_epochs": json.loads(state.get("history_epochs", "{}")),
@@ -132,10 +164,11 @@ def _load_into(given, saved, what, path):
         obj.load_state_dict(sd)
 
 
-def resume(path, model, optimizer=None, scheduler=None, restore_rng=True, *, ema=None):
+def resume(path, model, optimizer=None, scheduler=None, restore_rng=True, *, ema=None, data_streams=()):
     """Load a checkpoint into ``model`` (and ``optimizer``/``scheduler``/``ema`` when given; each one
-    object or a dict by name) and restore fastnn's global RNG state; returns the checkpoint dict,
-    whose ``epoch`` is the ``initial_epoch`` to pass to ``fit``."""
+    object or a dict by name) and restore fastnn's global RNG state (and the states of
+    ``data_streams``, a loader's own shuffling streams, when the checkpoint holds as many); returns
+    the checkpoint dict, whose ``epoch`` is the ``initial_epoch`` to pass to ``fit``."""
     # straight to the model's device: a checkpoint saved on a GPU resumes on a CPU-only machine
     from .loop import _model_device
     models = _named(model, "model")
@@ -150,4 +183,8 @@ def resume(path, model, optimizer=None, scheduler=None, restore_rng=True, *, ema
     if restore_rng:
         from .. import random as fastnn_random
         fastnn_random.set_rng_state(ckpt["rng_state"])
+        saved_streams = ckpt["data_rng_state"]
+        if data_streams and len(saved_streams) == len(data_streams):
+            for stream, st in zip(data_streams, saved_streams):
+                _set_stream_state(stream, st)
     return ckpt

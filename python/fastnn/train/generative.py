@@ -160,6 +160,8 @@ class ImageEvaluator:
         batch_size = _positive_int(batch_size, "batch_size", what)
         epochs = _positive_int(epochs, "epochs", what, allow_none=True)
         feature_dim = _positive_int(feature_dim, "feature_dim", what, allow_none=True)
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
+            raise ValueError(f"{what}: argument 'lr' must be a positive number, got {lr!r}")
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise ValueError(f"{what}: argument 'seed' must be an int, got {seed!r}")
         num_classes = int(y.max()) + 1 if len(y) else 0
@@ -171,6 +173,7 @@ class ImageEvaluator:
                              f"keep aside), class {int(np.flatnonzero(counts == 1)[0])} has 1")
 
         from .. import manual_seed, optim
+        from ..random import fork_rng
         from ..data.split import train_test_indices
         from ..data.transforms import RandomCrop
         from .loop import fit
@@ -189,25 +192,27 @@ class ImageEvaluator:
         self.num_classes = num_classes
         self._config = _architecture(self.image_shape, num_classes, feature_dim)
         self._range = (float(x_train.min()), float(x_train.max()))
-        manual_seed(int(seed))
-        model = EvaluatorCNN(**self._config)
-        model.mean.fill_(float(x_train.mean()))
-        model.std.fill_(float(x_train.std()) or 1.0)
-        if device is not None:
-            model = model.to(device)
-        optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-        scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
-        if augment:
-            c, h, w = self.image_shape
-            pad = max(1, min(h, w) // 28)
-            # edge padding: the background is right whatever the value range ([0, 1], [-1, 1], ...)
-            shift = RandomCrop((h, w), padding=pad, padding_mode="edge")
-            train = _Augmented(x_train, y_train, shift, 0.0, 1.0)
-        else:
-            train = (x_train, y_train)
-        start = time.perf_counter()
-        self.history = fit(model, train, nn.CrossEntropyLoss(), optimizer, epochs=epochs, scheduler=scheduler,
-                           scheduler_interval="batch", batch_size=batch_size, verbose=verbose, device=device)
+        # a private seed: the caller's global random state (say, a GAN's training) is left as it was
+        with fork_rng():
+            manual_seed(int(seed))
+            model = EvaluatorCNN(**self._config)
+            model.mean.fill_(float(x_train.mean()))
+            model.std.fill_(float(x_train.std()) or 1.0)
+            if device is not None:
+                model = model.to(device)
+            optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+            scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+            if augment:
+                c, h, w = self.image_shape
+                pad = max(1, min(h, w) // 28)
+                # edge padding: the background is right whatever the value range ([0, 1], [-1, 1], ...)
+                shift = RandomCrop((h, w), padding=pad, padding_mode="edge")
+                train = _Augmented(x_train, y_train, shift, 0.0, 1.0)
+            else:
+                train = (x_train, y_train)
+            start = time.perf_counter()
+            self.history = fit(model, train, nn.CrossEntropyLoss(), optimizer, epochs=epochs, scheduler=scheduler,
+                               scheduler_interval="batch", batch_size=batch_size, verbose=verbose, device=device)
         self.seconds = time.perf_counter() - start
         model.eval()
         self.classifier = model

@@ -26,6 +26,7 @@ from ..data.split import KFold, StratifiedKFold
 from ._structured import Objective, batch_len, concat, host, split_batch, structured_data
 from ._structured import to_tensor as _to_tensor
 from .callbacks import CallbackList, History, ProgressBar, TrainState
+from .checkpoint import loader_streams
 
 # ---------------------------------------------------------------- data
 
@@ -37,7 +38,7 @@ def as_loader(data, batch_size=32, shuffle=False, name="data"):
         return None
     if isinstance(data, DataLoader):
         return data
-    structured = structured_data(data) if isinstance(data, (tuple, dict)) else None
+    structured = structured_data(data, name) if isinstance(data, (tuple, dict)) else None
     if structured is not None:
         return DataLoader(structured, batch_size=batch_size, shuffle=shuffle)
     if isinstance(data, dict):
@@ -116,6 +117,16 @@ def _threshold_for(loss_fn):
     return 0.0 if "WithLogits" in name or "with_logits" in fn_name else 0.5
 
 
+def _per_sample_rows(fn):
+    """A regression metric that also takes image-like outputs: (N, C, H, W) becomes (N, C*H*W)."""
+    def metric(y_true, y_pred):
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        if t.ndim > 2 and t.shape == p.shape:
+            t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
+        return fn(t, p)
+    return metric
+
+
 def resolve_metrics(metrics, loss_fn=None):
     """Metric objects from names (``accuracy``, ``precision``, ``recall``, ``f1``, ``mse``, ``mae``,
     ``rmse``, ``r2``), callables ``fn(y_true, y_pred)`` or a dict ``{name: callable}``."""
@@ -132,7 +143,8 @@ def resolve_metrics(metrics, loss_fn=None):
         "f1": lambda t, p: _metrics.precision_recall_f1(t, p, "macro", threshold=thr)[2],
     }
     aliases = {"acc": "accuracy", "f1_score": "f1", "f1_macro": "f1"}
-    regression = {"mse": _metrics.mse, "mae": _metrics.mae, "rmse": _metrics.rmse, "r2": _metrics.r2}
+    regression = {k: _per_sample_rows(f) for k, f in
+                  (("mse", _metrics.mse), ("mae", _metrics.mae), ("rmse", _metrics.rmse), ("r2", _metrics.r2))}
     out, names = [], set()
     for name, m in items:
         if isinstance(m, Metric):
@@ -354,7 +366,10 @@ class _Step:
         except (TypeError, ValueError):
             params = []
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        self.wants_state = len(positional) > n_args or any(p.kind == p.VAR_POSITIONAL for p in params)
+        # a further parameter with a default (``n_critic=5``) is the user's own, unless it is named ``state``
+        extra = positional[n_args] if len(positional) > n_args else None
+        self.wants_state = (extra is not None and (extra.default is inspect.Parameter.empty or extra.name == "state")
+                            or extra is None and any(p.kind == p.VAR_POSITIONAL for p in params))
 
 
 def _current_lr(optimizer):
@@ -544,7 +559,7 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     global_step = 0
     if resume_from is not None:
         from .checkpoint import resume
-        ckpt = resume(resume_from, model, optimizer, scheduler, ema=ema)
+        ckpt = resume(resume_from, model, optimizer, scheduler, ema=ema, data_streams=loader_streams(train_loader))
         initial_epoch = ckpt["epoch"]
         global_step = ckpt["global_step"]
         history = History(ckpt["history"], **ckpt["history_epochs"])
@@ -574,10 +589,12 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         steps = len(train_loader)
     except TypeError:
         steps = None
+    if resume_from is None and initial_epoch and steps is not None:
+        global_step = int(initial_epoch) * steps  # the steps an uninterrupted run would have counted
     state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
                        epochs=int(epochs), initial_epoch=int(initial_epoch), steps_per_epoch=steps, history=history,
                        loss_fn=loss_fn, metrics=metrics,
-                       global_step=int(global_step))
+                       global_step=int(global_step), data_streams=loader_streams(train_loader))
     if not custom:
         state.model, state.optimizer, state.scheduler = model, optimizer, scheduler  # as given, even non-Modules
     cbs = CallbackList(cb_list, state)
