@@ -40,7 +40,8 @@ def run(name, x_train, x_test, cfg, scale, verbose):
     gain = 100 * (1 - noisy.output_mse / noisy.input_mse)
     print(f"  denoising autoencoder (Gaussian noise std {cfg['noise_std']}, clipped to [0, 1]): held-out noise MSE "
           f"{noisy.input_mse:.4f} before (noisy vs clean, PSNR {noisy.input_psnr:.2f} dB), {noisy.output_mse:.4f} "
-          f"after (denoised vs clean, PSNR {noisy.output_psnr:.2f} dB): {abs(gain):.0f}% {'lower' if gain >= 0 else 'HIGHER'}; "
+          f"after (denoised vs clean, PSNR {noisy.output_psnr:.2f} dB): {abs(gain):.0f}% "
+          f"{'lower' if gain >= 0 else 'HIGHER'}; "
           f"{noisy.seconds:.1f}s")
     # the plain autoencoder given the noisy inputs: how much of the denoising comes from training on noise
     plain.model.eval()

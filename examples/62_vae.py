@@ -117,7 +117,8 @@ def main(data="mnist", epochs=None, subset=None, samples=None, verbose=0):
 
     best = runs[cfg["betas"][0]]
     e = best.elbo
-    print(f"\nheld-out ELBO (beta={cfg['betas'][0]:g}): {e.elbo:.2f} nats per image (reconstruction {e.reconstruction:.2f}, "
+    print(f"\nheld-out ELBO (beta={cfg['betas'][0]:g}): {e.elbo:.2f} nats per image (reconstruction "
+          f"{e.reconstruction:.2f}, "
           f"KL {e.kl:.2f})")
     _common.save_grid(untrained.sample(GRID * GRID, generator=g()).numpy(), "62_vae_samples_untrained.png", nrow=GRID,
                       scale=scale)

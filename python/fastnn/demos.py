@@ -200,7 +200,8 @@ def vae(epochs=VAE_DIGITS["epochs"], seed=0, verbose=1) -> int:
           "digits scored by a CNN classifier trained on the real training digits\n")
     start = time.perf_counter()
     evaluator = ImageEvaluator(x_train, y_train, seed=seed)
-    print(f"classifier: held-out accuracy {evaluator.test_accuracy:.4f} on real digits ({time.perf_counter() - start:.1f}s)")
+    print(f"classifier: held-out accuracy {evaluator.test_accuracy:.4f} on real digits "
+          f"({time.perf_counter() - start:.1f}s)")
     r = train_vae(x_train, x_test, latent_dim=cfg["latent_dim"], epochs=epochs, lr=cfg["lr"],
                   batch_size=cfg["batch_size"], seed=seed, verbose=2 if verbose else 0)
     manual_seed(seed + 1)

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..data.dataset import Dataset
 
-__all__ = ["add_noise", "NoisyImages", "AutoencoderResult", "train_autoencoder", "VAEResult", "train_vae", "vae_train_step",
-           "vae_val_step"]
+__all__ = ["add_noise", "NoisyImages", "AutoencoderResult", "train_autoencoder", "VAEResult", "train_vae",
+           "vae_train_step", "vae_val_step"]
 
 
 def _images(x, name, fn):
@@ -23,11 +23,16 @@ def _images(x, name, fn):
     return a
 
 
+def _check_std(std, fn):
+    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not std >= 0:
+        raise ValueError(f"{fn}: argument 'std' must be a number >= 0, got {std!r}")
+    return float(std)
+
+
 def add_noise(images, std, seed=0, clip=(0.0, 1.0)):
     """``images`` plus Gaussian noise of standard deviation ``std`` (numpy, drawn from ``seed``), clipped to
     ``clip`` (None: not clipped) so the noisy images stay valid intensities. Returns float32."""
-    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not std >= 0:
-        raise ValueError(f"add_noise: argument 'std' must be a number >= 0, got {std!r}")
+    std = _check_std(std, "add_noise")
     a = np.asarray(images, dtype=np.float32)
     noisy = a + np.float32(std) * np.random.default_rng(seed).standard_normal(a.shape, dtype=np.float32)
     return noisy if clip is None else np.clip(noisy, clip[0], clip[1])
@@ -41,13 +46,12 @@ class NoisyImages(Dataset):
     ``fastnn.manual_seed`` reproduces it and checkpoints restore it)."""
 
     def __init__(self, images, std, labels=None, clip=(0.0, 1.0)):
-        if isinstance(std, bool) or not isinstance(std, numbers.Real) or not std >= 0:
-            raise ValueError(f"NoisyImages: argument 'std' must be a number >= 0, got {std!r}")
+        self.std = _check_std(std, "NoisyImages")
         self.images = _images(images, "images", "NoisyImages")
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and len(self.labels) != len(self.images):
             raise ValueError(f"NoisyImages: {len(self.images)} images but {len(self.labels)} labels")
-        self.std, self.clip = float(std), clip
+        self.clip = clip
 
     def __len__(self):
         return len(self.images)
