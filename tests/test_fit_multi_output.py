@@ -208,6 +208,12 @@ def test_a_tuple_output_with_one_loss_and_one_target_keeps_the_flat_convention()
     model = AE()
     hist = fit(model, (X, X), loss, optim.Adam(model.parameters(), lr=0.01), epochs=2, verbose=0, batch_size=8)
     assert set(hist.history) == {"loss", "lr"} and set(seen) == {tuple}
+    # metrics of one output against the one target
+    hist = fit(model, (X, X), loss, optim.Adam(model.parameters(), lr=0.01), epochs=1, verbose=0,
+               metrics={"output_1": "mse"}, val_data=(X, X))
+    assert set(hist.history) == {"loss", "output_1_mse", "val_loss", "val_output_1_mse", "lr"}
+    recon = predict(model, X)[0]
+    assert hist.history["val_output_1_mse"][0] == pytest.approx(np.mean((recon - X) ** 2), rel=1e-5)
 
 
 def test_callbacks_monitor_per_output_keys(tmp_path):

@@ -89,6 +89,9 @@ def test_gan_run_interrupted_and_resumed_equals_the_uninterrupted_run(tmp_path):
     for k, v in reference.items():
         np.testing.assert_array_equal(got[k], v, err_msg=k)
     assert resumed.history == full.history and resumed.epoch == full.epoch
+    with pytest.warns(RuntimeWarning, match="4 batches per epoch and this run has 2"):
+        fit(models2, X, optimizer=opts2, train_step=gan_step, epochs=3, batch_size=32, verbose=0,
+            resume_from=tmp_path / "gan2.fnn")
 
     # the same by hand: resume() with dicts, then fit(initial_epoch=...), whose step count starts at
     # initial_epoch * batches per epoch
@@ -238,6 +241,8 @@ def test_custom_step_errors():
     models, opts, scheds, ema = _gan()
     with pytest.raises(TypeError, match="dict of models needs a custom 'train_step'"):
         fit(models, X, nn.MSELoss(), opts, verbose=0)
+    with pytest.raises(TypeError, match="'optimizer' must be one object or a dict name -> object, got a list"):
+        fit(models, X, optimizer=list(opts.values()), train_step=gan_step, verbose=0)
     with pytest.raises(TypeError, match="must return a dict"):
         fit(models, X, optimizer=opts, train_step=lambda b, m, o: 1.0, verbose=0)
     with pytest.raises(ValueError, match="'val_data' needs 'val_step'"):
@@ -403,3 +408,36 @@ def test_resume_is_exact_with_a_loader_of_its_own_generator(tmp_path, make_gen):
     resumed = run(resume_from=tmp_path / "c1.fnn")
     for k, v in full.items():
         np.testing.assert_array_equal(resumed[k], v, err_msg=k)
+
+
+def test_plateau_schedulers_in_a_dict_get_the_logged_loss():
+    X = _real(16)
+    models, opts, _, _ = _gan()
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(opts["generator"], factor=0.5, patience=0)
+    losses = iter([1.0, 2.0, 3.0])
+    fit(models, X, optimizer=opts, train_step=lambda b, m, o: {"loss": next(losses)}, epochs=3, batch_size=16,
+        scheduler={"generator": plateau}, verbose=0)
+    assert opts["generator"].param_groups[0]["lr"] == pytest.approx(0.01 * 0.25)
+    with pytest.raises(ValueError, match=r"scheduler 'generator' \(ReduceLROnPlateau\) needs 'val_loss' or 'loss'"):
+        fit(models, X, optimizer=opts, train_step=lambda b, m, o: {"g_loss": 1.0}, epochs=1, batch_size=16,
+            scheduler={"generator": plateau}, verbose=0)
+
+
+def test_multi_output_fit_with_ema_resumes_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    U, V = rng.normal(size=(30, 2)).astype(np.float32), rng.normal(size=(30, 1)).astype(np.float32)
+    Y = {"sum": (U.sum(1, keepdims=True) + V).astype(np.float32), "diff": (U - V).astype(np.float32)}
+
+    def run(**kw):
+        fastnn.manual_seed(0)
+        net = _TwoInTwoOut()
+        ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.7))
+        opt = optim.Adam(net.parameters(), lr=0.01)
+        fit(net, ((U, V), Y), {"sum": nn.MSELoss(), "diff": nn.L1Loss()}, opt, epochs=4, loss_weights={"diff": 2.0},
+            batch_size=8, ema=ema, scheduler=optim.lr_scheduler.StepLR(opt, 1, 0.5), verbose=0, **kw)
+        return [p.detach().numpy().copy() for p in list(net.parameters()) + list(ema.parameters())]
+
+    full = run(callbacks=[ModelCheckpoint(tmp_path / "m{epoch}.fnn", save_best_only=False)])
+    resumed = run(resume_from=tmp_path / "m2.fnn")
+    for a, b in zip(full, resumed):
+        np.testing.assert_array_equal(a, b)

@@ -295,11 +295,17 @@ class Objective:
         multi_out = isinstance(output, dict) or (isinstance(output, (list, tuple)) and not _is_namedtuple(output))
         multi_tgt = is_nested(target)
         self.per_output = (isinstance(loss_fn, (list, tuple, dict)) or self.loss_weights is not None
-                           or (multi_out and multi_tgt)
-                           or (multi_out and isinstance(self.metrics, dict)
-                               and all(k in output_names(output, self.model) for k in self.metrics)))
+                           or (multi_out and multi_tgt))
         if not self.per_output:
-            self.flat_metrics()
+            # one loss on the whole output (a VAE's (reconstruction, mu, logvar)) may still have metrics per
+            # output, each against the one target: metrics={"output_1": "mse"}
+            names = output_names(output, self.model) if multi_out else None
+            if names and isinstance(self.metrics, dict) and self.metrics and all(k in names for k in self.metrics):
+                from .loop import resolve_metrics
+                self.names, self.multi = names, len(names) > 1
+                self.out_metrics = {n: resolve_metrics(self.metrics[n]) if n in self.metrics else [] for n in names}
+            else:
+                self.flat_metrics()
             self.resolved = True
             return
         names = output_names(output, self.model)
@@ -389,17 +395,17 @@ class Objective:
         return total, logs
 
     def keep_outputs(self):
-        if not self.per_output:
+        if self.names is None:
             return bool(self.flat_metrics())
         return any(self.out_metrics[n] for n in self.names)
 
     def metric_logs(self, outputs, targets, prefix=""):
         """Epoch metrics from the concatenated host outputs and targets."""
         from .loop import _compute_metrics
-        if not self.per_output:
+        if self.names is None:
             return _compute_metrics(self.flat_metrics(), targets, outputs, prefix)
         outs = dict(zip(self.names, flat_outputs(outputs, self.names)))
-        tgts = self._targets(targets)
+        tgts = self._targets(targets) if self.per_output else {n: targets for n in self.names}
         logs = {}
         for n in self.names:
             if self.out_metrics[n]:

@@ -2,9 +2,11 @@
 
 Every hook receives the 0-based ``epoch`` (or batch index) and a ``logs`` dict. A callback sees
 the run through ``self.state`` (a :class:`TrainState`): ``state.model``, ``state.optimizer``,
-``state.scheduler``, ``state.epochs``, ``state.history``; setting ``state.stop_training = True``
-ends the run after the current epoch. Custom loops (GANs, diffusion) can drive the same callbacks
-through :class:`CallbackList`.
+``state.scheduler`` (the single or first ones), ``state.models``, ``state.optimizers``,
+``state.schedulers``, ``state.ema`` (dicts by name), ``state.epochs``, ``state.global_step``,
+``state.history``; setting ``state.stop_training = True`` ends the run after the current epoch.
+Custom loops can drive the same callbacks through :class:`CallbackList`; ``fit(train_step=...)``
+runs GAN-style steps inside the loop itself.
 """
 from __future__ import annotations
 
@@ -295,7 +297,8 @@ class ModelCheckpoint(Callback):
         else:
             save_checkpoint(path, st.models or st.model, st.optimizers or st.optimizer, st.schedulers or st.scheduler,
                             epoch=epoch + 1, history=st.history, ema=st.ema or None,
-                            global_step=getattr(st, "global_step", 0), data_streams=getattr(st, "data_streams", ()))
+                            global_step=getattr(st, "global_step", 0), data_streams=getattr(st, "data_streams", ()),
+                            steps_per_epoch=getattr(st, "steps_per_epoch", None))
         self.last_path = path
         if path not in self.saved_paths:
             self.saved_paths.append(path)

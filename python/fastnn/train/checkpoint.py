@@ -62,7 +62,7 @@ def _named(obj, default):
 
 
 def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, history=None, extra=None, *, ema=None,
-                    global_step=0, data_streams=()):
+                    global_step=0, data_streams=(), steps_per_epoch=None):
     """Write a resumable checkpoint.
 
     ``model``, ``optimizer``, ``scheduler``: one object each, or dicts name -> object (a run with
@@ -70,7 +70,8 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
     ``AveragedModel`` or a dict model name -> AveragedModel. ``epoch`` is the number of epochs
     completed (the ``initial_epoch`` a resumed run starts at), ``global_step`` the training steps run.
     ``history`` is a History callback or its ``.history`` dict; ``extra`` any JSON-serialisable dict;
-    ``data_streams`` the loader's own shuffling streams (:func:`loader_streams`). The RNG states and
+    ``data_streams`` the loader's own shuffling streams (:func:`loader_streams`); ``steps_per_epoch``
+    the batches per epoch of the run (a resumed run with other batches warns). The RNG states and
     history are stored as JSON strings (they hold 128-bit integers and NaNs).
     """
     models = _named(model, "model")
@@ -85,6 +86,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
         "version": VERSION,
         "epoch": int(epoch),
         "global_step": int(global_step),
+        "steps_per_epoch": -1 if steps_per_epoch is None else int(steps_per_epoch),
         "models": {k: m.state_dict() for k, m in models.items()},
         "optimizers": {k: o.state_dict() for k, o in _named(optimizer, "optimizer").items()},
         "schedulers": {k: s.state_dict() for k, s in _named(scheduler, "scheduler").items()},
@@ -104,12 +106,12 @@ def _first(d):
 
 
 def load_checkpoint(path, map_location=None):
-    """The checkpoint at ``path`` as a dict: ``epoch``, ``global_step``, ``models``, ``optimizers``,
-    ``schedulers``, ``ema`` (dicts name -> state dict, empty when absent), ``model``, ``optimizer``,
-    ``scheduler`` (the first of each, ``None`` when absent), ``rng_state``, ``history``,
-    ``history_epochs`` (``epoch`` and ``key_epochs`` for ``History``; empty when saved from a plain
-    dict), ``extra``. Tensors go where ``map_location`` says (see ``fastnn.load``), by default to
-    their saved device."""
+    """The checkpoint at ``path`` as a dict: ``epoch``, ``global_step``, ``steps_per_epoch`` (None when
+    unknown), ``models``, ``optimizers``, ``schedulers``, ``ema`` (dicts name -> state dict, empty when
+    absent), ``model``, ``optimizer``, ``scheduler`` (the first of each, ``None`` when absent),
+    ``rng_state``, ``data_rng_state``, ``history``, ``history_epochs`` (``epoch`` and ``key_epochs``
+    for ``History``; empty when saved from a plain dict), ``extra``. Tensors go where
+    ``map_location`` says (see ``fastnn.load``), by default to their saved device."""
     from ..serialization import load
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -129,6 +131,7 @@ def load_checkpoint(path, map_location=None):
     return {
         "epoch": int(state["epoch"]),
         "global_step": int(state.get("global_step", 0)),
+        "steps_per_epoch": None if int(state.get("steps_per_epoch", -1)) < 0 else int(state["steps_per_epoch"]),
         "models": models,
         "optimizers": optimizers,
         "schedulers": schedulers,

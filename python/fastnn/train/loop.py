@@ -406,6 +406,8 @@ def named(obj, arg, default):
     """``{name: obj}`` from one object or a dict of named objects (None gives ``{}``)."""
     if obj is None:
         return {}
+    if isinstance(obj, (list, tuple)):
+        raise TypeError(f"'{arg}' must be one object or a dict name -> object, got a {type(obj).__name__}")
     if isinstance(obj, dict):
         for k in obj:
             if not isinstance(k, str):
@@ -539,7 +541,7 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         objective = Objective(loss_fn, metrics, loss_weights, model)
         objective.check_metrics()  # unknown metric names fail before training
     for name, opt in optimizers.items():
-        for attr in ("zero_grad", "step", "state_dict"):
+        for attr in ("zero_grad", "step"):
             if not callable(getattr(opt, attr, None)):
                 raise TypeError(f"fit: optimizer {name!r} must have {attr}(), got {type(opt).__name__}")
     for name, m in models.items():
@@ -589,6 +591,11 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         steps = len(train_loader)
     except TypeError:
         steps = None
+    if resume_from is not None and None not in (steps, ckpt["steps_per_epoch"]) and steps != ckpt["steps_per_epoch"]:
+        import warnings
+        warnings.warn(f"fit: the checkpoint {str(resume_from)!r} was written by a run of {ckpt['steps_per_epoch']} "
+                      f"batches per epoch and this run has {steps}: it will not continue exactly as the interrupted "
+                      "run (same data and batch_size?)", RuntimeWarning, stacklevel=2)
     if resume_from is None and initial_epoch and steps is not None:
         global_step = int(initial_epoch) * steps  # the steps an uninterrupted run would have counted
     state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
