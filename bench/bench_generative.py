@@ -2,7 +2,8 @@
 weights, inputs and thread count, timed alternately):
 
 - "DCGAN step": the PyTorch DCGAN tutorial's generator and discriminator adapted to 28x28 images (nz=100,
-  ngf=ndf=64; ConvTranspose2d/BatchNorm2d/ReLU up to Tanh, Conv2d/BatchNorm2d/LeakyReLU(0.2) down to one logit),
+  ngf=ndf=64; ConvTranspose2d/BatchNorm2d/ReLU(True) up to Tanh, Conv2d/BatchNorm2d/LeakyReLU(0.2, inplace=True)
+  down to one logit),
   batch 64: the discriminator's step on a real and a fake batch with BCEWithLogitsLoss, then the generator's step;
   Adam(2e-4, betas=(0.5, 0.999)) for both.
 - "WGAN-GP critic step": the critic of WGAN-GP (the discriminator without BatchNorm, a Linear head) on a real
@@ -32,12 +33,12 @@ LATENT = 16
 def dcgan(nn, nz=NZ, ngf=64, ndf=64):
     """(generator, discriminator) of the DCGAN tutorial adapted to 1x28x28 images."""
     G = nn.Sequential(
-        nn.ConvTranspose2d(nz, ngf * 2, 7, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+        nn.ConvTranspose2d(nz, ngf * 2, 7, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
         nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
     D = nn.Sequential(
-        nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
-        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+        nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
         nn.Conv2d(ndf * 2, 1, 7, 1, 0, bias=False), nn.Flatten())
     return G, D
 
