@@ -670,7 +670,7 @@ def _native_batch_norm(input, weight, bias, eps):
 
     def bw(g):
         if _mode.enabled:
-            return _batch_norm_grad(g, input, weight, eps)
+            return _batch_norm_grad(g, input, weight, bias, eps)
         gd = g._data
         if gd.dtype != dt:
             gd = gd.astype(dt)
@@ -683,7 +683,7 @@ def _native_batch_norm(input, weight, bias, eps):
     return _make(y, inputs, bw, "NativeBatchNorm"), mean, var
 
 
-def _batch_norm_grad(g, input, weight, eps):
+def _batch_norm_grad(g, input, weight, bias, eps):
     """(dx, dweight, dbias) of training-mode batch normalisation, written with Tensor ops (the statistics
     recomputed from ``input``), so that it is itself differentiable."""
     dims = (0,) + tuple(range(2, input.ndim))
@@ -695,7 +695,7 @@ def _batch_norm_grad(g, input, weight, eps):
     gw = g * weight.reshape(bshape) if weight is not None else g
     dx = rstd * (gw - gw.mean(dim=dims, keepdim=True) - xhat * (gw * xhat).mean(dim=dims, keepdim=True))
     dw = (g * xhat).sum(dim=dims) if weight is not None else None
-    return dx, dw, g.sum(dim=dims)
+    return dx, dw, g.sum(dim=dims) if bias is not None else None
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
