@@ -2,7 +2,8 @@
 larger than L1: many channels), the adjoint input-gradient (small outputs, padding beyond dil*(K-1)),
 per-row and split (half-vector) position vectors (outputs narrower than the padded rows or than a
 vector), rows around one and two vectors of 16 lanes, and the weight-gradient's grouping of small
-images, each under every algorithm and CPU path."""
+images, kernels covering the whole input (one GEMM over the batch), each under every algorithm and CPU
+path."""
 
 import numpy as np
 import pytest
@@ -29,6 +30,11 @@ CASES = [
     (2, 2, 9, 4, 5, 3, 3, (1, 1), (0, 0), (1, 1), 1),      # 2 columns in 4: split vectors of 4 lanes
     (2, 2, 6, 64, 3, 1, 7, (1, 1), (0, 3), (1, 1), 1),     # 1 x 7 kernel over 64 columns
     (1, 2, 5, 71, 3, 3, 3, (2, 2), (1, 1), (1, 1), 1),     # stride 2 to 36 columns: vector stride-2 gathers
+    (5, 6, 7, 7, 8, 7, 7, (1, 1), (0, 0), (1, 1), 1),      # kernel = whole input: one GEMM over the batch
+    (3, 4, 4, 5, 6, 4, 5, (2, 3), (0, 0), (1, 1), 2),      # whole input, groups, strides that do not matter
+    (2, 3, 1, 9, 5, 1, 9, (1, 1), (0, 0), (2, 1), 1),      # whole input: one-row kernel, row dilation unused
+    (1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),      # 1 x 1 everything
+    (2, 3, 6, 6, 4, 6, 6, (1, 1), (1, 1), (1, 1), 1),      # kernel the size of the input but padded: 3 x 3
 ]
 
 
