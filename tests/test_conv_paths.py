@@ -2,7 +2,8 @@
 larger than L1: many channels), the adjoint input-gradient (small outputs, padding beyond dil*(K-1)),
 per-row and split (half-vector) position vectors (outputs narrower than the padded rows or than a
 vector), rows around one and two vectors of 16 lanes, and the weight-gradient's grouping of small
-images, kernels covering the whole input (one GEMM over the batch), each under every algorithm and CPU
+images, kernels covering the whole input (one GEMM over the batch), output channels in the vectors (small
+strided outputs), each under every algorithm and CPU
 path."""
 
 import numpy as np
@@ -35,6 +36,10 @@ CASES = [
     (2, 3, 1, 9, 5, 1, 9, (1, 1), (0, 0), (2, 1), 1),      # whole input: one-row kernel, row dilation unused
     (1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),      # 1 x 1 everything
     (2, 3, 6, 6, 4, 6, 6, (1, 1), (1, 1), (1, 1), 1),      # kernel the size of the input but padded: 3 x 3
+    (3, 8, 14, 14, 32, 4, 4, (2, 2), (1, 1), (1, 1), 1),   # DCGAN critic 14 -> 7: output channels in vectors
+    (2, 16, 9, 11, 40, 3, 3, (2, 2), (1, 1), (1, 1), 2),   # the same with groups, 20 channels a group
+    (5, 16, 7, 7, 17, 3, 3, (2, 2), (1, 1), (1, 1), 1),    # 4 x 4 outputs, 17 channels: partial vectors
+    (7, 20, 5, 5, 48, 4, 4, (2, 2), (2, 1), (1, 1), 1),    # 3 x 2 outputs: row tiles shorter than 6
 ]
 
 
