@@ -67,3 +67,29 @@ def test_paths_match_torch(case, dtype, algo, cpu_path):
     np.testing.assert_allclose(y, ty.numpy(), **tol)
     np.testing.assert_allclose(dx, gx.numpy(), **tol)
     np.testing.assert_allclose(dw, gw.numpy(), **tol)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dcgan_shapes_threads_match_torch(threads):
+    # Batches large enough to be split between threads: the channels form's per-thread weight-gradient
+    # sums and the whole-input GEMM path, on a DCGAN critic's and generator's shapes.
+    import fastnn
+    old = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(threads)
+        for n, c, h, oc, k, s, p in ((24, 32, 14, 48, 4, 2, 1), (20, 48, 7, 24, 7, 1, 0), (18, 16, 28, 32, 4, 2, 1)):
+            x = rng.standard_normal((n, c, h, h))
+            w = rng.standard_normal((oc, c, k, k))
+            tx, tw = torch.tensor(x), torch.tensor(w)
+            ty = torch.nn.functional.conv2d(tx, tw, None, s, p)
+            dy = rng.standard_normal(tuple(ty.shape))
+            gx, gw, _ = torch.ops.aten.convolution_backward(torch.tensor(dy), tx, tw, None, (s, s), (p, p), (1, 1),
+                                                            False, (0, 0), 1, (True, True, False))
+            tol = dict(rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(kernels.conv2d(x, w, None, (s, s), (p, p, p, p)), ty.numpy(), **tol)
+            np.testing.assert_allclose(kernels.conv2d_backward_input(dy, w, (h, h), (s, s), (p, p)), gx.numpy(), **tol)
+            np.testing.assert_allclose(kernels.conv2d_backward_weight(x, dy, (k, k), (s, s), (p, p)), gw.numpy(),
+                                       **tol)
+    finally:
+        fastnn.set_num_threads(old)
