@@ -40,6 +40,8 @@ CASES = [
     (2, 16, 9, 11, 40, 3, 3, (2, 2), (1, 1), (1, 1), 2),   # the same with groups, 20 channels a group
     (5, 16, 7, 7, 17, 3, 3, (2, 2), (1, 1), (1, 1), 1),    # 4 x 4 outputs, 17 channels: partial vectors
     (7, 20, 5, 5, 48, 4, 4, (2, 2), (2, 1), (1, 1), 1),    # 3 x 2 outputs: row tiles shorter than 6
+    (3, 8, 12, 12, 16, 3, 3, (2, 2), (2, 2), (2, 2), 1),   # channels form with dilation and stride
+    (2, 8, 10, 9, 16, 3, 3, (1, 1), (2, 1), (2, 2), 1),    # channels form, dilation, stride 1
 ]
 
 
