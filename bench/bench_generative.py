@@ -88,6 +88,7 @@ def _dcgan_step(lib, G, D, real, z):
         loss_g = bce(D(fake), ones)
         loss_g.backward()
         og.step()
+        return loss_d, loss_g
     return step
 
 
@@ -107,6 +108,7 @@ def _wgan_gp_step(lib, G, C, real, z, eps, lambda_gp=10.0):
         loss = C(fake).mean() - C(real).mean() + lambda_gp * penalty
         loss.backward()
         oc.step()
+        return loss,
     return step
 
 
@@ -124,8 +126,10 @@ def _vae_step(lib, parts, x, noise):
         logits = parts.decoder(z)
         rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
-        ((rec + kl) / BATCH).backward()
+        loss = (rec + kl) / BATCH
+        loss.backward()
         opt.step()
+        return loss,
     return step
 
 
@@ -139,8 +143,8 @@ def _inputs(rng):
 
 
 def steps(lib, torch_src=None):
-    """{row name: step callable} for ``lib``; with ``torch_src`` (the fastnn models, for lib = torch) the
-    weights are copied from them. Returns (steps, models)."""
+    """{row name: step callable returning its losses} for ``lib``; with ``torch_src`` (the fastnn models, for
+    lib = torch) the weights are copied from them. Returns (steps, models)."""
     nn = lib.nn
     if lib.__name__ == "fastnn":
         lib.manual_seed(0)

@@ -17,11 +17,14 @@ def test_each_row_runs_the_same_step_in_both_libraries(torch):
     ref, ref_models = bench_generative.steps(torch, models)
     assert list(fast) == list(ref)
     for name in fast:
-        fast[name]()
-        ref[name]()
+        got, want = fast[name](), ref[name]()
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert abs(float(g) - float(w)) <= 1e-4 * (1 + abs(float(w))), name
     for fm, tm in zip(models, ref_models):
         for (k, fp), (_, tp) in zip(fm.state_dict().items(), tm.state_dict().items()):
             d = np.abs(fp.numpy() - tp.detach().numpy())
             # Adam's first step moves each weight by about lr * sign(gradient): where a gradient is within
-            # rounding of 0 the two libraries may step opposite ways (at most 2 lr apart); nowhere else
-            assert d.max() <= 2.5e-3 and (d > 1e-5).mean() < 1e-3, k
+            # rounding of 0 the two libraries may step opposite ways (at most 2 lr apart), and the generator
+            # the WGAN-GP row reuses carries those differences into its batch statistics
+            assert d.max() <= 2.5e-3 and (d > 1e-5).mean() < 0.02, k
