@@ -43,3 +43,14 @@ def test_layers_on_gpu_match_cpu(make):
         res.append((y.detach().cpu().numpy(), xt.grad.cpu().numpy()))
     for a, b in zip(*res):
         assert np.array_equal(a, b)
+
+
+def test_inplace_layers_on_gpu():
+    x = np.array([[-1.0, 2.0, -3.0]], np.float32)
+    t = fastnn.tensor(x, device="cuda")
+    assert nn.LeakyReLU(0.5, inplace=True)(t) is t
+    assert np.array_equal(t.cpu().numpy(), np.array([[-0.5, 2.0, -1.5]], np.float32))
+    t = fastnn.tensor(x, device="cuda", requires_grad=True)
+    y = nn.ReLU(True)(t * 1.0)
+    y.sum().backward()
+    assert np.array_equal(t.grad.cpu().numpy(), np.array([[0.0, 1.0, 0.0]], np.float32))

@@ -39,7 +39,7 @@ def _piecewise_inplace(input, kind, slope, op):
     op is recorded as an in-place one (the graph keeps the old value for the nodes that saw it)."""
     a = input._data
     if not (_mode.enabled and input._requires_grad) and a.dtype in _ops_math._NATIVE_FLOATS \
-            and a.flags.c_contiguous and a.flags.writeable:
+            and a.flags.c_contiguous and getattr(a.flags, "writeable", True):  # (cupy's flags have no writeable)
         kernels.activation_forward(a, kind, slope, out=a)
         input._version += 1
         return input
