@@ -119,7 +119,7 @@ def transposed_rows(device, quick, torch, rng):
                 tx.grad = tw.grad = None
                 torch.nn.functional.conv_transpose2d(tx, tw, None, s, p).backward(tg)
 
-        a, r = harness.interleaved(f_fb, t_fb, 5, 0.2 if quick else 0.5, 3, warmup=1)
+        a, r = harness.interleaved(f_fb, t_fb, 5, 0.2 if quick else 0.5, 3, device=device, warmup=1)
         flops = 3 * 2.0 * n * c * h * h * oc * k * k
         note = f"{label}; fastnn {flops / a / 1e6:.0f} GFLOP/s, {fastnn._C.cpu_path()} path"
         rows.append(harness.row("conv_transpose2d fwd+bwd", f"N{n} {c}->{oc} {h}x{h}->{oh}x{oh} k{k} s{s} p{p}", a,
@@ -155,7 +155,7 @@ def double_backward_rows(device, quick, torch, rng):
         tc = _critic(torch)
         harness.copy_weights(torch, critic, tc)
         t = penalty_step(torch, tc, torch.tensor(x))
-    a, r = harness.interleaved(f, t, 5, 0.2 if quick else 0.5, 3, warmup=1)
+    a, r = harness.interleaved(f, t, 5, 0.2 if quick else 0.5, 3, device=device, warmup=1)
     return [harness.row("conv2d double backward", f"N{n} 1x28x28 critic conv 1->64->128 k4 s2, linear", a,
                         "PyTorch" if r is not None else None, r,
                         f"WGAN-GP penalty: grad(create_graph=True) then backward; {fastnn._C.cpu_path()} path")]

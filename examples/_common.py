@@ -79,3 +79,17 @@ def count_options(doc, **options):
     if min(args.values()) < 1:
         parser.error(" and ".join(f"--{n}" for n in options) + " must be at least 1")
     return {keyword: args[name.replace("-", "_")] for name, (keyword, _, _) in options.items()}  # argparse: - → _
+
+
+def save_grid(images, name, nrow=10, scale=1, pad_value=1.0):
+    """Save images (N, C, H, W) in [0, 1] as one PNG grid through ``fastnn.utils.save_image`` (no matplotlib
+    needed), each pixel enlarged ``scale`` times (nearest) so that 8x8 digits stay visible; reports the file."""
+    import numpy as np
+    from fastnn.utils import save_image
+    a = np.asarray(images, dtype=np.float32)
+    if scale > 1:
+        a = a.repeat(scale, axis=2).repeat(scale, axis=3)
+    path = output_path(name)
+    save_image(fastnn.tensor(np.ascontiguousarray(a)), path, nrow=nrow, padding=2 * scale, pad_value=pad_value)
+    print(f"saved {os.path.relpath(path)}")
+    return path

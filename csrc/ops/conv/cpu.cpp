@@ -136,8 +136,11 @@ void backward_weight_im2col(const Conv2dShape& s, const T* x, const T* dy, T* dw
 // backwards: a transposed convolution of 1 x 1 inputs) has one output position whose column is the
 // image itself: each pass is one GEMM over the batch, read in place. The im2col route instead
 // multiplies one image at a time (a matrix-vector product each) and copies the columns twice.
+// The output size is checked too: the input-gradient accepts a dy larger than the forward makes,
+// whose extra positions read only outside the input.
 bool whole_input_kernel(const Conv2dShape& s) {
-  return get_conv_algorithm() != 2 && s.pad_h == 0 && s.pad_w == 0 && s.KH == s.H && s.KW == s.W &&
+  return get_conv_algorithm() != 2 && s.OH == 1 && s.OW == 1 && s.pad_h == 0 && s.pad_w == 0 && s.KH == s.H &&
+         s.KW == s.W &&
          (s.dil_h == 1 || s.KH == 1) && (s.dil_w == 1 || s.KW == 1);
 }
 

@@ -6,3 +6,5 @@ from .char_ngram import CharNGramModel  # noqa: F401
 from .transformer_heads import TokenEncoder, TransformerClassifier, TransformerTagger  # noqa: F401
 from .causal_lm import CausalTransformerLM  # noqa: F401
 from .vit import VisionTransformer  # noqa: F401
+from .autoencoder import ConvAutoencoder, ConvVAE, DenoisingClassifier, vae_loss, elbo, ELBOResult  # noqa: F401
+from .inception import BasicConv2d, InceptionBlock  # noqa: F401

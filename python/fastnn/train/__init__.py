@@ -7,3 +7,6 @@ from .loop import CVResult, Metric, cross_validate, evaluate, fit, predict
 from .tabular import Ensemble, TabularResult, mlp, train_tabular
 from .forecast import ForecastResult, RecurrentForecaster, train_forecaster  # noqa: F401
 from .vision import ViTResult, train_vit  # noqa: F401
+from .autoencoder import (AutoencoderResult, NoisyImages, VAEResult, add_noise, train_autoencoder, train_vae,  # noqa: F401
+                          vae_train_step, vae_val_step)
+from .generative import ImageEvaluator  # noqa: F401

@@ -2,9 +2,11 @@
 
 Every hook receives the 0-based ``epoch`` (or batch index) and a ``logs`` dict. A callback sees
 the run through ``self.state`` (a :class:`TrainState`): ``state.model``, ``state.optimizer``,
-``state.scheduler``, ``state.epochs``, ``state.history``; setting ``state.stop_training = True``
-ends the run after the current epoch. Custom loops (GANs, diffusion) can drive the same callbacks
-through :class:`CallbackList`.
+``state.scheduler`` (the single or first ones), ``state.models``, ``state.optimizers``,
+``state.schedulers``, ``state.ema`` (dicts by name), ``state.epochs``, ``state.global_step``,
+``state.history``; setting ``state.stop_training = True`` ends the run after the current epoch.
+Custom loops can drive the same callbacks through :class:`CallbackList`; ``fit(train_step=...)``
+runs GAN-style steps inside the loop itself.
 """
 from __future__ import annotations
 
@@ -22,18 +24,30 @@ from .._atomic import atomic_open
 
 
 class TrainState:
-    """What callbacks may read (and ``stop_training``, which they may set) during a run."""
+    """What callbacks may read (and ``stop_training``, which they may set) during a run.
+
+    ``models``, ``optimizers``, ``schedulers`` and ``ema`` are dicts by name (a run of one model has
+    ``{"model": model}``, ``{"optimizer": ...}``, ...); ``model``, ``optimizer`` and ``scheduler``
+    are the single (or first) ones. ``global_step`` counts the training steps (batches) so far."""
 
     def __init__(self, model=None, optimizer=None, scheduler=None, epochs=0, initial_epoch=0,
-                 steps_per_epoch=None, history=None, **extra):
-        self.model = model
-        self.optimizer = optimizer
-        self.scheduler = scheduler
+                 steps_per_epoch=None, history=None, *, models=None, optimizers=None, schedulers=None, ema=None,
+                 global_step=0, **extra):
+        self.models = dict(models) if models is not None else ({"model": model} if model is not None else {})
+        self.optimizers = dict(optimizers) if optimizers is not None else (
+            {"optimizer": optimizer} if optimizer is not None else {})
+        self.schedulers = dict(schedulers) if schedulers is not None else (
+            {"scheduler": scheduler} if scheduler is not None else {})
+        self.ema = dict(ema) if ema is not None else {}
+        self.model = model if model is not None else next(iter(self.models.values()), None)
+        self.optimizer = optimizer if optimizer is not None else next(iter(self.optimizers.values()), None)
+        self.scheduler = scheduler if scheduler is not None else next(iter(self.schedulers.values()), None)
         self.epochs = epochs
         self.initial_epoch = initial_epoch
         self.steps_per_epoch = steps_per_epoch
         self.history = history
         self.epoch = initial_epoch
+        self.global_step = global_step
         self.stop_training = False
         self.interrupted = False
         for k, v in extra.items():
@@ -277,9 +291,14 @@ class ModelCheckpoint(Callback):
         from .checkpoint import atomic_save, save_checkpoint
         st = self.state
         if self.save_weights_only:
-            atomic_save(st.model.state_dict(), path)
+            models = st.models or {"model": st.model}
+            atomic_save(st.model.state_dict() if len(models) == 1 else
+                        {k: m.state_dict() for k, m in models.items()}, path)
         else:
-            save_checkpoint(path, st.model, st.optimizer, st.scheduler, epoch=epoch + 1, history=st.history)
+            save_checkpoint(path, st.models or st.model, st.optimizers or st.optimizer, st.schedulers or st.scheduler,
+                            epoch=epoch + 1, history=st.history, ema=st.ema or None,
+                            global_step=getattr(st, "global_step", 0), data_streams=getattr(st, "data_streams", ()),
+                            steps_per_epoch=getattr(st, "steps_per_epoch", None))
         self.last_path = path
         if path not in self.saved_paths:
             self.saved_paths.append(path)
@@ -314,19 +333,46 @@ class ModelCheckpoint(Callback):
 
     def restore(self, model=None):
         """Load the best saved weights (or the last saved, when nothing was monitored) into ``model``
-        (default: the trained model); returns the model."""
+        (default: the trained model, or every trained model and EMA model of a run with several;
+        a dict name -> model picks some); returns the model (or the dict of models)."""
         path = self.best_path or self.last_path
         if path is None:
             raise RuntimeError("ModelCheckpoint.restore: no checkpoint has been written yet")
-        model = model if model is not None else self.model
+        st = self.state
+        trained = dict(getattr(st, "models", None) or {}) if st is not None else {}
         if model is None:
-            raise RuntimeError("ModelCheckpoint.restore: pass the model to load the weights into")
+            if not trained:
+                raise RuntimeError("ModelCheckpoint.restore: pass the model to load the weights into")
+            targets, ema = trained, dict(getattr(st, "ema", None) or {})
+        elif isinstance(model, dict):
+            targets, ema = dict(model), {}
+        else:
+            name = next((k for k, m in trained.items() if m is model), None)
+            targets, ema = {name or "model": model}, {}
         if self.save_weights_only:
             from ..serialization import load
-            model.load_state_dict(load(path))
+            saved = load(path)
+            saved = {"model": saved} if len(trained) <= 1 else saved
+            if len(saved) == 1 and len(targets) == 1:
+                saved = {next(iter(targets)): next(iter(saved.values()))}
+            ema_saved = {}
         else:
             from .checkpoint import load_checkpoint
-            model.load_state_dict(load_checkpoint(path)["model"])
+            ck = load_checkpoint(path)
+            saved, ema_saved = ck["models"], ck["ema"]
+            if len(saved) == 1 and len(targets) == 1:
+                saved = {next(iter(targets)): next(iter(saved.values()))}
+        missing = [k for k in targets if k not in saved]
+        if missing:
+            raise ValueError(f"ModelCheckpoint.restore: {path!r} holds no weights for {missing}; it holds "
+                             f"{list(saved)}")
+        for k, m in targets.items():
+            m.load_state_dict(saved[k])
+        for k, m in ema.items():
+            if k in ema_saved:
+                m.load_state_dict(ema_saved[k])
+        if model is None:
+            return targets if len(targets) > 1 else next(iter(targets.values()))
         return model
 
 
@@ -383,6 +429,13 @@ class EarlyStopping(Callback):
                 else:
                     self.wait += 1
 
+    def _weighted(self):
+        """The models (and EMA models) whose weights are kept: every one of the run."""
+        st = self.state
+        models = dict(getattr(st, "models", None) or {"model": self.model})
+        models.update({f"ema:{k}": m for k, m in (getattr(st, "ema", None) or {}).items()})
+        return models
+
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.start_from_epoch:
             return
@@ -397,7 +450,9 @@ class EarlyStopping(Callback):
             self._tracker.best, self._tracker.best_epoch = current, epoch
             self.wait = 0
             if self.restore_best_weights:
-                self.best_weights = _copy_state_dict(self.model)
+                kept = {k: _copy_state_dict(m) for k, m in self._weighted().items()}
+                # one model: its state dict itself; several: a dict of them by name ("ema:<name>" for EMA models)
+                self.best_weights = next(iter(kept.values())) if len(kept) == 1 else kept
             return
         self.wait += 1
         if self.wait >= self.patience and epoch > 0:
@@ -409,7 +464,9 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
-            self.model.load_state_dict(self.best_weights)
+            models = self._weighted()
+            for k, m in models.items():
+                m.load_state_dict(self.best_weights if len(models) == 1 else self.best_weights[k])
             if self.verbose:
                 print(f"Restored the weights of epoch {self._tracker.best_epoch + 1}")
 
@@ -474,8 +531,9 @@ class ProgressBar(Callback):
     def on_batch_end(self, batch, logs=None):
         if self._bar is not None:
             self._bar.update(1)
-            if logs and "loss" in logs and batch % 10 == 0:
-                self._bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
+            shown = {k: f"{v:.4f}" for k, v in (logs or {}).items() if "loss" in k and isinstance(v, float)}
+            if shown and batch % 10 == 0:
+                self._bar.set_postfix(dict(list(shown.items())[:4]), refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:

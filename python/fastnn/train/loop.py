@@ -5,6 +5,11 @@ or tensors ``(X, y)`` (wrapped in a DataLoader with ``batch_size``; float64 arra
 the default float dtype). A batch is ``(inputs..., target)``: the model is called as
 ``model(*inputs)`` and the loss as ``loss_fn(output, target)``; a batch with one element (or a
 bare tensor) has no target. Dict batches use the keys ``"x"``/``"input"`` and ``"y"``/``"target"``.
+
+Several inputs and outputs (Keras's conventions): data ``(X, Y)`` where ``X`` is a tuple/list (the
+model is called ``model(*X)``) or a dict (``model(**X)``) and ``Y`` a tuple/list or a dict keyed
+by output name; loaders may yield such ``(inputs, targets)`` batches too. See
+:mod:`fastnn.train._structured` for how outputs, losses, ``loss_weights`` and metrics are matched.
 """
 from __future__ import annotations
 
@@ -18,20 +23,12 @@ from .. import metrics as _metrics
 from ..data import _arrays
 from ..data.dataloader import DataLoader
 from ..data.split import KFold, StratifiedKFold
+from ._structured import Objective, batch_len, concat, host, split_batch, structured_data
+from ._structured import to_tensor as _to_tensor
 from .callbacks import CallbackList, History, ProgressBar, TrainState
+from .checkpoint import loader_streams
 
 # ---------------------------------------------------------------- data
-
-
-def _to_tensor(x, name):
-    if _arrays.is_tensor(x):
-        return x
-    a = np.asarray(_arrays.to_numpy(x, name))
-    if a.dtype == np.float64:
-        a = a.astype(np.float32)
-    elif a.dtype.kind not in "biuf":
-        raise TypeError(f"'{name}' must hold numbers, got dtype {a.dtype}")
-    return _arrays.wrap(np.ascontiguousarray(a))
 
 
 def as_loader(data, batch_size=32, shuffle=False, name="data"):
@@ -41,6 +38,12 @@ def as_loader(data, batch_size=32, shuffle=False, name="data"):
         return None
     if isinstance(data, DataLoader):
         return data
+    structured = structured_data(data, name) if isinstance(data, (tuple, dict)) else None
+    if structured is not None:
+        return DataLoader(structured, batch_size=batch_size, shuffle=shuffle)
+    if isinstance(data, dict):
+        raise TypeError(f"'{name}' is a dict: it must map input names to arrays/tensors (the model's keyword "
+                        f"inputs), got values of types {sorted({type(v).__name__ for v in data.values()})}")
     if isinstance(data, tuple) or (isinstance(data, list) and data and
                                    all(isinstance(d, np.ndarray) or _arrays.is_tensor(d) for d in data)):
         if not data:
@@ -48,7 +51,11 @@ def as_loader(data, batch_size=32, shuffle=False, name="data"):
         tensors = [_to_tensor(d, f"{name}[{i}]") for i, d in enumerate(data)]
         return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle)
     if _arrays.is_tensor(data) or isinstance(data, np.ndarray):
-        return DataLoader(TensorDataset(_to_tensor(data, name)), batch_size=batch_size, shuffle=shuffle)
+        # batches are bare tensors (a custom train_step receives the images themselves)
+        t = _to_tensor(data, name)
+        if len(t.shape) == 0:
+            raise ValueError(f"'{name}' is a scalar; it needs a first (sample) dimension")
+        return DataLoader(t, batch_size=batch_size, shuffle=shuffle)
     if hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, (list, str)):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
     if hasattr(data, "__iter__"):
@@ -58,29 +65,6 @@ def as_loader(data, batch_size=32, shuffle=False, name="data"):
         return data
     raise TypeError(f"'{name}' must be a DataLoader, a Dataset, an iterable of batches or a tuple of arrays/tensors "
                     f"(X, y), got {type(data).__name__}")
-
-
-_INPUT_KEYS = ("x", "input", "inputs", "image", "images")
-_TARGET_KEYS = ("y", "target", "targets", "label", "labels")
-
-
-def split_batch(batch):
-    """``(inputs_tuple, target_or_None)`` from one batch."""
-    if _arrays.is_tensor(batch):
-        return (batch,), None
-    if isinstance(batch, dict):
-        xk = next((k for k in _INPUT_KEYS if k in batch), None)
-        if xk is None:
-            raise TypeError(f"dict batch needs an input key among {_INPUT_KEYS}, got keys {sorted(batch)}")
-        yk = next((k for k in _TARGET_KEYS if k in batch), None)
-        return (batch[xk],), (batch[yk] if yk is not None else None)
-    if isinstance(batch, (list, tuple)):
-        if len(batch) == 0:
-            raise ValueError("got an empty batch")
-        if len(batch) == 1:
-            return (batch[0],), None
-        return tuple(batch[:-1]), batch[-1]
-    raise TypeError(f"a batch must be a Tensor, a tuple/list (inputs..., target) or a dict, got {type(batch).__name__}")
 
 
 def _model_device(model, device):
@@ -100,34 +84,12 @@ def _to_device(x, device):
     if _arrays.is_tensor(x):
         return x.to(device)
     if isinstance(x, (list, tuple)):
+        if hasattr(x, "_fields"):
+            return type(x)(*(_to_device(v, device) for v in x))
         return type(x)(_to_device(v, device) for v in x)
     if isinstance(x, dict):
         return {k: _to_device(v, device) for k, v in x.items()}
     return x
-
-
-def _batch_len(inputs, target):
-    for x in ((target,) if target is not None else ()) + tuple(inputs):
-        if _arrays.is_tensor(x) or isinstance(x, np.ndarray):
-            return int(x.shape[0]) if len(x.shape) else 1
-        if isinstance(x, (list, tuple)) and x:
-            return _batch_len(tuple(x), None)
-    return 1
-
-
-def _host(x):
-    """A numpy copy of a batch output/target (tuples concatenated field-wise later)."""
-    if isinstance(x, (list, tuple)):
-        return tuple(_host(v) for v in x)
-    return np.array(_arrays.to_numpy(x), copy=True)
-
-
-def _concat(parts):
-    if not parts:
-        return None
-    if isinstance(parts[0], tuple):
-        return tuple(_concat([p[i] for p in parts]) for i in range(len(parts[0])))
-    return np.concatenate([p.reshape(p.shape or (1,)) for p in parts], axis=0)
 
 
 # ---------------------------------------------------------------- metrics
@@ -155,6 +117,16 @@ def _threshold_for(loss_fn):
     return 0.0 if "WithLogits" in name or "with_logits" in fn_name else 0.5
 
 
+def _per_sample_rows(fn):
+    """A regression metric that also takes image-like outputs: (N, C, H, W) becomes (N, C*H*W)."""
+    def metric(y_true, y_pred):
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        if t.ndim > 2 and t.shape == p.shape:
+            t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
+        return fn(t, p)
+    return metric
+
+
 def resolve_metrics(metrics, loss_fn=None):
     """Metric objects from names (``accuracy``, ``precision``, ``recall``, ``f1``, ``mse``, ``mae``,
     ``rmse``, ``r2``), callables ``fn(y_true, y_pred)`` or a dict ``{name: callable}``."""
@@ -171,7 +143,8 @@ def resolve_metrics(metrics, loss_fn=None):
         "f1": lambda t, p: _metrics.precision_recall_f1(t, p, "macro", threshold=thr)[2],
     }
     aliases = {"acc": "accuracy", "f1_score": "f1", "f1_macro": "f1"}
-    regression = {"mse": _metrics.mse, "mae": _metrics.mae, "rmse": _metrics.rmse, "r2": _metrics.r2}
+    regression = {k: _per_sample_rows(f) for k, f in
+                  (("mse", _metrics.mse), ("mae", _metrics.mae), ("rmse", _metrics.rmse), ("r2", _metrics.r2))}
     out, names = [], set()
     for name, m in items:
         if isinstance(m, Metric):
@@ -218,69 +191,185 @@ def _is_training(model):
     return bool(getattr(model, "training", True))
 
 
-def _run_epoch(model, loader, loss_fn, optimizer, metric_objs, callbacks, epoch, device, batch_scheduler=None):
-    total, count = 0.0, 0
+class _Mean:
+    """Per-key means weighted by batch size (a key counts only over the batches that logged it)."""
+
+    def __init__(self):
+        self.sums, self.counts = {}, {}
+
+    def add(self, logs, n):
+        for k, v in logs.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v * n
+            self.counts[k] = self.counts.get(k, 0) + n
+
+    def result(self, prefix=""):
+        return {prefix + k: self.sums[k] / self.counts[k] for k in self.sums}
+
+
+def _check_finite(logs, epoch, b, keys=None):
+    """A NaN or infinite logged loss stops the run, naming the epoch and batch."""
+    for k, v in logs.items():
+        if (keys is None or k in keys) and "loss" in k and not math.isfinite(v):
+            others = {o: w for o, w in logs.items() if o != k and "loss" in o}
+            detail = (" (" + ", ".join(f"{o}: {w}" for o, w in others.items()) + ")") if others else ""
+            raise FloatingPointError(f"{k} is {v} at epoch {epoch + 1}, batch {b + 1}{detail} "
+                                     "(lower the learning rate, scale the inputs or check the data)")
+
+
+def _update_ema(ema, models):
+    for name, averaged in ema.items():
+        averaged.update_parameters(models[name])
+
+
+def _run_epoch(model, loader, objective, optimizer, callbacks, epoch, device, state, batch_schedulers=(),
+               ema=None, models=None):
+    mean = _Mean()
     outs, tgts = [], []
-    keep = bool(metric_objs)
+    seen = 0
     for b, batch in enumerate(loader):
         callbacks.on_batch_begin(b, None)
-        inputs, target = split_batch(_to_device(batch, device))
+        args, kwargs, target = split_batch(_to_device(batch, device))
         optimizer.zero_grad()
-        output = model(*inputs)
-        loss = loss_fn(output, target) if target is not None else loss_fn(output)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            raise FloatingPointError(f"loss is {value} at epoch {epoch + 1}, batch {b + 1} "
-                                     "(lower the learning rate, scale the inputs or check the data)")
+        output = model(*args, **kwargs)
+        objective.resolve(output, target)
+        loss, logs = objective.compute(output, target)
+        _check_finite(logs, epoch, b, ("loss",))
         loss.backward()
         optimizer.step()
-        if batch_scheduler is not None:
-            batch_scheduler.step()
-        n = _batch_len(inputs, target)
-        total += value * n
-        count += n
-        if keep:
-            outs.append(_host(output))
-            tgts.append(_host(target) if target is not None else None)
-        callbacks.on_batch_end(b, {"loss": value, "size": n})
-    if count == 0:
+        state.global_step += 1
+        for s in batch_schedulers:
+            s.step()
+        if ema:
+            _update_ema(ema, models)
+        n = batch_len(target, args, kwargs) or 1
+        mean.add(logs, n)
+        seen += 1
+        if objective.keep_outputs():
+            outs.append(host(output))
+            tgts.append(host(target) if target is not None else None)
+        callbacks.on_batch_end(b, {**logs, "size": n})
+    if seen == 0:
         raise ValueError(f"the training data yielded no batch at epoch {epoch + 1}")
-    logs = {"loss": total / count}
-    if keep:
-        logs.update(_compute_metrics(metric_objs, _concat(tgts) if tgts[0] is not None else None, _concat(outs)))
+    logs = mean.result()
+    if outs:
+        logs.update(objective.metric_logs(concat(outs), concat(tgts) if tgts[0] is not None else None))
     return logs
 
 
-def _evaluate_loader(model, loader, loss_fn, metric_objs, device, prefix=""):
+def _evaluate_loader(model, loader, objective, device, prefix=""):
     from .. import no_grad
     was_training = _is_training(model)
     _set_mode(model, False)
-    total, count = 0.0, 0
+    mean = _Mean()
     outs, tgts = [], []
+    seen = 0
     try:
         with no_grad():
             for batch in loader:
-                inputs, target = split_batch(_to_device(batch, device))
-                output = model(*inputs)
-                n = _batch_len(inputs, target)
-                if loss_fn is not None:
-                    loss = loss_fn(output, target) if target is not None else loss_fn(output)
-                    total += float(loss.item()) * n
-                count += n
-                if metric_objs:
-                    outs.append(_host(output))
-                    tgts.append(_host(target) if target is not None else None)
+                args, kwargs, target = split_batch(_to_device(batch, device))
+                output = model(*args, **kwargs)
+                objective.resolve(output, target)
+                _, logs = objective.compute(output, target)
+                mean.add(logs, batch_len(target, args, kwargs) or 1)
+                seen += 1
+                if objective.keep_outputs():
+                    outs.append(host(output))
+                    tgts.append(host(target) if target is not None else None)
     finally:
         _set_mode(model, was_training)
-    if count == 0:
+    if seen == 0:
         raise ValueError("the evaluation data yielded no batch")
-    logs = {}
-    if loss_fn is not None:
-        logs[prefix + "loss"] = total / count
-    if metric_objs:
-        logs.update(_compute_metrics(metric_objs, _concat(tgts) if tgts[0] is not None else None, _concat(outs),
-                                     prefix))
+    logs = mean.result(prefix)
+    if outs:
+        logs.update(objective.metric_logs(concat(outs), concat(tgts) if tgts[0] is not None else None, prefix))
     return logs
+
+
+def _step_logs(out, fn_name, epoch, b):
+    """The numbers a custom step returned, as floats."""
+    if out is None:
+        return {}
+    if not isinstance(out, dict):
+        raise TypeError(f"fit: '{fn_name}' must return a dict of logged numbers, got {type(out).__name__}")
+    logs = {}
+    for k, v in out.items():
+        if not isinstance(k, str):
+            raise TypeError(f"fit: '{fn_name}' returned a non-string key {k!r}")
+        if _arrays.is_tensor(v) or isinstance(v, np.ndarray):
+            if int(np.prod(v.shape)) != 1:
+                raise ValueError(f"fit: '{fn_name}' logged {k!r} with shape {tuple(v.shape)}; logged values must be "
+                                 "numbers or one-element tensors")
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"fit: '{fn_name}' logged {k!r} as {type(v).__name__}; logged values must be numbers or "
+                            "one-element tensors")
+        logs[k] = float(v)
+    return logs
+
+
+def _run_steps(step, loader, models_arg, optimizers_arg, callbacks, epoch, device, state, batch_schedulers=(),
+               ema=None, models=None):
+    mean = _Mean()
+    seen = 0
+    for b, batch in enumerate(loader):
+        callbacks.on_batch_begin(b, None)
+        batch = _to_device(batch, device)
+        out = step.fn(batch, models_arg, optimizers_arg, state) if step.wants_state else \
+            step.fn(batch, models_arg, optimizers_arg)
+        logs = _step_logs(out, "train_step", epoch, b)
+        _check_finite(logs, epoch, b)
+        state.global_step += 1
+        for s in batch_schedulers:
+            s.step()
+        if ema:
+            _update_ema(ema, models)
+        n = batch_len(batch) or 1
+        mean.add(logs, n)
+        seen += 1
+        callbacks.on_batch_end(b, {**logs, "size": n})
+    if seen == 0:
+        raise ValueError(f"the training data yielded no batch at epoch {epoch + 1}")
+    return mean.result()
+
+
+def _validate_steps(step, loader, models, models_arg, device, state):
+    from .. import no_grad
+    modes = {k: _is_training(m) for k, m in models.items()}
+    for m in models.values():
+        _set_mode(m, False)
+    mean = _Mean()
+    seen = 0
+    try:
+        with no_grad():
+            for b, batch in enumerate(loader):
+                batch = _to_device(batch, device)
+                out = step.fn(batch, models_arg, state) if step.wants_state else step.fn(batch, models_arg)
+                mean.add(_step_logs(out, "val_step", state.epoch, b), batch_len(batch) or 1)
+                seen += 1
+    finally:
+        for k, m in models.items():
+            _set_mode(m, modes[k])
+    if seen == 0:
+        raise ValueError("the validation data yielded no batch")
+    return mean.result("val_")
+
+
+class _Step:
+    """A user step function and whether it takes the TrainState as its last argument."""
+
+    def __init__(self, fn, name, n_args):
+        if not callable(fn):
+            raise TypeError(f"fit: '{name}' must be callable, got {type(fn).__name__}")
+        self.fn = fn
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        # a further parameter with a default (``n_critic=5``) is the user's own, unless it is named ``state``
+        extra = positional[n_args] if len(positional) > n_args else None
+        self.wants_state = (extra is not None and (extra.default is inspect.Parameter.empty or extra.name == "state")
+                            or extra is None and any(p.kind == p.VAR_POSITIONAL for p in params))
 
 
 def _current_lr(optimizer):
@@ -294,6 +383,16 @@ def _current_lr(optimizer):
     return None
 
 
+def _lr_logs(optimizers):
+    """``lr`` (one optimiser) or ``<name>_lr`` for each of several: the rates used during the epoch."""
+    out = {}
+    for name, opt in optimizers.items():
+        lr = _current_lr(opt)
+        if lr is not None:
+            out["lr" if len(optimizers) == 1 else f"{name}_lr"] = lr
+    return out
+
+
 def _needs_metric(scheduler):
     """Whether ``scheduler.step`` wants the monitored value (ReduceLROnPlateau)."""
     try:
@@ -303,12 +402,61 @@ def _needs_metric(scheduler):
     return bool(params) and params[0].name in ("metrics", "metric", "value") and params[0].default is inspect._empty
 
 
+def named(obj, arg, default):
+    """``{name: obj}`` from one object or a dict of named objects (None gives ``{}``)."""
+    if obj is None:
+        return {}
+    if isinstance(obj, (list, tuple)):
+        raise TypeError(f"'{arg}' must be one object or a dict name -> object, got a {type(obj).__name__}")
+    if isinstance(obj, dict):
+        for k in obj:
+            if not isinstance(k, str):
+                raise TypeError(f"'{arg}' must be keyed by names (str), got the key {k!r}")
+        return dict(obj)
+    return {default: obj}
+
+
+def _same_structure(a, b):
+    try:
+        pa, pb = list(a.named_parameters()), list(b.named_parameters())
+    except AttributeError:
+        return False
+    return [(k, tuple(v.shape)) for k, v in pa] == [(k, tuple(v.shape)) for k, v in pb]
+
+
+def named_ema(ema, models, where="fit"):
+    """``{model_name: AveragedModel}`` from one averaged model (of the single model) or a dict."""
+    if ema is None:
+        return {}
+    if isinstance(ema, dict):
+        unknown = [k for k in ema if k not in models]
+        if unknown:
+            raise ValueError(f"{where}: 'ema' has keys {unknown} that are not model names; the models are "
+                             f"{list(models)}")
+        out = dict(ema)
+    elif len(models) == 1:
+        out = {next(iter(models)): ema}
+    else:  # the one model whose parameters have the averaged copy's names and shapes
+        matches = [k for k, m in models.items() if _same_structure(getattr(ema, "module", None), m)]
+        if len(matches) != 1:
+            raise ValueError(f"{where}: 'ema' is one averaged model but there are several models {list(models)} and "
+                             f"{'none' if not matches else 'several'} of them match its parameters; pass a dict "
+                             "{model_name: AveragedModel}")
+        out = {matches[0]: ema}
+    for k, v in out.items():
+        if not callable(getattr(v, "update_parameters", None)):
+            raise TypeError(f"{where}: 'ema[{k!r}]' must be an optim.swa_utils.AveragedModel (with "
+                            f"update_parameters), got {type(v).__name__}")
+    return out
+
+
 # ---------------------------------------------------------------- public API
 
 
-def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=(), callbacks=(), scheduler=None,
-        verbose=1, *, batch_size=32, shuffle=True, initial_epoch=0, device=None, scheduler_interval="epoch",
-        resume_from=None, validation_freq=1):
+def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None, metrics=(), callbacks=(),
+        scheduler=None, verbose=1, *, batch_size=32, shuffle=True, initial_epoch=0, device=None,
+        scheduler_interval="epoch", resume_from=None, validation_freq=1, loss_weights=None, train_step=None,
+        val_step=None, ema=None):
     """Train ``model`` for ``epochs`` epochs; returns a :class:`History`.
 
     Each epoch: ``model.train()``, one pass over ``train_data`` (``optimizer.zero_grad()``,
@@ -325,11 +473,34 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
     ``device``: the model is moved there and each batch is copied there; without it batches go to the
     device of the model's parameters.
     ``initial_epoch``: the epoch to start at (``epochs`` is the final epoch, as in Keras);
-    ``resume_from``: a checkpoint path written by ``ModelCheckpoint``/``save_checkpoint`` whose model,
-    optimiser, scheduler, RNG state, epoch and history are restored first.
+    ``resume_from``: a checkpoint path written by ``ModelCheckpoint``/``save_checkpoint`` whose models,
+    optimisers, schedulers, EMA models, RNG state, epoch and history are restored first.
 
-    A NaN or infinite loss raises ``FloatingPointError`` naming the epoch and batch. On any exception
-    (KeyboardInterrupt included) the callbacks' ``on_train_end`` still runs before it propagates.
+    Several inputs and outputs (Keras's conventions): ``train_data=(X, Y)`` with ``X`` a tuple/list
+    (``model(*X)``) or a dict (``model(**X)``) and ``Y`` a tuple/list or a dict. A model returning a
+    tuple has outputs ``output_1, output_2, ...`` (or the names in its ``output_names`` attribute); a
+    dict output is named by its keys. ``loss_fn``: one callable (applied to every output), a list
+    (by position) or a dict keyed by output name (an output without a loss is skipped);
+    ``loss_weights``: a list or a dict (missing weights are 1); the optimised loss is the weighted
+    sum. ``metrics``: a list (applied to each output) or a dict output name -> metric(s). The logs
+    hold ``loss`` (the weighted total), ``<output>_loss`` (unweighted), ``<output>_<metric>`` and
+    ``val_`` before each.
+
+    Custom training step (Keras's ``train_step``): with ``train_step=fn``, ``model`` may be a dict
+    name -> Module, ``optimizer`` and ``scheduler`` dicts name -> optimiser/scheduler, and ``fn(batch,
+    models, optimizers)`` (or ``fn(batch, models, optimizers, state)``; ``state.global_step`` counts
+    the calls so far) does the whole update and returns a dict of numbers to log, averaged over the
+    epoch weighted by batch size. ``loss_fn`` and ``metrics`` are not used then. ``val_step(batch,
+    models) -> dict`` runs on ``val_data`` under ``no_grad`` in eval mode; its keys are logged with
+    ``val_``. Several optimisers log their rates as ``<name>_lr``.
+
+    ``ema``: an ``optim.swa_utils.AveragedModel`` of the model, or a dict ``{model_name:
+    AveragedModel}``; ``ema.update_parameters(model)`` runs after every training step, and the EMA
+    models are saved in checkpoints and restored on resume.
+
+    A NaN or infinite loss (any logged key containing ``loss``) raises ``FloatingPointError`` naming
+    the epoch and batch. On any exception (KeyboardInterrupt included) the callbacks'
+    ``on_train_end`` still runs before it propagates.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError(f"fit: 'epochs' must be a non-negative int, got {epochs!r}")
@@ -337,26 +508,62 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
         raise ValueError(f"fit: 'verbose' must be 0, 1 or 2, got {verbose!r}")
     if scheduler_interval not in ("epoch", "batch"):
         raise ValueError(f"fit: 'scheduler_interval' must be 'epoch' or 'batch', got {scheduler_interval!r}")
-    if not callable(loss_fn):
-        raise TypeError(f"fit: 'loss_fn' must be callable, got {type(loss_fn).__name__}")
-    for attr in ("zero_grad", "step"):
-        if not callable(getattr(optimizer, attr, None)):
-            raise TypeError(f"fit: 'optimizer' must have {attr}(), got {type(optimizer).__name__}")
     if isinstance(validation_freq, bool) or not isinstance(validation_freq, int) or validation_freq < 1:
         raise ValueError(f"fit: 'validation_freq' must be a positive int, got {validation_freq!r}")
-    if device is not None and hasattr(model, "to"):
-        model.to(device)
-    device = _model_device(model, device)
+
+    custom = train_step is not None
+    models = named(model, "model", "model")
+    optimizers = named(optimizer, "optimizer", "optimizer")
+    schedulers = named(scheduler, "scheduler", "scheduler")
+    if not models:
+        raise TypeError("fit: 'model' is None")
+    if custom:
+        step = _Step(train_step, "train_step", 3)
+        vstep = _Step(val_step, "val_step", 2) if val_step is not None else None
+        if val_data is not None and vstep is None:
+            raise ValueError("fit: 'val_data' needs 'val_step' (batch, models) -> dict with a custom 'train_step'")
+        if metrics:
+            raise ValueError("fit: 'metrics' are not used with a custom 'train_step'; return them from it or from "
+                             "'val_step'")
+        if loss_weights is not None:
+            raise ValueError("fit: 'loss_weights' is not used with a custom 'train_step'")
+        objective = None
+    else:
+        if isinstance(model, dict):
+            raise TypeError("fit: a dict of models needs a custom 'train_step' (batch, models, optimizers) -> dict")
+        if val_step is not None:
+            raise ValueError("fit: 'val_step' goes with a custom 'train_step'")
+        if isinstance(optimizer, dict):
+            raise TypeError("fit: a dict of optimizers needs a custom 'train_step' (batch, models, optimizers) -> dict")
+        for attr in ("zero_grad", "step"):
+            if not callable(getattr(optimizer, attr, None)):
+                raise TypeError(f"fit: 'optimizer' must have {attr}(), got {type(optimizer).__name__}")
+        objective = Objective(loss_fn, metrics, loss_weights, model)
+        objective.check_metrics()  # unknown metric names fail before training
+    for name, opt in optimizers.items():
+        for attr in ("zero_grad", "step"):
+            if not callable(getattr(opt, attr, None)):
+                raise TypeError(f"fit: optimizer {name!r} must have {attr}(), got {type(opt).__name__}")
+    for name, m in models.items():
+        if custom and not callable(getattr(m, "state_dict", None)):
+            raise TypeError(f"fit: model {name!r} must be a Module, got {type(m).__name__}")
+    ema_models = named_ema(ema, models)
+    if device is not None:
+        for m in list(models.values()) + list(ema_models.values()):
+            if hasattr(m, "to"):
+                m.to(device)
+    device = _model_device(next(iter(models.values())), device)
 
     train_loader = as_loader(train_data, batch_size, shuffle, "train_data")
     val_loader = as_loader(val_data, batch_size, False, "val_data")
-    metric_objs = resolve_metrics(metrics, loss_fn)
 
     history = None
+    global_step = 0
     if resume_from is not None:
         from .checkpoint import resume
-        ckpt = resume(resume_from, model, optimizer, scheduler)
+        ckpt = resume(resume_from, model, optimizer, scheduler, ema=ema, data_streams=loader_streams(train_loader))
         initial_epoch = ckpt["epoch"]
+        global_step = ckpt["global_step"]
         history = History(ckpt["history"], **ckpt["history_epochs"])
     if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
         raise ValueError(f"fit: 'initial_epoch' must be a non-negative int, got {initial_epoch!r}")
@@ -384,29 +591,52 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
         steps = len(train_loader)
     except TypeError:
         steps = None
-    state = TrainState(model, optimizer, scheduler, epochs=int(epochs), initial_epoch=int(initial_epoch),
-                       steps_per_epoch=steps, history=history, loss_fn=loss_fn, metrics=metric_objs)
+    if resume_from is not None and None not in (steps, ckpt["steps_per_epoch"]) and steps != ckpt["steps_per_epoch"]:
+        import warnings
+        warnings.warn(f"fit: the checkpoint {str(resume_from)!r} was written by a run of {ckpt['steps_per_epoch']} "
+                      f"batches per epoch and this run has {steps}: it will not continue exactly as the interrupted "
+                      "run (same data and batch_size?)", RuntimeWarning, stacklevel=2)
+    if resume_from is None and initial_epoch and steps is not None:
+        global_step = int(initial_epoch) * steps  # the steps an uninterrupted run would have counted
+    state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
+                       epochs=int(epochs), initial_epoch=int(initial_epoch), steps_per_epoch=steps, history=history,
+                       loss_fn=loss_fn, metrics=metrics,
+                       global_step=int(global_step), data_streams=loader_streams(train_loader))
+    if not custom:
+        state.model, state.optimizer, state.scheduler = model, optimizer, scheduler  # as given, even non-Modules
     cbs = CallbackList(cb_list, state)
-    plateau = scheduler is not None and _needs_metric(scheduler)
-    batch_sched = scheduler if scheduler is not None and scheduler_interval == "batch" and not plateau else None
+    plateau = {k: s for k, s in schedulers.items() if _needs_metric(s)}
+    batch_scheds = [s for k, s in schedulers.items() if k not in plateau] if scheduler_interval == "batch" else []
     logs = {}
     cbs.on_train_begin()
     try:
         for epoch in range(int(initial_epoch), int(epochs)):
             state.epoch = epoch
             cbs.on_epoch_begin(epoch)
-            lr = _current_lr(optimizer)
-            _set_mode(model, True)
-            logs = _run_epoch(model, train_loader, loss_fn, optimizer, metric_objs, cbs, epoch, device, batch_sched)
-            if val_loader is not None and (epoch + 1) % validation_freq == 0:
-                logs.update(_evaluate_loader(model, val_loader, loss_fn, metric_objs, device, prefix="val_"))
-            if lr is not None:
-                logs["lr"] = lr
-            if scheduler is not None:
-                if plateau:
-                    scheduler.step(logs.get("val_loss", logs["loss"]))
-                elif batch_sched is None:
-                    scheduler.step()
+            lrs = _lr_logs(optimizers)
+            for m in models.values():
+                _set_mode(m, True)
+            validate = val_loader is not None and (epoch + 1) % validation_freq == 0
+            if custom:
+                logs = _run_steps(step, train_loader, model, optimizer, cbs, epoch, device, state, batch_scheds,
+                                  ema_models, models)
+                if validate:
+                    logs.update(_validate_steps(vstep, val_loader, models, model, device, state))
+            else:
+                logs = _run_epoch(model, train_loader, objective, optimizer, cbs, epoch, device, state, batch_scheds,
+                                  ema_models, models)
+                if validate:
+                    logs.update(_evaluate_loader(model, val_loader, objective, device, prefix="val_"))
+            logs.update(lrs)
+            for name, s in schedulers.items():
+                if name in plateau:
+                    value = logs.get("val_loss", logs.get("loss"))
+                    if value is None:
+                        raise ValueError(f"fit: scheduler {name!r} ({type(s).__name__}) needs 'val_loss' or 'loss' in "
+                                         f"the logs, got {sorted(logs)}")
+                    s.step(value)
+                elif scheduler_interval == "epoch":
+                    s.step()
             cbs.on_epoch_end(epoch, logs)
             if state.stop_training:
                 break
@@ -418,17 +648,21 @@ def fit(model, train_data, loss_fn, optimizer, epochs=1, val_data=None, metrics=
     return history
 
 
-def evaluate(model, data, loss_fn=None, metrics=(), *, batch_size=256, device=None):
+def evaluate(model, data, loss_fn=None, metrics=(), *, batch_size=256, device=None, loss_weights=None):
     """Loss and metrics of ``model`` on ``data`` in eval mode under ``no_grad``: a dict with
-    ``loss`` (mean over samples, when ``loss_fn`` is given) and each metric."""
+    ``loss`` (mean over samples, when ``loss_fn`` is given) and each metric; with several outputs
+    also ``<output>_loss`` and ``<output>_<metric>`` (see :func:`fit`)."""
     loader = as_loader(data, batch_size, False, "data")
-    return _evaluate_loader(model, loader, loss_fn, resolve_metrics(metrics, loss_fn), _model_device(model, device))
+    objective = Objective(loss_fn, metrics, loss_weights, model, require_loss=False, where="evaluate")
+    objective.check_metrics()
+    return _evaluate_loader(model, loader, objective, _model_device(model, device))
 
 
 def predict(model, data, *, batch_size=256, device=None):
     """The model's outputs on ``data`` (inputs only; a batch's last element is taken as the target
     and ignored when batches have two or more elements), concatenated into one numpy array (a tuple
-    of arrays for models with several outputs). Runs in eval mode under ``no_grad``."""
+    or dict of arrays for models with several outputs). Several inputs: ``(X,)`` or ``(X, Y)`` with
+    ``X`` a tuple/list or dict of arrays, or a dict of arrays. Runs in eval mode under ``no_grad``."""
     from .. import no_grad
     loader = as_loader(data, batch_size, False, "data")
     device = _model_device(model, device)
@@ -438,13 +672,13 @@ def predict(model, data, *, batch_size=256, device=None):
     try:
         with no_grad():
             for batch in loader:
-                inputs, _ = split_batch(_to_device(batch, device))
-                outs.append(_host(model(*inputs)))
+                args, kwargs, _ = split_batch(_to_device(batch, device))
+                outs.append(host(model(*args, **kwargs)))
     finally:
         _set_mode(model, was_training)
     if not outs:
         raise ValueError("predict: the data yielded no batch")
-    return _concat(outs)
+    return concat(outs)
 
 
 class CVResult:
