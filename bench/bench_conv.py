@@ -1,6 +1,8 @@
 """conv2d forward and forward+backward, fastnn vs PyTorch CPU side by side (same thread count).
 
-Shapes from ANCHORS.md: the LeNet layers and three ResNet-like layers. ``--quick`` uses N=8 for the
+Shapes from ANCHORS.md: the LeNet layers and three ResNet-like layers; then conv_transpose2d forward+backward
+on a DCGAN generator's layers (28 x 28, batch 64) and the double backward of a WGAN-GP penalty through a
+two-conv critic. ``--quick`` uses N=8 for the
 ResNet-like layers. The two libraries are timed alternately, best of several rounds, so that load from
 other processes on a shared machine hits both alike. The CPU path in use (FASTNN_CPU_PATH picks one)
 is printed first and noted on every row.
@@ -78,7 +80,85 @@ def run(device="cpu", quick=False):
             a, r = harness.interleaved(ff, tf, repeats, 0.2 if quick else 0.5, rounds, warmup=1)
             note = f"{label}; fastnn {mult * flops / a / 1e6:.0f} GFLOP/s, {fastnn._C.cpu_path()} path"
             rows.append(harness.row(f"conv2d {kind}", shape, a, "PyTorch" if r is not None else None, r, note))
+    rows += transposed_rows(device, quick, torch, rng)
+    rows += double_backward_rows(device, quick, torch, rng)
     return rows
+
+
+# The DCGAN generator's transposed convolutions on 28 x 28 images, batch 64:
+# (label, N, C_in, H, C_out, K, stride, padding)
+TRANSPOSED = [
+    ("DCGAN projection", 64, 64, 1, 128, 7, 1, 0),
+    ("DCGAN 7->14", 64, 128, 7, 64, 4, 2, 1),
+    ("DCGAN 14->28", 64, 64, 14, 1, 4, 2, 1),
+]
+
+
+def transposed_rows(device, quick, torch, rng):
+    import fastnn
+    import fastnn.nn.functional as F
+    rows = []
+    for label, n, c, h, oc, k, s, p in TRANSPOSED:
+        x = rng.standard_normal((n, c, h, h)).astype(np.float32)
+        w = (rng.standard_normal((c, oc, k, k)) * 0.1).astype(np.float32)
+        fx = fastnn.tensor(x, device=device, requires_grad=True)
+        fw = fastnn.tensor(w, device=device, requires_grad=True)
+        oh = (h - 1) * s - 2 * p + k
+        g = rng.standard_normal((n, oc, oh, oh)).astype(np.float32)
+        fg = fastnn.tensor(g, device=device)
+
+        def f_fb():
+            fx.grad = fw.grad = None
+            F.conv_transpose2d(fx, fw, None, s, p).backward(fg)
+
+        t_fb = None
+        if torch is not None:
+            tx, tw, tg = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True), torch.tensor(g)
+
+            def t_fb():
+                tx.grad = tw.grad = None
+                torch.nn.functional.conv_transpose2d(tx, tw, None, s, p).backward(tg)
+
+        a, r = harness.interleaved(f_fb, t_fb, 5, 0.2 if quick else 0.5, 3, device=device, warmup=1)
+        flops = 3 * 2.0 * n * c * h * h * oc * k * k
+        note = f"{label}; fastnn {flops / a / 1e6:.0f} GFLOP/s, {fastnn._C.cpu_path()} path"
+        rows.append(harness.row("conv_transpose2d fwd+bwd", f"N{n} {c}->{oc} {h}x{h}->{oh}x{oh} k{k} s{s} p{p}", a,
+                                "PyTorch" if r is not None else None, r, note))
+    return rows
+
+
+def _critic(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2),
+                         nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+
+
+def double_backward_rows(device, quick, torch, rng):
+    """The WGAN-GP penalty's grad-of-grad through a two-conv critic: forward, the input gradient with
+    create_graph=True, the penalty on its norm and the backward of that to the critic's weights."""
+    import fastnn
+    n = 64
+    x = rng.standard_normal((n, 1, 28, 28)).astype(np.float32)
+    critic = _critic(fastnn).to(device)
+
+    def penalty_step(lib, model, xt):
+        def step():
+            model.zero_grad()
+            xh = xt.detach().requires_grad_(True)
+            (gx,) = lib.autograd.grad(model(xh).sum(), xh, create_graph=True)
+            ((gx.reshape(n, -1).norm(2, dim=1) - 1) ** 2).mean().backward()
+        return step
+
+    f = penalty_step(fastnn, critic, fastnn.tensor(x, device=device))
+    t = None
+    if torch is not None:
+        tc = _critic(torch)
+        harness.copy_weights(torch, critic, tc)
+        t = penalty_step(torch, tc, torch.tensor(x))
+    a, r = harness.interleaved(f, t, 5, 0.2 if quick else 0.5, 3, device=device, warmup=1)
+    return [harness.row("conv2d double backward", f"N{n} 1x28x28 critic conv 1->64->128 k4 s2, linear", a,
+                        "PyTorch" if r is not None else None, r,
+                        f"WGAN-GP penalty: grad(create_graph=True) then backward; {fastnn._C.cpu_path()} path")]
 
 
 if __name__ == "__main__":

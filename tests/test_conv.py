@@ -176,6 +176,8 @@ def test_conv1d_matches_torch():
     (2, 3, 7, 5, 2, 3, 1, 0, 0, 2, 1),
     (2, 2, 3, 4, 2, 3, 3, 2, 2, 1, 1),
     (1, 2, 3, 3, 2, 3, 1, 0, 1, 2, 2),   # output_padding >= stride, allowed by dilation
+    (3, 5, 1, 1, 4, 7, 1, 0, 0, 1, 1),   # a DCGAN generator's projection: 1 x 1 -> 7 x 7, one GEMM
+    (2, 4, 1, 1, 6, 3, 2, 0, 0, 1, 2),   # the same with groups
 ])
 def test_conv_transpose2d_matches_torch(cfg, algo):
     n, cin, h, w, cout, k, s, p, op, d, g = cfg
@@ -222,6 +224,10 @@ def test_gradgradcheck_conv2d(algo_name):
         assert fastnn.autograd.gradgradcheck(lambda x, w: F.conv2d(x, w, None, 2, 1, 2, 2), (x, w))
         wt = fastnn.randn(2, 2, 2, 3, dtype=fastnn.float64, requires_grad=True)
         assert fastnn.autograd.gradgradcheck(lambda x, w: F.conv_transpose2d(x, w, None, 2, 1, 1), (x, wt))
+        # 1 x 1 inputs: the kernel covers the whole output, each pass one GEMM over the batch.
+        x1 = fastnn.randn(3, 2, 1, 1, dtype=fastnn.float64, requires_grad=True)
+        w1 = fastnn.randn(2, 3, 3, 2, dtype=fastnn.float64, requires_grad=True)
+        assert fastnn.autograd.gradgradcheck(lambda x, w: F.conv_transpose2d(x, w), (x1, w1))
     finally:
         _C.set_conv_algorithm("auto")
 

@@ -2,7 +2,9 @@
 larger than L1: many channels), the adjoint input-gradient (small outputs, padding beyond dil*(K-1)),
 per-row and split (half-vector) position vectors (outputs narrower than the padded rows or than a
 vector), rows around one and two vectors of 16 lanes, and the weight-gradient's grouping of small
-images, each under every algorithm and CPU path."""
+images, kernels covering the whole input (one GEMM over the batch), output channels in the vectors (small
+strided outputs), each under every algorithm and CPU
+path."""
 
 import numpy as np
 import pytest
@@ -29,6 +31,17 @@ CASES = [
     (2, 2, 9, 4, 5, 3, 3, (1, 1), (0, 0), (1, 1), 1),      # 2 columns in 4: split vectors of 4 lanes
     (2, 2, 6, 64, 3, 1, 7, (1, 1), (0, 3), (1, 1), 1),     # 1 x 7 kernel over 64 columns
     (1, 2, 5, 71, 3, 3, 3, (2, 2), (1, 1), (1, 1), 1),     # stride 2 to 36 columns: vector stride-2 gathers
+    (5, 6, 7, 7, 8, 7, 7, (1, 1), (0, 0), (1, 1), 1),      # kernel = whole input: one GEMM over the batch
+    (3, 4, 4, 5, 6, 4, 5, (2, 3), (0, 0), (1, 1), 2),      # whole input, groups, strides that do not matter
+    (2, 3, 1, 9, 5, 1, 9, (1, 1), (0, 0), (2, 1), 1),      # whole input: one-row kernel, row dilation unused
+    (1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),      # 1 x 1 everything
+    (2, 3, 6, 6, 4, 6, 6, (1, 1), (1, 1), (1, 1), 1),      # kernel the size of the input but padded: 3 x 3
+    (3, 8, 14, 14, 32, 4, 4, (2, 2), (1, 1), (1, 1), 1),   # DCGAN critic 14 -> 7: output channels in vectors
+    (2, 16, 9, 11, 40, 3, 3, (2, 2), (1, 1), (1, 1), 2),   # the same with groups, 20 channels a group
+    (5, 16, 7, 7, 17, 3, 3, (2, 2), (1, 1), (1, 1), 1),    # 4 x 4 outputs, 17 channels: partial vectors
+    (7, 20, 5, 5, 48, 4, 4, (2, 2), (2, 1), (1, 1), 1),    # 3 x 2 outputs: row tiles shorter than 6
+    (3, 8, 12, 12, 16, 3, 3, (2, 2), (2, 2), (2, 2), 1),   # channels form with dilation and stride
+    (2, 8, 10, 9, 16, 3, 3, (1, 1), (2, 1), (2, 2), 1),    # channels form, dilation, stride 1
 ]
 
 
@@ -56,3 +69,46 @@ def test_paths_match_torch(case, dtype, algo, cpu_path):
     np.testing.assert_allclose(y, ty.numpy(), **tol)
     np.testing.assert_allclose(dx, gx.numpy(), **tol)
     np.testing.assert_allclose(dw, gw.numpy(), **tol)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dcgan_shapes_threads_match_torch(threads):
+    # Batches large enough to be split between threads: the channels form's per-thread weight-gradient
+    # sums and the whole-input GEMM path, on a DCGAN critic's and generator's shapes.
+    import fastnn
+    old = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(threads)
+        for n, c, h, oc, k, s, p in ((24, 32, 14, 48, 4, 2, 1), (20, 48, 7, 24, 7, 1, 0), (18, 16, 28, 32, 4, 2, 1)):
+            x = rng.standard_normal((n, c, h, h))
+            w = rng.standard_normal((oc, c, k, k))
+            tx, tw = torch.tensor(x), torch.tensor(w)
+            ty = torch.nn.functional.conv2d(tx, tw, None, s, p)
+            dy = rng.standard_normal(tuple(ty.shape))
+            gx, gw, _ = torch.ops.aten.convolution_backward(torch.tensor(dy), tx, tw, None, (s, s), (p, p), (1, 1),
+                                                            False, (0, 0), 1, (True, True, False))
+            tol = dict(rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(kernels.conv2d(x, w, None, (s, s), (p, p, p, p)), ty.numpy(), **tol)
+            np.testing.assert_allclose(kernels.conv2d_backward_input(dy, w, (h, h), (s, s), (p, p)), gx.numpy(), **tol)
+            np.testing.assert_allclose(kernels.conv2d_backward_weight(x, dy, (k, k), (s, s), (p, p)), gw.numpy(),
+                                       **tol)
+    finally:
+        fastnn.set_num_threads(old)
+
+
+@pytest.mark.parametrize("algo", ["auto", "im2col", "direct"])
+def test_input_gradient_of_larger_dy_with_whole_input_kernel(algo):
+    # The kernel covers the whole 3 x 3 input, but dy is 2 x 3 (as after output_padding): its extra
+    # positions read only outside the input, so this is not the one-GEMM case.
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((2, 4, 2, 3))
+    x = torch.zeros(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    (torch.nn.functional.conv2d(x, torch.tensor(w)) * torch.tensor(dy)).sum().backward()
+    _C.set_conv_algorithm(algo)
+    try:
+        dx = kernels.conv2d_backward_input(dy, w, (3, 3), (1, 1), (0, 0))
+    finally:
+        _C.set_conv_algorithm("auto")
+    np.testing.assert_allclose(dx, x.grad[:, :, :3, :3].numpy(), rtol=1e-12, atol=1e-12)

@@ -796,6 +796,66 @@ def test_fuzz_norm(data):
         call(kind + "_backward" + ref, NORM_ARGS, args["dy"], x, *stats, args["weight"], mask)
 
 
+@SETTINGS
+@given(st.data())
+def test_fuzz_batch_norm(data):
+    """Mostly consistent (N, C, S) blocks with one argument perturbed; accepted calls agree with the reference."""
+    N, C, S = (data.draw(st.integers(0, 6)) for _ in range(3))
+    dt = data.draw(st.sampled_from((np.float32, np.float64)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    good = {"x": (N, C, S), "weight": (C,), "bias": (C,), "dy": (N, C, S)}
+    bad = data.draw(st.sampled_from(tuple(good) + ("none",) * 4))
+    args = {}
+    for k, shp in good.items():
+        if k == bad:
+            args[k] = data.draw(st.one_of(arrays(len(shp)), st.just(None), st.just([1.0])))
+        elif k in ("weight", "bias") and data.draw(st.integers(0, 3)) == 0:
+            args[k] = None
+        else:
+            args[k] = (rng.standard_normal(shp) * 2).astype(dt)
+    eps = data.draw(st.sampled_from((1e-5, 1e-5, 0.0, -1.0, math.nan, math.inf, None, "e", 2 ** 70)))
+    ref = data.draw(st.sampled_from(("", "", "_reference")))
+    fargs = (args["x"], args["weight"], args["bias"], eps)
+    r = call("batch_norm_forward" + ref, NORM_ARGS, *fargs)
+    if r is not None and ref == "":
+        for g, w in zip(r, _C.batch_norm_forward_reference(*fargs)):
+            _close(g, w, g.dtype)
+    x = args["x"]
+    if isinstance(x, np.ndarray) and x.ndim == 3 and x.dtype in (np.float32, np.float64):
+        stats = [r[1], r[3]] if r is not None else [np.zeros(x.shape[1], x.dtype), np.ones(x.shape[1], x.dtype)]
+        if data.draw(st.integers(0, 4)) == 0:
+            stats[data.draw(st.integers(0, 1))] = data.draw(arrays(1))
+        mask = data.draw(st.sampled_from(((True,) * 3, (False, True, False), (True, False, True), "ab", (1, 2, 3))))
+        call("batch_norm_backward" + ref, NORM_ARGS, args["dy"], x, *stats, args["weight"], mask)
+
+
+# ----------------------------------------------------------------------------------------- activation
+ACTIVATION_ARGS = ("x", "kind", "negative_slope", "out", "dy")
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_activation(data):
+    """Arrays of any layout, kinds and slopes, outputs aliasing inputs; accepted calls agree with the reference."""
+    x = data.draw(arrays(data.draw(st.integers(0, 4))))
+    kind = data.draw(st.sampled_from(("relu", "leaky_relu", "leaky_relu", "gelu", 3, None)))
+    slope = data.draw(st.sampled_from((0.0, 0.2, -1.5, math.nan, math.inf, "s", None, True, 2 ** 70)))
+    r = data.draw(st.integers(0, 5))
+    out = None if r < 3 else (x if r == 3 else data.draw(arrays(x.ndim)))
+    ref = data.draw(st.sampled_from(("", "", "_reference")))
+    if data.draw(st.booleans()):
+        y = call("activation_forward" + ref, ACTIVATION_ARGS, x, kind, slope, out)
+        if y is not None and ref == "" and out is None:
+            want = _C.activation_forward_reference(x, kind, slope)
+            assert np.array_equal(np.atleast_1d(y).view(np.uint8), np.atleast_1d(want).view(np.uint8))
+    else:
+        dy = x if data.draw(st.booleans()) else data.draw(arrays(x.ndim))
+        g = call("activation_backward" + ref, ACTIVATION_ARGS, dy, x, kind, slope, out)
+        if g is not None and ref == "" and out is None:
+            want = _C.activation_backward_reference(dy, x, kind, slope)
+            assert np.array_equal(np.atleast_1d(g).view(np.uint8), np.atleast_1d(want).view(np.uint8))
+
+
 # ----------------------------------------------------------------------------------------- coverage
 FUZZED = {
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
@@ -809,7 +869,9 @@ FUZZED = {
     "attention_forward", "attention_backward", "attention_forward_reference", "attention_backward_reference",
     "layer_norm_forward", "layer_norm_backward", "rms_norm_forward", "rms_norm_backward",
     "layer_norm_forward_reference", "layer_norm_backward_reference", "rms_norm_forward_reference",
-    "rms_norm_backward_reference",
+    "rms_norm_backward_reference", "batch_norm_forward", "batch_norm_backward", "batch_norm_forward_reference",
+    "batch_norm_backward_reference", "activation_forward", "activation_backward", "activation_forward_reference",
+    "activation_backward_reference",
 }
 # Module functions that take no array input (configuration and queries).
 NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",

@@ -66,3 +66,36 @@ def test_norm_errors_on_gpu():
         K.layer_norm_forward(np.zeros((2, 8), np.float32))
     with pytest.raises(ValueError, match="weight"):
         K.rms_norm_forward(cp.zeros((2, 8), cp.float32), cp.zeros(3, cp.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [(1, 1, 2), (3, 5, 1), (4, 3, 17), (0, 2, 3), (2, 3, 0)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_kernels_match_cpu_reference(dtype, shape, affine):
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal(shape[1]).astype(dtype) if affine else None
+    b = rng.standard_normal(shape[1]).astype(dtype) if affine else None
+    ref = _C.batch_norm_forward_reference(x, w, b, 1e-5)
+    same(K.batch_norm_forward(dev(x), dev(w), dev(b), 1e-5), ref, dtype)
+    _, mean, _, rstd = ref
+    same(K.batch_norm_backward(dev(dy), dev(x), dev(mean), dev(rstd), dev(w)),
+         _C.batch_norm_backward_reference(dy, x, mean, rstd, w), dtype)
+    got = K.batch_norm_backward(dev(dy), dev(x), dev(mean), dev(rstd), dev(w), (False, True, False))
+    assert got[0] is None and got[2] is None
+
+
+def test_batch_norm_layer_on_gpu_matches_cpu():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 3, 4, 5)).astype(np.float32)
+    res = []
+    for device in ("cpu", "cuda"):
+        m = nn.BatchNorm2d(3).to(device)
+        xt = fastnn.tensor(x, device=device, requires_grad=True)
+        y = m(xt)
+        (y * y * y).sum().backward()
+        res.append((y.detach().cpu().numpy(), xt.grad.cpu().numpy(), m.weight.grad.cpu().numpy(),
+                    m.running_var.cpu().numpy()))
+    for a, b in zip(*res):
+        assert rel_err(a, b) < 1e-5

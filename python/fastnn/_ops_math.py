@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from . import backend
+from . import backend, kernels
 from . import dtypes as _dt
 from ._autograd_engine import _mode
-from .tensor import Tensor, _as_tensor_like, _bcast_error, _filled, _make, _on_device_of, _operands, _wrap
+from .tensor import Tensor, _as_tensor_like, _bcast_error, _filled, _make, _on_device_of, _operands, _wrap, _xp
 
 
 def _float_input(x, op):
@@ -115,17 +115,44 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _wrap(out)
 
 
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _contiguous(a):
+    return a if a.flags.c_contiguous else _xp(a).ascontiguousarray(a)
+
+
+def _piecewise_grad(g, x, kind, slope):
+    """The gradient of relu / leaky_relu from output gradient ``g`` (a Tensor) and the forward's input array
+    ``x``: one native pass. It is linear in ``g`` (its own gradient is the same op on the incoming gradient)
+    and constant in x almost everywhere, so the node it records makes gradients of gradients work (WGAN-GP)."""
+    gd = g._data
+    if gd.dtype != x.dtype:
+        gd = gd.astype(x.dtype)
+    d = kernels.activation_backward(_contiguous(gd), x, kind, slope)
+    if _mode.enabled and g._requires_grad:
+        return _make(d, (g,), lambda gg: (_piecewise_grad(gg, x, kind, slope),),
+                     "ReluBackward" if kind == "relu" else "LeakyReluBackward")
+    return _wrap(d)
+
+
+def _piecewise(input, kind, slope, name):
+    """relu / leaky_relu of a float32/float64 Tensor through the native kernel (PyTorch's definitions: relu
+    keeps a NaN; leaky_relu is x > 0 ? x : x * slope)."""
+    a = _contiguous(input._data)
+    out = kernels.activation_forward(a, kind, slope)
+    if _mode.enabled and input._requires_grad:
+        return _make(out, (input,), lambda g: (_piecewise_grad(g, a, kind, slope),), name)
+    return _wrap(out)
+
+
 def relu(input):
     a = input._data
+    if a.dtype in _NATIVE_FLOATS:
+        return _piecewise(input, "relu", 0.0, "Relu")
     out = np.maximum(a, 0, out=backend.out_like(a))
     if _mode.enabled and input._requires_grad:
-        def bw(g):
-            if _mode.enabled:
-                return (g * _wrap((a > 0).astype(a.dtype)),)
-            gd = g._data
-            return (_wrap(np.multiply(gd, np.greater(a, 0, out=backend.out_like(a, np.bool_)),
-                                      out=backend.out_like(gd))),)
-        return _make(out, (input,), bw, "Relu")
+        return _make(out, (input,), lambda g: (g * _wrap((a > 0).astype(a.dtype)),), "Relu")
     return _wrap(out)
 
 
@@ -135,6 +162,8 @@ def relu6(input):
 
 def leaky_relu(input, negative_slope=0.01):
     a = input._data
+    if a.dtype in _NATIVE_FLOATS:
+        return _piecewise(input, "leaky_relu", float(negative_slope), "LeakyRelu")
     pos = a > 0
     out = np.where(pos, a, a * a.dtype.type(negative_slope)) if a.dtype.kind == "f" else np.where(pos, a, a * negative_slope)
     if _mode.enabled and input._requires_grad:

@@ -132,11 +132,52 @@ void backward_weight_im2col(const Conv2dShape& s, const T* x, const T* dy, T* dw
   }
 }
 
+// A kernel that covers the whole unpadded input (the 7 x 7 projection of a DCGAN generator run
+// backwards: a transposed convolution of 1 x 1 inputs) has one output position whose column is the
+// image itself: each pass is one GEMM over the batch, read in place. The im2col route instead
+// multiplies one image at a time (a matrix-vector product each) and copies the columns twice.
+// The output size is checked too: the input-gradient accepts a dy larger than the forward makes,
+// whose extra positions read only outside the input.
+bool whole_input_kernel(const Conv2dShape& s) {
+  return get_conv_algorithm() != 2 && s.OH == 1 && s.OW == 1 && s.pad_h == 0 && s.pad_w == 0 && s.KH == s.H &&
+         s.KW == s.W &&
+         (s.dil_h == 1 || s.KH == 1) && (s.dil_w == 1 || s.KW == 1);
+}
+
+// y[n, oc] = x[n, :] . w[oc, :] per group: (N x CKK) @ (CKK x OCg).
+template <typename T>
+void forward_whole(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t OCg = s.OC / s.groups, CKK = (s.C / s.groups) * s.KH * s.KW, CHW = s.C * s.H * s.W;
+  for (int64_t g = 0; g < s.groups; ++g)
+    gemm_batched<T>(1, s.N, OCg, CKK, T(1), x + g * CKK, 0, CHW, 1, w + g * OCg * CKK, 0, 1, CKK, T(0),
+                    y + g * OCg, 0, s.OC, 1);
+  if (bias) add_bias(s, bias, 0, s.N, y);
+}
+
+// dx[n, :] = dy[n, :] @ w per group: (N x OCg) @ (OCg x CKK), every element written.
+template <typename T>
+void backward_input_whole(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
+  const int64_t OCg = s.OC / s.groups, CKK = (s.C / s.groups) * s.KH * s.KW, CHW = s.C * s.H * s.W;
+  for (int64_t g = 0; g < s.groups; ++g)
+    gemm_batched<T>(1, s.N, CKK, OCg, T(1), dy + g * OCg, 0, s.OC, 1, w + g * OCg * CKK, 0, CKK, 1, T(0),
+                    dx + g * CKK, 0, CHW, 1);
+}
+
+// dw[oc, :] = sum over n of dy[n, oc] x[n, :] per group: (OCg x N) @ (N x CKK).
+template <typename T>
+void backward_weight_whole(const Conv2dShape& s, const T* x, const T* dy, T* dw) {
+  const int64_t OCg = s.OC / s.groups, CKK = (s.C / s.groups) * s.KH * s.KW, CHW = s.C * s.H * s.W;
+  for (int64_t g = 0; g < s.groups; ++g)
+    gemm_batched<T>(1, OCg, CKK, s.N, T(1), dy + g * OCg, 0, 1, s.OC, x + g * CKK, 0, CHW, 1, T(0),
+                    dw + g * OCg * CKK, 0, CKK, 1);
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   if (s.N == 0 || s.OH * s.OW == 0) return;
+  if (whole_input_kernel(s)) return forward_whole(s, x, w, bias, y);
   if (conv_direct_forward(s, x, w, bias, y)) return;
   forward_im2col(s, x, w, bias, y);
 }
@@ -145,6 +186,7 @@ template <typename T>
 void conv2d_backward_input(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
   const int64_t total = s.N * s.C * s.H * s.W;
   if (total == 0) return;
+  if (s.OH * s.OW > 0 && whole_input_kernel(s)) return backward_input_whole(s, dy, w, dx);
   if (conv_direct_backward_input(s, dy, w, dx)) return;
 #pragma omp parallel for schedule(static) num_threads(threads_for(total))
   for (int64_t i = 0; i < total; ++i) dx[i] = T(0);
@@ -159,6 +201,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw
     std::fill(dw, dw + total, T(0));
     return;
   }
+  if (whole_input_kernel(s)) return backward_weight_whole(s, x, dy, dw);
   if (conv_direct_backward_weight(s, x, dy, dw)) return;
   backward_weight_im2col(s, x, dy, dw);
 }

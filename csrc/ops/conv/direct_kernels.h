@@ -42,6 +42,14 @@ struct ConvDirectKernels {
 
   // dst[r * ldd + c] += src[r * lds + c] for r < rows and c < cols.
   void (*add_rows)(const T* src, int64_t lds, T* dst, int64_t ldd, int64_t rows, int64_t cols);
+
+  // C[i * ldc + j] (+)= sum over k < K of base[ri[i] + ck[k]] * B[k * ldb + j] for i < M and j < NB,
+  // NB a multiple of `lanes`; `add` adds to what C holds. A GEMM whose left operand is addressed by
+  // a row offset plus a column offset: with positions as rows and taps as columns it is the forward
+  // vectorised over output channels (every lane useful, whatever the output width), with taps as
+  // rows and positions as columns the weight gradient.
+  void (*offset_gemm)(const T* base, const int64_t* ri, int64_t M, const int64_t* ck, int64_t K, const T* B,
+                      int64_t ldb, int64_t NB, T* C, int64_t ldc, bool add);
 };
 
 }  // namespace fastnn

@@ -184,11 +184,110 @@ void bind_kind(py::module_& m, bool centered, const std::string& suffix) {
   }
 }
 
+// Batch normalisation (training statistics) over the channels of a contiguous (N, C, S) block.
+py::tuple batch_forward_impl(const std::string& fn, bool reference, py::handle x_obj, py::handle w_obj,
+                             py::handle b_obj, py::handle eps_obj) {
+  Call call(fn);
+  const ArrayView x = operand(call, "x", x_obj, 3, nullptr, nullptr, nullptr);
+  const int64_t N = x.dim(0), C = x.dim(1), S = x.dim(2);
+  const std::vector<int64_t> cshape{C};
+  const auto w = optional_operand(call, "weight", w_obj, x, cshape, "(C,) for x of shape (N, C, S)");
+  const auto b = optional_operand(call, "bias", b_obj, x, cshape, "(C,) for x of shape (N, C, S)");
+  const double eps = eps_arg(call.fn, eps_obj, x);
+  ArrayView y = call.empty("y", x.shape, x.dtype);
+  ArrayView mean = call.empty("mean", cshape, x.dtype), var = call.empty("var", cshape, x.dtype);
+  ArrayView rstd = call.empty("rstd", cshape, x.dtype);
+  if (C > 0) {
+    with_float_type(x, [&](auto zt) {
+      using T = decltype(zt);
+      const T *xp = x.ptr<const T>(), *wp = ptr_or_null<const T>(w), *bp = ptr_or_null<const T>(b);
+      T *yp = y.ptr<T>(), *mp = mean.ptr<T>(), *vp = var.ptr<T>(), *rp = rstd.ptr<T>();
+#if FASTNN_CUDA_MODULE
+      (void)reference;
+      cudaStream_t stream = call.stream();
+      py::gil_scoped_release release;
+      cuda::norm::batch_norm_forward<T>(N, C, S, xp, wp, bp, (T)eps, yp, mp, vp, rp, stream);
+#else
+      py::gil_scoped_release release;
+      if (reference) norm::batch_norm_forward_reference<T>(N, C, S, xp, wp, bp, (T)eps, yp, mp, vp, rp);
+      else norm::batch_norm_forward_cpu<T>(N, C, S, xp, wp, bp, (T)eps, yp, mp, vp, rp);
+#endif
+    });
+  }
+  return py::make_tuple(y.object, mean.object, var.object, rstd.object);
+}
+
+py::tuple batch_backward_impl(const std::string& fn, bool reference, py::handle dy_obj, py::handle x_obj,
+                              py::handle mean_obj, py::handle rstd_obj, py::handle w_obj,
+                              const std::array<bool, 3>& mask) {
+  Call call(fn);
+  const ArrayView x = operand(call, "x", x_obj, 3, nullptr, nullptr, nullptr);
+  const int64_t N = x.dim(0), C = x.dim(1), S = x.dim(2);
+  const std::vector<int64_t> cshape{C};
+  const ArrayView dy = operand(call, "dy", dy_obj, 3, &x, &x.shape, "the shape of x");
+  const ArrayView mean = operand(call, "mean", mean_obj, 1, &x, &cshape, "(C,) for x of shape (N, C, S)");
+  const ArrayView rstd = operand(call, "rstd", rstd_obj, 1, &x, &cshape, "(C,) for x of shape (N, C, S)");
+  const auto w = optional_operand(call, "weight", w_obj, x, cshape, "(C,) for x of shape (N, C, S)");
+  std::optional<ArrayView> dx;
+  if (mask[0]) dx = call.empty("dx", x.shape, x.dtype);
+  // the sums are always computed (dx needs them); returned where the mask asks
+  ArrayView dw = call.empty("dweight", cshape, x.dtype), db = call.empty("dbias", cshape, x.dtype);
+  if (C > 0) {
+    with_float_type(x, [&](auto zt) {
+      using T = decltype(zt);
+      const T *dyp = dy.ptr<const T>(), *xp = x.ptr<const T>(), *mp = mean.ptr<const T>();
+      const T *rp = rstd.ptr<const T>(), *wp = ptr_or_null<const T>(w);
+      T *dxp = ptr_or_null<T>(dx), *dwp = dw.ptr<T>(), *dbp = db.ptr<T>();
+#if FASTNN_CUDA_MODULE
+      (void)reference;
+      cudaStream_t stream = call.stream();
+      py::gil_scoped_release release;
+      cuda::norm::batch_norm_backward<T>(N, C, S, dyp, xp, mp, rp, wp, dxp, dwp, dbp, stream);
+#else
+      py::gil_scoped_release release;
+      if (reference) norm::batch_norm_backward_reference<T>(N, C, S, dyp, xp, mp, rp, wp, dxp, dwp, dbp);
+      else norm::batch_norm_backward_cpu<T>(N, C, S, dyp, xp, mp, rp, wp, dxp, dwp, dbp);
+#endif
+    });
+  }
+  return py::make_tuple(dx ? dx->object : py::none(), mask[1] ? dw.object : py::none(),
+                        mask[2] ? db.object : py::none());
+}
+
+void bind_batch(py::module_& m) {
+  for (bool reference : {false, true}) {
+    if (reference && kCudaModule) continue;
+    const std::string fname = std::string("batch_norm_forward") + (reference ? "_reference" : "");
+    const std::string bname = std::string("batch_norm_backward") + (reference ? "_reference" : "");
+    const std::string note = reference ? " The plain reference (scalar loops in index order)." : "";
+    m.def(
+        fname.c_str(),
+        [fname, reference](py::handle x, py::handle weight, py::handle bias, py::handle eps) {
+          return batch_forward_impl(fname, reference, x, weight, bias, eps);
+        },
+        py::arg("x"), py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("eps") = 1e-5,
+        ("(y, mean, var, rstd): batch normalisation of each channel of the contiguous (N, C, S) block x with its "
+         "batch statistics: y = (x - mean) * rstd * weight + bias, var the biased variance, rstd = 1 / sqrt(var + "
+         "eps); weight and bias (C,) or None." + note).c_str());
+    m.def(
+        bname.c_str(),
+        [bname, reference](py::handle dy, py::handle x, py::handle mean, py::handle rstd, py::handle weight,
+                           const std::array<bool, 3>& output_mask) {
+          return batch_backward_impl(bname, reference, dy, x, mean, rstd, weight, output_mask);
+        },
+        py::arg("dy"), py::arg("x"), py::arg("mean"), py::arg("rstd"), py::arg("weight") = py::none(),
+        py::arg("output_mask") = std::array<bool, 3>{true, true, true},
+        ("(dx, dweight, dbias), each None where output_mask says so: the gradients of batch_norm_forward from dy "
+         "and its mean and rstd; the per-channel sums are deterministic." + note).c_str());
+  }
+}
+
 }  // namespace
 
 void bind_norm(py::module_& m) {
   bind_kind(m, true, "_reference");
   bind_kind(m, false, "_reference");
+  bind_batch(m);
 }
 
 }  // namespace fastnn

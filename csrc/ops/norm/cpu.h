@@ -14,6 +14,13 @@ FASTNN_DECLARE_PER_PATH(namespace norm {
   template <typename T>
   void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean, const T* rstd,
                      const T* w, T* dx, T* dw, T* db, T* partial);
+  template <typename T>
+  void batch_norm_forward(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                          T* var, T* rstd);
+  // dw and db are the sums the backward needs: always written (C,), whatever the caller wants of them.
+  template <typename T>
+  void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean, const T* rstd,
+                           const T* w, T* dx, T* dw, T* db);
 })
 
 namespace fastnn {
@@ -27,6 +34,18 @@ template <typename T>
 void norm_backward_cpu(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean, const T* rstd,
                        const T* w, T* dx, T* dw, T* db);
 
+// Batch normalisation over the channels of a contiguous (N, C, S) block (norm.h); dx may be null.
+template <typename T>
+void batch_norm_forward_cpu(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                            T* var, T* rstd) {
+  FASTNN_DISPATCH(norm::batch_norm_forward<T>)(N, C, S, x, w, b, eps, y, mean, var, rstd);
+}
+template <typename T>
+void batch_norm_backward_cpu(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean, const T* rstd,
+                             const T* w, T* dx, T* dw, T* db) {
+  FASTNN_DISPATCH(norm::batch_norm_backward<T>)(N, C, S, dy, x, mean, rstd, w, dx, dw, db);
+}
+
 // Plain references for the tests: scalar loops, one row and one column at a time, in index order.
 template <typename T>
 void norm_forward_reference(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y,
@@ -34,6 +53,12 @@ void norm_forward_reference(bool centered, int64_t rows, int64_t C, const T* x, 
 template <typename T>
 void norm_backward_reference(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean,
                              const T* rstd, const T* w, T* dx, T* dw, T* db);
+template <typename T>
+void batch_norm_forward_reference(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y,
+                                  T* mean, T* var, T* rstd);
+template <typename T>
+void batch_norm_backward_reference(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean,
+                                   const T* rstd, const T* w, T* dx, T* dw, T* db);
 
 }  // namespace norm
 }  // namespace fastnn

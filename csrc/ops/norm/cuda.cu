@@ -78,6 +78,71 @@ __global__ void affine_grad_kernel(bool centered, long long rows, long long C, c
   }
 }
 
+// Batch normalisation: one thread per channel for its statistics / sums (the rows in order, as on the CPU),
+// one thread per element for y and dx.
+template <typename T>
+__global__ void batch_stats_kernel(long long N, long long C, long long S, const T* __restrict__ x, T eps,
+                                   T* __restrict__ mean, T* __restrict__ var, T* __restrict__ rstd) {
+  FASTNN_GRID_STRIDE(c, C) {
+    const long long M = N * S;
+    T mu = 0, ss = 0;
+    for (long long n = 0; n < N; ++n)
+      for (long long s = 0; s < S; ++s) mu += x[(n * C + c) * S + s];
+    mu = M > 0 ? mu / T(M) : T(0);
+    for (long long n = 0; n < N; ++n)
+      for (long long s = 0; s < S; ++s) {
+        const T d = x[(n * C + c) * S + s] - mu;
+        ss += d * d;
+      }
+    const T v = M > 0 ? ss / T(M) : T(0);
+    mean[c] = mu;
+    var[c] = v;
+    rstd[c] = T(1) / sqrt(v + eps);
+  }
+}
+
+template <typename T>
+__global__ void batch_apply_kernel(long long total, long long C, long long S, const T* __restrict__ x,
+                                   const T* __restrict__ w, const T* __restrict__ b, const T* __restrict__ mean,
+                                   const T* __restrict__ rstd, T* __restrict__ y) {
+  FASTNN_GRID_STRIDE(i, total) {
+    const long long c = (i / S) % C;
+    T v = (x[i] - mean[c]) * rstd[c];
+    if (w) v = v * w[c];
+    if (b) v = v + b[c];
+    y[i] = v;
+  }
+}
+
+template <typename T>
+__global__ void batch_sums_kernel(long long N, long long C, long long S, const T* __restrict__ dy,
+                                  const T* __restrict__ x, const T* __restrict__ mean, const T* __restrict__ rstd,
+                                  T* __restrict__ dw, T* __restrict__ db) {
+  FASTNN_GRID_STRIDE(c, C) {
+    T sg = 0, sgx = 0;
+    for (long long n = 0; n < N; ++n)
+      for (long long s = 0; s < S; ++s) {
+        const long long i = (n * C + c) * S + s;
+        sg += dy[i];
+        sgx += dy[i] * ((x[i] - mean[c]) * rstd[c]);
+      }
+    dw[c] = sgx;
+    db[c] = sg;
+  }
+}
+
+template <typename T>
+__global__ void batch_dx_kernel(long long total, long long M, long long C, long long S, const T* __restrict__ dy,
+                                const T* __restrict__ x, const T* __restrict__ mean, const T* __restrict__ rstd,
+                                const T* __restrict__ w, const T* __restrict__ dw, const T* __restrict__ db,
+                                T* __restrict__ dx) {
+  FASTNN_GRID_STRIDE(i, total) {
+    const long long c = (i / S) % C;
+    const T k = w ? rstd[c] * w[c] : rstd[c];
+    dx[i] = k * (dy[i] - db[c] / T(M) - ((x[i] - mean[c]) * rstd[c]) * (dw[c] / T(M)));
+  }
+}
+
 #undef FASTNN_GRID_STRIDE
 
 unsigned blocks(long long n) { return elementwise_blocks(n, kThreads); }
@@ -105,11 +170,40 @@ void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T*
   }
 }
 
+template <typename T>
+void batch_norm_forward(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                        T* var, T* rstd, cudaStream_t stream) {
+  if (C == 0) return;
+  batch_stats_kernel<T><<<blocks(C), kThreads, 0, stream>>>(N, C, S, x, eps, mean, var, rstd);
+  check_launch("batch_norm_forward (statistics)");
+  const long long total = (long long)N * C * S;
+  if (total == 0) return;
+  batch_apply_kernel<T><<<blocks(total), kThreads, 0, stream>>>(total, C, S, x, w, b, mean, rstd, y);
+  check_launch("batch_norm_forward");
+}
+
+template <typename T>
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* w, T* dx, T* dw, T* db, cudaStream_t stream) {
+  if (C == 0) return;
+  batch_sums_kernel<T><<<blocks(C), kThreads, 0, stream>>>(N, C, S, dy, x, mean, rstd, dw, db);
+  check_launch("batch_norm_backward (sums)");
+  const long long total = (long long)N * C * S;
+  if (!dx || total == 0) return;
+  batch_dx_kernel<T><<<blocks(total), kThreads, 0, stream>>>(total, (long long)N * S, C, S, dy, x, mean, rstd, w, dw,
+                                                             db, dx);
+  check_launch("batch_norm_backward (dx)");
+}
+
 #define FASTNN_NORM_CUDA(T)                                                                                  \
   template void norm_forward<T>(bool, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*,         \
                                 cudaStream_t);                                                               \
   template void norm_backward<T>(bool, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, \
-                                 T*, T*, cudaStream_t);
+                                 T*, T*, cudaStream_t);                                                        \
+  template void batch_norm_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*, T*,  \
+                                      cudaStream_t);                                                           \
+  template void batch_norm_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
+                                       T*, T*, T*, cudaStream_t);
 FASTNN_NORM_CUDA(float)
 FASTNN_NORM_CUDA(double)
 #undef FASTNN_NORM_CUDA

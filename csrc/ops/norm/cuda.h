@@ -15,4 +15,12 @@ template <typename T>
 void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T* x, const T* mean, const T* rstd,
                    const T* w, T* dx, T* dw, T* db, cudaStream_t stream);
 
+template <typename T>
+void batch_norm_forward(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                        T* var, T* rstd, cudaStream_t stream);
+// dw and db (C,) are always written (the sums dx needs); dx may be null.
+template <typename T>
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* w, T* dx, T* dw, T* db, cudaStream_t stream);
+
 }  // namespace fastnn::cuda::norm

@@ -21,6 +21,18 @@
 // dweight and dbias are reduced deterministically: on the CPU, partial sums over fixed blocks of
 // rows (the blocks depend on `rows` only, not on the thread count) added in block order; on CUDA,
 // one thread per column adding the rows in order.
+//
+// Batch normalisation (training mode) normalises each channel instead: x is a C-contiguous (N, C, S) block
+// (S = the product of the spatial sizes, 1 for (N, C) input) and the statistics of channel c are taken over
+// its M = N * S values, in two passes (mean, then the biased variance):
+//
+//   forward    mean_c = sum x[:, c, :] / M;  var_c = sum (x[:, c, :] - mean_c)^2 / M;  rstd_c = 1 / sqrt(var_c + eps)
+//              y = (x - mean_c) * rstd_c * weight[c] + bias[c]      (mean, var, rstd (C,) are written)
+//   backward   xhat = (x - mean_c) * rstd_c;  dbias[c] = sum dy[:, c, :];  dweight[c] = sum dy * xhat
+//              dx = rstd_c * weight[c] * (dy - dbias[c] / M - xhat * dweight[c] / M)
+//
+// Each channel's sums are taken by one thread in a fixed order (rows n in order, each row's S values in
+// vectors), so the results do not depend on the thread count. M = 0 gives mean 0, var 0.
 #pragma once
 #include <cstdint>
 

@@ -123,7 +123,83 @@ void backward_rows(bool centered, int64_t r0, int64_t r1, int64_t C, const T* dy
   }
 }
 
+// Batch normalisation: one channel at a time, its N rows of S contiguous values each.
+template <typename T>
+void batch_forward_channel(int64_t N, int64_t C, int64_t S, int64_t c, const T* x, const T* w, const T* b, T eps,
+                           T* y, T* mean, T* var, T* rstd) {
+  const int64_t M = N * S;
+  T sum = T(0);
+  for (int64_t n = 0; n < N; ++n) sum += row_sum<T, false>(x + (n * C + c) * S, S, T(0));
+  const T mu = M > 0 ? sum / T(M) : T(0);
+  T ss = T(0);
+  for (int64_t n = 0; n < N; ++n) ss += row_sum<T, true>(x + (n * C + c) * S, S, mu);
+  const T v = M > 0 ? ss / T(M) : T(0);
+  const T rs = T(1) / std::sqrt(v + eps);
+  mean[c] = mu;
+  var[c] = v;
+  rstd[c] = rs;
+  const Vec<T> m = simd::set1<T>(mu), sv = simd::set1<T>(rs), wv = simd::set1<T>(w ? w[c] : T(1)),
+               bv = simd::set1<T>(b ? b[c] : T(0));
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xr = x + (n * C + c) * S;
+    T* yr = y + (n * C + c) * S;
+    each_vec<T>(S, [&](int64_t j, int k) {
+      simd::store_upto(yr + j, simd::fma((simd::load_upto(xr + j, k) - m) * sv, wv, bv), k);
+    });
+  }
+}
+
+template <typename T>
+void batch_backward_channel(int64_t N, int64_t C, int64_t S, int64_t c, const T* dy, const T* x, const T* mean,
+                            const T* rstd, const T* w, T* dx, T* dw, T* db) {
+  const int64_t M = N * S;
+  const Vec<T> m = simd::set1<T>(mean[c]), sv = simd::set1<T>(rstd[c]);
+  T sg = T(0), sgx = T(0);
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xr = x + (n * C + c) * S;
+    const T* gr = dy + (n * C + c) * S;
+    Vec<T> ag = simd::zero<T>(), agx = ag;
+    each_vec<T>(S, [&](int64_t j, int k) {
+      const Vec<T> d = simd::load_upto(gr + j, k);  // zero lanes past the tail
+      ag += d;
+      agx = simd::fma(d, (simd::load_upto(xr + j, k) - m) * sv, agx);
+    });
+    sg += simd::reduce_add(ag);
+    sgx += simd::reduce_add(agx);
+  }
+  dw[c] = sgx;
+  db[c] = sg;
+  if (!dx || M == 0) return;
+  const Vec<T> k = simd::set1<T>(w ? rstd[c] * w[c] : rstd[c]), mg = simd::set1<T>(sg / T(M)),
+               mgx = simd::set1<T>(sgx / T(M));
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xr = x + (n * C + c) * S;
+    const T* gr = dy + (n * C + c) * S;
+    T* dr = dx + (n * C + c) * S;
+    each_vec<T>(S, [&](int64_t j, int q) {
+      const Vec<T> xh = (simd::load_upto(xr + j, q) - m) * sv;
+      simd::store_upto(dr + j, k * (simd::load_upto(gr + j, q) - mg - xh * mgx), q);
+    });
+  }
+}
+
 }  // namespace
+
+template <typename T>
+void batch_norm_forward(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                        T* var, T* rstd) {
+  const int threads = C > 1 ? threads_for(N * C * S * 4) : 1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t c = 0; c < C; ++c) batch_forward_channel(N, C, S, c, x, w, b, eps, y, mean, var, rstd);
+}
+
+template <typename T>
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* w, T* dx, T* dw, T* db) {
+  const int threads = C > 1 ? threads_for(N * C * S * 6) : 1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t c = 0; c < C; ++c) batch_backward_channel(N, C, S, c, dy, x, mean, rstd, w, dx, dw, db);
+}
 
 template <typename T>
 void norm_forward(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
@@ -164,7 +240,10 @@ void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T*
 #define FASTNN_NORM_SIMD(T)                                                                                     \
   template void norm_forward<T>(bool, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*);            \
   template void norm_backward<T>(bool, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, T*, T*, \
-                                 T*, T*);
+                                 T*, T*);                                                                        \
+  template void batch_norm_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*, T*); \
+  template void batch_norm_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
+                                       T*, T*, T*);
 FASTNN_NORM_SIMD(float)
 FASTNN_NORM_SIMD(double)
 #undef FASTNN_NORM_SIMD

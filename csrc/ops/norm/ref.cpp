@@ -62,10 +62,69 @@ void norm_backward_reference(bool centered, int64_t rows, int64_t C, const T* dy
   }
 }
 
+template <typename T>
+void batch_norm_forward_reference(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y,
+                                  T* mean, T* var, T* rstd) {
+  const int64_t M = N * S;
+  for (int64_t c = 0; c < C; ++c) {
+    T mu = 0, ss = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) mu += x[(n * C + c) * S + s];
+    mu = M > 0 ? mu / T(M) : T(0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) {
+        const T d = x[(n * C + c) * S + s] - mu;
+        ss += d * d;
+      }
+    const T v = M > 0 ? ss / T(M) : T(0);
+    const T rs = T(1) / std::sqrt(v + eps);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t i = (n * C + c) * S + s;
+        T o = (x[i] - mu) * rs;
+        if (w) o = o * w[c];
+        if (b) o = o + b[c];
+        y[i] = o;
+      }
+    mean[c] = mu;
+    var[c] = v;
+    rstd[c] = rs;
+  }
+}
+
+template <typename T>
+void batch_norm_backward_reference(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean,
+                                   const T* rstd, const T* w, T* dx, T* dw, T* db) {
+  const int64_t M = N * S;
+  for (int64_t c = 0; c < C; ++c) {
+    const T mu = mean[c], rs = rstd[c];
+    T sg = 0, sgx = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t i = (n * C + c) * S + s;
+        sg += dy[i];
+        sgx += dy[i] * ((x[i] - mu) * rs);
+      }
+    if (dw) dw[c] = sgx;
+    if (db) db[c] = sg;
+    if (!dx || M == 0) continue;
+    const T k = w ? rs * w[c] : rs, mg = sg / T(M), mgx = sgx / T(M);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t i = (n * C + c) * S + s;
+        dx[i] = k * (dy[i] - mg - ((x[i] - mu) * rs) * mgx);
+      }
+  }
+}
+
 #define FASTNN_NORM_REF(T)                                                                                         \
   template void norm_forward_reference<T>(bool, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*);     \
   template void norm_backward_reference<T>(bool, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
-                                           T*, T*, T*);
+                                           T*, T*, T*);                                                  \
+  template void batch_norm_forward_reference<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
+                                                T*, T*);                                                         \
+  template void batch_norm_backward_reference<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, \
+                                                 const T*, T*, T*, T*);
 FASTNN_NORM_REF(float)
 FASTNN_NORM_REF(double)
 #undef FASTNN_NORM_REF

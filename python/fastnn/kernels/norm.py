@@ -27,3 +27,16 @@ def rms_norm_forward(x, weight=None, eps=None):
 def rms_norm_backward(dy, x, rstd, weight=None, output_mask=(True, True)):
     """``(dx, dweight)`` of rms_norm_forward; an entry is None where ``output_mask`` is False."""
     return backend.kernel("rms_norm_backward", dy, x, rstd, weight)(dy, x, rstd, weight, tuple(output_mask))
+
+
+def batch_norm_forward(x, weight=None, bias=None, eps=1e-5):
+    """``(y, mean, var, rstd)``: batch normalisation of each channel of the contiguous (N, C, S) block ``x`` with
+    its batch statistics, ``y = (x - mean) * rstd * weight + bias``; ``var`` is the biased variance and
+    ``rstd = 1 / sqrt(var + eps)``, each (C,)."""
+    return backend.kernel("batch_norm_forward", x, weight, bias)(x, weight, bias, eps)
+
+
+def batch_norm_backward(dy, x, mean, rstd, weight=None, output_mask=(True, True, True)):
+    """``(dx, dweight, dbias)`` of batch_norm_forward; an entry is None where ``output_mask`` is False."""
+    return backend.kernel("batch_norm_backward", dy, x, mean, rstd, weight)(dy, x, mean, rstd, weight,
+                                                                            tuple(output_mask))

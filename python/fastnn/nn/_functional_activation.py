@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import _ops_math, kernels
 from .._autograd_engine import _mode
 from ..tensor import Tensor, _make, _wrap
 
@@ -26,22 +27,29 @@ def _check(input, fn):
         raise TypeError(f"{fn}: expected a floating point tensor, got {input._data.dtype}")
 
 
-def _inplace(input, result):
-    """Write ``result`` into ``input`` for the ``inplace=True`` forms (outside autograd only)."""
-    if _mode.enabled and (input._requires_grad or result._requires_grad):
-        raise RuntimeError("in-place activations are only supported on tensors that do not require grad "
-                           "(use inplace=False)")
-    input._data[...] = result._data
-    return input
+def _inplace(input, op):
+    """The ``inplace=True`` forms: ``op`` (the out-of-place function) written over ``input``. Under autograd the
+    op is recorded as an in-place one, as PyTorch allows on non-leaf tensors (the graph keeps the old value for
+    the nodes that saw it); on a leaf that requires grad it raises PyTorch's error."""
+    return input._unary_inplace(op)
+
+
+def _piecewise_inplace(input, kind, slope, op):
+    """relu_ / leaky_relu_: outside autograd the native kernel writes over the input's array; under autograd the
+    op is recorded as an in-place one (the graph keeps the old value for the nodes that saw it)."""
+    a = input._data
+    if not (_mode.enabled and input._requires_grad) and a.dtype in _ops_math._NATIVE_FLOATS \
+            and a.flags.c_contiguous and getattr(a.flags, "writeable", True):  # (cupy's flags have no writeable)
+        kernels.activation_forward(a, kind, slope, out=a)
+        input._version += 1
+        return input
+    return _inplace(input, op)
 
 
 def relu(input, inplace=False):
     _check(input, "relu")
     if inplace:
-        if _mode.enabled and input._requires_grad:
-            raise RuntimeError("relu(inplace=True) is only supported on tensors that do not require grad")
-        np.maximum(input._data, 0, out=input._data)
-        return input
+        return _piecewise_inplace(input, "relu", 0.0, _ops_math.relu)
     return input.relu()
 
 
@@ -55,8 +63,15 @@ def relu6(input, inplace=False):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     _check(input, "leaky_relu")
-    out = input.where(input > 0, input * negative_slope)
-    return _inplace(input, out) if inplace else out
+    if inplace:
+        if negative_slope < 0 and _mode.enabled and input._requires_grad:
+            # PyTorch's rule: its in-place backward reads the sign of the output, which a negative slope flips
+            raise RuntimeError("In-place leakyReLu backward calculation is triggered with a negative slope which is "
+                               "not supported. This is caused by calling in-place forward function with a negative "
+                               "slope, please call out-of-place version instead.")
+        return _piecewise_inplace(input, "leaky_relu", negative_slope,
+                                  lambda t: _ops_math.leaky_relu(t, negative_slope))
+    return _ops_math.leaky_relu(input, negative_slope)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -65,10 +80,11 @@ def leaky_relu_(input, negative_slope=0.01):
 
 def elu(input, alpha=1.0, inplace=False):
     _check(input, "elu")
+    if inplace:
+        return _inplace(input, lambda t: elu(t, alpha))
     # exp of the clamped input: the branch not taken must not overflow (0 * inf = nan in backward)
     neg = (input.clamp(max=0.0).exp() - 1.0) * alpha
-    out = input.where(input > 0, neg)
-    return _inplace(input, out) if inplace else out
+    return input.where(input > 0, neg)
 
 
 def elu_(input, alpha=1.0):
@@ -80,17 +96,20 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    out = elu(input, _SELU_ALPHA) * _SELU_SCALE
-    return _inplace(input, out) if inplace else out
+    _check(input, "selu")
+    if inplace:
+        return _inplace(input, lambda t: selu(t))
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
 
 
 def celu(input, alpha=1.0, inplace=False):
     _check(input, "celu")
+    if inplace:
+        return _inplace(input, lambda t: celu(t, alpha))
     if alpha == 0:
         raise ValueError("celu: argument 'alpha' must not be 0")
     neg = ((input / alpha).clamp(max=0.0).exp() - 1.0) * alpha
-    out = input.where(input > 0, neg)
-    return _inplace(input, out) if inplace else out
+    return input.where(input > 0, neg)
 
 
 def gelu(input, approximate="none"):
@@ -105,14 +124,16 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     _check(input, "silu")
-    out = input * input.sigmoid()
-    return _inplace(input, out) if inplace else out
+    if inplace:
+        return _inplace(input, lambda t: silu(t))
+    return input * input.sigmoid()
 
 
 def mish(input, inplace=False):
     _check(input, "mish")
-    out = input * softplus(input).tanh()
-    return _inplace(input, out) if inplace else out
+    if inplace:
+        return _inplace(input, lambda t: mish(t))
+    return input * softplus(input).tanh()
 
 
 def sigmoid(input):
@@ -127,10 +148,11 @@ def tanh(input):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     _check(input, "hardtanh")
+    if inplace:
+        return _inplace(input, lambda t: hardtanh(t, min_val, max_val))
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    out = input.clamp(min_val, max_val)
-    return _inplace(input, out) if inplace else out
+    return input.clamp(min_val, max_val)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -139,14 +161,16 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 def hardsigmoid(input, inplace=False):
     _check(input, "hardsigmoid")
-    out = (input / 6.0 + 0.5).clamp(0.0, 1.0)
-    return _inplace(input, out) if inplace else out
+    if inplace:
+        return _inplace(input, lambda t: hardsigmoid(t))
+    return (input / 6.0 + 0.5).clamp(0.0, 1.0)
 
 
 def hardswish(input, inplace=False):
     _check(input, "hardswish")
-    out = input * (input + 3.0).clamp(0.0, 6.0) / 6.0
-    return _inplace(input, out) if inplace else out
+    if inplace:
+        return _inplace(input, lambda t: hardswish(t))
+    return input * (input + 3.0).clamp(0.0, 6.0) / 6.0
 
 
 def _softplus_node(x, beta, threshold):
@@ -192,8 +216,12 @@ def logsigmoid(input):
 
 def threshold(input, threshold, value, inplace=False):
     _check(input, "threshold")
-    out = input.where(input > threshold, input.new_full((), value))
-    return _inplace(input, out) if inplace else out
+    if inplace:
+        return _inplace(input, lambda t: _threshold(t, threshold, value))
+    return input.where(input > threshold, input.new_full((), value))
+
+
+_threshold = threshold
 
 
 def hardshrink(input, lambd=0.5):

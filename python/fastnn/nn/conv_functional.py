@@ -15,7 +15,7 @@ from .. import kernels
 from .._autograd_engine import _mode
 from ..autograd import Function
 from ..backend import array_module_of
-from ..tensor import Tensor
+from ..tensor import Tensor, _make
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "max_unpool2d",
@@ -642,12 +642,69 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 # ---------------------------------------------------------------------------- batch normalisation
 
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _native_batch_norm(input, weight, bias, eps):
+    """Training-mode batch normalisation as one graph node over the native kernel: ``(y, mean, var)`` (mean and
+    var as arrays), or None where the kernel does not apply (other dtypes, parameters of another dtype or
+    device). Without ``create_graph`` the backward is the native one; under it, the same gradient written with
+    Tensor ops (:func:`_batch_norm_grad`), so gradients of gradients work."""
+    x = input._data
+    dt = x.dtype
+    if dt not in _NATIVE_FLOATS:
+        return None
+    for p in (weight, bias):
+        if p is not None and (p._data.dtype != dt or p._data.__class__ is not x.__class__):
+            return None
+    shape = x.shape
+    N, C = shape[0], shape[1]
+    x3 = (x if x.flags.c_contiguous else array_module_of(x).ascontiguousarray(x)).reshape(N, C, -1)
+    w = None if weight is None else weight._data
+    b = None if bias is None else bias._data
+    y, mean, var, rstd = kernels.batch_norm_forward(x3, w, b, float(eps))
+    y = y.reshape(shape)
+    inputs = (input, weight, bias)
+    if not (_mode.enabled and any(t is not None and t._requires_grad for t in inputs)):
+        return _wrap(y), mean, var
+
+    def bw(g):
+        if _mode.enabled:
+            return _batch_norm_grad(g, input, weight, bias, eps)
+        gd = g._data
+        if gd.dtype != dt:
+            gd = gd.astype(dt)
+        if not gd.flags.c_contiguous:
+            gd = array_module_of(gd).ascontiguousarray(gd)
+        mask = tuple(t is not None and t._requires_grad for t in inputs)
+        dx, dw, db = kernels.batch_norm_backward(gd.reshape(N, C, -1), x3, mean, rstd, w, mask)
+        return (None if dx is None else _wrap(dx.reshape(shape)), None if dw is None else _wrap(dw),
+                None if db is None else _wrap(db))
+    return _make(y, inputs, bw, "NativeBatchNorm"), mean, var
+
+
+def _batch_norm_grad(g, input, weight, bias, eps):
+    """(dx, dweight, dbias) of training-mode batch normalisation, written with Tensor ops (the statistics
+    recomputed from ``input``), so that it is itself differentiable."""
+    dims = (0,) + tuple(range(2, input.ndim))
+    bshape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    mean = input.mean(dim=dims, keepdim=True)
+    centred = input - mean
+    rstd = ((centred * centred).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    xhat = centred * rstd
+    gw = g * weight.reshape(bshape) if weight is not None else g
+    dx = rstd * (gw - gw.mean(dim=dims, keepdim=True) - xhat * (gw * xhat).mean(dim=dims, keepdim=True))
+    dw = (g * xhat).sum(dim=dims) if weight is not None else None
+    return dx, dw, g.sum(dim=dims) if bias is not None else None
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) of (N, C), (N, C, L) or (N, C, H, W) ``input``.
 
     In training the batch statistics are used (biased variance) and the running buffers, when
     given, move by ``momentum`` towards the batch mean and the unbiased batch variance; otherwise
-    the running statistics are used. Written with Tensor ops, so it is differentiable to any order.
+    the running statistics are used. Training on float32/float64 input is one graph node over the native
+    kernel (``_native_batch_norm``); every path is differentiable to any order.
     """
     fn = "batch_norm"
     _check_tensor(input, "input", fn)
@@ -668,20 +725,27 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if count <= 1:
             raise ValueError(f"{fn}: expected more than 1 value per channel when training, got input size "
                              f"{tuple(input.shape)}")
-        mean = input.mean(dim=dims, keepdim=True)
-        centred = input - mean
-        var = (centred * centred).mean(dim=dims, keepdim=True)
+        native = _native_batch_norm(input, weight, bias, eps)
+        if native is not None:
+            y, mean_a, var_a = native
+        else:
+            mean = input.mean(dim=dims, keepdim=True)
+            centred = input - mean
+            var = (centred * centred).mean(dim=dims, keepdim=True)
+            mean_a, var_a = mean._data, var._data
         if running_mean is not None or running_var is not None:
             m = 0.1 if momentum is None else float(momentum)
             # Buffers are updated in place on their arrays, outside any graph.
             if running_mean is not None:
-                bm = mean._data.reshape(c).astype(running_mean._data.dtype, copy=False)
+                bm = mean_a.reshape(c).astype(running_mean._data.dtype, copy=False)
                 running_mean._data *= (1.0 - m)
                 running_mean._data += m * bm
             if running_var is not None:
-                bv = var._data.reshape(c).astype(running_var._data.dtype, copy=False) * (count / (count - 1))
+                bv = var_a.reshape(c).astype(running_var._data.dtype, copy=False) * (count / (count - 1))
                 running_var._data *= (1.0 - m)
                 running_var._data += m * bv
+        if native is not None:
+            return y
         y = centred * (var + eps).rsqrt()
     else:
         if running_mean is None or running_var is None:
