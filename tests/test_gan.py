@@ -178,13 +178,12 @@ def _torch_penalty(torch, critic, real, fake, alpha, lambda_gp):
 
 def _assert_same_grad(fp, tp, name):
     """The same gradient, or none in both (the last layer's bias does not reach the input gradient). A bias
-    before a piecewise-linear activation gets exact zeros in PyTorch, whose activation backward keeps the
-    input in the graph with a zero derivative, and no gradient in fastnn: the same value."""
+    before a piecewise-linear activation gets exact zeros in both libraries: the activation's backward keeps
+    the input in the graph with a zero derivative."""
     if tp.grad is None:
         assert fp.grad is None, name
-    elif fp.grad is None:
-        assert not tp.grad.any(), name
     else:
+        assert fp.grad is not None, name
         assert rel_err(fp.grad.numpy(), tp.grad.numpy()) < 1e-9, name
 
 
@@ -417,9 +416,7 @@ def test_train_gan_resumes_exactly(tmp_path):
     for a, b in ((full.raw_generator, resumed.raw_generator), (full.critic, resumed.critic),
                  (full.generator, resumed.generator)):
         for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items()):
-            # two uninterrupted runs already differ at the 1e-9 level (threaded reductions in the transposed
-            # convolutions' kernels); a wrong resume (alternation, optimiser, EMA or RNG state) moves weights ~1e-3
-            np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+            np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
 
 
 def test_train_gan_bad_input():

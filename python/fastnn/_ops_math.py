@@ -122,17 +122,23 @@ def _contiguous(a):
     return a if a.flags.c_contiguous else _xp(a).ascontiguousarray(a)
 
 
-def _piecewise_grad(g, x, kind, slope):
+def _piecewise_grad(g, x, kind, slope, source):
     """The gradient of relu / leaky_relu from output gradient ``g`` (a Tensor) and the forward's input array
-    ``x``: one native pass. It is linear in ``g`` (its own gradient is the same op on the incoming gradient)
-    and constant in x almost everywhere, so the node it records makes gradients of gradients work (WGAN-GP)."""
+    ``x`` (the data of the Tensor ``source``): one native pass. It is linear in ``g`` (its own gradient is the
+    same op on the incoming gradient) and constant in x almost everywhere, so the node it records makes
+    gradients of gradients work (WGAN-GP). Its gradient with respect to the input is zero, passed on as
+    zeros as PyTorch does: a bias just before the activation then gets a zero ``.grad`` from a gradient
+    penalty, not None."""
     gd = g._data
     if gd.dtype != x.dtype:
         gd = gd.astype(x.dtype)
     d = kernels.activation_backward(_contiguous(gd), x, kind, slope)
+    name = "ReluBackward" if kind == "relu" else "LeakyReluBackward"
+    if _mode.enabled and source._requires_grad:
+        return _make(d, (g, source), lambda gg: (_piecewise_grad(gg, x, kind, slope, source),
+                                                 _wrap(_xp(x).zeros_like(x))), name)
     if _mode.enabled and g._requires_grad:
-        return _make(d, (g,), lambda gg: (_piecewise_grad(gg, x, kind, slope),),
-                     "ReluBackward" if kind == "relu" else "LeakyReluBackward")
+        return _make(d, (g,), lambda gg: (_piecewise_grad(gg, x, kind, slope, source),), name)
     return _wrap(d)
 
 
@@ -142,7 +148,7 @@ def _piecewise(input, kind, slope, name):
     a = _contiguous(input._data)
     out = kernels.activation_forward(a, kind, slope)
     if _mode.enabled and input._requires_grad:
-        return _make(out, (input,), lambda g: (_piecewise_grad(g, a, kind, slope),), name)
+        return _make(out, (input,), lambda g: (_piecewise_grad(g, a, kind, slope, input),), name)
     return _wrap(out)
 
 

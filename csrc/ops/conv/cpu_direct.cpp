@@ -637,7 +637,9 @@ void backward_weight_channels(const Conv2dShape& s, const T* x, const T* dy, T* 
     T* block = blocks.data() + tid * per_task * pb.size;
     T* dyt = dyts.data() + tid * per_task * OHW * OCp;
     T* local = locals.data() + tid * local_size;
-#pragma omp for schedule(dynamic)
+    // A static split and the per-thread sums added in thread order after the region: the same
+    // bits on every run (an exactly resumed training run depends on it).
+#pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n0 = task / s.groups * per_task, gr = task % s.groups;
       const int64_t nb = std::min(per_task, s.N - n0);
@@ -653,7 +655,9 @@ void backward_weight_channels(const Conv2dShape& s, const T* x, const T* dy, T* 
       k.offset_gemm(block, pb.taps.data(), taps, ck.data(), nb * OHW, dyt, OCp, OCp, local + gr * taps * OCp, OCp,
                     true);
     }
-#pragma omp critical
+  }
+  for (int tid = 0; tid < team; ++tid) {
+    const T* local = locals.data() + tid * local_size;
     for (int64_t gr = 0; gr < s.groups; ++gr)
       for (int64_t oc = 0; oc < OCg; ++oc)
         for (int64_t t = 0; t < taps; ++t) dw[(gr * OCg + oc) * taps + t] += local[(gr * taps + t) * OCp + oc];
@@ -700,7 +704,8 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
     T* block = blocks.data() + tid * per_task * S;
     T* dyw = dyws.data() + tid * per_task * S;
     T* local = locals.data() + tid * total * lanes;
-#pragma omp for schedule(dynamic)
+    // Static split, thread-ordered sum after the region: the same bits on every run.
+#pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n0 = task / s.groups * per_task, gr = task % s.groups;
       const int64_t nb = std::min(per_task, s.N - n0);
@@ -715,14 +720,15 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
       k.wgrad(dyw, OCg, block, off.data(), taps, g.Lv, starts.data(), nb * ns, g.split,
               local + gr * OCg * taps * lanes);
     }
-    // Each thread sums its lanes (in place: weight i's sum lands below the lanes still to read),
-    // then adds one value per weight under the lock.
+    // Each thread sums its lanes (in place: weight i's sum lands below the lanes still to read).
     for (int64_t i = 0; i < total; ++i) {
       T sum = 0;
       for (int64_t l = 0; l < lanes; ++l) sum += local[i * lanes + l];
       local[i] = sum;
     }
-#pragma omp critical
+  }
+  for (int tid = 0; tid < team; ++tid) {
+    const T* local = locals.data() + tid * total * lanes;
     for (int64_t i = 0; i < total; ++i) dw[i] += local[i];
   }
   return true;
