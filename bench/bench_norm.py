@@ -1,5 +1,6 @@
-"""Layer normalisation, fastnn vs PyTorch side by side: nn.LayerNorm forward + backward (the input's and the
-parameters' gradients) at a transformer's token block (32*64 tokens of width 128) and a wide one (8192 x 1024).
+"""Normalisation, fastnn vs PyTorch side by side: nn.LayerNorm forward + backward (the input's and the
+parameters' gradients) at a transformer's token block (32*64 tokens of width 128) and a wide one (8192 x 1024);
+nn.BatchNorm2d in training mode, forward + backward, on a DCGAN generator's feature maps (batch 64).
 
 Both libraries get the same input, output gradient and thread count; the two are timed alternately.
 """
@@ -14,12 +15,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 SHAPES = ((32 * 64, 128), (8192, 1024))
+BATCH_NORM_SHAPES = ((64, 128, 7, 7), (64, 64, 14, 14))
 
 
-def _step(lib, x, gy, device):
+def _step(lib, x, gy, device, layer="LayerNorm"):
     xt = lib.tensor(x, device=device, requires_grad=True)
     g = lib.tensor(gy, device=device)
-    m = lib.nn.LayerNorm(x.shape[1]).to(device)
+    m = getattr(lib.nn, layer)(x.shape[1]).to(device)
 
     def run():
         xt.grad = None
@@ -41,6 +43,14 @@ def run(device="cpu", quick=False):
         ft = None if torch is None else _step(torch, x, gy, device)
         t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
         rows.append(harness.row("LayerNorm forward+backward", f"{shape[0]}x{shape[1]}", t_fast,
+                                "PyTorch" if t_ref is not None else None, t_ref))
+    for shape in BATCH_NORM_SHAPES:
+        x = rng.standard_normal(shape).astype(np.float32)
+        gy = rng.standard_normal(shape).astype(np.float32)
+        ff = _step(fastnn, x, gy, device, "BatchNorm2d")
+        ft = None if torch is None else _step(torch, x, gy, device, "BatchNorm2d")
+        t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
+        rows.append(harness.row("BatchNorm2d train fwd+bwd", "x".join(map(str, shape)), t_fast,
                                 "PyTorch" if t_ref is not None else None, t_ref))
     return rows
 
