@@ -10,7 +10,7 @@ import fastnn
 from fastnn import _C, kernels, nn
 from fastnn.autograd import gradcheck, gradgradcheck
 from fastnn.nn import functional as F
-from torch_compare import check_layer, rel_err
+from torch_compare import check_layer, close_outputs, rel_err
 
 SHAPES = [(1, 1, 2), (2, 1, 1), (3, 5, 1), (2, 3, 7), (4, 2, 17), (5, 3, 33), (64, 4, 49), (2, 64, 196), (0, 3, 4),
           (3, 0, 5), (4, 3, 0)]
@@ -25,25 +25,15 @@ def _inputs(rng, shape, dtype, affine):
     return x, dy, w, b
 
 
-def _close(got, ref, dtype):
-    tol = 2e-5 if dtype == np.float32 else 1e-12
-    for g, r in zip(got, ref):
-        assert (g is None) == (r is None)
-        if r is not None:
-            assert g.dtype == r.dtype and g.shape == r.shape
-            if r.size:
-                assert rel_err(g, r) < tol
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("affine", [True, False])
 def test_kernels_match_reference_on_every_path(cpu_path, rng, dtype, affine):
     for shape in SHAPES:
         x, dy, w, b = _inputs(rng, shape, dtype, affine)
         fwd = _C.batch_norm_forward(x, w, b, 1e-5)
-        _close(fwd, _C.batch_norm_forward_reference(x, w, b, 1e-5), dtype)
+        close_outputs(fwd, _C.batch_norm_forward_reference(x, w, b, 1e-5), dtype)
         _, mean, _, rstd = fwd
-        _close(_C.batch_norm_backward(dy, x, mean, rstd, w), _C.batch_norm_backward_reference(dy, x, mean, rstd, w),
+        close_outputs(_C.batch_norm_backward(dy, x, mean, rstd, w), _C.batch_norm_backward_reference(dy, x, mean, rstd, w),
                dtype)
 
 

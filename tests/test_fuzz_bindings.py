@@ -758,16 +758,9 @@ def test_fuzz_attention(data):
 
 
 # ----------------------------------------------------------------------------------------- norm
-@SETTINGS
-@given(st.data())
-def test_fuzz_norm(data):
-    """Mostly consistent (rows, C) blocks with one argument perturbed; accepted calls agree with the reference."""
-    centered = data.draw(st.booleans())
-    kind = "layer_norm" if centered else "rms_norm"
-    rows, C = data.draw(st.integers(0, 9)), data.draw(st.integers(0, 40))
-    dt = data.draw(st.sampled_from((np.float32, np.float64)))
-    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
-    good = {"x": (rows, C), "weight": (C,), "bias": (C,), "dy": (rows, C)}
+def _norm_arguments(data, good, rng, dt):
+    """Arrays of the shapes in ``good`` with at most one replaced by a bad value (weight/bias sometimes
+    None), an eps among good and bad values, and which binding to call ("" or "_reference")."""
     bad = data.draw(st.sampled_from(tuple(good) + ("none",) * 4))
     args = {}
     for k, shp in good.items():
@@ -778,7 +771,20 @@ def test_fuzz_norm(data):
         else:
             args[k] = (rng.standard_normal(shp) * 2).astype(dt)
     eps = data.draw(st.sampled_from((1e-5, 1e-5, 0.0, -1.0, math.nan, math.inf, None, "e", 2 ** 70)))
-    ref = data.draw(st.sampled_from(("", "", "_reference")))
+    return args, eps, data.draw(st.sampled_from(("", "", "_reference")))
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_norm(data):
+    """Mostly consistent (rows, C) blocks with one argument perturbed; accepted calls agree with the reference."""
+    centered = data.draw(st.booleans())
+    kind = "layer_norm" if centered else "rms_norm"
+    rows, C = data.draw(st.integers(0, 9)), data.draw(st.integers(0, 40))
+    dt = data.draw(st.sampled_from((np.float32, np.float64)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    good = {"x": (rows, C), "weight": (C,), "bias": (C,), "dy": (rows, C)}
+    args, eps, ref = _norm_arguments(data, good, rng, dt)
     fargs = (args["x"], args["weight"], args["bias"], eps) if centered else (args["x"], args["weight"], eps)
     r = call(kind + "_forward" + ref, NORM_ARGS, *fargs)
     if r is not None and ref == "":
@@ -804,17 +810,7 @@ def test_fuzz_batch_norm(data):
     dt = data.draw(st.sampled_from((np.float32, np.float64)))
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
     good = {"x": (N, C, S), "weight": (C,), "bias": (C,), "dy": (N, C, S)}
-    bad = data.draw(st.sampled_from(tuple(good) + ("none",) * 4))
-    args = {}
-    for k, shp in good.items():
-        if k == bad:
-            args[k] = data.draw(st.one_of(arrays(len(shp)), st.just(None), st.just([1.0])))
-        elif k in ("weight", "bias") and data.draw(st.integers(0, 3)) == 0:
-            args[k] = None
-        else:
-            args[k] = (rng.standard_normal(shp) * 2).astype(dt)
-    eps = data.draw(st.sampled_from((1e-5, 1e-5, 0.0, -1.0, math.nan, math.inf, None, "e", 2 ** 70)))
-    ref = data.draw(st.sampled_from(("", "", "_reference")))
+    args, eps, ref = _norm_arguments(data, good, rng, dt)
     fargs = (args["x"], args["weight"], args["bias"], eps)
     r = call("batch_norm_forward" + ref, NORM_ARGS, *fargs)
     if r is not None and ref == "":

@@ -7,7 +7,7 @@ import fastnn
 from fastnn import nn
 from fastnn.autograd import gradcheck, gradgradcheck
 import fastnn.nn.functional as F
-from torch_compare import check_layer, layer_pair as pair, rel_err
+from torch_compare import check_layer, close_outputs, layer_pair as pair, rel_err
 
 
 LAYER_CASES = [
@@ -156,28 +156,19 @@ def _kernel_inputs(rng, rows, C, dtype, affine):
     return x, w, b, dy
 
 
-def _close(got, ref, dtype):
-    tol = 2e-5 if dtype == np.float32 else 1e-12
-    for g, r in zip(got, ref):
-        assert (g is None) == (r is None)
-        if r is not None:
-            assert g.dtype == r.dtype and g.shape == r.shape
-            assert rel_err(g, r) < tol
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("affine", [True, False])
 def test_kernels_match_reference_on_every_path(cpu_path, rng, dtype, affine):
     for rows, C in KERNEL_SHAPES:
         x, w, b, dy = _kernel_inputs(rng, rows, C, dtype, affine)
         fwd = _C.layer_norm_forward(x, w, b, 1e-5)
-        _close(fwd, _C.layer_norm_forward_reference(x, w, b, 1e-5), dtype)
+        close_outputs(fwd, _C.layer_norm_forward_reference(x, w, b, 1e-5), dtype)
         _, mean, rstd = fwd
-        _close(_C.layer_norm_backward(dy, x, mean, rstd, w),
+        close_outputs(_C.layer_norm_backward(dy, x, mean, rstd, w),
                _C.layer_norm_backward_reference(dy, x, mean, rstd, w), dtype)
         fwd = _C.rms_norm_forward(x, w, 1e-6)
-        _close(fwd, _C.rms_norm_forward_reference(x, w, 1e-6), dtype)
-        _close(_C.rms_norm_backward(dy, x, fwd[1], w), _C.rms_norm_backward_reference(dy, x, fwd[1], w), dtype)
+        close_outputs(fwd, _C.rms_norm_forward_reference(x, w, 1e-6), dtype)
+        close_outputs(_C.rms_norm_backward(dy, x, fwd[1], w), _C.rms_norm_backward_reference(dy, x, fwd[1], w), dtype)
 
 
 def test_kernels_against_numpy(rng):

@@ -13,6 +13,18 @@ def rel_err(got, ref):
     return np.linalg.norm((got - ref).ravel()) / max(np.linalg.norm(ref.ravel()), 1.0)
 
 
+def close_outputs(got, ref, dtype):
+    """A kernel's outputs (a tuple whose entries may be None) against its reference's: the same Nones,
+    dtypes and shapes, values within float32/float64 rounding."""
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for g, r in zip(got, ref):
+        assert (g is None) == (r is None)
+        if r is not None:
+            assert g.dtype == r.dtype and g.shape == r.shape
+            if r.size:
+                assert rel_err(g, r) < tol
+
+
 def fastnn_state(state_dict):
     """A PyTorch state dict as fastnn tensors."""
     return {k: fastnn.tensor(v.detach().numpy()) for k, v in state_dict.items()}
