@@ -203,3 +203,36 @@ def test_inplace_errors_match_torch():
         F.leaky_relu(leaf * 1.0, -0.1, inplace=True)
     with fastnn.no_grad():
         assert F.leaky_relu(leaf, -0.1, inplace=True) is leaf
+
+
+def test_zero_gradient_through_the_activation_gradient_reaches_leaves_without_the_work():
+    """Inside a gradient of a gradient, an activation's derivative with respect to its input is zero: the
+    parameters before it get zero gradients (not None, as in PyTorch), and the backward of the nodes that
+    receive only that zero is not run."""
+    calls = []
+
+    class Spy(fastnn.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(g)
+            return g
+
+    rng = np.random.default_rng(0)
+    w = fastnn.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = fastnn.tensor(rng.standard_normal(4), requires_grad=True)
+    v = fastnn.tensor(rng.standard_normal(4))
+    x = fastnn.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    for act in (F.relu, lambda t: F.leaky_relu(t, 0.2)):
+        calls.clear()
+        w.grad = b.grad = None
+        out = (act(Spy.apply(x @ w.T + b)) * v).sum()
+        gx, = fastnn.autograd.grad(out, x, create_graph=True)
+        assert len(calls) == 1                      # the first-order backward
+        (gx ** 2).sum().backward()
+        assert len(calls) == 1                      # the zero path skipped Spy's backward
+        assert b.grad is not None and not b.grad.numpy().any()
+        assert w.grad is not None and w.grad.numpy().any()

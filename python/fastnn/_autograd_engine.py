@@ -337,9 +337,23 @@ _HELPERS = []
 
 def _tensor_helpers():
     if not _HELPERS:
-        from .tensor import Tensor, _sum_to, _wrap   # tensor.py imports this module
-        _HELPERS.extend((Tensor, _sum_to, _wrap))
+        from .tensor import Tensor, _sum_to, _wrap, _zero_grad_like, _ZeroGrad   # tensor.py imports this module
+        _HELPERS.extend((Tensor, _sum_to, _wrap, _zero_grad_like, _ZeroGrad))
     return _HELPERS
+
+
+def _real(g, zero_cls, wrap):
+    """``g`` with a known-zero gradient turned into a real (writable) array of zeros."""
+    return wrap(g._data.copy()) if g is not None and g.__class__ is zero_cls else g
+
+
+def _add_grads(a, b, zero_cls):
+    """``a + b`` where either may be a known-zero gradient (then the other is the sum)."""
+    if a.__class__ is zero_cls:
+        return b
+    if b.__class__ is zero_cls:
+        return a
+    return a + b
 
 
 def _accumulate_sparse(cur, g):
@@ -364,7 +378,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
     gradients with respect to ``inputs`` are returned (nothing is accumulated) and only the part of
     the graph leading to them runs.
     """
-    Tensor, _sum_to, _wrap = _tensor_helpers()
+    Tensor, _sum_to, _wrap, _zero_grad_like, _ZeroGrad = _tensor_helpers()
 
     if retain_graph is None:
         retain_graph = create_graph
@@ -416,15 +430,19 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
             buf = buffers.pop(node, None)
             if buf is None:
                 continue
+            # only known-zero gradients arriving: the node's input gradients are zero too, without calling it
+            all_zero = all(b is None or b.__class__ is _ZeroGrad for b in buf)
             if node.pre_hooks:
+                buf = [_real(b, _ZeroGrad, _wrap) for b in buf]
                 for idx, hook in list(node.pre_hooks):
                     if buf[idx] is not None:
                         r = hook(buf[idx])
                         if r is not None:
                             buf[idx] = r
+                all_zero = False
             if targets is not None:
                 for idx, k in nonleaf_targets.get(node, ()):
-                    captured[k] = buf[idx]
+                    captured[k] = _real(buf[idx], _ZeroGrad, _wrap)
                 if node not in needed:
                     continue
             fn = node.fn
@@ -432,13 +450,17 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                 raise RuntimeError(_FREED_MSG)
             if _state.inplace_seen:
                 _check_inplace_modified(node)
-            if node.n_outputs == 1:
-                grads = fn(buf[0])
+            if all_zero:
+                grads = tuple(None if inp is None else _zero_grad_like(inp._data) for inp in node.inputs)
+            elif node.n_outputs == 1:
+                grads = fn(_real(buf[0], _ZeroGrad, _wrap))
             else:
                 for i, gi in enumerate(buf):
                     if gi is None:
                         shape, dtype, xp = node.out_meta[i]
                         buf[i] = _wrap(xp.zeros(shape, dtype=dtype))
+                    else:
+                        buf[i] = _real(gi, _ZeroGrad, _wrap)
                 grads = fn(*buf)
             inputs_ = node.inputs
             if not retain_graph:
@@ -474,12 +496,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     if e is None:
                         leaf_grads[id(inp)] = [inp, g]
                     else:
-                        e[1] = e[1] + g
+                        e[1] = _add_grads(e[1], g, _ZeroGrad)
                 else:
                     b = buffers.get(ifn)
                     if b is None:
                         b = buffers[ifn] = [None] * ifn.n_outputs
-                    b[i] = g if b[i] is None else b[i] + g
+                    b[i] = g if b[i] is None else _add_grads(b[i], g, _ZeroGrad)
 
         # drop the loop's references so that _exclusive_view sees only real owners
         buf = grads = g = inputs_ = inp = b = e = None
@@ -490,6 +512,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
         for entry in entries:
             leaf, g = entry
             entry[1] = None                 # the local `g` is now the only reference we hold
+            g = _real(g, _ZeroGrad, _wrap)
             if leaf._hooks:
                 for h in list(leaf._hooks):
                     r = h(g)

@@ -14,7 +14,8 @@ import numpy as np
 from . import backend, kernels
 from . import dtypes as _dt
 from ._autograd_engine import _mode
-from .tensor import Tensor, _as_tensor_like, _bcast_error, _filled, _make, _on_device_of, _operands, _wrap, _xp
+from .tensor import (Tensor, _as_tensor_like, _bcast_error, _filled, _make, _on_device_of, _operands, _wrap, _xp,
+                     _zero_grad_like)
 
 
 def _float_input(x, op):
@@ -132,11 +133,11 @@ def _piecewise_grad(g, x, kind, slope, source):
     gd = g._data
     if gd.dtype != x.dtype:
         gd = gd.astype(x.dtype)
-    d = kernels.activation_backward(_contiguous(gd), x, kind, slope)
+    d = kernels.activation_backward(_contiguous(gd), x, kind, slope, backend.out_like(x))
     name = "ReluBackward" if kind == "relu" else "LeakyReluBackward"
     if _mode.enabled and source._requires_grad:
         return _make(d, (g, source), lambda gg: (_piecewise_grad(gg, x, kind, slope, source),
-                                                 _wrap(_xp(x).zeros_like(x))), name)
+                                                 _zero_grad_like(x)), name)
     if _mode.enabled and g._requires_grad:
         return _make(d, (g,), lambda gg: (_piecewise_grad(gg, x, kind, slope, source),), name)
     return _wrap(d)
@@ -146,7 +147,7 @@ def _piecewise(input, kind, slope, name):
     """relu / leaky_relu of a float32/float64 Tensor through the native kernel (PyTorch's definitions: relu
     keeps a NaN; leaky_relu is x > 0 ? x : x * slope)."""
     a = _contiguous(input._data)
-    out = kernels.activation_forward(a, kind, slope)
+    out = kernels.activation_forward(a, kind, slope, backend.out_like(a))
     if _mode.enabled and input._requires_grad:
         return _make(out, (input,), lambda g: (_piecewise_grad(g, a, kind, slope, input),), name)
     return _wrap(out)

@@ -1009,6 +1009,21 @@ _TYPE_NAMES = {np.dtype("float32"): "FloatTensor", np.dtype("float64"): "DoubleT
                np.dtype("int16"): "ShortTensor", np.dtype("int8"): "CharTensor"}
 
 
+class _ZeroGrad(Tensor):
+    """A gradient known to be zero: an activation's derivative with respect to its input inside a gradient
+    of a gradient (WGAN-GP). It holds a broadcast view of one zero, and the autograd engine skips the
+    backward of every node that receives nothing else, materialising zeros only where they reach a leaf:
+    the leaves get zero gradients, as PyTorch gives them, without the work of computing them."""
+
+
+def _zero_grad_like(a):
+    """A :class:`_ZeroGrad` of the shape and dtype of array ``a``."""
+    xp = _xp(a)
+    t = _new(_ZeroGrad)
+    t._data = xp.broadcast_to(xp.zeros((), dtype=a.dtype), a.shape)
+    return t
+
+
 def _new_filled(like, size, value, dtype, device, requires_grad):
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
