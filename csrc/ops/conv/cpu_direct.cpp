@@ -351,6 +351,18 @@ bool conv_direct_forward(const Conv2dShape& s, const T* x, const T* w, const T* 
   return true;
 }
 
+// dy of image n, group gr: each output channel's rows copied g.Wp apart after `margin` zeros, channels
+// `ld` apart (the zero-margined copy both strided input-gradient forms sum over).
+template <typename T>
+void copy_dy_rows(const Conv2dShape& s, const Geometry& g, const T* dy, int64_t n, int64_t gr, int64_t OCg, int64_t ld,
+                  int64_t margin, T* dyp) {
+  for (int64_t oc = 0; oc < OCg; ++oc) {
+    const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
+    T* dst = dyp + oc * ld + margin;
+    for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
+  }
+}
+
 // backward_input_phases vectorised over the input channels: per phase, offset_gemm over the
 // positions of that plane that are dx elements, with the phase's weights as [tap][channel].
 template <typename T>
@@ -398,11 +410,7 @@ bool backward_input_phase_channels(const Conv2dShape& s, const Geometry& g, cons
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n = task / s.groups, gr = task % s.groups;
-      for (int64_t oc = 0; oc < OCg; ++oc) {
-        const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
-        T* d = dyp + oc * ld + margin;
-        for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(d + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
-      }
+      copy_dy_rows(s, g, dy, n, gr, OCg, ld, margin, dyp);
       T* dxg = dx + (n * s.C + gr * Cg) * HW;
       for (int64_t ph = 0; ph < phases; ++ph) {
         const int64_t nt = (int64_t)offs[ph].size(), np = (int64_t)pos[ph].size();
@@ -483,11 +491,7 @@ bool backward_input_phases(const Conv2dShape& s, const T* dy, const T* w, T* dx)
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n = task / s.groups, gr = task % s.groups;
-      for (int64_t oc = 0; oc < OCg; ++oc) {
-        const T* src = dy + (n * s.OC + gr * OCg + oc) * s.OH * s.OW;
-        T* dst = dyp + oc * ld + margin;
-        for (int64_t oh = 0; oh < s.OH; ++oh) std::memcpy(dst + oh * g.Wp, src + oh * s.OW, s.OW * sizeof(T));
-      }
+      copy_dy_rows(s, g, dy, n, gr, OCg, ld, margin, dyp);
       T* dxg = dx + (n * s.C + gr * Cg) * s.H * s.W;
       std::fill(dxg, dxg + Cg * s.H * s.W, T(0));
       for (int64_t ph = 0; ph < phases; ++ph) {
