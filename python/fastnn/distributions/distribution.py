@@ -165,6 +165,14 @@ class Distribution:
                                       "__init__ method must also define a custom .expand() method.")
         return self.__new__(type(self)) if _instance is None else _instance
 
+    def _expand_probs_or_logits(self, new, param_shape):
+        """``new.probs`` / ``new.logits`` (whichever this distribution holds) expanded to ``param_shape``,
+        for the ``expand`` of distributions given by either."""
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(*param_shape))
+                new._param = getattr(new, name)
+
     def __repr__(self):
         param_names = [k for k in self.arg_constraints if k in self.__dict__]
         args = ", ".join(f"{p}: {self.__dict__[p] if self.__dict__[p].numel() == 1 else self.__dict__[p].size()}"

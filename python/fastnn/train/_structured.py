@@ -217,14 +217,19 @@ def flat_outputs(output, names):
     return [output]
 
 
+def _dict_by_output(value, names, what, where):
+    """``{output_name: value[name] or None}`` from a dict keyed by output names; ``what`` names the dict in
+    the error for keys that are not output names."""
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        raise ValueError(f"{where}: {what} {unknown} that are not output names; the model's outputs are {names}")
+    return {n: value.get(n) for n in names}
+
+
 def _by_output(value, names, arg, where):
     """``{output_name: entry}`` from a list/tuple (by position) or a dict (by name; missing names give None)."""
     if isinstance(value, dict):
-        unknown = [k for k in value if k not in names]
-        if unknown:
-            raise ValueError(f"{where}: '{arg}' has keys {unknown} that are not output names; the model's outputs "
-                             f"are {names}")
-        return {n: value.get(n) for n in names}
+        return _dict_by_output(value, names, f"'{arg}' has keys", where)
     if isinstance(value, (list, tuple)):
         if len(value) != len(names):
             raise ValueError(f"{where}: '{arg}' has {len(value)} entries but the model has {len(names)} outputs "
@@ -344,11 +349,7 @@ class Objective:
         if target is None:
             return {n: None for n in names}
         if isinstance(target, dict):
-            unknown = [k for k in target if k not in names]
-            if unknown:
-                raise ValueError(f"{where}: the targets have keys {unknown} that are not output names; the model's "
-                                 f"outputs are {names}")
-            return {n: target.get(n) for n in names}
+            return _dict_by_output(target, names, "the targets have keys", where)
         with_loss = [n for n in names if self.losses[n] is not None]
         if isinstance(target, (list, tuple)) and not _is_namedtuple(target):
             if len(target) == len(names):
