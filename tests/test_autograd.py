@@ -559,3 +559,56 @@ def test_split_and_chunk_gradients_through_one_node(torch):
     np.testing.assert_allclose(x.grad.numpy(), np.r_[np.full((2, 7), 2.0), np.zeros((2, 7))])
     assert gradcheck(lambda t: t.chunk(3, dim=1)[1] * t.chunk(3, dim=1)[2][:, :2], [x])
     assert gradgradcheck(lambda t: t.split([3, 4], dim=1)[1] ** 3, [x])
+
+
+def test_post_accumulate_grad_hooks_fire_during_backward_in_order():
+    """A leaf's post-accumulate-grad hook fires once its .grad is final, before the leaves closer to the
+    input are done; queued callbacks run after every leaf; values equal the plain backward."""
+    from fastnn import nn
+    from fastnn._autograd_engine import queue_callback
+    fastnn.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))
+    x = fastnn.randn(7, 4)
+    m(x).pow(2).sum().backward()
+    ref = [p.grad.numpy().copy() for p in m.parameters()]
+    for p in m.parameters():
+        p.grad = None
+    events, handles = [], []
+    for i, p in enumerate(m.parameters()):
+        handles.append(p.register_post_accumulate_grad_hook(
+            lambda t, i=i: events.append((i, t.grad is not None, all(q.grad is None for q in list(m.parameters())[:2])))))
+    first = list(m.parameters())[0]
+    handles.append(first.register_hook(lambda g: queue_callback(lambda: events.append("end"))))
+    m(x).pow(2).sum().backward()
+    assert events[-1] == "end" and len(events) == 5
+    # the last layer's hooks fire while the first layer still has no gradient
+    assert {e[0] for e in events[:2]} == {2, 3} and all(e[1] and e[2] for e in events[:2])
+    for p, r in zip(m.parameters(), ref):
+        np.testing.assert_array_equal(p.grad.numpy(), r)
+    for h in handles:
+        h.remove()
+    events.clear()
+    m(x).sum().backward()
+    assert events == []
+
+
+def test_post_accumulate_grad_hook_errors_and_accumulation():
+    from fastnn._autograd_engine import queue_callback
+    a = fastnn.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (a * 2).register_post_accumulate_grad_hook(lambda t: None)
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        fastnn.randn(3).register_post_accumulate_grad_hook(lambda t: None)
+    with pytest.raises(RuntimeError, match="no backward pass"):
+        queue_callback(lambda: None)
+    seen = []
+    a.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
+    # used twice: the hook fires once, with both contributions summed
+    (a * a + a).sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], 2 * a.detach().numpy() + 1, rtol=1e-6)
+    (a * 3).sum().backward()
+    np.testing.assert_allclose(seen[1], 2 * a.detach().numpy() + 4, rtol=1e-6)
+    # autograd.grad accumulates nothing: no hook
+    fastnn.autograd.grad((a * 2).sum(), [a])
+    assert len(seen) == 2

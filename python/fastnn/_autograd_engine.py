@@ -132,9 +132,30 @@ _next_seq = itertools.count().__next__
 
 class _EngineState:
     inplace_seen = False      # set once any in-place op has been recorded (enables the check below)
+    post_hooks = 0            # live post-accumulate-grad hooks (any > 0 enables finishing leaves early)
+
+
+class _Callbacks(threading.local):
+    stack = None              # the callback lists of the backward passes running in this thread, innermost last
+
+
+_callbacks = _Callbacks()
 
 
 _state = _EngineState()
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward pass running now has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``): hooks use it to wait for work they started, e.g.
+    DistributedDataParallel waits there for its gradient all-reduces. Callbacks run in the order
+    queued, after every ``.grad`` is accumulated; one may queue another."""
+    stack = _callbacks.stack
+    if not stack:
+        raise RuntimeError("queue_callback: no backward pass is running in this thread; call it from a hook")
+    if not callable(callback):
+        raise TypeError(f"queue_callback: 'callback' must be callable, got {type(callback).__name__}")
+    stack[-1].append(callback)
 
 # Backward rules that never read their inputs' values (only shapes, masks or constants saved at
 # forward time): an input modified in place after the op ran does not change their result.
@@ -306,6 +327,19 @@ class RemovableHandle:
         self.remove()
 
 
+class _PostAccumulateHandle(RemovableHandle):
+    """Removes a post-accumulate-grad hook and keeps the engine's count of live ones."""
+
+    def __init__(self, container, entry):
+        super().__init__(container, entry)
+        _state.post_hooks += 1
+
+    def remove(self):
+        if self._container is not None and any(e is self._entry for e in self._container):
+            super().remove()
+            _state.post_hooks -= 1
+
+
 def _stealable(g, assigned):
     """Whether leaf-gradient tensor ``g`` may become ``.grad`` without a copy.
 
@@ -371,13 +405,99 @@ def _accumulate_sparse(cur, g):
     return cur + g
 
 
+def _finish_leaf(entry, targets, captured, create_graph, assigned):
+    """The end of one leaf's backward, ``entry = [leaf, gradient]``: its tensor hooks, then capture (for
+    ``autograd.grad``) or accumulation into ``.grad``, then its post-accumulate-grad hooks."""
+    _, _, _wrap, _, _ZeroGrad = _tensor_helpers()
+    leaf, g = entry
+    entry[1] = None                 # the local `g` is now the only reference we hold (see _stealable)
+    g = _real(g, _ZeroGrad, _wrap)
+    if leaf._hooks:
+        for h in list(leaf._hooks):
+            r = h(g)
+            if r is not None:
+                g = r
+            r = None
+    if targets is not None:
+        for k in targets.get(id(leaf), ()):
+            captured[k] = g
+        return
+    if not leaf._requires_grad:
+        return
+    cur = leaf._grad
+    if create_graph:
+        leaf._grad = g if cur is None else cur + g
+    elif g.is_sparse or (cur is not None and cur.is_sparse):
+        leaf._grad = _accumulate_sparse(cur, g)
+    elif cur is None:
+        if _stealable(g, assigned):
+            a = g._data
+        else:
+            a = g._data.copy()
+        assigned.add(id(a))
+        leaf._grad = _wrap(a)
+        a = None
+    elif cur.grad_fn is not None or type(cur._data) is not np.ndarray or not cur._data.flags.writeable \
+            or cur._data.shape != g._data.shape:
+        leaf._grad = _wrap(cur._data + g._data)
+    else:
+        cur._data += g._data
+    g = cur = None
+    if leaf._post_acc_hooks:
+        for h in list(leaf._post_acc_hooks):
+            h(leaf)
+
+
+def _leaf_uses(order):
+    """For early leaf finishing: ``(pending, uses)`` with ``pending[id(leaf)]`` the number of edges of
+    ``order`` into each leaf that has post-accumulate-grad hooks and ``uses[node]`` those leaves of a node.
+    Once every node using a leaf has run, the leaf's gradient is final and its hooks can fire while the
+    rest of the graph still runs (what DistributedDataParallel overlaps its all-reduces with)."""
+    pending, uses = {}, {}
+    for node in order:
+        found = None
+        for inp in node.inputs:
+            if inp is None or not getattr(inp, "_post_acc_hooks", None):
+                continue
+            fn = inp.grad_fn if inp._hist is None else _edge(inp, node.seq)[0]
+            if fn is not None:
+                continue
+            pending[id(inp)] = pending.get(id(inp), 0) + 1
+            if found is None:
+                found = []
+            found.append(inp)
+        if found:
+            uses[node] = found
+    return pending, uses
+
+
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, allow_unused=False):
     """Back-propagate ``root_grads`` from ``roots``.
 
     With ``inputs=None`` gradients are accumulated into the ``.grad`` of the leaves; otherwise the
     gradients with respect to ``inputs`` are returned (nothing is accumulated) and only the part of
-    the graph leading to them runs.
+    the graph leading to them runs. The callbacks queued during the pass (:func:`queue_callback`)
+    run after it, in order.
     """
+    stack = _callbacks.stack
+    if stack is None:
+        stack = _callbacks.stack = []
+    queued = []
+    stack.append(queued)
+    try:
+        out = _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_unused)
+    finally:
+        stack.pop()
+    stack.append(queued)            # a callback may queue another one
+    try:
+        while queued:
+            queued.pop(0)()
+    finally:
+        stack.pop()
+    return out
+
+
+def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_unused):
     Tensor, _sum_to, _wrap, _zero_grad_like, _ZeroGrad = _tensor_helpers()
 
     if retain_graph is None:
@@ -423,12 +543,28 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     needed.add(node)
                     break
 
+    pending = uses = None
+    assigned = {id(g._data) for g in root_grads}
+    if targets is None and _state.post_hooks:
+        pending, uses = _leaf_uses(order)
+
+    def release(node):
+        for leaf in uses.get(node, ()):
+            k = id(leaf)
+            pending[k] -= 1
+            if pending[k] == 0:
+                entry = leaf_grads.pop(k, None)
+                if entry is not None:
+                    _finish_leaf(entry, None, None, create_graph, assigned)
+
     prev = _mode.enabled
     _mode.enabled = bool(create_graph)
     try:
         for node in order:
             buf = buffers.pop(node, None)
             if buf is None:
+                if uses:
+                    release(node)
                 continue
             # only known-zero gradients arriving: the node's input gradients are zero too, without calling it
             all_zero = all(b is None or b.__class__ is _ZeroGrad for b in buf)
@@ -502,51 +638,18 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, all
                     if b is None:
                         b = buffers[ifn] = [None] * ifn.n_outputs
                     b[i] = g if b[i] is None else _add_grads(b[i], g, _ZeroGrad)
+            if uses and node in uses:
+                buf = grads = g = b = e = None      # so that _stealable sees only the real owners
+                release(node)
 
-        # drop the loop's references so that _exclusive_view sees only real owners
+        # drop the loop's references so that _stealable sees only real owners
         buf = grads = g = inputs_ = inp = b = e = None
-        # leaves: tensor hooks, then accumulation (or capture for autograd.grad)
-        assigned = {id(g._data) for g in root_grads}
+        # the other leaves: tensor hooks, then accumulation (or capture for autograd.grad)
         entries = list(leaf_grads.values())
-        leaf_grads = None
+        leaf_grads.clear()
         for entry in entries:
-            leaf, g = entry
-            entry[1] = None                 # the local `g` is now the only reference we hold
-            g = _real(g, _ZeroGrad, _wrap)
-            if leaf._hooks:
-                for h in list(leaf._hooks):
-                    r = h(g)
-                    if r is not None:
-                        g = r
-                    r = None
-            if targets is not None:
-                for k in targets.get(id(leaf), ()):
-                    captured[k] = g
-                continue
-            if not leaf._requires_grad:
-                continue
-            cur = leaf._grad
-            if create_graph:
-                leaf._grad = g if cur is None else cur + g
-                continue
-            if g.is_sparse or (cur is not None and cur.is_sparse):
-                leaf._grad = _accumulate_sparse(cur, g)
-                g = None
-                continue
-            if cur is None:
-                if _stealable(g, assigned):
-                    a = g._data
-                else:
-                    a = g._data.copy()
-                assigned.add(id(a))
-                leaf._grad = _wrap(a)
-                a = None
-            elif cur.grad_fn is not None or type(cur._data) is not np.ndarray or not cur._data.flags.writeable \
-                    or cur._data.shape != g._data.shape:
-                leaf._grad = _wrap(cur._data + g._data)
-            else:
-                cur._data += g._data
-            g = None
+            _finish_leaf(entry, targets, captured, create_graph, assigned)
+        entries = entry = None
     finally:
         _mode.enabled = prev
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import backend
 from . import dtypes as _dt
-from ._autograd_engine import Node, RemovableHandle, _mode, run_backward
+from ._autograd_engine import Node, RemovableHandle, _PostAccumulateHandle, _mode, run_backward
 from ._autograd_engine import _state as _engine_state
 
 ndarray = np.ndarray
@@ -256,6 +256,7 @@ class Tensor:
     _grad = None
     _out_idx = 0
     _hooks = None
+    _post_acc_hooks = None
     _retains_grad = False
     _name = None
     _hist = None        # states before in-place ops recorded by autograd (see _autograd_engine._edge)
@@ -476,6 +477,24 @@ class Tensor:
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf once its gradient of the current backward pass has been
+        accumulated into ``.grad`` (PyTorch's name and rules: leaves only; the return value is ignored).
+
+        The hook fires as soon as every op using the tensor has been differentiated, while the rest
+        of the graph is still running: DistributedDataParallel starts reducing a bucket of gradients
+        there. ``fastnn._autograd_engine.queue_callback`` runs a function at the end of the pass."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook: 'hook' must be callable, got {type(hook).__name__}")
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = []
+        self._post_acc_hooks.append(hook)
+        return _PostAccumulateHandle(self._post_acc_hooks, hook)
+
     def retain_grad(self):
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
         if not self._requires_grad:
@@ -591,7 +610,7 @@ class Tensor:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                                "protocol at the moment")
         t = _new(type(self))
-        t.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_data", "_grad", "_hooks")})
+        t.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("_data", "_grad", "_hooks", "_post_acc_hooks")})
         t._data = self._data.copy()
         if self._grad is not None:
             t._grad = _wrap(self._grad._data.copy())
