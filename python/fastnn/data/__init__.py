@@ -3,6 +3,7 @@ from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .image_dataset import ImageDataset
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
                       WeightedRandomSampler)
+from .distributed import DistributedSampler
 from .dataloader import DataLoader, default_collate, default_convert
 from .pad_collate import pad_collate
 from . import text  # noqa: F401  (tokenizer, vocabulary, bag-of-words / TF-IDF encoders)

@@ -18,4 +18,4 @@ from .attention import MultiheadAttention  # noqa: F401
 from .transformer import (Transformer, TransformerEncoder, TransformerDecoder, TransformerEncoderLayer,  # noqa: F401
                           TransformerDecoderLayer)
 from .positional import SinusoidalPositionalEncoding, LearnedPositionalEmbedding, RotaryEmbedding  # noqa: F401
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, utils, parallel  # noqa: F401
