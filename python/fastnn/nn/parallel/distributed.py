@@ -345,6 +345,7 @@ class DistributedDataParallel(Module):
             st["iterations"] += 1
             st["exposed_s"] += t1 - t0
             st["last_exposed_s"] = t1 - t0
+            st["last_backward_s"] = t0 - self._t_backward     # first hook to the end of the graph
             st["buckets"] = [(b.index, b.nbytes, b.t_launch - self._t_backward, b.t_done - self._t_backward)
                              for b in self._buckets[:self._next_bucket]]
             st["comm_s"] += sum(b.t_done - b.t_launch for b in self._buckets[:self._next_bucket])

@@ -1,0 +1,117 @@
+"""DistributedDataParallel, DistributedSampler and fit across ranks.
+
+The multi-process checks run scripts under ``mpiexec -n 2`` (tests/ddp/worker_*.py); they skip when
+mpiexec or mpi4py is missing, except under CI=true where that is a failure.
+"""
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.data import DataLoader, DistributedSampler, SequentialSampler
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+
+
+def _mpiexec():
+    exe = shutil.which("mpiexec")
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        exe = None
+    if exe is None:
+        if IN_CI:
+            pytest.fail("CI=true: mpiexec or mpi4py is missing; pip install fastnn[distributed] brings both")
+        pytest.skip("mpiexec or mpi4py is missing (pip install mpi4py mpich)")
+    return exe
+
+
+def run_ranks(script, *args, n=2, timeout=120):
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive",
+               PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([_mpiexec(), "-n", str(n), sys.executable, os.path.join(HERE, "ddp", script), *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    return proc.stdout
+
+
+# ---------------------------------------------------------------- one process
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 10, 11, 64])
+@pytest.mark.parametrize("replicas", [1, 2, 3, 4])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sampler_matches_torch_without_shuffle(torch, n, replicas, drop_last):
+    from torch.utils.data.distributed import DistributedSampler as TorchDS
+    if n == 0 and not drop_last:
+        return
+    for r in range(replicas):
+        ours = DistributedSampler(range(n), num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last)
+        theirs = TorchDS(range(n), num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs)
+        assert len(ours) == len(theirs) and ours.total_size == theirs.total_size
+        assert ours.num_samples == theirs.num_samples
+
+
+@pytest.mark.parametrize("n,replicas,drop_last", [(10, 3, False), (10, 3, True), (13, 4, False), (5, 8, False),
+                                                  (64, 2, False)])
+def test_sampler_shuffle_partitions_one_permutation(n, replicas, drop_last):
+    shares = [DistributedSampler(range(n), replicas, r, shuffle=True, seed=3, drop_last=drop_last)
+              for r in range(replicas)]
+    for s in shares:
+        s.set_epoch(2)
+    lists = [list(s) for s in shares]
+    assert all(len(x) == len(shares[0]) for x in lists)
+    interleaved = [lists[r][i] for i in range(len(lists[0])) for r in range(replicas)]
+    full = DistributedSampler(range(n), 1, 0, shuffle=True, seed=3)
+    full.set_epoch(2)
+    perm = list(full)
+    assert sorted(perm) == list(range(n))
+    if drop_last:
+        assert interleaved == perm[:len(interleaved)]
+    else:
+        assert interleaved[:n] == perm and set(interleaved) == set(range(n))
+    # same seed and epoch: same order; another epoch or seed: another order
+    assert list(DistributedSampler(range(n), replicas, 0, seed=3)) == list(DistributedSampler(range(n), replicas, 0,
+                                                                                              seed=3))
+    if n > 8:
+        other = DistributedSampler(range(n), 1, 0, seed=3)
+        other.set_epoch(3)
+        assert list(other) != perm
+        assert list(DistributedSampler(range(n), 1, 0, seed=4)) != list(DistributedSampler(range(n), 1, 0, seed=3))
+
+
+def test_sampler_errors_and_loader():
+    with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"):
+        DistributedSampler(range(4), num_replicas=2, rank=2)
+    with pytest.raises(ValueError, match="Invalid rank -1"):
+        DistributedSampler(range(4), num_replicas=2, rank=-1)
+    with pytest.raises(ValueError, match="num_replicas"):
+        DistributedSampler(range(4), num_replicas=0, rank=0)
+    s = DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False)
+    loader = DataLoader(fastnn.arange(10), batch_size=2, sampler=s)
+    assert [b.tolist() for b in loader] == [[1, 3], [5, 7], [9]]
+    assert len(loader) == 3
+    with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
+        DataLoader(fastnn.arange(10), batch_size=2, sampler=s, shuffle=True)
+    with pytest.raises(ValueError, match="batch_sampler option is mutually exclusive"):
+        DataLoader(fastnn.arange(10), batch_sampler=[[0, 1]], sampler=SequentialSampler(range(10)))
+
+
+# ---------------------------------------------------------------- two processes
+
+
+def test_ddp_two_ranks_match_one_process():
+    out = run_ranks("worker_core.py")
+    for name in ("equivalence float64 {}", "equivalence float64 {'gradient_as_bucket_view': True}",
+                 "equivalence float32 {}", "state_dict and arguments", "no_sync", "buffers",
+                 "find_unused_parameters", "unused parameter error"):
+        assert f"ok {name}" in out, out
