@@ -342,3 +342,83 @@ def from_dlpack(obj):
         cp = array_module(Device("cuda", int(dev_index)))
         return cp.from_dlpack(obj)
     return np.from_dlpack(obj)
+
+
+# ------------------------------------------------------------------------------------------------ NCCL
+@functools.lru_cache(maxsize=None)
+def _nccl():
+    if _cupy() is None:
+        return None
+    try:
+        from cupy.cuda import nccl
+    except Exception:
+        return None
+    return nccl if getattr(nccl, "available", True) else None
+
+
+def nccl_unavailable_reason():
+    """Why NCCL cannot be used here (None when it can): no usable GPU, or cupy without its NCCL bindings."""
+    why = cuda_unavailable_reason()
+    if why is not None:
+        return why
+    if _nccl() is None:
+        return "cupy has no NCCL bindings here (pip install nvidia-nccl-cu12, or a cupy wheel that finds NCCL)"
+    return None
+
+
+def nccl_module():
+    """cupy's NCCL bindings (``cupy.cuda.nccl``); RuntimeError naming what is missing."""
+    why = nccl_unavailable_reason()
+    if why is not None:
+        raise RuntimeError(f"backend 'nccl' is not available: {why}")
+    return _nccl()
+
+
+def nccl_select_device(device_id, local_rank):
+    """Make the GPU of this process current (``device_id``, else the process's rank on its node, modulo the
+    number of GPUs) and return its index; None when no NCCL-capable GPU is there."""
+    if nccl_unavailable_reason() is not None:
+        return None
+    n = cuda_device_count()
+    if device_id is None:
+        index = int(local_rank or 0) % n
+    elif isinstance(device_id, int):
+        index = device_id
+    else:
+        dev = as_device(device_id)
+        if dev.type != "cuda":
+            raise ValueError(f"init_process_group: argument 'device_id' must be a CUDA device, got {dev}")
+        index = dev.index
+    if not 0 <= index < n:
+        raise ValueError(f"init_process_group: device_id {index} out of range: {n} CUDA device(s) are visible")
+    _cupy().cuda.Device(index).use()
+    return index
+
+
+_NCCL_TYPES = {"int8": "NCCL_INT8", "uint8": "NCCL_UINT8", "bool": "NCCL_UINT8", "int32": "NCCL_INT32",
+               "int64": "NCCL_INT64", "float16": "NCCL_FLOAT16", "float32": "NCCL_FLOAT32",
+               "float64": "NCCL_FLOAT64"}
+
+
+def nccl_dtype(dtype):
+    """The NCCL datatype constant of numpy ``dtype``; TypeError for types NCCL cannot reduce."""
+    name = _NCCL_TYPES.get(np.dtype(dtype).name)
+    if name is None:
+        raise TypeError(f"NCCL collectives do not support dtype {np.dtype(dtype)}")
+    return getattr(nccl_module(), name)
+
+
+def nccl_new_comm(size, unique_id, rank):
+    return nccl_module().NcclCommunicator(size, unique_id, rank)
+
+
+def nccl_unique_id():
+    return nccl_module().get_unique_id()
+
+
+def cuda_record_event():
+    """An event recorded on the current stream: ``.done`` tells when the work queued before it has run."""
+    cp = _cupy()
+    ev = cp.cuda.Event(block=False, disable_timing=True)
+    ev.record(cp.cuda.get_current_stream())
+    return ev
