@@ -115,3 +115,43 @@ def test_ddp_two_ranks_match_one_process():
                  "equivalence float32 {}", "state_dict and arguments", "no_sync", "buffers",
                  "find_unused_parameters", "unused parameter error"):
         assert f"ok {name}" in out, out
+
+
+def _load(out, tag):
+    import json
+    with open(os.path.join(out, tag + ".json")) as f:
+        return json.load(f)
+
+
+def test_fit_two_ranks_equals_one_rank_with_twice_the_batch_and_resumes(tmp_path):
+    """fit(distributed=True): 2 ranks x batch 8 == 1 rank x batch 16 (weights, every logged number);
+    rank 0 alone writes the checkpoints and the CSV; a 2-rank checkpoint resumes on 2 or 1 ranks."""
+    out = str(tmp_path)
+    log = run_ranks("worker_fit.py", out, "two", n=2)
+    assert log.count("Epoch 4/4") == 1               # one progress display
+    run_ranks("worker_fit.py", out, "one", n=1)
+    two, one = _load(out, "two"), _load(out, "one")
+    assert two["ranks_equal"] and two["histories_equal"]
+    np.testing.assert_allclose(two["weights"], one["weights"], rtol=0, atol=1e-10)
+    for k, v in one["history"].items():
+        np.testing.assert_allclose(two["history"][k], v, rtol=1e-12, atol=1e-14)
+    assert two["writes"] == [[f"two_{e}.fnn" for e in range(1, 5)], []]
+    assert os.path.exists(os.path.join(out, "two.csv"))
+    ckpt = fastnn.train.load_checkpoint(os.path.join(out, "two_2.fnn"))
+    assert all(not k.startswith("module.") for k in ckpt["model"])
+    for n, tag in ((2, "resumed2"), (1, "resumed1")):
+        run_ranks("worker_fit.py", out, tag, "--resume", os.path.join(out, "two_2.fnn"), n=n)
+        r = _load(out, tag)
+        np.testing.assert_allclose(r["weights"], two["weights"], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(r["history"]["val_loss"], two["history"]["val_loss"], rtol=1e-12)
+        assert r["writes"][0] == [f"{tag}_3.fnn", f"{tag}_4.fnn"]
+
+
+def test_fit_custom_step_and_stop_decided_on_rank_0(tmp_path):
+    out = str(tmp_path)
+    run_ranks("worker_fit.py", out, "c2", "--custom", "--stop-at", "3", n=2)
+    run_ranks("worker_fit.py", out, "c1", "--custom", "--stop-at", "3", n=1)
+    c2, c1 = _load(out, "c2"), _load(out, "c1")
+    assert c2["epochs"] == [0, 1, 2] and c2["ranks_equal"] and c2["histories_equal"]
+    np.testing.assert_allclose(c2["weights"], c1["weights"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(c2["history"]["val_loss"], c1["history"]["val_loss"], rtol=1e-12)

@@ -2,21 +2,13 @@
 
 Each check prints ``ok <name>`` on rank 0; any failure raises (mpiexec then exits non-zero).
 """
-import os
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _dist_stub  # noqa: E402
-
-_dist_stub.install()
-
-import fastnn  # noqa: E402
-import fastnn.distributed as dist  # noqa: E402
-from fastnn import nn  # noqa: E402
-from fastnn.data import DataLoader, DistributedSampler, TensorDataset  # noqa: E402
-from fastnn.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
+import fastnn
+import fastnn.distributed as dist
+from fastnn import nn
+from fastnn.data import DataLoader, DistributedSampler, TensorDataset
+from fastnn.nn.parallel import DistributedDataParallel as DDP
 
 fastnn.set_num_threads(1)
 dist.init_process_group("gloo")

@@ -23,6 +23,12 @@ import numpy as np
 from .._atomic import atomic_open
 
 
+def _main(state):
+    """Whether this process prints and writes files (rank 0 of a distributed run)."""
+    from ._distributed import is_main_process
+    return is_main_process(state)
+
+
 class TrainState:
     """What callbacks may read (and ``stop_training``, which they may set) during a run.
 
@@ -288,9 +294,12 @@ class ModelCheckpoint(Callback):
                              f"{sorted((logs or {}).keys())}: {exc}") from None
 
     def _save(self, path, epoch):
+        from ._distributed import is_main_process
         from .checkpoint import atomic_save, save_checkpoint
         st = self.state
-        if self.save_weights_only:
+        if not is_main_process(st):
+            pass                            # one file per run: rank 0 writes it
+        elif self.save_weights_only:
             models = st.models or {"model": st.model}
             atomic_save(st.model.state_dict() if len(models) == 1 else
                         {k: m.state_dict() for k, m in models.items()}, path)
@@ -320,7 +329,7 @@ class ModelCheckpoint(Callback):
             path = self._path(epoch, logs)
             self._save(path, epoch)
             self.best_path = path
-            if self.verbose:
+            if self.verbose and _main(self.state):
                 print(f"Epoch {epoch + 1}: {self.monitor} improved to {current:.5g}, saved {path}")
         else:
             if current is not None and self._tracker.improved(current):
@@ -328,7 +337,7 @@ class ModelCheckpoint(Callback):
                 self.best_path = self._path(epoch, logs)
             path = self._path(epoch, logs)
             self._save(path, epoch)
-            if self.verbose:
+            if self.verbose and _main(self.state):
                 print(f"Epoch {epoch + 1}: saved {path}")
 
     def restore(self, model=None):
@@ -458,7 +467,7 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.state.stop_training = True
-            if self.verbose:
+            if self.verbose and _main(self.state):
                 print(f"Epoch {epoch + 1}: early stopping ({self.monitor} did not improve for {self.wait} epochs; "
                       f"best {self._tracker.best:.5g} at epoch {self._tracker.best_epoch + 1})")
 
@@ -467,7 +476,7 @@ class EarlyStopping(Callback):
             models = self._weighted()
             for k, m in models.items():
                 m.load_state_dict(self.best_weights if len(models) == 1 else self.best_weights[k])
-            if self.verbose:
+            if self.verbose and _main(self.state):
                 print(f"Restored the weights of epoch {self._tracker.best_epoch + 1}")
 
 
@@ -589,8 +598,9 @@ class CSVLogger(Callback):
         writer.writeheader()
         for r in self._rows:
             writer.writerow({k: r.get(k, "") for k in ["epoch"] + self._keys})
-        with atomic_open(self.filename, "w", makedirs=True, newline="") as f:
-            f.write(buf.getvalue())
+        if _main(self.state):
+            with atomic_open(self.filename, "w", makedirs=True, newline="") as f:
+                f.write(buf.getvalue())
 
 
 class LambdaCallback(Callback):

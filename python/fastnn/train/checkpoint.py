@@ -73,8 +73,15 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
     ``data_streams`` the loader's own shuffling streams (:func:`loader_streams`); ``steps_per_epoch``
     the batches per epoch of the run (a resumed run with other batches warns). The RNG states and
     history are stored as JSON strings (they hold 128-bit integers and NaNs).
+
+    In a run of several processes only rank 0 writes (the others return at once), so every rank may
+    call it; a ``DistributedDataParallel`` model is saved unwrapped (its ``.module``), so the
+    checkpoint resumes with any number of processes.
     """
-    models = _named(model, "model")
+    from ._distributed import is_main_process
+    if not is_main_process():
+        return
+    models = {k: _unwrapped(m) for k, m in _named(model, "model").items()}
     if not models:
         raise TypeError("save_checkpoint: 'model' is None")
     for k, m in models.items():
@@ -99,6 +106,12 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, histor
         "extra": json.dumps(extra if extra is not None else {}),
     }
     atomic_save(state, path)
+
+
+def _unwrapped(model):
+    """The module inside a DistributedDataParallel wrapper (checkpoints hold names without 'module.')."""
+    from ..nn.parallel import DistributedDataParallel
+    return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 def _first(d):
@@ -174,7 +187,7 @@ def resume(path, model, optimizer=None, scheduler=None, restore_rng=True, *, ema
     the checkpoint dict, whose ``epoch`` is the ``initial_epoch`` to pass to ``fit``."""
     # straight to the model's device: a checkpoint saved on a GPU resumes on a CPU-only machine
     from .loop import _model_device
-    models = _named(model, "model")
+    models = {k: _unwrapped(m) for k, m in _named(model, "model").items()}
     if not models:
         raise TypeError("resume: 'model' is None")
     ckpt = load_checkpoint(path, map_location=_model_device(next(iter(models.values())), None) or "cpu")

@@ -26,6 +26,7 @@ from ..data.split import KFold, StratifiedKFold
 from ._structured import Objective, batch_len, concat, host, split_batch, structured_data
 from ._structured import to_tensor as _to_tensor
 from .callbacks import CallbackList, History, ProgressBar, TrainState
+from . import _distributed
 from .checkpoint import loader_streams
 
 # ---------------------------------------------------------------- data
@@ -222,7 +223,7 @@ def _update_ema(ema, models):
 
 
 def _run_epoch(model, loader, objective, optimizer, callbacks, epoch, device, state, batch_schedulers=(),
-               ema=None, models=None):
+               ema=None, models=None, ranks=None):
     mean = _Mean()
     outs, tgts = [], []
     seen = 0
@@ -250,13 +251,24 @@ def _run_epoch(model, loader, objective, optimizer, callbacks, epoch, device, st
         callbacks.on_batch_end(b, {**logs, "size": n})
     if seen == 0:
         raise ValueError(f"the training data yielded no batch at epoch {epoch + 1}")
+    if ranks is not None:
+        outs, tgts = _across_ranks(ranks, mean, outs, tgts)
     logs = mean.result()
     if outs:
         logs.update(objective.metric_logs(concat(outs), concat(tgts) if tgts[0] is not None else None))
     return logs
 
 
-def _evaluate_loader(model, loader, objective, device, prefix=""):
+def _across_ranks(ranks, mean, outs, tgts):
+    """Sums and counts of every rank in ``mean``; the outputs and targets of every rank (for the epoch's
+    metrics) when this rank kept any."""
+    ranks.merge_mean(mean)
+    if ranks.gather_list([bool(outs)])[0]:
+        outs, tgts = ranks.gather_list(outs), ranks.gather_list(tgts)
+    return outs, tgts
+
+
+def _evaluate_loader(model, loader, objective, device, prefix="", ranks=None):
     from .. import no_grad
     was_training = _is_training(model)
     _set_mode(model, False)
@@ -277,6 +289,9 @@ def _evaluate_loader(model, loader, objective, device, prefix=""):
                     tgts.append(host(target) if target is not None else None)
     finally:
         _set_mode(model, was_training)
+    if ranks is not None:  # a rank may hold no sample of a small set: only the total must not be empty
+        outs, tgts = _across_ranks(ranks, mean, outs, tgts)
+        seen = len(mean.counts)
     if seen == 0:
         raise ValueError("the evaluation data yielded no batch")
     logs = mean.result(prefix)
@@ -308,7 +323,7 @@ def _step_logs(out, fn_name, epoch, b):
 
 
 def _run_steps(step, loader, models_arg, optimizers_arg, callbacks, epoch, device, state, batch_schedulers=(),
-               ema=None, models=None):
+               ema=None, models=None, ranks=None):
     mean = _Mean()
     seen = 0
     for b, batch in enumerate(loader):
@@ -329,10 +344,12 @@ def _run_steps(step, loader, models_arg, optimizers_arg, callbacks, epoch, devic
         callbacks.on_batch_end(b, {**logs, "size": n})
     if seen == 0:
         raise ValueError(f"the training data yielded no batch at epoch {epoch + 1}")
+    if ranks is not None:
+        ranks.merge_mean(mean)
     return mean.result()
 
 
-def _validate_steps(step, loader, models, models_arg, device, state):
+def _validate_steps(step, loader, models, models_arg, device, state, ranks=None):
     from .. import no_grad
     modes = {k: _is_training(m) for k, m in models.items()}
     for m in models.values():
@@ -349,6 +366,9 @@ def _validate_steps(step, loader, models, models_arg, device, state):
     finally:
         for k, m in models.items():
             _set_mode(m, modes[k])
+    if ranks is not None:
+        ranks.merge_mean(mean)
+        seen = len(mean.counts) or seen
     if seen == 0:
         raise ValueError("the validation data yielded no batch")
     return mean.result("val_")
@@ -456,7 +476,7 @@ def named_ema(ema, models, where="fit"):
 def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None, metrics=(), callbacks=(),
         scheduler=None, verbose=1, *, batch_size=32, shuffle=True, initial_epoch=0, device=None,
         scheduler_interval="epoch", resume_from=None, validation_freq=1, loss_weights=None, train_step=None,
-        val_step=None, ema=None):
+        val_step=None, ema=None, distributed=None):
     """Train ``model`` for ``epochs`` epochs; returns a :class:`History`.
 
     Each epoch: ``model.train()``, one pass over ``train_data`` (``optimizer.zero_grad()``,
@@ -497,6 +517,17 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     ``ema``: an ``optim.swa_utils.AveragedModel`` of the model, or a dict ``{model_name:
     AveragedModel}``; ``ema.update_parameters(model)`` runs after every training step, and the EMA
     models are saved in checkpoints and restored on resume.
+
+    Several processes (``distributed``): with a process group initialised (``fastnn.distributed.
+    init_process_group``; ``distributed=True`` initialises "gloo" itself) each model is wrapped in
+    ``nn.parallel.DistributedDataParallel`` (unless it already is), array and Dataset inputs are dealt
+    out by a ``data.DistributedSampler`` (shuffled with a seed drawn from fastnn's generator on rank
+    0, ``set_epoch`` called each epoch), validation data are split between the ranks without padding,
+    and the logs are reduced across ranks weighted by samples: N processes with ``batch_size=B`` log
+    and train as one process with ``batch_size=N*B`` over the same samples. Only rank 0 prints and
+    writes checkpoints and logs; a stop decided on rank 0 (EarlyStopping) stops every rank.
+    Checkpoints hold the unwrapped models and the sampler's seed, so a run resumes with any number
+    of ranks. ``distributed=False`` trains each process on its own.
 
     A NaN or infinite loss (any logged key containing ``loss``) raises ``FloatingPointError`` naming
     the epoch and batch. On any exception (KeyboardInterrupt included) the callbacks'
@@ -554,14 +585,32 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
                 m.to(device)
     device = _model_device(next(iter(models.values())), device)
 
+    ranks = _distributed.resolve(distributed)
+    step_model = model      # what the training steps call: the DDP wrappers in a distributed run
+    if ranks is not None:
+        pairs = {k: ranks.wrap(m) for k, m in models.items()}
+        models = {k: p[1] for k, p in pairs.items()}
+        if isinstance(model, dict):
+            step_model, model = {k: p[0] for k, p in pairs.items()}, models
+        else:
+            step_model, model = next(iter(pairs.values()))
+        ema_models = named_ema(ema, models)
+
     train_loader = as_loader(train_data, batch_size, shuffle, "train_data")
     val_loader = as_loader(val_data, batch_size, False, "val_data")
+    sampler = None
+    streams = loader_streams(train_loader)
+    if ranks is not None:
+        train_loader, sampler = ranks.train_loader(train_loader, "train_data")
+        streams = loader_streams(train_loader) + [_distributed._SeedStream(sampler)]
+        if val_loader is not None:
+            val_loader = ranks.eval_loader(val_loader, "val_data")
 
     history = None
     global_step = 0
     if resume_from is not None:
         from .checkpoint import resume
-        ckpt = resume(resume_from, model, optimizer, scheduler, ema=ema, data_streams=loader_streams(train_loader))
+        ckpt = resume(resume_from, model, optimizer, scheduler, ema=ema, data_streams=streams)
         initial_epoch = ckpt["epoch"]
         global_step = ckpt["global_step"]
         history = History(ckpt["history"], **ckpt["history_epochs"])
@@ -587,6 +636,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     cb_list = ([history] if given_history is None else []) + user_cbs
     if verbose and not any(isinstance(c, ProgressBar) for c in user_cbs):
         cb_list.append(ProgressBar("auto" if verbose == 1 else "plain"))
+    if ranks is not None and ranks.rank != 0:   # one progress display: rank 0's
+        cb_list = [c for c in cb_list if not isinstance(c, ProgressBar)]
     try:
         steps = len(train_loader)
     except TypeError:
@@ -601,7 +652,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     state = TrainState(models=models, optimizers=optimizers, schedulers=schedulers, ema=ema_models,
                        epochs=int(epochs), initial_epoch=int(initial_epoch), steps_per_epoch=steps, history=history,
                        loss_fn=loss_fn, metrics=metrics,
-                       global_step=int(global_step), data_streams=loader_streams(train_loader))
+                       global_step=int(global_step), data_streams=streams, rank=0 if ranks is None else ranks.rank,
+                       world_size=1 if ranks is None else ranks.world)
     if not custom:
         state.model, state.optimizer, state.scheduler = model, optimizer, scheduler  # as given, even non-Modules
     cbs = CallbackList(cb_list, state)
@@ -612,21 +664,25 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     try:
         for epoch in range(int(initial_epoch), int(epochs)):
             state.epoch = epoch
+            if sampler is not None:
+                sampler.set_epoch(epoch)
             cbs.on_epoch_begin(epoch)
             lrs = _lr_logs(optimizers)
             for m in models.values():
                 _set_mode(m, True)
             validate = val_loader is not None and (epoch + 1) % validation_freq == 0
             if custom:
-                logs = _run_steps(step, train_loader, model, optimizer, cbs, epoch, device, state, batch_scheds,
-                                  ema_models, models)
-                if validate:
-                    logs.update(_validate_steps(vstep, val_loader, models, model, device, state))
+                logs = _run_steps(step, train_loader, step_model, optimizer, cbs, epoch, device, state, batch_scheds,
+                                  ema_models, models, ranks)
             else:
-                logs = _run_epoch(model, train_loader, objective, optimizer, cbs, epoch, device, state, batch_scheds,
-                                  ema_models, models)
-                if validate:
-                    logs.update(_evaluate_loader(model, val_loader, objective, device, prefix="val_"))
+                logs = _run_epoch(step_model, train_loader, objective, optimizer, cbs, epoch, device, state,
+                                  batch_scheds, ema_models, models, ranks)
+            if validate and ranks is not None:
+                ranks.sync_buffers()      # every rank evaluates with rank 0's BatchNorm statistics
+            if validate and custom:
+                logs.update(_validate_steps(vstep, val_loader, models, model, device, state, ranks))
+            elif validate:
+                logs.update(_evaluate_loader(model, val_loader, objective, device, prefix="val_", ranks=ranks))
             logs.update(lrs)
             for name, s in schedulers.items():
                 if name in plateau:
@@ -638,6 +694,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
                 elif scheduler_interval == "epoch":
                     s.step()
             cbs.on_epoch_end(epoch, logs)
+            if ranks is not None:
+                state.stop_training = ranks.any_stop(state.stop_training)
             if state.stop_training:
                 break
     except KeyboardInterrupt:
@@ -645,6 +703,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         raise
     finally:
         cbs.on_train_end(logs)
+    if ranks is not None:
+        ranks.dist.barrier()          # rank 0's files are complete when fit returns on any rank
     return history
 
 
