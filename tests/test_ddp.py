@@ -155,3 +155,22 @@ def test_fit_custom_step_and_stop_decided_on_rank_0(tmp_path):
     assert c2["epochs"] == [0, 1, 2] and c2["ranks_equal"] and c2["histories_equal"]
     np.testing.assert_allclose(c2["weights"], c1["weights"], rtol=0, atol=1e-10)
     np.testing.assert_allclose(c2["history"]["val_loss"], c1["history"]["val_loss"], rtol=1e-12)
+
+
+def test_example_on_two_processes_with_the_launcher(tmp_path):
+    from fastnn._image_datasets import FASHION_MNIST_DIR
+    if not os.path.exists(os.path.join(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")):
+        if IN_CI:
+            pytest.fail("CI=true: Fashion-MNIST is missing (apt-get install dataset-fashion-mnist)")
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    _mpiexec()
+    env = dict(os.environ, OMP_WAIT_POLICY="passive", FASTNN_EXAMPLES_OUTPUT=str(tmp_path),
+               PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    example = os.path.join(os.path.dirname(HERE), "examples", "70_distributed_fashion_mnist.py")
+    proc = subprocess.run([sys.executable, "-m", "fastnn.distributed.run", "-n", "2", example, "--epochs", "1",
+                           "--subset", "400"], capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "2 process(es), 1 thread(s) each: 400 training images (200 per process)" in out, out
+    assert out.count("Epoch 1/1") == 1 and out.count("test accuracy:") == 1, out
+    assert os.path.exists(tmp_path / "70_distributed_best.fnn")

@@ -133,6 +133,10 @@ CASES = {
                              [r"256 images of 8x8", GAN_SCORE.format("DCGAN"),
                               GAN_SCORE.format(r"WGAN \(weight clipping\)"),
                               GAN_SCORE.format("WGAN-GP"), r"65_side_by_side\.png \(left to right: DCGAN, WGAN"], None),
+    "70_distributed_fashion_mnist.py": (["--epochs", "1", "--subset", "300"], ("mpi4py", FASHION),
+                                        [r"1 process\(es\), \d+ thread\(s\) each: 300 training images",
+                                         r"training: .* images/s on 1 process\(es\)",
+                                         ACCURACY + r" \(2000 images\) after 1 epochs on 1 process"], 0.2),
 }
 
 
