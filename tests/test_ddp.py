@@ -174,3 +174,44 @@ def test_example_on_two_processes_with_the_launcher(tmp_path):
     assert "2 process(es), 1 thread(s) each: 400 training images (200 per process)" in out, out
     assert out.count("Epoch 1/1") == 1 and out.count("test accuracy:") == 1, out
     assert os.path.exists(tmp_path / "70_distributed_best.fnn")
+
+
+def test_ddp_world_size_one_in_process():
+    """One process is a group of one: DDP trains exactly as the bare module (and checks its arguments)."""
+    pytest.importorskip("mpi4py")
+    import fastnn.distributed as dist
+    from fastnn import nn
+    from fastnn.nn.parallel import DistributedDataParallel as DDP
+    if dist.is_initialized():
+        pytest.skip("a process group is already initialised in this process")
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        DDP(model)
+    dist.init_process_group("gloo")
+    try:
+        with pytest.raises(RuntimeError, match="doesn't have any parameter that requires a gradient"):
+            DDP(nn.Sequential(nn.Linear(2, 2).requires_grad_(False)))
+        with pytest.raises(TypeError, match="Module"):
+            DDP(lambda x: x)
+        with pytest.raises(ValueError, match="bucket_cap_mb"):
+            DDP(model, bucket_cap_mb=0)
+        ref = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+        ref.load_state_dict(model.state_dict())
+        ddp = DDP(model, gradient_as_bucket_view=True)
+        assert isinstance(ddp, nn.Module) and ddp.module is model
+        x = fastnn.randn(5, 4, dtype=fastnn.float64)
+        for _ in range(2):
+            ddp(x).pow(2).sum().backward()
+            ref(x).pow(2).sum().backward()
+        for p, q in zip(model.parameters(), ref.parameters()):
+            np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+        assert ddp.comm_stats["iterations"] == 2
+        sd = ddp.state_dict()
+        assert list(sd) == ["module." + k for k in model.state_dict()]
+        ddp.load_state_dict(sd)
+        with ddp.no_sync():
+            ddp(x).sum().backward()
+        assert ddp.comm_stats["iterations"] == 2
+    finally:
+        dist.destroy_process_group()
