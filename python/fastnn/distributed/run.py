@@ -97,11 +97,32 @@ def _child(argv):
     if kind == "exec":
         os.execvp(target, [target] + args)
     sys.argv = [target] + args
-    if kind == "module":
-        runpy.run_module(target, run_name="__main__", alter_sys=True)
-    else:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
-        runpy.run_path(target, run_name="__main__")
+    try:
+        if kind == "module":
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+        else:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
+            runpy.run_path(target, run_name="__main__")
+    except SystemExit as exc:
+        _abort_on_failed_exit(exc.code, rank)
+        raise
+
+
+def _abort_on_failed_exit(code, rank):
+    """A rank leaving with a failure status while its group is up would leave the others waiting in their
+    next collective until the timeout (MPI cannot tell them): stop the whole job now, with that status."""
+    if code in (None, 0):
+        return
+    dist = sys.modules.get("fastnn.distributed")
+    if dist is None or not dist.is_initialized() or dist.get_world_size() < 2:
+        return
+    status = code if isinstance(code, int) else 1
+    if not isinstance(code, int):
+        sys.stderr.write(f"{code}\n")
+    sys.stderr.write(f"fastnn.distributed: rank {rank} exited with status {status}; aborting every rank of the job\n")
+    sys.stderr.flush()
+    from . import _mpi
+    _mpi.MPI().COMM_WORLD.Abort(status)
 
 
 def main(argv=None):
