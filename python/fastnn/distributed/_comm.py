@@ -552,11 +552,12 @@ def allreduce_array(arr, op=ReduceOp.SUM, async_=False, group=None, *, check=Fal
     if nc is not None:
         return nc.all_reduce(arr, op, async_, result)
     _enter(pg, what)
+    MPI = _mpi.MPI()
+    mop = _mpi_op(MPI, op, arr.dtype, what)
     if pg.size() == 1:
         return Work(pg, what, result=result) if async_ else arr
-    MPI = _mpi.MPI()
     buf, back = _wire(arr)
-    req = pg.comm.Iallreduce(MPI.IN_PLACE, buf, _mpi_op(MPI, op, buf.dtype, what))
+    req = pg.comm.Iallreduce(MPI.IN_PLACE, buf, mop)
     n = pg.size()
 
     def finish():
