@@ -6,10 +6,11 @@
 #   bash bench/gpu_check.sh rnn segment     only these kernel families' GPU tests, sanitizer cases and
 #                                           benchmarks (the build and the convention checks always run):
 #                                           gemm conv pool interp optim random segment rnn word2vec attention
-#                                           norm graph
+#                                           norm graph distributed
 #
 # Needs: Python with numpy, cupy, pytest, pybind11, scikit-build-core, cmake, ninja and nvcc;
-# torch (with CUDA) is optional: it adds the cuDNN/cuBLAS-TF32 references. No package registry
+# torch (with CUDA) is optional: it adds the cuDNN/cuBLAS-TF32 references; the 'distributed' family (NCCL
+# all_reduce on one GPU, its bandwidth from 1 MB to 256 MB) needs mpi4py and cupy's NCCL. No package registry
 # is used: the build is `pip install --no-build-isolation --no-deps .`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +18,11 @@ cd "$(dirname "$0")/.."
 # files of its own, and the bench/run.py families that time it.
 declare -A KEYS=([gemm]="gemm or matmul or tf32" [conv]="conv" [pool]="pool" [interp]="upsample"
                  [optim]="fused" [random]="philox or dropout or random" [segment]="segment or embedding"
-                 [rnn]="rnn" [word2vec]="word2vec" [attention]="attention" [norm]="norm" [graph]="segment_cuda")
+                 [rnn]="rnn" [word2vec]="word2vec" [attention]="attention" [norm]="norm" [graph]="segment_cuda"
+                 [distributed]="nccl")
 declare -A FILES=([rnn]="tests/test_rnn_cuda.py" [attention]="tests/test_attention_cuda.py"
-                  [norm]="tests/test_norm_cuda.py" [graph]="tests/test_segment_cuda.py")
+                  [norm]="tests/test_norm_cuda.py" [graph]="tests/test_segment_cuda.py"
+                  [distributed]="tests/test_distributed_gpu.py")
 declare -A BENCH=([gemm]="cuda" [conv]="cuda" [pool]="cuda" [interp]="cuda" [segment]="embedding" [rnn]="rnn"
                   [word2vec]="word2vec" [attention]="attention" [norm]="norm" [graph]="spmm_cuda")
 # The families whose test files the sanitizers run beside tests/test_cuda_kernels.py.
@@ -150,10 +153,16 @@ else
   step "bench cuda" 100 "$LOG/bench_cuda.txt" python3 bench/run.py --device cuda --quick --only cuda --json "$LOG/bench_cuda.json"
   [ "$(left)" -gt 30 ] && step "bench train (cuda)" 40 "$LOG/bench_train.txt" python3 bench/run.py --device cuda --quick --only train
 fi
+# NCCL all_reduce through fastnn.distributed (world size 1): correctness, then time and bandwidth per size
+case " ${FAMILIES[*]:-distributed} " in *" distributed "*)
+  step "nccl all_reduce" 60 "$LOG/bench_dist.txt" python3 bench/dist_allreduce.py --device cuda \
+    --json "$LOG/bench_dist.json" ;;
+esac
 
 {
   echo "== gpu_check: $(head -1 "$LOG/card.txt"), $((SECONDS - START)) s"
   printf '%s\n' "${SUMMARY[@]}"
   echo
-  grep -E "^\|" "$LOG/bench_cuda.txt" || tail -5 "$LOG/bench_cuda.txt"
+  grep -E "^\|" "$LOG/bench_cuda.txt" 2>/dev/null || tail -5 "$LOG/bench_cuda.txt" 2>/dev/null
+  [ -f "$LOG/bench_dist.txt" ] && tail -7 "$LOG/bench_dist.txt"
 } | tee "$LOG/summary.txt"

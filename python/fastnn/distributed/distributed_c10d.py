@@ -105,6 +105,11 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if world.default is not None:
         raise _UsageError("trying to initialize the default process group twice!")
     table, name = _parse_backend(backend)
+    if table["cuda"] == "nccl" and backend is not None:
+        why = _backend.nccl_unavailable_reason()
+        if why is not None:
+            raise RuntimeError(f"{fn}: backend {backend!r} needs NCCL, which is not available here: {why}; "
+                               "use backend='gloo' for CPU tensors")
     if init_method is not None and not isinstance(init_method, str):
         raise TypeError(f"{fn}: argument 'init_method' must be a URL string like 'env://', got {init_method!r}")
     if timeout is None:

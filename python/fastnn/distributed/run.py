@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import runpy
 import signal
 import subprocess
 import sys
 
 from . import _mpi
 
-_CHILD_FLAG = "--_fastnn-child"
+_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
 
 
 def _parser():
@@ -80,34 +79,14 @@ def command(argv):
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
     # Each child learns its rank from MPICH's PMI variables through the small wrapper below, before the script
     # (or MPI) starts, so RANK/LOCAL_RANK are there for code that reads them at import time.
-    target = [a.script] + list(a.script_args)
-    if a.no_python:
-        child = [sys.executable, "-m", "fastnn.distributed.run", _CHILD_FLAG, "exec"] + target
-    else:
-        child = [sys.executable, "-m", "fastnn.distributed.run", _CHILD_FLAG, "module" if a.module else "script"] + target
+    # The wrapper runs by path, not as a module of the package, so a rank imports fastnn only if its script does.
+    kind = "exec" if a.no_python else "module" if a.module else "script"
+    child = [sys.executable, _CHILD, kind, a.script] + list(a.script_args)
     return [mpiexec, "-n", str(n)] + child, env
-
-
-def _child(argv):
-    kind, target, args = argv[0], argv[1], argv[2:]
-    rank = os.environ.get("PMI_RANK", os.environ.get("PMIX_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")))
-    local = os.environ.get("MPI_LOCALRANKID", os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", rank))
-    os.environ["RANK"] = rank
-    os.environ["LOCAL_RANK"] = local
-    if kind == "exec":
-        os.execvp(target, [target] + args)
-    sys.argv = [target] + args
-    if kind == "module":
-        runpy.run_module(target, run_name="__main__", alter_sys=True)
-    else:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
-        runpy.run_path(target, run_name="__main__")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == _CHILD_FLAG:
-        return _child(argv[1:])
     cmd, env = command(argv)
     proc = subprocess.Popen(cmd, env=env)
     try:
