@@ -215,3 +215,25 @@ def test_ddp_world_size_one_in_process():
         assert ddp.comm_stats["iterations"] == 2
     finally:
         dist.destroy_process_group()
+
+
+def test_rank_failure_stops_every_rank_and_keeps_the_last_checkpoint(tmp_path):
+    """Rank 1 raises in epoch 3: the job ends quickly with rank 1's message and a non-zero status; the
+    checkpoint of epoch 2 is intact and resumes."""
+    import time
+    out = str(tmp_path)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive",
+               PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    t = time.perf_counter()
+    proc = subprocess.run([_mpiexec(), "-n", "2", sys.executable, os.path.join(HERE, "ddp", "worker_fit.py"), out,
+                           "failed", "--fail-at", "3"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode != 0
+    assert "simulated failure on rank 1" in proc.stdout + proc.stderr
+    assert time.perf_counter() - t < 60
+    names = sorted(os.listdir(out))
+    assert "failed_2.fnn" in names and "failed_3.fnn" not in names, names
+    assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")], names
+    ck = fastnn.train.load_checkpoint(os.path.join(out, "failed_2.fnn"))
+    assert ck["epoch"] == 2
+    run_ranks("worker_fit.py", out, "after", "--resume", os.path.join(out, "failed_2.fnn"), n=2)
+    assert _load(out, "after")["ranks_equal"]

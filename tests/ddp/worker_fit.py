@@ -1,6 +1,6 @@
 """Run under ``mpiexec -n N``: fit(..., distributed=True) on N ranks with a per-rank batch of 16 / N.
 
-    worker_fit.py OUT TAG [--resume CKPT] [--custom] [--stop-at EPOCH]
+    worker_fit.py OUT TAG [--resume CKPT] [--custom] [--stop-at EPOCH] [--fail-at EPOCH]
 
 Rank 0 writes OUT/TAG.json: the final weights, the history, the files each rank wrote and the ranks'
 agreement, for tests/test_ddp.py to compare between runs with 1 and 2 ranks.
@@ -24,6 +24,7 @@ ap.add_argument("--resume", default=None)
 ap.add_argument("--custom", action="store_true")
 ap.add_argument("--stop-at", type=int, default=None)
 ap.add_argument("--epochs", type=int, default=4)
+ap.add_argument("--fail-at", type=int, default=None, help="rank 1 raises during this epoch (1-based)")
 a = ap.parse_args()
 
 fastnn.set_num_threads(1)
@@ -57,6 +58,10 @@ class StopOnRank0(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if rank == 0 and a.stop_at is not None and epoch + 1 == a.stop_at:
             self.state.stop_training = True
+
+    def on_batch_end(self, batch, logs=None):
+        if rank == 1 and a.fail_at is not None and self.state.epoch + 1 == a.fail_at and batch == 2:
+            raise RuntimeError("simulated failure on rank 1")
 
 
 cbs = [ModelCheckpoint(os.path.join(a.out, a.tag + "_{epoch}.fnn"), save_best_only=False),
