@@ -113,7 +113,7 @@ def test_ddp_two_ranks_match_one_process():
     out = run_ranks("worker_core.py")
     for name in ("equivalence float64 {}", "equivalence float64 {'gradient_as_bucket_view': True}",
                  "equivalence float32 {}", "state_dict and arguments", "no_sync", "buffers",
-                 "find_unused_parameters", "unused parameter error"):
+                 "find_unused_parameters", "unused parameter error", "sparse gradients and mixed dtypes"):
         assert f"ok {name}" in out, out
 
 
@@ -213,6 +213,13 @@ def test_ddp_world_size_one_in_process():
         with ddp.no_sync():
             ddp(x).sum().backward()
         assert ddp.comm_stats["iterations"] == 2
+        # a wrapper that is gone leaves no hook behind: the bare module trains alone again
+        import gc
+        del ddp
+        gc.collect()
+        assert not any(p._post_acc_hooks for p in model.parameters())
+        from fastnn._autograd_engine import _state
+        assert _state.post_hooks == 0
     finally:
         dist.destroy_process_group()
 

@@ -186,4 +186,23 @@ except RuntimeError as e:
     assert "find_unused_parameters=True" in str(e) and "never.weight" in str(e), str(e)
 report("unused parameter error")
 
+# ---- sparse embedding gradients are reduced dense; parameters of two dtypes go to separate buckets
+fastnn.manual_seed(4)
+emb = nn.Embedding(10, 3, sparse=True)
+lin = nn.Linear(3, 1).double()
+net = nn.ModuleDict({"emb": emb, "lin": lin})
+ddp = DDP(net)
+assert len(ddp._buckets) == 2
+idx = fastnn.tensor([[1, 2, 2], [5, 1, 0]][rank])
+out = lin(emb(idx).double()).sum()
+out.backward()
+g = emb.weight.grad
+assert not g.is_sparse
+full = np.zeros((10, 3), np.float32)
+for r_idx in ([1, 2, 2], [5, 1, 0]):
+    for i in r_idx:
+        full[i] += lin.weight.detach().numpy()[0].astype(np.float32)
+np.testing.assert_allclose(g.numpy(), full / 2, rtol=1e-6)
+report("sparse gradients and mixed dtypes")
+
 dist.destroy_process_group()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 
 import numpy as np
 
@@ -44,6 +45,11 @@ def _wrap(a):
 def _xp(a):
     from ... import backend
     return backend.array_module_of(a)
+
+
+def _remove_handles(handles):
+    for h in handles:
+        h.remove()
 
 
 class _Bucket:
@@ -191,6 +197,9 @@ class DistributedDataParallel(Module):
                 self._where[pi] = (b, slot)
         self._hook_handles = [p.register_post_accumulate_grad_hook(self._make_hook(i))
                               for i, p in enumerate(self._params)]
+        # the hooks hold the wrapper weakly; once it is gone they are removed, so the bare module
+        # trains alone again (no collective waiting for ranks that do not take part)
+        weakref.finalize(self, _remove_handles, self._hook_handles)
         self._next_bucket = 0
         self._finalize_queued = False
         self._unfinished = None           # names of the parameters the last synced backward did not reach
@@ -254,10 +263,12 @@ class DistributedDataParallel(Module):
     # ------------------------------------------------------------------ reduction
 
     def _make_hook(self, index):
+        ref = weakref.ref(self)
+
         def hook(param):
-            if not self.require_backward_grad_sync:
-                return
-            self._mark_ready(index)
+            ddp = ref()
+            if ddp is not None and ddp.require_backward_grad_sync:
+                ddp._mark_ready(index)
         return hook
 
     def _mark_ready(self, index):
@@ -289,6 +300,8 @@ class DistributedDataParallel(Module):
         xp = _xp(bucket.buffer)
         for (_, p), view, ready in zip(bucket.params, bucket.views, bucket.ready):
             g = p._grad
+            if g is not None and g.is_sparse:
+                g = g.to_dense()       # rows of an Embedding(sparse=True): reduced dense
             if not ready or g is None:
                 view[...] = 0
             elif g._data is view:
@@ -337,7 +350,7 @@ class DistributedDataParallel(Module):
                     if self.gradient_as_bucket_view:
                         if p._grad is None or p._grad._data is not view:
                             p._grad = _wrap(view)
-                    elif p._grad is None:
+                    elif p._grad is None or p._grad.is_sparse:
                         p._grad = _wrap(view.copy())
                     else:
                         p._grad._data[...] = view
