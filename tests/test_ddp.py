@@ -112,7 +112,8 @@ def test_sampler_errors_and_loader():
 def test_ddp_two_ranks_match_one_process():
     out = run_ranks("worker_core.py")
     for name in ("equivalence float64 {}", "equivalence float64 {'gradient_as_bucket_view': True}",
-                 "equivalence float32 {}", "state_dict and arguments", "no_sync", "buffers",
+                 "equivalence float32 {}", "equivalence float64 {} allreduce_hook", "fp16_compress_hook",
+                 "state_dict and arguments", "no_sync", "buffers",
                  "find_unused_parameters", "unused parameter error", "sparse gradients and mixed dtypes"):
         assert f"ok {name}" in out, out
 

@@ -8,6 +8,7 @@ import fastnn
 import fastnn.distributed as dist
 from fastnn import nn
 from fastnn.data import DataLoader, DistributedSampler, TensorDataset
+from fastnn.distributed.algorithms.ddp_comm_hooks import default_hooks
 from fastnn.nn.parallel import DistributedDataParallel as DDP
 
 fastnn.set_num_threads(1)
@@ -52,12 +53,14 @@ def train(model, loader, sampler, epochs, ddp_model=None):
     return [p.detach().numpy().copy() for p in model.parameters()]
 
 
-def check_equivalence(dtype, tol, **ddp_kw):
+def check_equivalence(dtype, tol, comm_hook=None, **ddp_kw):
     """2 ranks with batch B == 1 process with batch 2B over the same samples, Adam, 4 epochs."""
     np_dtype = np.float64 if dtype == fastnn.float64 else np.float32
     ds = data(np_dtype)
     model = mlp(100 + rank, dtype)           # different start on each rank: DDP broadcasts rank 0's
     ddp = DDP(model, bucket_cap_mb=0.0005, **ddp_kw)
+    if comm_hook is not None:
+        ddp.register_comm_hook(None, comm_hook)
     assert len(ddp._buckets) >= 3, len(ddp._buckets)
     sampler = DistributedSampler(ds, shuffle=True, seed=5)
     got = train(model, DataLoader(ds, batch_size=8, sampler=sampler), sampler, 4, ddp)
@@ -73,12 +76,32 @@ def check_equivalence(dtype, tol, **ddp_kw):
     assert st["iterations"] == 4 * 6 and len(st["buckets"]) == len(ddp._buckets)
     # the first bucket (last layer) was launched before backward reached its end
     assert st["buckets"][0][2] < st["last_backward_s"], st
-    report(f"equivalence {dtype} {ddp_kw}")
+    report(f"equivalence {dtype} {ddp_kw}" + (f" {comm_hook.__name__}" if comm_hook else ""))
 
 
 check_equivalence(fastnn.float64, 1e-10)
 check_equivalence(fastnn.float64, 1e-10, gradient_as_bucket_view=True)
 check_equivalence(fastnn.float32, 2e-5)
+check_equivalence(fastnn.float64, 1e-10, comm_hook=default_hooks.allreduce_hook)
+
+
+# ---- fp16 compression hook: gradients averaged within float16's precision
+def grads_with(hook):
+    fastnn.manual_seed(21)
+    m = nn.Sequential(nn.Linear(6, 40), nn.Tanh(), nn.Linear(40, 3))
+    d = DDP(m)
+    if hook is not None:
+        d.register_comm_hook(None, hook)
+    ds = data(np.float32, 32)
+    xs, ys = ds.tensors
+    nn.CrossEntropyLoss()(d(xs[rank * 16:(rank + 1) * 16]), ys[rank * 16:(rank + 1) * 16]).backward()
+    return [p.grad.numpy().copy() for p in m.parameters()]
+
+
+for a, b in zip(grads_with(default_hooks.fp16_compress_hook), grads_with(None)):
+    np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-4)
+    assert a.dtype == np.float32
+report("fp16_compress_hook")
 
 
 # ---- state_dict names and construction checks

@@ -1,4 +1,4 @@
 """``fastnn.nn.parallel``: data-parallel training over several processes (PyTorch's ``torch.nn.parallel``)."""
-from .distributed import DistributedDataParallel  # noqa: F401
+from .distributed import DistributedDataParallel, GradBucket  # noqa: F401
 
 __all__ = ["DistributedDataParallel"]

@@ -47,9 +47,63 @@ def _xp(a):
     return backend.array_module_of(a)
 
 
+class GradBucket:
+    """What a communication hook receives (PyTorch's ``dist.GradBucket``): one bucket of gradients
+    flattened into ``buffer()`` (not yet divided by the world size)."""
+
+    def __init__(self, bucket, last):
+        self._bucket = bucket
+        self._last = last
+        self._buffer = _wrap(bucket.buffer)
+
+    def index(self):
+        return self._bucket.index
+
+    def buffer(self):
+        return self._buffer
+
+    def set_buffer(self, buffer):
+        self._buffer = buffer
+
+    def gradients(self):
+        return [_wrap(v) for v in self._bucket.views]
+
+    def parameters(self):
+        return [p for _, p in self._bucket.params]
+
+    def is_last(self):
+        return self._last
+
+
 def _remove_handles(handles):
     for h in handles:
         h.remove()
+
+
+class _HookWork:
+    """A communication hook's future seen as a Work: waiting copies its value into the bucket."""
+
+    def __init__(self, future, bucket):
+        if not callable(getattr(future, "wait", None)):
+            raise TypeError(f"a DDP communication hook must return a Future, got {type(future).__name__}")
+        self.future = future
+        self.bucket = bucket
+
+    def is_completed(self):
+        done = getattr(self.future, "done", None)
+        return bool(done()) if callable(done) else False
+
+    def wait(self):
+        value = self.future.wait()
+        if isinstance(value, (list, tuple)):
+            value = value[0]
+        data = getattr(value, "_data", value)
+        if data is not self.bucket.buffer:
+            if tuple(data.shape) != self.bucket.buffer.shape:
+                raise ValueError(f"a DDP communication hook returned a tensor of shape {tuple(data.shape)} for a "
+                                 f"bucket of shape {self.bucket.buffer.shape}")
+            self.bucket.buffer[...] = data
+        return True
 
 
 class _Bucket:
@@ -176,6 +230,7 @@ class DistributedDataParallel(Module):
         self.bucket_bytes_cap = int(bucket_cap_mb * 1024 * 1024)
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
+        self._comm_hook = None
         self.world_size = dist.get_world_size(process_group)
         self.rank = dist.get_rank(process_group)
         self._overlap = True          # False: all buckets reduced after backward (the bench's baseline)
@@ -295,8 +350,22 @@ class DistributedDataParallel(Module):
             self._launch(self._buckets[self._next_bucket])
             self._next_bucket += 1
 
+    def register_comm_hook(self, state, hook):
+        """Reduce each bucket with ``hook(state, bucket) -> Future`` instead of the built-in averaging
+        all-reduce (PyTorch's API; e.g. ``fastnn.distributed.algorithms.ddp_comm_hooks.default_hooks.
+        fp16_compress_hook``). ``bucket`` is a :class:`GradBucket` whose buffer holds the gradients
+        not yet divided by the world size; the future's value (a tensor, or a list whose first element
+        is one) is the averaged bucket. Register it once, before the first backward."""
+        if not callable(hook):
+            raise TypeError(f"register_comm_hook: 'hook' must be callable, got {type(hook).__name__}")
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        if self.comm_stats["iterations"]:
+            raise RuntimeError("register_comm_hook must be called before the first backward pass")
+        self._comm_hook = (state, hook)
+
     def _launch(self, bucket):
-        scale = 1.0 / self.world_size
+        scale = 1.0 / self.world_size if self._comm_hook is None else 1.0
         xp = _xp(bucket.buffer)
         for (_, p), view, ready in zip(bucket.params, bucket.views, bucket.ready):
             g = p._grad
@@ -310,7 +379,11 @@ class DistributedDataParallel(Module):
             else:
                 xp.multiply(g._data, scale, out=view)
         bucket.t_launch = time.perf_counter()
-        if self.world_size > 1:
+        if self._comm_hook is not None:
+            state, hook = self._comm_hook
+            bucket.work = _HookWork(hook(state, GradBucket(bucket, bucket.index == len(self._buckets) - 1)),
+                                    bucket)
+        elif self.world_size > 1:
             comm = _comm()
             bucket.work = comm.allreduce_array(bucket.buffer, comm.ReduceOp.SUM, async_=True, group=self.process_group)
 

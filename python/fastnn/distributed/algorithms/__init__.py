@@ -1,0 +1,1 @@
+"""Training algorithms over process groups (PyTorch's ``torch.distributed.algorithms``)."""
