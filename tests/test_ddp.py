@@ -245,3 +245,40 @@ def test_rank_failure_stops_every_rank_and_keeps_the_last_checkpoint(tmp_path):
     assert ck["epoch"] == 2
     run_ranks("worker_fit.py", out, "after", "--resume", os.path.join(out, "failed_2.fnn"), n=2)
     assert _load(out, "after")["ranks_equal"]
+
+
+def test_ddp_recovers_from_a_backward_that_raised():
+    pytest.importorskip("mpi4py")
+    import fastnn.distributed as dist
+    from fastnn import nn
+    from fastnn.autograd import Function
+    from fastnn.nn.parallel import DistributedDataParallel as DDP
+    if dist.is_initialized():
+        pytest.skip("a process group is already initialised in this process")
+
+    class Boom(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            raise ArithmeticError("boom")
+
+    dist.init_process_group("gloo")
+    try:
+        fastnn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+        ddp = DDP(model, bucket_cap_mb=0.00001)     # one bucket per parameter: the last layer's start early
+        x = fastnn.randn(5, 3)
+        with pytest.raises(ArithmeticError):
+            ddp(Boom.apply(x.requires_grad_())).sum().backward()
+        model.zero_grad()
+        ddp(x).sum().backward()
+        ref = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+        ref.load_state_dict(model.state_dict())
+        ref(x).sum().backward()
+        for p, q in zip(model.parameters(), ref.parameters()):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6)
+    finally:
+        dist.destroy_process_group()

@@ -289,6 +289,8 @@ class DistributedDataParallel(Module):
     # ------------------------------------------------------------------ forward
 
     def forward(self, *inputs, **kwargs):
+        if self._finalize_queued:
+            self._abandon_reduction()
         if self._unfinished is not None:
             names, self._unfinished = self._unfinished, None
             raise RuntimeError(
@@ -435,6 +437,19 @@ class DistributedDataParallel(Module):
             st["buckets"] = [(b.index, b.nbytes, b.t_launch - self._t_backward, b.t_done - self._t_backward)
                              for b in self._buckets[:self._next_bucket]]
             st["comm_s"] += sum(b.t_done - b.t_launch for b in self._buckets[:self._next_bucket])
+        finally:
+            self._next_bucket = 0
+            for b in self._buckets:
+                b.reset()
+
+    def _abandon_reduction(self):
+        """A backward pass that raised never reached its end-of-backward callback: finish the all-reduces
+        it started (every rank issued them) and start the next iteration afresh."""
+        self._finalize_queued = False
+        try:
+            for b in self._buckets[:self._next_bucket]:
+                if b.work is not None:
+                    b.work.wait()
         finally:
             self._next_bucket = 0
             for b in self._buckets:
