@@ -13,6 +13,7 @@ tensors (``DistributedDataParallel``'s gradient buckets).
 """
 from __future__ import annotations
 
+import atexit
 import enum
 import os
 import pickle
@@ -278,8 +279,14 @@ class _Progress:
         self.pending = []
         self.thread = None
         self.enabled = False
+        self.stopping = False
+        self.registered = False
 
     def configure(self, MPI, size):
+        if not self.registered:
+            # atexit runs last-registered first: this runs before mpi4py's MPI_Finalize (registered at import)
+            atexit.register(self.stop)
+            self.registered = True
         self.enabled = (size > 1 and MPI.Query_thread() == MPI.THREAD_MULTIPLE
                         and os.environ.get("FASTNN_DIST_PROGRESS_THREAD", "1") != "0")
 
@@ -296,10 +303,22 @@ class _Progress:
     def _run(self):
         while True:
             with self.lock:
-                while not self.pending:
+                while not self.pending and not self.stopping:
                     self.cond.wait()
+                if self.stopping:
+                    return
                 self.pending = [w for w in self.pending if not w._test_locked()]
             time.sleep(self.INTERVAL_S)
+
+    def stop(self):
+        """End the thread (before MPI is finalised: it must not be inside an MPI call then)."""
+        with self.lock:
+            self.stopping = True
+            self.cond.notify()
+        if self.thread is not None:
+            self.thread.join(timeout=2)
+        self.thread = None
+        self.stopping = False
 
     def test(self, work):
         with self.lock:
@@ -411,7 +430,13 @@ class Work:
                 # NCCL ran on the current stream: later work on that stream already follows it, so only a
                 # timeout makes the host watch it
                 if timeout is not None:
-                    _poll(lambda: self._event.done, self._pg, self._what, _seconds(timeout))
+                    try:
+                        _poll(lambda: self._event.done, self._pg, self._what, _seconds(timeout))
+                    except DistBackendError:
+                        nc = self._pg._nccl
+                        if nc is not None:  # free the GPU from the kernel that waits for the missing ranks
+                            nc.abort()
+                        raise
             else:
                 limit = self._pg._timeout_s() if timeout is None else _seconds(timeout)
                 _poll(lambda: _progress.test(self), self._pg, self._what, limit)

@@ -46,6 +46,12 @@ class _NcclComm:
     def destroy(self):
         self.comm.destroy()
 
+    def abort(self):
+        try:
+            self.comm.abort()
+        finally:
+            self.pg._nccl = None
+
     def _op(self, op, what):
         name = _OPS.get(op)
         if name is None:

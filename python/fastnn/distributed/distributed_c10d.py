@@ -185,6 +185,7 @@ def destroy_process_group(group=None):
         for g in world.groups:
             g._free()
         world.groups = []
+        _comm._progress.stop()
         pg._free()
         world.default = None
         globals()["group"].WORLD = GroupMember.WORLD = None
