@@ -50,7 +50,8 @@ for shape, layer in (((B * n, 4, 5, 3), nn.BatchNorm2d), ((B * n, 6), nn.BatchNo
     sync.eval()
     ref.eval()
     xl = fastnn.from_numpy(full[r * B:(r + 1) * B].copy())
-    np.testing.assert_allclose(sync(xl).detach().numpy(), ref(fastnn.from_numpy(full)).detach().numpy()[r * B:(r + 1) * B], atol=1e-12)
+    want = ref(fastnn.from_numpy(full)).detach().numpy()[r * B:(r + 1) * B]
+    np.testing.assert_allclose(sync(xl).detach().numpy(), want, atol=1e-12)
 
 # uneven batches across ranks (rank r holds r + 1 samples) still equal the whole batch
 sizes = [k + 1 for k in range(n)]

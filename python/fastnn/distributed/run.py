@@ -31,7 +31,8 @@ def _parser():
     p.add_argument("--nnodes", default="1", help="accepted for torchrun compatibility; only 1 is supported here")
     p.add_argument("--node-rank", "--node_rank", default="0", help=argparse.SUPPRESS)
     p.add_argument("--standalone", action="store_true", help="accepted and ignored (always standalone)")
-    p.add_argument("--master-addr", "--master_addr", default=None, help="MASTER_ADDR for ported code (default 127.0.0.1)")
+    p.add_argument("--master-addr", "--master_addr", default=None,
+                   help="MASTER_ADDR for ported code (default 127.0.0.1)")
     p.add_argument("--master-port", "--master_port", default=None, help="MASTER_PORT for ported code (default 29500)")
     p.add_argument("--rdzv-backend", "--rdzv_backend", default=None, help=argparse.SUPPRESS)
     p.add_argument("--rdzv-endpoint", "--rdzv_endpoint", default=None, help=argparse.SUPPRESS)

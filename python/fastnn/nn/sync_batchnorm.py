@@ -5,8 +5,8 @@ brings every rank's triple, and the group's mean and variance are combined from 
 pairwise formula: no cancellation, unlike sum and sum of squares). Backward all-reduces the two
 per-channel sums the input gradient needs (of dy and of dy·(x − mean)). The result equals BatchNorm over
 the concatenation of the ranks' batches; weight and bias gradients stay per-rank sums, which
-DistributedDataParallel averages like every other gradient. The backward is first order only. Outside a process group of several ranks, or in
-eval mode, it is BatchNorm.
+DistributedDataParallel averages like every other gradient. The backward is first order only. Outside a
+process group of several ranks, or in eval mode, it is BatchNorm.
 """
 from __future__ import annotations
 
