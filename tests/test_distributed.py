@@ -159,6 +159,16 @@ def test_launcher_module_flag_and_no_python(tmp_path):
     assert sorted(out.split()) == ["local=0", "local=1", "rank=0", "rank=1"]
 
 
+def test_older_launch_module_passes_local_rank(tmp_path):
+    script = tmp_path / "show.py"
+    script.write_text("import sys\nprint(sys.argv[1:], flush=True)\n")
+    p = subprocess.run([sys.executable, "-m", "fastnn.distributed.launch", "--nproc_per_node=2", str(script), "--use-env",
+                        "a"], capture_output=True, text=True, timeout=60, env=_env())
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.split("\n")[:2]) == ["['--use-env', 'a', '--local-rank=0']",
+                                                "['--use-env', 'a', '--local-rank=1']"]
+
+
 # ------------------------------------------------------------------------------------------ the launcher's arguments
 @pytest.mark.parametrize("args", [["-n", "2"], ["--nproc-per-node", "2"], ["--nproc_per_node=2"],
                                   ["--nproc-per-node=2", "--standalone"], ["--np", "2"]])
