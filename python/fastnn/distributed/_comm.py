@@ -357,6 +357,7 @@ def _timeout_error(pg, what, waited):
 
 
 _SPIN_S = float(os.environ.get("FASTNN_DIST_SPIN_MS", "10")) / 1e3
+_POLLS_BEFORE_YIELD = 16
 
 
 def _poll(test, pg, what, timeout_s):
@@ -370,7 +371,12 @@ def _poll(test, pg, what, timeout_s):
     deadline = t0 + timeout_s
     spin_until = t0 + _SPIN_S
     pause = 2e-5
+    polls = 0
     while not test():
+        polls += 1
+        if polls % _POLLS_BEFORE_YIELD == 0:
+            # like MPICH's own wait: on a busy machine the peer may be waiting for this CPU
+            os.sched_yield()
         now = time.perf_counter()
         if now > deadline:
             raise _timeout_error(pg, what, now - t0)
@@ -394,14 +400,19 @@ class Work:
         self._mpi_done = not self._reqs
         self._done = False
         self._exc = None
-        if self._reqs and track:  # a blocking caller polls its own requests
+        self._tracked = bool(self._reqs) and track and _progress.enabled
+        if self._tracked:  # a blocking caller polls its own requests
             _progress.add(self)
 
     def _test_locked(self):
         if not self._mpi_done:
-            MPI = _mpi.MPI()
-            self._mpi_done = MPI.Request.Testall(self._reqs)
+            reqs = self._reqs
+            self._mpi_done = reqs[0].Test() if len(reqs) == 1 else _mpi.MPI().Request.Testall(reqs)
         return self._mpi_done
+
+    def _test(self):
+        # requests the progress thread also tests are tested under its lock; a blocking caller's are its own
+        return _progress.test(self) if self._tracked else self._test_locked()
 
     def _complete(self):
         if not self._done:
@@ -419,7 +430,7 @@ class Work:
         if self._event is not None:
             if not self._event.done:
                 return False
-        elif not _progress.test(self):
+        elif not self._test():
             return False
         self._complete()
         return True
@@ -439,7 +450,7 @@ class Work:
                         raise
             else:
                 limit = self._pg._timeout_s() if timeout is None else _seconds(timeout)
-                _poll(lambda: _progress.test(self), self._pg, self._what, limit)
+                _poll(self._test, self._pg, self._what, limit)
             self._complete()
         if self._exc is not None:
             raise self._exc
