@@ -65,12 +65,42 @@ def test_collectives_on_two_ranks_match_numpy():
     assert out.count("ALL OK") == 2, out
 
 
-def test_collectives_on_three_ranks_with_a_subgroup():
-    # rank 1 is outside the subgroup of ranks 0 and 2: get_rank(sub) == -1 there
-    rc, out, err, _ = launch(["--nproc_per_node=3", "--standalone", os.path.join(SCRIPTS, "collectives.py"),
-                              "--flag", "value"])
+THREE = """
+import numpy as np, fastnn, fastnn.distributed as dist
+dist.init_process_group("gloo")
+r, n = dist.get_rank(), dist.get_world_size()
+assert n == 3
+t = fastnn.full((4,), float(r))
+dist.all_reduce(t, op=dist.ReduceOp.AVG)
+assert np.array_equal(t.numpy(), np.full(4, 1.0))
+out = [fastnn.zeros(2, dtype=fastnn.int64) for _ in range(n)]
+dist.all_gather(out, fastnn.full((2,), r, dtype=fastnn.int64))
+assert [int(o.numpy()[0]) for o in out] == [0, 1, 2]
+b = fastnn.full((3,), float(r))
+dist.broadcast(b, src=2)
+assert np.array_equal(b.numpy(), np.full(3, 2.0))
+sub = dist.new_group([0, 2])  # rank 1 is not a member
+if r == 1:
+    assert sub is dist.GroupMember.NON_GROUP_MEMBER and dist.get_rank(sub) == -1 and dist.get_world_size(sub) == -1
+    assert dist.all_reduce(fastnn.ones(2), group=sub) is None  # not a member: nothing happens, as in PyTorch
+else:
+    x = fastnn.full((2,), float(r))
+    dist.all_reduce(x, group=sub)
+    assert np.array_equal(x.numpy(), [2.0, 2.0]) and dist.get_rank(sub) == r // 2
+    y = fastnn.full((2,), float(r))
+    dist.broadcast(y, src=2, group=sub)  # src is a rank of the default group
+    assert np.array_equal(y.numpy(), [2.0, 2.0])
+dist.barrier()
+print("rank", r, "THREE OK", flush=True)
+"""
+
+
+def test_three_ranks_with_a_subgroup(tmp_path):
+    script = tmp_path / "three.py"
+    script.write_text(THREE)
+    rc, out, err, _ = launch(["--nproc_per_node=3", "--standalone", str(script)])
     assert rc == 0, err[-3000:]
-    assert out.count("ALL OK") == 3, out
+    assert out.count("THREE OK") == 3, out
 
 
 def test_sync_batchnorm_two_ranks_equals_batchnorm_on_whole_batch():
@@ -130,7 +160,7 @@ def test_rank_that_raises_stops_every_rank(fault_script):
 
 
 def test_collective_timeout_names_the_missing_rank(fault_script):
-    rc, out, err, secs = launch(["-n", "2", fault_script, "hang", "2"])
+    rc, out, err, secs = launch(["-n", "2", fault_script, "hang", "1"])
     assert rc != 0
     assert "all_reduce: timed out after" in err, err[-3000:]
     assert "these ranks did not join it: rank 1" in err
@@ -157,6 +187,16 @@ def test_launcher_module_flag_and_no_python(tmp_path):
     rc, out, err, _ = launch(["-n", "2", "--no-python", "sh", "-c", "echo rank=$RANK local=$LOCAL_RANK"])
     assert rc == 0, err
     assert sorted(out.split()) == ["local=0", "local=1", "rank=0", "rank=1"]
+
+
+def test_older_launch_module_passes_local_rank(tmp_path):
+    script = tmp_path / "show.py"
+    script.write_text("import sys\nprint(sys.argv[1:], flush=True)\n")
+    p = subprocess.run([sys.executable, "-m", "fastnn.distributed.launch", "--nproc_per_node=2", str(script), "--use-env",
+                        "a"], capture_output=True, text=True, timeout=60, env=_env())
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.split("\n")[:2]) == ["['--use-env', 'a', '--local-rank=0']",
+                                                "['--use-env', 'a', '--local-rank=1']"]
 
 
 # ------------------------------------------------------------------------------------------ the launcher's arguments

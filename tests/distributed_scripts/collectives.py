@@ -15,6 +15,7 @@ r, n = dist.get_rank(), dist.get_world_size()
 assert dist.is_initialized() and dist.get_backend() == "gloo"
 assert os.environ["RANK"] == str(r) and os.environ["WORLD_SIZE"] == str(n)
 assert os.environ["LOCAL_RANK"] == str(r) and os.environ["LOCAL_WORLD_SIZE"] == str(n)
+assert dist.get_node_local_rank() == r
 assert os.environ["MASTER_ADDR"] and os.environ["MASTER_PORT"]
 assert os.environ["OMP_NUM_THREADS"] == os.environ.get("EXPECT_OMP", os.environ["OMP_NUM_THREADS"])
 assert sys.argv[1:] == ["--flag", "value"], sys.argv

@@ -50,7 +50,8 @@ for shape, layer in (((B * n, 4, 5, 3), nn.BatchNorm2d), ((B * n, 6), nn.BatchNo
     sync.eval()
     ref.eval()
     xl = fastnn.from_numpy(full[r * B:(r + 1) * B].copy())
-    np.testing.assert_allclose(sync(xl).detach().numpy(), ref(fastnn.from_numpy(full)).detach().numpy()[r * B:(r + 1) * B], atol=1e-12)
+    want = ref(fastnn.from_numpy(full)).detach().numpy()[r * B:(r + 1) * B]
+    np.testing.assert_allclose(sync(xl).detach().numpy(), want, atol=1e-12)
 
 # uneven batches across ranks (rank r holds r + 1 samples) still equal the whole batch
 sizes = [k + 1 for k in range(n)]
@@ -70,5 +71,13 @@ sync32 = nn.SyncBatchNorm(3)
 x32 = fastnn.from_numpy(full[lo:lo + sizes[r]].astype(np.float32))
 ref32 = nn.BatchNorm1d(3)(fastnn.from_numpy(full.astype(np.float32))).detach()
 np.testing.assert_allclose(sync32(x32).detach().numpy(), ref32.detach().numpy()[lo:lo + sizes[r]], atol=2e-5)
+# first-order only: asking for gradients of gradients says so (on every rank, before any collective)
+xg = fastnn.from_numpy(full[lo:lo + sizes[r]].copy()).requires_grad_()
+try:
+    fastnn.autograd.grad((sync(xg) ** 2).sum(), xg, create_graph=True)
+except RuntimeError as exc:
+    assert "create_graph=True" in str(exc), exc
+else:
+    raise AssertionError("double backward through SyncBatchNorm did not raise")
 dist.destroy_process_group()
 print(r, "SYNCBN OK", flush=True)

@@ -32,6 +32,8 @@ def main(argv):
     rank = env.get("PMI_RANK", env.get("PMIX_RANK", env.get("OMPI_COMM_WORLD_RANK", "0")))
     env["RANK"] = rank
     env["LOCAL_RANK"] = env.get("MPI_LOCALRANKID", env.get("OMPI_COMM_WORLD_LOCAL_RANK", rank))
+    if env.pop("FASTNN_LAUNCH_LOCAL_RANK_ARG", None) == "1":  # fastnn.distributed.launch without --use-env
+        args = args + [f"--local-rank={env['LOCAL_RANK']}"]
     if kind == "exec":
         os.execvp(target, [target] + args)
     sys.argv = [target] + args

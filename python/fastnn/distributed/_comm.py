@@ -13,6 +13,7 @@ tensors (``DistributedDataParallel``'s gradient buckets).
 """
 from __future__ import annotations
 
+import atexit
 import enum
 import os
 import pickle
@@ -278,8 +279,14 @@ class _Progress:
         self.pending = []
         self.thread = None
         self.enabled = False
+        self.stopping = False
+        self.registered = False
 
     def configure(self, MPI, size):
+        if not self.registered:
+            # atexit runs last-registered first: this runs before mpi4py's MPI_Finalize (registered at import)
+            atexit.register(self.stop)
+            self.registered = True
         self.enabled = (size > 1 and MPI.Query_thread() == MPI.THREAD_MULTIPLE
                         and os.environ.get("FASTNN_DIST_PROGRESS_THREAD", "1") != "0")
 
@@ -296,10 +303,22 @@ class _Progress:
     def _run(self):
         while True:
             with self.lock:
-                while not self.pending:
+                while not self.pending and not self.stopping:
                     self.cond.wait()
+                if self.stopping:
+                    return
                 self.pending = [w for w in self.pending if not w._test_locked()]
             time.sleep(self.INTERVAL_S)
+
+    def stop(self):
+        """End the thread (before MPI is finalised: it must not be inside an MPI call then)."""
+        with self.lock:
+            self.stopping = True
+            self.cond.notify()
+        if self.thread is not None:
+            self.thread.join(timeout=2)
+        self.thread = None
+        self.stopping = False
 
     def test(self, work):
         with self.lock:
@@ -338,6 +357,7 @@ def _timeout_error(pg, what, waited):
 
 
 _SPIN_S = float(os.environ.get("FASTNN_DIST_SPIN_MS", "10")) / 1e3
+_POLLS_BEFORE_YIELD = 16
 
 
 def _poll(test, pg, what, timeout_s):
@@ -351,7 +371,12 @@ def _poll(test, pg, what, timeout_s):
     deadline = t0 + timeout_s
     spin_until = t0 + _SPIN_S
     pause = 2e-5
+    polls = 0
     while not test():
+        polls += 1
+        if polls % _POLLS_BEFORE_YIELD == 0:
+            # like MPICH's own wait: on a busy machine the peer may be waiting for this CPU
+            os.sched_yield()
         now = time.perf_counter()
         if now > deadline:
             raise _timeout_error(pg, what, now - t0)
@@ -375,14 +400,19 @@ class Work:
         self._mpi_done = not self._reqs
         self._done = False
         self._exc = None
-        if self._reqs and track:  # a blocking caller polls its own requests
+        self._tracked = bool(self._reqs) and track and _progress.enabled
+        if self._tracked:  # a blocking caller polls its own requests
             _progress.add(self)
 
     def _test_locked(self):
         if not self._mpi_done:
-            MPI = _mpi.MPI()
-            self._mpi_done = MPI.Request.Testall(self._reqs)
+            reqs = self._reqs
+            self._mpi_done = reqs[0].Test() if len(reqs) == 1 else _mpi.MPI().Request.Testall(reqs)
         return self._mpi_done
+
+    def _test(self):
+        # requests the progress thread also tests are tested under its lock; a blocking caller's are its own
+        return _progress.test(self) if self._tracked else self._test_locked()
 
     def _complete(self):
         if not self._done:
@@ -400,7 +430,7 @@ class Work:
         if self._event is not None:
             if not self._event.done:
                 return False
-        elif not _progress.test(self):
+        elif not self._test():
             return False
         self._complete()
         return True
@@ -411,10 +441,16 @@ class Work:
                 # NCCL ran on the current stream: later work on that stream already follows it, so only a
                 # timeout makes the host watch it
                 if timeout is not None:
-                    _poll(lambda: self._event.done, self._pg, self._what, _seconds(timeout))
+                    try:
+                        _poll(lambda: self._event.done, self._pg, self._what, _seconds(timeout))
+                    except DistBackendError:
+                        nc = self._pg._nccl
+                        if nc is not None:  # free the GPU from the kernel that waits for the missing ranks
+                            nc.abort()
+                        raise
             else:
                 limit = self._pg._timeout_s() if timeout is None else _seconds(timeout)
-                _poll(lambda: _progress.test(self), self._pg, self._what, limit)
+                _poll(self._test, self._pg, self._what, limit)
             self._complete()
         if self._exc is not None:
             raise self._exc

@@ -13,6 +13,8 @@ from . import _comm
 from ._comm import ReduceOp, Work
 
 
+_MAX_INT_COUNT = 1 << 30
+
 _OPS = {ReduceOp.SUM: "NCCL_SUM", ReduceOp.AVG: "NCCL_SUM", ReduceOp.PRODUCT: "NCCL_PROD",
         ReduceOp.MIN: "NCCL_MIN", ReduceOp.MAX: "NCCL_MAX"}
 
@@ -45,6 +47,12 @@ class _NcclComm:
 
     def destroy(self):
         self.comm.destroy()
+
+    def abort(self):
+        try:
+            self.comm.abort()
+        finally:
+            self.pg._nccl = None
 
     def _op(self, op, what):
         name = _OPS.get(op)
@@ -79,7 +87,11 @@ class _NcclComm:
         what = "broadcast"
         _comm._enter(self.pg, what)
         _contiguous(arr, what)
-        self.comm.bcast(arr.data.ptr, arr.size, _backend.nccl_dtype(arr.dtype), root, self._stream())
+        dt, stream = _backend.nccl_dtype(arr.dtype), self._stream()
+        # cupy's bcast takes a C int count: larger tensors go in chunks
+        for start in range(0, arr.size, _MAX_INT_COUNT):
+            count = min(_MAX_INT_COUNT, arr.size - start)
+            self.comm.bcast(arr.data.ptr + start * arr.itemsize, count, dt, root, stream)
         return self._done(what, async_, result=result)
 
     def reduce(self, arr, root, op, async_, result):

@@ -173,6 +173,17 @@ def is_initialized() -> bool:
     return world.default is not None
 
 
+def get_node_local_rank(fallback_rank=None) -> int:
+    """This process's rank on its machine: LOCAL_RANK (set by the launcher), else ``fallback_rank``."""
+    v = _env_int("LOCAL_RANK")
+    if v is not None:
+        return v
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment: start the processes with "
+                       "`python -m fastnn.distributed.run`, or pass fallback_rank")
+
+
 def is_torchelastic_launched() -> bool:
     return os.environ.get("TORCHELASTIC_RUN_ID") is not None
 
@@ -185,6 +196,7 @@ def destroy_process_group(group=None):
         for g in world.groups:
             g._free()
         world.groups = []
+        _comm._progress.stop()
         pg._free()
         world.default = None
         globals()["group"].WORLD = GroupMember.WORLD = None
@@ -568,8 +580,8 @@ def all_gather_object(object_list, obj, group=None):
     if g is None:
         return None
     if not isinstance(object_list, list) or len(object_list) != g.size():
-        raise ValueError(f"{fn}: argument 'object_list' must be a list of world_size ({g.size()}) entries, got "
-                         f"{type(object_list).__name__} of length {len(object_list) if hasattr(object_list, '__len__') else '?'}")
+        got = f"a list of {len(object_list)}" if isinstance(object_list, list) else type(object_list).__name__
+        raise ValueError(f"{fn}: argument 'object_list' must be a list of world_size ({g.size()}) entries, got {got}")
     object_list[:] = _comm.allgather_object(obj, g)
 
 

@@ -31,7 +31,8 @@ def _parser():
     p.add_argument("--nnodes", default="1", help="accepted for torchrun compatibility; only 1 is supported here")
     p.add_argument("--node-rank", "--node_rank", default="0", help=argparse.SUPPRESS)
     p.add_argument("--standalone", action="store_true", help="accepted and ignored (always standalone)")
-    p.add_argument("--master-addr", "--master_addr", default=None, help="MASTER_ADDR for ported code (default 127.0.0.1)")
+    p.add_argument("--master-addr", "--master_addr", default=None,
+                   help="MASTER_ADDR for ported code (default 127.0.0.1)")
     p.add_argument("--master-port", "--master_port", default=None, help="MASTER_PORT for ported code (default 29500)")
     p.add_argument("--rdzv-backend", "--rdzv_backend", default=None, help=argparse.SUPPRESS)
     p.add_argument("--rdzv-endpoint", "--rdzv_endpoint", default=None, help=argparse.SUPPRESS)
@@ -40,6 +41,8 @@ def _parser():
     p.add_argument("-m", "--module", action="store_true", help="run the target as a module (python -m)")
     p.add_argument("--no-python", "--no_python", action="store_true",
                    help="run the target as an executable, not a Python script")
+    p.add_argument("--use-env", "--use_env", action="store_true",
+                   help="(fastnn.distributed.launch) do not pass --local-rank to the script")
     p.add_argument("--mpiexec", default=None, help="the mpiexec to use (default: MPICH's, next to this Python)")
     p.add_argument("script", help="the training script (or module with -m)")
     p.add_argument("script_args", nargs=argparse.REMAINDER, help="its arguments")
@@ -85,9 +88,11 @@ def command(argv):
     return [mpiexec, "-n", str(n)] + child, env
 
 
-def main(argv=None):
+def main(argv=None, local_rank_arg=False):
     argv = sys.argv[1:] if argv is None else list(argv)
     cmd, env = command(argv)
+    if local_rank_arg:
+        env["FASTNN_LAUNCH_LOCAL_RANK_ARG"] = "1"
     proc = subprocess.Popen(cmd, env=env)
     try:
         rc = proc.wait()

@@ -5,14 +5,15 @@ brings every rank's triple, and the group's mean and variance are combined from 
 pairwise formula: no cancellation, unlike sum and sum of squares). Backward all-reduces the two
 per-channel sums the input gradient needs (of dy and of dy·(x − mean)). The result equals BatchNorm over
 the concatenation of the ranks' batches; weight and bias gradients stay per-rank sums, which
-DistributedDataParallel averages like every other gradient. Outside a process group of several ranks, or in
-eval mode, it is BatchNorm.
+DistributedDataParallel averages like every other gradient. The backward is first order only. Outside a
+process group of several ranks, or in eval mode, it is BatchNorm.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import backend as _backend
+from .._autograd_engine import _mode
 from ..autograd import Function
 from ..tensor import Tensor
 from .batchnorm import BatchNorm1d, BatchNorm2d, _BatchNorm
@@ -69,6 +70,9 @@ class _SyncBatchNormFn(Function):
     @staticmethod
     def backward(ctx, gy):
         from ..distributed import _comm
+        if _mode.enabled:
+            raise RuntimeError("SyncBatchNorm: gradients of gradients (create_graph=True) are not supported across "
+                               "processes; use BatchNorm, or GroupNorm/LayerNorm, in models that need them")
         (weight,) = ctx.saved_tensors
         xhat, invstd, n = ctx.arrays
         g = gy._data
