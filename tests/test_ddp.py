@@ -150,12 +150,15 @@ def test_fit_two_ranks_equals_one_rank_with_twice_the_batch_and_resumes(tmp_path
 
 def test_fit_custom_step_and_stop_decided_on_rank_0(tmp_path):
     out = str(tmp_path)
-    run_ranks("worker_fit.py", out, "c2", "--custom", "--stop-at", "3", n=2)
+    run_ranks("worker_fit.py", out, "c2", "--custom", "--prewrap", "--stop-at", "3", n=2)
     run_ranks("worker_fit.py", out, "c1", "--custom", "--stop-at", "3", n=1)
     c2, c1 = _load(out, "c2"), _load(out, "c1")
     assert c2["epochs"] == [0, 1, 2] and c2["ranks_equal"] and c2["histories_equal"]
     np.testing.assert_allclose(c2["weights"], c1["weights"], rtol=0, atol=1e-10)
     np.testing.assert_allclose(c2["history"]["val_loss"], c1["history"]["val_loss"], rtol=1e-12)
+    # a model given already wrapped is saved unwrapped
+    ckpt = fastnn.train.load_checkpoint(os.path.join(out, "c2_3.fnn"))
+    assert list(ckpt["model"]) == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
 
 def test_example_on_two_processes_with_the_launcher(tmp_path):

@@ -1,6 +1,6 @@
 """Run under ``mpiexec -n N``: fit(..., distributed=True) on N ranks with a per-rank batch of 16 / N.
 
-    worker_fit.py OUT TAG [--resume CKPT] [--custom] [--stop-at EPOCH] [--fail-at EPOCH]
+    worker_fit.py OUT TAG [--resume CKPT] [--custom] [--prewrap] [--stop-at EPOCH] [--fail-at EPOCH]
 
 Rank 0 writes OUT/TAG.json: the final weights, the history, the files each rank wrote and the ranks'
 agreement, for tests/test_ddp.py to compare between runs with 1 and 2 ranks.
@@ -24,6 +24,7 @@ ap.add_argument("--resume", default=None)
 ap.add_argument("--custom", action="store_true")
 ap.add_argument("--stop-at", type=int, default=None)
 ap.add_argument("--epochs", type=int, default=4)
+ap.add_argument("--prewrap", action="store_true", help="pass the model already wrapped in DDP")
 ap.add_argument("--fail-at", type=int, default=None, help="rank 1 raises during this epoch (1-based)")
 a = ap.parse_args()
 
@@ -83,7 +84,12 @@ if a.custom:
         return {"loss": loss_fn(models["model"](xb), yb)}
 
     kw = dict(train_step=train_step, val_step=val_step)
-    hist = fit({"model": model}, (X, y), optimizer={"optimizer": opt}, epochs=a.epochs, val_data=(Xv, yv),
+    if a.prewrap:
+        from fastnn.nn.parallel import DistributedDataParallel
+        given = DistributedDataParallel(model)
+    else:
+        given = model
+    hist = fit({"model": given}, (X, y), optimizer={"optimizer": opt}, epochs=a.epochs, val_data=(Xv, yv),
                callbacks=cbs, verbose=0, batch_size=16 // world, distributed=True, resume_from=a.resume, **kw)
 else:
     hist = fit(model, (X, y), nn.CrossEntropyLoss(), opt, epochs=a.epochs, val_data=(Xv, yv), metrics=["accuracy"],
