@@ -130,24 +130,22 @@ class _Bucket:
         self.t_launch = self.t_done = None
 
 
-def _group_size(cap_bytes_first, cap_bytes, params):
-    """Bucket assignment (lists of indices into ``params``) as PyTorch's compute_bucket_assignment_by_size:
-    buckets per dtype and device, the first one of each small so the first all-reduce starts early."""
-    open_buckets = {}
-    out = []
+def _assign_buckets(first_cap_bytes, cap_bytes, params):
+    """Lists of ``(index, parameter)`` per bucket, as PyTorch's compute_bucket_assignment_by_size: buckets
+    per dtype and device, filled in the given order; the first one of each small so the first
+    all-reduce starts early."""
+    from ... import backend
+    open_buckets, out = {}, []
     for i, p in params:
         a = p._data
-        from ... import backend
         key = (a.dtype.str, str(backend.device_of(a)))
-        cur = open_buckets.get(key)
-        if cur is None:
-            cur = open_buckets[key] = {"idx": [], "bytes": 0, "cap": cap_bytes_first}
-        cur["idx"].append((i, p))
+        cur = open_buckets.setdefault(key, {"members": [], "bytes": 0, "cap": first_cap_bytes})
+        cur["members"].append((i, p))
         cur["bytes"] += a.nbytes
         if cur["bytes"] >= cur["cap"]:
-            out.append(cur["idx"])
-            open_buckets[key] = {"idx": [], "bytes": 0, "cap": cap_bytes}
-    out.extend(b["idx"] for b in open_buckets.values() if b["idx"])
+            out.append(cur["members"])
+            open_buckets[key] = {"members": [], "bytes": 0, "cap": cap_bytes}
+    out.extend(b["members"] for b in open_buckets.values() if b["members"])
     return out
 
 
@@ -233,7 +231,6 @@ class DistributedDataParallel(Module):
         self._comm_hook = None
         self.world_size = dist.get_world_size(process_group)
         self.rank = dist.get_rank(process_group)
-        self._overlap = True          # False: all buckets reduced after backward (the bench's baseline)
 
         self._sync_module_states()
 
@@ -241,7 +238,7 @@ class DistributedDataParallel(Module):
         self._param_names = [n for n, _ in named]
         self._params = [p for _, p in named]
         order = list(reversed(list(enumerate(self._params))))
-        groups = _group_size(min(_FIRST_BUCKET_BYTES, self.bucket_bytes_cap), self.bucket_bytes_cap, order)
+        groups = _assign_buckets(min(_FIRST_BUCKET_BYTES, self.bucket_bytes_cap), self.bucket_bytes_cap, order)
         self._buckets = []
         self._where = {}                  # param index -> (bucket, slot)
         for bi, grp in enumerate(groups):
@@ -343,9 +340,8 @@ class DistributedDataParallel(Module):
                 "the graph twice); pass static_graph=True or reduce it yourself.")
         bucket.ready[slot] = True
         bucket.pending -= 1
-        if self._overlap:
-            self._launch_ready()
-            self._poll()
+        self._launch_ready()
+        self._poll()
 
     def _launch_ready(self):
         while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
