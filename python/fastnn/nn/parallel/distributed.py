@@ -336,8 +336,7 @@ class DistributedDataParallel(Module):
         if bucket.ready[slot]:
             raise RuntimeError(
                 f"Expected to mark a variable ready only once. Parameter {self._param_names[index]!r} got its "
-                "gradient twice in one backward pass (a module reused in one forward, or backward through part of "
-                "the graph twice); pass static_graph=True or reduce it yourself.")
+                "gradient twice before the end of one backward pass (a backward started from a hook?)")
         bucket.ready[slot] = True
         bucket.pending -= 1
         self._launch_ready()
