@@ -158,7 +158,7 @@ def test_fit_custom_step_and_stop_decided_on_rank_0(tmp_path):
     np.testing.assert_allclose(c2["history"]["val_loss"], c1["history"]["val_loss"], rtol=1e-12)
     # a model given already wrapped is saved unwrapped
     ckpt = fastnn.train.load_checkpoint(os.path.join(out, "c2_3.fnn"))
-    assert list(ckpt["model"]) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert list(ckpt["model"]) == ["0.weight", "0.bias", "3.weight", "3.bias"]
 
 
 def test_example_on_two_processes_with_the_launcher(tmp_path):
@@ -237,7 +237,8 @@ def test_rank_failure_stops_every_rank_and_keeps_the_last_checkpoint(tmp_path):
                PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t = time.perf_counter()
     proc = subprocess.run([_mpiexec(), "-n", "2", sys.executable, os.path.join(HERE, "ddp", "worker_fit.py"), out,
-                           "failed", "--fail-at", "3"], capture_output=True, text=True, timeout=120, env=env)
+                           "failed", "--fail-at", "3", "--dropout"], capture_output=True, text=True, timeout=120,
+                          env=env)
     assert proc.returncode != 0
     assert "simulated failure on rank 1" in proc.stdout + proc.stderr
     assert time.perf_counter() - t < 60
@@ -246,8 +247,13 @@ def test_rank_failure_stops_every_rank_and_keeps_the_last_checkpoint(tmp_path):
     assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")], names
     ck = fastnn.train.load_checkpoint(os.path.join(out, "failed_2.fnn"))
     assert ck["epoch"] == 2
-    run_ranks("worker_fit.py", out, "after", "--resume", os.path.join(out, "failed_2.fnn"), n=2)
-    assert _load(out, "after")["ranks_equal"]
+    # resumed with its per-rank dropout streams, it ends where an uninterrupted run ends
+    run_ranks("worker_fit.py", out, "after", "--resume", os.path.join(out, "failed_2.fnn"), "--dropout", n=2)
+    run_ranks("worker_fit.py", out, "whole", "--dropout", n=2)
+    after, whole = _load(out, "after"), _load(out, "whole")
+    assert after["ranks_equal"]
+    np.testing.assert_allclose(after["weights"], whole["weights"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(after["history"]["loss"], whole["history"]["loss"], rtol=1e-12)
 
 
 def test_ddp_recovers_from_a_backward_that_raised():

@@ -24,6 +24,7 @@ ap.add_argument("--resume", default=None)
 ap.add_argument("--custom", action="store_true")
 ap.add_argument("--stop-at", type=int, default=None)
 ap.add_argument("--epochs", type=int, default=4)
+ap.add_argument("--dropout", action="store_true", help="a Dropout layer: each rank draws its own masks")
 ap.add_argument("--prewrap", action="store_true", help="pass the model already wrapped in DDP")
 ap.add_argument("--fail-at", type=int, default=None, help="rank 1 raises during this epoch (1-based)")
 a = ap.parse_args()
@@ -50,9 +51,9 @@ Xv, yv = X[:21] + 0.1, y[:21]
 X, Xv = fastnn.from_numpy(X), fastnn.from_numpy(Xv)          # float64 tensors stay float64
 
 fastnn.manual_seed(1 + rank)     # rank 0's initial weights win (DDP broadcasts them)
-model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3)).double()
+model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Dropout(0.3 if a.dropout else 0.0), nn.Linear(16, 3)).double()
 opt = fastnn.optim.Adam(model.parameters(), lr=3e-2)
-fastnn.manual_seed(9)            # the shuffling seed: the same on every rank and in every run
+fastnn.manual_seed(9 + rank)     # rank 0 draws the shuffling seed; each rank its own dropout masks
 
 
 class StopOnRank0(Callback):

@@ -40,6 +40,30 @@ class _SeedStream:
         self.sampler.seed = int(state["distributed_sampler_seed"])
 
 
+class _RankRngStreams:
+    """Every rank's fastnn RNG state as a 'data stream' of checkpoints. ``gather()`` collects them at the
+    end of each epoch, before callbacks write checkpoints (rank 0 alone writes, so saving itself must
+    not need the other ranks); a run resumed with as many ranks gives each rank its own stream back
+    (dropout masks, augmentations continue exactly), with another number of ranks each keeps rank 0's."""
+
+    def __init__(self, ranks):
+        self.ranks = ranks
+        self.states = None
+
+    def gather(self):
+        from .. import random as fastnn_random
+        self.states = self.ranks.gather_list([fastnn_random.get_rng_state()])
+
+    def get_state(self):
+        return {"rank_rng_states": self.states}
+
+    def set_state(self, state):
+        states = state.get("rank_rng_states")
+        if states and len(states) == self.ranks.world:
+            from .. import random as fastnn_random
+            fastnn_random.set_rng_state(states[self.ranks.rank])
+
+
 def resolve(distributed):
     """A :class:`Ranks` when the run is distributed (``True``, or ``None`` with a process group already
     initialised), else None."""

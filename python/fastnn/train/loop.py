@@ -598,11 +598,12 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
 
     train_loader = as_loader(train_data, batch_size, shuffle, "train_data")
     val_loader = as_loader(val_data, batch_size, False, "val_data")
-    sampler = None
+    sampler = rank_rngs = None
     streams = loader_streams(train_loader)
     if ranks is not None:
         train_loader, sampler = ranks.train_loader(train_loader, "train_data")
-        streams = loader_streams(train_loader) + [_distributed._SeedStream(sampler)]
+        rank_rngs = _distributed._RankRngStreams(ranks)
+        streams = loader_streams(train_loader) + [_distributed._SeedStream(sampler), rank_rngs]
         if val_loader is not None:
             val_loader = ranks.eval_loader(val_loader, "val_data")
 
@@ -693,6 +694,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
                     s.step(value)
                 elif scheduler_interval == "epoch":
                     s.step()
+            if rank_rngs is not None:
+                rank_rngs.gather()        # what a checkpoint written now holds for each rank
             cbs.on_epoch_end(epoch, logs)
             if ranks is not None:
                 state.stop_training = ranks.any_stop(state.stop_training)
