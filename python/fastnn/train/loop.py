@@ -526,8 +526,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     and the logs are reduced across ranks weighted by samples: N processes with ``batch_size=B`` log
     and train as one process with ``batch_size=N*B`` over the same samples. Only rank 0 prints and
     writes checkpoints and logs; a stop decided on rank 0 (EarlyStopping) stops every rank.
-    Checkpoints hold the unwrapped models and the sampler's seed, so a run resumes with any number
-    of ranks. ``distributed=False`` trains each process on its own.
+    Checkpoints hold the unwrapped models, the sampler's seed and every rank's RNG state, so a run
+    resumes with any number of ranks (exactly, dropout included, with as many ranks as before). ``distributed=False`` trains each process on its own.
 
     A NaN or infinite loss (any logged key containing ``loss``) raises ``FloatingPointError`` naming
     the epoch and batch. On any exception (KeyboardInterrupt included) the callbacks'
