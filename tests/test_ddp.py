@@ -46,19 +46,33 @@ def run_ranks(script, *args, n=2, timeout=120):
 # ---------------------------------------------------------------- one process
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 10, 11, 64])
+@pytest.mark.parametrize("n", [0, 1, 7, 10, 11, 64, 1000])
 @pytest.mark.parametrize("replicas", [1, 2, 3, 4])
 @pytest.mark.parametrize("drop_last", [False, True])
-def test_sampler_matches_torch_without_shuffle(torch, n, replicas, drop_last):
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_sampler_matches_torch(torch, n, replicas, drop_last, shuffle):
+    """The same indices as PyTorch's DistributedSampler, shuffled orders included (same seed and epoch)."""
     from torch.utils.data.distributed import DistributedSampler as TorchDS
     if n == 0 and not drop_last:
         return
     for r in range(replicas):
-        ours = DistributedSampler(range(n), num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last)
-        theirs = TorchDS(range(n), num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last)
-        assert list(ours) == list(theirs)
+        ours = DistributedSampler(range(n), num_replicas=replicas, rank=r, shuffle=shuffle, seed=n + r,
+                                  drop_last=drop_last)
+        theirs = TorchDS(range(n), num_replicas=replicas, rank=r, shuffle=shuffle, seed=n + r, drop_last=drop_last)
+        for epoch in (0, 3):
+            ours.set_epoch(epoch)
+            theirs.set_epoch(epoch)
+            assert list(ours) == list(theirs)
         assert len(ours) == len(theirs) and ours.total_size == theirs.total_size
         assert ours.num_samples == theirs.num_samples
+
+
+@pytest.mark.parametrize("n,seed", [(2, 0), (5, 2 ** 32 + 3), (100, 12345), (4096, 7)])
+def test_randperm_like_torch(torch, n, seed):
+    from fastnn.data.distributed import randperm_like_torch
+    g = torch.Generator()
+    g.manual_seed(seed)
+    assert randperm_like_torch(n, seed).tolist() == torch.randperm(n, generator=g).tolist()
 
 
 @pytest.mark.parametrize("n,replicas,drop_last", [(10, 3, False), (10, 3, True), (13, 4, False), (5, 8, False),

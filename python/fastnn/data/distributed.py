@@ -9,12 +9,36 @@ from .sampler import Sampler, _is_int
 
 __all__ = ["DistributedSampler"]
 
+_RANDOM64_FROM = (2 ** 32 - 1) // 20     # from this length on PyTorch draws 64-bit numbers
+
+
+def randperm_like_torch(n, seed):
+    """``torch.randperm(n, generator=torch.Generator().manual_seed(seed))`` on the CPU, bit for bit:
+    PyTorch's CPU generator is an MT19937 seeded with the low 32 bits of ``seed`` (numpy's legacy
+    ``RandomState`` seeds it the same way), and randperm is a Fisher-Yates shuffle swapping position
+    ``i`` with ``i + random() % (n - i)``. So a DistributedSampler deals out the same indices as
+    PyTorch's for the same seed and epoch."""
+    n = int(n)
+    if n <= 1:
+        return np.arange(n, dtype=np.int64)
+    mt = np.random.RandomState(int(seed) % 2 ** 32)
+    if n < _RANDOM64_FROM:
+        draws = mt.randint(0, 2 ** 32, size=n - 1, dtype=np.uint32).astype(np.uint64)
+    else:   # random64(): two 32-bit outputs, the first one high
+        pairs = mt.randint(0, 2 ** 32, size=2 * (n - 1), dtype=np.uint32).astype(np.uint64)
+        draws = (pairs[0::2] << np.uint64(32)) | pairs[1::2]
+    offsets = (draws % np.arange(n, 1, -1, dtype=np.uint64)).astype(np.int64) + np.arange(n - 1, dtype=np.int64)
+    r = list(range(n))
+    for i, j in enumerate(offsets.tolist()):     # sequential swaps: each depends on the previous ones
+        r[i], r[j] = r[j], r[i]
+    return np.asarray(r, dtype=np.int64)
+
 
 class DistributedSampler(Sampler):
     """The indices of ``dataset`` that rank ``rank`` of ``num_replicas`` visits in one epoch.
 
-    The order of the epoch (a permutation drawn from ``seed + epoch`` with ``shuffle=True``, else
-    ``0..n-1``) is dealt out rank after rank: rank ``r`` takes positions ``r, r + num_replicas, ...``.
+    The order of the epoch (with ``shuffle=True`` the permutation PyTorch's sampler draws from
+    ``seed + epoch``, bit for bit; else ``0..n-1``) is dealt out rank after rank: rank ``r`` takes positions ``r, r + num_replicas, ...``.
     Every rank gets ``ceil(n / num_replicas)`` indices: without ``drop_last`` the order is padded by
     repeating its first indices, with ``drop_last`` its tail is dropped so the shares are equal. So
     batch ``k`` of all ranks together is batch ``k`` (of ``num_replicas`` times the size) of the one
@@ -60,10 +84,7 @@ class DistributedSampler(Sampler):
     def _index_array(self):
         n = len(self.dataset)
         if self.shuffle:
-            from ..creation import Generator, randperm
-            g = Generator()
-            g.manual_seed(self.seed + self.epoch)
-            indices = randperm(n, generator=g)._data.astype(np.int64, copy=False)
+            indices = randperm_like_torch(n, self.seed + self.epoch)
         else:
             indices = np.arange(n, dtype=np.int64)
         if not self.drop_last:
