@@ -231,6 +231,17 @@ def test_ddp_world_size_one_in_process():
         with ddp.no_sync():
             ddp(x).sum().backward()
         assert ddp.comm_stats["iterations"] == 2
+        # fit across ranks refuses a sampler it cannot split
+        from fastnn.data import TensorDataset, WeightedRandomSampler
+        ds = TensorDataset(fastnn.randn(8, 4, dtype=fastnn.float64), fastnn.randint(0, 2, (8,)))
+        other = nn.Sequential(nn.Linear(4, 2)).double()
+        loader = DataLoader(ds, batch_size=4, sampler=WeightedRandomSampler(np.ones(8), 8))
+        with pytest.raises(ValueError, match="WeightedRandomSampler"):
+            fastnn.train.fit(other, loader, nn.CrossEntropyLoss(), fastnn.optim.SGD(other.parameters(), lr=0.1),
+                             verbose=0, distributed=True)
+        hist = fastnn.train.fit(other, ds, nn.CrossEntropyLoss(), fastnn.optim.SGD(other.parameters(), lr=0.1),
+                                epochs=2, batch_size=4, verbose=0)          # a group of one: plain training
+        assert len(hist.history["loss"]) == 2
         # a wrapper that is gone leaves no hook behind: the bare module trains alone again
         import gc
         del ddp

@@ -47,21 +47,25 @@ class _RankRngStreams:
     (dropout masks, augmentations continue exactly), with another number of ranks each keeps rank 0's."""
 
     def __init__(self, ranks):
-        self.ranks = ranks
+        # the rank and world size only: the run's History keeps this object (through its TrainState),
+        # and it must not keep the DDP wrappers alive after fit
+        self.dist, self.rank, self.world = ranks.dist, ranks.rank, ranks.world
         self.states = None
 
     def gather(self):
         from .. import random as fastnn_random
-        self.states = self.ranks.gather_list([fastnn_random.get_rng_state()])
+        states = [None] * self.world
+        self.dist.all_gather_object(states, fastnn_random.get_rng_state())
+        self.states = states
 
     def get_state(self):
         return {"rank_rng_states": self.states}
 
     def set_state(self, state):
         states = state.get("rank_rng_states")
-        if states and len(states) == self.ranks.world:
+        if states and len(states) == self.world:
             from .. import random as fastnn_random
-            fastnn_random.set_rng_state(states[self.ranks.rank])
+            fastnn_random.set_rng_state(states[self.rank])
 
 
 def resolve(distributed):
@@ -122,12 +126,19 @@ class Ranks:
 
     def train_loader(self, loader, name):
         """``loader`` with its dataset dealt out by a DistributedSampler (kept when it already has one)."""
-        from ..data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
+        from ..data import BatchSampler, DataLoader, DistributedSampler, RandomSampler, SequentialSampler
         if not isinstance(loader, DataLoader):
             raise ValueError(f"fit: distributed training needs '{name}' as arrays, a Dataset or a DataLoader "
                              f"(so it can be split between the ranks), got {type(loader).__name__}")
         if isinstance(loader.sampler, DistributedSampler):
             return loader, loader.sampler
+        plain = type(loader.sampler) is SequentialSampler or (
+            type(loader.sampler) is RandomSampler and not loader.sampler.replacement
+            and loader.sampler._num_samples is None)
+        if not plain:
+            raise ValueError(f"fit: '{name}' draws its samples with a {type(loader.sampler).__name__}, which cannot "
+                             "be split between ranks as it is; give each rank its own sampler (e.g. a "
+                             "DistributedSampler over the dataset) in the DataLoader")
         if loader.batch_sampler is not None and not isinstance(loader.batch_sampler, BatchSampler):
             raise ValueError(f"fit: '{name}' has a custom batch_sampler, which cannot be split between ranks; "
                              "give it a DistributedSampler(dataset) as sampler instead")

@@ -25,8 +25,8 @@ from ..data.dataloader import DataLoader
 from ..data.split import KFold, StratifiedKFold
 from ._structured import Objective, batch_len, concat, host, split_batch, structured_data
 from ._structured import to_tensor as _to_tensor
-from .callbacks import CallbackList, History, ProgressBar, TrainState
 from . import _distributed
+from .callbacks import CallbackList, History, ProgressBar, TrainState
 from .checkpoint import loader_streams
 
 # ---------------------------------------------------------------- data
@@ -527,7 +527,8 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     and train as one process with ``batch_size=N*B`` over the same samples. Only rank 0 prints and
     writes checkpoints and logs; a stop decided on rank 0 (EarlyStopping) stops every rank.
     Checkpoints hold the unwrapped models, the sampler's seed and every rank's RNG state, so a run
-    resumes with any number of ranks (exactly, dropout included, with as many ranks as before). ``distributed=False`` trains each process on its own.
+    resumes with any number of ranks (exactly, dropout included, with as many ranks as before).
+    ``distributed=False`` trains each process on its own.
 
     A NaN or infinite loss (any logged key containing ``loss``) raises ``FloatingPointError`` naming
     the epoch and batch. On any exception (KeyboardInterrupt included) the callbacks'
@@ -586,8 +587,17 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
     device = _model_device(next(iter(models.values())), device)
 
     ranks = _distributed.resolve(distributed)
+    train_loader = as_loader(train_data, batch_size, shuffle, "train_data")
+    val_loader = as_loader(val_data, batch_size, False, "val_data")
+    sampler = rank_rngs = None
+    streams = loader_streams(train_loader)
     step_model = model      # what the training steps call: the DDP wrappers in a distributed run
     if ranks is not None:
+        train_loader, sampler = ranks.train_loader(train_loader, "train_data")
+        rank_rngs = _distributed._RankRngStreams(ranks)
+        streams = loader_streams(train_loader) + [_distributed._SeedStream(sampler), rank_rngs]
+        if val_loader is not None:
+            val_loader = ranks.eval_loader(val_loader, "val_data")
         pairs = {k: ranks.wrap(m) for k, m in models.items()}
         models = {k: p[1] for k, p in pairs.items()}
         if isinstance(model, dict):
@@ -595,17 +605,6 @@ def fit(model, train_data, loss_fn=None, optimizer=None, epochs=1, val_data=None
         else:
             step_model, model = next(iter(pairs.values()))
         ema_models = named_ema(ema, models)
-
-    train_loader = as_loader(train_data, batch_size, shuffle, "train_data")
-    val_loader = as_loader(val_data, batch_size, False, "val_data")
-    sampler = rank_rngs = None
-    streams = loader_streams(train_loader)
-    if ranks is not None:
-        train_loader, sampler = ranks.train_loader(train_loader, "train_data")
-        rank_rngs = _distributed._RankRngStreams(ranks)
-        streams = loader_streams(train_loader) + [_distributed._SeedStream(sampler), rank_rngs]
-        if val_loader is not None:
-            val_loader = ranks.eval_loader(val_loader, "val_data")
 
     history = None
     global_step = 0
