@@ -2,25 +2,27 @@
 
     python bench/bench_distributed.py [--quick]        (or through bench/run.py, CPU only)
 
-Each configuration runs in its own processes (``mpiexec -n N``), each process on 1 thread
-(OMP_NUM_THREADS=1, ``fastnn.set_num_threads(1)``), so 2 processes use the 2 cores of a 2-core
-machine. A row compares one global batch of G images: 1 process stepping on G images (the reference
-column) against 2 processes stepping on G/2 each with DistributedDataParallel (Adam, 28x28 inputs);
-the ratio is the speed-up, the note gives samples/s, the scaling efficiency (speed-up / 2), the step
-time of 2 processes stepping on G/2 each without DDP (what the machine allows two processes: the
-bound of the speed-up, below 2x when the cores are shared or memory bandwidth is) and the
-communication per step: the time the all-reduces of the gradient buckets take when run alone after
-backward ("comm"), and the part of it backward did not hide ("exposed": the wait at the end of
-backward, which also absorbs the ranks' load imbalance).
+One job of 2 processes (``mpiexec -n 2``) per configuration, each process on 1 thread
+(OMP_NUM_THREADS=1, ``fastnn.set_num_threads(1)``), so the 2 processes use the 2 cores of a 2-core
+machine. A row compares one global batch of G images (LeNet-5, Adam, 28x28 inputs):
+
+- reference column: 1 process stepping on G images (rank 0 alone, rank 1 waiting);
+- fastnn column: 2 processes stepping on G/2 each with DistributedDataParallel;
+
+the ratio is the speed-up; the note gives samples/s, the scaling efficiency (speed-up / 2), the
+"bound" (2 processes stepping on G/2 each *without* communicating: what the machine allows two
+processes, below 2x when its cores or memory bandwidth are shared) and the communication per step:
+the all-reduces of the gradient buckets run alone ("comm"), and the wait at the end of backward
+("exposed": what backward did not hide, plus the wait for the slower rank).
+
+The three kinds of step alternate in short rounds inside the one job, and the medians over the
+rounds are reported: on a shared machine, another tenant taking a core slows all three alike
+instead of whichever configuration happened to run then.
 
 LeNet-5's 62k parameters (247 kB) fit in DDP's first 1 MiB bucket, so by default the one all-reduce
 starts when backward ends; ``bucket_cap_mb=0.01`` splits them into 3 buckets (fc3+fc2, fc1, the
 convolutions) whose first two reductions overlap with the backward of the convolutions (the
 "3 buckets" row).
-
-Each pair of configurations is launched ``launches`` times alternately (2, 1 with ``--quick``) and the
-fastest launch of each is kept: on a shared machine another tenant taking a core for a while slows
-one launch, not all of them.
 """
 from __future__ import annotations
 
@@ -36,80 +38,94 @@ sys.path.insert(0, HERE)
 
 
 def _worker(argv):
-    """Body of one process: time DDP (or plain, 1 process) training steps; rank 0 prints a JSON line."""
+    """Body of each of the 2 processes; rank 0 prints one JSON line of medians."""
     import numpy as np
 
     import fastnn
+    import fastnn.distributed as dist
     from fastnn import nn
+    from fastnn.distributed import _comm
     from fastnn.models import LeNet5
+    from fastnn.nn.parallel import DistributedDataParallel
     fastnn.set_num_threads(1)
-    batch, steps, rounds, mode, cap = int(argv[0]), int(argv[1]), int(argv[2]), argv[3], float(argv[4])
-    rank, world, ddp = 0, 1, None
-    fastnn.manual_seed(0)
-    model = LeNet5(padding=2)
-    net = model
-    if mode == "ddp":
-        import fastnn.distributed as dist
-        from fastnn.nn.parallel import DistributedDataParallel
-        dist.init_process_group("gloo")
-        rank, world = dist.get_rank(), dist.get_world_size()
-        net = ddp = DistributedDataParallel(model, bucket_cap_mb=cap)
+    global_batch, steps, rounds, cap = int(argv[0]), int(argv[1]), int(argv[2]), float(argv[3])
+    dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    half = global_batch // world
     g = np.random.default_rng(rank)
-    x = fastnn.from_numpy(g.standard_normal((batch, 1, 28, 28)).astype(np.float32))
-    y = fastnn.from_numpy(g.integers(0, 10, batch).astype(np.int64))
-    opt = fastnn.optim.Adam(model.parameters(), lr=1e-3)
+    x = fastnn.from_numpy(g.standard_normal((global_batch, 1, 28, 28)).astype(np.float32))
+    y = fastnn.from_numpy(g.integers(0, 10, global_batch).astype(np.int64))
     loss_fn = nn.CrossEntropyLoss()
 
-    def step():
-        opt.zero_grad()
-        loss_fn(net(x), y).backward()
-        opt.step()
+    def stepper(net, params, xb, yb):
+        opt = fastnn.optim.Adam(params, lr=1e-3)
 
-    for _ in range(3):
-        step()
-    times, exposed = [], []
-    for _ in range(rounds):
-        if ddp is not None:
-            dist.barrier()
-            ddp.comm_stats["exposed_s"] = 0.0
+        def step():
+            opt.zero_grad()
+            loss_fn(net(xb), yb).backward()
+            opt.step()
+        return step
+
+    fastnn.manual_seed(0)
+    alone = LeNet5(padding=2)                      # 1 process, the whole batch
+    apart = LeNet5(padding=2)                      # 2 processes, half each, no communication
+    ddp = DistributedDataParallel(LeNet5(padding=2), bucket_cap_mb=cap)
+    step_alone = stepper(alone, alone.parameters(), x, y)
+    step_apart = stepper(apart, apart.parameters(), x[:half], y[:half])
+    step_ddp = stepper(ddp, ddp.parameters(), x[:half], y[:half])
+    bufs = [b.buffer.copy() for b in ddp._buckets]
+
+    def comm_only():
+        for buf in bufs:
+            _comm.allreduce_array(buf, _comm.ReduceOp.SUM)
+
+    def timed(fn):
+        dist.barrier()
         t = time.perf_counter()
         for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - t) / steps)
-        if ddp is not None:
-            exposed.append(ddp.comm_stats["exposed_s"] / steps)
-    result = {"step_s": float(np.median(times)), "world": world, "batch": batch}
-    if ddp is not None:
-        result["exposed_s"] = float(np.median(exposed))
-        result["buckets"] = len(ddp._buckets)
-        # the same all-reduces alone, blocking: what communication costs when nothing hides it
-        from fastnn.distributed import _comm
-        bufs = [b.buffer.copy() for b in ddp._buckets]
-        comm = []
-        for _ in range(rounds):
-            dist.barrier()
-            t = time.perf_counter()
-            for _ in range(steps):
-                for buf in bufs:
-                    _comm.allreduce_array(buf, _comm.ReduceOp.SUM)
-            comm.append((time.perf_counter() - t) / steps)
-        result["comm_s"] = float(np.median(comm))
-        dist.destroy_process_group()
+            fn()
+        return (time.perf_counter() - t) / steps
+
+    for fn in (step_alone, step_apart, step_ddp, step_ddp):         # warm-up
+        fn()
+    res = {k: [] for k in ("alone", "apart", "ddp", "exposed", "comm")}
+    for _ in range(rounds):
+        dist.barrier()
+        if rank == 0:                              # rank 1 waits at the next barrier meanwhile
+            res["alone"].append(_time_alone(step_alone, steps))
+        dist.barrier()
+        res["apart"].append(timed(step_apart))
+        ddp.comm_stats["exposed_s"] = 0.0
+        res["ddp"].append(timed(step_ddp))
+        res["exposed"].append(ddp.comm_stats["exposed_s"] / steps)
+        res["comm"].append(timed(comm_only))
+    # a step of two processes lasts as long as the slower one
+    apart_all = [None] * world
+    dist.all_gather_object(apart_all, res["apart"])
     if rank == 0:
-        print("RESULT " + json.dumps(result), flush=True)
+        out = {k: float(np.median(v)) for k, v in res.items() if k != "apart"}  # rank 0's
+        out["apart"] = float(np.median(np.max(np.array(apart_all), axis=0)))
+        out["buckets"] = len(ddp._buckets)
+        print("RESULT " + json.dumps(out), flush=True)
+    dist.destroy_process_group()
 
 
-def _launch(n, batch, steps, rounds, mode, cap=25.0):
+def _time_alone(fn, steps):
+    t = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - t) / steps
+
+
+def _launch(global_batch, steps, rounds, cap):
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", str(batch), str(steps), str(rounds), mode, str(cap)]
-    if n > 1:
-        cmd = [shutil.which("mpiexec"), "-n", str(n)] + cmd
+    cmd = [shutil.which("mpiexec"), "-n", "2", sys.executable, os.path.abspath(__file__), "--worker",
+           str(global_batch), str(steps), str(rounds), str(cap)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"bench_distributed: {' '.join(cmd)} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-    results = [json.loads(ln[len("RESULT "):]) for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-    # processes that do not communicate each report: a step of the pair lasts as long as the slower one
-    return max(results, key=lambda r: r["step_s"])
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
 
 
 def run(device="cpu", quick=False):
@@ -124,23 +140,18 @@ def run(device="cpu", quick=False):
     except ImportError:
         print("bench_distributed: mpi4py not installed (pip install fastnn[distributed]); skipped", flush=True)
         return []
-    steps, rounds, launches = (5, 3, 1) if quick else (10, 5, 2)
+    steps, rounds = (3, 5) if quick else (4, 15)
     configs = [(256, 25.0)] if quick else [(64, 25.0), (256, 25.0), (256, 0.01), (512, 25.0)]
     rows = []
     for global_batch, cap in configs:
-        ones, twos, alone = [], [], []
-        for _ in range(launches):
-            ones.append(_launch(1, global_batch, steps, rounds, "plain"))
-            twos.append(_launch(2, global_batch // 2, steps, rounds, "ddp", cap))
-            alone.append(_launch(2, global_batch // 2, steps, rounds, "plain"))
-        one, two, apart = (min(r, key=lambda x: x["step_s"]) for r in (ones, twos, alone))
-        t1, t2, t0 = one["step_s"], two["step_s"], apart["step_s"]
+        r = _launch(global_batch, steps, rounds, cap)
+        t1, t2, t0 = r["alone"], r["ddp"], r["apart"]
         speedup = t1 / t2
         note = (f"{global_batch / t1:.0f} -> {global_batch / t2:.0f} samples/s, speed-up {speedup:.2f}x, "
-                f"efficiency {speedup / 2:.0%}; 2 processes without DDP {t0 * 1e3:.1f} ms (bound "
-                f"{t1 / t0:.2f}x); comm {two['comm_s'] * 1e3:.2f} ms/step, exposed "
-                f"{two['exposed_s'] * 1e3:.2f} ms/step ({two['buckets']} bucket{'s' if two['buckets'] > 1 else ''})")
-        label = "DDP LeNet-5 step, 2 processes x 1 thread" + (f", {two['buckets']} buckets" if cap != 25.0 else "")
+                f"efficiency {speedup / 2:.0%}; without DDP {t0 * 1e3:.1f} ms (bound {t1 / t0:.2f}x); "
+                f"comm {r['comm'] * 1e3:.2f} ms/step, exposed {r['exposed'] * 1e3:.2f} ms/step "
+                f"({r['buckets']} bucket{'s' if r['buckets'] > 1 else ''})")
+        label = "DDP LeNet-5 step, 2 processes x 1 thread" + (f", {r['buckets']} buckets" if cap != 25.0 else "")
         rows.append(harness.row(label, f"global batch {global_batch} (28x28)", t2 * 1e3,
                                 "1 process x 1 thread", t1 * 1e3, note))
         harness.pause()
