@@ -489,3 +489,9 @@ def test_nccl_collectives_reduce_device_buffers_in_place(fake_nccl, monkeypatch,
     dist.init_process_group("gloo")
     with pytest.raises(RuntimeError, match="CUDA tensors need a process group with the 'nccl' backend"):
         dist.all_reduce(fastnn.ones(2).to("cuda"))
+
+
+def test_fastnn_info_reports_mpi_and_nccl():
+    from fastnn import cli
+    line = next(l for l in cli.info().splitlines() if l.startswith("distributed: "))
+    assert "mpi4py " in line and f"mpiexec: {MPIEXEC}" in line and "nccl: " in line
