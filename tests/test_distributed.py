@@ -246,6 +246,8 @@ def test_world_size_one_without_launcher():
     t = fastnn.ones(5)
     w = dist.all_reduce(t, async_op=True)
     assert w.wait() and w.is_completed() and w.result()[0] is t
+    fut = dist.all_reduce(t, async_op=True).get_future().then(lambda f: f.value()[0] * 2)
+    np.testing.assert_array_equal(fut.wait().numpy(), np.full(5, 2.0))
     dist.broadcast(t, src=0)
     out = [fastnn.zeros(5)]
     dist.all_gather(out, fastnn.arange(5, dtype=fastnn.float32))
