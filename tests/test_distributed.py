@@ -248,6 +248,10 @@ def test_world_size_one_without_launcher():
     assert w.wait() and w.is_completed() and w.result()[0] is t
     fut = dist.all_reduce(t, async_op=True).get_future().then(lambda f: f.value()[0] * 2)
     np.testing.assert_array_equal(fut.wait().numpy(), np.full(5, 2.0))
+    ready = dist.Future()
+    assert not ready.done()
+    ready.set_result(t)
+    assert ready.done() and ready.then(lambda f: f.value() + 1).done() and ready.wait() is t
     dist.broadcast(t, src=0)
     out = [fastnn.zeros(5)]
     dist.all_gather(out, fastnn.arange(5, dtype=fastnn.float32))

@@ -478,9 +478,10 @@ class Work:
 class Future:
     """The result of a Work (PyTorch's ``torch.futures.Future``): ``wait()``/``value()`` give the output
     tensors once the collective has completed, ``done()`` tests, ``then(callback)`` is a Future of
-    ``callback(this_future)``, run once, when waited on."""
+    ``callback(this_future)``, run once, when waited on. ``Future()`` alone holds a value given by
+    ``set_result`` (a communication hook that does nothing returns one)."""
 
-    def __init__(self, work, parent=None, callback=None):
+    def __init__(self, work=None, parent=None, callback=None):
         self._work = work
         self._parent = parent
         self._callback = callback
@@ -488,10 +489,21 @@ class Future:
         self._value = None
 
     def done(self):
-        return self._work.is_completed()
+        if self._has_value:
+            return True
+        if self._parent is not None:
+            return self._parent.done()
+        return self._work is not None and self._work.is_completed()
+
+    def set_result(self, result):
+        if self._has_value:
+            raise RuntimeError("Future.set_result: this future already has a value")
+        self._value, self._has_value = result, True
 
     def wait(self):
         if not self._has_value:
+            if self._work is None and self._parent is None:
+                raise RuntimeError("Future.wait: no value was set (set_result) and no collective is behind it")
             if self._parent is None:
                 self._work.wait()
                 self._value = self._work.result()
