@@ -242,6 +242,18 @@ def test_launcher_keeps_omp_threads_and_reports_bad_arguments(monkeypatch):
         launcher.command(["-n", "2", "t.py"])
 
 
+def test_launcher_with_open_mpi(tmp_path, monkeypatch):
+    fake = tmp_path / "mpiexec"
+    fake.write_text("#!/bin/sh\necho 'mpiexec (Open MPI) 5.0.5'\n")
+    fake.chmod(0o755)
+    monkeypatch.delenv("OMPI_ALLOW_RUN_AS_ROOT", raising=False)
+    cmd, env = launcher.command(["--mpiexec", str(fake), "-n", "2", "t.py"])
+    assert cmd[:4] == [str(fake), "-n", "2", "--oversubscribe"]
+    assert env["OMPI_ALLOW_RUN_AS_ROOT"] == "1" and env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] == "1"
+    cmd, env = launcher.command(["-n", "2", "t.py"])  # MPICH's hydra: nothing added
+    assert "--oversubscribe" not in cmd and "OMPI_ALLOW_RUN_AS_ROOT" not in env
+
+
 # ------------------------------------------------------------------------------------------ one process
 def test_world_size_one_without_launcher():
     assert dist.is_available() and not dist.is_initialized()
