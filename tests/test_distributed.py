@@ -42,6 +42,12 @@ def _env(**extra):
     return env
 
 
+def reports(folder):
+    """What each rank wrote to REPORT_DIR/<rank> (mpiexec forwards the ranks' stdout in chunks that can
+    interleave mid-line, so the checks read files instead)."""
+    return {int(p.name): p.read_text() for p in folder.iterdir() if p.name.isdigit()}
+
+
 def launch(args, timeout=60, **env):
     """Run the launcher with ``args``; returns (returncode, stdout, stderr, seconds)."""
     t0 = time.perf_counter()
@@ -58,15 +64,15 @@ def _no_group_left():
 
 
 # ------------------------------------------------------------------------------------------ several processes
-def test_collectives_on_two_ranks_match_numpy():
+def test_collectives_on_two_ranks_match_numpy(tmp_path):
     rc, out, err, _ = launch(["-n", "2", os.path.join(SCRIPTS, "collectives.py"), "--flag", "value"], EXPECT_OMP=str(
-        max(1, (os.cpu_count() or 1) // 2)))
+        max(1, (os.cpu_count() or 1) // 2)), REPORT_DIR=str(tmp_path))
     assert rc == 0, err[-3000:]
-    assert out.count("ALL OK") == 2, out
+    assert reports(tmp_path) == {0: "ALL OK", 1: "ALL OK"}, out
 
 
 THREE = """
-import numpy as np, fastnn, fastnn.distributed as dist
+import os, numpy as np, fastnn, fastnn.distributed as dist
 dist.init_process_group("gloo")
 r, n = dist.get_rank(), dist.get_world_size()
 assert n == 3
@@ -91,22 +97,23 @@ else:
     dist.broadcast(y, src=2, group=sub)  # src is a rank of the default group
     assert np.array_equal(y.numpy(), [2.0, 2.0])
 dist.barrier()
-print("rank", r, "THREE OK", flush=True)
+open(f"{os.environ['REPORT_DIR']}/{r}", "w").write("THREE OK")
 """
 
 
 def test_three_ranks_with_a_subgroup(tmp_path):
     script = tmp_path / "three.py"
     script.write_text(THREE)
-    rc, out, err, _ = launch(["--nproc_per_node=3", "--standalone", str(script)])
+    rc, out, err, _ = launch(["--nproc_per_node=3", "--standalone", str(script)], REPORT_DIR=str(tmp_path))
     assert rc == 0, err[-3000:]
-    assert out.count("THREE OK") == 3, out
+    assert reports(tmp_path) == {0: "THREE OK", 1: "THREE OK", 2: "THREE OK"}, out
 
 
-def test_sync_batchnorm_two_ranks_equals_batchnorm_on_whole_batch():
-    rc, out, err, _ = launch(["--nproc-per-node", "2", os.path.join(SCRIPTS, "sync_batchnorm.py")])
+def test_sync_batchnorm_two_ranks_equals_batchnorm_on_whole_batch(tmp_path):
+    rc, out, err, _ = launch(["--nproc-per-node", "2", os.path.join(SCRIPTS, "sync_batchnorm.py")],
+                             REPORT_DIR=str(tmp_path))
     assert rc == 0, err[-3000:]
-    assert out.count("SYNCBN OK") == 2, out
+    assert reports(tmp_path) == {0: "SYNCBN OK", 1: "SYNCBN OK"}, out
 
 
 def test_mpiexec_directly(tmp_path):
@@ -117,12 +124,15 @@ def test_mpiexec_directly(tmp_path):
         dist.init_process_group()
         t = fastnn.full((3,), float(dist.get_rank() + 1))
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        print("rank", dist.get_rank(), "of", dist.get_world_size(), "max", float(t.numpy()[0]), flush=True)
+        open(os.path.join(os.environ["REPORT_DIR"], str(dist.get_rank())), "w").write(
+            f"{dist.get_world_size()} {float(t.numpy()[0])}")
     """))
+    out = tmp_path / "reports"
+    out.mkdir()
     p = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(script)], capture_output=True, text=True,
-                       timeout=60, env=_env())
+                       timeout=60, env=_env(REPORT_DIR=str(out)))
     assert p.returncode == 0, p.stderr[-3000:]
-    assert "rank 0 of 2 max 2.0" in p.stdout and "rank 1 of 2 max 2.0" in p.stdout
+    assert reports(out) == {0: "2 2.0", 1: "2 2.0"}
 
 
 FAULT = """
@@ -179,24 +189,28 @@ def test_launcher_module_flag_and_no_python(tmp_path):
     pkg = tmp_path / "mypkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "train.py").write_text(
-        "import os, sys\nprint('module', os.environ['RANK'], os.environ['WORLD_SIZE'], sys.argv[1:], flush=True)\n")
-    rc, out, err, _ = launch(["-n", "2", "-m", "mypkg.train", "x"], PYTHONPATH=str(tmp_path) + os.pathsep + PYTHON_DIR)
+    (pkg / "train.py").write_text("import os, sys\nopen(os.path.join(os.environ['REPORT_DIR'], os.environ['RANK']), "
+                                  "'w').write(f\"{os.environ['WORLD_SIZE']} {sys.argv[1:]}\")\n")
+    out = tmp_path / "reports"
+    out.mkdir()
+    rc, _, err, _ = launch(["-n", "2", "-m", "mypkg.train", "x"], PYTHONPATH=str(tmp_path) + os.pathsep + PYTHON_DIR,
+                           REPORT_DIR=str(out))
     assert rc == 0, err
-    assert sorted(out.split("\n")[:2]) == ["module 0 2 ['x']", "module 1 2 ['x']"]
-    rc, out, err, _ = launch(["-n", "2", "--no-python", "sh", "-c", "echo rank=$RANK local=$LOCAL_RANK"])
+    assert reports(out) == {0: "2 ['x']", 1: "2 ['x']"}
+    rc, _, err, _ = launch(["-n", "2", "--no-python", "sh", "-c", 'echo local=$LOCAL_RANK > "$REPORT_DIR/$RANK"'],
+                           REPORT_DIR=str(out))
     assert rc == 0, err
-    assert sorted(out.split()) == ["local=0", "local=1", "rank=0", "rank=1"]
+    assert reports(out) == {0: "local=0\n", 1: "local=1\n"}
 
 
 def test_older_launch_module_passes_local_rank(tmp_path):
     script = tmp_path / "show.py"
-    script.write_text("import sys\nprint(sys.argv[1:], flush=True)\n")
+    script.write_text("import os, sys\nopen(os.path.join(os.environ['REPORT_DIR'], os.environ['RANK']), 'w')"
+                      ".write(str(sys.argv[1:]))\n")
     p = subprocess.run([sys.executable, "-m", "fastnn.distributed.launch", "--nproc_per_node=2", str(script), "--use-env",
-                        "a"], capture_output=True, text=True, timeout=60, env=_env())
+                        "a"], capture_output=True, text=True, timeout=60, env=_env(REPORT_DIR=str(tmp_path)))
     assert p.returncode == 0, p.stderr
-    assert sorted(p.stdout.split("\n")[:2]) == ["['--use-env', 'a', '--local-rank=0']",
-                                                "['--use-env', 'a', '--local-rank=1']"]
+    assert reports(tmp_path) == {0: "['--use-env', 'a', '--local-rank=0']", 1: "['--use-env', 'a', '--local-rank=1']"}
 
 
 # ------------------------------------------------------------------------------------------ the launcher's arguments
@@ -228,6 +242,18 @@ def test_launcher_keeps_omp_threads_and_reports_bad_arguments(monkeypatch):
         launcher.command(["-n", "2", "t.py"])
 
 
+def test_launcher_with_open_mpi(tmp_path, monkeypatch):
+    fake = tmp_path / "mpiexec"
+    fake.write_text("#!/bin/sh\necho 'mpiexec (Open MPI) 5.0.5'\n")
+    fake.chmod(0o755)
+    monkeypatch.delenv("OMPI_ALLOW_RUN_AS_ROOT", raising=False)
+    cmd, env = launcher.command(["--mpiexec", str(fake), "-n", "2", "t.py"])
+    assert cmd[:4] == [str(fake), "-n", "2", "--oversubscribe"]
+    assert env["OMPI_ALLOW_RUN_AS_ROOT"] == "1" and env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] == "1"
+    cmd, env = launcher.command(["-n", "2", "t.py"])  # MPICH's hydra: nothing added
+    assert "--oversubscribe" not in cmd and "OMPI_ALLOW_RUN_AS_ROOT" not in env
+
+
 # ------------------------------------------------------------------------------------------ one process
 def test_world_size_one_without_launcher():
     assert dist.is_available() and not dist.is_initialized()
@@ -246,6 +272,12 @@ def test_world_size_one_without_launcher():
     t = fastnn.ones(5)
     w = dist.all_reduce(t, async_op=True)
     assert w.wait() and w.is_completed() and w.result()[0] is t
+    fut = dist.all_reduce(t, async_op=True).get_future().then(lambda f: f.value()[0] * 2)
+    np.testing.assert_array_equal(fut.wait().numpy(), np.full(5, 2.0))
+    ready = dist.Future()
+    assert not ready.done()
+    ready.set_result(t)
+    assert ready.done() and ready.then(lambda f: f.value() + 1).done() and ready.wait() is t
     dist.broadcast(t, src=0)
     out = [fastnn.zeros(5)]
     dist.all_gather(out, fastnn.arange(5, dtype=fastnn.float32))
@@ -489,3 +521,9 @@ def test_nccl_collectives_reduce_device_buffers_in_place(fake_nccl, monkeypatch,
     dist.init_process_group("gloo")
     with pytest.raises(RuntimeError, match="CUDA tensors need a process group with the 'nccl' backend"):
         dist.all_reduce(fastnn.ones(2).to("cuda"))
+
+
+def test_fastnn_info_reports_mpi_and_nccl():
+    from fastnn import cli
+    line = next(l for l in cli.info().splitlines() if l.startswith("distributed: "))
+    assert "mpi4py " in line and f"mpiexec: {MPIEXEC}" in line and "nccl: " in line

@@ -35,6 +35,9 @@ def info() -> str:
         reason = "" if backend.cuda_built() and backend._cupy() is not None else \
             " (cupy not installed)" if backend.cuda_built() else ""
         lines.append(f"cuda available: no{reason}")
+    from .distributed import _mpi
+    nccl = backend.nccl_unavailable_reason()
+    lines.append(f"distributed: {_mpi.describe()}; nccl: {'yes' if nccl is None else 'no'}")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 import fastnn
 import fastnn.distributed as dist
+from fastnn.distributed import _comm
 
 dist.init_process_group("gloo", timeout=timedelta(seconds=60))
 r, n = dist.get_rank(), dist.get_world_size()
@@ -73,6 +74,24 @@ works = [dist.all_reduce(fastnn.full((1000,), float(r + k)), async_op=True) for 
 for k, w in enumerate(works):
     w.wait(timeout=timedelta(seconds=30))
     np.testing.assert_array_equal(w.result()[0].numpy(), np.full(1000, sum(q + k for q in range(n)), np.float32))
+# many in flight at once, like gradient buckets, waited in reverse order, with a blocking call in between;
+# with the progress thread (MPI_THREAD_MULTIPLE, the default) and without it (progress in wait/is_completed)
+assert _comm._progress.enabled == (n > 1)
+for thread in (True, False):
+    _comm._progress.enabled = thread
+    sizes = [1, 17, 4096, 100000, 3, 250000, 64] * 3
+    flight = [(k, s, dist.all_reduce(fastnn.full((s,), float(r * 10 + k)), op=dist.ReduceOp.AVG, async_op=True))
+              for k, s in enumerate(sizes)]
+    mid = fastnn.ones(5)
+    dist.all_reduce(mid)
+    assert float(mid.numpy()[0]) == n
+    while not all(w.is_completed() for _, _, w in flight):
+        pass
+    for k, s, w in reversed(flight):
+        w.wait()
+        want = np.full(s, sum(q * 10 + k for q in range(n)) / n)
+        np.testing.assert_allclose(w.result()[0].numpy(), want, rtol=1e-6)
+_comm._progress.enabled = True
 fut = dist.all_reduce(fastnn.ones(3), async_op=True).get_future()
 np.testing.assert_array_equal(fut.wait()[0].numpy(), np.full(3, n, np.float32))
 print(r, "async ok", flush=True)
@@ -198,4 +217,7 @@ except ValueError as exc:
     assert "twice" in str(exc)
 dist.destroy_process_group()
 assert not dist.is_initialized()
+if os.environ.get("REPORT_DIR"):  # tests/test_distributed.py reads one file per rank
+    with open(os.path.join(os.environ["REPORT_DIR"], str(r)), "w") as f:
+        f.write("ALL OK")
 print(r, "ALL OK", flush=True)

@@ -476,35 +476,48 @@ class Work:
 
 
 class Future:
-    """The result of a Work: ``wait()``/``value()`` return the output tensors, ``done()``, ``then(callback)``
-    (the callback receives this future once the collective has completed)."""
+    """The result of a Work (PyTorch's ``torch.futures.Future``): ``wait()``/``value()`` give the output
+    tensors once the collective has completed, ``done()`` tests, ``then(callback)`` is a Future of
+    ``callback(this_future)``, run once, when waited on. ``Future()`` alone holds a value given by
+    ``set_result`` (a communication hook that does nothing returns one)."""
 
-    def __init__(self, work):
+    def __init__(self, work=None, parent=None, callback=None):
         self._work = work
-        self._callbacks = []
+        self._parent = parent
+        self._callback = callback
+        self._has_value = False
+        self._value = None
 
     def done(self):
-        return self._work.is_completed()
+        if self._has_value:
+            return True
+        if self._parent is not None:
+            return self._parent.done()
+        return self._work is not None and self._work.is_completed()
+
+    def set_result(self, result):
+        if self._has_value:
+            raise RuntimeError("Future.set_result: this future already has a value")
+        self._value, self._has_value = result, True
 
     def wait(self):
-        self._work.wait()
-        for cb in self._callbacks:
-            cb(self)
-        self._callbacks = []
-        return self._work.result()
+        if not self._has_value:
+            if self._work is None and self._parent is None:
+                raise RuntimeError("Future.wait: no value was set (set_result) and no collective is behind it")
+            if self._parent is None:
+                self._work.wait()
+                self._value = self._work.result()
+            else:
+                self._parent.wait()
+                self._value = self._callback(self._parent)
+            self._has_value = True
+        return self._value
 
     def value(self):
         return self.wait()
 
     def then(self, callback):
-        parent = self
-
-        class _Then(Future):
-            def wait(self_inner):
-                parent.wait()
-                return callback(parent)
-
-        return _Then(self._work)
+        return Future(self._work, self, callback)
 
 
 def _seconds(t):

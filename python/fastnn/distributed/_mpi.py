@@ -33,6 +33,16 @@ def MPI():
     return mod
 
 
+def describe() -> str:
+    """One line for ``fastnn info``: mpi4py's version and the mpiexec found, without initialising MPI."""
+    try:
+        import mpi4py
+    except ImportError:
+        return f"no (mpi4py not installed: {INSTALL_HINT})"
+    launcher = find_mpiexec()
+    return f"mpi4py {mpi4py.__version__}, mpiexec: {launcher or 'not found (pip install mpich)'}"
+
+
 def find_mpiexec():
     """Path of the ``mpiexec`` that goes with this Python's mpi4py: the MPICH of the ``mpich`` package sits next
     to ``sys.executable``; else the first one on PATH. None when there is none."""

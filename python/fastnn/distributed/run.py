@@ -85,7 +85,21 @@ def command(argv):
     # The wrapper runs by path, not as a module of the package, so a rank imports fastnn only if its script does.
     kind = "exec" if a.no_python else "module" if a.module else "script"
     child = [sys.executable, _CHILD, kind, a.script] + list(a.script_args)
-    return [mpiexec, "-n", str(n)] + child, env
+    extra = []
+    if _is_open_mpi(mpiexec):
+        # Open MPI (when it is the mpiexec found) refuses root and more ranks than cores unless told
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        extra = ["--oversubscribe"]
+    return [mpiexec, "-n", str(n)] + extra + child, env
+
+
+def _is_open_mpi(mpiexec):
+    try:
+        out = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "Open MPI" in out or "OpenRTE" in out
 
 
 def main(argv=None, local_rank_arg=False):
