@@ -3,7 +3,6 @@
 The multi-process checks run scripts under ``mpiexec -n 2`` (tests/ddp/worker_*.py); they skip when
 mpiexec or mpi4py is missing, except under CI=true where that is a failure.
 """
-import math
 import os
 import shutil
 import subprocess

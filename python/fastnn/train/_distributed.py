@@ -12,12 +12,16 @@ from __future__ import annotations
 import sys
 
 
-def current_rank():
-    """This process's rank when a process group is initialised, else 0 (without importing MPI)."""
+def _initialized():
+    """``fastnn.distributed`` when a process group is initialised, else None (without importing MPI)."""
     dist = sys.modules.get("fastnn.distributed")
-    if dist is None or not dist.is_initialized():
-        return 0
-    return dist.get_rank()
+    return dist if dist is not None and dist.is_initialized() else None
+
+
+def current_rank():
+    """This process's rank when a process group is initialised, else 0."""
+    dist = _initialized()
+    return 0 if dist is None else dist.get_rank()
 
 
 def is_main_process(state=None):
@@ -72,10 +76,7 @@ def resolve(distributed):
     """A :class:`Ranks` when the run is distributed (``True``, or ``None`` with a process group already
     initialised), else None."""
     if distributed is None:
-        dist = sys.modules.get("fastnn.distributed")
-        if dist is None or not dist.is_initialized():
-            return None
-        return Ranks()
+        return None if _initialized() is None else Ranks()
     if not isinstance(distributed, bool):
         raise TypeError(f"fit: 'distributed' must be None, True or False, got {distributed!r}")
     if not distributed:
