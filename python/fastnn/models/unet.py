@@ -100,7 +100,10 @@ class UNet2DModel(nn.Module, ConfigMixin):
 
         levels = len(block_out_channels)
         head_dim = (lambda c: attention_head_dim if attention_head_dim is not None else c)
+        # registered in diffusers' order (the mid block after the up blocks), so the state dicts list their
+        # keys alike
         self.down_blocks = nn.ModuleList([])
+        self.up_blocks = nn.ModuleList([])
         output_channel = block_out_channels[0]
         for i, down_block_type in enumerate(down_block_types):
             input_channel, output_channel = output_channel, block_out_channels[i]
@@ -120,7 +123,6 @@ class UNet2DModel(nn.Module, ConfigMixin):
                 attention_head_dim=head_dim(block_out_channels[-1]), resnet_groups=norm_num_groups,
                 attn_groups=attn_norm_num_groups, add_attention=add_attention)
 
-        self.up_blocks = nn.ModuleList([])
         reversed_channels = list(reversed(block_out_channels))
         output_channel = reversed_channels[0]
         for i, up_block_type in enumerate(up_block_types):

@@ -264,11 +264,12 @@ class _DownBlock(nn.Module):
         super().__init__()
         res = (temb_channels, resnet_eps, resnet_groups, dropout, resnet_time_scale_shift, resnet_act_fn,
                output_scale_factor, skip_time_act)
-        self.resnets = nn.ModuleList([_resnet(in_channels if i == 0 else out_channels, out_channels, *res)
-                                      for i in range(num_layers)])
+        # registered in diffusers' order (attentions first), so the state dicts list their keys alike
         if attention:
             self.attentions = nn.ModuleList([_attention(out_channels, attention_head_dim, resnet_groups, resnet_eps,
                                                         output_scale_factor) for _ in range(num_layers)])
+        self.resnets = nn.ModuleList([_resnet(in_channels if i == 0 else out_channels, out_channels, *res)
+                                      for i in range(num_layers)])
         self.downsample_type = downsample_type
         if downsample_type == "conv":
             self.downsamplers = nn.ModuleList([Downsample2D(out_channels, use_conv=True, out_channels=out_channels,
@@ -337,10 +338,10 @@ class _UpBlock(nn.Module):
         for i in range(num_layers):
             skip = in_channels if i == num_layers - 1 else out_channels
             resnets.append(_resnet((prev_output_channel if i == 0 else out_channels) + skip, out_channels, *res))
-        self.resnets = nn.ModuleList(resnets)
         if attention:
             self.attentions = nn.ModuleList([_attention(out_channels, attention_head_dim, resnet_groups, resnet_eps,
                                                         output_scale_factor) for _ in range(num_layers)])
+        self.resnets = nn.ModuleList(resnets)
         self.upsample_type = upsample_type
         if upsample_type == "conv":
             self.upsamplers = nn.ModuleList([Upsample2D(out_channels, use_conv=True, out_channels=out_channels)])
@@ -413,12 +414,12 @@ class UNetMidBlock2D(nn.Module):
             attn_groups = resnet_groups if resnet_time_scale_shift == "default" else None
         res = (in_channels, in_channels, temb_channels, resnet_eps, resnet_groups, dropout, resnet_time_scale_shift,
                resnet_act_fn, output_scale_factor)
-        self.resnets = nn.ModuleList([_resnet(*res) for _ in range(num_layers + 1)])
         if add_attention:
             self.attentions = nn.ModuleList([_attention(in_channels, attention_head_dim, attn_groups, resnet_eps,
                                                         output_scale_factor) for _ in range(num_layers)])
         else:
             self.attentions = None
+        self.resnets = nn.ModuleList([_resnet(*res) for _ in range(num_layers + 1)])
 
     def forward(self, hidden_states, temb=None):
         hidden_states = self.resnets[0](hidden_states, temb)
