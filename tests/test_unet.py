@@ -239,6 +239,27 @@ def test_save_pretrained_and_from_pretrained(tmp_path, rng, diffusers):
     assert list(other.state_dict()) == list(model.state_dict())
 
 
+def test_from_pretrained_reads_a_folder_diffusers_saved(tmp_path, diffusers, torch, rng):
+    torch.manual_seed(1)
+    ref = diffusers.UNet2DModel(**dict(DIGITS, num_class_embeds=3)).eval()
+    ref.save_pretrained(str(tmp_path / "d"))
+    ours = UNet2DModel.from_pretrained(tmp_path / "d")
+    x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
+    y = np.array([2, 0])
+    want = ref(torch.from_numpy(x), 9, class_labels=torch.from_numpy(y)).sample.detach().numpy()
+    with fastnn.no_grad():
+        got = ours(fastnn.from_numpy(x), 9, class_labels=fastnn.from_numpy(y)).sample.numpy()
+    assert _rel(got, want) < 1e-4
+    # half-precision files widen exactly
+    ref.half().save_pretrained(str(tmp_path / "h"))
+    half = UNet2DModel.from_pretrained(tmp_path / "h")
+    np.testing.assert_array_equal(half.conv_in.weight.detach().numpy().astype(np.float16),
+                                  ref.conv_in.weight.detach().numpy())
+    ref.to(torch.bfloat16).save_pretrained(str(tmp_path / "b"))
+    bf = UNet2DModel.from_pretrained(tmp_path / "b")
+    np.testing.assert_array_equal(bf.conv_in.weight.detach().numpy(), ref.conv_in.weight.float().detach().numpy())
+
+
 def test_bad_input_raises_naming_the_argument():
     model = UNet2DModel(**DIGITS)
     with pytest.raises(ValueError, match="sample.*in_channels=1"):

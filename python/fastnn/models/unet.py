@@ -14,7 +14,8 @@ a middle block (resnet, attention, resnet) works at the lowest resolution; each 
 (the skip connections) and doubles the resolution; GroupNorm, SiLU and ``conv_out`` give the output.
 
 ``save_pretrained(folder)`` writes diffusers' ``config.json`` and the weights in fastnn's own format
-(``diffusion_fastnn_model.fnn``), each atomically; ``from_pretrained(folder)`` reads them back.
+(``diffusion_fastnn_model.fnn``), each atomically; ``from_pretrained(folder)`` reads them back, and reads a
+folder written by diffusers' ``save_pretrained`` too (its ``diffusion_pytorch_model.safetensors``).
 """
 from __future__ import annotations
 
@@ -33,7 +34,26 @@ from .unet_blocks import UNetMidBlock2D, get_down_block, get_up_block
 __all__ = ["UNet2DModel", "UNet2DOutput"]
 
 WEIGHTS_NAME = "diffusion_fastnn_model.fnn"
+# what diffusers' save_pretrained writes (safe_serialization=True, its default)
+DIFFUSERS_WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 _FORMAT = "fastnn.UNet2DModel"
+
+
+def _read_weights(who, folder):
+    """The state dict saved in ``folder``: fastnn's file, else diffusers' safetensors file."""
+    weights = os.path.join(folder, WEIGHTS_NAME)
+    if os.path.isfile(weights):
+        from .. import load
+        data = load(weights, map_location="cpu")
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"{who}.from_pretrained: {weights} was not written by save_pretrained")
+        return data["state_dict"]
+    theirs = os.path.join(folder, DIFFUSERS_WEIGHTS_NAME)
+    if os.path.isfile(theirs):
+        from ..utils.safetensors import load_file
+        return load_file(theirs)
+    raise EnvironmentError(f"{who}.from_pretrained: no file named {WEIGHTS_NAME} or {DIFFUSERS_WEIGHTS_NAME} in "
+                           f"{folder!r} (fastnn reads local folders only)")
 
 
 @dataclasses.dataclass
@@ -353,24 +373,16 @@ class UNet2DModel(nn.Module, ConfigMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, subfolder=None, torch_dtype=None, device=None,
                         **kwargs):
-        """The model saved by :meth:`save_pretrained` in a local folder (``subfolder`` inside it); ``kwargs``
-        override configuration values, ``torch_dtype`` converts the parameters, ``device`` moves them."""
+        """The model saved by :meth:`save_pretrained` (or by diffusers' ``save_pretrained``: its safetensors
+        weights) in a local folder (``subfolder`` inside it); ``kwargs`` override configuration values,
+        ``torch_dtype`` converts the parameters, ``device`` moves them."""
         folder = os.fspath(pretrained_model_name_or_path)
         if subfolder:
             folder = os.path.join(folder, subfolder)
         config = cls.load_config(folder)
         init, unused = cls.extract_init_dict(config, **kwargs)
-        weights = os.path.join(folder, WEIGHTS_NAME)
-        if not os.path.isfile(weights):
-            raise EnvironmentError(f"{cls.__name__}.from_pretrained: no file named {WEIGHTS_NAME} in {folder!r} "
-                                   "(fastnn reads the folders its save_pretrained writes; diffusers' safetensors "
-                                   "weights load through load_state_dict)")
-        from .. import load
-        data = load(weights, map_location="cpu")
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(f"{cls.__name__}.from_pretrained: {weights} was not written by save_pretrained")
         model = cls(**init)
-        model.load_state_dict(data["state_dict"])
+        model.load_state_dict(_read_weights(cls.__name__, folder))
         if torch_dtype is not None:
             model.to(torch_dtype)
         if device is not None:
