@@ -379,9 +379,7 @@ class UNet2DModel(nn.Module, ConfigMixin):
         folder = os.fspath(pretrained_model_name_or_path)
         if subfolder:
             folder = os.path.join(folder, subfolder)
-        config = cls.load_config(folder)
-        init, unused = cls.extract_init_dict(config, **kwargs)
-        model = cls(**init)
+        model = cls.from_config(cls.load_config(folder), **kwargs)
         model.load_state_dict(_read_weights(cls.__name__, folder))
         if torch_dtype is not None:
             model.to(torch_dtype)
