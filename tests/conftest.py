@@ -45,7 +45,7 @@ def torch():
 
 @pytest.fixture(scope="session")
 def diffusers():
-    """Hugging Face diffusers, the reference of fastnn.diffusion's schedulers (it needs torch)."""
+    """Hugging Face diffusers, the reference of fastnn.diffusion's schedulers and models (it needs torch)."""
     pytest.importorskip("torch")
     return pytest.importorskip("diffusers")
 
@@ -55,13 +55,6 @@ def pyg():
     """torch_geometric, the graph tests' reference (it needs torch)."""
     pytest.importorskip("torch")
     return pytest.importorskip("torch_geometric")
-
-
-@pytest.fixture(scope="session")
-def diffusers():
-    """Hugging Face diffusers, the diffusion models' reference (it needs torch)."""
-    pytest.importorskip("torch")
-    return pytest.importorskip("diffusers")
 
 
 @pytest.fixture
