@@ -137,6 +137,21 @@ def test_gradients_of_input_and_parameters_equal_torch(diffusers, torch, rng):
         assert np.abs(p.grad.numpy() - want).max() <= 1e-5 * max(np.abs(want).max(), 1e-3 * scale), name
 
 
+def test_gradient_checkpointing_gives_the_same_gradients(rng):
+    model = UNet2DModel(**dict(DIGITS, num_class_embeds=3)).double()
+    x = fastnn.from_numpy(rng.standard_normal((2, 1, 8, 8)))
+    t, y = fastnn.tensor([5, 700]), fastnn.tensor([2, 0])
+    grads = []
+    for on in (False, True):
+        (model.enable_gradient_checkpointing if on else model.disable_gradient_checkpointing)()
+        assert model.is_gradient_checkpointing == on
+        model.zero_grad()
+        (model(x, t, class_labels=y).sample ** 2).mean().backward()
+        grads.append({k: p.grad.numpy().copy() for k, p in model.named_parameters()})
+    for k in grads[0]:
+        np.testing.assert_allclose(grads[1][k], grads[0][k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
 def test_gradcheck_through_the_whole_network():
     fastnn.manual_seed(0)
     model = UNet2DModel(**TINY).double()

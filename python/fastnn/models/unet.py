@@ -201,6 +201,26 @@ class UNet2DModel(nn.Module, ConfigMixin):
             raise ValueError(f"UNet2DModel: resnet_time_scale_shift={resnet_time_scale_shift!r} is not supported: "
                              "expected 'default' or 'scale_shift'")
 
+    # ------------------------------------------------------------------------ gradient checkpointing
+    _supports_gradient_checkpointing = True
+
+    def _blocks(self):
+        return [m for m in self.modules() if hasattr(m, "gradient_checkpointing")]
+
+    def enable_gradient_checkpointing(self):
+        """Recompute each resnet's activations in the backward instead of keeping them (less memory, one more
+        forward of the resnets per step), as diffusers does."""
+        for block in self._blocks():
+            block.gradient_checkpointing = True
+
+    def disable_gradient_checkpointing(self):
+        for block in self._blocks():
+            block.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self):
+        return any(block.gradient_checkpointing for block in self._blocks())
+
     # ---------------------------------------------------------------------------------- properties
     @property
     def dtype(self):
