@@ -379,10 +379,13 @@ class UNet2DModel(nn.Module, ConfigMixin):
         return class_labels
 
     # ----------------------------------------------------------------------------- save / load
-    def save_pretrained(self, save_directory, **unused):
+    def save_pretrained(self, save_directory, push_to_hub=False, **unused):
         """Write ``config.json`` (diffusers' keys) and the weights (``diffusion_fastnn_model.fnn``, fastnn's
-        format) into the folder ``save_directory``, each file atomically."""
+        format) into the folder ``save_directory``, each file atomically. diffusers' other keywords
+        (``safe_serialization``, ``variant``, ...) are accepted and have no effect."""
         from .. import save
+        if push_to_hub:
+            raise NotImplementedError("save_pretrained: push_to_hub is not supported (local folders only)")
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory ({save_directory}) should be a directory, not a file")
