@@ -322,3 +322,26 @@ def test_bad_configuration_raises_like_diffusers():
 def test_exported_names():
     import fastnn.models as models
     assert models.UNet2DModel is UNet2DModel and models.UNet2DOutput is UNet2DOutput
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 3, 16), (3, 7, 16)], ids=["feature map", "sequence"])
+def test_attention_block_equals_diffusers(diffusers, torch, shape, rng):
+    from diffusers.models.attention_processor import Attention as Ref
+
+    from fastnn.models.unet_blocks import Attention
+    torch.manual_seed(0)
+    kw = dict(heads=2, dim_head=8, rescale_output_factor=2.0, eps=1e-6, norm_num_groups=4, residual_connection=True,
+              bias=True, upcast_softmax=True, _from_deprecated_attn_block=True)
+    ref = Ref(16, **kw).double()
+    ours = Attention(16, **kw).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    x = rng.standard_normal(shape)
+    if len(shape) == 4:
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # (N, H, W, 16) -> (N, 16, H, W)
+    xt = torch.from_numpy(x).requires_grad_()
+    xf = fastnn.from_numpy(x).requires_grad_()
+    want, got = ref(xt), ours(xf)
+    assert _rel(got.detach().numpy(), want.detach().numpy()) < 1e-12
+    (want ** 2).sum().backward()
+    (got ** 2).sum().backward()
+    assert _rel(xf.grad.numpy(), xt.grad.numpy()) < 1e-12
