@@ -345,3 +345,42 @@ def test_bad_input_errors():
     d.set_timesteps(10)
     with pytest.raises(ValueError, match="generator"):
         d.step(x, 901, x, eta=1.0, generator=fastnn.Generator(), variance_noise=e)
+
+
+def test_get_variance_equals_diffusers(diffusers, torch):
+    for vt in ("fixed_small", "fixed_small_log", "fixed_large"):
+        ours, ref = _pair(diffusers, "DDPMScheduler", variance_type=vt, num_train_timesteps=100)
+        for t in (1, 50, 99):
+            np.testing.assert_allclose(ours._get_variance(t).item(), ref._get_variance(t).item(), rtol=1e-5)
+    ours, ref = _pair(diffusers, "DDIMScheduler")
+    np.testing.assert_allclose(ours._get_variance(500, 480).item(), ref._get_variance(500, 480).item(), rtol=1e-5)
+
+
+def test_float16_storage(rng):
+    s = DDIMScheduler(clip_sample=False)
+    s.set_timesteps(10)
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float16)
+    e = rng.standard_normal((2, 3, 4, 4)).astype(np.float16)
+    got = s.add_noise(_t(x), _t(e), _t([3, 900]))
+    assert got.dtype == fastnn.float16
+    expect = s.add_noise(_t(x.astype(np.float32)), _t(e.astype(np.float32)), _t([3, 900])).numpy()
+    np.testing.assert_allclose(got.numpy().astype(np.float32), expect, rtol=2e-3, atol=2e-3)
+    out = s.step(_t(e), 801, _t(x))
+    assert out.prev_sample.dtype == fastnn.float16
+    ref = s.step(_t(e.astype(np.float32)), 801, _t(x.astype(np.float32))).prev_sample.numpy()
+    np.testing.assert_allclose(out.prev_sample.numpy().astype(np.float32), ref, rtol=2e-3, atol=2e-3)
+    xt, eps = s.diffuse(_t(x), 5)
+    assert xt.dtype == eps.dtype == fastnn.float16
+
+
+def test_from_config_details():
+    s = DDPMScheduler(num_train_timesteps=10, variance_type="fixed_large")
+    d, unused = DDIMScheduler.from_config(dict(s.config, foo=1), return_unused_kwargs=True)
+    # as diffusers: keys DDIM does not take stay readable in its config and are returned as unused
+    assert unused == {"foo": 1, "variance_type": "fixed_large"} and d.config.variance_type == "fixed_large"
+    # arguments left at DDPM's defaults take DDIM's defaults; the ones set are kept
+    assert d.config.num_train_timesteps == 10 and d.config.set_alpha_to_one is True
+    assert DDIMScheduler in s.compatibles
+    again = DDPMScheduler.from_config(s.config)
+    assert again.config.variance_type == "fixed_large" and again.variance_type == "fixed_large"
+    assert "DDPMScheduler" in repr(s) and '"num_train_timesteps": 10' in repr(s)

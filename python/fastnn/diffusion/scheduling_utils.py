@@ -3,8 +3,9 @@
 through the fused native kernel or, when autograd or dynamic thresholding needs it, with Tensor ops.
 
 Numerics. The public tables (``betas``, ``alphas``, ``alphas_cumprod``) are float32 Tensors equal to
-diffusers'. The scalar coefficients of a step are computed once per call in float64 from those
-float32 values, so a step agrees with diffusers' float32 arithmetic to a few float32 ulps.
+diffusers'. The scalar coefficients of a step are computed once per call in float32 scalar arithmetic,
+operation by operation as diffusers does, then handed to the fused kernel, so a step agrees with
+diffusers' to a few float32 ulps.
 
 Noise. ``generator`` is a ``fastnn.Generator`` (or None: the global stream); the noise of ``diffuse``
 and of ``step`` is drawn inside the kernel from the generator's Philox stream (csrc/core/philox.h),
@@ -29,6 +30,10 @@ except ImportError:  # pragma: no cover - builds without them use the array-leve
     from . import _kernels_fallback as _kd
 
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
+# The scalar coefficients of a step are computed in float32 from the float32 tables, operation by operation
+# as diffusers' torch code does, so that they equal diffusers' (float64 would be more accurate but differ by
+# up to 1e-4 relative where 1 - ᾱ cancels, at the first timesteps). They then go to the kernel as float64.
+_ONE = np.float32(1.0)
 TIMESTEP_SPACINGS = ("linspace", "leading", "trailing")
 
 
@@ -280,15 +285,20 @@ class SchedulerMixin(ConfigMixin):
     # ---- the reverse step
     def _x0_coefficients(self, ab):
         """(a, b) with x̂_0 = a·x_t + b·model_output for the prediction type (Ho et al. 2020 eq. 15 for ε;
-        Salimans & Ho 2022 for v: x̂_0 = √ᾱ_t x_t - √(1-ᾱ_t) v)."""
+        Salimans & Ho 2022 for v: x̂_0 = √ᾱ_t x_t - √(1-ᾱ_t) v). ``ab`` = ᾱ_t as a float32 scalar."""
         p = self.config.prediction_type
+        sa, sb = np.sqrt(ab), np.sqrt(_ONE - ab)
         if p == "epsilon":
-            return 1.0 / math.sqrt(ab), -math.sqrt(1.0 - ab) / math.sqrt(ab)
+            return 1.0 / float(sa), -float(sb) / float(sa)
         if p == "sample":
             return 0.0, 1.0
         if p == "v_prediction":
-            return math.sqrt(ab), -math.sqrt(1.0 - ab)
+            return float(sa), -float(sb)
         raise ValueError(f"prediction_type given as {p} must be one of `epsilon`, `sample`, or `v_prediction`")
+
+    def _acp32(self, t):
+        """ᾱ_t as the float32 scalar diffusers computes with."""
+        return np.float32(self._acp[t])
 
     def _threshold_sample(self, sample):
         """Dynamic thresholding (Saharia et al. 2022, §2.4): per sample, s = the `dynamic_thresholding_ratio`
