@@ -191,3 +191,25 @@ def test_interpolate_images():
         interpolate_images(a, b, 100, unet, sched)
     with pytest.raises(ValueError, match="x0a"):
         interpolate_images(fastnn.zeros(6, 6), b, 10, unet, sched)
+
+
+def test_pipeline_save_and_load(tmp_path):
+    from fastnn.models import UNet2DModel
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                       up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=8)
+    pipe = DDPMPipeline(unet, DDPMScheduler(num_train_timesteps=30, beta_schedule="squaredcos_cap_v2"))
+    pipe.set_progress_bar_config(disable=True)
+    pipe.save_pretrained(tmp_path / "pipe")
+    import json
+    index = json.loads((tmp_path / "pipe" / "model_index.json").read_text())
+    assert index["unet"] == ["diffusers", "UNet2DModel"] and index["scheduler"] == ["diffusers", "DDPMScheduler"]
+    back = DDPMPipeline.from_pretrained(tmp_path / "pipe")
+    assert back.scheduler.config.beta_schedule == "squaredcos_cap_v2"
+    a = pipe(batch_size=2, generator=fastnn.Generator().manual_seed(4), num_inference_steps=3, output_type="np")
+    b = back(batch_size=2, generator=fastnn.Generator().manual_seed(4), num_inference_steps=3, output_type="np")
+    np.testing.assert_allclose(a.images, b.images, rtol=1e-6, atol=1e-6)
+    ddim = DDIMPipeline.from_pretrained(tmp_path / "pipe")
+    assert isinstance(ddim.scheduler, DDIMScheduler) and len(ddim.scheduler) == 30
+    with pytest.raises(OSError, match="model_index.json"):
+        DDPMPipeline.from_pretrained(tmp_path)

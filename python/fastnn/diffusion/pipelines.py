@@ -203,6 +203,67 @@ class DiffusionPipeline:
             self.unet.to(device)
         return self
 
+    def set_progress_bar_config(self, **kwargs):
+        """Accepted for diffusers code (``disable=True``...); fastnn's pipelines show no bar: pass
+        ``progress=callable(i, n)`` to follow the steps."""
+        self._progress_bar_config = dict(kwargs)
+
+    # ---- folders: model_index.json + one subfolder per component, as diffusers lays them out
+    def save_pretrained(self, save_directory):
+        """Write ``model_index.json`` and the components into ``unet/`` and ``scheduler/`` (each written
+        atomically; the UNet's weights in fastnn's format)."""
+        import json
+        import os
+        from .. import __version__
+        from .._atomic import atomic_open
+        from ..utils.config import DIFFUSERS_FORMAT_VERSION
+        save_directory = os.fspath(save_directory)
+        if os.path.isfile(save_directory):
+            raise ValueError(f"{type(self).__name__}.save_pretrained: argument 'save_directory' must be a folder, "
+                             f"got the file {save_directory!r}")
+        index = {"_class_name": type(self).__name__, "_diffusers_version": DIFFUSERS_FORMAT_VERSION,
+                 "_fastnn_version": __version__}
+        for name, comp in self.components.items():
+            if not hasattr(comp, "save_pretrained"):
+                raise TypeError(f"{type(self).__name__}.save_pretrained: the {name} ({type(comp).__name__}) has no "
+                                f"save_pretrained")
+            comp.save_pretrained(os.path.join(save_directory, name))
+            index[name] = ["diffusers", type(comp).__name__]
+        with atomic_open(os.path.join(save_directory, "model_index.json"), "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """The pipeline saved by :meth:`save_pretrained` in a local folder; ``unet=`` / ``scheduler=`` replace
+        a component."""
+        import json
+        import os
+        folder = os.fspath(pretrained_model_name_or_path)
+        index_file = os.path.join(folder, "model_index.json")
+        if not os.path.isfile(index_file):
+            raise OSError(f"{cls.__name__}.from_pretrained: no file named model_index.json in {folder!r} (fastnn "
+                          f"reads local folders only)")
+        with open(index_file, encoding="utf-8") as fh:
+            index = json.load(fh)
+        from .. import models
+        from . import scheduling_ddim, scheduling_ddpm
+        known = {"DDPMScheduler": scheduling_ddpm.DDPMScheduler, "DDIMScheduler": scheduling_ddim.DDIMScheduler,
+                 "UNet2DModel": getattr(models, "UNet2DModel", None)}
+        parts = {}
+        for name in ("unet", "scheduler"):
+            if name in kwargs:
+                parts[name] = kwargs.pop(name)
+                continue
+            entry = index.get(name)
+            klass = known.get(entry[1]) if isinstance(entry, list) and len(entry) == 2 else None
+            if klass is None:
+                raise ValueError(f"{cls.__name__}.from_pretrained: component {name!r} of class {entry!r} in "
+                                 f"{index_file} is not one fastnn can load")
+            parts[name] = klass.from_pretrained(os.path.join(folder, name))
+        if kwargs:
+            raise TypeError(f"{cls.__name__}.from_pretrained: unexpected arguments {sorted(kwargs)}")
+        return cls(parts["unet"], parts["scheduler"])
+
     def _image_shape(self, batch_size, sample_size, in_channels):
         size = sample_size if sample_size is not None else _config_value(self.unet, "sample_size")
         ch = in_channels if in_channels is not None else _config_value(self.unet, "in_channels")
