@@ -32,8 +32,8 @@
 //     same bits, because it uses only correctly rounded float32 +, -, *, /, sqrt and exact integer
 //     steps. float16 storage rounds it once more (to nearest even), and that rounded value is what the
 //     formulas use, so `diffuse(x0, ..., noise=returned_noise)` reproduces x_t exactly.
-// The radius uniform is ((R >> 1) | 1) 2^-31 (in (0, 1], so the log is finite: |z| <= 6.56), the angle
-// the top 24 bits of its word; log is fdlibm's logf, sin/cos Cephes' sinf/cosf polynomials on an
+// The radius uniform is (R | 1) 2^-32 rounded to float32 (in (0, 1], so the log is finite: |z| <= 6.67),
+// the angle the top 24 bits of its word; log is fdlibm's logf, sin/cos Cephes' sinf/cosf polynomials on an
 // exactly reduced angle: within 2 float32 ulps of the exact value.
 #pragma GCC optimize("fp-contract=off")
 #pragma once
@@ -125,7 +125,11 @@ FASTNN_HD void sincos_turns24(uint32_t X, float* sin_out, float* cos_out) {
 
 // Two standard normals from a radius word R and an angle word A.
 FASTNN_HD void normal_pair_f32(uint32_t R, uint32_t A, float* z0, float* z1) {
-  const float u = fp::mul((float)(int32_t)((R >> 1) | 1u), 0x1p-31f);
+  // u = float32(R | 1) 2^-32, the double transform's radius uniform rounded once: the integer's two
+  // halves convert exactly, their sum rounds once (int32 conversion would lose the top bit)
+  const uint32_t odd = R | 1u;
+  const float u = fp::mul(fp::add(fp::mul((float)(int32_t)(odd >> 16), 65536.0f), (float)(int32_t)(odd & 0xffffu)),
+                          0x1p-32f);
   const float radius = fp::sqrt(fp::mul(-2.0f, log_unit_f32(u)));
   float s, c;
   sincos_turns24(A >> 8, &s, &c);

@@ -18,8 +18,8 @@ from .. import backend
 
 
 def _contiguous(a):
-    if a is None:
-        return None
+    if a is None or getattr(getattr(a, "flags", None), "c_contiguous", True):
+        return a
     return backend.array_module_of(a).ascontiguousarray(a)
 
 
