@@ -35,7 +35,6 @@
 // The radius uniform is (R | 1) 2^-32 rounded to float32 (in (0, 1], so the log is finite: |z| <= 6.67),
 // the angle the top 24 bits of its word; log is fdlibm's logf, sin/cos Cephes' sinf/cosf polynomials on an
 // exactly reduced angle: within 2 float32 ulps of the exact value.
-#pragma GCC optimize("fp-contract=off")
 #pragma once
 #include <cstdint>
 #include <cstring>
