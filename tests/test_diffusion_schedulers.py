@@ -384,3 +384,21 @@ def test_from_config_details():
     again = DDPMScheduler.from_config(s.config)
     assert again.config.variance_type == "fixed_large" and again.variance_type == "fixed_large"
     assert "DDPMScheduler" in repr(s) and '"num_train_timesteps": 10' in repr(s)
+
+
+def test_tensor_op_path_adds_the_fused_noise(rng):
+    """With autograd recording, step runs with Tensor ops; its noise is the fused kernel's for the same
+    generator state, so both paths give the same sample."""
+    s = DDPMScheduler(clip_sample=False)
+    x = fastnn.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32), requires_grad=True)
+    m = fastnn.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32), requires_grad=True)
+    a = s.step(m, 600, x, generator=fastnn.Generator().manual_seed(9)).prev_sample
+    assert a.requires_grad
+    with fastnn.no_grad():
+        b = s.step(m, 600, x, generator=fastnn.Generator().manual_seed(9)).prev_sample
+    np.testing.assert_allclose(a.detach().numpy(), b.numpy(), rtol=1e-6, atol=1e-6)
+    # thresholding (Tensor ops) with sample_max_value = 1 is clipping to [-1, 1] (fused)
+    g = fastnn.Generator
+    thr = DDPMScheduler(thresholding=True).step(m.detach(), 600, x.detach(), generator=g().manual_seed(9))
+    clip = DDPMScheduler(clip_sample=True).step(m.detach(), 600, x.detach(), generator=g().manual_seed(9))
+    np.testing.assert_allclose(thr.prev_sample.numpy(), clip.prev_sample.numpy(), rtol=1e-6, atol=1e-6)

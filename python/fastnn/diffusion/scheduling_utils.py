@@ -24,10 +24,7 @@ from ..tensor import Tensor
 from .configuration import ConfigMixin
 from .schedule import make_betas
 
-try:  # the native diffusion kernels
-    from ..kernels import diffusion as _kd
-except ImportError:  # pragma: no cover - builds without them use the array-level equivalent
-    from . import _kernels_fallback as _kd
+from ..kernels import diffusion as _kd
 
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
 # The scalar coefficients of a step are computed in float32 from the float32 tables, operation by operation
@@ -372,12 +369,19 @@ class SchedulerMixin(ConfigMixin):
 
     @staticmethod
     def _draw_noise(like, dtype, generator):
-        """z ~ N(0, I) of like's shape from the generator's Philox stream."""
-        from ..kernels import random as _krandom
-        z = backend.empty(like.shape, np.float32 if dtype == np.float16 else dtype, like)
-        if z.size:
-            _random.philox_draw(lambda k, o: _krandom.philox_normal(z, k, o), generator)
-        return z.astype(dtype, copy=False)
+        """z ~ N(0, I) of like's shape from the generator's Philox stream, laid out as the fused step draws it
+        (the kernel run with s = 1 and every other coefficient 0 returns its z), so the Tensor-op path and
+        the fused path add the same noise for the same generator state."""
+        zeros = backend.empty(like.shape, dtype, like)
+        zeros[...] = 0
+        out = {}
+
+        def run(key, offset):
+            out["r"] = _kd.sampling_step(zeros, zeros, (0.0,) * 8 + (1.0,), key, offset)
+            return out["r"][2]
+
+        _random.philox_draw(run, generator)
+        return out["r"][0]
 
 
 def _contig(a, dtype):
