@@ -162,7 +162,8 @@ def _ref_step_with_noise(ref, torch, mo, t, x, z, **kw):
 
 DDPM_CONFIGS = [dict(), dict(prediction_type="v_prediction"), dict(prediction_type="sample", clip_sample=False),
                 dict(variance_type="fixed_large"), dict(variance_type="fixed_small_log", clip_sample_range=2.0),
-                dict(thresholding=True, sample_max_value=1.5), dict(beta_schedule="squaredcos_cap_v2", clip_sample=False),
+                dict(thresholding=True, sample_max_value=1.5),
+                dict(beta_schedule="squaredcos_cap_v2", clip_sample=False),
                 dict(timestep_spacing="trailing")]
 
 
@@ -402,3 +403,19 @@ def test_tensor_op_path_adds_the_fused_noise(rng):
     thr = DDPMScheduler(thresholding=True).step(m.detach(), 600, x.detach(), generator=g().manual_seed(9))
     clip = DDPMScheduler(clip_sample=True).step(m.detach(), 600, x.detach(), generator=g().manual_seed(9))
     np.testing.assert_allclose(thr.prev_sample.numpy(), clip.prev_sample.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_diffuse_backpropagates_into_x0(rng):
+    s = DDPMScheduler()
+    x = fastnn.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)
+    t = _t([1, 400, 998])
+    xt, eps, v = s.diffuse(x, t, generator=fastnn.Generator().manual_seed(0), return_velocity=True)
+    assert xt.requires_grad and v.requires_grad and not eps.requires_grad
+    (xt.sum() + v.sum()).backward()
+    ab = s.alphas_cumprod.numpy().astype(np.float64)[[1, 400, 998]]
+    np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to((np.sqrt(ab) - np.sqrt(1 - ab))[:, None, None],
+                                                               (3, 2, 4)), rtol=1e-6)
+    with fastnn.no_grad():
+        xt2, eps2 = s.diffuse(x, t, generator=fastnn.Generator().manual_seed(0))
+    np.testing.assert_array_equal(eps2.numpy(), eps.numpy())
+    np.testing.assert_allclose(xt2.numpy(), xt.detach().numpy(), rtol=1e-12)

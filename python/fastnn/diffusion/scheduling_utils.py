@@ -13,8 +13,6 @@ so a seed gives the same numbers on the CPU and on the GPU and the stream moves 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import backend
@@ -242,7 +240,8 @@ class SchedulerMixin(ConfigMixin):
         Philox stream and returns ``(x_t, noise)`` with x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε (Ho et al. 2020,
         eq. 4), or ``(x_t, noise, velocity)`` with v = √ᾱ_t ε - √(1-ᾱ_t) x_0 (Salimans & Ho 2022, §4)
         when ``return_velocity=True``. The same generator state gives the same ε on the CPU and the GPU.
-        The outputs do not require grad (use ``add_noise`` to backpropagate into x_0)."""
+        When ``original_samples`` requires grad, x_t (and v) are recomputed from the drawn ε with Tensor
+        ops so that gradients reach x_0; ε never requires grad."""
         fn = f"{type(self).__name__}.diffuse"
         _check_generator(generator, fn)
         x = self._check_samples(original_samples, "original_samples", fn)
@@ -257,6 +256,12 @@ class SchedulerMixin(ConfigMixin):
 
         _random.philox_draw(run, generator)
         xt, eps, v, _ = out["r"]
+        if _needs_graph(original_samples):
+            eps = Tensor._wrap(eps)
+            xt = self.add_noise(original_samples, eps, timesteps)
+            if return_velocity:
+                return xt, eps, self.get_velocity(original_samples, eps, timesteps)
+            return xt, eps
         if return_velocity:
             return Tensor._wrap(xt), Tensor._wrap(eps), Tensor._wrap(v)
         return Tensor._wrap(xt), Tensor._wrap(eps)
