@@ -419,3 +419,26 @@ def test_diffuse_backpropagates_into_x0(rng):
         xt2, eps2 = s.diffuse(x, t, generator=fastnn.Generator().manual_seed(0))
     np.testing.assert_array_equal(eps2.numpy(), eps.numpy())
     np.testing.assert_allclose(xt2.numpy(), xt.detach().numpy(), rtol=1e-12)
+
+
+def test_configs_from_diffusers_objects_and_trained_betas(diffusers, tmp_path):
+    ref = diffusers.DDIMScheduler(beta_schedule="scaled_linear", clip_sample=False, steps_offset=1)
+    ours = DDIMScheduler.from_config(ref.config)
+    assert ours.config.beta_schedule == "scaled_linear" and ours.config.steps_offset == 1
+    np.testing.assert_array_equal(ours.alphas_cumprod.numpy(), ref.alphas_cumprod.numpy())
+    s = DDPMScheduler(num_train_timesteps=4, trained_betas=np.array([0.1, 0.2, 0.3, 0.4]))
+    s.save_pretrained(tmp_path)
+    back = DDPMScheduler.from_pretrained(tmp_path)
+    np.testing.assert_array_equal(back.betas.numpy(), np.float32([0.1, 0.2, 0.3, 0.4]))
+    assert diffusers.DDPMScheduler.from_pretrained(tmp_path).betas.numpy().tolist() == back.betas.numpy().tolist()
+
+
+def test_zero_terminal_snr_last_step():
+    s = DDIMScheduler(rescale_betas_zero_snr=True, timestep_spacing="trailing", clip_sample=True)
+    s.set_timesteps(5)
+    x = fastnn.full((1, 2), 0.5)
+    with pytest.raises(ValueError, match="v_prediction"):
+        s.step(fastnn.full((1, 2), 0.25), int(s.timesteps[0]), x)
+    v = DDIMScheduler(rescale_betas_zero_snr=True, timestep_spacing="trailing", prediction_type="v_prediction")
+    v.set_timesteps(5)
+    assert np.isfinite(v.step(x, 999, x).prev_sample.numpy()).all()

@@ -291,6 +291,11 @@ class SchedulerMixin(ConfigMixin):
         p = self.config.prediction_type
         sa, sb = np.sqrt(ab), np.sqrt(_ONE - ab)
         if p == "epsilon":
+            if sa == 0:
+                # diffusers divides by zero here and returns inf/NaN samples
+                raise ValueError("ᾱ_t = 0 at this timestep (rescale_betas_zero_snr=True gives zero terminal SNR): "
+                                 "an ε-prediction cannot recover x̂_0 there; use prediction_type='v_prediction' "
+                                 "(Lin et al. 2023) or timesteps below the last")
             return 1.0 / float(sa), -float(sb) / float(sa)
         if p == "sample":
             return 0.0, 1.0
