@@ -442,3 +442,14 @@ def test_zero_terminal_snr_last_step():
     v = DDIMScheduler(rescale_betas_zero_snr=True, timestep_spacing="trailing", prediction_type="v_prediction")
     v.set_timesteps(5)
     assert np.isfinite(v.step(x, 999, x).prev_sample.numpy()).all()
+
+
+def test_learned_variance_needs_the_variance_channels():
+    s = DDPMScheduler(variance_type="learned")
+    x = fastnn.zeros(2, 3, 4, 4)
+    with pytest.raises(ValueError, match="twice the sample's channels"):
+        s.step(fastnn.zeros(2, 3, 4, 4), 10, x)
+    out = s.step(fastnn.full((2, 6, 4, 4), 0.01), 10, x, variance_noise=fastnn.ones(2, 3, 4, 4))
+    # learned: the second half of the output is the variance σ², so σ z = 0.1 here
+    base = s.step(fastnn.full((2, 6, 4, 4), 0.01), 10, x, variance_noise=fastnn.zeros(2, 3, 4, 4)).prev_sample
+    np.testing.assert_allclose((out.prev_sample - base).numpy(), 0.1, rtol=1e-5)
