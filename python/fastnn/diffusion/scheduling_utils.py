@@ -160,8 +160,8 @@ class SchedulerMixin(ConfigMixin):
     def _timesteps_array(self, timesteps, n, fn, like):
         """``timesteps`` as an int64 (n,) array on like's device, checked against [0, T) and the batch size."""
         if isinstance(timesteps, Tensor):
-            ts = timesteps.detach().cpu().numpy()
-        elif backend.is_cuda_array(timesteps):
+            timesteps = timesteps._data
+        if backend.is_cuda_array(timesteps):
             ts = backend.to_device(timesteps, "cpu")
         elif isinstance(timesteps, (list, tuple, int, np.integer, np.ndarray)) and not isinstance(timesteps, bool):
             ts = np.asarray(timesteps)
