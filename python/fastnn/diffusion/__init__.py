@@ -10,7 +10,10 @@ from .schedule import betas_for_alpha_bar, rescale_zero_terminal_snr
 from .scheduling_utils import SchedulerMixin
 from .scheduling_ddpm import DDPMScheduler, DDPMSchedulerOutput
 from .scheduling_ddim import DDIMScheduler, DDIMSchedulerOutput
+from .pipelines import DiffusionPipeline, DDPMPipeline, DDIMPipeline, ImagePipelineOutput, denoise
+from .interpolation import slerp, interpolate_noise, interpolate_images, InterpolationOutput
 
 __all__ = ["ConfigMixin", "FrozenDict", "BaseOutput", "register_to_config", "betas_for_alpha_bar",
            "rescale_zero_terminal_snr", "SchedulerMixin", "DDPMScheduler", "DDPMSchedulerOutput", "DDIMScheduler",
-           "DDIMSchedulerOutput"]
+           "DDIMSchedulerOutput", "DiffusionPipeline", "DDPMPipeline", "DDIMPipeline", "ImagePipelineOutput", "denoise",
+           "slerp", "interpolate_noise", "interpolate_images", "InterpolationOutput"]

@@ -1,14 +1,13 @@
 """DDIMScheduler: Song et al. 2021's non-Markovian sampler, with diffusers' arguments, defaults and numerics."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..tensor import Tensor
 from .configuration import BaseOutput, register_to_config
-from .scheduling_utils import SchedulerMixin, _check_generator, _scalar_timestep
+from .scheduling_utils import _ONE, SchedulerMixin, _check_generator, _scalar_timestep
 
 __all__ = ["DDIMScheduler", "DDIMSchedulerOutput"]
 
@@ -36,7 +35,7 @@ class DDIMScheduler(SchedulerMixin):
                             rescale_betas_zero_snr, prediction_type, timestep_spacing,
                             ("linear", "scaled_linear", "squaredcos_cap_v2"))
         # ᾱ before the first step: 1 (x_0 itself) or ᾱ_0
-        self._final_acp = 1.0 if set_alpha_to_one else float(self._acp[0])
+        self._final_acp = _ONE if set_alpha_to_one else self._acp32(0)
         self.final_alpha_cumprod = Tensor._wrap(np.array(self._final_acp, dtype=np.float32))
 
     def set_timesteps(self, num_inference_steps, device=None):
@@ -45,19 +44,20 @@ class DDIMScheduler(SchedulerMixin):
         self.num_inference_steps = int(num_inference_steps)
         self._set_timesteps_array(ts, device)
 
-    def _alphas_at(self, t):
-        prev_t = t - self.config.num_train_timesteps // self.num_inference_steps
-        ab = float(self._acp[t])
-        ab_prev = float(self._acp[prev_t]) if prev_t >= 0 else self._final_acp
-        return ab, ab_prev
+    def _alphas_at(self, t, prev_t=None):
+        """ᾱ_t and ᾱ_{t-Δ} (float32 scalars; ᾱ before the first step is final_alpha_cumprod)."""
+        if prev_t is None:
+            prev_t = t - self.config.num_train_timesteps // self.num_inference_steps
+        return self._acp32(t), (self._acp32(prev_t) if prev_t >= 0 else self._final_acp)
+
+    @staticmethod
+    def _variance(ab, ab_prev):
+        return ((_ONE - ab_prev) / (_ONE - ab)) * (_ONE - ab / ab_prev)
 
     def _get_variance(self, timestep, prev_timestep):
         """σ_t²/η² = (1-ᾱ_{t-Δ}) / (1-ᾱ_t) · (1 - ᾱ_t/ᾱ_{t-Δ}) (Song et al. 2021, eq. 16)."""
-        t = int(timestep)
-        ab = float(self._acp[t])
-        ab_prev = float(self._acp[int(prev_timestep)]) if int(prev_timestep) >= 0 else self._final_acp
-        var = (1.0 - ab_prev) / (1.0 - ab) * (1.0 - ab / ab_prev)
-        return Tensor._wrap(np.array(var, dtype=np.float32))
+        ab, ab_prev = self._alphas_at(int(timestep), int(prev_timestep))
+        return Tensor._wrap(np.array(self._variance(ab, ab_prev), dtype=np.float32))
 
     def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, generator=None,
              variance_noise=None, return_dict=True):
@@ -76,7 +76,7 @@ class DDIMScheduler(SchedulerMixin):
         t = _scalar_timestep(timestep, self._T, fn)
         ab, ab_prev = self._alphas_at(t)
         a, b = self._x0_coefficients(ab)
-        sa, sb = math.sqrt(ab), math.sqrt(1.0 - ab)
+        sa, sb = float(np.sqrt(ab)), float(np.sqrt(_ONE - ab))
         p = self.config.prediction_type
         if use_clipped_model_output:
             # ε̂ = (x_t - √ᾱ_t x̂_0) / √(1-ᾱ_t) from the clipped x̂_0
@@ -87,9 +87,9 @@ class DDIMScheduler(SchedulerMixin):
             c, d, h = 1.0 / sb, -sa / sb, 0.0
         else:  # v_prediction: ε̂ = √ᾱ_t v + √(1-ᾱ_t) x_t
             c, d, h = sb, sa, 0.0
-        var = (1.0 - ab_prev) / (1.0 - ab) * (1.0 - ab / ab_prev)
-        std = float(eta) * math.sqrt(max(var, 0.0))
-        g = math.sqrt(max(1.0 - ab_prev - std * std, 0.0))
+        std = np.float32(eta) * np.sqrt(max(self._variance(ab, ab_prev), np.float32(0)))
+        g = float(np.sqrt(max(_ONE - ab_prev - std * std, np.float32(0))))
+        std = float(std)
         if eta > 0:
             if variance_noise is not None and generator is not None:
                 raise ValueError("DDIMScheduler.step: Cannot pass both generator and variance_noise. Please make sure "
@@ -97,5 +97,5 @@ class DDIMScheduler(SchedulerMixin):
             s = std
         else:
             s, variance_noise = 0.0, None
-        return self._run_step(fn, model_output, sample, (a, b, c, d, h, math.sqrt(ab_prev), 0.0, g, s), generator,
+        return self._run_step(fn, model_output, sample, (a, b, c, d, h, float(np.sqrt(ab_prev)), 0.0, g, s), generator,
                               variance_noise, None, return_dict, DDIMSchedulerOutput)

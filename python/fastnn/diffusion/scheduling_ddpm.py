@@ -1,14 +1,13 @@
 """DDPMScheduler: Ho et al. 2020's ancestral sampler, with diffusers' arguments, defaults and numerics."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..tensor import Tensor
 from .configuration import BaseOutput, register_to_config
-from .scheduling_utils import SchedulerMixin, _array, _check_generator, _scalar_timestep
+from .scheduling_utils import _ONE, SchedulerMixin, _array, _check_generator, _scalar_timestep
 
 __all__ = ["DDPMScheduler", "DDPMSchedulerOutput"]
 
@@ -55,7 +54,7 @@ class DDPMScheduler(SchedulerMixin):
             raise ValueError(f"{fn}: can only pass one of `num_inference_steps` or `custom_timesteps` (timesteps)")
         T = self.config.num_train_timesteps
         if timesteps is not None:
-            ts = np.asarray(timesteps.numpy() if isinstance(timesteps, Tensor) else timesteps).reshape(-1)
+            ts = np.asarray(timesteps.cpu().numpy() if isinstance(timesteps, Tensor) else timesteps).reshape(-1)
             if ts.size == 0 or ts.dtype.kind not in "iu":
                 raise ValueError(f"{fn}: argument 'timesteps' must be a non-empty sequence of ints, got {timesteps!r}")
             if np.any(np.diff(ts) >= 0):
@@ -94,17 +93,21 @@ class DDPMScheduler(SchedulerMixin):
         return prev
 
     def _posterior(self, t, prev_t):
-        """ᾱ_t, ᾱ_{t'}, and β_t for the (possibly skipping) step t → t' (β_t = 1 - ᾱ_t / ᾱ_{t'})."""
-        ab = self._acp[t]
-        ab_prev = self._acp[prev_t] if prev_t >= 0 else 1.0
-        return ab, ab_prev, 1.0 - ab / ab_prev
+        """ᾱ_t, ᾱ_{t'}, α_t = ᾱ_t / ᾱ_{t'} and β_t = 1 - α_t for the (possibly skipping) step t → t', and the
+        posterior variance β̃_t = (1-ᾱ_{t'}) / (1-ᾱ_t) β_t of q(x_{t'} | x_t, x_0) (Ho et al. eq. 7), as float32
+        scalars."""
+        ab = self._acp32(t)
+        ab_prev = self._acp32(prev_t) if prev_t >= 0 else _ONE
+        alpha = ab / ab_prev
+        beta = _ONE - alpha
+        var = max((_ONE - ab_prev) / (_ONE - ab) * beta, np.float32(1e-20))
+        return ab, ab_prev, alpha, beta, var
 
     def _get_variance(self, t, predicted_variance=None, variance_type=None):
-        """The variance of p(x_{t-1} | x_t) (a float32 Tensor; see ``step`` for how it scales the noise)."""
+        """The variance of p(x_{t-1} | x_t) as diffusers returns it (a float32 Tensor; for "fixed_small_log"
+        its square root, for "fixed_large_log" log β_t; the model's for "learned")."""
         t = _scalar_timestep(t, self._T, "DDPMScheduler._get_variance")
-        ab, ab_prev, beta = self._posterior(t, self._prev_t(t))
-        # β̃_t = (1-ᾱ_{t-1}) / (1-ᾱ_t) β_t, the variance of the posterior q(x_{t-1} | x_t, x_0) (Ho et al. eq. 7)
-        var = max((1.0 - ab_prev) / (1.0 - ab) * beta, 1e-20)
+        _, _, _, beta, var = self._posterior(t, self._prev_t(t))
         vt = variance_type or self.config.variance_type
         if vt in ("learned", "learned_range"):
             if predicted_variance is None:
@@ -113,23 +116,22 @@ class DDPMScheduler(SchedulerMixin):
             if vt == "learned":
                 return predicted_variance
             frac = (predicted_variance + 1) / 2
-            return frac * math.log(beta) + (1 - frac) * math.log(var)
-        value = {"fixed_small": var, "fixed_small_log": math.exp(0.5 * math.log(var)), "fixed_large": beta,
-                 "fixed_large_log": math.log(beta)}[vt]
+            return frac * float(np.log(beta)) + (1 - frac) * float(np.log(var))
+        value = {"fixed_small": var, "fixed_small_log": np.exp(np.float32(0.5) * np.log(var)), "fixed_large": beta,
+                 "fixed_large_log": np.log(beta)}[vt]
         return Tensor._wrap(np.array(value, dtype=np.float32))
 
-    def _std(self, t, ab, ab_prev, beta, predicted_variance):
+    def _std(self, t, beta, var, predicted_variance):
         """The standard deviation σ_t of the added noise: a float, or a Tensor for learned variances."""
         if t == 0:
             return 0.0, None
-        var = max((1.0 - ab_prev) / (1.0 - ab) * beta, 1e-20)
         vt = self.variance_type
         if vt in ("fixed_small", "fixed_small_log"):
-            return math.sqrt(var), None          # σ² = β̃_t (Ho et al. §3.2)
+            return float(np.sqrt(var)), None          # σ² = β̃_t (Ho et al. §3.2)
         if vt in ("fixed_large", "fixed_large_log"):
             # σ² = β_t (Ho et al. §3.2). diffusers' fixed_large_log takes √(log β_t), a NaN; the log-space
             # variant of β_t is meant, whose σ is √β_t
-            return math.sqrt(beta), None
+            return float(np.sqrt(beta)), None
         from .._ops_math import exp, sqrt
         if predicted_variance is None:
             raise ValueError(f"DDPMScheduler.step: variance_type {vt!r} needs a model output with twice the "
@@ -138,7 +140,7 @@ class DDPMScheduler(SchedulerMixin):
             return 0.0, sqrt(predicted_variance)
         # learned_range: log σ² interpolated between log β̃_t and log β_t (Nichol & Dhariwal 2021, eq. 15)
         frac = (predicted_variance + 1) / 2
-        return 0.0, exp(0.5 * (frac * math.log(beta) + (1 - frac) * math.log(var)))
+        return 0.0, exp(0.5 * (frac * float(np.log(beta)) + (1 - frac) * float(np.log(var))))
 
     def step(self, model_output, timestep, sample, generator=None, return_dict=True, variance_noise=None):
         """One ancestral step x_t → x_{t-1} (Ho et al. 2020, Algorithm 2):
@@ -165,11 +167,11 @@ class DDPMScheduler(SchedulerMixin):
             from .._ops_shape import split
             mo = model_output if isinstance(model_output, Tensor) else Tensor._wrap(m_arr)
             model_output, predicted_variance = split(mo, x_arr.shape[1], dim=1)
-        ab, ab_prev, beta = self._posterior(t, prev_t)
+        ab, ab_prev, alpha, beta, var = self._posterior(t, prev_t)
         a, b = self._x0_coefficients(ab)
-        e = math.sqrt(ab_prev) * beta / (1.0 - ab)
-        f = math.sqrt(1.0 - beta) * (1.0 - ab_prev) / (1.0 - ab)
-        s, std_tensor = self._std(t, ab, ab_prev, beta, predicted_variance)
+        e = float(np.sqrt(ab_prev) * beta / (_ONE - ab))
+        f = float(np.sqrt(alpha) * (_ONE - ab_prev) / (_ONE - ab))
+        s, std_tensor = self._std(t, beta, var, predicted_variance)
         if t == 0:
             variance_noise = None
         return self._run_step(fn, model_output, sample, (a, b, 0.0, 0.0, 0.0, e, f, 0.0, s), generator,
