@@ -180,6 +180,22 @@ def test_group_norm_grad_of_grad_matches_torch(torch):
         assert np.allclose(a, c, rtol=1e-9, atol=1e-11)
 
 
+def test_group_norm_channels_last_input_and_gradient_match_torch(torch):
+    # a channels-last view in, a transposed (non-contiguous) output gradient back: the kernels get copies
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 5, 4, 6)).astype(np.float32)          # (N, H, W, C)
+    gy = rng.standard_normal((3, 6, 5, 4)).astype(np.float32)
+    w, b = rng.standard_normal(6).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+    res = []
+    for lib in (torch, fastnn):
+        xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = lib.nn.functional.group_norm(xt.permute(0, 3, 1, 2), 3, wt, bt)
+        y.backward(lib.tensor(gy.transpose(0, 1, 3, 2).copy()).transpose(2, 3))
+        res.append((y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()))
+    for a, c in zip(*res):
+        assert rel_err(a, c) < 1e-5
+
+
 def test_group_norm_parameter_gradients_only():
     # input without requires_grad: only dweight / dbias are asked of the kernel
     rng = np.random.default_rng(6)

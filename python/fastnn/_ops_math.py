@@ -89,7 +89,7 @@ _sigmoid_numpy = _unary("sigmoid", _sigmoid_fwd, lambda x, y, g: _sigmoid_bw(x, 
 def sigmoid(input):
     """1 / (1 + exp(-x)): through the native activation kernel for float32/float64, else numpy."""
     if isinstance(input, Tensor) and input._data.dtype in _NATIVE_FLOATS:
-        return _smooth(input, "sigmoid", "Sigmoid")
+        return _native_activation(input, "sigmoid", 0.0, "Sigmoid")
     return _sigmoid_numpy(input)
 
 
@@ -97,7 +97,7 @@ def silu(input):
     """x * sigmoid(x) (PyTorch's ``x / (1 + exp(-x))``): through the native activation kernel for
     float32/float64, else as the product of Tensor ops."""
     if input._data.dtype in _NATIVE_FLOATS:
-        return _smooth(input, "silu", "Silu")
+        return _native_activation(input, "silu", 0.0, "Silu")
     return input * input.sigmoid()
 
 
@@ -138,75 +138,55 @@ def _contiguous(a):
     return a if a.flags.c_contiguous else _xp(a).ascontiguousarray(a)
 
 
-def _piecewise_grad(g, x, kind, slope, source):
-    """The gradient of relu / leaky_relu from output gradient ``g`` (a Tensor) and the forward's input array
-    ``x`` (the data of the Tensor ``source``): one native pass. It is linear in ``g`` (its own gradient is the
-    same op on the incoming gradient) and constant in x almost everywhere, so the node it records makes
-    gradients of gradients work (WGAN-GP). Its gradient with respect to the input is zero, passed on as
-    zeros as PyTorch does: a bias just before the activation then gets a zero ``.grad`` from a gradient
-    penalty, not None."""
+_BACKWARD_NAMES = {"relu": "ReluBackward", "leaky_relu": "LeakyReluBackward", "sigmoid": "SigmoidBackward",
+                   "silu": "SiluBackward"}
+
+
+def _second_derivative_term(gg, g, x, kind):
+    """The gradient, for the forward's input, of the activation-gradient node ``dy * f'(x)``: zero for relu /
+    leaky_relu (f' is constant almost everywhere; passed on as zeros as PyTorch does, so a bias just before the
+    activation gets a zero ``.grad`` from a gradient penalty, not None), ``gg * dy * f''(x)`` for sigmoid / silu,
+    written in Tensor ops so that it is differentiable again: sigmoid'' = s (1 - s) (1 - 2 s),
+    silu'' = s (1 - s) (2 + x (1 - 2 s)) with s = sigmoid(x)."""
+    if kind in ("relu", "leaky_relu"):
+        return _zero_grad_like(x._data)
+    s = x.sigmoid()
+    ds = s * (1.0 - s)
+    return gg * g * (ds * (1.0 - 2.0 * s) if kind == "sigmoid" else ds * (2.0 + x * (1.0 - 2.0 * s)))
+
+
+def _activation_grad(g, x, kind, slope, source):
+    """The gradient of an activation of the native family from output gradient ``g`` (a Tensor) and the
+    forward's input array ``x`` (the data of the Tensor ``source``): one native pass. The node it records is
+    linear in ``g`` (its gradient for ``g`` is the same op on the incoming gradient) and takes the second
+    derivative term for the input, so gradients of gradients work (WGAN-GP, to any order for sigmoid / silu)."""
     gd = g._data
     if gd.dtype != x.dtype:
         gd = gd.astype(x.dtype)
     d = kernels.activation_backward(_contiguous(gd), x, kind, slope, backend.out_like(x))
-    name = "ReluBackward" if kind == "relu" else "LeakyReluBackward"
+    name = _BACKWARD_NAMES[kind]
     if _mode.enabled and source._requires_grad:
-        return _make(d, (g, source), lambda gg: (_piecewise_grad(gg, x, kind, slope, source),
-                                                 _zero_grad_like(x)), name)
+        return _make(d, (g, source), lambda gg: (_activation_grad(gg, x, kind, slope, source),
+                                                 _second_derivative_term(gg, g, source, kind)), name)
     if _mode.enabled and g._requires_grad:
-        return _make(d, (g,), lambda gg: (_piecewise_grad(gg, x, kind, slope, source),), name)
+        return _make(d, (g,), lambda gg: (_activation_grad(gg, x, kind, slope, source),), name)
     return _wrap(d)
 
 
-def _smooth_second(x, kind):
-    """The second derivative of sigmoid / silu at Tensor ``x``, in Tensor ops (differentiable again):
-    sigmoid'' = s (1 - s) (1 - 2 s), silu'' = s (1 - s) (2 + x (1 - 2 s)) with s = sigmoid(x)."""
-    s = x.sigmoid()
-    ds = s * (1.0 - s)
-    return ds * (1.0 - 2.0 * s) if kind == "sigmoid" else ds * (2.0 + x * (1.0 - 2.0 * s))
-
-
-def _smooth_grad(g, x, kind, source):
-    """The gradient of sigmoid / silu from output gradient ``g`` (a Tensor) and the forward's input array ``x``
-    (the data of the Tensor ``source``): one native pass. The node it records is linear in ``g`` (its gradient
-    for ``g`` is the same op on the incoming gradient) and takes the second derivative, written in Tensor ops,
-    for the input, so gradients of gradients of any order work."""
-    gd = g._data
-    if gd.dtype != x.dtype:
-        gd = gd.astype(x.dtype)
-    d = kernels.activation_backward(_contiguous(gd), x, kind, 0.0, backend.out_like(x))
-    name = "SigmoidBackward" if kind == "sigmoid" else "SiluBackward"
-    if _mode.enabled and source._requires_grad:
-        return _make(d, (g, source), lambda gg: (_smooth_grad(gg, x, kind, source),
-                                                 gg * g * _smooth_second(source, kind)), name)
-    if _mode.enabled and g._requires_grad:
-        return _make(d, (g,), lambda gg: (_smooth_grad(gg, x, kind, source),), name)
-    return _wrap(d)
-
-
-def _smooth(input, kind, name):
-    """sigmoid / silu of a float32/float64 Tensor through the native kernel (contract: activation.h)."""
-    a = _contiguous(input._data)
-    out = kernels.activation_forward(a, kind, 0.0, backend.out_like(a))
-    if _mode.enabled and input._requires_grad:
-        return _make(out, (input,), lambda g: (_smooth_grad(g, a, kind, input),), name)
-    return _wrap(out)
-
-
-def _piecewise(input, kind, slope, name):
-    """relu / leaky_relu of a float32/float64 Tensor through the native kernel (PyTorch's definitions: relu
-    keeps a NaN; leaky_relu is x > 0 ? x : x * slope)."""
+def _native_activation(input, kind, slope, name):
+    """relu / leaky_relu / sigmoid / silu of a float32/float64 Tensor through the native kernel (PyTorch's
+    definitions, contract: activation.h)."""
     a = _contiguous(input._data)
     out = kernels.activation_forward(a, kind, slope, backend.out_like(a))
     if _mode.enabled and input._requires_grad:
-        return _make(out, (input,), lambda g: (_piecewise_grad(g, a, kind, slope, input),), name)
+        return _make(out, (input,), lambda g: (_activation_grad(g, a, kind, slope, input),), name)
     return _wrap(out)
 
 
 def relu(input):
     a = input._data
     if a.dtype in _NATIVE_FLOATS:
-        return _piecewise(input, "relu", 0.0, "Relu")
+        return _native_activation(input, "relu", 0.0, "Relu")
     out = np.maximum(a, 0, out=backend.out_like(a))
     if _mode.enabled and input._requires_grad:
         return _make(out, (input,), lambda g: (g * _wrap((a > 0).astype(a.dtype)),), "Relu")
@@ -220,7 +200,7 @@ def relu6(input):
 def leaky_relu(input, negative_slope=0.01):
     a = input._data
     if a.dtype in _NATIVE_FLOATS:
-        return _piecewise(input, "leaky_relu", float(negative_slope), "LeakyRelu")
+        return _native_activation(input, "leaky_relu", float(negative_slope), "LeakyRelu")
     pos = a > 0
     out = np.where(pos, a, a * a.dtype.type(negative_slope)) if a.dtype.kind == "f" else np.where(pos, a, a * negative_slope)
     if _mode.enabled and input._requires_grad:
