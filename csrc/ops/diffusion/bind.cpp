@@ -103,7 +103,6 @@ py::object diffuse(const char* fn_name, bool reference, py::handle x0_obj, py::h
   if (velocity) v = call.empty("v", x0.shape, x0.dtype);
   with_storage_type(x0, [&](auto zero) {
     using S = decltype(zero);
-    using A = typename Storage<S>::A;
     if (n == 0) return;
     const S* noise_ptr = given ? noise_in.ptr<const S>() : nullptr;
     S* noise_w = given ? nullptr : noise_out.ptr<S>();
@@ -120,6 +119,7 @@ py::object diffuse(const char* fn_name, bool reference, py::handle x0_obj, py::h
     }
     if (bad >= 0) bad_timestep(bad, bad_value);
 #else
+    using A = typename Storage<S>::A;
     std::vector<A> coef(2 * (size_t)N);
     for (int64_t i = 0; i < N; ++i) {
       coef[2 * i] = (A)sa.ptr<const double>()[t_at(i)];

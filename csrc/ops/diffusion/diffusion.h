@@ -13,7 +13,7 @@
 // GPU). eps is either given (read only) or drawn in the kernel (below) and written out.
 //
 // sampling_step (one reverse step, nine scalar coefficients (a, b, c, d, h, e, f, g, s) rounded to A):
-//   x0   = a sample + b model_output;   x0 = clamp(x0, -clip, clip) when clipping (NaN stays NaN)
+//   x0   = a sample + b model_output;   x0 = clamp(x0, -clip, clip) (clip = +inf when not clipping; NaN stays NaN)
 //   eps  = (c sample + d model_output) + h x0
 //   prev = ((e x0 + f sample) + g eps) + s z
 // in that order of operations; a term whose coefficient g or s is 0 is left out (it adds nothing, and
@@ -34,7 +34,10 @@
 //     formulas use, so `diffuse(x0, ..., noise=returned_noise)` reproduces x_t exactly.
 // The radius uniform is (R | 1) 2^-32 rounded to float32 (in (0, 1], so the log is finite: |z| <= 6.67),
 // the angle the top 24 bits of its word; log is fdlibm's logf, sin/cos Cephes' sinf/cosf polynomials on an
-// exactly reduced angle: within 2 float32 ulps of the exact value.
+// exactly reduced angle: within 2e-6 (1 + |z|) of the double-precision transform (tests/test_diffusion_kernel.py).
+//
+// Host files that include this header compile with `#pragma GCC optimize("fp-contract=off")` before their
+// includes (no product may be fused into an FMA); the device spells every operation with an _rn intrinsic.
 #pragma once
 #include <cstdint>
 #include <cstring>
