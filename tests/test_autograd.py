@@ -612,3 +612,13 @@ def test_post_accumulate_grad_hook_errors_and_accumulation():
     # autograd.grad accumulates nothing: no hook
     fastnn.autograd.grad((a * 2).sum(), [a])
     assert len(seen) == 2
+    # a hook never removed stops counting once its tensor is gone (later passes leave the leaf tracking)
+    import gc
+    from fastnn._autograd_engine import _state
+    live = _state.post_hooks
+    b = fastnn.randn(2, requires_grad=True)
+    b.register_post_accumulate_grad_hook(lambda t: None)
+    assert _state.post_hooks == live + 1
+    del a, b
+    gc.collect()
+    assert _state.post_hooks == live - 1

@@ -11,6 +11,7 @@ import functools
 import itertools
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -328,15 +329,28 @@ class RemovableHandle:
 
 
 class _PostAccumulateHandle(RemovableHandle):
-    """Removes a post-accumulate-grad hook and keeps the engine's count of live ones."""
+    """Removes a post-accumulate-grad hook and keeps the engine's count of live ones.
 
-    def __init__(self, container, entry):
+    A hook also stops counting when its tensor is garbage collected without ``remove()``: otherwise one
+    forgotten hook would keep every later backward pass on the slower leaf-tracking path."""
+
+    def __init__(self, container, entry, tensor):
         super().__init__(container, entry)
         _state.post_hooks += 1
+        live = self._live = [True]
+
+        def _forget():
+            if live[0]:
+                live[0] = False
+                _state.post_hooks -= 1
+
+        self._finalizer = weakref.finalize(tensor, _forget)
 
     def remove(self):
-        if self._container is not None and any(e is self._entry for e in self._container):
+        if self._live[0] and self._container is not None and any(e is self._entry for e in self._container):
             super().remove()
+            self._finalizer.detach()
+            self._live[0] = False
             _state.post_hooks -= 1
 
 

@@ -493,7 +493,7 @@ class Tensor:
         if self._post_acc_hooks is None:
             self._post_acc_hooks = []
         self._post_acc_hooks.append(hook)
-        return _PostAccumulateHandle(self._post_acc_hooks, hook)
+        return _PostAccumulateHandle(self._post_acc_hooks, hook, self)
 
     def retain_grad(self):
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
