@@ -43,6 +43,13 @@ def torch():
 
 
 @pytest.fixture(scope="session")
+def diffusers():
+    """Hugging Face diffusers, the reference of fastnn.diffusion's schedulers (it needs torch)."""
+    pytest.importorskip("torch")
+    return pytest.importorskip("diffusers")
+
+
+@pytest.fixture(scope="session")
 def pyg():
     """torch_geometric, the graph tests' reference (it needs torch)."""
     pytest.importorskip("torch")
