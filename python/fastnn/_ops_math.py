@@ -300,7 +300,7 @@ def _erfc_fwd(a):
     t = 1.0 / (1.0 + 0.5 * ax[mid])
     out[mid] = t * np.exp(-ax[mid] * ax[mid] + _chebval(t, c["cheb"]))
     far = ax > _ERF_MAX
-    xf = ax[far]
+    xf = np.minimum(ax[far], 1e100)  # erfc(inf) = 0 without inf * 0
     inv2 = 1.0 / (2.0 * xf * xf)
     series, term = 1.0 + xf * 0, 1.0 + xf * 0
     for k in range(1, 11):
