@@ -9,3 +9,4 @@ from .vit import VisionTransformer  # noqa: F401
 from .autoencoder import ConvAutoencoder, ConvVAE, DenoisingClassifier, vae_loss, elbo, ELBOResult  # noqa: F401
 from .gan import DCGANDiscriminator, DCGANGenerator, WGANCritic, dcgan_weights_init  # noqa: F401
 from .inception import BasicConv2d, InceptionBlock  # noqa: F401
+from .unet import UNet2DModel, UNet2DOutput  # noqa: F401
