@@ -56,10 +56,11 @@ def timed_samples(unet, scheduler, n, steps, seed):
     return images, time.perf_counter() - start
 
 
-def reverse_process_grid(unet, scheduler, seed, rows=8, columns=10):
-    """x_t of ``rows`` ancestral chains at ``columns`` timesteps from T-1 down to 0 (one row per chain)."""
+def reverse_process_grid(unet, scheduler, steps, seed, rows=8, columns=10):
+    """x_t of ``rows`` ancestral chains of ``steps`` steps at ``columns`` timesteps from T-1 down to 0 (one row
+    per chain)."""
     images, inter = sample_images(unet, scheduler, rows, generator=fastnn.Generator().manual_seed(seed),
-                                  return_intermediates=True)
+                                  num_inference_steps=steps, return_intermediates=True)
     steps = [int(t) for t, _ in inter]
     picks = np.unique(np.round(np.linspace(0, len(inter) - 1, columns)).astype(int))
     cols = [np.asarray(inter[i][1].numpy()) for i in picks]
@@ -102,7 +103,7 @@ def main():
     side = [(images[:40] + 1) / 2 for images, _ in runs.values()]
     save_grid(np.concatenate(side), "66_samplers.png", nrow=10, scale=4)
     print(f"  (66_samplers.png: 4 rows per sampler, top to bottom {', '.join(runs)})")
-    grid, steps = reverse_process_grid(result.ema_unet, scheduler, seed)
+    grid, steps = reverse_process_grid(result.ema_unet, scheduler, args.ddpm_steps, seed)
     save_grid(grid, "66_reverse_process.png", nrow=len(steps), scale=4)
     print(f"  (66_reverse_process.png: one chain per row, x_t at t = {', '.join(map(str, steps))})")
 

@@ -133,6 +133,14 @@ CASES = {
                              [r"256 images of 8x8", GAN_SCORE.format("DCGAN"),
                               GAN_SCORE.format(r"WGAN \(weight clipping\)"),
                               GAN_SCORE.format("WGAN-GP"), r"65_side_by_side\.png \(left to right: DCGAN, WGAN"], None),
+    "66_ddpm_digits.py": (["--epochs", "1", "--samples", "40", "--ddpm-steps", "10", "--ddim-steps", "10,5",
+                           "--bpd-images", "8", "--bpd-steps", "4", "--baseline-epochs", "1", "--evaluator-epochs", "1"],
+                          ("sklearn",),
+                          [r"1797 images of 8x8", r"trained in \d+\.\ds", GAN_SCORE.format("DDIM 10 steps"),
+                           GAN_SCORE.format("DDIM 5 steps"), GAN_SCORE.format("DDPM 10 steps"),
+                           GAN_SCORE.format("untrained UNet, DDIM 10 steps"), GAN_SCORE.format("WGAN-GP"),
+                           GAN_SCORE.format("VAE"), r"variational bound on 8 held-out digits .*4 stratified",
+                           r"trained \(EMA\) +\d+\.\d{3} bits/dim", r"untrained +\d+\.\d{3} bits/dim"], None),
 }
 
 

@@ -226,7 +226,7 @@ def ddpm_train_step(scheduler, *, prediction_type=None, p_uncond=0.0, null_class
     def step(batch, models, optimizers, state=None):
         unet, opt = _models_and_opt(models, optimizers, model, owner)
         images, labels = _images_and_labels(batch, owner)
-        nc = _null_class(unet, null_class, owner) if p_uncond > 0 else null_class
+        nc = _null_class(unet, null_class, owner) if p_uncond > 0 and _is_conditional(unet) else null_class
         opt.zero_grad()
         value = _ddpm_loss(unet, images, labels, scheduler, T, prediction_type, p_uncond, nc, loss_fn, generator,
                            owner)
@@ -469,8 +469,10 @@ class VariationalBound(NamedTuple):
 
 def _bound_tables(scheduler, variance_type):
     """Float64 tables of Ho et al.'s posterior q(x_{t-1} | x_t, x_0) and the model's fixed log-variances."""
-    betas = _array(scheduler.betas).astype(np.float64)
-    abar = np.cumprod(1.0 - betas)
+    # the marginals of the forward process as the scheduler draws x_t (its float32 alphas_cumprod), and betas
+    # consistent with them, so that x_0 recovered from a perfect prediction is x_0 to float32 precision
+    abar = _array(scheduler.alphas_cumprod).astype(np.float64)
+    betas = 1.0 - abar / np.append(1.0, abar[:-1])
     abar_prev = np.append(1.0, abar[:-1])
     post_var = betas * (1.0 - abar_prev) / (1.0 - abar)
     # posterior_variance[0] is 0: its log is taken at step 1 instead (Ho et al.'s "clipped" log-variance)
