@@ -66,8 +66,9 @@ def get_num_threads() -> int:
 
 
 def __getattr__(name):
-    # fastnn.graph (PyG's counterpart) loads on first use: most programs never touch graphs.
-    if name == "graph":
+    # fastnn.graph (PyG's counterpart) and fastnn.diffusion (diffusers') load on first use: most programs
+    # never touch them.
+    if name in ("graph", "diffusion"):
         import importlib
-        return importlib.import_module(".graph", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -357,7 +357,7 @@ class UNet2DModel(nn.Module, ConfigMixin):
         if subfolder:
             folder = os.path.join(folder, subfolder)
         config = cls.load_config(folder)
-        init, unused = cls.extract_init_dict(config, **kwargs)
+        init, unused, _ = cls.extract_init_dict(config, **kwargs)
         weights = os.path.join(folder, WEIGHTS_NAME)
         if not os.path.isfile(weights):
             raise EnvironmentError(f"{cls.__name__}.from_pretrained: no file named {WEIGHTS_NAME} in {folder!r} "
