@@ -59,13 +59,10 @@ def timed_samples(unet, scheduler, n, steps, seed):
 def reverse_process_grid(unet, scheduler, steps, seed, rows=8, columns=10):
     """x_t of ``rows`` ancestral chains of ``steps`` steps at ``columns`` timesteps from T-1 down to 0 (one row
     per chain)."""
-    images, inter = sample_images(unet, scheduler, rows, generator=fastnn.Generator().manual_seed(seed),
-                                  num_inference_steps=steps, return_intermediates=True)
-    steps = [int(t) for t, _ in inter]
-    picks = np.unique(np.round(np.linspace(0, len(inter) - 1, columns)).astype(int))
-    cols = [np.asarray(inter[i][1].numpy()) for i in picks]
-    grid = np.stack(cols, axis=1).reshape(-1, *images.shape[1:])  # row-major: chain, then time
-    return np.clip((grid + 1) / 2, 0, 1), [steps[i] for i in picks]
+    _, inter = sample_images(unet, scheduler, rows, generator=fastnn.Generator().manual_seed(seed),
+                             num_inference_steps=steps, return_intermediates=columns)
+    grid = np.stack([x.numpy() for _, x in inter], axis=1)  # (chain, time, C, H, W)
+    return (grid.reshape(-1, *grid.shape[2:]) + 1) / 2, [t for t, _ in inter]
 
 
 def main():
