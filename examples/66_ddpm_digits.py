@@ -30,6 +30,7 @@ from fastnn.train.diffusion import sample_images, train_ddpm, variational_bound_
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=DDPM_DIGITS["epochs"], help="DDPM training epochs")
+    p.add_argument("--subset", type=int, default=None, help="train on this many digits only (default: all)")
     p.add_argument("--samples", type=int, default=500, help="generated images scored per sampler (default 500)")
     p.add_argument("--ddpm-steps", type=int, default=DDPM_DIGITS["num_train_timesteps"],
                    help="reverse steps of ancestral (DDPM) sampling (default: all 1000)")
@@ -43,8 +44,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     args.ddim_steps = [int(s) for s in args.ddim_steps.split(",") if s.strip()]
-    for name in ("epochs", "samples", "ddpm_steps", "bpd_images"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "samples", "ddpm_steps", "bpd_images", "subset"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
 
@@ -70,7 +71,7 @@ def main():
     x, y = _gan_common.load_images("digits")
     print(f"{len(x)} images of 8x8 from {_gan_common.DATASETS['digits']}, scaled to [-1, 1]")
     ev = _gan_common.evaluator(x, y, "digits", args.evaluator_epochs, args.seed)
-    train_part = np.setdiff1d(np.arange(len(x)), ev.test_indices)
+    train_part = np.setdiff1d(np.arange(len(x)), ev.test_indices)[:args.subset]
     held_out = x[ev.test_indices]
     cfg = DDPM_DIGITS
     fastnn.manual_seed(args.seed)
@@ -133,7 +134,7 @@ def main():
     for name, model in (("trained (EMA)", result.ema_unet), ("untrained", result.untrained)):
         start = time.perf_counter()
         b = variational_bound_bpd(model, scheduler, held, timesteps=k, generator=fastnn.Generator().manual_seed(seed))
-        print(f"  {name:<14} {b.bpd:.3f} bits/dim (L_T {b.prior:.4f}, sum L_t {b.diffusion:.3f}, decoder L_0 "
+        print(f"  {name:<14} {b.bpd:.3f} bits/dim (L_T {b.prior:.1e}, sum L_t {b.diffusion:.3f}, decoder L_0 "
               f"{b.decoder:.3f}; {time.perf_counter() - start:.1f}s)")
 
 

@@ -352,7 +352,8 @@ def diffusion(epochs=DDPM_DIGITS["epochs"], seed=0, verbose=1) -> int:
                               num_inference_steps=cfg["inference_steps"]).numpy()
     path = os.path.abspath(DDPM_SAMPLES_FILE)
     grid = (samples[:64] + 1) / 2
-    save_image(from_numpy(np.ascontiguousarray(grid.repeat(4, axis=2).repeat(4, axis=3))), path, nrow=8, padding=4, pad_value=1.0)
+    grid = np.ascontiguousarray(grid.repeat(4, axis=2).repeat(4, axis=3))  # 8x8 digits enlarged 4 times
+    save_image(from_numpy(grid), path, nrow=8, padding=4, pad_value=1.0)
     print(f"sampled {n} digits in {seconds:.1f}s; saved a grid of 64 to {path}\n")
     print(f"scores from the evaluation classifier ({n} images each; the Frechet distance is to the real digits it "
           "held out):")
@@ -376,8 +377,8 @@ DEMOS = {
                 "classifier confidence beside the untrained VAE's", vae),
     "gan": Demo("a WGAN-GP generating scikit-learn's handwritten digits: sample grid and classifier confidence, "
                 "inception score and Frechet distance beside the untrained generator's", gan),
-    "diffusion": Demo("a denoising diffusion model (DDPM) generating scikit-learn's handwritten digits: sample grid and "
-                      "classifier confidence, inception score and Frechet distance beside the untrained model's",
+    "diffusion": Demo("a denoising diffusion model (DDPM) generating scikit-learn's handwritten digits: sample grid "
+                      "and classifier confidence, inception score and Frechet distance beside the untrained model's",
                       diffusion),
 }
 DEFAULT = "digits"
