@@ -1,4 +1,5 @@
-"""Shared fixtures: a seeded fastnn RNG for every test, ``torch`` (skips when PyTorch is missing) and
+"""Shared fixtures: a seeded fastnn RNG for every test, ``torch`` (skips when PyTorch is missing), ``pyg`` and
+``diffusers`` (likewise for PyTorch Geometric and Hugging Face diffusers) and
 ``cpu_path`` (runs a test on every CPU path: avx512, avx2 and portable, skipping those this machine
 cannot run with the reason)."""
 import os
@@ -44,7 +45,7 @@ def torch():
 
 @pytest.fixture(scope="session")
 def diffusers():
-    """Hugging Face diffusers, the reference of fastnn.diffusion's schedulers (it needs torch)."""
+    """Hugging Face diffusers, the reference of fastnn.diffusion's schedulers and models (it needs torch)."""
     pytest.importorskip("torch")
     return pytest.importorskip("diffusers")
 

@@ -14,7 +14,8 @@ a middle block (resnet, attention, resnet) works at the lowest resolution; each 
 (the skip connections) and doubles the resolution; GroupNorm, SiLU and ``conv_out`` give the output.
 
 ``save_pretrained(folder)`` writes diffusers' ``config.json`` and the weights in fastnn's own format
-(``diffusion_fastnn_model.fnn``), each atomically; ``from_pretrained(folder)`` reads them back.
+(``diffusion_fastnn_model.fnn``), each atomically; ``from_pretrained(folder)`` reads them back, and reads a
+folder written by diffusers' ``save_pretrained`` too (its ``diffusion_pytorch_model.safetensors``).
 """
 from __future__ import annotations
 
@@ -33,7 +34,26 @@ from .unet_blocks import UNetMidBlock2D, get_down_block, get_up_block
 __all__ = ["UNet2DModel", "UNet2DOutput"]
 
 WEIGHTS_NAME = "diffusion_fastnn_model.fnn"
+# what diffusers' save_pretrained writes (safe_serialization=True, its default)
+DIFFUSERS_WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 _FORMAT = "fastnn.UNet2DModel"
+
+
+def _read_weights(who, folder):
+    """The state dict saved in ``folder``: fastnn's file, else diffusers' safetensors file."""
+    weights = os.path.join(folder, WEIGHTS_NAME)
+    if os.path.isfile(weights):
+        from .. import load
+        data = load(weights, map_location="cpu")
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"{who}.from_pretrained: {weights} was not written by save_pretrained")
+        return data["state_dict"]
+    theirs = os.path.join(folder, DIFFUSERS_WEIGHTS_NAME)
+    if os.path.isfile(theirs):
+        from ..utils.safetensors import load_file
+        return load_file(theirs)
+    raise EnvironmentError(f"{who}.from_pretrained: no file named {WEIGHTS_NAME} or {DIFFUSERS_WEIGHTS_NAME} in "
+                           f"{folder!r} (fastnn reads local folders only)")
 
 
 @dataclasses.dataclass
@@ -100,7 +120,10 @@ class UNet2DModel(nn.Module, ConfigMixin):
 
         levels = len(block_out_channels)
         head_dim = (lambda c: attention_head_dim if attention_head_dim is not None else c)
+        # registered in diffusers' order (the mid block after the up blocks), so the state dicts list their
+        # keys alike
         self.down_blocks = nn.ModuleList([])
+        self.up_blocks = nn.ModuleList([])
         output_channel = block_out_channels[0]
         for i, down_block_type in enumerate(down_block_types):
             input_channel, output_channel = output_channel, block_out_channels[i]
@@ -120,7 +143,6 @@ class UNet2DModel(nn.Module, ConfigMixin):
                 attention_head_dim=head_dim(block_out_channels[-1]), resnet_groups=norm_num_groups,
                 attn_groups=attn_norm_num_groups, add_attention=add_attention)
 
-        self.up_blocks = nn.ModuleList([])
         reversed_channels = list(reversed(block_out_channels))
         output_channel = reversed_channels[0]
         for i, up_block_type in enumerate(up_block_types):
@@ -178,6 +200,26 @@ class UNet2DModel(nn.Module, ConfigMixin):
         if resnet_time_scale_shift not in ("default", "scale_shift"):
             raise ValueError(f"UNet2DModel: resnet_time_scale_shift={resnet_time_scale_shift!r} is not supported: "
                              "expected 'default' or 'scale_shift'")
+
+    # ------------------------------------------------------------------------ gradient checkpointing
+    _supports_gradient_checkpointing = True
+
+    def _blocks(self):
+        return [m for m in self.modules() if hasattr(m, "gradient_checkpointing")]
+
+    def enable_gradient_checkpointing(self):
+        """Recompute each resnet's activations in the backward instead of keeping them (less memory, one more
+        forward of the resnets per step), as diffusers does."""
+        for block in self._blocks():
+            block.gradient_checkpointing = True
+
+    def disable_gradient_checkpointing(self):
+        for block in self._blocks():
+            block.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self):
+        return any(block.gradient_checkpointing for block in self._blocks())
 
     # ---------------------------------------------------------------------------------- properties
     @property
@@ -337,10 +379,13 @@ class UNet2DModel(nn.Module, ConfigMixin):
         return class_labels
 
     # ----------------------------------------------------------------------------- save / load
-    def save_pretrained(self, save_directory, **unused):
+    def save_pretrained(self, save_directory, push_to_hub=False, **unused):
         """Write ``config.json`` (diffusers' keys) and the weights (``diffusion_fastnn_model.fnn``, fastnn's
-        format) into the folder ``save_directory``, each file atomically."""
+        format) into the folder ``save_directory``, each file atomically. diffusers' other keywords
+        (``safe_serialization``, ``variant``, ...) are accepted and have no effect."""
         from .. import save
+        if push_to_hub:
+            raise NotImplementedError("save_pretrained: push_to_hub is not supported (local folders only)")
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory ({save_directory}) should be a directory, not a file")
@@ -351,24 +396,14 @@ class UNet2DModel(nn.Module, ConfigMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, subfolder=None, torch_dtype=None, device=None,
                         **kwargs):
-        """The model saved by :meth:`save_pretrained` in a local folder (``subfolder`` inside it); ``kwargs``
-        override configuration values, ``torch_dtype`` converts the parameters, ``device`` moves them."""
+        """The model saved by :meth:`save_pretrained` (or by diffusers' ``save_pretrained``: its safetensors
+        weights) in a local folder (``subfolder`` inside it); ``kwargs`` override configuration values,
+        ``torch_dtype`` converts the parameters, ``device`` moves them."""
         folder = os.fspath(pretrained_model_name_or_path)
         if subfolder:
             folder = os.path.join(folder, subfolder)
-        config = cls.load_config(folder)
-        init, unused, _ = cls.extract_init_dict(config, **kwargs)
-        weights = os.path.join(folder, WEIGHTS_NAME)
-        if not os.path.isfile(weights):
-            raise EnvironmentError(f"{cls.__name__}.from_pretrained: no file named {WEIGHTS_NAME} in {folder!r} "
-                                   "(fastnn reads the folders its save_pretrained writes; diffusers' safetensors "
-                                   "weights load through load_state_dict)")
-        from .. import load
-        data = load(weights, map_location="cpu")
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(f"{cls.__name__}.from_pretrained: {weights} was not written by save_pretrained")
-        model = cls(**init)
-        model.load_state_dict(data["state_dict"])
+        model = cls.from_config(cls.load_config(folder), **kwargs)
+        model.load_state_dict(_read_weights(cls.__name__, folder))
         if torch_dtype is not None:
             model.to(torch_dtype)
         if device is not None:

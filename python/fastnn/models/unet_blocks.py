@@ -11,8 +11,9 @@ likewise.
 """
 from __future__ import annotations
 
-from .. import cat, nn
+from .. import cat, is_grad_enabled, nn
 from ..nn import functional as F
+from ..utils.checkpoint import checkpoint
 from .embeddings import get_activation
 
 __all__ = ["ResnetBlock2D", "Downsample2D", "Upsample2D", "Attention", "DownBlock2D", "AttnDownBlock2D",
@@ -253,6 +254,14 @@ def _attention(channels, attention_head_dim, groups, eps, output_scale_factor):
                      residual_connection=True, bias=True, upcast_softmax=True, _from_deprecated_attn_block=True)
 
 
+def _run_resnet(block, resnet, hidden_states, temb):
+    """``resnet(hidden_states, temb)``, recomputed in the backward instead of keeping its activations when
+    the block has gradient checkpointing on (as diffusers checkpoints its resnets)."""
+    if block.gradient_checkpointing and is_grad_enabled():
+        return checkpoint(resnet, hidden_states, temb)
+    return resnet(hidden_states, temb)
+
+
 class _DownBlock(nn.Module):
     """``num_layers`` resnets (each followed by an attention when ``attention``), then an optional
     downsampler (``"conv"``: stride-2 convolution, ``"resnet"``: a resnet that pools). Returns the
@@ -264,11 +273,12 @@ class _DownBlock(nn.Module):
         super().__init__()
         res = (temb_channels, resnet_eps, resnet_groups, dropout, resnet_time_scale_shift, resnet_act_fn,
                output_scale_factor, skip_time_act)
-        self.resnets = nn.ModuleList([_resnet(in_channels if i == 0 else out_channels, out_channels, *res)
-                                      for i in range(num_layers)])
+        # registered in diffusers' order (attentions first), so the state dicts list their keys alike
         if attention:
             self.attentions = nn.ModuleList([_attention(out_channels, attention_head_dim, resnet_groups, resnet_eps,
                                                         output_scale_factor) for _ in range(num_layers)])
+        self.resnets = nn.ModuleList([_resnet(in_channels if i == 0 else out_channels, out_channels, *res)
+                                      for i in range(num_layers)])
         self.downsample_type = downsample_type
         if downsample_type == "conv":
             self.downsamplers = nn.ModuleList([Downsample2D(out_channels, use_conv=True, out_channels=out_channels,
@@ -279,12 +289,13 @@ class _DownBlock(nn.Module):
             self.downsamplers = None
         else:
             raise ValueError(f"unknown downsample_type {downsample_type!r}: expected 'conv' or 'resnet'")
+        self.gradient_checkpointing = False
 
     def forward(self, hidden_states, temb=None):
         attentions = getattr(self, "attentions", None)
         output_states = ()
         for i, resnet in enumerate(self.resnets):
-            hidden_states = resnet(hidden_states, temb)
+            hidden_states = _run_resnet(self, resnet, hidden_states, temb)
             if attentions is not None:
                 hidden_states = attentions[i](hidden_states)
             output_states += (hidden_states,)
@@ -337,10 +348,10 @@ class _UpBlock(nn.Module):
         for i in range(num_layers):
             skip = in_channels if i == num_layers - 1 else out_channels
             resnets.append(_resnet((prev_output_channel if i == 0 else out_channels) + skip, out_channels, *res))
-        self.resnets = nn.ModuleList(resnets)
         if attention:
             self.attentions = nn.ModuleList([_attention(out_channels, attention_head_dim, resnet_groups, resnet_eps,
                                                         output_scale_factor) for _ in range(num_layers)])
+        self.resnets = nn.ModuleList(resnets)
         self.upsample_type = upsample_type
         if upsample_type == "conv":
             self.upsamplers = nn.ModuleList([Upsample2D(out_channels, use_conv=True, out_channels=out_channels)])
@@ -351,13 +362,14 @@ class _UpBlock(nn.Module):
         else:
             raise ValueError(f"unknown upsample_type {upsample_type!r}: expected 'conv' or 'resnet'")
         self.resolution_idx = resolution_idx
+        self.gradient_checkpointing = False
 
     def forward(self, hidden_states, res_hidden_states_tuple, temb=None, upsample_size=None):
         attentions = getattr(self, "attentions", None)
         for i, resnet in enumerate(self.resnets):
             res_hidden_states = res_hidden_states_tuple[-1]
             res_hidden_states_tuple = res_hidden_states_tuple[:-1]
-            hidden_states = resnet(cat([hidden_states, res_hidden_states], dim=1), temb)
+            hidden_states = _run_resnet(self, resnet, cat([hidden_states, res_hidden_states], dim=1), temb)
             if attentions is not None:
                 hidden_states = attentions[i](hidden_states)
         if self.upsamplers is not None:
@@ -413,19 +425,20 @@ class UNetMidBlock2D(nn.Module):
             attn_groups = resnet_groups if resnet_time_scale_shift == "default" else None
         res = (in_channels, in_channels, temb_channels, resnet_eps, resnet_groups, dropout, resnet_time_scale_shift,
                resnet_act_fn, output_scale_factor)
-        self.resnets = nn.ModuleList([_resnet(*res) for _ in range(num_layers + 1)])
         if add_attention:
             self.attentions = nn.ModuleList([_attention(in_channels, attention_head_dim, attn_groups, resnet_eps,
                                                         output_scale_factor) for _ in range(num_layers)])
         else:
             self.attentions = None
+        self.resnets = nn.ModuleList([_resnet(*res) for _ in range(num_layers + 1)])
+        self.gradient_checkpointing = False
 
     def forward(self, hidden_states, temb=None):
-        hidden_states = self.resnets[0](hidden_states, temb)
+        hidden_states = _run_resnet(self, self.resnets[0], hidden_states, temb)
         for i, resnet in enumerate(self.resnets[1:]):
             if self.attentions is not None:
                 hidden_states = self.attentions[i](hidden_states)
-            hidden_states = resnet(hidden_states, temb)
+            hidden_states = _run_resnet(self, resnet, hidden_states, temb)
         return hidden_states
 
 
