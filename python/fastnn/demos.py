@@ -298,7 +298,7 @@ DDPM_DIGITS = dict(
     unet=dict(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(32, 64), layers_per_block=1,
               down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
               norm_num_groups=8, attention_head_dim=8),
-    num_train_timesteps=1000, epochs=40, batch_size=32, lr=2e-3, lr_warmup_steps=100, ema_decay=0.995,
+    num_train_timesteps=1000, epochs=60, batch_size=64, lr=3e-3, lr_warmup_steps=100, ema_decay=0.995,
     inference_steps=50, samples=500)
 DDPM_SAMPLES_FILE = "fastnn_demo_diffusion_samples.png"
 
