@@ -36,7 +36,7 @@ def parse_args():
     p.add_argument("--ddpm-steps", type=int, default=DDPM_DIGITS["num_train_timesteps"],
                    help="reverse steps of ancestral (DDPM) sampling (default: all 1000)")
     p.add_argument("--ddim-steps", default="50,20,10", help="DDIM step counts compared (default 50,20,10)")
-    p.add_argument("--bpd-images", type=int, default=200, help="held-out digits of the bits/dim bound (default 200)")
+    p.add_argument("--bpd-images", type=int, default=100, help="held-out digits of the bits/dim bound (default 100)")
     p.add_argument("--bpd-steps", type=int, default=0,
                    help="timesteps of the bound: 0 = all 1000, k = k stratified draws (default 0)")
     p.add_argument("--baseline-epochs", type=int, default=None,
