@@ -158,7 +158,7 @@ def _p_uncond(p, owner):
 
 
 def _ddpm_loss(unet, images, labels, scheduler, T, prediction_type, p_uncond, null_class, loss_fn, generator, owner):
-    """The training objective on one batch: (loss tensor, the batch size)."""
+    """The training objective on one batch (a 0-d tensor)."""
     from .. import rand, randint, where
     n = images.shape[0]
     timesteps = randint(0, T, (n,), generator=generator, device=images.device)
