@@ -852,6 +852,46 @@ def test_fuzz_activation(data):
             assert np.array_equal(np.atleast_1d(g).view(np.uint8), np.atleast_1d(want).view(np.uint8))
 
 
+# ----------------------------------------------------------------------------------------- diffusion
+DIFFUSION_ARGS = ("x0", "timesteps", "sqrt_alpha_prod", "sqrt_one_minus_alpha_prod", "key", "offset", "noise",
+                  "velocity", "model_output", "sample", "coef", "clip_range")
+STORAGE = (np.float16, np.float32, np.float64)
+
+
+@SETTINGS
+@given(st.data())
+def test_fuzz_diffusion(data):
+    which = data.draw(st.sampled_from(("diffuse", "diffuse_reference", "sampling_step", "sampling_step_reference")))
+    ndim = data.draw(st.integers(1, 4))
+    dtype = data.draw(st.sampled_from(STORAGE + (None,)))
+    x0 = data.draw(arrays(ndim, dims=st.integers(0, 6), dtype=dtype))
+    key = data.draw(st.one_of(st.integers(0, 2 ** 64 - 1), st.just(-1), st.sampled_from((1.5, None))))
+    offset = data.draw(st.one_of(st.integers(0, 2 ** 64 - 1), st.just(2 ** 64)))
+    like = data.draw(st.sampled_from(("same", "other", "none")))
+    other = data.draw(arrays(ndim, dims=st.integers(0, 6), dtype=data.draw(st.sampled_from(STORAGE))))
+    noise = x0.copy() if like == "same" and x0.ndim else (other if like == "other" else None)
+    if which.startswith("diffuse"):
+        T = data.draw(st.integers(0, 5))
+        n = x0.shape[0] if x0.ndim else 0
+        n += data.draw(st.sampled_from((0, 0, 0, 1, -1)))
+        t = data.draw(arrays(1, dims=st.just(max(n, 0)), dtype=data.draw(st.sampled_from((np.int64, np.int32,
+                                                                                          np.float64))),
+                             int_values=(-1, T + 1)))
+        sa = data.draw(arrays(1, dims=st.just(T), dtype=data.draw(st.sampled_from((np.float64, np.float32)))))
+        sb = data.draw(arrays(1, dims=st.sampled_from((T, T + 1)), dtype=np.float64))
+        r = call(which, DIFFUSION_ARGS, x0, t, sa, sb, key, offset, noise, data.draw(st.booleans()))
+        if r is not None:
+            assert r[0].shape == x0.shape and r[0].dtype == x0.dtype
+    else:
+        coef = data.draw(st.one_of(st.lists(st.sampled_from((0.0, 1.0, -0.5, 2.0, math.nan)), min_size=8,
+                                            max_size=10), st.just("x")))
+        clip = data.draw(st.sampled_from((None, 1.0, 0.0, -1.0, math.nan, "1", True)))
+        sample = x0.copy() if data.draw(st.booleans()) else other
+        r = call(which, DIFFUSION_ARGS, x0, sample, coef, key, offset, noise, clip)
+        if r is not None:
+            assert r[0].shape == x0.shape and r[1].dtype == x0.dtype
+
+
 # ----------------------------------------------------------------------------------------- coverage
 FUZZED = {
     "gemm", "conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
@@ -867,7 +907,7 @@ FUZZED = {
     "layer_norm_forward_reference", "layer_norm_backward_reference", "rms_norm_forward_reference",
     "rms_norm_backward_reference", "batch_norm_forward", "batch_norm_backward", "batch_norm_forward_reference",
     "batch_norm_backward_reference", "activation_forward", "activation_backward", "activation_forward_reference",
-    "activation_backward_reference",
+    "activation_backward_reference", "diffuse", "diffuse_reference", "sampling_step", "sampling_step_reference",
 }
 # Module functions that take no array input (configuration and queries).
 NOT_KERNELS = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_model", "cache_sizes",

@@ -62,5 +62,5 @@ LD_PRELOAD="$PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
   PYTHONPATH="tests/cuda_emu/fake_cupy:tests/cuda_emu:python${PYTHONPATH:+:$PYTHONPATH}" \
   python3 -m pytest -p emu_module_plugin -q -p no:cacheprovider tests/test_cuda_kernels.py \
   tests/test_native_convention.py tests/test_cuda_build.py tests/test_rnn_cuda.py tests/test_attention_cuda.py \
-  tests/test_norm_cuda.py tests/test_segment_cuda.py \
+  tests/test_norm_cuda.py tests/test_segment_cuda.py tests/test_diffusion_cuda.py \
   -k "${EMU_TESTS:-not many_row and not errors_on_gpu and not broadcast_batch}" "$@"

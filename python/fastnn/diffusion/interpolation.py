@@ -22,7 +22,7 @@ METHODS = ("slerp", "linear")
 def _fractions(t, fn, name="t"):
     """(list of floats, whether t was a single number)."""
     if isinstance(t, Tensor):
-        t = t.numpy()
+        t = t.detach().cpu().numpy()
     arr = np.asarray(t, dtype=np.float64)
     if arr.ndim > 1:
         raise ValueError(f"{fn}: argument '{name}' must be a number or a 1-d sequence, got shape {arr.shape}")
@@ -141,7 +141,7 @@ def interpolate_images(x0a, x0b, t_level, unet, scheduler, lambdas=8, *, generat
         scheduler.set_timesteps(timesteps=list(range(int(t_level), -1, -1)))
     else:
         scheduler.set_timesteps(50 if num_inference_steps is None else num_inference_steps)
-    ts = scheduler.timesteps.numpy()
+    ts = scheduler.timesteps.cpu().numpy()
     ts = ts[ts <= t_level]
     if ts.size == 0:
         raise ValueError(f"{fn}: no sampling timestep is ≤ t_level={t_level} with num_inference_steps="

@@ -57,7 +57,7 @@ def _labels(class_labels, n, device):
     if class_labels is None:
         return None
     if isinstance(class_labels, Tensor):
-        lab = class_labels.numpy()
+        lab = class_labels.detach().cpu().numpy()
     else:
         lab = np.asarray(class_labels)
     if lab.dtype.kind not in "iu":

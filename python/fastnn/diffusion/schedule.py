@@ -78,7 +78,7 @@ def make_betas(num_train_timesteps, beta_start, beta_end, beta_schedule, trained
     T = int(num_train_timesteps)
     if trained_betas is not None:
         if hasattr(trained_betas, "numpy") and callable(trained_betas.numpy):
-            trained_betas = trained_betas.numpy()
+            trained_betas = trained_betas.detach().cpu().numpy()
         betas = np.asarray(trained_betas, dtype=np.float32)
         if betas.ndim != 1 or betas.size == 0:
             raise ValueError(f"{owner}: argument 'trained_betas' must be a 1-d sequence of betas, got shape "
@@ -123,5 +123,5 @@ def betas_for_alpha_bar(num_diffusion_timesteps, max_beta=0.999, alpha_transform
 def rescale_zero_terminal_snr(betas):
     """Betas rescaled to zero terminal SNR (Lin et al. 2023, Algorithm 1), as a float32 Tensor."""
     if hasattr(betas, "numpy") and callable(betas.numpy):
-        betas = betas.numpy()
+        betas = betas.detach().cpu().numpy()
     return _as_tensor32(_rescale_zero_terminal_snr(betas))

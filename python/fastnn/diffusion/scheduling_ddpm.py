@@ -54,7 +54,7 @@ class DDPMScheduler(SchedulerMixin):
             raise ValueError(f"{fn}: can only pass one of `num_inference_steps` or `custom_timesteps` (timesteps)")
         T = self.config.num_train_timesteps
         if timesteps is not None:
-            ts = np.asarray(timesteps.numpy() if isinstance(timesteps, Tensor) else timesteps).reshape(-1)
+            ts = np.asarray(timesteps.cpu().numpy() if isinstance(timesteps, Tensor) else timesteps).reshape(-1)
             if ts.size == 0 or ts.dtype.kind not in "iu":
                 raise ValueError(f"{fn}: argument 'timesteps' must be a non-empty sequence of ints, got {timesteps!r}")
             if np.any(np.diff(ts) >= 0):

@@ -60,7 +60,7 @@ def _scalar_timestep(timestep, T, fn):
     """A step's timestep as an int in [0, T) (int, numpy integer, 0-d or one-element Tensor)."""
     t = timestep
     if isinstance(t, Tensor):
-        t = t.numpy()
+        t = t.detach().cpu().numpy()
     if isinstance(t, np.ndarray):
         if t.size != 1:
             raise ValueError(f"{fn}: argument 'timestep' must be one timestep, got shape {tuple(t.shape)}")
@@ -165,7 +165,7 @@ class SchedulerMixin(ConfigMixin):
     def _timesteps_array(self, timesteps, n, fn, like):
         """``timesteps`` as an int64 (n,) array on like's device, checked against [0, T) and the batch size."""
         if isinstance(timesteps, Tensor):
-            ts = timesteps.numpy()
+            ts = timesteps.detach().cpu().numpy()
         elif backend.is_cuda_array(timesteps):
             ts = backend.to_device(timesteps, "cpu")
         elif isinstance(timesteps, (list, tuple, int, np.integer, np.ndarray)) and not isinstance(timesteps, bool):
@@ -382,7 +382,7 @@ class SchedulerMixin(ConfigMixin):
 
 def _contig(a, dtype):
     xp = backend.array_module_of(a)
-    return xp.ascontiguousarray(a, dtype=dtype)
+    return xp.ascontiguousarray(a.astype(dtype, copy=False))
 
 
 def _as_tensor(x):
