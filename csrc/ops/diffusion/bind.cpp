@@ -178,7 +178,7 @@ py::object sampling_step(const char* fn_name, bool reference, py::handle mo_obj,
     using S = decltype(zero);
     using A = typename Storage<S>::A;
     StepCoef<A> k{(A)coef[0], (A)coef[1], (A)coef[2], (A)coef[3], (A)coef[4], (A)coef[5],
-                  (A)coef[6], (A)coef[7], (A)coef[8], (A)clip, clipping};
+                  (A)coef[6], (A)coef[7], (A)coef[8], clipping ? (A)clip : (A)INFINITY};
     const bool draw = k.s != A(0) && !given;
     if (n == 0) return draw;
     const S* zp = given ? z.ptr<const S>() : nullptr;

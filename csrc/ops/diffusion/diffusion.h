@@ -64,16 +64,8 @@ FASTNN_HD float sub(float a, float b) { return a - b; }
 FASTNN_HD float mul(float a, float b) { return a * b; }
 FASTNN_HD float div(float a, float b) { return a / b; }
 FASTNN_HD float sqrt(float a) { return __builtin_sqrtf(a); }
-FASTNN_HD uint32_t bits_of(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, sizeof b);
-  return b;
-}
-FASTNN_HD float from_bits(uint32_t b) {
-  float x;
-  std::memcpy(&x, &b, sizeof x);
-  return x;
-}
+FASTNN_HD uint32_t bits_of(float x) { return __builtin_bit_cast(uint32_t, x); }  // vectorises, memcpy does not
+FASTNN_HD float from_bits(uint32_t b) { return __builtin_bit_cast(float, b); }
 #endif
 FASTNN_HD double add(double a, double b) { return bitwise::add(a, b); }
 FASTNN_HD double sub(double a, double b) { return bitwise::sub(a, b); }
@@ -158,27 +150,30 @@ FASTNN_HD void block_noise(const philox::Block& b, double out[2]) {
 
 // float16 bits to float32 (exact) and float32 to float16 bits rounded to nearest even (what numpy's
 // cast and CUDA's __float2half_rn do), with integer steps and exact float operations only.
-FASTNN_HD float half_to_float(uint16_t h) {
-  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+// Branch-free (selects only), so that the CPU loops over elements vectorise.
+FASTNN_HD float half_to_float(uint32_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
   const uint32_t normal = sign | ((e + 112u) << 23) | (m << 13);
   const uint32_t special = sign | 0x7f800000u | (m << 13);
   const uint32_t sub = sign | fp::bits_of(fp::mul((float)(int32_t)m, 0x1p-24f));  // zero or subnormal: exact
-  return fp::from_bits(e == 0x1fu ? special : (e != 0 ? normal : sub));
+  uint32_t r = e != 0u ? normal : sub;
+  r = e == 0x1fu ? special : r;
+  return fp::from_bits(r);
 }
 
-FASTNN_HD uint16_t float_to_half(float f) {
+FASTNN_HD uint32_t float_to_half_bits(float f) {
   const uint32_t u = fp::bits_of(f);
   const uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
   // below the smallest normal: a multiple of 2^-24, rounded to nearest even by adding 2^23 (exact
   // scaling by 2^24, one rounding in the addition)
-  const float scaled = fp::mul(fp::from_bits(a), 0x1p24f);
-  const uint32_t sub = fp::bits_of(fp::add(scaled, 8388608.0f)) & 0x7ffu;
-  const uint32_t m = a & 0x7fffffu;
-  uint32_t h = (((a >> 23) - 112u) << 10) | (m >> 13);
-  const uint32_t rest = m & 0x1fffu;
-  h += (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ? 1u : 0u;
-  const uint32_t r = a > 0x7f800000u ? 0x7e00u : (a >= 0x477ff000u ? 0x7c00u : (a < 0x38800000u ? sub : h));
-  return (uint16_t)(sign | r);
+  const uint32_t sub = fp::bits_of(fp::add(fp::mul(fp::from_bits(a), 0x1p24f), 8388608.0f)) & 0x7ffu;
+  // normal: rebias the exponent (127 -> 15) and drop 13 mantissa bits rounding to nearest even; a carry
+  // out of the mantissa moves into the exponent, as it should
+  const uint32_t normal = ((a - 0x38000000u) + 0xfffu + ((a >> 13) & 1u)) >> 13;
+  uint32_t r = a < 0x38800000u ? sub : normal;
+  r = a >= 0x477ff000u ? 0x7c00u : r;
+  r = a > 0x7f800000u ? 0x7e00u : r;
+  return sign | r;
 }
 
 // Storage S <-> arithmetic type A (static members: FASTNN_HD's `static` is for free functions).
@@ -197,7 +192,7 @@ template <>
 struct Storage<uint16_t> {
   using A = float;
   FASTNN_HD_MEMBER static float load(uint16_t x) { return half_to_float(x); }
-  FASTNN_HD_MEMBER static uint16_t store(float x) { return float_to_half(x); }
+  FASTNN_HD_MEMBER static uint16_t store(float x) { return (uint16_t)float_to_half_bits(x); }
 };
 
 // ---------------------------------------------------------------- the element formulas
@@ -214,24 +209,20 @@ FASTNN_HD A velocity(A sa, A sb, A x0, A eps) {
 template <typename A>
 struct StepCoef {
   A a, b, c, d, h, e, f, g, s;
-  A clip;     // the clip range (clipping only when `clipping`)
-  bool clipping;
+  A clip;  // the clip range; +infinity when not clipping (the clamp then changes nothing, NaN included)
 };
 
 // x0 (pred_original_sample) and the previous sample from one element of sample and model output, and
-// the noise z (read only when s != 0).
+// the noise z (read only when s != 0). Selects, not branches, so that the CPU loops vectorise.
 template <typename A>
 FASTNN_HD void step_values(const StepCoef<A>& k, A sample, A model_output, A z, A* x0_out, A* prev_out) {
   A x0 = fp::add(fp::mul(k.a, sample), fp::mul(k.b, model_output));
-  if (k.clipping) x0 = x0 < -k.clip ? -k.clip : (x0 > k.clip ? k.clip : x0);
-  A prev = fp::add(fp::mul(k.e, x0), fp::mul(k.f, sample));
-  if (k.g != A(0)) {
-    const A eps = fp::add(fp::add(fp::mul(k.c, sample), fp::mul(k.d, model_output)), fp::mul(k.h, x0));
-    prev = fp::add(prev, fp::mul(k.g, eps));
-  }
-  if (k.s != A(0)) prev = fp::add(prev, fp::mul(k.s, z));
+  x0 = x0 < -k.clip ? -k.clip : (x0 > k.clip ? k.clip : x0);
+  const A base = fp::add(fp::mul(k.e, x0), fp::mul(k.f, sample));
+  const A eps = fp::add(fp::add(fp::mul(k.c, sample), fp::mul(k.d, model_output)), fp::mul(k.h, x0));
+  const A with_eps = k.g != A(0) ? fp::add(base, fp::mul(k.g, eps)) : base;
   *x0_out = x0;
-  *prev_out = prev;
+  *prev_out = k.s != A(0) ? fp::add(with_eps, fp::mul(k.s, z)) : with_eps;
 }
 
 }  // namespace diffusion
