@@ -336,3 +336,18 @@ def test_classifier_free_guidance_trains_and_samples_a_conditional_unet():
         s = sample_images(r.ema_unet, sched, 4, class_labels=labels, guidance_scale=w,
                           generator=fastnn.Generator().manual_seed(0), num_inference_steps=5)
         assert s.shape == (4, 1, 8, 8) and np.all(np.isfinite(s.numpy()))
+
+
+def test_a_step_generator_is_a_stream_of_its_own_and_validation_logs_val_loss():
+    sched = _scheduler(num_train_timesteps=50)
+    x, _ = _digits(32)
+    m = _Echo()
+    opt = optim.SGD(m.parameters(), lr=0.0)
+    before = fastnn.random.get_rng_state()
+    a = ddpm_train_step(sched, generator=fastnn.Generator().manual_seed(7))(fastnn.tensor(x), {"unet": m}, {"unet": opt})
+    b = ddpm_train_step(sched, generator=fastnn.Generator().manual_seed(7))(fastnn.tensor(x), {"unet": m}, {"unet": opt})
+    assert a == b and fastnn.random.get_rng_state() == before  # the global streams are not touched
+    fastnn.manual_seed(0)
+    r = train_ddpm(_unet(), x, epochs=2, batch_size=16, scheduler=sched, val_images=x[:8])
+    assert set(r.history.history) >= {"loss", "val_loss"} and len(r.history.history["val_loss"]) == 2
+    assert r.ema_unet is r.unet  # no ema_decay: the trained weights themselves
