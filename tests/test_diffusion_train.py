@@ -344,8 +344,8 @@ def test_a_step_generator_is_a_stream_of_its_own_and_validation_logs_val_loss():
     m = _Echo()
     opt = optim.SGD(m.parameters(), lr=0.0)
     before = fastnn.random.get_rng_state()
-    a = ddpm_train_step(sched, generator=fastnn.Generator().manual_seed(7))(fastnn.tensor(x), {"unet": m}, {"unet": opt})
-    b = ddpm_train_step(sched, generator=fastnn.Generator().manual_seed(7))(fastnn.tensor(x), {"unet": m}, {"unet": opt})
+    a, b = (ddpm_train_step(sched, generator=fastnn.Generator().manual_seed(7))(fastnn.tensor(x), {"unet": m},
+                                                                                 {"unet": opt}) for _ in range(2))
     assert a == b and fastnn.random.get_rng_state() == before  # the global streams are not touched
     fastnn.manual_seed(0)
     r = train_ddpm(_unet(), x, epochs=2, batch_size=16, scheduler=sched, val_images=x[:8])
