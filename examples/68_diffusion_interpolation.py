@@ -2,8 +2,9 @@
 
 1. Between two starting noises x_T: ``fastnn.diffusion.interpolate_noise`` (spherical, ``slerp``) then DDIM's
    deterministic reverse process from each interpolant (``latents=``). A Gaussian sample in d dimensions lies
-   near the sphere of radius sqrt(d): slerp stays on it, while the linear midpoint is sqrt(2) times too short,
-   and the model turns such low-norm noise into faint, washed-out images.
+   near the sphere of radius sqrt(d): slerp stays on it, while the linear midpoint is about sqrt(2) times too
+   short, noise the model never saw at t = T (larger image models turn it into washed-out images; the printed
+   norm and pixel spread of the middle images show how much it matters for this one).
 2. Between two real images through x_t (Ho et al. 2020, section 4.3): both are noised to level t with the same
    eps, mixed, and denoised from t (``fastnn.diffusion.interpolate_images``). At small t the interpolants keep
    the two images' details and cross-fade; at large t only coarse attributes survive and the path goes through
