@@ -31,7 +31,7 @@ from fastnn.train.diffusion import sample_images, train_ddpm
 UNET = dict(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64), layers_per_block=1,
             down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
             norm_num_groups=8, attention_head_dim=8, num_class_embeds=11)
-TRAIN = dict(batch_size=64, lr=2e-3, lr_warmup_steps=200, ema_decay=0.999)
+TRAIN = dict(batch_size=64, lr=2e-3, lr_warmup_steps=200, ema_decay=0.995)
 
 
 def parse_args():
