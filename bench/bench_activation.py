@@ -1,6 +1,7 @@
 """The activation kernels (csrc/ops/activation/): ReLU and LeakyReLU(0.2) forward, and forward + backward, on a
-DCGAN critic's feature map (64, 64, 14, 14), fastnn vs PyTorch side by side (same input and output gradient, same
-thread count, alternating, best of rounds). ``--quick`` uses a batch of 8."""
+DCGAN critic's feature map (64, 64, 14, 14); SiLU and Sigmoid the same on a UNet's first feature map
+(64, 32, 28, 28); fastnn vs PyTorch side by side (same input and output gradient, same thread count,
+alternating, best of rounds). ``--quick`` uses a batch of 8."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,8 @@ import harness  # noqa: E402
 
 
 def _fns(lib, x, gy, name, device):
-    layer = lib.nn.ReLU() if name == "relu" else lib.nn.LeakyReLU(0.2)
+    layer = {"relu": lambda: lib.nn.ReLU(), "leaky_relu": lambda: lib.nn.LeakyReLU(0.2),
+             "silu": lambda: lib.nn.SiLU(), "sigmoid": lambda: lib.nn.Sigmoid()}[name]()
     xt = lib.tensor(x, device=device)
     xg = lib.tensor(x, device=device, requires_grad=True)
     g = lib.tensor(gy, device=device)
@@ -31,12 +33,14 @@ def run(device="cpu", quick=False):
     import fastnn
     torch = harness.reference_torch(device)
     rng = np.random.default_rng(0)
-    shape = (8 if quick else 64, 64, 14, 14)
-    x = rng.standard_normal(shape).astype(np.float32)
-    gy = rng.standard_normal(shape).astype(np.float32)
+    batch = 8 if quick else 64
     repeats, min_time, rounds = (3, 0.1, 1) if quick else (7, 0.3, 3)
     rows = []
-    for name, label in (("relu", "ReLU"), ("leaky_relu", "LeakyReLU(0.2)")):
+    for name, label, shape in (("relu", "ReLU", (batch, 64, 14, 14)),
+                               ("leaky_relu", "LeakyReLU(0.2)", (batch, 64, 14, 14)),
+                               ("silu", "SiLU", (batch, 32, 28, 28)), ("sigmoid", "Sigmoid", (batch, 32, 28, 28))):
+        x = rng.standard_normal(shape).astype(np.float32)
+        gy = rng.standard_normal(shape).astype(np.float32)
         fast = _fns(fastnn, x, gy, name, device)
         ref = _fns(torch, x, gy, name, device) if torch is not None else (None, None)
         for what, f, r in zip(("fwd", "fwd+bwd"), fast, ref):

@@ -1,6 +1,7 @@
 """Normalisation, fastnn vs PyTorch side by side: nn.LayerNorm forward + backward (the input's and the
 parameters' gradients) at a transformer's token block (32*64 tokens of width 128) and a wide one (8192 x 1024);
-nn.BatchNorm2d in training mode, forward + backward, on a DCGAN generator's feature maps (batch 64).
+nn.BatchNorm2d in training mode, forward + backward, on a DCGAN generator's feature maps (batch 64);
+nn.GroupNorm(8, C) forward + backward on a small UNet's feature maps (batch 64, 28x28 and 7x7).
 
 Both libraries get the same input, output gradient and thread count; the two are timed alternately.
 """
@@ -16,12 +17,13 @@ import harness  # noqa: E402
 
 SHAPES = ((32 * 64, 128), (8192, 1024))
 BATCH_NORM_SHAPES = ((64, 128, 7, 7), (64, 64, 14, 14))
+GROUP_NORM_SHAPES = ((64, 32, 28, 28), (64, 64, 7, 7))
 
 
 def _step(lib, x, gy, device, layer="LayerNorm"):
     xt = lib.tensor(x, device=device, requires_grad=True)
     g = lib.tensor(gy, device=device)
-    m = getattr(lib.nn, layer)(x.shape[1]).to(device)
+    m = (lib.nn.GroupNorm(8, x.shape[1]) if layer == "GroupNorm" else getattr(lib.nn, layer)(x.shape[1])).to(device)
 
     def run():
         xt.grad = None
@@ -51,6 +53,14 @@ def run(device="cpu", quick=False):
         ft = None if torch is None else _step(torch, x, gy, device, "BatchNorm2d")
         t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
         rows.append(harness.row("BatchNorm2d train fwd+bwd", "x".join(map(str, shape)), t_fast,
+                                "PyTorch" if t_ref is not None else None, t_ref))
+    for shape in GROUP_NORM_SHAPES:
+        x = rng.standard_normal(shape).astype(np.float32)
+        gy = rng.standard_normal(shape).astype(np.float32)
+        ff = _step(fastnn, x, gy, device, "GroupNorm")
+        ft = None if torch is None else _step(torch, x, gy, device, "GroupNorm")
+        t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
+        rows.append(harness.row("GroupNorm(8) fwd+bwd", "x".join(map(str, shape)), t_fast,
                                 "PyTorch" if t_ref is not None else None, t_ref))
     return rows
 

@@ -6,7 +6,7 @@
 #   bash bench/gpu_check.sh rnn segment     only these kernel families' GPU tests, sanitizer cases and
 #                                           benchmarks (the build and the convention checks always run):
 #                                           gemm conv pool interp optim random segment rnn word2vec attention
-#                                           norm graph
+#                                           norm graph diffusion
 #
 # Needs: Python with numpy, cupy, pytest, pybind11, scikit-build-core, cmake, ninja and nvcc;
 # torch (with CUDA) is optional: it adds the cuDNN/cuBLAS-TF32 references. No package registry
@@ -17,13 +17,16 @@ cd "$(dirname "$0")/.."
 # files of its own, and the bench/run.py families that time it.
 declare -A KEYS=([gemm]="gemm or matmul or tf32" [conv]="conv" [pool]="pool" [interp]="upsample"
                  [optim]="fused" [random]="philox or dropout or random" [segment]="segment or embedding"
-                 [rnn]="rnn" [word2vec]="word2vec" [attention]="attention" [norm]="norm" [graph]="segment_cuda")
+                 [rnn]="rnn" [word2vec]="word2vec" [attention]="attention" [norm]="norm" [graph]="segment_cuda"
+                 [diffusion]="diffus")
 declare -A FILES=([rnn]="tests/test_rnn_cuda.py" [attention]="tests/test_attention_cuda.py"
-                  [norm]="tests/test_norm_cuda.py" [graph]="tests/test_segment_cuda.py")
+                  [norm]="tests/test_norm_cuda.py" [graph]="tests/test_segment_cuda.py"
+                  [diffusion]="tests/test_diffusion_cuda.py")
 declare -A BENCH=([gemm]="cuda" [conv]="cuda" [pool]="cuda" [interp]="cuda" [segment]="embedding" [rnn]="rnn"
-                  [word2vec]="word2vec" [attention]="attention" [norm]="norm" [graph]="spmm_cuda")
+                  [word2vec]="word2vec" [attention]="attention" [norm]="norm" [graph]="spmm_cuda"
+                  [diffusion]="diffusion")
 # The families whose test files the sanitizers run beside tests/test_cuda_kernels.py.
-SAN_FILES="tests/test_attention_cuda.py tests/test_norm_cuda.py tests/test_segment_cuda.py"
+SAN_FILES="tests/test_attention_cuda.py tests/test_norm_cuda.py tests/test_segment_cuda.py tests/test_diffusion_cuda.py"
 FAMILIES=("$@")
 for f in "${FAMILIES[@]}"; do
   if [ -z "${KEYS[$f]+x}" ]; then
@@ -108,7 +111,7 @@ if [ ${#FAMILIES[@]} -gt 0 ]; then
 else
   step "pytest cuda kernels" 120 "$LOG/tests.log" python3 -m pytest -q -p no:cacheprovider \
     "$REPO/tests/test_cuda_kernels.py" "$REPO/tests/test_rnn_cuda.py" "$REPO/tests/test_attention_cuda.py" \
-    "$REPO/tests/test_norm_cuda.py" "$REPO/tests/test_segment_cuda.py" \
+    "$REPO/tests/test_norm_cuda.py" "$REPO/tests/test_segment_cuda.py" "$REPO/tests/test_diffusion_cuda.py" \
     "$REPO/tests/test_native_convention.py" "$REPO/tests/test_cuda_build.py"
 fi
 tail -3 "$LOG/tests.log"
@@ -124,7 +127,7 @@ fi
 # 3. compute-sanitizer: out-of-bounds accesses (memcheck) and shared-memory races (racecheck) on a
 #    few small cases of every kernel family.
 SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-SUBSET="test_gemm_layouts and f32 or test_gemm_matches_cpu and f64 and 2-17 or conv2d_forward_and_grads and f32 and (cc2 or cc3) or max_pool2d_matches_cpu and f32 or avg_pool2d_matches_cpu and f32 and pc1 or adaptive_pools and f32 or upsample and f32 and shape0 or segment_kernels_match_cpu and f32 or word2vec_matches_cpu and float32 or test_attention_matches_cpu and f32 and 2x4x2x37x45x5x7 or test_half_precision_close_to_float32 and float16 or test_dropout_mask_same_bits_as_cpu and f32 or test_norm_kernels_match_cpu_reference and f32 or test_segment_reduce_matches_cpu and f32 and i64 and 300x2000 or test_weighted_reduce_with_weight_index and f32 or test_csr_from_index_matches_cpu and i64 or test_segment_dot_matches_cpu and f32 or test_segment_softmax_matches_cpu and f32 or test_deterministic_mode_is_bitwise_repeatable"
+SUBSET="test_gemm_layouts and f32 or test_gemm_matches_cpu and f64 and 2-17 or conv2d_forward_and_grads and f32 and (cc2 or cc3) or max_pool2d_matches_cpu and f32 or avg_pool2d_matches_cpu and f32 and pc1 or adaptive_pools and f32 or upsample and f32 and shape0 or segment_kernels_match_cpu and f32 or word2vec_matches_cpu and float32 or test_attention_matches_cpu and f32 and 2x4x2x37x45x5x7 or test_half_precision_close_to_float32 and float16 or test_dropout_mask_same_bits_as_cpu and f32 or test_norm_kernels_match_cpu_reference and f32 or test_segment_reduce_matches_cpu and f32 and i64 and 300x2000 or test_weighted_reduce_with_weight_index and f32 or test_csr_from_index_matches_cpu and i64 or test_segment_dot_matches_cpu and f32 or test_segment_softmax_matches_cpu and f32 or test_deterministic_mode_is_bitwise_repeatable or test_diffuse_same_bits_as_cpu and f16 and shape1 or test_sampling_step_same_bits_as_cpu and f32 and shape4"
 [ ${#FAMILIES[@]} -gt 0 ] && SUBSET="($SUBSET) and ($K_EXPR)"
 # The benchmark keeps about 100 s in reserve: the sanitizers run only in what is left beyond it.
 if [ -x "$SAN" ] && [ "$(left)" -gt 160 ]; then

@@ -1,7 +1,8 @@
-"""The activation family (csrc/ops/activation/: relu and leaky_relu forward and backward): every CPU path
-bitwise against the plain reference on random shapes (edge sizes, NaN / inf / signed zeros), the layers and
-functions against PyTorch (non-contiguous inputs, float64, in-place forms under autograd), gradients and
-gradients of gradients in float64, and the binding's argument checks."""
+"""The activation family (csrc/ops/activation/: relu, leaky_relu, sigmoid and silu forward and backward): every
+CPU path against the plain reference on random shapes (edge sizes, NaN / inf / signed zeros; bitwise for the
+piecewise-linear kinds, within a few ulp for the smooth ones), the layers and functions against PyTorch
+(non-contiguous inputs, float64, in-place forms under autograd), gradients and gradients of gradients in float64,
+and the binding's argument checks."""
 import numpy as np
 import pytest
 
@@ -236,3 +237,140 @@ def test_zero_gradient_through_the_activation_gradient_reaches_leaves_without_th
         assert len(calls) == 1                      # the zero path skipped Spy's backward
         assert b.grad is not None and not b.grad.numpy().any()
         assert w.grad is not None and w.grad.numpy().any()
+
+
+# ---------------------------------------------------------------- sigmoid and silu (smooth kinds: an exp)
+SMOOTH = ["sigmoid", "silu"]
+
+
+def _close_ulps(a, b, ulps):
+    """a and b (same dtype) within ``ulps`` units in the last place of b, NaN where b is NaN, equal infinities."""
+    assert a.dtype == b.dtype and a.shape == b.shape
+    nan = np.isnan(b)
+    assert np.array_equal(np.isnan(a), nan)
+    a, b = a[~nan], b[~nan]
+    inf = np.isinf(b)
+    assert np.array_equal(a[inf], b[inf])
+    tiny = np.finfo(b.dtype).tiny
+    return bool(np.all(np.abs(a[~inf] - b[~inf]) <= ulps * np.maximum(np.spacing(np.abs(b[~inf])), tiny)))
+
+
+def _close_grad(a, b, dy, x):
+    """Gradients a and b within a few ulp of b, plus the rounding of 1 + x (1 - s) near silu's stationary point
+    (about -1.28), where the result cancels to near 0: a few ulp of |dy| (1 + |x|)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        slack = 8 * np.finfo(b.dtype).eps * np.abs(dy) * (1 + np.abs(x))
+        ok = (a == b) | (np.abs(a - b) <= 16 * np.spacing(np.abs(b)) + slack)
+    nan = np.isnan(b)
+    return bool(np.array_equal(np.isnan(a), nan) and np.all(ok | nan))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_smooth_kernels_match_reference_on_every_path(cpu_path, rng, dtype):
+    for n in SIZES:
+        x = _values(rng, n, dtype) * dtype(8)
+        if n >= 12:
+            x[-4:] = [-120.0, 120.0, -800.0, 800.0]   # exp(-x) overflowing / underflowing in either dtype
+        dy = _values(rng, n, dtype)
+        for kind in SMOOTH:
+            y = _C.activation_forward(x, kind)
+            assert _close_ulps(y, _C.activation_forward_reference(x, kind), 4), (n, kind)
+            dx = _C.activation_backward(dy, x, kind)
+            assert _close_grad(dx, _C.activation_backward_reference(dy, x, kind), dy, x), (n, kind)
+            out = x.copy()
+            assert _C.activation_forward(out, kind, out=out) is out and np.array_equal(out, y, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_smooth_kernels_follow_pytorch_definitions(torch, rng, dtype):
+    x = (_values(rng, 4099, dtype) * dtype(10)).reshape(1, 4099)
+    x[0, -4:] = [-120.0, 120.0, -800.0, 800.0]
+    dy = _values(rng, 4099, dtype).reshape(1, 4099)
+    tx, tdy = torch.tensor(x), torch.tensor(dy)
+    ulps = 4
+    assert _close_ulps(kernels.activation_forward(x, "silu"), torch.nn.functional.silu(tx).numpy(), ulps)
+    assert _close_ulps(kernels.activation_forward(x, "sigmoid"), torch.sigmoid(tx).numpy(), ulps)
+    # the gradients as PyTorch's backward kernels define them (silu_backward, sigmoid_backward from the output)
+    assert _close_grad(kernels.activation_backward(dy, x, "silu"), torch.ops.aten.silu_backward(tdy, tx).numpy(),
+                       dy, x)
+    assert _close_grad(kernels.activation_backward(dy, x, "sigmoid"),
+                       torch.ops.aten.sigmoid_backward(tdy, torch.sigmoid(tx)).numpy(), dy, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("make", [lambda m: m.SiLU(), lambda m: m.Sigmoid()], ids=["silu", "sigmoid"])
+@pytest.mark.parametrize("shape", [(0,), (1,), (3, 17), (2, 5, 7, 9), (64, 3, 14, 14)])
+def test_smooth_layers_match_torch(torch, rng, dtype, make, shape):
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    w = rng.standard_normal(shape).astype(dtype)
+    tx, fx = torch.tensor(x, requires_grad=True), fastnn.tensor(x, requires_grad=True)
+    ty, fy = make(torch.nn)(tx), make(nn)(fx)
+    rtol = 4 * np.finfo(dtype).eps
+    assert np.allclose(fy.detach().numpy(), ty.detach().numpy(), rtol=rtol, atol=0)
+    (ty * torch.tensor(w)).sum().backward()
+    (fy * fastnn.tensor(w)).sum().backward()
+    assert _close_grad(fx.grad.numpy(), tx.grad.numpy(), w, x)
+    assert fy.grad_fn is not None or fy.numel() == 0
+
+
+@pytest.mark.parametrize("fn", [lambda F_, t: F_.silu(t), lambda F_, t: F_.sigmoid(t), lambda F_, t: t.sigmoid()],
+                         ids=["silu", "sigmoid", "method"])
+def test_smooth_non_contiguous_input(torch, rng, fn):
+    x = rng.standard_normal((6, 9, 5)).astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    fx = fastnn.tensor(x, requires_grad=True)
+    ty = fn(torch.nn.functional, tx.transpose(0, 2)[:, ::2])
+    fy = fn(F, fx.transpose(0, 2)[:, ::2])
+    assert np.allclose(fy.detach().numpy(), ty.detach().numpy(), rtol=1e-6, atol=0)
+    g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    ty.backward(torch.tensor(g).transpose(0, 1).contiguous().transpose(0, 1))
+    fy.backward(fastnn.tensor(g).transpose(0, 1).contiguous().transpose(0, 1))   # a non-contiguous gradient
+    assert np.allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_smooth_other_dtypes_keep_the_array_path(torch):
+    h = np.array([-1.0, 0.5, 3.0], np.float16)
+    y = F.silu(fastnn.tensor(h))
+    assert y.dtype == fastnn.float16
+    assert np.allclose(y.numpy(), torch.nn.functional.silu(torch.tensor(h)).numpy(), rtol=2e-3)
+    i = fastnn.tensor(np.array([-1, 0, 2], np.int64)).sigmoid()
+    assert i.dtype == fastnn.float32 and np.allclose(i.numpy(), 1 / (1 + np.exp(-np.array([-1.0, 0.0, 2.0]))))
+
+
+@pytest.mark.parametrize("fn", [F.silu, F.sigmoid, lambda t: F.silu(t * 3.0).sigmoid()], ids=["silu", "sigmoid",
+                                                                                               "chain"])
+def test_smooth_gradcheck_and_gradgradcheck(rng, fn):
+    t = fastnn.tensor(rng.standard_normal((3, 4, 5)) * 3, requires_grad=True)
+    assert gradcheck(fn, (t,))
+    assert gradgradcheck(fn, (t,))
+
+
+def test_smooth_third_derivative_matches_torch(torch, rng):
+    x = rng.standard_normal(9) * 3
+    res = []
+    for lib in (torch, fastnn):
+        xt = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.silu(xt).sum() + lib.nn.functional.sigmoid(xt * 0.5).sum()
+        g1, = lib.autograd.grad(y, xt, create_graph=True)
+        g2, = lib.autograd.grad(g1.sum(), xt, create_graph=True)
+        g3, = lib.autograd.grad((g2 * g2).sum(), xt)
+        res.append([g.detach().numpy() for g in (g1, g2, g3)])
+    for a, b in zip(*res):
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_smooth_double_backward_through_a_critic_matches_torch(torch, rng):
+    # the WGAN-GP penalty's pattern through silu (a UNet critic's activation)
+    x = rng.standard_normal((5, 7))
+    w1 = rng.standard_normal((7, 11))
+    w2 = rng.standard_normal((11, 1))
+    got = []
+    for lib in (torch, fastnn):
+        xt = lib.tensor(x, requires_grad=True)
+        a, b = lib.tensor(w1, requires_grad=True), lib.tensor(w2, requires_grad=True)
+        out = lib.nn.functional.silu(xt @ a) @ b
+        g, = lib.autograd.grad(out.sum(), xt, create_graph=True)
+        ((g.norm(2, dim=1) - 1) ** 2).mean().backward()
+        got.append((a.grad.numpy(), b.grad.numpy()))
+    for g, r in zip(*got):
+        assert np.allclose(g, r, rtol=1e-10, atol=1e-12)

@@ -1,5 +1,6 @@
-"""The activation family's CUDA kernels (fastnn._C_cuda.activation_forward / activation_backward) bitwise against
-the CPU reference on the same inputs, in place included, and nn.LeakyReLU / nn.ReLU on the GPU against the CPU.
+"""The activation family's CUDA kernels (fastnn._C_cuda.activation_forward / activation_backward) against the CPU
+reference on the same inputs (bitwise for relu / leaky_relu, within a few ulp for sigmoid / silu), in place
+included, and nn.LeakyReLU / nn.ReLU / nn.SiLU / nn.Sigmoid on the GPU against the CPU.
 Marked ``gpu``: skipped without a GPU and cupy (tests/cuda_emu/run_gpu_tests_emulated.sh runs them on the CPU with
 the kernels emulated)."""
 import numpy as np
@@ -30,7 +31,26 @@ def test_kernels_match_cpu_reference_bitwise(dtype, n, kind, slope):
     assert np.array_equal(host(xd).view(np.uint8), _C.activation_forward_reference(x, kind, slope).view(np.uint8))
 
 
-@pytest.mark.parametrize("make", [lambda: nn.ReLU(), lambda: nn.LeakyReLU(0.2)], ids=["relu", "leaky"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("n", [0, 1, 33, 1000])
+@pytest.mark.parametrize("kind", ["sigmoid", "silu"])
+def test_smooth_kernels_match_cpu_reference(dtype, n, kind):
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal(n) * 8).astype(dtype)
+    dy = rng.standard_normal(n).astype(dtype)
+    if n >= 6:
+        x[:6] = [np.nan, -0.0, np.inf, -np.inf, -800.0, 800.0]
+    tol = dict(rtol=8 * np.finfo(dtype).eps, atol=8 * np.finfo(dtype).eps, equal_nan=True)
+    assert np.allclose(host(K.activation_forward(dev(x), kind)), _C.activation_forward_reference(x, kind), **tol)
+    assert np.allclose(host(K.activation_backward(dev(dy), dev(x), kind)),
+                       _C.activation_backward_reference(dy, x, kind), **tol)
+    xd = dev(x)
+    K.activation_forward(xd, kind, 0.0, xd)  # in place
+    assert np.allclose(host(xd), _C.activation_forward_reference(x, kind), **tol)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.ReLU(), lambda: nn.LeakyReLU(0.2), lambda: nn.SiLU(),
+                                  lambda: nn.Sigmoid()], ids=["relu", "leaky", "silu", "sigmoid"])
 def test_layers_on_gpu_match_cpu(make):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
@@ -42,7 +62,7 @@ def test_layers_on_gpu_match_cpu(make):
         y.backward(fastnn.tensor(g, device=device))
         res.append((y.detach().cpu().numpy(), xt.grad.cpu().numpy()))
     for a, b in zip(*res):
-        assert np.array_equal(a, b)
+        assert np.allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_inplace_layers_on_gpu():

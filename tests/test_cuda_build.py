@@ -211,7 +211,8 @@ CPU_ONLY = {"cpu_path", "refresh_cpu_path", "cpu_paths", "cpu_extensions", "cpu_
             "attention_forward_reference", "attention_backward_reference",
             "layer_norm_forward_reference", "layer_norm_backward_reference", "rms_norm_forward_reference",
             "rms_norm_backward_reference", "batch_norm_forward_reference", "batch_norm_backward_reference",
-            "activation_forward_reference", "activation_backward_reference"}
+            "activation_forward_reference", "activation_backward_reference", "diffuse_reference",
+            "sampling_step_reference"}
 
 
 def test_both_modules_have_the_same_functions_and_arguments():

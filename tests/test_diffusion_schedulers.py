@@ -162,7 +162,8 @@ def _ref_step_with_noise(ref, torch, mo, t, x, z, **kw):
 
 DDPM_CONFIGS = [dict(), dict(prediction_type="v_prediction"), dict(prediction_type="sample", clip_sample=False),
                 dict(variance_type="fixed_large"), dict(variance_type="fixed_small_log", clip_sample_range=2.0),
-                dict(thresholding=True, sample_max_value=1.5), dict(beta_schedule="squaredcos_cap_v2", clip_sample=False),
+                dict(thresholding=True, sample_max_value=1.5),
+                dict(beta_schedule="squaredcos_cap_v2", clip_sample=False),
                 dict(timestep_spacing="trailing")]
 
 
@@ -384,3 +385,71 @@ def test_from_config_details():
     again = DDPMScheduler.from_config(s.config)
     assert again.config.variance_type == "fixed_large" and again.variance_type == "fixed_large"
     assert "DDPMScheduler" in repr(s) and '"num_train_timesteps": 10' in repr(s)
+
+
+def test_tensor_op_path_adds_the_fused_noise(rng):
+    """With autograd recording, step runs with Tensor ops; its noise is the fused kernel's for the same
+    generator state, so both paths give the same sample."""
+    s = DDPMScheduler(clip_sample=False)
+    x = fastnn.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32), requires_grad=True)
+    m = fastnn.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32), requires_grad=True)
+    a = s.step(m, 600, x, generator=fastnn.Generator().manual_seed(9)).prev_sample
+    assert a.requires_grad
+    with fastnn.no_grad():
+        b = s.step(m, 600, x, generator=fastnn.Generator().manual_seed(9)).prev_sample
+    np.testing.assert_allclose(a.detach().numpy(), b.numpy(), rtol=1e-6, atol=1e-6)
+    # thresholding (Tensor ops) with sample_max_value = 1 is clipping to [-1, 1] (fused)
+    g = fastnn.Generator
+    thr = DDPMScheduler(thresholding=True).step(m.detach(), 600, x.detach(), generator=g().manual_seed(9))
+    clip = DDPMScheduler(clip_sample=True).step(m.detach(), 600, x.detach(), generator=g().manual_seed(9))
+    np.testing.assert_allclose(thr.prev_sample.numpy(), clip.prev_sample.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_diffuse_backpropagates_into_x0(rng):
+    s = DDPMScheduler()
+    x = fastnn.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)
+    t = _t([1, 400, 998])
+    xt, eps, v = s.diffuse(x, t, generator=fastnn.Generator().manual_seed(0), return_velocity=True)
+    assert xt.requires_grad and v.requires_grad and not eps.requires_grad
+    (xt.sum() + v.sum()).backward()
+    ab = s.alphas_cumprod.numpy().astype(np.float64)[[1, 400, 998]]
+    np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to((np.sqrt(ab) - np.sqrt(1 - ab))[:, None, None],
+                                                               (3, 2, 4)), rtol=1e-6)
+    with fastnn.no_grad():
+        xt2, eps2 = s.diffuse(x, t, generator=fastnn.Generator().manual_seed(0))
+    np.testing.assert_array_equal(eps2.numpy(), eps.numpy())
+    np.testing.assert_allclose(xt2.numpy(), xt.detach().numpy(), rtol=1e-12)
+
+
+def test_configs_from_diffusers_objects_and_trained_betas(diffusers, tmp_path):
+    ref = diffusers.DDIMScheduler(beta_schedule="scaled_linear", clip_sample=False, steps_offset=1)
+    ours = DDIMScheduler.from_config(ref.config)
+    assert ours.config.beta_schedule == "scaled_linear" and ours.config.steps_offset == 1
+    np.testing.assert_array_equal(ours.alphas_cumprod.numpy(), ref.alphas_cumprod.numpy())
+    s = DDPMScheduler(num_train_timesteps=4, trained_betas=np.array([0.1, 0.2, 0.3, 0.4]))
+    s.save_pretrained(tmp_path)
+    back = DDPMScheduler.from_pretrained(tmp_path)
+    np.testing.assert_array_equal(back.betas.numpy(), np.float32([0.1, 0.2, 0.3, 0.4]))
+    assert diffusers.DDPMScheduler.from_pretrained(tmp_path).betas.numpy().tolist() == back.betas.numpy().tolist()
+
+
+def test_zero_terminal_snr_last_step():
+    s = DDIMScheduler(rescale_betas_zero_snr=True, timestep_spacing="trailing", clip_sample=True)
+    s.set_timesteps(5)
+    x = fastnn.full((1, 2), 0.5)
+    with pytest.raises(ValueError, match="v_prediction"):
+        s.step(fastnn.full((1, 2), 0.25), int(s.timesteps[0]), x)
+    v = DDIMScheduler(rescale_betas_zero_snr=True, timestep_spacing="trailing", prediction_type="v_prediction")
+    v.set_timesteps(5)
+    assert np.isfinite(v.step(x, 999, x).prev_sample.numpy()).all()
+
+
+def test_learned_variance_needs_the_variance_channels():
+    s = DDPMScheduler(variance_type="learned")
+    x = fastnn.zeros(2, 3, 4, 4)
+    with pytest.raises(ValueError, match="twice the sample's channels"):
+        s.step(fastnn.zeros(2, 3, 4, 4), 10, x)
+    out = s.step(fastnn.full((2, 6, 4, 4), 0.01), 10, x, variance_noise=fastnn.ones(2, 3, 4, 4))
+    # learned: the second half of the output is the variance σ², so σ z = 0.1 here
+    base = s.step(fastnn.full((2, 6, 4, 4), 0.01), 10, x, variance_noise=fastnn.zeros(2, 3, 4, 4)).prev_sample
+    np.testing.assert_allclose((out.prev_sample - base).numpy(), 0.1, rtol=1e-5)

@@ -1,10 +1,11 @@
 """nn.GroupNorm / nn.InstanceNorm1d/2d/3d and F.group_norm / F.instance_norm against PyTorch (values, gradients,
-running statistics, state dicts, errors), gradcheck and gradgradcheck in float64."""
+running statistics, state dicts, errors), gradcheck and gradgradcheck in float64; the group-norm kernels
+(csrc/ops/norm/, group_norm_forward / group_norm_backward) on every CPU path against the plain reference."""
 import numpy as np
 import pytest
 
 import fastnn
-from fastnn import nn
+from fastnn import _C, nn
 from fastnn.autograd import gradcheck, gradgradcheck
 import fastnn.nn.functional as F
 from torch_compare import check_layer, layer_pair, rel_err
@@ -70,6 +71,122 @@ def test_group_norm_errors():
         F.group_norm(fastnn.randn(1, 2), 2)
     with pytest.raises(RuntimeError, match=r"weight.*\[3\].*\[2, 4, 3\]"):
         F.group_norm(fastnn.randn(2, 4, 3), 2, fastnn.ones(3))
+
+
+# (N, C, S, G): edge sizes, a prime S, S = 1, groups of one channel, a UNet's 28x28 / 7x7 maps
+KERNEL_CASES = [(1, 1, 1, 1), (2, 4, 0, 2), (0, 6, 5, 3), (3, 6, 17, 3), (2, 8, 1, 8), (4, 32, 49, 8),
+                (2, 64, 784, 8), (5, 12, 33, 1), (3, 10, 7, 10)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_group_norm_kernels_match_reference_on_every_path(cpu_path, dtype):
+    rng = np.random.default_rng(7)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for N, C, S, G in KERNEL_CASES:
+        x = (rng.standard_normal((N, C, S)) * 3 + 5).astype(dtype)   # a mean far from 0
+        dy = rng.standard_normal((N, C, S)).astype(dtype)
+        for affine in (True, False):
+            w = rng.standard_normal(C).astype(dtype) if affine else None
+            b = rng.standard_normal(C).astype(dtype) if affine else None
+            got = _C.group_norm_forward(x, G, w, b, 1e-5)
+            ref = _C.group_norm_forward_reference(x, G, w, b, 1e-5)
+            assert got[0].shape == x.shape and got[1].shape == got[2].shape == (N, G)
+            for g, r in zip(got, ref):
+                assert rel_err(g, r) < tol, (N, C, S, G)
+            _, mean, rstd = ref
+            for mask in ((True, True, True), (True, False, False), (False, True, True)):
+                got = _C.group_norm_backward(dy, x, mean, rstd, G, w, mask)
+                ref = _C.group_norm_backward_reference(dy, x, mean, rstd, G, w, mask)
+                # dx cancels to about 0 in a group of one value: its error is relative to rstd * dy * weight
+                scale = (np.abs(rstd).max(initial=0) * np.abs(dy).max(initial=0) *
+                         (1 if w is None else np.abs(w).max(initial=0)))
+                for g, r, m in zip(got, ref, mask):
+                    assert (g is None) == (not m) and (r is None) == (not m)
+                    if m:
+                        assert np.allclose(g, r, rtol=tol, atol=tol * (scale + np.abs(r).max(initial=0))), \
+                            (N, C, S, G, mask)
+
+
+def test_group_norm_kernels_do_not_depend_on_the_thread_count():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 32, 28 * 28)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    w, b = rng.standard_normal(32).astype(np.float32), rng.standard_normal(32).astype(np.float32)
+    old = fastnn.get_num_threads()
+    res = []
+    try:
+        for t in (1, 2):
+            fastnn.set_num_threads(t)
+            y, mean, rstd = _C.group_norm_forward(x, 8, w, b, 1e-5)
+            res.append((y, mean, rstd) + _C.group_norm_backward(dy, x, mean, rstd, 8, w))
+    finally:
+        fastnn.set_num_threads(old)
+    for a, c in zip(*res):
+        assert np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda x: _C.group_norm_forward(x, 3), ValueError, "num_groups"),
+    (lambda x: _C.group_norm_forward(x, 0), ValueError, "num_groups"),
+    (lambda x: _C.group_norm_forward(x, -2), ValueError, "num_groups"),
+    (lambda x: _C.group_norm_forward(x, 2.0), TypeError, "num_groups"),
+    (lambda x: _C.group_norm_forward(x[:, :, ::2], 2), ValueError, "contiguous"),
+    (lambda x: _C.group_norm_forward(x.reshape(2, 24), 2), ValueError, "x"),
+    (lambda x: _C.group_norm_forward(x, 2, np.ones(3, np.float32)), ValueError, "weight"),
+    (lambda x: _C.group_norm_forward(x, 2, None, np.ones(4)), TypeError, "bias"),
+    (lambda x: _C.group_norm_forward(x, 2, None, None, -1.0), ValueError, "eps"),
+    (lambda x: _C.group_norm_backward(x, x, np.zeros((2, 3), np.float32), np.ones((2, 2), np.float32), 2),
+     ValueError, "mean"),
+    (lambda x: _C.group_norm_backward(x[:1], x, np.zeros((2, 2), np.float32), np.ones((2, 2), np.float32), 2),
+     ValueError, "dy"),
+])
+def test_group_norm_kernel_bad_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(np.ones((2, 4, 6), np.float32))
+
+
+@pytest.mark.parametrize("shape,G", [((64, 32, 28, 28), 8), ((64, 64, 7, 7), 8), ((3, 6, 5), 2), ((4, 8), 4)])
+def test_group_norm_unet_shapes_values_and_gradients_match_torch(torch, shape, G):
+    rng = np.random.default_rng(4)
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    gy = rng.standard_normal(shape).astype(np.float32)
+    w, b = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    res = []
+    for lib, dt in ((torch, np.float64), (torch, np.float32), (fastnn, np.float32)):
+        ts = [lib.tensor(a.astype(dt), requires_grad=True) for a in (x, w, b)]
+        y = lib.nn.functional.group_norm(ts[0], G, ts[1], ts[2])
+        y.backward(lib.tensor(gy.astype(dt)))
+        res.append([y.detach().numpy()] + [t.grad.numpy() for t in ts])
+    # against float64: within PyTorch's own float32 error (dx cancels to near 0 in groups of few values)
+    for exact, theirs, ours in zip(*res):
+        err_t, err_o = np.abs(theirs - exact).max(), np.abs(ours - exact).max()
+        assert err_o <= max(2 * err_t, 1e-6 * np.abs(exact).max())
+
+
+def test_group_norm_grad_of_grad_matches_torch(torch):
+    # under create_graph the backward is written in Tensor ops: a gradient penalty through GroupNorm
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((3, 6, 4)), rng.standard_normal(6), rng.standard_normal(6)
+    v = rng.standard_normal((3, 6, 4))
+    res = []
+    for lib in (torch, fastnn):
+        xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = (lib.nn.functional.silu(lib.nn.functional.group_norm(xt, 3, wt, bt)) * lib.tensor(v)).sum()
+        gx, = lib.autograd.grad(y, xt, create_graph=True)
+        (gx * gx).sum().backward()
+        res.append((gx.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()))
+    for a, c in zip(*res):
+        assert np.allclose(a, c, rtol=1e-9, atol=1e-11)
+
+
+def test_group_norm_parameter_gradients_only():
+    # input without requires_grad: only dweight / dbias are asked of the kernel
+    rng = np.random.default_rng(6)
+    m = nn.GroupNorm(2, 4)
+    x = fastnn.tensor(rng.standard_normal((3, 4, 5)).astype(np.float32))
+    m(x).sum().backward()
+    assert m.weight.grad.shape == (4,) and np.allclose(m.bias.grad.numpy(), 15.0)
 
 
 INSTANCE_CASES = [

@@ -1,5 +1,6 @@
-"""The normalisation family's CUDA kernels (fastnn._C_cuda.layer_norm_* / rms_norm_*) against the CPU
-reference on the same inputs, and nn.LayerNorm / nn.RMSNorm on the GPU against the CPU. Marked ``gpu``: skipped
+"""The normalisation family's CUDA kernels (fastnn._C_cuda.layer_norm_* / rms_norm_* / batch_norm_* /
+group_norm_*) against the CPU reference on the same inputs, and nn.LayerNorm / nn.RMSNorm / nn.GroupNorm on the
+GPU against the CPU. Marked ``gpu``: skipped
 without a GPU and cupy (tests/cuda_emu/run_gpu_tests_emulated.sh runs them on the CPU with the kernels
 emulated)."""
 import numpy as np
@@ -99,3 +100,44 @@ def test_batch_norm_layer_on_gpu_matches_cpu():
                     m.running_var.cpu().numpy()))
     for a, b in zip(*res):
         assert rel_err(a, b) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape,G", [((1, 1, 1), 1), ((3, 6, 5), 3), ((2, 8, 1), 8), ((2, 4, 17), 1),
+                                     ((0, 4, 3), 2), ((2, 4, 0), 2)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_kernels_match_cpu_reference(dtype, shape, G, affine):
+    rng = np.random.default_rng(13)
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal(shape[1]).astype(dtype) if affine else None
+    b = rng.standard_normal(shape[1]).astype(dtype) if affine else None
+    ref = _C.group_norm_forward_reference(x, G, w, b, 1e-5)
+    same(K.group_norm_forward(dev(x), G, dev(w), dev(b), 1e-5), ref, dtype)
+    _, mean, rstd = ref
+    for mask in ((True, True, True), (False, True, False), (True, False, True)):
+        got = K.group_norm_backward(dev(dy), dev(x), dev(mean), dev(rstd), G, dev(w), mask)
+        want = _C.group_norm_backward_reference(dy, x, mean, rstd, G, w, mask)
+        for g, e in zip(got, want):
+            assert (g is None) == (e is None)
+            if e is not None:   # dx of a one-value group cancels to about 0: an absolute bound there
+                assert np.allclose(host(g), e, rtol=TOL[dtype], atol=TOL[dtype] * (1 + np.abs(e).max(initial=0)))
+
+
+def test_group_norm_layer_on_gpu_matches_cpu():
+    rng = np.random.default_rng(4)
+    m = nn.GroupNorm(2, 6)
+    with fastnn.no_grad():
+        m.weight.copy_(fastnn.tensor(rng.standard_normal(6).astype(np.float32)))
+        m.bias.copy_(fastnn.tensor(rng.standard_normal(6).astype(np.float32)))
+    x = rng.standard_normal((3, 6, 4, 5)).astype(np.float32)
+    res = []
+    for device in ("cpu", "cuda"):
+        m.to(device)
+        m.zero_grad()
+        xt = fastnn.tensor(x, device=device, requires_grad=True)
+        y = nn.functional.silu(m(xt))
+        (y * y).sum().backward()
+        res.append([a.cpu().detach().numpy() for a in (y, xt.grad, m.weight.grad, m.bias.grad)])
+    for a, c in zip(*res):
+        assert rel_err(a, c) < 1e-5

@@ -83,7 +83,22 @@ def _sigmoid_fwd(a):
     return np.where(a >= 0, 1.0 / d, e / d).astype(a.dtype, copy=False)
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda x, y, g: _sigmoid_bw(x, y, g))
+_sigmoid_numpy = _unary("sigmoid", _sigmoid_fwd, lambda x, y, g: _sigmoid_bw(x, y, g))
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-x)): through the native activation kernel for float32/float64, else numpy."""
+    if isinstance(input, Tensor) and input._data.dtype in _NATIVE_FLOATS:
+        return _smooth(input, "sigmoid", "Sigmoid")
+    return _sigmoid_numpy(input)
+
+
+def silu(input):
+    """x * sigmoid(x) (PyTorch's ``x / (1 + exp(-x))``): through the native activation kernel for
+    float32/float64, else as the product of Tensor ops."""
+    if input._data.dtype in _NATIVE_FLOATS:
+        return _smooth(input, "silu", "Silu")
+    return input * input.sigmoid()
 
 
 def _sigmoid_bw(x, y, g):
@@ -141,6 +156,41 @@ def _piecewise_grad(g, x, kind, slope, source):
     if _mode.enabled and g._requires_grad:
         return _make(d, (g,), lambda gg: (_piecewise_grad(gg, x, kind, slope, source),), name)
     return _wrap(d)
+
+
+def _smooth_second(x, kind):
+    """The second derivative of sigmoid / silu at Tensor ``x``, in Tensor ops (differentiable again):
+    sigmoid'' = s (1 - s) (1 - 2 s), silu'' = s (1 - s) (2 + x (1 - 2 s)) with s = sigmoid(x)."""
+    s = x.sigmoid()
+    ds = s * (1.0 - s)
+    return ds * (1.0 - 2.0 * s) if kind == "sigmoid" else ds * (2.0 + x * (1.0 - 2.0 * s))
+
+
+def _smooth_grad(g, x, kind, source):
+    """The gradient of sigmoid / silu from output gradient ``g`` (a Tensor) and the forward's input array ``x``
+    (the data of the Tensor ``source``): one native pass. The node it records is linear in ``g`` (its gradient
+    for ``g`` is the same op on the incoming gradient) and takes the second derivative, written in Tensor ops,
+    for the input, so gradients of gradients of any order work."""
+    gd = g._data
+    if gd.dtype != x.dtype:
+        gd = gd.astype(x.dtype)
+    d = kernels.activation_backward(_contiguous(gd), x, kind, 0.0, backend.out_like(x))
+    name = "SigmoidBackward" if kind == "sigmoid" else "SiluBackward"
+    if _mode.enabled and source._requires_grad:
+        return _make(d, (g, source), lambda gg: (_smooth_grad(gg, x, kind, source),
+                                                 gg * g * _smooth_second(source, kind)), name)
+    if _mode.enabled and g._requires_grad:
+        return _make(d, (g,), lambda gg: (_smooth_grad(gg, x, kind, source),), name)
+    return _wrap(d)
+
+
+def _smooth(input, kind, name):
+    """sigmoid / silu of a float32/float64 Tensor through the native kernel (contract: activation.h)."""
+    a = _contiguous(input._data)
+    out = kernels.activation_forward(a, kind, 0.0, backend.out_like(a))
+    if _mode.enabled and input._requires_grad:
+        return _make(out, (input,), lambda g: (_smooth_grad(g, a, kind, input),), name)
+    return _wrap(out)
 
 
 def _piecewise(input, kind, slope, name):
@@ -211,10 +261,6 @@ def hardtanh(input, min_val=-1.0, max_val=1.0):
         m = ((a > min_val) & (a < max_val)).astype(a.dtype)
         return _make(out, (input,), lambda g: (g * _wrap(m),), "Hardtanh")
     return _wrap(out)
-
-
-def silu(input):
-    return input * sigmoid(input)
 
 
 def mish(input):

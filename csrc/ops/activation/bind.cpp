@@ -23,7 +23,9 @@ Kind kind_arg(const std::string& fn, py::handle kind) {
   const std::string k = kind.cast<std::string>();
   if (k == "relu") return activation::kRelu;
   if (k == "leaky_relu") return activation::kLeakyRelu;
-  fail_value(fn, "argument 'kind' must be 'relu' or 'leaky_relu', got '" + k + "'");
+  if (k == "sigmoid") return activation::kSigmoid;
+  if (k == "silu") return activation::kSilu;
+  fail_value(fn, "argument 'kind' must be 'relu', 'leaky_relu', 'sigmoid' or 'silu', got '" + k + "'");
 }
 
 double slope_arg(const std::string& fn, py::handle slope) {
@@ -131,8 +133,9 @@ void bind_activation(py::module_& m) {
           return forward_impl(fname, reference, x, kind, negative_slope, out);
         },
         py::arg("x"), py::arg("kind"), py::arg("negative_slope") = 0.0, py::arg("out") = py::none(),
-        ("y = relu(x) (kind 'relu': x > 0 or NaN ? x : 0) or leaky_relu(x) (kind 'leaky_relu': x > 0 ? x : "
-         "x * negative_slope) of a contiguous float array; 'out' (x itself allowed) receives it when given." + note)
+        ("y = relu(x) (kind 'relu': x > 0 or NaN ? x : 0), leaky_relu(x) (kind 'leaky_relu': x > 0 ? x : "
+         "x * negative_slope), sigmoid(x) (kind 'sigmoid': 1 / (1 + exp(-x))) or silu(x) (kind 'silu': "
+         "x / (1 + exp(-x))) of a contiguous float array; 'out' (x itself allowed) receives it when given." + note)
             .c_str());
     m.def(
         bname.c_str(),
@@ -140,7 +143,8 @@ void bind_activation(py::module_& m) {
                            py::handle out) { return backward_impl(bname, reference, dy, x, kind, negative_slope, out); },
         py::arg("dy"), py::arg("x"), py::arg("kind"), py::arg("negative_slope") = 0.0, py::arg("out") = py::none(),
         ("dx of activation_forward from dy and the forward's x: x > 0 ? dy : 0 (relu) or dy * negative_slope "
-         "(leaky_relu); 'out' (dy itself allowed) receives it when given." + note).c_str());
+         "(leaky_relu), dy * s * (1 - s) (sigmoid), dy * s * (1 + x * (1 - s)) (silu) with s = sigmoid(x); "
+         "'out' (dy itself allowed) receives it when given." + note).c_str());
   }
 }
 

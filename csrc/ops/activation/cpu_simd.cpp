@@ -1,6 +1,8 @@
 // The activation kernels on the CPU, on the SIMD layer, compiled once per CPU path (contract: activation.h).
-// Each element is a comparison, a select and at most one product: bitwise equal to ref.cpp on every path.
+// relu / leaky_relu: each element is a comparison, a select and at most one product, bitwise equal to ref.cpp
+// on every path. sigmoid / silu: the layer's vector exp, within a few ulp of ref.cpp.
 #include "core/simd/simd.h"
+#include "core/simd/simd_math.h"
 #include "core/threads.h"
 #include "ops/activation/cpu.h"
 
@@ -10,7 +12,16 @@ namespace activation {
 namespace {
 
 using simd::Vec;
+using ::fastnn::activation::kLeakyRelu;
 using ::fastnn::activation::kRelu;
+using ::fastnn::activation::kSilu;
+
+// 1 + exp(-v): the denominator of sigmoid and silu (exp(-v) = inf for v below about -89 (float), so the
+// quotients go to 0 without a NaN unless v itself is infinite, as in PyTorch).
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> one_plus_exp_neg(Vec<T> v) {
+  return simd::set1<T>(T(1)) + simd::exp(simd::zero<T>() - v);
+}
 
 // Elements per parallel chunk: a multiple of every vector width, large enough to amortise the scheduling.
 constexpr int64_t kChunk = 8192;
@@ -56,9 +67,15 @@ struct Forward {
   template <bool Full>
   FASTNN_SIMD_INLINE void step(int64_t i, int count) const {
     const Vec<T> v = load<T, Full>(x + i, count);
-    const auto pos = simd::cmp_gt(v, zero);
-    // relu keeps a NaN (is_nan); leaky relu's NaN * slope is NaN already
-    const Vec<T> r = kind == kRelu ? simd::select(pos | simd::is_nan(v), v, zero) : simd::select(pos, v, v * slope);
+    Vec<T> r;
+    if (kind == kRelu || kind == kLeakyRelu) {
+      const auto pos = simd::cmp_gt(v, zero);
+      // relu keeps a NaN (is_nan); leaky relu's NaN * slope is NaN already
+      r = kind == kRelu ? simd::select(pos | simd::is_nan(v), v, zero) : simd::select(pos, v, v * slope);
+    } else {
+      const Vec<T> d = one_plus_exp_neg(v);
+      r = kind == kSilu ? v / d : simd::set1<T>(T(1)) / d;
+    }
     store<T, Full>(y + i, r, count);
   }
 };
@@ -74,8 +91,15 @@ struct Backward {
   template <bool Full>
   FASTNN_SIMD_INLINE void step(int64_t i, int count) const {
     const Vec<T> g = load<T, Full>(dy + i, count);
-    const auto pos = simd::cmp_gt(load<T, Full>(x + i, count), zero);
-    const Vec<T> r = simd::select(pos, g, kind == kRelu ? zero : g * slope);
+    const Vec<T> v = load<T, Full>(x + i, count);
+    Vec<T> r;
+    if (kind == kRelu || kind == kLeakyRelu) {
+      r = simd::select(simd::cmp_gt(v, zero), g, kind == kRelu ? zero : g * slope);
+    } else {
+      const Vec<T> one = simd::set1<T>(T(1));
+      const Vec<T> s = one / one_plus_exp_neg(v), t = one - s;
+      r = kind == kSilu ? g * s * simd::fma(v, t, one) : g * s * t;
+    }
     store<T, Full>(dx + i, r, count);
   }
 };

@@ -1,16 +1,20 @@
-// The activation kernels on the GPU (contract: activation.h): one thread per element, grid-stride loop; the
-// product is a correctly rounded intrinsic, so the results equal the CPU paths' bitwise. No __restrict__:
-// y / dx may be x / dy (in place).
+// The activation kernels on the GPU (contract: activation.h): one thread per element, grid-stride loop. For
+// relu / leaky_relu the product is a correctly rounded intrinsic, so the results equal the CPU paths'
+// bitwise; sigmoid / silu use CUDA's expf / exp (a few ulp). No __restrict__: y / dx may be x / dy (in place).
 #include "core/cuda_common.cuh"
 #include "ops/activation/cuda.h"
 
 namespace fastnn::cuda::activation {
 namespace {
 
+using ::fastnn::activation::kLeakyRelu;
 using ::fastnn::activation::kRelu;
+using ::fastnn::activation::kSilu;
 
 __device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
 __device__ __forceinline__ double mul(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ float exp_(float a) { return expf(a); }
+__device__ __forceinline__ double exp_(double a) { return exp(a); }
 
 constexpr int kThreads = 256;
 
@@ -20,7 +24,11 @@ __global__ void forward_kernel(Kind kind, long long n, const T* x, T slope, T* y
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
     const T v = x[i];
     if (kind == kRelu) y[i] = (v > T(0) || v != v) ? v : T(0);
-    else y[i] = v > T(0) ? v : mul(v, slope);
+    else if (kind == kLeakyRelu) y[i] = v > T(0) ? v : mul(v, slope);
+    else {
+      const T d = T(1) + exp_(-v);
+      y[i] = kind == kSilu ? v / d : T(1) / d;
+    }
   }
 }
 
@@ -28,9 +36,13 @@ template <typename T>
 __global__ void backward_kernel(Kind kind, long long n, const T* dy, const T* x, T slope, T* dx) {
   const long long stride = (long long)gridDim.x * blockDim.x;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const T g = dy[i];
-    if (kind == kRelu) dx[i] = x[i] > T(0) ? g : T(0);
-    else dx[i] = x[i] > T(0) ? g : mul(g, slope);
+    const T g = dy[i], v = x[i];
+    if (kind == kRelu) dx[i] = v > T(0) ? g : T(0);
+    else if (kind == kLeakyRelu) dx[i] = v > T(0) ? g : mul(g, slope);
+    else {
+      const T s = T(1) / (T(1) + exp_(-v));
+      dx[i] = kind == kSilu ? g * s * (T(1) + v * (T(1) - s)) : g * s * (T(1) - s);
+    }
   }
 }
 

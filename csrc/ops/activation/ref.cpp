@@ -1,4 +1,6 @@
 // The plain reference of the activation kernels (contract: activation.h): a scalar loop in index order.
+#include <cmath>
+
 #include "ops/activation/cpu.h"
 
 namespace fastnn {
@@ -9,16 +11,22 @@ void forward_reference(Kind kind, int64_t n, const T* x, T slope, T* y) {
   for (int64_t i = 0; i < n; ++i) {
     const T v = x[i];
     if (kind == kRelu) y[i] = (v > T(0) || v != v) ? v : T(0);
-    else y[i] = v > T(0) ? v : v * slope;
+    else if (kind == kLeakyRelu) y[i] = v > T(0) ? v : v * slope;
+    else if (kind == kSigmoid) y[i] = T(1) / (T(1) + std::exp(-v));
+    else y[i] = v / (T(1) + std::exp(-v));
   }
 }
 
 template <typename T>
 void backward_reference(Kind kind, int64_t n, const T* dy, const T* x, T slope, T* dx) {
   for (int64_t i = 0; i < n; ++i) {
-    const T g = dy[i];
-    if (kind == kRelu) dx[i] = x[i] > T(0) ? g : T(0);
-    else dx[i] = x[i] > T(0) ? g : g * slope;
+    const T g = dy[i], v = x[i];
+    if (kind == kRelu) dx[i] = v > T(0) ? g : T(0);
+    else if (kind == kLeakyRelu) dx[i] = v > T(0) ? g : g * slope;
+    else {
+      const T s = T(1) / (T(1) + std::exp(-v));
+      dx[i] = kind == kSilu ? g * s * (T(1) + v * (T(1) - s)) : g * s * (T(1) - s);
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/threads.h"
 #include "ops/diffusion/cpu.h"
@@ -39,6 +40,31 @@ inline void group_noise(const random::Lanes& lanes, float* __restrict out) {
 inline void group_noise(const random::Lanes& lanes, double* __restrict out) {
   random::group_values<double, fr::Dist::normal>(lanes, fr::Params<double>{}, out);
 }
+
+// float16 <-> float32 with AVX-512F's conversion instructions (exact, and rounding to nearest even: the bits
+// of diffusion.h's software conversions, which the other paths use inline); the tails in software.
+#if defined(FASTNN_ISA_AVX512)  // (immintrin.h comes with lanes_simd.h)
+constexpr bool kHardwareHalf = true;
+inline void halves_to_floats(const uint16_t* __restrict in, float* __restrict out, long long m) {
+  long long j = 0;
+  for (; j + 16 <= m; j += 16)
+    _mm512_storeu_ps(out + j, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + j))));
+  for (; j < m; ++j) out[j] = ::fastnn::diffusion::half_to_float(in[j]);
+}
+inline void floats_to_halves(const float* __restrict in, uint16_t* __restrict out, long long m) {
+  long long j = 0;
+  for (; j + 16 <= m; j += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(in + j), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; j < m; ++j) out[j] = (uint16_t)::fastnn::diffusion::float_to_half_bits(in[j]);
+}
+#else
+constexpr bool kHardwareHalf = false;
+inline void halves_to_floats(const uint16_t*, float*, long long) {}
+inline void floats_to_halves(const float*, uint16_t*, long long) {}
+#endif
+// Elements per float buffer of the float16 runs.
+constexpr long long kHalfBlock = 256;
 
 // Runs body(begin, end, z) over [0, n) in chunks, in parallel: z holds the noise of elements
 // begin .. end - 1 (as A) when `draw`, else it is null.
@@ -90,6 +116,31 @@ inline void diffuse_run(long long b, long long e, typename Storage<S>::A sa, typ
   }
 }
 
+// diffuse_run for float16 storage with the hardware conversions: blocks of elements converted to float32
+// buffers, the float32 loop, the results converted back.
+template <bool Draw, bool Velocity>
+inline void diffuse_run_half(long long b, long long e, float sa, float sb, const uint16_t* __restrict x0,
+                             const float* __restrict z, const uint16_t* __restrict noise_in,
+                             uint16_t* __restrict noise_out, uint16_t* __restrict xt, uint16_t* __restrict v) {
+  alignas(64) float xf[kHalfBlock], ef[kHalfBlock], of[kHalfBlock], vf[kHalfBlock];
+  for (long long p = b; p < e; p += kHalfBlock) {
+    const long long m = std::min(kHalfBlock, e - p);
+    halves_to_floats(x0 + p, xf, m);
+    if constexpr (Draw) {
+      floats_to_halves(z + (p - b), noise_out + p, m);  // the noise rounded to its storage, then used as stored
+      halves_to_floats(noise_out + p, ef, m);
+    } else {
+      halves_to_floats(noise_in + p, ef, m);
+    }
+    for (long long j = 0; j < m; ++j) {
+      of[j] = ::fastnn::diffusion::noised(sa, sb, xf[j], ef[j]);
+      if constexpr (Velocity) vf[j] = ::fastnn::diffusion::velocity(sa, sb, xf[j], ef[j]);
+    }
+    floats_to_halves(of, xt + p, m);
+    if constexpr (Velocity) floats_to_halves(vf, v + p, m);
+  }
+}
+
 template <typename S, bool Draw, bool Velocity>
 void diffuse_as(long long n, long long per_sample, const S* x0, const typename Storage<S>::A* coef, const S* noise_in,
                 S* noise_out, S* xt, S* v, uint64_t key, uint64_t offset) {
@@ -99,8 +150,12 @@ void diffuse_as(long long n, long long per_sample, const S* x0, const typename S
     for (long long pos = begin; pos < end;) {
       const long long s = pos / per_sample;
       const long long run_end = std::min(end, (s + 1) * per_sample);
-      diffuse_run<S, Draw, Velocity>(pos, run_end, coef[2 * s], coef[2 * s + 1], x0, z ? z + (pos - begin) : nullptr,
-                                     noise_in, noise_out, xt, v);
+      if constexpr (kHardwareHalf && std::is_same_v<S, uint16_t>)
+        diffuse_run_half<Draw, Velocity>(pos, run_end, coef[2 * s], coef[2 * s + 1], x0,
+                                         z ? z + (pos - begin) : nullptr, noise_in, noise_out, xt, v);
+      else
+        diffuse_run<S, Draw, Velocity>(pos, run_end, coef[2 * s], coef[2 * s + 1], x0, z ? z + (pos - begin) : nullptr,
+                                       noise_in, noise_out, xt, v);
       pos = run_end;
     }
   });
@@ -117,14 +172,35 @@ void step_as(long long n, const S* model_output, const S* sample, const StepCoef
     const S* __restrict sm = sample;
     S* __restrict pv = prev;
     S* __restrict xo = x0;
-    for (long long i = begin; i < end; ++i) {
-      A zi = A(0);
-      if constexpr (Noise == 2) zi = St::load(St::store(zd[i - begin]));
-      else if constexpr (Noise == 1) zi = St::load(zin[i]);
-      A x, p;
-      ::fastnn::diffusion::step_values(k, St::load(sm[i]), St::load(mo[i]), zi, &x, &p);
-      xo[i] = St::store(x);
-      pv[i] = St::store(p);
+    if constexpr (kHardwareHalf && std::is_same_v<S, uint16_t>) {
+      alignas(64) float mf[kHalfBlock], sf[kHalfBlock], zf[kHalfBlock], xf[kHalfBlock], pf[kHalfBlock];
+      alignas(64) uint16_t zh[kHalfBlock];
+      for (long long p0 = begin; p0 < end; p0 += kHalfBlock) {
+        const long long m = std::min(kHalfBlock, end - p0);
+        halves_to_floats(mo + p0, mf, m);
+        halves_to_floats(sm + p0, sf, m);
+        if constexpr (Noise == 2) {  // the noise rounded to float16 first, as stored noise would be
+          floats_to_halves(zd + (p0 - begin), zh, m);
+          halves_to_floats(zh, zf, m);
+        } else if constexpr (Noise == 1) {
+          halves_to_floats(zin + p0, zf, m);
+        } else {
+          for (long long j = 0; j < m; ++j) zf[j] = 0.0f;
+        }
+        for (long long j = 0; j < m; ++j) ::fastnn::diffusion::step_values(k, sf[j], mf[j], zf[j], &xf[j], &pf[j]);
+        floats_to_halves(xf, xo + p0, m);
+        floats_to_halves(pf, pv + p0, m);
+      }
+    } else {
+      for (long long i = begin; i < end; ++i) {
+        A zi = A(0);
+        if constexpr (Noise == 2) zi = St::load(St::store(zd[i - begin]));
+        else if constexpr (Noise == 1) zi = St::load(zin[i]);
+        A x, p;
+        ::fastnn::diffusion::step_values(k, St::load(sm[i]), St::load(mo[i]), zi, &x, &p);
+        xo[i] = St::store(x);
+        pv[i] = St::store(p);
+      }
     }
   });
 }

@@ -32,13 +32,20 @@ __global__ void coef_kernel(long long N, const void* __restrict__ timesteps, boo
   }
 }
 
+// The sample of element i: a 32-bit division where the indices fit (a 64-bit one is emulated, several times slower).
+__device__ __forceinline__ long long sample_of(long long i, long long per_sample) {
+  if (((unsigned long long)i | (unsigned long long)per_sample) >> 32 == 0)
+    return (long long)((unsigned)i / (unsigned)per_sample);
+  return i / per_sample;
+}
+
 // One element of diffuse, eps in A (already rounded to S when drawn).
 template <typename S, bool Vel>
 __device__ __forceinline__ void diffuse_element(long long i, long long per_sample, const S* __restrict__ x0,
                                                 const typename Storage<S>::A* __restrict__ coef,
                                                 typename Storage<S>::A eps, S* __restrict__ xt, S* __restrict__ v) {
   using St = Storage<S>;
-  const long long s = i / per_sample;
+  const long long s = sample_of(i, per_sample);
   const auto sa = coef[2 * s], sb = coef[2 * s + 1];
   const auto x = St::load(x0[i]);
   xt[i] = St::store(fd::noised(sa, sb, x, eps));
@@ -119,7 +126,7 @@ __global__ void diffuse_given_kernel(long long n, long long per_sample, bool pac
         Pack<S> xo, vo;
 #pragma unroll
         for (int j = 0; j < K; ++j) {
-          const long long s = (i0 + j) / per_sample;
+          const long long s = sample_of(i0 + j, per_sample);
           const auto sa = coef[2 * s], sb = coef[2 * s + 1];
           const auto x = St::load(xs.x[j]), eps = St::load(es.x[j]);
           xo.x[j] = St::store(fd::noised(sa, sb, x, eps));

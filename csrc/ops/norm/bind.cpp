@@ -282,12 +282,124 @@ void bind_batch(py::module_& m) {
   }
 }
 
+// num_groups: an int >= 1 dividing C.
+int64_t groups_arg(const std::string& fn, py::handle g, int64_t C) {
+  const int64_t G = (int64_t)unsigned_arg(fn, "num_groups", g, 62);
+  if (G < 1 || C % G != 0)
+    fail_value(fn, "argument 'num_groups' must be >= 1 and divide the channel count " + std::to_string(C) +
+                       " of x (dim 1), got " + std::to_string(G));
+  return G;
+}
+
+// Group normalisation of a contiguous (N, C, S) block in num_groups groups of consecutive channels.
+py::tuple group_forward_impl(const std::string& fn, bool reference, py::handle x_obj, py::handle g_obj,
+                             py::handle w_obj, py::handle b_obj, py::handle eps_obj) {
+  Call call(fn);
+  const ArrayView x = operand(call, "x", x_obj, 3, nullptr, nullptr, nullptr);
+  const int64_t N = x.dim(0), C = x.dim(1), S = x.dim(2);
+  const int64_t G = groups_arg(call.fn, g_obj, C);
+  const std::vector<int64_t> cshape{C};
+  const auto w = optional_operand(call, "weight", w_obj, x, cshape, "(C,) for x of shape (N, C, S)");
+  const auto b = optional_operand(call, "bias", b_obj, x, cshape, "(C,) for x of shape (N, C, S)");
+  const double eps = eps_arg(call.fn, eps_obj, x);
+  ArrayView y = call.empty("y", x.shape, x.dtype);
+  ArrayView mean = call.empty("mean", {N, G}, x.dtype), rstd = call.empty("rstd", {N, G}, x.dtype);
+  if (N > 0) {
+    with_float_type(x, [&](auto zt) {
+      using T = decltype(zt);
+      const T *xp = x.ptr<const T>(), *wp = ptr_or_null<const T>(w), *bp = ptr_or_null<const T>(b);
+      T *yp = y.ptr<T>(), *mp = mean.ptr<T>(), *rp = rstd.ptr<T>();
+#if FASTNN_CUDA_MODULE
+      (void)reference;
+      cudaStream_t stream = call.stream();
+      py::gil_scoped_release release;
+      cuda::norm::group_norm_forward<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp, stream);
+#else
+      py::gil_scoped_release release;
+      if (reference) norm::group_norm_forward_reference<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp);
+      else norm::group_norm_forward_cpu<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp);
+#endif
+    });
+  }
+  return py::make_tuple(y.object, mean.object, rstd.object);
+}
+
+py::tuple group_backward_impl(const std::string& fn, bool reference, py::handle dy_obj, py::handle x_obj,
+                              py::handle mean_obj, py::handle rstd_obj, py::handle g_obj, py::handle w_obj,
+                              const std::array<bool, 3>& mask) {
+  Call call(fn);
+  const ArrayView x = operand(call, "x", x_obj, 3, nullptr, nullptr, nullptr);
+  const int64_t N = x.dim(0), C = x.dim(1), S = x.dim(2);
+  const int64_t G = groups_arg(call.fn, g_obj, C);
+  const std::vector<int64_t> cshape{C}, sshape{N, G};
+  const ArrayView dy = operand(call, "dy", dy_obj, 3, &x, &x.shape, "the shape of x");
+  const ArrayView mean = operand(call, "mean", mean_obj, 2, &x, &sshape, "(N, num_groups) for x of shape (N, C, S)");
+  const ArrayView rstd = operand(call, "rstd", rstd_obj, 2, &x, &sshape, "(N, num_groups) for x of shape (N, C, S)");
+  const auto w = optional_operand(call, "weight", w_obj, x, cshape, "(C,) for x of shape (N, C, S)");
+  std::optional<ArrayView> dx, dw, db;
+  if (mask[0]) dx = call.empty("dx", x.shape, x.dtype);
+  if (mask[1]) dw = call.empty("dweight", cshape, x.dtype);
+  if (mask[2]) db = call.empty("dbias", cshape, x.dtype);
+  if (C > 0 && (dx || dw || db)) {
+    with_float_type(x, [&](auto zt) {
+      using T = decltype(zt);
+      const T *dyp = dy.ptr<const T>(), *xp = x.ptr<const T>(), *mp = mean.ptr<const T>();
+      const T *rp = rstd.ptr<const T>(), *wp = ptr_or_null<const T>(w);
+      T *dxp = ptr_or_null<T>(dx), *dwp = ptr_or_null<T>(dw), *dbp = ptr_or_null<T>(db);
+#if FASTNN_CUDA_MODULE
+      (void)reference;
+      cudaStream_t stream = call.stream();
+      py::gil_scoped_release release;
+      cuda::norm::group_norm_backward<T>(N, C, S, G, dyp, xp, mp, rp, wp, dxp, dwp, dbp, stream);
+#else
+      py::gil_scoped_release release;
+      if (reference) norm::group_norm_backward_reference<T>(N, C, S, G, dyp, xp, mp, rp, wp, dxp, dwp, dbp);
+      else norm::group_norm_backward_cpu<T>(N, C, S, G, dyp, xp, mp, rp, wp, dxp, dwp, dbp);
+#endif
+    });
+  }
+  auto obj = [](const std::optional<ArrayView>& v) { return v ? v->object : py::none(); };
+  return py::make_tuple(obj(dx), obj(dw), obj(db));
+}
+
+void bind_group(py::module_& m) {
+  for (bool reference : {false, true}) {
+    if (reference && kCudaModule) continue;
+    const std::string fname = std::string("group_norm_forward") + (reference ? "_reference" : "");
+    const std::string bname = std::string("group_norm_backward") + (reference ? "_reference" : "");
+    const std::string note = reference ? " The plain reference (scalar loops in index order)." : "";
+    m.def(
+        fname.c_str(),
+        [fname, reference](py::handle x, py::handle num_groups, py::handle weight, py::handle bias, py::handle eps) {
+          return group_forward_impl(fname, reference, x, num_groups, weight, bias, eps);
+        },
+        py::arg("x"), py::arg("num_groups"), py::arg("weight") = py::none(), py::arg("bias") = py::none(),
+        py::arg("eps") = 1e-5,
+        ("(y, mean, rstd): group normalisation of the contiguous (N, C, S) block x, each sample's num_groups groups "
+         "of C / num_groups consecutive channels normalised with their own statistics: y = (x - mean) * rstd * "
+         "weight[c] + bias[c], rstd = 1 / sqrt(biased variance + eps); mean and rstd (N, num_groups); weight and "
+         "bias (C,) or None." + note).c_str());
+    m.def(
+        bname.c_str(),
+        [bname, reference](py::handle dy, py::handle x, py::handle mean, py::handle rstd, py::handle num_groups,
+                           py::handle weight, const std::array<bool, 3>& output_mask) {
+          return group_backward_impl(bname, reference, dy, x, mean, rstd, num_groups, weight, output_mask);
+        },
+        py::arg("dy"), py::arg("x"), py::arg("mean"), py::arg("rstd"), py::arg("num_groups"),
+        py::arg("weight") = py::none(), py::arg("output_mask") = std::array<bool, 3>{true, true, true},
+        ("(dx, dweight, dbias), each None where output_mask says so: the gradients of group_norm_forward from dy "
+         "and its mean and rstd; dweight and dbias summed over the samples in order (deterministic)." + note)
+            .c_str());
+  }
+}
+
 }  // namespace
 
 void bind_norm(py::module_& m) {
   bind_kind(m, true, "_reference");
   bind_kind(m, false, "_reference");
   bind_batch(m);
+  bind_group(m);
 }
 
 }  // namespace fastnn

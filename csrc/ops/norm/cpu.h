@@ -21,6 +21,13 @@ FASTNN_DECLARE_PER_PATH(namespace norm {
   template <typename T>
   void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean, const T* rstd,
                            const T* w, T* dx, T* dw, T* db);
+  template <typename T>
+  void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
+                          T* mean, T* rstd);
+  // `partial`: 2 * N * C elements of workspace (the per-(n, c) sums pw and pb of norm.h).
+  template <typename T>
+  void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
+                           const T* rstd, const T* w, T* dx, T* dw, T* db, T* partial);
 })
 
 namespace fastnn {
@@ -46,6 +53,16 @@ void batch_norm_backward_cpu(int64_t N, int64_t C, int64_t S, const T* dy, const
   FASTNN_DISPATCH(norm::batch_norm_backward<T>)(N, C, S, dy, x, mean, rstd, w, dx, dw, db);
 }
 
+// Group normalisation of a contiguous (N, C, S) block in G groups of channels (norm.h); dx, dw, db may be null.
+template <typename T>
+void group_norm_forward_cpu(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps,
+                            T* y, T* mean, T* rstd) {
+  FASTNN_DISPATCH(norm::group_norm_forward<T>)(N, C, S, G, x, w, b, eps, y, mean, rstd);
+}
+template <typename T>
+void group_norm_backward_cpu(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
+                             const T* rstd, const T* w, T* dx, T* dw, T* db);
+
 // Plain references for the tests: scalar loops, one row and one column at a time, in index order.
 template <typename T>
 void norm_forward_reference(bool centered, int64_t rows, int64_t C, const T* x, const T* w, const T* b, T eps, T* y,
@@ -59,6 +76,12 @@ void batch_norm_forward_reference(int64_t N, int64_t C, int64_t S, const T* x, c
 template <typename T>
 void batch_norm_backward_reference(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean,
                                    const T* rstd, const T* w, T* dx, T* dw, T* db);
+template <typename T>
+void group_norm_forward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b,
+                                  T eps, T* y, T* mean, T* rstd);
+template <typename T>
+void group_norm_backward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x,
+                                   const T* mean, const T* rstd, const T* w, T* dx, T* dw, T* db);
 
 }  // namespace norm
 }  // namespace fastnn

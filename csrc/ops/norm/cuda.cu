@@ -143,6 +143,73 @@ __global__ void batch_dx_kernel(long long total, long long M, long long C, long 
   }
 }
 
+// Group normalisation: one thread per (n, g) row for its statistics and its dx (the row's K * S values are
+// contiguous), one thread per element for y, one thread per channel for dweight / dbias (samples in order).
+template <typename T>
+__global__ void group_stats_kernel(long long rows, long long D, const T* __restrict__ x, T eps, T* __restrict__ mean,
+                                   T* __restrict__ rstd) {
+  FASTNN_GRID_STRIDE(r, rows) {
+    const T* xr = x + r * D;
+    T mu = 0, ss = 0;
+    for (long long i = 0; i < D; ++i) mu += xr[i];
+    mu = D > 0 ? mu / T(D) : T(0);
+    for (long long i = 0; i < D; ++i) ss += (xr[i] - mu) * (xr[i] - mu);
+    mean[r] = mu;
+    rstd[r] = T(1) / sqrt((D > 0 ? ss / T(D) : T(0)) + eps);
+  }
+}
+
+template <typename T>
+__global__ void group_apply_kernel(long long total, long long C, long long S, long long K, const T* __restrict__ x,
+                                   const T* __restrict__ w, const T* __restrict__ b, const T* __restrict__ mean,
+                                   const T* __restrict__ rstd, T* __restrict__ y) {
+  FASTNN_GRID_STRIDE(i, total) {
+    const long long nc = i / S, c = nc % C, r = nc / K;  // (n * C + c) / K = n * G + c / K
+    y[i] = (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+  }
+}
+
+template <typename T>
+__global__ void group_dx_kernel(long long rows, long long G, long long K, long long S, const T* __restrict__ dy,
+                                const T* __restrict__ x, const T* __restrict__ mean, const T* __restrict__ rstd,
+                                const T* __restrict__ w, T* __restrict__ dx) {
+  FASTNN_GRID_STRIDE(r, rows) {
+    const long long D = K * S, c0 = (r % G) * K;
+    const T mu = mean[r], rs = rstd[r];
+    T sg = 0, sgx = 0;
+    for (long long i = r * D; i < (r + 1) * D; ++i) {
+      const T g = w ? dy[i] * w[c0 + (i - r * D) / S] : dy[i];
+      sg += g;
+      sgx += g * ((x[i] - mu) * rs);
+    }
+    const T mg = sg / T(D), mgx = sgx / T(D);
+    for (long long i = r * D; i < (r + 1) * D; ++i) {
+      const T g = w ? dy[i] * w[c0 + (i - r * D) / S] : dy[i];
+      dx[i] = rs * (g - mg - ((x[i] - mu) * rs) * mgx);
+    }
+  }
+}
+
+template <typename T>
+__global__ void group_affine_grad_kernel(long long N, long long C, long long S, long long G, const T* __restrict__ dy,
+                                         const T* __restrict__ x, const T* __restrict__ mean,
+                                         const T* __restrict__ rstd, T* __restrict__ dw, T* __restrict__ db) {
+  FASTNN_GRID_STRIDE(c, C) {
+    const long long K = C / G;
+    T sw = 0, sb = 0;
+    for (long long n = 0; n < N; ++n) {
+      const long long r = n * G + c / K;
+      for (long long s = 0; s < S; ++s) {
+        const long long i = (n * C + c) * S + s;
+        sw += dy[i] * ((x[i] - mean[r]) * rstd[r]);
+        sb += dy[i];
+      }
+    }
+    if (dw) dw[c] = sw;
+    if (db) db[c] = sb;
+  }
+}
+
 #undef FASTNN_GRID_STRIDE
 
 unsigned blocks(long long n) { return elementwise_blocks(n, kThreads); }
@@ -195,6 +262,32 @@ void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* 
   check_launch("batch_norm_backward (dx)");
 }
 
+template <typename T>
+void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
+                        T* mean, T* rstd, cudaStream_t stream) {
+  const long long rows = (long long)N * G, K = C / G, total = (long long)N * C * S;
+  if (rows == 0) return;
+  group_stats_kernel<T><<<blocks(rows), kThreads, 0, stream>>>(rows, K * S, x, eps, mean, rstd);
+  check_launch("group_norm_forward (statistics)");
+  if (total == 0) return;
+  group_apply_kernel<T><<<blocks(total), kThreads, 0, stream>>>(total, C, S, K, x, w, b, mean, rstd, y);
+  check_launch("group_norm_forward");
+}
+
+template <typename T>
+void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
+                         const T* rstd, const T* w, T* dx, T* dw, T* db, cudaStream_t stream) {
+  const long long rows = (long long)N * G, K = C / G;
+  if (dx && rows > 0 && K * S > 0) {
+    group_dx_kernel<T><<<blocks(rows), kThreads, 0, stream>>>(rows, G, K, S, dy, x, mean, rstd, w, dx);
+    check_launch("group_norm_backward (dx)");
+  }
+  if ((dw || db) && C > 0) {
+    group_affine_grad_kernel<T><<<blocks(C), kThreads, 0, stream>>>(N, C, S, G, dy, x, mean, rstd, dw, db);
+    check_launch("group_norm_backward (dweight, dbias)");
+  }
+}
+
 #define FASTNN_NORM_CUDA(T)                                                                                  \
   template void norm_forward<T>(bool, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*,         \
                                 cudaStream_t);                                                               \
@@ -203,7 +296,11 @@ void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* 
   template void batch_norm_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*, T*,  \
                                       cudaStream_t);                                                           \
   template void batch_norm_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
-                                       T*, T*, T*, cudaStream_t);
+                                       T*, T*, T*, cudaStream_t);                                                \
+  template void group_norm_forward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
+                                      T*, cudaStream_t);                                                         \
+  template void group_norm_backward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*,          \
+                                       const T*, const T*, T*, T*, T*, cudaStream_t);
 FASTNN_NORM_CUDA(float)
 FASTNN_NORM_CUDA(double)
 #undef FASTNN_NORM_CUDA

@@ -23,4 +23,13 @@ template <typename T>
 void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* x, const T* mean, const T* rstd,
                          const T* w, T* dx, T* dw, T* db, cudaStream_t stream);
 
+
+template <typename T>
+void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
+                        T* mean, T* rstd, cudaStream_t stream);
+// dx, dw, db may each be null (not wanted).
+template <typename T>
+void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
+                         const T* rstd, const T* w, T* dx, T* dw, T* db, cudaStream_t stream);
+
 }  // namespace fastnn::cuda::norm

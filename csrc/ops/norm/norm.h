@@ -33,6 +33,19 @@
 //
 // Each channel's sums are taken by one thread in a fixed order (rows n in order, each row's S values in
 // vectors), so the results do not depend on the thread count. M = 0 gives mean 0, var 0.
+//
+// Group normalisation normalises each sample's groups of K = C / G consecutive channels: x is a C-contiguous
+// (N, C, S) block, so group (n, g) is one contiguous row of D = K * S values, and the affine is per channel:
+//
+//   forward    mean_ng = sum / D;  rstd_ng = 1 / sqrt(sum (x - mean_ng)^2 / D + eps)   (two passes, biased)
+//              y[n, c, s] = (x - mean_ng) * (rstd_ng * weight[c]) + bias[c]      (mean, rstd (N, G) written)
+//   backward   xhat = (x - mean_ng) * rstd_ng;  per (n, c): pw[n, c] = sum_s dy * xhat,  pb[n, c] = sum_s dy
+//              dweight[c] = sum_n pw[n, c];  dbias[c] = sum_n pb[n, c]    (n in order: deterministic)
+//              per group: sg = sum_c weight[c] pb[n, c],  sgx = sum_c weight[c] pw[n, c]
+//              dx = rstd_ng * (dy * weight[c] - sg / D - xhat * sgx / D)
+//
+// The backward's sums are of dy times the centred x (not PyTorch's sum dy * x - mean * sum dy), so a large
+// mean does not cancel their digits. D = 0 gives mean 0 and rstd 1 / sqrt(eps).
 #pragma once
 #include <cstdint>
 

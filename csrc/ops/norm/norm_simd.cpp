@@ -183,7 +183,102 @@ void batch_backward_channel(int64_t N, int64_t C, int64_t S, int64_t c, const T*
   }
 }
 
+// Group normalisation: one (n, g) row of D = K * S contiguous values, its K channels of S values each.
+template <typename T>
+void group_forward_row(int64_t K, int64_t S, int64_t c0, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
+                       T* rstd) {
+  const int64_t D = K * S;
+  const T inv_d = D > 0 ? T(1) / T(D) : T(0);
+  const T mu = row_sum<T, false>(x, D, T(0)) * inv_d;
+  const T rs = T(1) / std::sqrt(row_sum<T, true>(x, D, mu) * inv_d + eps);
+  *mean = mu;
+  *rstd = rs;
+  const Vec<T> m = simd::set1<T>(mu);
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t c = c0 + k;
+    const Vec<T> a = simd::set1<T>(w ? rs * w[c] : rs), bb = simd::set1<T>(b ? b[c] : T(0));
+    const T* xc = x + k * S;
+    T* yc = y + k * S;
+    each_vec<T>(S, [&](int64_t j, int n) {
+      simd::store_upto(yc + j, simd::fma(simd::load_upto(xc + j, n) - m, a, bb), n);
+    });
+  }
+}
+
+// One (n, g) row of the backward: the per-channel sums pw / pb (K each) and, when wanted, dx.
+template <typename T>
+void group_backward_row(int64_t K, int64_t S, int64_t c0, const T* dy, const T* x, T mu, T rs, const T* w, T* dx,
+                        T* pw, T* pb) {
+  const Vec<T> m = simd::set1<T>(mu), s = simd::set1<T>(rs);
+  T sg = T(0), sgx = T(0);
+  for (int64_t k = 0; k < K; ++k) {
+    const T* gc = dy + k * S;
+    const T* xc = x + k * S;
+    Vec<T> ab = simd::zero<T>(), aw = ab;
+    each_vec<T>(S, [&](int64_t j, int n) {
+      const Vec<T> d = simd::load_upto(gc + j, n);  // zero lanes past the tail
+      ab += d;
+      aw = simd::fma(d, (simd::load_upto(xc + j, n) - m) * s, aw);
+    });
+    const T tb = simd::reduce_add(ab), tw = simd::reduce_add(aw);
+    pb[k] = tb;
+    pw[k] = tw;
+    const T wc = w ? w[c0 + k] : T(1);
+    sg += wc * tb;
+    sgx += wc * tw;
+  }
+  if (!dx) return;
+  const int64_t D = K * S;
+  const Vec<T> mg = simd::set1<T>(D > 0 ? sg / T(D) : T(0)), mgx = simd::set1<T>(D > 0 ? sgx / T(D) : T(0));
+  for (int64_t k = 0; k < K; ++k) {
+    const Vec<T> wc = simd::set1<T>(w ? w[c0 + k] : T(1));
+    const T* gc = dy + k * S;
+    const T* xc = x + k * S;
+    T* dc = dx + k * S;
+    each_vec<T>(S, [&](int64_t j, int n) {
+      const Vec<T> xh = (simd::load_upto(xc + j, n) - m) * s;
+      simd::store_upto(dc + j, s * (simd::load_upto(gc + j, n) * wc - mg - xh * mgx), n);
+    });
+  }
+}
+
 }  // namespace
+
+template <typename T>
+void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
+                        T* mean, T* rstd) {
+  const int64_t K = C / G, D = K * S, rows = N * G;
+  const int threads = threads_for(rows * D * 4);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t r = 0; r < rows; ++r)
+    group_forward_row(K, S, (r % G) * K, x + r * D, w, b, eps, y + r * D, mean + r, rstd + r);
+}
+
+template <typename T>
+void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
+                         const T* rstd, const T* w, T* dx, T* dw, T* db, T* partial) {
+  const int64_t K = C / G, D = K * S, rows = N * G;
+  T* pw = partial;
+  T* pb = partial + N * C;
+  const int threads = threads_for(rows * D * 6);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t r = 0; r < rows; ++r)
+    group_backward_row(K, S, (r % G) * K, dy + r * D, x + r * D, mean[r], rstd[r], w, dx ? dx + r * D : nullptr,
+                       pw + r * K, pb + r * K);
+  // the samples' sums, added in sample order for every channel
+  T* outs[2] = {dw, db};
+  const T* parts[2] = {pw, pb};
+  for (int o = 0; o < 2; ++o) {
+    if (!outs[o]) continue;
+    T* out = outs[o];
+    const T* p = parts[o];
+    each_vec<T>(C, [&](int64_t j, int n) {
+      Vec<T> acc = simd::zero<T>();
+      for (int64_t i = 0; i < N; ++i) acc += simd::load_upto(p + i * C + j, n);
+      simd::store_upto(out + j, acc, n);
+    });
+  }
+}
 
 template <typename T>
 void batch_norm_forward(int64_t N, int64_t C, int64_t S, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
@@ -243,7 +338,11 @@ void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T*
                                  T*, T*);                                                                        \
   template void batch_norm_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*, T*); \
   template void batch_norm_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
-                                       T*, T*, T*);
+                                       T*, T*, T*);                                                              \
+  template void group_norm_forward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
+                                      T*);                                                                       \
+  template void group_norm_backward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*,          \
+                                       const T*, const T*, T*, T*, T*, T*);
 FASTNN_NORM_SIMD(float)
 FASTNN_NORM_SIMD(double)
 #undef FASTNN_NORM_SIMD

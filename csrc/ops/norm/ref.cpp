@@ -117,6 +117,59 @@ void batch_norm_backward_reference(int64_t N, int64_t C, int64_t S, const T* dy,
   }
 }
 
+template <typename T>
+void group_norm_forward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b,
+                                  T eps, T* y, T* mean, T* rstd) {
+  const int64_t K = C / G, D = K * S;
+  for (int64_t r = 0; r < N * G; ++r) {
+    const T* xr = x + r * D;
+    T mu = 0, ss = 0;
+    for (int64_t i = 0; i < D; ++i) mu += xr[i];
+    mu = D > 0 ? mu / T(D) : T(0);
+    for (int64_t i = 0; i < D; ++i) ss += (xr[i] - mu) * (xr[i] - mu);
+    const T rs = T(1) / std::sqrt((D > 0 ? ss / T(D) : T(0)) + eps);
+    for (int64_t i = 0; i < D; ++i) {
+      const int64_t c = (r % G) * K + i / (S > 0 ? S : 1);
+      y[r * D + i] = (xr[i] - mu) * (w ? rs * w[c] : rs) + (b ? b[c] : T(0));
+    }
+    mean[r] = mu;
+    rstd[r] = rs;
+  }
+}
+
+template <typename T>
+void group_norm_backward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x,
+                                   const T* mean, const T* rstd, const T* w, T* dx, T* dw, T* db) {
+  const int64_t K = C / G, D = K * S;
+  for (int64_t c = 0; c < C; ++c) {
+    T sw = 0, sb = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t r = n * G + c / K;
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t i = (n * C + c) * S + s;
+        sw += dy[i] * ((x[i] - mean[r]) * rstd[r]);
+        sb += dy[i];
+      }
+    }
+    if (dw) dw[c] = sw;
+    if (db) db[c] = sb;
+  }
+  for (int64_t r = 0; dx && r < N * G; ++r) {
+    const T mu = mean[r], rs = rstd[r];
+    T sg = 0, sgx = 0;
+    for (int64_t i = r * D; i < (r + 1) * D; ++i) {
+      const T g = w ? dy[i] * w[(r % G) * K + (i - r * D) / S] : dy[i];
+      sg += g;
+      sgx += g * ((x[i] - mu) * rs);
+    }
+    const T mg = sg / T(D), mgx = sgx / T(D);
+    for (int64_t i = r * D; i < (r + 1) * D; ++i) {
+      const T g = w ? dy[i] * w[(r % G) * K + (i - r * D) / S] : dy[i];
+      dx[i] = rs * (g - mg - ((x[i] - mu) * rs) * mgx);
+    }
+  }
+}
+
 #define FASTNN_NORM_REF(T)                                                                                         \
   template void norm_forward_reference<T>(bool, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, T*);     \
   template void norm_backward_reference<T>(bool, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
@@ -124,7 +177,11 @@ void batch_norm_backward_reference(int64_t N, int64_t C, int64_t S, const T* dy,
   template void batch_norm_forward_reference<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
                                                 T*, T*);                                                         \
   template void batch_norm_backward_reference<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, \
-                                                 const T*, T*, T*, T*);
+                                                 const T*, T*, T*, T*);                                         \
+  template void group_norm_forward_reference<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, T, \
+                                                T*, T*, T*);                                                     \
+  template void group_norm_backward_reference<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, \
+                                                 const T*, const T*, T*, T*, T*);
 FASTNN_NORM_REF(float)
 FASTNN_NORM_REF(double)
 #undef FASTNN_NORM_REF

@@ -13,8 +13,6 @@ so a seed gives the same numbers on the CPU and on the GPU and the stream moves 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import backend
@@ -24,10 +22,7 @@ from ..tensor import Tensor
 from .configuration import ConfigMixin
 from .schedule import make_betas
 
-try:  # the native diffusion kernels
-    from ..kernels import diffusion as _kd
-except ImportError:  # pragma: no cover - builds without them use the array-level equivalent
-    from . import _kernels_fallback as _kd
+from ..kernels import diffusion as _kd
 
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
 # The scalar coefficients of a step are computed in float32 from the float32 tables, operation by operation
@@ -165,8 +160,8 @@ class SchedulerMixin(ConfigMixin):
     def _timesteps_array(self, timesteps, n, fn, like):
         """``timesteps`` as an int64 (n,) array on like's device, checked against [0, T) and the batch size."""
         if isinstance(timesteps, Tensor):
-            ts = timesteps.detach().cpu().numpy()
-        elif backend.is_cuda_array(timesteps):
+            timesteps = timesteps._data
+        if backend.is_cuda_array(timesteps):
             ts = backend.to_device(timesteps, "cpu")
         elif isinstance(timesteps, (list, tuple, int, np.integer, np.ndarray)) and not isinstance(timesteps, bool):
             ts = np.asarray(timesteps)
@@ -245,7 +240,8 @@ class SchedulerMixin(ConfigMixin):
         Philox stream and returns ``(x_t, noise)`` with x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε (Ho et al. 2020,
         eq. 4), or ``(x_t, noise, velocity)`` with v = √ᾱ_t ε - √(1-ᾱ_t) x_0 (Salimans & Ho 2022, §4)
         when ``return_velocity=True``. The same generator state gives the same ε on the CPU and the GPU.
-        The outputs do not require grad (use ``add_noise`` to backpropagate into x_0)."""
+        When ``original_samples`` requires grad, x_t (and v) are recomputed from the drawn ε with Tensor
+        ops so that gradients reach x_0; ε never requires grad."""
         fn = f"{type(self).__name__}.diffuse"
         _check_generator(generator, fn)
         x = self._check_samples(original_samples, "original_samples", fn)
@@ -260,6 +256,12 @@ class SchedulerMixin(ConfigMixin):
 
         _random.philox_draw(run, generator)
         xt, eps, v, _ = out["r"]
+        if _needs_graph(original_samples):
+            eps = Tensor._wrap(eps)
+            xt = self.add_noise(original_samples, eps, timesteps)
+            if return_velocity:
+                return xt, eps, self.get_velocity(original_samples, eps, timesteps)
+            return xt, eps
         if return_velocity:
             return Tensor._wrap(xt), Tensor._wrap(eps), Tensor._wrap(v)
         return Tensor._wrap(xt), Tensor._wrap(eps)
@@ -289,6 +291,11 @@ class SchedulerMixin(ConfigMixin):
         p = self.config.prediction_type
         sa, sb = np.sqrt(ab), np.sqrt(_ONE - ab)
         if p == "epsilon":
+            if sa == 0:
+                # diffusers divides by zero here and returns inf/NaN samples
+                raise ValueError("ᾱ_t = 0 at this timestep (rescale_betas_zero_snr=True gives zero terminal SNR): "
+                                 "an ε-prediction cannot recover x̂_0 there; use prediction_type='v_prediction' "
+                                 "(Lin et al. 2023) or timesteps below the last")
             return 1.0 / float(sa), -float(sb) / float(sa)
         if p == "sample":
             return 0.0, 1.0
@@ -372,12 +379,19 @@ class SchedulerMixin(ConfigMixin):
 
     @staticmethod
     def _draw_noise(like, dtype, generator):
-        """z ~ N(0, I) of like's shape from the generator's Philox stream."""
-        from ..kernels import random as _krandom
-        z = backend.empty(like.shape, np.float32 if dtype == np.float16 else dtype, like)
-        if z.size:
-            _random.philox_draw(lambda k, o: _krandom.philox_normal(z, k, o), generator)
-        return z.astype(dtype, copy=False)
+        """z ~ N(0, I) of like's shape from the generator's Philox stream, laid out as the fused step draws it
+        (the kernel run with s = 1 and every other coefficient 0 returns its z), so the Tensor-op path and
+        the fused path add the same noise for the same generator state."""
+        zeros = backend.empty(like.shape, dtype, like)
+        zeros[...] = 0
+        out = {}
+
+        def run(key, offset):
+            out["r"] = _kd.sampling_step(zeros, zeros, (0.0,) * 8 + (1.0,), key, offset)
+            return out["r"][2]
+
+        _random.philox_draw(run, generator)
+        return out["r"][0]
 
 
 def _contig(a, dtype):

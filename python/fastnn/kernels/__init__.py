@@ -15,8 +15,8 @@ from .random import dropout_mask, philox_normal, philox_uniform
 from .segment import csr_from_index, gather_rows, index_add_rows, index_coalesce, rows_renorm, segment_dot, \
     segment_max_backward, segment_reduce, segment_softmax, segment_softmax_backward, sparse_adam_step
 from .rnn import rnn_backward, rnn_forward
-from .norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward, \
-    rms_norm_backward, rms_norm_forward
+from .norm import batch_norm_backward, batch_norm_forward, group_norm_backward, group_norm_forward, \
+    layer_norm_backward, layer_norm_forward, rms_norm_backward, rms_norm_forward
 from .pool import adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, avg_pool2d, \
     avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_size
 from .word2vec import word2vec_train
@@ -29,4 +29,5 @@ __all__ = ["activation_forward", "activation_backward", "matmul", "conv2d", "con
            "segment_dot", "csr_from_index", "segment_softmax", "segment_softmax_backward",
            "index_add_rows", "rows_renorm", "sparse_adam_step", "rnn_forward", "rnn_backward",
            "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "rms_norm_forward", "rms_norm_backward",
+           "group_norm_forward", "group_norm_backward",
            "attention_forward", "attention_backward"]

@@ -1,6 +1,6 @@
 """The normalisation family (``csrc/ops/norm/``): layer normalisation and RMS normalisation of each row of a
-contiguous (rows, C) block, forward and backward. Arrays in, arrays out, on the arrays' device; float32 or
-float64, weight / bias (C,) of the same dtype or None."""
+contiguous (rows, C) block, batch and group normalisation of a contiguous (N, C, S) block, forward and backward.
+Arrays in, arrays out, on the arrays' device; float32 or float64, weight / bias (C,) of the same dtype or None."""
 from __future__ import annotations
 
 from .. import backend
@@ -39,4 +39,17 @@ def batch_norm_forward(x, weight=None, bias=None, eps=1e-5):
 def batch_norm_backward(dy, x, mean, rstd, weight=None, output_mask=(True, True, True)):
     """``(dx, dweight, dbias)`` of batch_norm_forward; an entry is None where ``output_mask`` is False."""
     return backend.kernel("batch_norm_backward", dy, x, mean, rstd, weight)(dy, x, mean, rstd, weight,
+                                                                            tuple(output_mask))
+
+
+def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """``(y, mean, rstd)``: group normalisation of the contiguous (N, C, S) block ``x``: each sample's
+    ``num_groups`` groups of ``C // num_groups`` consecutive channels normalised with their own statistics, then
+    ``y = (x - mean) * rstd * weight[c] + bias[c]``; ``mean`` and ``rstd`` are (N, num_groups)."""
+    return backend.kernel("group_norm_forward", x, weight, bias)(x, num_groups, weight, bias, eps)
+
+
+def group_norm_backward(dy, x, mean, rstd, num_groups, weight=None, output_mask=(True, True, True)):
+    """``(dx, dweight, dbias)`` of group_norm_forward; an entry is None where ``output_mask`` is False."""
+    return backend.kernel("group_norm_backward", dy, x, mean, rstd, weight)(dy, x, mean, rstd, num_groups, weight,
                                                                             tuple(output_mask))

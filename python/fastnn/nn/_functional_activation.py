@@ -126,7 +126,7 @@ def silu(input, inplace=False):
     _check(input, "silu")
     if inplace:
         return _inplace(input, lambda t: silu(t))
-    return input * input.sigmoid()
+    return _ops_math.silu(input)
 
 
 def mish(input, inplace=False):

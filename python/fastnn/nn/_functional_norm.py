@@ -202,6 +202,59 @@ def _rowwise_norm(input, rows, eps):
     return _norm(x, None, None, 1, eps, True).reshape(input.shape)
 
 
+def _group_norm_backward_ops(gy, x, weight, G, eps, need):
+    """(dx, dweight, dbias) of group normalisation as Tensor ops, the statistics recomputed from ``x`` so that the
+    gradients are themselves differentiable (gradients of gradients)."""
+    N = x.shape[0]
+    x3 = x.reshape(N, G, -1)
+    dims = (0,) + tuple(range(2, x.ndim))
+    dx = dw = db = None
+    if need[0]:
+        g = gy if weight is None else gy * weight.reshape((1, -1) + (1,) * (x.ndim - 2))
+        dx = _norm_backward_ops(g.reshape(N, G, -1), x3, None, 1, eps, True, (True, False, False))[0]
+        dx = dx.reshape(x.shape)
+    if need[1]:
+        dw = (gy * _norm_ops(x3, None, None, 1, eps, True).reshape(x.shape)).sum(dim=dims)
+    if need[2]:
+        db = gy.sum(dim=dims)
+    return dx, dw, db
+
+
+class _GroupNorm(Function):
+    """Group normalisation with its per-channel affine through the group-norm kernels (one pass for the
+    statistics and one for the output; the backward's sums and dx in two). The first-order backward runs the
+    backward kernel; under ``create_graph`` it is written with Tensor ops instead."""
+
+    @staticmethod
+    def forward(ctx, x, num_groups, weight, bias, eps):
+        a = x._data
+        if not a.flags.c_contiguous:
+            a = array_module_of(a).ascontiguousarray(a)
+        x3 = a.reshape(x.shape[0], x.shape[1], -1)
+        w = None if weight is None else _rows(weight._data, x.shape[1]).reshape(-1)
+        b = None if bias is None else _rows(bias._data, x.shape[1]).reshape(-1)
+        y, mean, rstd = kernels.group_norm_forward(x3, num_groups, w, b, eps)
+        ctx.save_for_backward(x, weight)
+        ctx.arrays = (x3, w, mean, rstd)
+        ctx.num_groups, ctx.eps = num_groups, eps
+        return _wrap(y.reshape(x.shape))
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight = ctx.saved_tensors
+        need = (ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3])
+        if _mode.enabled:
+            dx, dw, db = _group_norm_backward_ops(gy, x, weight, ctx.num_groups, ctx.eps, need)
+            return dx, None, dw, db, None
+        x3, w, mean, rstd = ctx.arrays
+        g = gy._data
+        if not g.flags.c_contiguous:
+            g = array_module_of(g).ascontiguousarray(g)
+        dx, dw, db = kernels.group_norm_backward(g.reshape(x3.shape), x3, mean, rstd, ctx.num_groups, w, need)
+        return (None if dx is None else _wrap(dx.reshape(x.shape)), None,
+                None if dw is None else _wrap(dw), None if db is None else _wrap(db), None)
+
+
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     """Normalise (N, C, *) ``input`` over each group of ``C // num_groups`` consecutive channels (and all the
     trailing dims) of each sample, then scale by ``weight`` and shift by ``bias`` (each (C,), optional)."""
@@ -222,6 +275,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{_shape_list([input.shape[0] * C // num_groups, num_groups] + list(input.shape[2:]))}")
     _check_channel_params(input, (("weight", weight), ("bias", bias)), fn)
+    dt = input.dtype
+    if input.numel() and dt in (np.float32, np.float64) and all(p is None or p.dtype == dt for p in (weight, bias)):
+        return _GroupNorm.apply(input, int(num_groups), weight, bias, float(eps))
     return _channel_affine(_rowwise_norm(input, int(num_groups), eps), weight, bias)
 
 

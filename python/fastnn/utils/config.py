@@ -130,7 +130,8 @@ class ConfigMixin:
             raise NotImplementedError("save_config: push_to_hub is not supported (local folders only)")
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
-            raise ValueError(f"save_config: argument 'save_directory' must be a folder, got the file {save_directory!r}")
+            raise ValueError(f"save_config: argument 'save_directory' must be a folder, got the file "
+                             f"{save_directory!r}")
         os.makedirs(save_directory, exist_ok=True)
         self.to_json_file(os.path.join(save_directory, self.config_name))
 
