@@ -106,8 +106,8 @@ def main():
         save_grid((rows + 1) / 2, f"67_guidance_w{w:g}.png", nrow=min(10, k), scale=2)
     images, _ = generate(result.untrained, 1.0)
     print(line("untrained UNet, w=1", images))
-    print(_gan_common.score_line(f"  real training images ({min(len(labels), len(train_part))})",
-                                 ev.score(x[train_part[:len(labels)]])))
+    real = np.random.default_rng(args.seed).choice(train_part, min(len(labels), len(train_part)), replace=False)
+    print(_gan_common.score_line(f"  real training images ({len(real)})", ev.score(x[real])))  # every class
 
 
 if __name__ == "__main__":
