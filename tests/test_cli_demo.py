@@ -92,3 +92,22 @@ def test_gan_demo_saves_a_grid_and_prints_scores_beside_the_untrained_generator(
     assert 1 <= float(real.group(2)) <= 10
     png = tmp_path / "gan_digits_samples.png"
     assert png.stat().st_size > 500 and f"saved a grid of 64 generated digits to {png}" in out
+
+
+def test_diffusion_demo_saves_a_grid_and_prints_scores_beside_the_untrained_model(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demos, "GAN_EVALUATOR_EPOCHS", 1)
+    # reduced sampling: the full demo draws 500 digits in 50 DDIM steps
+    monkeypatch.setitem(demos.DDPM_DIGITS, "samples", 64)
+    monkeypatch.setitem(demos.DDPM_DIGITS, "inference_steps", 4)
+    assert cli.main(["demo", "diffusion", "--epochs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fastnn demo diffusion: a denoising diffusion model (DDPM) on scikit-learn's handwritten "
+                          "digits (1797 images of 8x8")
+    assert "trained 1 epochs" in out and "Epoch 1/1" not in out
+    score = r"confidence ([01]\.\d{3})   inception score +(\d+\.\d\d)   Frechet distance +(\d+\.\d)"
+    for name in ("DDPM \\(EMA weights\\)", "untrained DDPM", "real training digits"):
+        assert re.search(name + " +" + score, out), out
+    png = tmp_path / "fastnn_demo_diffusion_samples.png"
+    assert png.stat().st_size > 500 and f"saved a grid of 64 to {png}" in out

@@ -11,3 +11,5 @@ from .autoencoder import (AutoencoderResult, NoisyImages, VAEResult, add_noise, 
                           vae_train_step, vae_val_step)
 from .gan import gan_train_step, gradient_penalty, wgan_gp_train_step, wgan_train_step  # noqa: F401
 from .generative import ImageEvaluator  # noqa: F401
+from .diffusion import (DDPMResult, VariationalBound, ddpm_train_step, ddpm_val_step, sample_images,  # noqa: F401
+                        train_ddpm, variational_bound_bpd)
