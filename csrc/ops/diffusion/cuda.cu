@@ -39,6 +39,27 @@ __device__ __forceinline__ long long sample_of(long long i, long long per_sample
   return i / per_sample;
 }
 
+// Calls f(i, z) for every element i < n of a draw of `blocks` Philox blocks, z its noise value (in A), one
+// thread per block (grid-stride); the layout is the random family's (random.h).
+template <typename S, typename F>
+__device__ __forceinline__ void for_each_drawn(long long n, unsigned long long blocks, uint64_t key, uint64_t offset,
+                                               F&& f) {
+  using A = typename Storage<S>::A;
+  constexpr int P = sizeof(S) == 8 ? 2 : 4;
+  constexpr long long group = (long long)random::kGroupBlocks * P;
+  const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
+  for (unsigned long long b = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; b < blocks; b += stride) {
+    A z[P];
+    fd::block_noise(philox::draw(key, offset, b), z);
+    const long long first = (long long)(b / random::kGroupBlocks) * group + (long long)(b % random::kGroupBlocks);
+#pragma unroll
+    for (int j = 0; j < P; ++j) {
+      const long long i = first + (long long)j * random::kGroupBlocks;
+      if (i < n) f(i, z[j]);
+    }
+  }
+}
+
 // One element of diffuse, eps in A (already rounded to S when drawn).
 template <typename S, bool Vel>
 __device__ __forceinline__ void diffuse_element(long long i, long long per_sample, const S* __restrict__ x0,
@@ -57,24 +78,11 @@ __global__ void diffuse_draw_kernel(long long n, long long per_sample, unsigned 
                                     const typename Storage<S>::A* __restrict__ coef, S* __restrict__ noise,
                                     S* __restrict__ xt, S* __restrict__ v, uint64_t key, uint64_t offset) {
   using St = Storage<S>;
-  using A = typename St::A;
-  constexpr int P = sizeof(S) == 8 ? 2 : 4;
-  constexpr long long group = (long long)random::kGroupBlocks * P;
-  const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
-  for (unsigned long long b = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; b < blocks; b += stride) {
-    A z[P];
-    fd::block_noise(philox::draw(key, offset, b), z);
-    const long long first = (long long)(b / random::kGroupBlocks) * group + (long long)(b % random::kGroupBlocks);
-#pragma unroll
-    for (int j = 0; j < P; ++j) {
-      const long long i = first + (long long)j * random::kGroupBlocks;
-      if (i < n) {
-        const S e = St::store(z[j]);
-        noise[i] = e;
-        diffuse_element<S, Vel>(i, per_sample, x0, coef, St::load(e), xt, v);
-      }
-    }
-  }
+  for_each_drawn<S>(n, blocks, key, offset, [&](long long i, typename St::A z) {
+    const S e = St::store(z);
+    noise[i] = e;
+    diffuse_element<S, Vel>(i, per_sample, x0, coef, St::load(e), xt, v);
+  });
 }
 
 // 16 bytes of S.
@@ -153,20 +161,9 @@ __global__ void step_draw_kernel(long long n, unsigned long long blocks, StepCoe
                                  const S* __restrict__ mo, const S* __restrict__ sample, S* __restrict__ prev,
                                  S* __restrict__ x0, uint64_t key, uint64_t offset) {
   using St = Storage<S>;
-  using A = typename St::A;
-  constexpr int P = sizeof(S) == 8 ? 2 : 4;
-  constexpr long long group = (long long)random::kGroupBlocks * P;
-  const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
-  for (unsigned long long b = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; b < blocks; b += stride) {
-    A z[P];
-    fd::block_noise(philox::draw(key, offset, b), z);
-    const long long first = (long long)(b / random::kGroupBlocks) * group + (long long)(b % random::kGroupBlocks);
-#pragma unroll
-    for (int j = 0; j < P; ++j) {
-      const long long i = first + (long long)j * random::kGroupBlocks;
-      if (i < n) step_element<S>(i, k, mo, sample, St::load(St::store(z[j])), prev, x0);
-    }
-  }
+  for_each_drawn<S>(n, blocks, key, offset, [&](long long i, typename St::A z) {
+    step_element<S>(i, k, mo, sample, St::load(St::store(z)), prev, x0);
+  });
 }
 
 template <typename S>

@@ -242,6 +242,24 @@ void group_backward_row(int64_t K, int64_t S, int64_t c0, const T* dy, const T* 
   }
 }
 
+// out[j] = sum over k of part[k * C + j], added in k order (results independent of the thread count that made
+// the partials), for the weight and the bias gradients (either may be absent).
+template <typename T>
+void sum_partials_in_order(int64_t parts_count, int64_t C, const T* pw, const T* pb, T* dw, T* db) {
+  T* outs[2] = {dw, db};
+  const T* parts[2] = {pw, pb};
+  for (int o = 0; o < 2; ++o) {
+    if (!outs[o]) continue;
+    T* out = outs[o];
+    const T* p = parts[o];
+    each_vec<T>(C, [&](int64_t j, int n) {
+      Vec<T> acc = simd::zero<T>();
+      for (int64_t k = 0; k < parts_count; ++k) acc += simd::load_upto(p + k * C + j, n);
+      simd::store_upto(out + j, acc, n);
+    });
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -266,18 +284,7 @@ void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy
     group_backward_row(K, S, (r % G) * K, dy + r * D, x + r * D, mean[r], rstd[r], w, dx ? dx + r * D : nullptr,
                        pw + r * K, pb + r * K);
   // the samples' sums, added in sample order for every channel
-  T* outs[2] = {dw, db};
-  const T* parts[2] = {pw, pb};
-  for (int o = 0; o < 2; ++o) {
-    if (!outs[o]) continue;
-    T* out = outs[o];
-    const T* p = parts[o];
-    each_vec<T>(C, [&](int64_t j, int n) {
-      Vec<T> acc = simd::zero<T>();
-      for (int64_t i = 0; i < N; ++i) acc += simd::load_upto(p + i * C + j, n);
-      simd::store_upto(out + j, acc, n);
-    });
-  }
+  sum_partials_in_order(N, C, pw, pb, dw, db);
 }
 
 template <typename T>
@@ -318,18 +325,7 @@ void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T*
                   pb ? pb + k * C : nullptr);
   }
   // the blocks' partial sums, added in block order for every column
-  T* outs[2] = {dw, db};
-  const T* parts[2] = {pw, pb};
-  for (int o = 0; o < 2; ++o) {
-    if (!outs[o]) continue;
-    T* out = outs[o];
-    const T* p = parts[o];
-    each_vec<T>(C, [&](int64_t j, int n) {
-      Vec<T> acc = simd::zero<T>();
-      for (int64_t k = 0; k < nb; ++k) acc += simd::load_upto(p + k * C + j, n);
-      simd::store_upto(out + j, acc, n);
-    });
-  }
+  sum_partials_in_order(nb, C, pw, pb, dw, db);
 }
 
 #define FASTNN_NORM_SIMD(T)                                                                                     \
