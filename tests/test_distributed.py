@@ -25,7 +25,8 @@ from fastnn.distributed import _comm, _mpi, run as launcher  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, "distributed_scripts")
-PYTHON_DIR = os.path.join(os.path.dirname(HERE), "python")
+# The folder holding the fastnn these tests import (the source tree or site-packages), for the ranks.
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
 MPIEXEC = _mpi.find_mpiexec()
 if MPIEXEC is None:
     if os.environ.get("CI", "").lower() == "true":
