@@ -46,22 +46,16 @@ def run(device="cpu", quick=False):
         t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
         rows.append(harness.row("LayerNorm forward+backward", f"{shape[0]}x{shape[1]}", t_fast,
                                 "PyTorch" if t_ref is not None else None, t_ref))
-    for shape in BATCH_NORM_SHAPES:
-        x = rng.standard_normal(shape).astype(np.float32)
-        gy = rng.standard_normal(shape).astype(np.float32)
-        ff = _step(fastnn, x, gy, device, "BatchNorm2d")
-        ft = None if torch is None else _step(torch, x, gy, device, "BatchNorm2d")
-        t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
-        rows.append(harness.row("BatchNorm2d train fwd+bwd", "x".join(map(str, shape)), t_fast,
-                                "PyTorch" if t_ref is not None else None, t_ref))
-    for shape in GROUP_NORM_SHAPES:
-        x = rng.standard_normal(shape).astype(np.float32)
-        gy = rng.standard_normal(shape).astype(np.float32)
-        ff = _step(fastnn, x, gy, device, "GroupNorm")
-        ft = None if torch is None else _step(torch, x, gy, device, "GroupNorm")
-        t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
-        rows.append(harness.row("GroupNorm(8) fwd+bwd", "x".join(map(str, shape)), t_fast,
-                                "PyTorch" if t_ref is not None else None, t_ref))
+    for label, layer, shapes in (("BatchNorm2d train fwd+bwd", "BatchNorm2d", BATCH_NORM_SHAPES),
+                                 ("GroupNorm(8) fwd+bwd", "GroupNorm", GROUP_NORM_SHAPES)):
+        for shape in shapes:
+            x = rng.standard_normal(shape).astype(np.float32)
+            gy = rng.standard_normal(shape).astype(np.float32)
+            ff = _step(fastnn, x, gy, device, layer)
+            ft = None if torch is None else _step(torch, x, gy, device, layer)
+            t_fast, t_ref = harness.interleaved(ff, ft, repeats, min_time, rounds, device)
+            rows.append(harness.row(label, "x".join(map(str, shape)), t_fast,
+                                    "PyTorch" if t_ref is not None else None, t_ref))
     return rows
 
 

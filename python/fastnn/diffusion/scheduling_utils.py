@@ -41,6 +41,15 @@ def _array(x, name, fn):
     raise TypeError(f"{fn}: argument '{name}' must be a Tensor, got {type(x).__name__}")
 
 
+def _noise_like(noise, x, name, fn):
+    """``noise`` as an array, checked to have the shape of the samples ``x`` (argument ``name``)."""
+    e = _array(noise, "noise", fn)
+    if tuple(e.shape) != tuple(x.shape):
+        raise ValueError(f"{fn}: argument 'noise' must have the shape of '{name}' {tuple(x.shape)}, got "
+                         f"{tuple(e.shape)}")
+    return e
+
+
 def _needs_graph(*tensors):
     return is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in tensors)
 
@@ -220,10 +229,7 @@ class SchedulerMixin(ConfigMixin):
         requires grad, through the fused kernel otherwise: the same numbers)."""
         fn = f"{type(self).__name__}.add_noise"
         x = self._check_samples(original_samples, "original_samples", fn)
-        e = _array(noise, "noise", fn)
-        if tuple(e.shape) != tuple(x.shape):
-            raise ValueError(f"{fn}: argument 'noise' must have the shape of 'original_samples' {tuple(x.shape)}, "
-                             f"got {tuple(e.shape)}")
+        e = _noise_like(noise, x, "original_samples", fn)
         backend.check_same_device(x, e, fn)
         ts = self._timesteps_array(timesteps, x.shape[0], fn, x)
         if _needs_graph(original_samples, noise):
@@ -270,10 +276,7 @@ class SchedulerMixin(ConfigMixin):
         """The v-prediction target v = √ᾱ_t ε - √(1-ᾱ_t) x_0 (Salimans & Ho 2022, §4) for ``sample`` = x_0."""
         fn = f"{type(self).__name__}.get_velocity"
         x = self._check_samples(sample, "sample", fn)
-        e = _array(noise, "noise", fn)
-        if tuple(e.shape) != tuple(x.shape):
-            raise ValueError(f"{fn}: argument 'noise' must have the shape of 'sample' {tuple(x.shape)}, got "
-                             f"{tuple(e.shape)}")
+        e = _noise_like(noise, x, "sample", fn)
         ts = self._timesteps_array(timesteps, x.shape[0], fn, x)
         if _needs_graph(sample, noise):
             a, b = self._coef_tensors(ts, x, x.ndim)
