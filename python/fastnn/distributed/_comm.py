@@ -834,23 +834,35 @@ def broadcast_object(obj, root, group=None):
 
 
 # ---------------------------------------------------------------------------------------------------- faults
+# How long a failing rank waits after flushing its report before aborting the job (output forwarding).
+_ABORT_GRACE_S = 0.3
+
 def _abort_on_uncaught(exc_type, exc, tb):
     """sys.excepthook while a multi-process group exists: report the failure with this process's rank, then
-    abort the whole job so the other ranks stop at once instead of waiting in their next collective."""
+    abort the whole job so the other ranks stop at once instead of waiting in their next collective.
+
+    The one-line report comes before the traceback, and the abort waits a moment after the flush: the
+    launcher forwards each rank's output asynchronously and drops what it has not forwarded when the job is
+    aborted, so the line naming the rank must be out first."""
     prev = world.prev_excepthook or sys.__excepthook__
+    pg = world.default
+    rank = pg.ranks[pg.rank()] if pg is not None else "?"
+    try:
+        sys.stdout.flush()
+        sys.stderr.write(f"fastnn.distributed: rank {rank} failed: {exc_type.__name__}: {exc}\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
     try:
         prev(exc_type, exc, tb)
     finally:
-        pg = world.default
-        rank = pg.ranks[pg.rank()] if pg is not None else "?"
         try:
-            sys.stderr.write(f"fastnn.distributed: rank {rank} failed: {exc_type.__name__}: {exc}\n"
-                             "fastnn.distributed: aborting every rank of the job\n")
+            sys.stderr.write("fastnn.distributed: aborting every rank of the job\n")
             sys.stderr.flush()
-            sys.stdout.flush()
         except Exception:
             pass
         if pg is not None:
+            time.sleep(_ABORT_GRACE_S)
             _mpi.MPI().COMM_WORLD.Abort(1)
 
 
