@@ -139,6 +139,26 @@ def test_gemm_depth_blocks_and_strided_c(cpu_path, threads, rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_depth_split_small_c(cpu_path, threads, rng, dtype):
+    # A small C over a long depth (a weight gradient: 64 x 64 over 1024 rows) is computed by slices of
+    # the depth, one per thread, then added: every layout of A, B and C, alpha and beta, odd sizes,
+    # the same bits on every call.
+    for M, N, K, kc in [(64, 64, 1024, "c"), (17, 33, 2000, "f"), (128, 128, 2048, "step"), (3, 100, 4096, "neg")]:
+        a = rng.standard_normal((1, M, K)).astype(dtype)
+        b = rng.standard_normal((1, K, N)).astype(dtype)
+        c0 = rng.standard_normal((1, M, N)).astype(dtype)
+        for ka, kb, alpha, beta in [("f", "c", 1.0, 0.0), ("c", "f", -0.5, 2.0), ("step", "neg", 2.0, 1.0)]:
+            results = []
+            for _ in range(2):
+                c = layout(np.zeros_like(c0), kc)
+                c[...] = c0
+                _C.gemm(layout(a, ka), layout(b, kb), c, alpha=alpha, beta=beta)
+                check(c, a, b, alpha, beta, c0)
+                results.append(np.array(c))
+            assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (2.5, -0.5), (-1.0, 0.0), (0.0, 2.0), (0.5, 1.0)])
 def test_gemm_alpha_beta(cpu_path, threads, rng, dtype, alpha, beta):
     for M, N, K in [(5, 9, 4), (37, 70, 33), (130, 20, 700)]:

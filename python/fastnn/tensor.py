@@ -165,6 +165,16 @@ def _sum_to(g, shape, node=None):
         # a backward rule returned fewer dims than its input had: only size-1 dims may be missing
         return g.reshape(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
+    if axes and not _mode.enabled and g._data.dtype.kind == "f":
+        # a leading and a trailing block of axes (a per-channel bias over N, H, W) sums on the GEMM
+        first = 0
+        while first < len(axes) and axes[first] == first:
+            first += 1
+        rest = axes[first:]
+        if not rest or rest == tuple(range(rest[0], len(gs))):
+            kept = (rest[0] if rest else len(gs)) - first
+            from . import kernels
+            return Tensor._wrap(kernels.sum_outer_inner(g._data, first, kept).reshape(shape))
     if axes:
         g = g.sum(dim=axes, keepdim=True)
     if g._data.shape != shape:

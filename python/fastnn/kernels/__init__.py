@@ -8,7 +8,7 @@ from .activation import activation_backward, activation_forward
 from .attention import attention_backward, attention_forward
 from .conv import conv2d, conv2d_backward_input, conv2d_backward_weight, conv2d_output_size, \
     conv_transpose2d_output_size
-from .gemm import matmul
+from .gemm import matmul, sum_outer_inner
 from .interp import upsample2d, upsample2d_backward
 from .optim import adam_step, sgd_step
 from .random import dropout_mask, philox_normal, philox_uniform
@@ -21,7 +21,7 @@ from .pool import adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_ma
     avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_size
 from .word2vec import word2vec_train
 
-__all__ = ["activation_forward", "activation_backward", "matmul", "conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_output_size",
+__all__ = ["activation_forward", "activation_backward", "matmul", "sum_outer_inner", "conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_output_size",
            "conv_transpose2d_output_size", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "pool2d_output_size",
            "upsample2d", "upsample2d_backward", "adam_step", "sgd_step", "philox_uniform",

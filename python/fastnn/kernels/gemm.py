@@ -154,3 +154,20 @@ def matmul(a, b, out=None):
     for idx in np.ndindex(*batch_shape[:lead]):
         gemm(A[idx].reshape((inner, M, K)), B[idx].reshape((inner, K, N)), o2[idx].reshape((inner, M, N)))
     return out
+
+
+def sum_outer_inner(a, lead, keep):
+    """Sums of C-contiguous float array ``a`` over its first ``lead`` dimensions and its dimensions after the
+    next ``keep`` ones: shape ``a.shape[lead:lead + keep]``. Two matrix-vector products on the GEMM (rows summed
+    against a vector of ones, then the leading block), which read memory at the kernel's speed where a
+    multi-axis ufunc reduction (a bias gradient's sum over N, H and W) walks it in one thread."""
+    shape = a.shape
+    if a.dtype not in _FLOATS or not a.flags.c_contiguous or 0 in shape:
+        return a.sum(axis=tuple(range(lead)) + tuple(range(lead + keep, a.ndim)))
+    outer = math.prod(shape[:lead])
+    kept = shape[lead:lead + keep]
+    middle = math.prod(kept)
+    inner = math.prod(shape[lead + keep:])
+    xp = backend.array_module_of(a)
+    rows = matmul(a.reshape(outer * middle, inner), xp.ones((inner, 1), dtype=a.dtype))
+    return matmul(xp.ones((1, outer), dtype=a.dtype), rows.reshape(outer, middle)).reshape(kept)

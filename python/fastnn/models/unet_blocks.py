@@ -217,8 +217,9 @@ class Attention(nn.Module):
             hidden_states = self.group_norm(hidden_states)
         if spatial:
             n, c, h, w = hidden_states.shape
-            # (N, H*W, C) as a strided view: the projections read it through strides, no transposed copy
-            hidden_states = hidden_states.reshape(n, c, h * w).transpose(1, 2)
+            # (N, H*W, C) copied once: the three projections (and their weight gradients) then read
+            # contiguous rows instead of each copying the transposed view
+            hidden_states = hidden_states.reshape(n, c, h * w).transpose(1, 2).contiguous()
         elif self.group_norm is not None:
             hidden_states = self.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
         n, length = hidden_states.shape[0], hidden_states.shape[1]

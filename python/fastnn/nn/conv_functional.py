@@ -87,6 +87,13 @@ def _conv_forward(x, w, b, g):
     return y
 
 
+def _bias_grad(gy):
+    """The bias gradient, gy summed over N, H and W: on the GEMM unless the gradient's graph is recorded."""
+    if _mode.enabled:
+        return gy.sum(dim=(0, 2, 3))
+    return _wrap(kernels.sum_outer_inner(gy._data, 1, 1))
+
+
 class _Conv2d(Function):
     @staticmethod
     def forward(ctx, x, w, b, g):
@@ -101,7 +108,7 @@ class _Conv2d(Function):
         nx, nw, nb = ctx.needs_input_grad[:3]
         gx = _ConvInputGrad.apply(gy, w, g) if nx else None
         gw = _ConvWeightGrad.apply(x, gy, g) if nw else None
-        gb = gy.sum(dim=(0, 2, 3)) if nb else None
+        gb = _bias_grad(gy) if nb else None
         return gx, gw, gb, None
 
 
