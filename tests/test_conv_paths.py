@@ -42,6 +42,9 @@ CASES = [
     (7, 20, 5, 5, 48, 4, 4, (2, 2), (2, 1), (1, 1), 1),    # 3 x 2 outputs: row tiles shorter than 6
     (3, 8, 12, 12, 16, 3, 3, (2, 2), (2, 2), (2, 2), 1),   # channels form with dilation and stride
     (2, 8, 10, 9, 16, 3, 3, (1, 1), (2, 1), (2, 2), 1),    # channels form, dilation, stride 1
+    (2, 80, 4, 4, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # channels form, 720 taps in two passes
+    (3, 40, 8, 8, 32, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # 8 x 8 split outputs: weight gradient in channels form
+    (2, 32, 8, 8, 320, 3, 3, (2, 2), (1, 1), (1, 1), 1),   # input gradient in channels form, passes per phase
 ]
 
 
