@@ -218,16 +218,11 @@ bool channels_in_vectors(int lanes, int64_t channels, int64_t taps, int64_t usef
   return vec > wide + 0.05;
 }
 
+// Split vectors (two half loads of the block, and of dy in the weight gradient, per product) count as
+// 3/4 of a whole one: on Zen 4, 2 threads, the UNet's 8 x 8 layers (32 to 96 input channels, 32 or
+// 64 output channels: 4 split vectors per image, every lane useful) ran 1.1 to 1.4x faster in each
+// pass vectorised over output channels, LeNet's 16-channel 8 x 8 weight gradient 1.2x.
 bool channels_in_vectors(const Conv2dShape& s, const Geometry& g) {
-  return channels_in_vectors(g.lanes, s.OC / s.groups, (s.C / s.groups) * s.KH * s.KW, s.OH * s.OW,
-                             g.ns() * g.lanes);
-}
-
-// The weight gradient's wide rows pay more for split vectors than the forward does (two half loads
-// of both the block and dy per product): on Zen 4, 2 threads, the UNet's 8 x 8 layers (32 to 96 input
-// channels, 32 or 64 output channels: 4 split vectors per image, every lane useful) ran 1.2 to 1.4x
-// faster vectorised over output channels. A split vector counts as 3/4 of a whole one there.
-bool wgrad_channels_in_vectors(const Conv2dShape& s, const Geometry& g) {
   const int64_t computed = g.ns() * g.lanes;
   return channels_in_vectors(g.lanes, s.OC / s.groups, (s.C / s.groups) * s.KH * s.KW, s.OH * s.OW,
                              g.split ? computed * 4 / 3 : computed);
@@ -692,7 +687,7 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
   const Geometry g = geometry<T>(s, k.lanes);
   // Not on the portable path (4 lanes, no FMA): there the lane-wise sums of the wide rows ran the
   // DCGAN critic's 64 -> 128 stride-2 weight gradient in 34 ms against 62 (one thread, Zen 4).
-  if (cpu_path() != CpuPath::portable && wgrad_channels_in_vectors(s, g)) {
+  if (cpu_path() != CpuPath::portable && channels_in_vectors(s, g)) {
     backward_weight_channels(s, x, dy, dw);
     return true;
   }
