@@ -27,6 +27,8 @@ FORCED_OPENBLAS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 SQUARES = [64, 128, 256, 512, 1024, 2048]
 MLP = [(128, 256, 784), (128, 128, 256)]  # (M, N, K): (M, K) @ (K, N)
 GAT = [(2708, 16, 1433, False), (16, 1433, 2708, True)]  # (M, N, K, a is a transposed view)
+# a linear layer's weight gradient over 1024 positions (attention projections of a UNet): the depth split
+WGRAD = [(64, 64, 1024, True)]
 
 
 def _torch():
@@ -76,7 +78,7 @@ def run(device: str, quick: bool) -> list[dict]:
     shapes += [("sgemm", m, n, k, np.float32, False) for m, n, k in MLP]
     if not quick:
         shapes += [("dgemm", n, n, n, np.float64, False) for n in (512, 1024)]
-    shapes += [("sgemm", m, n, k, np.float32, ta) for m, n, k, ta in GAT]
+    shapes += [("sgemm", m, n, k, np.float32, ta) for m, n, k, ta in GAT + WGRAD]
     torch = _torch()
     rounds = 2 if quick else 5
     rng = np.random.default_rng(0)
@@ -96,8 +98,9 @@ def run(device: str, quick: bool) -> list[dict]:
                 if ctx:
                     ctx.__enter__()
                 try:
-                    # PyTorch only for the graph layer's shapes, where it is the usual reference.
-                    t_th = float("inf") if torch is not None and (M, N, K, ta) in GAT else None
+                    # PyTorch only for the graph layer's and the weight gradient's shapes, where it is the usual
+                    # reference.
+                    t_th = float("inf") if torch is not None and (M, N, K, ta) in GAT + WGRAD else None
                     if t_th is not None:
                         torch.set_num_threads(threads)
                         a_th, b_th = torch.from_numpy(a), torch.from_numpy(b)

@@ -74,3 +74,19 @@ def test_conv_bias_gradient(dtype):
     y.backward(fastnn.tensor(gt))
     np.testing.assert_allclose(bias.grad.numpy(), g.astype(np.float64).sum(axis=(0, 2, 3)),
                                rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_sum_outer_inner_without_a_sum_is_a_copy():
+    a = np.arange(6, dtype=np.float32).reshape(1, 6, 1)
+    got = kernels.sum_outer_inner(a, 1, 1)
+    assert not np.shares_memory(got, a) and np.array_equal(got, a.ravel())
+
+
+@pytest.mark.parametrize("rows", [3, 300])
+def test_linear_bias_gradient(rows):
+    rng = np.random.default_rng(6)
+    x = fastnn.tensor(rng.standard_normal((rows, 7)).astype(np.float32), requires_grad=True)
+    lin = fastnn.nn.Linear(7, 5)
+    g = rng.standard_normal((rows, 5)).astype(np.float32)
+    lin(x).backward(fastnn.tensor(g))
+    np.testing.assert_allclose(lin.bias.grad.numpy(), g.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)

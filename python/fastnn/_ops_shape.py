@@ -339,8 +339,13 @@ def cat(tensors, dim=0):
             raise RuntimeError(f"cat: sizes of tensors must match except in dimension {d}: expected {tuple(ref)}, "
                                f"got {tuple(sh)} for tensor number {i} in the list")
     dt = _common_dtype(used)
-    out = np.concatenate([t._data for t in used], axis=d, dtype=dt) if len(used) > 1 else \
-        used[0]._data.astype(dt, copy=True)
+    if len(used) > 1:
+        shape = list(ref)
+        shape[d] = builtins.sum(t._data.shape[d] for t in used)
+        # into pooled memory: a skip connection's concatenation is large and made on every step
+        out = np.concatenate([t._data for t in used], axis=d, out=backend.empty(shape, dt, used[0]._data))
+    else:
+        out = used[0]._data.astype(dt, copy=True)
     if _mode.enabled and any(t._requires_grad for t in used):
         sizes = [t._data.shape[d] for t in used]
 

@@ -160,14 +160,22 @@ def sum_outer_inner(a, lead, keep):
     """Sums of C-contiguous float array ``a`` over its first ``lead`` dimensions and its dimensions after the
     next ``keep`` ones: shape ``a.shape[lead:lead + keep]``. Two matrix-vector products on the GEMM (rows summed
     against a vector of ones, then the leading block), which read memory at the kernel's speed where a
-    multi-axis ufunc reduction (a bias gradient's sum over N, H and W) walks it in one thread."""
+    multi-axis ufunc reduction (a bias gradient's sum over N, H and W) walks it in one thread. Device arrays
+    use their library's sum."""
     shape = a.shape
-    if a.dtype not in _FLOATS or not a.flags.c_contiguous or 0 in shape:
+    # on a GPU the array library's own reduction is the fast one
+    if type(a) is not np.ndarray or a.dtype not in _FLOATS or not a.flags.c_contiguous or 0 in shape:
         return a.sum(axis=tuple(range(lead)) + tuple(range(lead + keep, a.ndim)))
     outer = math.prod(shape[:lead])
     kept = shape[lead:lead + keep]
     middle = math.prod(kept)
     inner = math.prod(shape[lead + keep:])
-    xp = backend.array_module_of(a)
-    rows = matmul(a.reshape(outer * middle, inner), xp.ones((inner, 1), dtype=a.dtype))
-    return matmul(xp.ones((1, outer), dtype=a.dtype), rows.reshape(outer, middle)).reshape(kept)
+    if inner > 1:
+        rows = matmul(a.reshape(outer * middle, inner), np.ones((inner, 1), dtype=a.dtype)).reshape(outer, middle)
+    else:
+        rows = a.reshape(outer, middle)
+    if outer > 1:
+        rows = matmul(np.ones((1, outer), dtype=a.dtype), rows)
+    elif inner == 1:
+        rows = rows.copy()      # nothing summed: a new array all the same, never a view of ``a``
+    return rows.reshape(kept)

@@ -77,7 +77,8 @@ def _linear_backward(input, weight, bias):
             x2 = xd.reshape(-1, xd.shape[-1]) if xd.ndim != 2 else xd
             gw = _wrap(_mm(g2.T, x2))
         if b_req:
-            gb = _wrap(g2.sum(0))
+            # many rows (a linear layer over every position of a sequence or feature map) sum on the GEMM
+            gb = _wrap(kernels.sum_outer_inner(g2, 1, 1) if g2.shape[0] >= 256 else g2.sum(0))
         return gx, gw, gb
     return bw
 
