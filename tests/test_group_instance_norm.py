@@ -107,6 +107,91 @@ def test_group_norm_kernels_match_reference_on_every_path(cpu_path, dtype):
                             (N, C, S, G, mask)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_group_norm_silu_kernels_equal_the_unfused_kernels_on_every_path(cpu_path, dtype):
+    # GroupNorm then SiLU in one pass: the same bits as the group-norm kernel followed by the activation kernel
+    # (forward), and as the activation's backward followed by the group-norm backward; the reference within
+    # rounding of the plain loops
+    rng = np.random.default_rng(9)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for N, C, S, G in KERNEL_CASES:
+        x = (rng.standard_normal((N, C, S)) * 3 + 1).astype(dtype)
+        dy = rng.standard_normal((N, C, S)).astype(dtype)
+        for affine in (True, False):
+            w = rng.standard_normal(C).astype(dtype) if affine else None
+            b = rng.standard_normal(C).astype(dtype) if affine else None
+            v, mean, rstd = _C.group_norm_forward(x, G, w, b, 1e-5)
+            y, mean2, rstd2 = _C.group_norm_forward(x, G, w, b, 1e-5, "silu")
+            assert np.array_equal(y, _C.activation_forward(v, "silu"))
+            assert np.array_equal(mean, mean2) and np.array_equal(rstd, rstd2)
+            ref = _C.group_norm_forward_reference(x, G, w, b, 1e-5, "silu")
+            assert rel_err(y, ref[0]) < tol
+            g = _C.activation_backward(dy, v, "silu")
+            for mask in ((True, True, True), (True, False, False), (False, True, True)):
+                got = _C.group_norm_backward(dy, x, mean, rstd, G, w, mask, b, "silu")
+                want = _C.group_norm_backward(g, x, mean, rstd, G, w, mask)
+                refs = _C.group_norm_backward_reference(dy, x, mean, rstd, G, w, mask, b, "silu")
+                scale = (np.abs(rstd).max(initial=0) * np.abs(g).max(initial=0) *
+                         (1 if w is None else np.abs(w).max(initial=0)))
+                for a, c, r, m in zip(got, want, refs, mask):
+                    assert (a is None) == (not m)
+                    if m:
+                        assert np.array_equal(a, c), (N, C, S, G, mask)
+                        assert np.allclose(a, r, rtol=tol, atol=tol * (scale + np.abs(r).max(initial=0)))
+
+
+@pytest.mark.parametrize("shape,G", [((4, 6, 5, 3), 3), ((2, 8, 7), 8), ((3, 4), 2)])
+def test_group_norm_silu_matches_torch_and_its_gradients_check(torch, shape, G):
+    rng = np.random.default_rng(10)
+    x, gy = rng.standard_normal(shape) * 2 + 1, rng.standard_normal(shape)
+    w, b = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    res = []
+    for lib, fn in ((torch, lambda F_, *a: F_.silu(F_.group_norm(*a))),
+                    (fastnn, lambda F_, *a: F_.group_norm_silu(*a))):
+        ts = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = fn(lib.nn.functional, ts[0], G, ts[1], ts[2])
+        y.backward(lib.tensor(gy))
+        res.append([y.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for a, c in zip(*res):
+        assert np.allclose(a, c, rtol=1e-10, atol=1e-12)
+    # float32 against float64, and a non-contiguous input
+    xt = fastnn.tensor(x.astype(np.float32).swapaxes(0, 1).copy(), requires_grad=True)
+    y32 = F.group_norm_silu(xt.transpose(0, 1), G, fastnn.tensor(w.astype(np.float32)),
+                            fastnn.tensor(b.astype(np.float32)))
+    assert rel_err(y32.detach().numpy(), res[0][0]) < 1e-5
+    args = tuple(fastnn.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 4, 3), (4,), (4,)))
+    f = lambda x, w, b: F.group_norm_silu(x, 2, w, b)  # noqa: E731
+    assert gradcheck(f, args)
+    assert gradgradcheck(f, args)
+
+
+def test_group_norm_silu_grad_of_grad_matches_torch(torch):
+    rng = np.random.default_rng(11)
+    x, w, b, v = rng.standard_normal((3, 6, 4)), rng.standard_normal(6), rng.standard_normal(6), \
+        rng.standard_normal((3, 6, 4))
+    res = []
+    for lib in (torch, fastnn):
+        xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+        F_ = lib.nn.functional
+        y = F_.silu(F_.group_norm(xt, 3, wt, bt)) if lib is torch else F_.group_norm_silu(xt, 3, wt, bt)
+        gx, = lib.autograd.grad((y * lib.tensor(v)).sum(), xt, create_graph=True)
+        (gx * gx).sum().backward()
+        res.append((gx.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()))
+    for a, c in zip(*res):
+        assert np.allclose(a, c, rtol=1e-9, atol=1e-11)
+
+
+def test_group_norm_silu_bad_activation():
+    x = np.ones((2, 4, 3), np.float32)
+    with pytest.raises(ValueError, match="activation"):
+        _C.group_norm_forward(x, 2, None, None, 1e-5, "gelu")
+    y, mean, rstd = _C.group_norm_forward(x, 2)
+    with pytest.raises(ValueError, match="activation"):
+        _C.group_norm_backward(x, x, mean, rstd, 2, None, (True, True, True), None, 1)
+    with pytest.raises(ValueError, match="bias"):
+        _C.group_norm_backward(x, x, mean, rstd, 2, None, (True, True, True), np.ones(3, np.float32), "silu")
+
+
 def test_group_norm_kernels_do_not_depend_on_the_thread_count():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((64, 32, 28 * 28)).astype(np.float32)

@@ -106,18 +106,19 @@ def test_batch_norm_layer_on_gpu_matches_cpu():
 @pytest.mark.parametrize("shape,G", [((1, 1, 1), 1), ((3, 6, 5), 3), ((2, 8, 1), 8), ((2, 4, 17), 1),
                                      ((0, 4, 3), 2), ((2, 4, 0), 2)])
 @pytest.mark.parametrize("affine", [True, False])
-def test_group_norm_kernels_match_cpu_reference(dtype, shape, G, affine):
+@pytest.mark.parametrize("act", [None, "silu"])
+def test_group_norm_kernels_match_cpu_reference(dtype, shape, G, affine, act):
     rng = np.random.default_rng(13)
     x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal(shape[1]).astype(dtype) if affine else None
     b = rng.standard_normal(shape[1]).astype(dtype) if affine else None
-    ref = _C.group_norm_forward_reference(x, G, w, b, 1e-5)
-    same(K.group_norm_forward(dev(x), G, dev(w), dev(b), 1e-5), ref, dtype)
+    ref = _C.group_norm_forward_reference(x, G, w, b, 1e-5, act)
+    same(K.group_norm_forward(dev(x), G, dev(w), dev(b), 1e-5, act), ref, dtype)
     _, mean, rstd = ref
     for mask in ((True, True, True), (False, True, False), (True, False, True)):
-        got = K.group_norm_backward(dev(dy), dev(x), dev(mean), dev(rstd), G, dev(w), mask)
-        want = _C.group_norm_backward_reference(dy, x, mean, rstd, G, w, mask)
+        got = K.group_norm_backward(dev(dy), dev(x), dev(mean), dev(rstd), G, dev(w), mask, dev(b), act)
+        want = _C.group_norm_backward_reference(dy, x, mean, rstd, G, w, mask, b, act)
         for g, e in zip(got, want):
             assert (g is None) == (e is None)
             if e is not None:   # dx of a one-value group cancels to about 0: an absolute bound there

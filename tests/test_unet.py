@@ -345,3 +345,27 @@ def test_attention_block_equals_diffusers(diffusers, torch, shape, rng):
     (want ** 2).sum().backward()
     (got ** 2).sum().backward()
     assert _rel(xf.grad.numpy(), xt.grad.numpy()) < 1e-12
+
+
+def test_norm_then_silu_fused_unless_hooks_ask_for_the_modules(rng):
+    # the resnets' GroupNorm -> SiLU run as one fused pass; a hook on either module makes both run as modules
+    # (the hook sees the normalised tensor), with the same output
+    fastnn.manual_seed(3)
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32),
+                       layers_per_block=1, norm_num_groups=4, down_block_types=("DownBlock2D", "DownBlock2D"),
+                       up_block_types=("UpBlock2D", "UpBlock2D"))
+    x = fastnn.tensor(rng.standard_normal((2, 1, 8, 8)).astype(np.float32))
+    t = fastnn.tensor([3, 700])
+    plain = unet(x, t).sample.detach().numpy()
+    seen = []
+    resnet = unet.down_blocks[0].resnets[0]
+    handle = resnet.norm1.register_forward_hook(lambda m, inp, out: seen.append(tuple(out.shape)))
+    hooked = unet(x, t).sample.detach().numpy()
+    handle.remove()
+    assert seen == [(2, 16, 8, 8)]
+    assert np.array_equal(plain, hooked)
+    from fastnn.models.unet_blocks import norm_act
+    h = fastnn.tensor(rng.standard_normal((2, 16, 4, 4)).astype(np.float32), requires_grad=True)
+    fused = norm_act(resnet.norm1, resnet.nonlinearity, h)
+    assert fused.grad_fn.name() == "_GroupNormBackward0"      # one node: no separate SiLU
+    assert np.array_equal(fused.detach().numpy(), resnet.nonlinearity(resnet.norm1(h)).detach().numpy())

@@ -291,9 +291,16 @@ int64_t groups_arg(const std::string& fn, py::handle g, int64_t C) {
   return G;
 }
 
+// activation: None or "silu" (SiLU after the normalisation, in the same pass).
+bool silu_arg(const std::string& fn, py::handle a) {
+  if (a.is_none()) return false;
+  if (py::isinstance<py::str>(a) && a.cast<std::string>() == "silu") return true;
+  fail_value(fn, "argument 'activation' must be None or 'silu', got " + py::repr(a).cast<std::string>());
+}
+
 // Group normalisation of a contiguous (N, C, S) block in num_groups groups of consecutive channels.
 py::tuple group_forward_impl(const std::string& fn, bool reference, py::handle x_obj, py::handle g_obj,
-                             py::handle w_obj, py::handle b_obj, py::handle eps_obj) {
+                             py::handle w_obj, py::handle b_obj, py::handle eps_obj, py::handle act_obj) {
   Call call(fn);
   const ArrayView x = operand(call, "x", x_obj, 3, nullptr, nullptr, nullptr);
   const int64_t N = x.dim(0), C = x.dim(1), S = x.dim(2);
@@ -302,6 +309,7 @@ py::tuple group_forward_impl(const std::string& fn, bool reference, py::handle x
   const auto w = optional_operand(call, "weight", w_obj, x, cshape, "(C,) for x of shape (N, C, S)");
   const auto b = optional_operand(call, "bias", b_obj, x, cshape, "(C,) for x of shape (N, C, S)");
   const double eps = eps_arg(call.fn, eps_obj, x);
+  const bool silu = silu_arg(call.fn, act_obj);
   ArrayView y = call.empty("y", x.shape, x.dtype);
   ArrayView mean = call.empty("mean", {N, G}, x.dtype), rstd = call.empty("rstd", {N, G}, x.dtype);
   if (N > 0) {
@@ -313,11 +321,11 @@ py::tuple group_forward_impl(const std::string& fn, bool reference, py::handle x
       (void)reference;
       cudaStream_t stream = call.stream();
       py::gil_scoped_release release;
-      cuda::norm::group_norm_forward<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp, stream);
+      cuda::norm::group_norm_forward<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp, silu, stream);
 #else
       py::gil_scoped_release release;
-      if (reference) norm::group_norm_forward_reference<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp);
-      else norm::group_norm_forward_cpu<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp);
+      if (reference) norm::group_norm_forward_reference<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp, silu);
+      else norm::group_norm_forward_cpu<T>(N, C, S, G, xp, wp, bp, (T)eps, yp, mp, rp, silu);
 #endif
     });
   }
@@ -326,7 +334,7 @@ py::tuple group_forward_impl(const std::string& fn, bool reference, py::handle x
 
 py::tuple group_backward_impl(const std::string& fn, bool reference, py::handle dy_obj, py::handle x_obj,
                               py::handle mean_obj, py::handle rstd_obj, py::handle g_obj, py::handle w_obj,
-                              const std::array<bool, 3>& mask) {
+                              const std::array<bool, 3>& mask, py::handle b_obj, py::handle act_obj) {
   Call call(fn);
   const ArrayView x = operand(call, "x", x_obj, 3, nullptr, nullptr, nullptr);
   const int64_t N = x.dim(0), C = x.dim(1), S = x.dim(2);
@@ -336,7 +344,9 @@ py::tuple group_backward_impl(const std::string& fn, bool reference, py::handle 
   const ArrayView mean = operand(call, "mean", mean_obj, 2, &x, &sshape, "(N, num_groups) for x of shape (N, C, S)");
   const ArrayView rstd = operand(call, "rstd", rstd_obj, 2, &x, &sshape, "(N, num_groups) for x of shape (N, C, S)");
   const auto w = optional_operand(call, "weight", w_obj, x, cshape, "(C,) for x of shape (N, C, S)");
-  std::optional<ArrayView> dx, dw, db;
+  const auto b = optional_operand(call, "bias", b_obj, x, cshape, "(C,) for x of shape (N, C, S)");
+  const bool silu = silu_arg(call.fn, act_obj);
+  std::optional<ArrayView> dx, dw, db, silu_g;
   if (mask[0]) dx = call.empty("dx", x.shape, x.dtype);
   if (mask[1]) dw = call.empty("dweight", cshape, x.dtype);
   if (mask[2]) db = call.empty("dbias", cshape, x.dtype);
@@ -344,17 +354,20 @@ py::tuple group_backward_impl(const std::string& fn, bool reference, py::handle 
     with_float_type(x, [&](auto zt) {
       using T = decltype(zt);
       const T *dyp = dy.ptr<const T>(), *xp = x.ptr<const T>(), *mp = mean.ptr<const T>();
-      const T *rp = rstd.ptr<const T>(), *wp = ptr_or_null<const T>(w);
+      const T *rp = rstd.ptr<const T>(), *wp = ptr_or_null<const T>(w), *bp = ptr_or_null<const T>(b);
       T *dxp = ptr_or_null<T>(dx), *dwp = ptr_or_null<T>(dw), *dbp = ptr_or_null<T>(db);
 #if FASTNN_CUDA_MODULE
       (void)reference;
+      if (silu) silu_g = call.empty("silu workspace", x.shape, x.dtype);
+      T* gp = ptr_or_null<T>(silu_g);
       cudaStream_t stream = call.stream();
       py::gil_scoped_release release;
-      cuda::norm::group_norm_backward<T>(N, C, S, G, dyp, xp, mp, rp, wp, dxp, dwp, dbp, stream);
+      cuda::norm::group_norm_backward<T>(N, C, S, G, dyp, xp, mp, rp, wp, bp, gp, dxp, dwp, dbp, stream);
 #else
       py::gil_scoped_release release;
-      if (reference) norm::group_norm_backward_reference<T>(N, C, S, G, dyp, xp, mp, rp, wp, dxp, dwp, dbp);
-      else norm::group_norm_backward_cpu<T>(N, C, S, G, dyp, xp, mp, rp, wp, dxp, dwp, dbp);
+      if (reference)
+        norm::group_norm_backward_reference<T>(N, C, S, G, dyp, xp, mp, rp, wp, bp, silu, dxp, dwp, dbp);
+      else norm::group_norm_backward_cpu<T>(N, C, S, G, dyp, xp, mp, rp, wp, bp, silu, dxp, dwp, dbp);
 #endif
     });
   }
@@ -370,25 +383,30 @@ void bind_group(py::module_& m) {
     const std::string note = reference ? " The plain reference (scalar loops in index order)." : "";
     m.def(
         fname.c_str(),
-        [fname, reference](py::handle x, py::handle num_groups, py::handle weight, py::handle bias, py::handle eps) {
-          return group_forward_impl(fname, reference, x, num_groups, weight, bias, eps);
+        [fname, reference](py::handle x, py::handle num_groups, py::handle weight, py::handle bias, py::handle eps,
+                           py::handle activation) {
+          return group_forward_impl(fname, reference, x, num_groups, weight, bias, eps, activation);
         },
         py::arg("x"), py::arg("num_groups"), py::arg("weight") = py::none(), py::arg("bias") = py::none(),
-        py::arg("eps") = 1e-5,
+        py::arg("eps") = 1e-5, py::arg("activation") = py::none(),
         ("(y, mean, rstd): group normalisation of the contiguous (N, C, S) block x, each sample's num_groups groups "
          "of C / num_groups consecutive channels normalised with their own statistics: y = (x - mean) * rstd * "
          "weight[c] + bias[c], rstd = 1 / sqrt(biased variance + eps); mean and rstd (N, num_groups); weight and "
-         "bias (C,) or None." + note).c_str());
+         "bias (C,) or None; activation 'silu' applies SiLU to y in the same pass." + note).c_str());
     m.def(
         bname.c_str(),
         [bname, reference](py::handle dy, py::handle x, py::handle mean, py::handle rstd, py::handle num_groups,
-                           py::handle weight, const std::array<bool, 3>& output_mask) {
-          return group_backward_impl(bname, reference, dy, x, mean, rstd, num_groups, weight, output_mask);
+                           py::handle weight, const std::array<bool, 3>& output_mask, py::handle bias,
+                           py::handle activation) {
+          return group_backward_impl(bname, reference, dy, x, mean, rstd, num_groups, weight, output_mask, bias,
+                                     activation);
         },
         py::arg("dy"), py::arg("x"), py::arg("mean"), py::arg("rstd"), py::arg("num_groups"),
         py::arg("weight") = py::none(), py::arg("output_mask") = std::array<bool, 3>{true, true, true},
+        py::arg("bias") = py::none(), py::arg("activation") = py::none(),
         ("(dx, dweight, dbias), each None where output_mask says so: the gradients of group_norm_forward from dy "
-         "and its mean and rstd; dweight and dbias summed over the samples in order (deterministic)." + note)
+         "and its mean and rstd; dweight and dbias summed over the samples in order (deterministic). With activation "
+         "'silu' (the forward's), dy is the gradient after SiLU, whose input is recomputed with bias." + note)
             .c_str());
   }
 }

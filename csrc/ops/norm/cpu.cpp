@@ -22,9 +22,10 @@ void norm_backward_cpu(bool centered, int64_t rows, int64_t C, const T* dy, cons
 
 template <typename T>
 void group_norm_backward_cpu(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
-                             const T* rstd, const T* w, T* dx, T* dw, T* db) {
+                             const T* rstd, const T* w, const T* b, bool silu, T* dx, T* dw, T* db) {
   std::vector<T> partial((size_t)(2 * N * C));
-  FASTNN_DISPATCH(norm::group_norm_backward<T>)(N, C, S, G, dy, x, mean, rstd, w, dx, dw, db, partial.data());
+  FASTNN_DISPATCH(norm::group_norm_backward<T>)(N, C, S, G, dy, x, mean, rstd, w, b, silu, dx, dw, db,
+                                                partial.data());
 }
 
 #define FASTNN_NORM_CPU(T)                                                                                   \
@@ -32,7 +33,7 @@ void group_norm_backward_cpu(int64_t N, int64_t C, int64_t S, int64_t G, const T
   template void norm_backward_cpu<T>(bool, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
                                      T*, T*, T*);                                                              \
   template void group_norm_backward_cpu<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*,    \
-                                           const T*, const T*, T*, T*, T*);
+                                           const T*, const T*, const T*, bool, T*, T*, T*);
 FASTNN_NORM_CPU(float)
 FASTNN_NORM_CPU(double)
 #undef FASTNN_NORM_CPU

@@ -23,11 +23,11 @@ FASTNN_DECLARE_PER_PATH(namespace norm {
                            const T* w, T* dx, T* dw, T* db);
   template <typename T>
   void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
-                          T* mean, T* rstd);
-  // `partial`: 2 * N * C elements of workspace (the per-(n, c) sums pw and pb of norm.h).
+                          T* mean, T* rstd, bool silu);
+  // `partial`: 2 * N * C elements of workspace (the per-(n, c) sums pw and pb of norm.h); b is read only with silu.
   template <typename T>
   void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
-                           const T* rstd, const T* w, T* dx, T* dw, T* db, T* partial);
+                           const T* rstd, const T* w, const T* b, bool silu, T* dx, T* dw, T* db, T* partial);
 })
 
 namespace fastnn {
@@ -54,14 +54,15 @@ void batch_norm_backward_cpu(int64_t N, int64_t C, int64_t S, const T* dy, const
 }
 
 // Group normalisation of a contiguous (N, C, S) block in G groups of channels (norm.h); dx, dw, db may be null.
+// With `silu`, followed by SiLU in the same pass (norm.h); the backward then reads the bias b (may be null).
 template <typename T>
 void group_norm_forward_cpu(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps,
-                            T* y, T* mean, T* rstd) {
-  FASTNN_DISPATCH(norm::group_norm_forward<T>)(N, C, S, G, x, w, b, eps, y, mean, rstd);
+                            T* y, T* mean, T* rstd, bool silu) {
+  FASTNN_DISPATCH(norm::group_norm_forward<T>)(N, C, S, G, x, w, b, eps, y, mean, rstd, silu);
 }
 template <typename T>
 void group_norm_backward_cpu(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
-                             const T* rstd, const T* w, T* dx, T* dw, T* db);
+                             const T* rstd, const T* w, const T* b, bool silu, T* dx, T* dw, T* db);
 
 // Plain references for the tests: scalar loops, one row and one column at a time, in index order.
 template <typename T>
@@ -78,10 +79,11 @@ void batch_norm_backward_reference(int64_t N, int64_t C, int64_t S, const T* dy,
                                    const T* rstd, const T* w, T* dx, T* dw, T* db);
 template <typename T>
 void group_norm_forward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b,
-                                  T eps, T* y, T* mean, T* rstd);
+                                  T eps, T* y, T* mean, T* rstd, bool silu);
 template <typename T>
 void group_norm_backward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x,
-                                   const T* mean, const T* rstd, const T* w, T* dx, T* dw, T* db);
+                                   const T* mean, const T* rstd, const T* w, const T* b, bool silu, T* dx, T* dw,
+                                   T* db);
 
 }  // namespace norm
 }  // namespace fastnn

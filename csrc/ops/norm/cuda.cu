@@ -162,10 +162,26 @@ __global__ void group_stats_kernel(long long rows, long long D, const T* __restr
 template <typename T>
 __global__ void group_apply_kernel(long long total, long long C, long long S, long long K, const T* __restrict__ x,
                                    const T* __restrict__ w, const T* __restrict__ b, const T* __restrict__ mean,
-                                   const T* __restrict__ rstd, T* __restrict__ y) {
+                                   const T* __restrict__ rstd, bool silu, T* __restrict__ y) {
   FASTNN_GRID_STRIDE(i, total) {
     const long long nc = i / S, c = nc % C, r = nc / K;  // (n * C + c) / K = n * G + c / K
-    y[i] = (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+    const T v = (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+    y[i] = silu ? v / (T(1) + exp(-v)) : v;
+  }
+}
+
+// With silu: g = dy * silu'(v) at the normalisation's output v (recomputed), which the backward kernels then
+// read in place of dy (norm.h).
+template <typename T>
+__global__ void group_silu_grad_kernel(long long total, long long C, long long S, long long K,
+                                       const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ w,
+                                       const T* __restrict__ b, const T* __restrict__ mean,
+                                       const T* __restrict__ rstd, T* __restrict__ g) {
+  FASTNN_GRID_STRIDE(i, total) {
+    const long long nc = i / S, c = nc % C, r = nc / K;
+    const T v = (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+    const T s = T(1) / (T(1) + exp(-v));
+    g[i] = dy[i] * s * (T(1) + v * (T(1) - s));
   }
 }
 
@@ -264,20 +280,25 @@ void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* 
 
 template <typename T>
 void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
-                        T* mean, T* rstd, cudaStream_t stream) {
+                        T* mean, T* rstd, bool silu, cudaStream_t stream) {
   const long long rows = (long long)N * G, K = C / G, total = (long long)N * C * S;
   if (rows == 0) return;
   group_stats_kernel<T><<<blocks(rows), kThreads, 0, stream>>>(rows, K * S, x, eps, mean, rstd);
   check_launch("group_norm_forward (statistics)");
   if (total == 0) return;
-  group_apply_kernel<T><<<blocks(total), kThreads, 0, stream>>>(total, C, S, K, x, w, b, mean, rstd, y);
+  group_apply_kernel<T><<<blocks(total), kThreads, 0, stream>>>(total, C, S, K, x, w, b, mean, rstd, silu, y);
   check_launch("group_norm_forward");
 }
 
 template <typename T>
 void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
-                         const T* rstd, const T* w, T* dx, T* dw, T* db, cudaStream_t stream) {
-  const long long rows = (long long)N * G, K = C / G;
+                         const T* rstd, const T* w, const T* b, T* silu_g, T* dx, T* dw, T* db, cudaStream_t stream) {
+  const long long rows = (long long)N * G, K = C / G, total = (long long)N * C * S;
+  if (silu_g && total > 0) {
+    group_silu_grad_kernel<T><<<blocks(total), kThreads, 0, stream>>>(total, C, S, K, dy, x, w, b, mean, rstd, silu_g);
+    check_launch("group_norm_backward (silu)");
+    dy = silu_g;
+  }
   if (dx && rows > 0 && K * S > 0) {
     group_dx_kernel<T><<<blocks(rows), kThreads, 0, stream>>>(rows, G, K, S, dy, x, mean, rstd, w, dx);
     check_launch("group_norm_backward (dx)");
@@ -298,9 +319,9 @@ void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy
   template void batch_norm_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
                                        T*, T*, T*, cudaStream_t);                                                \
   template void group_norm_forward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
-                                      T*, cudaStream_t);                                                         \
+                                      T*, bool, cudaStream_t);                                                   \
   template void group_norm_backward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*,          \
-                                       const T*, const T*, T*, T*, T*, cudaStream_t);
+                                       const T*, const T*, const T*, T*, T*, T*, T*, cudaStream_t);
 FASTNN_NORM_CUDA(float)
 FASTNN_NORM_CUDA(double)
 #undef FASTNN_NORM_CUDA

@@ -24,12 +24,14 @@ void batch_norm_backward(int64_t N, int64_t C, int64_t S, const T* dy, const T* 
                          const T* w, T* dx, T* dw, T* db, cudaStream_t stream);
 
 
+// silu: followed by SiLU (norm.h).
 template <typename T>
 void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
-                        T* mean, T* rstd, cudaStream_t stream);
-// dx, dw, db may each be null (not wanted).
+                        T* mean, T* rstd, bool silu, cudaStream_t stream);
+// dx, dw, db may each be null (not wanted). silu_g: null, or the N * C * S workspace of the backward through
+// SiLU (the bias b is then read; it may be null).
 template <typename T>
 void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
-                         const T* rstd, const T* w, T* dx, T* dw, T* db, cudaStream_t stream);
+                         const T* rstd, const T* w, const T* b, T* silu_g, T* dx, T* dw, T* db, cudaStream_t stream);
 
 }  // namespace fastnn::cuda::norm

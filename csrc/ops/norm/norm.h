@@ -46,6 +46,13 @@
 //
 // The backward's sums are of dy times the centred x (not PyTorch's sum dy * x - mean * sum dy), so a large
 // mean does not cancel their digits. D = 0 gives mean 0 and rstd 1 / sqrt(eps).
+//
+// With `silu` the group normalisation is followed by SiLU in the same pass (a diffusion UNet's norm -> SiLU):
+//   forward    v = the y above;  y = v / (1 + exp(-v))
+//   backward   v is recomputed from x, mean, rstd, weight and bias;  s = 1 / (1 + exp(-v))
+//              g = dy * s * (1 + v * (1 - s))  replaces dy in every formula above
+// Each is computed as the separate kernels compute it (the activation family's silu on the stored v, then the
+// group normalisation's backward on g), so the fused results equal the unfused ones on the same CPU path.
 #pragma once
 #include <cstdint>
 

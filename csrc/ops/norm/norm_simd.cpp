@@ -7,6 +7,7 @@
 
 #include "core/simd/rows.h"
 #include "core/simd/simd.h"
+#include "core/simd/simd_math.h"
 #include "core/threads.h"
 #include "ops/norm/cpu.h"
 
@@ -183,10 +184,23 @@ void batch_backward_channel(int64_t N, int64_t C, int64_t S, int64_t c, const T*
   }
 }
 
+// SiLU after the normalisation (norm.h), written as the activation family writes it: v / (1 + exp(-v)) and its
+// gradient dy * s * (1 + v * (1 - s)), so that the fused kernels give the unfused results.
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> silu_of(Vec<T> v) {
+  return v / (simd::set1<T>(T(1)) + simd::exp(simd::zero<T>() - v));
+}
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> silu_grad(Vec<T> d, Vec<T> v) {
+  const Vec<T> one = simd::set1<T>(T(1));
+  const Vec<T> sg = one / (one + simd::exp(simd::zero<T>() - v));
+  return d * sg * simd::fma(v, one - sg, one);
+}
+
 // Group normalisation: one (n, g) row of D = K * S contiguous values, its K channels of S values each.
 template <typename T>
 void group_forward_row(int64_t K, int64_t S, int64_t c0, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
-                       T* rstd) {
+                       T* rstd, bool silu) {
   const int64_t D = K * S;
   const T inv_d = D > 0 ? T(1) / T(D) : T(0);
   const T mu = row_sum<T, false>(x, D, T(0)) * inv_d;
@@ -199,27 +213,47 @@ void group_forward_row(int64_t K, int64_t S, int64_t c0, const T* x, const T* w,
     const Vec<T> a = simd::set1<T>(w ? rs * w[c] : rs), bb = simd::set1<T>(b ? b[c] : T(0));
     const T* xc = x + k * S;
     T* yc = y + k * S;
-    each_vec<T>(S, [&](int64_t j, int n) {
-      simd::store_upto(yc + j, simd::fma(simd::load_upto(xc + j, n) - m, a, bb), n);
-    });
+    if (silu)
+      each_vec<T>(S, [&](int64_t j, int n) {
+        simd::store_upto(yc + j, silu_of(simd::fma(simd::load_upto(xc + j, n) - m, a, bb)), n);
+      });
+    else
+      each_vec<T>(S, [&](int64_t j, int n) {
+        simd::store_upto(yc + j, simd::fma(simd::load_upto(xc + j, n) - m, a, bb), n);
+      });
   }
 }
 
-// One (n, g) row of the backward: the per-channel sums pw / pb (K each) and, when wanted, dx.
+// One (n, g) row of the backward: the per-channel sums pw / pb (K each) and, when wanted, dx. With silu, dy is
+// first turned into the gradient at the normalisation's output (v recomputed as the forward computed it), kept
+// in dx for the second pass when dx is wanted.
 template <typename T>
-void group_backward_row(int64_t K, int64_t S, int64_t c0, const T* dy, const T* x, T mu, T rs, const T* w, T* dx,
-                        T* pw, T* pb) {
+void group_backward_row(int64_t K, int64_t S, int64_t c0, const T* dy, const T* x, T mu, T rs, const T* w,
+                        const T* b, bool silu, T* dx, T* pw, T* pb) {
   const Vec<T> m = simd::set1<T>(mu), s = simd::set1<T>(rs);
   T sg = T(0), sgx = T(0);
   for (int64_t k = 0; k < K; ++k) {
     const T* gc = dy + k * S;
     const T* xc = x + k * S;
     Vec<T> ab = simd::zero<T>(), aw = ab;
-    each_vec<T>(S, [&](int64_t j, int n) {
-      const Vec<T> d = simd::load_upto(gc + j, n);  // zero lanes past the tail
-      ab += d;
-      aw = simd::fma(d, (simd::load_upto(xc + j, n) - m) * s, aw);
-    });
+    if (silu) {
+      const int64_t c = c0 + k;
+      const Vec<T> a = simd::set1<T>(w ? rs * w[c] : rs), bb = simd::set1<T>(b ? b[c] : T(0));
+      T* keep = dx ? dx + k * S : nullptr;
+      each_vec<T>(S, [&](int64_t j, int n) {
+        const Vec<T> xm = simd::load_upto(xc + j, n) - m;
+        const Vec<T> d = silu_grad(simd::load_upto(gc + j, n), simd::fma(xm, a, bb));
+        if (keep) simd::store_upto(keep + j, d, n);
+        ab += d;
+        aw = simd::fma(d, xm * s, aw);
+      });
+    } else {
+      each_vec<T>(S, [&](int64_t j, int n) {
+        const Vec<T> d = simd::load_upto(gc + j, n);  // zero lanes past the tail
+        ab += d;
+        aw = simd::fma(d, (simd::load_upto(xc + j, n) - m) * s, aw);
+      });
+    }
     const T tb = simd::reduce_add(ab), tw = simd::reduce_add(aw);
     pb[k] = tb;
     pw[k] = tw;
@@ -232,9 +266,9 @@ void group_backward_row(int64_t K, int64_t S, int64_t c0, const T* dy, const T* 
   const Vec<T> mg = simd::set1<T>(D > 0 ? sg / T(D) : T(0)), mgx = simd::set1<T>(D > 0 ? sgx / T(D) : T(0));
   for (int64_t k = 0; k < K; ++k) {
     const Vec<T> wc = simd::set1<T>(w ? w[c0 + k] : T(1));
-    const T* gc = dy + k * S;
-    const T* xc = x + k * S;
     T* dc = dx + k * S;
+    const T* gc = silu ? dc : dy + k * S;  // with silu the first pass left g in dx
+    const T* xc = x + k * S;
     each_vec<T>(S, [&](int64_t j, int n) {
       const Vec<T> xh = (simd::load_upto(xc + j, n) - m) * s;
       simd::store_upto(dc + j, s * (simd::load_upto(gc + j, n) * wc - mg - xh * mgx), n);
@@ -264,25 +298,25 @@ void sum_partials_in_order(int64_t parts_count, int64_t C, const T* pw, const T*
 
 template <typename T>
 void group_norm_forward(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b, T eps, T* y,
-                        T* mean, T* rstd) {
+                        T* mean, T* rstd, bool silu) {
   const int64_t K = C / G, D = K * S, rows = N * G;
-  const int threads = threads_for(rows * D * 4);
+  const int threads = threads_for(rows * D * (silu ? 12 : 4));
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t r = 0; r < rows; ++r)
-    group_forward_row(K, S, (r % G) * K, x + r * D, w, b, eps, y + r * D, mean + r, rstd + r);
+    group_forward_row(K, S, (r % G) * K, x + r * D, w, b, eps, y + r * D, mean + r, rstd + r, silu);
 }
 
 template <typename T>
 void group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x, const T* mean,
-                         const T* rstd, const T* w, T* dx, T* dw, T* db, T* partial) {
+                         const T* rstd, const T* w, const T* b, bool silu, T* dx, T* dw, T* db, T* partial) {
   const int64_t K = C / G, D = K * S, rows = N * G;
   T* pw = partial;
   T* pb = partial + N * C;
-  const int threads = threads_for(rows * D * 6);
+  const int threads = threads_for(rows * D * (silu ? 14 : 6));
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t r = 0; r < rows; ++r)
-    group_backward_row(K, S, (r % G) * K, dy + r * D, x + r * D, mean[r], rstd[r], w, dx ? dx + r * D : nullptr,
-                       pw + r * K, pb + r * K);
+    group_backward_row(K, S, (r % G) * K, dy + r * D, x + r * D, mean[r], rstd[r], w, b, silu,
+                       dx ? dx + r * D : nullptr, pw + r * K, pb + r * K);
   // the samples' sums, added in sample order for every channel
   sum_partials_in_order(N, C, pw, pb, dw, db);
 }
@@ -336,9 +370,9 @@ void norm_backward(bool centered, int64_t rows, int64_t C, const T* dy, const T*
   template void batch_norm_backward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, const T*, \
                                        T*, T*, T*);                                                              \
   template void group_norm_forward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
-                                      T*);                                                                       \
+                                      T*, bool);                                                                 \
   template void group_norm_backward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*,          \
-                                       const T*, const T*, T*, T*, T*, T*);
+                                       const T*, const T*, const T*, bool, T*, T*, T*, T*);
 FASTNN_NORM_SIMD(float)
 FASTNN_NORM_SIMD(double)
 #undef FASTNN_NORM_SIMD

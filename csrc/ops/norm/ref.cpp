@@ -3,6 +3,7 @@
 #pragma GCC optimize("fp-contract=off")
 
 #include <cmath>
+#include <vector>
 
 #include "ops/norm/cpu.h"
 
@@ -119,7 +120,7 @@ void batch_norm_backward_reference(int64_t N, int64_t C, int64_t S, const T* dy,
 
 template <typename T>
 void group_norm_forward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* x, const T* w, const T* b,
-                                  T eps, T* y, T* mean, T* rstd) {
+                                  T eps, T* y, T* mean, T* rstd, bool silu) {
   const int64_t K = C / G, D = K * S;
   for (int64_t r = 0; r < N * G; ++r) {
     const T* xr = x + r * D;
@@ -130,7 +131,8 @@ void group_norm_forward_reference(int64_t N, int64_t C, int64_t S, int64_t G, co
     const T rs = T(1) / std::sqrt((D > 0 ? ss / T(D) : T(0)) + eps);
     for (int64_t i = 0; i < D; ++i) {
       const int64_t c = (r % G) * K + i / (S > 0 ? S : 1);
-      y[r * D + i] = (xr[i] - mu) * (w ? rs * w[c] : rs) + (b ? b[c] : T(0));
+      const T v = (xr[i] - mu) * (w ? rs * w[c] : rs) + (b ? b[c] : T(0));
+      y[r * D + i] = silu ? v / (T(1) + std::exp(-v)) : v;
     }
     mean[r] = mu;
     rstd[r] = rs;
@@ -139,8 +141,20 @@ void group_norm_forward_reference(int64_t N, int64_t C, int64_t S, int64_t G, co
 
 template <typename T>
 void group_norm_backward_reference(int64_t N, int64_t C, int64_t S, int64_t G, const T* dy, const T* x,
-                                   const T* mean, const T* rstd, const T* w, T* dx, T* dw, T* db) {
+                                   const T* mean, const T* rstd, const T* w, const T* b, bool silu, T* dx, T* dw,
+                                   T* db) {
   const int64_t K = C / G, D = K * S;
+  std::vector<T> g_silu;
+  if (silu) {  // the gradient at the normalisation's output, then the plain backward on it
+    g_silu.resize((size_t)(N * C * S));
+    for (int64_t i = 0; i < N * C * S; ++i) {
+      const int64_t c = (i / (S > 0 ? S : 1)) % C, r = (i / (S > 0 ? S : 1)) / K;
+      const T v = (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+      const T sg = T(1) / (T(1) + std::exp(-v));
+      g_silu[i] = dy[i] * sg * (T(1) + v * (T(1) - sg));
+    }
+    dy = g_silu.data();
+  }
   for (int64_t c = 0; c < C; ++c) {
     T sw = 0, sb = 0;
     for (int64_t n = 0; n < N; ++n) {
@@ -179,9 +193,9 @@ void group_norm_backward_reference(int64_t N, int64_t C, int64_t S, int64_t G, c
   template void batch_norm_backward_reference<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*, \
                                                  const T*, T*, T*, T*);                                         \
   template void group_norm_forward_reference<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, T, \
-                                                T*, T*, T*);                                                     \
+                                                T*, T*, T*, bool);                                               \
   template void group_norm_backward_reference<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, const T*, \
-                                                 const T*, const T*, T*, T*, T*);
+                                                 const T*, const T*, const T*, bool, T*, T*, T*);
 FASTNN_NORM_REF(float)
 FASTNN_NORM_REF(double)
 #undef FASTNN_NORM_REF

@@ -42,14 +42,17 @@ def batch_norm_backward(dy, x, mean, rstd, weight=None, output_mask=(True, True,
                                                                             tuple(output_mask))
 
 
-def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5, activation=None):
     """``(y, mean, rstd)``: group normalisation of the contiguous (N, C, S) block ``x``: each sample's
     ``num_groups`` groups of ``C // num_groups`` consecutive channels normalised with their own statistics, then
-    ``y = (x - mean) * rstd * weight[c] + bias[c]``; ``mean`` and ``rstd`` are (N, num_groups)."""
-    return backend.kernel("group_norm_forward", x, weight, bias)(x, num_groups, weight, bias, eps)
+    ``y = (x - mean) * rstd * weight[c] + bias[c]``; ``mean`` and ``rstd`` are (N, num_groups). ``activation``
+    ``"silu"`` applies SiLU to ``y`` in the same pass."""
+    return backend.kernel("group_norm_forward", x, weight, bias)(x, num_groups, weight, bias, eps, activation)
 
 
-def group_norm_backward(dy, x, mean, rstd, num_groups, weight=None, output_mask=(True, True, True)):
-    """``(dx, dweight, dbias)`` of group_norm_forward; an entry is None where ``output_mask`` is False."""
-    return backend.kernel("group_norm_backward", dy, x, mean, rstd, weight)(dy, x, mean, rstd, num_groups, weight,
-                                                                            tuple(output_mask))
+def group_norm_backward(dy, x, mean, rstd, num_groups, weight=None, output_mask=(True, True, True), bias=None,
+                        activation=None):
+    """``(dx, dweight, dbias)`` of group_norm_forward; an entry is None where ``output_mask`` is False. With the
+    forward's ``activation="silu"``, ``dy`` is the gradient after SiLU and ``bias`` the forward's bias."""
+    return backend.kernel("group_norm_backward", dy, x, mean, rstd, weight, bias)(
+        dy, x, mean, rstd, num_groups, weight, tuple(output_mask), bias, activation)

@@ -29,7 +29,7 @@ from ..tensor import Tensor
 from ..utils.config import ConfigMixin, register_to_config
 from ..utils.outputs import BaseOutput
 from .embeddings import GaussianFourierProjection, TimestepEmbedding, Timesteps
-from .unet_blocks import UNetMidBlock2D, get_down_block, get_up_block
+from .unet_blocks import UNetMidBlock2D, get_down_block, get_up_block, norm_act
 
 __all__ = ["UNet2DModel", "UNet2DOutput"]
 
@@ -344,7 +344,7 @@ class UNet2DModel(nn.Module, ConfigMixin):
             sample = block(sample, res_samples, emb)
 
         # 6. post-process
-        sample = self.conv_out(self.conv_act(self.conv_norm_out(sample)))
+        sample = self.conv_out(norm_act(self.conv_norm_out, self.conv_act, sample))
         if config.time_embedding_type == "fourier":
             # score-model parametrisation: the output divided by sigma (here the timestep)
             xp = backend.array_module_of(timesteps)

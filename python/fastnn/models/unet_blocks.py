@@ -21,6 +21,20 @@ __all__ = ["ResnetBlock2D", "Downsample2D", "Upsample2D", "Attention", "DownBloc
            "get_down_block", "get_up_block"]
 
 
+def _hooked(module):
+    return bool(module._forward_pre_hooks or module._forward_hooks or module._backward_hooks
+                or module._backward_pre_hooks)
+
+
+def norm_act(norm, act, x):
+    """``act(norm(x))``, as one fused pass of the group-norm kernels when ``norm`` is a GroupNorm and ``act`` a
+    SiLU (the resnets' pattern) and neither module has hooks to call."""
+    if (type(norm) is nn.GroupNorm and type(act) is nn.SiLU and not act.inplace
+            and not _hooked(norm) and not _hooked(act)):
+        return F.group_norm_silu(x, norm.num_groups, norm.weight, norm.bias, norm.eps)
+    return act(norm(x))
+
+
 class Downsample2D(nn.Module):
     """Halve the resolution: a stride-2 3x3 convolution (``use_conv``; ``padding=0`` pads right/bottom by
     one first, as diffusers does) or a 2x2 average pool."""
@@ -141,7 +155,7 @@ class ResnetBlock2D(nn.Module):
                                            bias=conv_shortcut_bias)
 
     def forward(self, input_tensor, temb):
-        hidden_states = self.nonlinearity(self.norm1(input_tensor))
+        hidden_states = norm_act(self.norm1, self.nonlinearity, input_tensor)
         if self.upsample is not None:
             input_tensor = self.upsample(input_tensor)
             hidden_states = self.upsample(hidden_states)
@@ -157,13 +171,12 @@ class ResnetBlock2D(nn.Module):
         if self.time_embedding_norm == "default":
             if temb is not None:
                 hidden_states = hidden_states + temb
-            hidden_states = self.norm2(hidden_states)
+            hidden_states = norm_act(self.norm2, self.nonlinearity, hidden_states)
         else:
             if temb is None:
                 raise ValueError(f" `temb` should not be None when `time_embedding_norm` is {self.time_embedding_norm}")
             time_scale, time_shift = temb.chunk(2, dim=1)
-            hidden_states = self.norm2(hidden_states) * (1 + time_scale) + time_shift
-        hidden_states = self.nonlinearity(hidden_states)
+            hidden_states = self.nonlinearity(self.norm2(hidden_states) * (1 + time_scale) + time_shift)
         hidden_states = self.dropout(hidden_states)
         hidden_states = self.conv2(hidden_states)
         if self.conv_shortcut is not None:

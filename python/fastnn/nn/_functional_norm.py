@@ -11,7 +11,7 @@ from ..autograd import Function
 from ..backend import array_module_of
 from ..tensor import Tensor, _wrap
 
-__all__ = ["layer_norm", "rms_norm", "group_norm", "instance_norm"]
+__all__ = ["layer_norm", "rms_norm", "group_norm", "group_norm_silu", "instance_norm"]
 
 
 def _shape_list(shape):
@@ -222,42 +222,60 @@ def _group_norm_backward_ops(gy, x, weight, G, eps, need):
 
 class _GroupNorm(Function):
     """Group normalisation with its per-channel affine through the group-norm kernels (one pass for the
-    statistics and one for the output; the backward's sums and dx in two). The first-order backward runs the
-    backward kernel; under ``create_graph`` it is written with Tensor ops instead."""
+    statistics and one for the output; the backward's sums and dx in two), optionally followed by SiLU in the
+    same passes (``activation="silu"``: the output is silu(y), and the backward recomputes y instead of keeping
+    it). The first-order backward runs the backward kernel; under ``create_graph`` it is written with Tensor ops
+    instead."""
 
     @staticmethod
-    def forward(ctx, x, num_groups, weight, bias, eps):
+    def forward(ctx, x, num_groups, weight, bias, eps, activation=None):
         a = x._data
         if not a.flags.c_contiguous:
             a = array_module_of(a).ascontiguousarray(a)
         x3 = a.reshape(x.shape[0], x.shape[1], -1)
         w = None if weight is None else _rows(weight._data, x.shape[1]).reshape(-1)
         b = None if bias is None else _rows(bias._data, x.shape[1]).reshape(-1)
-        y, mean, rstd = kernels.group_norm_forward(x3, num_groups, w, b, eps)
-        ctx.save_for_backward(x, weight)
-        ctx.arrays = (x3, w, mean, rstd)
-        ctx.num_groups, ctx.eps = num_groups, eps
+        y, mean, rstd = kernels.group_norm_forward(x3, num_groups, w, b, eps, activation)
+        ctx.save_for_backward(x, weight, bias)
+        ctx.arrays = (x3, w, b, mean, rstd)
+        ctx.num_groups, ctx.eps, ctx.activation = num_groups, eps, activation
         return _wrap(y.reshape(x.shape))
 
     @staticmethod
     def backward(ctx, gy):
-        x, weight = ctx.saved_tensors
+        x, weight, bias = ctx.saved_tensors
         need = (ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3])
         if _mode.enabled:
+            if ctx.activation == "silu":
+                # the gradient at the normalisation's output, through a recomputed (differentiable) y
+                v = _channel_affine(_rowwise_norm(x, ctx.num_groups, ctx.eps), weight, bias)
+                s = v.sigmoid()
+                gy = gy * s * (1 + v * (1 - s))
             dx, dw, db = _group_norm_backward_ops(gy, x, weight, ctx.num_groups, ctx.eps, need)
-            return dx, None, dw, db, None
-        x3, w, mean, rstd = ctx.arrays
+            return dx, None, dw, db, None, None
+        x3, w, b, mean, rstd = ctx.arrays
         g = gy._data
         if not g.flags.c_contiguous:
             g = array_module_of(g).ascontiguousarray(g)
-        dx, dw, db = kernels.group_norm_backward(g.reshape(x3.shape), x3, mean, rstd, ctx.num_groups, w, need)
+        dx, dw, db = kernels.group_norm_backward(g.reshape(x3.shape), x3, mean, rstd, ctx.num_groups, w, need,
+                                                 b, ctx.activation)
         return (None if dx is None else _wrap(dx.reshape(x.shape)), None,
-                None if dw is None else _wrap(dw), None if db is None else _wrap(db), None)
+                None if dw is None else _wrap(dw), None if db is None else _wrap(db), None, None)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     """Normalise (N, C, *) ``input`` over each group of ``C // num_groups`` consecutive channels (and all the
     trailing dims) of each sample, then scale by ``weight`` and shift by ``bias`` (each (C,), optional)."""
+    return _group_norm(input, num_groups, weight, bias, eps, None)
+
+
+def group_norm_silu(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """``silu(group_norm(input, num_groups, weight, bias, eps))`` in the group-norm kernels' passes (a diffusion
+    UNet's norm -> SiLU): the same values, without the normalised tensor in between."""
+    return _group_norm(input, num_groups, weight, bias, eps, "silu")
+
+
+def _group_norm(input, num_groups, weight, bias, eps, activation):
     fn = "group_norm"
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: argument 'input' must be a Tensor, got {type(input).__name__}")
@@ -277,8 +295,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     _check_channel_params(input, (("weight", weight), ("bias", bias)), fn)
     dt = input.dtype
     if input.numel() and dt in (np.float32, np.float64) and all(p is None or p.dtype == dt for p in (weight, bias)):
-        return _GroupNorm.apply(input, int(num_groups), weight, bias, float(eps))
-    return _channel_affine(_rowwise_norm(input, int(num_groups), eps), weight, bias)
+        return _GroupNorm.apply(input, int(num_groups), weight, bias, float(eps), activation)
+    y = _channel_affine(_rowwise_norm(input, int(num_groups), eps), weight, bias)
+    return y if activation is None else y * y.sigmoid()
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
