@@ -1,7 +1,9 @@
 """Normalisation, fastnn vs PyTorch side by side: nn.LayerNorm forward + backward (the input's and the
 parameters' gradients) at a transformer's token block (32*64 tokens of width 128) and a wide one (8192 x 1024);
 nn.BatchNorm2d in training mode, forward + backward, on a DCGAN generator's feature maps (batch 64);
-nn.GroupNorm(8, C) forward + backward on a small UNet's feature maps (batch 64, 28x28 and 7x7).
+nn.GroupNorm(8, C) forward + backward on a small UNet's feature maps (batch 64, 28x28 and 7x7), and GroupNorm
+followed by SiLU (a UNet resnet's norm -> activation): fastnn's fused ``F.group_norm_silu`` against PyTorch's
+``F.silu(F.group_norm(...))``.
 
 Both libraries get the same input, output gradient and thread count; the two are timed alternately.
 """
@@ -23,12 +25,24 @@ GROUP_NORM_SHAPES = ((64, 32, 28, 28), (64, 64, 7, 7))
 def _step(lib, x, gy, device, layer="LayerNorm"):
     xt = lib.tensor(x, device=device, requires_grad=True)
     g = lib.tensor(gy, device=device)
-    m = (lib.nn.GroupNorm(8, x.shape[1]) if layer == "GroupNorm" else getattr(lib.nn, layer)(x.shape[1])).to(device)
+    kind = "GroupNorm" if layer.startswith("GroupNorm") else layer
+    m = (lib.nn.GroupNorm(8, x.shape[1]) if kind == "GroupNorm" else getattr(lib.nn, kind)(x.shape[1])).to(device)
+    if layer == "GroupNormSiLU":
+        F = lib.nn.functional
+        fused = getattr(F, "group_norm_silu", None)
+        if fused is not None:
+            def forward(t):
+                return fused(t, 8, m.weight, m.bias, m.eps)
+        else:
+            def forward(t):
+                return F.silu(F.group_norm(t, 8, m.weight, m.bias, m.eps))
+    else:
+        forward = m
 
     def run():
         xt.grad = None
         m.weight.grad = m.bias.grad = None
-        m(xt).backward(g)
+        forward(xt).backward(g)
     return run
 
 
@@ -47,7 +61,8 @@ def run(device="cpu", quick=False):
         rows.append(harness.row("LayerNorm forward+backward", f"{shape[0]}x{shape[1]}", t_fast,
                                 "PyTorch" if t_ref is not None else None, t_ref))
     for label, layer, shapes in (("BatchNorm2d train fwd+bwd", "BatchNorm2d", BATCH_NORM_SHAPES),
-                                 ("GroupNorm(8) fwd+bwd", "GroupNorm", GROUP_NORM_SHAPES)):
+                                 ("GroupNorm(8) fwd+bwd", "GroupNorm", GROUP_NORM_SHAPES),
+                                 ("GroupNorm(8)+SiLU fwd+bwd", "GroupNormSiLU", GROUP_NORM_SHAPES)):
         for shape in shapes:
             x = rng.standard_normal(shape).astype(np.float32)
             gy = rng.standard_normal(shape).astype(np.float32)
