@@ -127,9 +127,28 @@ bool eligible(const Conv2dShape& s, int64_t taps) {
   return within_limits<T>(s, taps);
 }
 
-// The phase planes of channels [c0, c0 + Cg) of one image (see Geometry).
+// The channels of one image (and group) into Hq x Wq planes, plane element (i, j) being input element
+// (i - pad_h, j - pad_w): only the input's elements are copied, row by row. The zero border is never
+// written, so a block zeroed once when allocated serves every image (writing the border again, rows of 10
+// with 2 zeros for an 8 x 8 input, took 6 % of a UNet layer's forward).
+template <typename T>
+void copy_interior(const Conv2dShape& s, int64_t Hq, int64_t Wq, const T* img, T* buf) {
+  const int64_t h0 = std::max<int64_t>(0, -s.pad_h), h1 = std::min<int64_t>(s.H, Hq - s.pad_h);
+  const int64_t w0 = std::max<int64_t>(0, -s.pad_w), w1 = std::min<int64_t>(s.W, Wq - s.pad_w);
+  if (h1 <= h0 || w1 <= w0) return;
+  for (int64_t c = 0; c < s.C / s.groups; ++c) {
+    const T* chan = img + c * s.H * s.W;
+    T* plane = buf + c * Hq * Wq;
+    for (int64_t ih = h0; ih < h1; ++ih)
+      std::memcpy(plane + (ih + s.pad_h) * Wq + w0 + s.pad_w, chan + ih * s.W + w0, sizeof(T) * (w1 - w0));
+  }
+}
+
+// The phase planes of channels [c0, c0 + Cg) of one image (see Geometry). At stride 1 (one plane per channel)
+// `buf` must have been zeroed when allocated: only the input's elements are written (copy_interior).
 template <typename T>
 void pad_block(const Conv2dShape& s, const Geometry& g, const ConvDirectKernels<T>& k, const T* img, T* buf) {
+  if (g.sh == 1 && g.sw == 1) return copy_interior(s, g.Hp, g.Wp, img, buf);
   const int64_t Cg = s.C / s.groups;
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t rh = 0; rh < g.sh; ++rh)
@@ -281,20 +300,9 @@ PlainBlock plain_block(const Conv2dShape& s) {
   return b;
 }
 
-// Plane element (i, j) is input element (i - pad_h, j - pad_w): only the input's elements are copied, row by
-// row. The zero border is never written, so a block zeroed once when allocated serves every image (writing
-// the border again, element rows of 10 with 2 zeros for an 8 x 8 input, took 6 % of a UNet layer's forward).
 template <typename T>
 void fill_plain(const Conv2dShape& s, const PlainBlock& b, const T* img, T* buf) {
-  const int64_t h0 = std::max<int64_t>(0, -s.pad_h), h1 = std::min<int64_t>(s.H, b.Hq - s.pad_h);
-  const int64_t w0 = std::max<int64_t>(0, -s.pad_w), w1 = std::min<int64_t>(s.W, b.Wq - s.pad_w);
-  if (h1 <= h0 || w1 <= w0) return;
-  for (int64_t c = 0; c < s.C / s.groups; ++c) {
-    const T* chan = img + c * s.H * s.W;
-    T* plane = buf + c * b.Hq * b.Wq;
-    for (int64_t ih = h0; ih < h1; ++ih)
-      std::memcpy(plane + (ih + s.pad_h) * b.Wq + w0 + s.pad_w, chan + ih * s.W + w0, sizeof(T) * (w1 - w0));
-  }
+  copy_interior(s, b.Hq, b.Wq, img, buf);
 }
 
 // Rows of offset_gemm per task: a few images' positions at once (blocks b.size apart), so that row
@@ -353,7 +361,7 @@ void forward_impl(const Conv2dShape& s, const T* x, const T* w, const T* bias, T
   forward_blocking<T>(s, g, chunk, tblock);
   // Per-thread buffers are allocated here: an exception must not leave an OpenMP region.
   const int team = (int)std::max<int64_t>(1, std::min<int64_t>(threads_for(tasks * OCg * taps * g.Lv), tasks));
-  std::vector<T> blocks(team * g.buf), wides(team * OCg * g.Lv);
+  std::vector<T> blocks(team * g.buf, T(0)), wides(team * OCg * g.Lv);
 #pragma omp parallel num_threads(team)
   {
     T* block = blocks.data() + omp_get_thread_num() * g.buf;
@@ -731,7 +739,7 @@ bool conv_direct_backward_weight(const Conv2dShape& s, const T* x, const T* dy, 
   std::fill(dw, dw + total, T(0));
   const int team = (int)std::max<int64_t>(
       1, std::min<int64_t>(threads_for(s.N * s.groups * OCg * taps * ns * lanes), tasks));
-  std::vector<T> blocks(team * per_task * S), dyws(team * per_task * S, T(0)), locals(team * total * lanes, T(0));
+  std::vector<T> blocks(team * per_task * S, T(0)), dyws(team * per_task * S, T(0)), locals(team * total * lanes, T(0));
 #pragma omp parallel num_threads(team)
   {
     const int tid = omp_get_thread_num();
