@@ -90,3 +90,10 @@ def test_linear_bias_gradient(rows):
     g = rng.standard_normal((rows, 5)).astype(np.float32)
     lin(x).backward(fastnn.tensor(g))
     np.testing.assert_allclose(lin.bias.grad.numpy(), g.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
+
+
+def test_sum_outer_inner_bad_axes_name_the_arguments():
+    with pytest.raises(ValueError, match="'lead' .* and 'keep'"):
+        kernels.sum_outer_inner(np.ones((2, 3), np.float32), 2, 1)
+    with pytest.raises(ValueError, match="'lead'"):
+        kernels.sum_outer_inner(np.ones((2, 3), np.float32), -1, 1)

@@ -292,6 +292,26 @@ FASTNN_SIMD_INLINE Vec<T> sin_cos(Vec<T> x, bool is_cos) {
 
 }  // namespace math_detail
 
+// 1 + exp(-v): the denominator of sigmoid and silu (exp(-v) = inf for v below about -89 (float), so the
+// quotients go to 0 without a NaN unless v itself is infinite, as in PyTorch).
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> one_plus_exp_neg(Vec<T> v) {
+  return set1<T>(T(1)) + exp(zero<T>() - v);
+}
+
+// silu(v) = v / (1 + exp(-v)) and its gradient g * s * (1 + v * (1 - s)), s = sigmoid(v) (PyTorch's CPU
+// formulas): the activation family's SiLU and the group norm's fused SiLU, so the two give the same bits.
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> silu(Vec<T> v) {
+  return v / one_plus_exp_neg(v);
+}
+template <typename T>
+FASTNN_SIMD_INLINE Vec<T> silu_grad(Vec<T> g, Vec<T> v) {
+  const Vec<T> one = set1<T>(T(1));
+  const Vec<T> s = one / one_plus_exp_neg(v);
+  return g * s * fma(v, one - s, one);
+}
+
 template <typename T>
 FASTNN_SIMD_INLINE Vec<T> sin(Vec<T> x) {
   return math_detail::sin_cos(x, false);

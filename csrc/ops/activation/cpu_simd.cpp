@@ -16,13 +16,6 @@ using ::fastnn::activation::kLeakyRelu;
 using ::fastnn::activation::kRelu;
 using ::fastnn::activation::kSilu;
 
-// 1 + exp(-v): the denominator of sigmoid and silu (exp(-v) = inf for v below about -89 (float), so the
-// quotients go to 0 without a NaN unless v itself is infinite, as in PyTorch).
-template <typename T>
-FASTNN_SIMD_INLINE Vec<T> one_plus_exp_neg(Vec<T> v) {
-  return simd::set1<T>(T(1)) + simd::exp(simd::zero<T>() - v);
-}
-
 // Elements per parallel chunk: a multiple of every vector width, large enough to amortise the scheduling.
 constexpr int64_t kChunk = 8192;
 
@@ -73,8 +66,7 @@ struct Forward {
       // relu keeps a NaN (is_nan); leaky relu's NaN * slope is NaN already
       r = kind == kRelu ? simd::select(pos | simd::is_nan(v), v, zero) : simd::select(pos, v, v * slope);
     } else {
-      const Vec<T> d = one_plus_exp_neg(v);
-      r = kind == kSilu ? v / d : simd::set1<T>(T(1)) / d;
+      r = kind == kSilu ? simd::silu(v) : simd::set1<T>(T(1)) / simd::one_plus_exp_neg(v);
     }
     store<T, Full>(y + i, r, count);
   }
@@ -96,9 +88,12 @@ struct Backward {
     if (kind == kRelu || kind == kLeakyRelu) {
       r = simd::select(simd::cmp_gt(v, zero), g, kind == kRelu ? zero : g * slope);
     } else {
-      const Vec<T> one = simd::set1<T>(T(1));
-      const Vec<T> s = one / one_plus_exp_neg(v), t = one - s;
-      r = kind == kSilu ? g * s * simd::fma(v, t, one) : g * s * t;
+      if (kind == kSilu) {
+        r = simd::silu_grad(g, v);
+      } else {
+        const Vec<T> s = simd::set1<T>(T(1)) / simd::one_plus_exp_neg(v);
+        r = g * s * (simd::set1<T>(T(1)) - s);
+      }
     }
     store<T, Full>(dx + i, r, count);
   }

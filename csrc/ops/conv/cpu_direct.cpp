@@ -300,11 +300,6 @@ PlainBlock plain_block(const Conv2dShape& s) {
   return b;
 }
 
-template <typename T>
-void fill_plain(const Conv2dShape& s, const PlainBlock& b, const T* img, T* buf) {
-  copy_interior(s, b.Hq, b.Wq, img, buf);
-}
-
 // Rows of offset_gemm per task: a few images' positions at once (blocks b.size apart), so that row
 // tiles of 6 rarely end short (49 positions: 8 tiles and one of 1) and each slice of B serves more rows.
 template <typename T>
@@ -337,7 +332,8 @@ void forward_channels(const Conv2dShape& s, const T* x, const T* w, const T* bia
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t n0 = task / s.groups * per_task, gr = task % s.groups, nb = std::min(per_task, s.N - n0);
-      for (int64_t b = 0; b < nb; ++b) fill_plain(s, pb, x + ((n0 + b) * s.C + gr * Cg) * s.H * s.W, block + b * pb.size);
+      for (int64_t b = 0; b < nb; ++b)
+        copy_interior(s, pb.Hq, pb.Wq, x + ((n0 + b) * s.C + gr * Cg) * s.H * s.W, block + b * pb.size);
       for (int64_t t0 = 0; t0 < taps; t0 += tb)
         k.offset_gemm(block, rows.data(), nb * OHW, pb.taps.data() + t0, std::min(tb, taps - t0),
                       wt.data() + (gr * taps + t0) * OCp, OCp, OCp, out, OCp, t0 > 0);
@@ -689,7 +685,7 @@ void backward_weight_channels(const Conv2dShape& s, const T* x, const T* dy, T* 
       const int64_t nb = std::min(per_task, s.N - n0);
       for (int64_t b = 0; b < nb; ++b) {
         const int64_t n = n0 + b;
-        fill_plain(s, pb, x + (n * s.C + gr * Cg) * s.H * s.W, block + b * pb.size);
+        copy_interior(s, pb.Hq, pb.Wq, x + (n * s.C + gr * Cg) * s.H * s.W, block + b * pb.size);
         transpose_into(dy + (n * s.OC + gr * OCg) * OHW, OHW, dyt + b * OHW * OCp, OCp, OCg, OHW);
       }
       k.offset_gemm(block, pb.taps.data(), taps, ck.data(), nb * OHW, dyt, OCp, OCp, local + gr * taps * OCp, OCp,

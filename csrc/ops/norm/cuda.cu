@@ -159,13 +159,21 @@ __global__ void group_stats_kernel(long long rows, long long D, const T* __restr
   }
 }
 
+// Element i of the group normalisation's output (before any SiLU).
+template <typename T>
+__device__ __forceinline__ T group_value(long long i, long long C, long long S, long long K, const T* __restrict__ x,
+                                         const T* __restrict__ w, const T* __restrict__ b,
+                                         const T* __restrict__ mean, const T* __restrict__ rstd) {
+  const long long nc = i / S, c = nc % C, r = nc / K;  // (n * C + c) / K = n * G + c / K
+  return (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+}
+
 template <typename T>
 __global__ void group_apply_kernel(long long total, long long C, long long S, long long K, const T* __restrict__ x,
                                    const T* __restrict__ w, const T* __restrict__ b, const T* __restrict__ mean,
                                    const T* __restrict__ rstd, bool silu, T* __restrict__ y) {
   FASTNN_GRID_STRIDE(i, total) {
-    const long long nc = i / S, c = nc % C, r = nc / K;  // (n * C + c) / K = n * G + c / K
-    const T v = (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+    const T v = group_value(i, C, S, K, x, w, b, mean, rstd);
     y[i] = silu ? v / (T(1) + exp(-v)) : v;
   }
 }
@@ -178,8 +186,7 @@ __global__ void group_silu_grad_kernel(long long total, long long C, long long S
                                        const T* __restrict__ b, const T* __restrict__ mean,
                                        const T* __restrict__ rstd, T* __restrict__ g) {
   FASTNN_GRID_STRIDE(i, total) {
-    const long long nc = i / S, c = nc % C, r = nc / K;
-    const T v = (x[i] - mean[r]) * (w ? rstd[r] * w[c] : rstd[r]) + (b ? b[c] : T(0));
+    const T v = group_value(i, C, S, K, x, w, b, mean, rstd);
     const T s = T(1) / (T(1) + exp(-v));
     g[i] = dy[i] * s * (T(1) + v * (T(1) - s));
   }

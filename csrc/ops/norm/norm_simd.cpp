@@ -184,19 +184,6 @@ void batch_backward_channel(int64_t N, int64_t C, int64_t S, int64_t c, const T*
   }
 }
 
-// SiLU after the normalisation (norm.h), written as the activation family writes it: v / (1 + exp(-v)) and its
-// gradient dy * s * (1 + v * (1 - s)), so that the fused kernels give the unfused results.
-template <typename T>
-FASTNN_SIMD_INLINE Vec<T> silu_of(Vec<T> v) {
-  return v / (simd::set1<T>(T(1)) + simd::exp(simd::zero<T>() - v));
-}
-template <typename T>
-FASTNN_SIMD_INLINE Vec<T> silu_grad(Vec<T> d, Vec<T> v) {
-  const Vec<T> one = simd::set1<T>(T(1));
-  const Vec<T> sg = one / (one + simd::exp(simd::zero<T>() - v));
-  return d * sg * simd::fma(v, one - sg, one);
-}
-
 // Group normalisation: one (n, g) row of D = K * S contiguous values, its K channels of S values each.
 template <typename T>
 void group_forward_row(int64_t K, int64_t S, int64_t c0, const T* x, const T* w, const T* b, T eps, T* y, T* mean,
@@ -215,7 +202,7 @@ void group_forward_row(int64_t K, int64_t S, int64_t c0, const T* x, const T* w,
     T* yc = y + k * S;
     if (silu)
       each_vec<T>(S, [&](int64_t j, int n) {
-        simd::store_upto(yc + j, silu_of(simd::fma(simd::load_upto(xc + j, n) - m, a, bb)), n);
+        simd::store_upto(yc + j, simd::silu(simd::fma(simd::load_upto(xc + j, n) - m, a, bb)), n);
       });
     else
       each_vec<T>(S, [&](int64_t j, int n) {
@@ -242,7 +229,7 @@ void group_backward_row(int64_t K, int64_t S, int64_t c0, const T* dy, const T* 
       T* keep = dx ? dx + k * S : nullptr;
       each_vec<T>(S, [&](int64_t j, int n) {
         const Vec<T> xm = simd::load_upto(xc + j, n) - m;
-        const Vec<T> d = silu_grad(simd::load_upto(gc + j, n), simd::fma(xm, a, bb));
+        const Vec<T> d = simd::silu_grad(simd::load_upto(gc + j, n), simd::fma(xm, a, bb));
         if (keep) simd::store_upto(keep + j, d, n);
         ab += d;
         aw = simd::fma(d, xm * s, aw);

@@ -163,6 +163,9 @@ def sum_outer_inner(a, lead, keep):
     multi-axis ufunc reduction (a bias gradient's sum over N, H and W) walks it in one thread. Device arrays
     use their library's sum."""
     shape = a.shape
+    if not (0 <= lead and 0 <= keep and lead + keep <= a.ndim):
+        raise ValueError(f"sum_outer_inner: 'lead' ({lead}) and 'keep' ({keep}) must be >= 0 with lead + keep <= "
+                         f"the {a.ndim} dimensions of 'a' (shape {tuple(shape)})")
     # on a GPU the array library's own reduction is the fast one
     if type(a) is not np.ndarray or a.dtype not in _FLOATS or not a.flags.c_contiguous or 0 in shape:
         return a.sum(axis=tuple(range(lead)) + tuple(range(lead + keep, a.ndim)))

@@ -21,16 +21,11 @@ __all__ = ["ResnetBlock2D", "Downsample2D", "Upsample2D", "Attention", "DownBloc
            "get_down_block", "get_up_block"]
 
 
-def _hooked(module):
-    return bool(module._forward_pre_hooks or module._forward_hooks or module._backward_hooks
-                or module._backward_pre_hooks)
-
-
 def norm_act(norm, act, x):
     """``act(norm(x))``, as one fused pass of the group-norm kernels when ``norm`` is a GroupNorm and ``act`` a
     SiLU (the resnets' pattern) and neither module has hooks to call."""
     if (type(norm) is nn.GroupNorm and type(act) is nn.SiLU and not act.inplace
-            and not _hooked(norm) and not _hooked(act)):
+            and not norm._has_call_hooks() and not act._has_call_hooks()):
         return F.group_norm_silu(x, norm.num_groups, norm.weight, norm.bias, norm.eps)
     return act(norm(x))
 

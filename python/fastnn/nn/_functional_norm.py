@@ -1,4 +1,4 @@
-"""Layer normalisation and RMS normalisation over the trailing dims (``F.layer_norm``, ``F.rms_norm``)."""
+"""Layer, RMS, group (optionally followed by SiLU in the same pass) and instance normalisation (``F.layer_norm``, ``F.rms_norm``, ``F.group_norm``, ``F.group_norm_silu``, ``F.instance_norm``)."""
 from __future__ import annotations
 
 import math
@@ -10,6 +10,7 @@ from .._autograd_engine import _mode
 from ..autograd import Function
 from ..backend import array_module_of
 from ..tensor import Tensor, _wrap
+from ._functional_activation import silu
 
 __all__ = ["layer_norm", "rms_norm", "group_norm", "group_norm_silu", "instance_norm"]
 
@@ -297,7 +298,7 @@ def _group_norm(input, num_groups, weight, bias, eps, activation):
     if input.numel() and dt in (np.float32, np.float64) and all(p is None or p.dtype == dt for p in (weight, bias)):
         return _GroupNorm.apply(input, int(num_groups), weight, bias, float(eps), activation)
     y = _channel_affine(_rowwise_norm(input, int(num_groups), eps), weight, bias)
-    return y if activation is None else y * y.sigmoid()
+    return y if activation is None else silu(y)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,

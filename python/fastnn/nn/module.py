@@ -132,9 +132,13 @@ class Module:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks):
+        if not self._has_call_hooks():
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
+
+    def _has_call_hooks(self):
+        """Whether calling the module runs hooks around ``forward`` (a caller that fuses modules must not skip them)."""
+        return bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks)
 
     def _call_with_hooks(self, args, kwargs):
         for hid, hook in list(self._forward_pre_hooks.items()):
